@@ -1,0 +1,594 @@
+/*
+ * The agent runtime (Flume's Application + PropertiesFileConfigurationProvider + the runners):
+ * wires components from the properties file, validates everything before anything starts, runs
+ * one thread per source and per sink, and stops them in a lossless order (see agent.h).
+ */
+#include "sqlflume/agent.h"
+#include "sqlflume/error.h"
+#include "sqlflume/log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DRAIN_TIMEOUT_MS 10000
+#define SINK_BACKOFF_STEP_MS 100
+#define SINK_BACKOFF_MAX_MS 1000
+
+struct sf_agent {
+    char *name;
+    struct sf_props props;
+    struct sf_channel *channels;
+    struct sf_section *channel_secs;
+    size_t nchannels;
+    struct sf_source *sources;
+    struct sf_section *source_secs;
+    size_t nsources;
+    struct sf_sink *sinks;
+    struct sf_section *sink_secs;
+    size_t nsinks;
+    pthread_t *source_threads;
+    pthread_t *sink_threads;
+    bool started, stopped;
+    size_t channels_started, sources_started, sinks_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop_requested;
+    int exit_code;
+};
+
+/* Split a space/comma separated list into a malloc'd array of malloc'd words. */
+static char **split_list(const char *s, size_t *n)
+{
+    *n = 0;
+    size_t cap = 4;
+    char **v = malloc(cap * sizeof(*v));
+    while (v && *s) {
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        const char *e = s;
+        while (*e && *e != ' ' && *e != '\t' && *e != ',') {
+            e++;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            char **nv = realloc(v, cap * sizeof(*v));
+            if (!nv) {
+                break;
+            }
+            v = nv;
+        }
+        v[(*n)++] = strndup(s, (size_t)(e - s));
+        s = e;
+    }
+    return v;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
+{
+    for (size_t i = 0; i < a->nchannels; i++) {
+        if (strcmp(a->channels[i].name, name) == 0) {
+            return &a->channels[i];
+        }
+    }
+    return NULL;
+}
+
+/* "unknown channel type "x"; known types: memory" with the nearest name when close. */
+static void unknown_type(struct sf_diag *d, struct sf_prop *at, const char *kind)
+{
+    const char *const *names = sf_registry_names(kind);
+    size_t n = 0;
+    while (names[n]) {
+        n++;
+    }
+    const char *near = sf_nearest(at->val, names, n);
+    char known[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+        strncat(known, names[i], sizeof(known) - strlen(known) - 1);
+    }
+    if (near) {
+        sf_diag_error(d, at, "unknown %s type \"%s\"; did you mean \"%s\"? (known: %s)", kind,
+                      at->val, near, known);
+    } else {
+        sf_diag_error(d, at, "unknown %s type \"%s\" (known: %s)", kind, at->val, known);
+    }
+}
+
+/* Look up NAME.<kind>s.<comp>.type and resolve the section; NULL when missing (error added). */
+static struct sf_prop *component_type(struct sf_agent *a, struct sf_section *sec,
+                                      const char *kind, const char *comp, struct sf_diag *d)
+{
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), "%s.%ss.%s.", a->name, kind, comp);
+    if (sf_section_init(sec, &a->props, kind, comp, prefix) != 0) {
+        sf_diag_error(d, NULL, "out of memory");
+        return NULL;
+    }
+    struct sf_prop *type = sf_section_get(sec, "type");
+    if (!type) {
+        char key[600];
+        snprintf(key, sizeof(key), "%stype", prefix);
+        struct sf_prop at = { .key = key, .file = a->props.file };
+        sf_diag_error(d, &at, "missing required key: %s \"%s\" has no type", kind, comp);
+        return NULL;
+    }
+    type->used = true;
+    return type;
+}
+
+static struct sf_prop *agent_key(struct sf_agent *a, const char *sub)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s.%s", a->name, sub);
+    struct sf_prop *p = sf_props_get(&a->props, key);
+    if (p) {
+        p->used = true;
+    }
+    return p;
+}
+
+static int build_channels(struct sf_agent *a, struct sf_diag *d)
+{
+    struct sf_prop *list = agent_key(a, "channels");
+    size_t n = 0;
+    char **names = list ? split_list(list->val, &n) : NULL;
+    a->channels = calloc(n ? n : 1, sizeof(*a->channels));
+    a->channel_secs = calloc(n ? n : 1, sizeof(*a->channel_secs));
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sf_channel *ch = &a->channels[a->nchannels];
+        struct sf_section *sec = &a->channel_secs[a->nchannels];
+        a->nchannels++;
+        ch->name = strdup(names[i]);
+        struct sf_prop *type = component_type(a, sec, "channel", names[i], d);
+        if (!type) {
+            rc = -1;
+            continue;
+        }
+        ch->plugin = sf_registry_channel(type->val);
+        if (!ch->plugin) {
+            unknown_type(d, type, "channel");
+            rc = -1;
+            continue;
+        }
+        ch->ctx = calloc(1, ch->plugin->ctx_size);
+        if (sf_options_apply(ch->plugin->options, sec, ch->ctx, d) != 0) {
+            rc = -1;
+        }
+    }
+    free_list(names, n);
+    return rc;
+}
+
+static int build_sources(struct sf_agent *a, struct sf_diag *d)
+{
+    struct sf_prop *list = agent_key(a, "sources");
+    size_t n = 0;
+    char **names = list ? split_list(list->val, &n) : NULL;
+    a->sources = calloc(n ? n : 1, sizeof(*a->sources));
+    a->source_secs = calloc(n ? n : 1, sizeof(*a->source_secs));
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sf_source *src = &a->sources[a->nsources];
+        struct sf_section *sec = &a->source_secs[a->nsources];
+        a->nsources++;
+        src->name = strdup(names[i]);
+        src->agent = a;
+        src->conf = sec;
+        pthread_mutex_init(&src->sleep_mu, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&src->sleep_cv, &ca);
+        pthread_condattr_destroy(&ca);
+        struct sf_prop *type = component_type(a, sec, "source", names[i], d);
+        if (!type) {
+            rc = -1;
+            continue;
+        }
+        src->plugin = sf_registry_source(type->val);
+        if (!src->plugin) {
+            unknown_type(d, type, "source");
+            rc = -1;
+            continue;
+        }
+        struct sf_prop *chl = sf_section_get(sec, "channels");
+        size_t nch = 0;
+        char **chn = chl ? split_list(chl->val, &nch) : NULL;
+        if (!chl || nch == 0) {
+            char key[600];
+            snprintf(key, sizeof(key), "%schannels", sec->prefix);
+            struct sf_prop at = { .key = key, .file = a->props.file };
+            sf_diag_error(d, chl ? chl : &at, "missing required key: source \"%s\" has no channels",
+                          names[i]);
+            rc = -1;
+        } else {
+            chl->used = true;
+            src->chs = calloc(nch, sizeof(*src->chs));
+            for (size_t c = 0; c < nch; c++) {
+                struct sf_channel *ch = find_channel(a, chn[c]);
+                if (!ch) {
+                    sf_diag_error(d, chl, "channel \"%s\" is referenced but not defined in %s.channels",
+                                  chn[c], a->name);
+                    rc = -1;
+                } else {
+                    src->chs[src->nch++] = ch;
+                }
+            }
+        }
+        free_list(chn, nch);
+        src->ctx = calloc(1, src->plugin->ctx_size);
+        if (sf_options_apply(src->plugin->options, sec, src->ctx, d) != 0) {
+            rc = -1;
+        } else if (src->plugin->configure && src->plugin->configure(src, d) != 0) {
+            rc = -1;
+        }
+        src->tracker = sf_ack_tracker_create();
+    }
+    free_list(names, n);
+    return rc;
+}
+
+static int build_sinks(struct sf_agent *a, struct sf_diag *d)
+{
+    struct sf_prop *list = agent_key(a, "sinks");
+    size_t n = 0;
+    char **names = list ? split_list(list->val, &n) : NULL;
+    a->sinks = calloc(n ? n : 1, sizeof(*a->sinks));
+    a->sink_secs = calloc(n ? n : 1, sizeof(*a->sink_secs));
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sf_sink *snk = &a->sinks[a->nsinks];
+        struct sf_section *sec = &a->sink_secs[a->nsinks];
+        a->nsinks++;
+        snk->name = strdup(names[i]);
+        snk->agent = a;
+        snk->conf = sec;
+        struct sf_prop *type = component_type(a, sec, "sink", names[i], d);
+        if (!type) {
+            rc = -1;
+            continue;
+        }
+        snk->plugin = sf_registry_sink(type->val);
+        if (!snk->plugin) {
+            unknown_type(d, type, "sink");
+            rc = -1;
+            continue;
+        }
+        struct sf_prop *chp = sf_section_get(sec, "channel");
+        if (!chp) {
+            char key[600];
+            snprintf(key, sizeof(key), "%schannel", sec->prefix);
+            struct sf_prop at = { .key = key, .file = a->props.file };
+            sf_diag_error(d, &at, "missing required key: sink \"%s\" has no channel", names[i]);
+            rc = -1;
+        } else {
+            chp->used = true;
+            snk->ch = find_channel(a, chp->val);
+            if (!snk->ch) {
+                sf_diag_error(d, chp, "channel \"%s\" is referenced but not defined in %s.channels",
+                              chp->val, a->name);
+                rc = -1;
+            }
+        }
+        snk->ctx = calloc(1, snk->plugin->ctx_size);
+        if (sf_options_apply(snk->plugin->options, sec, snk->ctx, d) != 0) {
+            rc = -1;
+        }
+    }
+    free_list(names, n);
+    return rc;
+}
+
+struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struct sf_diag *d)
+{
+    struct sf_agent *a = calloc(1, sizeof(*a));
+    if (!a) {
+        sf_diag_error(d, NULL, "out of memory");
+        return NULL;
+    }
+    a->name = strdup(name);
+    a->props = *props;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+
+    size_t before = d->nerrors;
+    char agent_prefix[512];
+    snprintf(agent_prefix, sizeof(agent_prefix), "%s.", name);
+    bool any = false;
+    for (size_t i = 0; i < a->props.n; i++) {
+        any |= strncmp(a->props.v[i].key, agent_prefix, strlen(agent_prefix)) == 0;
+    }
+    if (!any) {
+        sf_diag_error(d, NULL, "%s: no configuration for agent \"%s\" (no key starts with \"%s\")",
+                      a->props.file ? a->props.file : "config", name, agent_prefix);
+    } else {
+        build_channels(a, d);
+        build_sources(a, d);
+        build_sinks(a, d);
+        if (a->nsources == 0 && a->nsinks == 0) {
+            sf_diag_error(d, NULL, "%s: agent \"%s\" has no sources and no sinks",
+                          a->props.file ? a->props.file : "config", name);
+        }
+        for (size_t c = 0; c < a->nchannels; c++) {
+            bool drained = false;
+            for (size_t k = 0; k < a->nsinks; k++) {
+                drained |= a->sinks[k].ch == &a->channels[c];
+            }
+            if (!drained) {
+                sf_diag_warn(d, agent_key(a, "channels"), "channel \"%s\" has no sink",
+                             a->channels[c].name);
+            }
+        }
+        /* every key of this agent nobody consumed: component not listed, or a typo */
+        static const char *const top[] = { "sources", "channels", "sinks", "sinkgroups" };
+        for (size_t i = 0; i < a->props.n; i++) {
+            struct sf_prop *p = &a->props.v[i];
+            if (p->used || strncmp(p->key, agent_prefix, strlen(agent_prefix)) != 0) {
+                continue;
+            }
+            const char *sub = p->key + strlen(agent_prefix);
+            const char *dot = strchr(sub, '.');
+            char head[64];
+            snprintf(head, sizeof(head), "%.*s", dot ? (int)(dot - sub) : (int)strlen(sub), sub);
+            const char *near = sf_nearest(head, top, 4);
+            if (near && strcmp(near, head) == 0) {
+                sf_diag_warn(d, p, "key of a component that is not listed in %s.%s; ignored",
+                             name, head);
+            } else if (near) {
+                sf_diag_warn(d, p, "unknown key; did you mean \"%s.%s\"?", name, near);
+            } else {
+                sf_diag_warn(d, p, "unknown key; ignored");
+            }
+        }
+    }
+    if (d->nerrors > before) {
+        memset(&a->props, 0, sizeof(a->props)); /* still the caller's */
+        sf_agent_destroy(a);
+        return NULL;
+    }
+    memset(props, 0, sizeof(*props));
+    return a;
+}
+
+static void *source_runner(void *arg)
+{
+    struct sf_source *src = arg;
+    while (!atomic_load(&src->stopping)) {
+        src->backoff_ms = 0;
+        enum sf_status st = src->plugin->process(src);
+        if (st == SF_BACKOFF) {
+            sf_source_sleep(src, src->backoff_ms > 0 ? src->backoff_ms : 1000);
+        }
+    }
+    return NULL;
+}
+
+static void *sink_runner(void *arg)
+{
+    struct sf_sink *snk = arg;
+    long long backoff_ms = 0;
+    while (!atomic_load(&snk->stopping)) {
+        enum sf_status st = snk->plugin->process(snk);
+        if (st == SF_READY) {
+            backoff_ms = 0;
+            continue;
+        }
+        backoff_ms += SINK_BACKOFF_STEP_MS;
+        if (backoff_ms > SINK_BACKOFF_MAX_MS) {
+            backoff_ms = SINK_BACKOFF_MAX_MS;
+        }
+        for (long long t = 0; t < backoff_ms && !atomic_load(&snk->stopping); t += 20) {
+            usleep(20000);
+        }
+    }
+    return NULL;
+}
+
+int sf_agent_start(struct sf_agent *a)
+{
+    char err[1024];
+    for (size_t i = 0; i < a->nchannels; i++) {
+        struct sf_channel *ch = &a->channels[i];
+        err[0] = '\0';
+        if (ch->plugin->start(ch, err, sizeof(err)) != SF_OK) {
+            SF_ERROR("[channel %s %s] could not start: %s", ch->name, ch->plugin->name, err);
+            return SF_ERR_INVAL;
+        }
+        a->channels_started++;
+    }
+    for (size_t i = 0; i < a->nsinks; i++) {
+        struct sf_sink *snk = &a->sinks[i];
+        err[0] = '\0';
+        if (snk->plugin->start(snk, err, sizeof(err)) != SF_OK) {
+            SF_ERROR(SF_SINK_FMT "could not start: %s", SF_SINK_ARGS(snk), err);
+            return SF_ERR_INVAL;
+        }
+        a->sinks_started++;
+    }
+    for (size_t i = 0; i < a->nsources; i++) {
+        struct sf_source *src = &a->sources[i];
+        err[0] = '\0';
+        if (src->plugin->start(src, err, sizeof(err)) != SF_OK) {
+            SF_ERROR(SF_SOURCE_FMT "could not start: %s", SF_SOURCE_ARGS(src), err);
+            a->sources_started++; /* its stop() frees what start allocated */
+            return SF_ERR_INVAL;
+        }
+        a->sources_started++;
+    }
+    a->sink_threads = calloc(a->nsinks ? a->nsinks : 1, sizeof(pthread_t));
+    a->source_threads = calloc(a->nsources ? a->nsources : 1, sizeof(pthread_t));
+    for (size_t i = 0; i < a->nsinks; i++) {
+        pthread_create(&a->sink_threads[i], NULL, sink_runner, &a->sinks[i]);
+    }
+    for (size_t i = 0; i < a->nsources; i++) {
+        pthread_create(&a->source_threads[i], NULL, source_runner, &a->sources[i]);
+    }
+    a->started = true;
+    SF_INFO("agent \"%s\" started: %zu source(s), %zu channel(s), %zu sink(s)", a->name,
+            a->nsources, a->nchannels, a->nsinks);
+    return SF_OK;
+}
+
+void sf_agent_request_stop(struct sf_agent *a, int fatal)
+{
+    pthread_mutex_lock(&a->mu);
+    a->stop_requested = true;
+    if (fatal) {
+        a->exit_code = 1;
+    }
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void sf_agent_wait(struct sf_agent *a)
+{
+    pthread_mutex_lock(&a->mu);
+    while (!a->stop_requested) {
+        pthread_cond_wait(&a->cv, &a->mu);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+bool sf_agent_stop_requested(struct sf_agent *a)
+{
+    pthread_mutex_lock(&a->mu);
+    bool r = a->stop_requested;
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sf_agent_stop(struct sf_agent *a)
+{
+    if (a->stopped) {
+        return;
+    }
+    a->stopped = true;
+    if (a->started) {
+        SF_INFO("agent \"%s\" stopping", a->name);
+        for (size_t i = 0; i < a->nsources; i++) {
+            struct sf_source *src = &a->sources[i];
+            pthread_mutex_lock(&src->sleep_mu);
+            atomic_store(&src->stopping, true);
+            pthread_cond_broadcast(&src->sleep_cv);
+            pthread_mutex_unlock(&src->sleep_mu);
+        }
+        for (size_t i = 0; i < a->nsources; i++) {
+            pthread_join(a->source_threads[i], NULL);
+        }
+        /* let the sinks drain what the sources put, for a bounded time */
+        long long deadline = mono_ms() + DRAIN_TIMEOUT_MS;
+        while (mono_ms() < deadline) {
+            size_t held = 0;
+            for (size_t i = 0; i < a->nchannels; i++) {
+                held += sf_channel_size(&a->channels[i]);
+            }
+            if (held == 0) {
+                break;
+            }
+            usleep(20000);
+        }
+        for (size_t i = 0; i < a->nsinks; i++) {
+            atomic_store(&a->sinks[i].stopping, true);
+        }
+        for (size_t i = 0; i < a->nsinks; i++) {
+            pthread_join(a->sink_threads[i], NULL);
+        }
+    }
+    for (size_t i = 0; i < a->sinks_started; i++) {
+        a->sinks[i].plugin->stop(&a->sinks[i]);
+    }
+    /* after the sinks: every acknowledgement is in, so the final offsets are exact */
+    for (size_t i = 0; i < a->sources_started; i++) {
+        a->sources[i].plugin->stop(&a->sources[i]);
+    }
+    for (size_t i = 0; i < a->channels_started; i++) {
+        a->channels[i].plugin->stop(&a->channels[i]);
+    }
+    a->sinks_started = a->sources_started = a->channels_started = 0;
+    if (a->started) {
+        SF_INFO("agent \"%s\" stopped", a->name);
+    }
+}
+
+int sf_agent_exit_code(const struct sf_agent *a)
+{
+    return a->exit_code;
+}
+
+void sf_agent_destroy(struct sf_agent *a)
+{
+    if (!a) {
+        return;
+    }
+    sf_agent_stop(a);
+    for (size_t i = 0; i < a->nsources; i++) {
+        struct sf_source *src = &a->sources[i];
+        if (src->plugin && src->ctx) {
+            sf_options_free(src->plugin->options, src->ctx);
+        }
+        free(src->ctx);
+        free(src->chs);
+        free(src->name);
+        sf_ack_tracker_destroy(src->tracker);
+        pthread_mutex_destroy(&src->sleep_mu);
+        pthread_cond_destroy(&src->sleep_cv);
+        sf_section_free(&a->source_secs[i]);
+    }
+    for (size_t i = 0; i < a->nsinks; i++) {
+        struct sf_sink *snk = &a->sinks[i];
+        if (snk->plugin && snk->ctx) {
+            sf_options_free(snk->plugin->options, snk->ctx);
+        }
+        free(snk->ctx);
+        free(snk->name);
+        sf_section_free(&a->sink_secs[i]);
+    }
+    for (size_t i = 0; i < a->nchannels; i++) {
+        struct sf_channel *ch = &a->channels[i];
+        if (ch->plugin && ch->ctx) {
+            sf_options_free(ch->plugin->options, ch->ctx);
+        }
+        free(ch->ctx);
+        free(ch->name);
+        sf_section_free(&a->channel_secs[i]);
+    }
+    free(a->sources);
+    free(a->source_secs);
+    free(a->sinks);
+    free(a->sink_secs);
+    free(a->channels);
+    free(a->channel_secs);
+    free(a->source_threads);
+    free(a->sink_threads);
+    sf_props_free(&a->props);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    free(a->name);
+    free(a);
+}

@@ -1,0 +1,55 @@
+/* Error descriptions and retriable/fatal classes (see sqlflume/error.h). */
+#include "sqlflume/error.h"
+
+const char *sf_err_str(int err)
+{
+    switch (err) {
+    case SF_OK:
+        return "success";
+    case SF_ERR_NOMEM:
+        return "out of memory";
+    case SF_ERR_INVAL:
+        return "invalid argument";
+    case SF_ERR_TIMEOUT:
+        return "timed out";
+    case SF_ERR_STATE:
+        return "not allowed in this state";
+    case SF_ERR_FULL:
+        return "channel full";
+    case SF_ERR_CONN:
+        return "connection failed";
+    case SF_ERR_AUTH:
+        return "authentication failed";
+    case SF_ERR_SQL:
+        return "SQL error";
+    case SF_ERR_IO:
+        return "I/O error";
+    case SF_ERR_DELIVERY:
+        return "delivery failed";
+    case SF_ERR_STOPPED:
+        return "stopped";
+    case SF_ERR_NOTFOUND:
+        return "not found";
+    case SF_ERR_DATA:
+        return "value cannot be encoded";
+    case SF_ERR_RETRY:
+        return "transient server error";
+    default:
+        return "unknown error";
+    }
+}
+
+bool sf_err_retriable(int err)
+{
+    switch (err) {
+    case SF_ERR_TIMEOUT:
+    case SF_ERR_FULL:
+    case SF_ERR_CONN:
+    case SF_ERR_IO:
+    case SF_ERR_DELIVERY:
+    case SF_ERR_RETRY:
+        return true;
+    default:
+        return false;
+    }
+}

@@ -1,0 +1,50 @@
+/*
+ * The agent: builds channels, sources and sinks from a Flume properties file (Flume's
+ * PropertiesFileConfigurationProvider + Application), runs one thread per source
+ * (PollableSourceRunner) and per sink (SinkRunner), and shuts them down in an order that loses
+ * nothing: sources stop, sinks drain the channels for a grace period and stop, then sources
+ * write their final delivered offsets.
+ */
+#ifndef SQLFLUME_AGENT_H
+#define SQLFLUME_AGENT_H
+
+#include <stdbool.h>
+
+#include "sqlflume/channel.h"
+#include "sqlflume/option.h"
+#include "sqlflume/sink.h"
+#include "sqlflume/source.h"
+
+struct sf_agent;
+
+/**
+ * Build (but do not start) the agent called name from props. Every problem goes to d (errors
+ * name file, line and key; unknown keys are warnings).
+ * @return the agent (free with sf_agent_destroy), or NULL when d has errors. props is moved
+ * into the agent on success and left to the caller on failure.
+ */
+struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struct sf_diag *d);
+/** Start channels, sources, sinks and their threads. @return SF_OK or an error (logged). */
+int sf_agent_start(struct sf_agent *a);
+/** Block until sf_agent_request_stop() or a fatal component error. */
+void sf_agent_wait(struct sf_agent *a);
+/** Ask the agent to stop (async-signal-unsafe parts are deferred: safe to call from any
+ *  thread, not from a signal handler). fatal != 0 makes sf_agent_exit_code() non-zero. */
+void sf_agent_request_stop(struct sf_agent *a, int fatal);
+/** true once a stop was requested. */
+bool sf_agent_stop_requested(struct sf_agent *a);
+/** Stop everything in the lossless order described above; idempotent. */
+void sf_agent_stop(struct sf_agent *a);
+/** 0 after a clean stop, 1 after a fatal component error. */
+int sf_agent_exit_code(const struct sf_agent *a);
+void sf_agent_destroy(struct sf_agent *a);
+
+/** Registry lookups by type name or Flume class-name alias; NULL when unknown. */
+const struct sf_channel_plugin *sf_registry_channel(const char *type);
+const struct sf_source_plugin *sf_registry_source(const char *type);
+const struct sf_sink_plugin *sf_registry_sink(const char *type);
+/** The names of every registered plugin of a kind ("channel", "source", "sink"), for messages
+ *  and nearest-match hints. NULL-terminated static array. */
+const char *const *sf_registry_names(const char *kind);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * Channels and their transactions, after Flume's Channel/Transaction: a source puts events in a
+ * put transaction, a sink takes them in a take transaction; commit makes the change visible (put)
+ * or final (take); rollback undoes it (taken events return to the head of the queue). Locks are
+ * taken per transaction, not per event (DESIGN-NOTES 2): sf_channel_put only records the event in
+ * the transaction; the plugin sees whole batches at commit.
+ *
+ * Ownership: a put event stays the caller's until its transaction commits; after a successful
+ * commit the channel owns it; after rollback (or a failed commit) the caller still owns it.
+ * Taken events are borrowed from the channel until commit (then acknowledged to their source's
+ * tracker and freed) or rollback (then returned to the channel).
+ */
+#ifndef SQLFLUME_CHANNEL_H
+#define SQLFLUME_CHANNEL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sqlflume/event.h"
+#include "sqlflume/option.h"
+
+struct sf_channel;
+
+enum sf_txn_kind { SF_TXN_NONE = 0, SF_TXN_PUT, SF_TXN_TAKE };
+/* Flume's MemoryTransaction states */
+enum sf_txn_state { SF_TXN_OPEN = 1, SF_TXN_COMPLETED, SF_TXN_CLOSED };
+
+struct sf_txn {
+    struct sf_channel *ch;
+    enum sf_txn_kind kind; /* decided by the first put or take */
+    enum sf_txn_state state;
+    uint64_t id;
+    struct sf_event **evs; /* events put or taken so far, in order */
+    size_t n, cap;         /* cap = the channel's transactionCapacity */
+    void *plugin_data;     /* for the plugin's own per-transaction state */
+};
+
+/** Flume's channel counters (ChannelCounter), read by monitoring. */
+struct sf_channel_metrics {
+    atomic_llong put_attempt, put_success, take_attempt, take_success;
+};
+
+/** A channel implementation. Static const; registered in the registry. */
+struct sf_channel_plugin {
+    const char *name;                /* "memory" */
+    const char *const *aliases;      /* NULL-terminated: Flume class names */
+    const struct sf_option *options; /* NULL-key-terminated option table for ctx */
+    size_t ctx_size;                 /* bytes of ctx, zeroed, filled by the option table */
+    /** Called after options are applied; sets ch->capacity / ch->txn_capacity. */
+    int (*start)(struct sf_channel *ch, char *errstr, size_t errstr_size);
+    /** Free what start allocated, including queued events. */
+    void (*stop)(struct sf_channel *ch);
+    /**
+     * Append txn->evs[0..n) to the queue, waiting up to keep-alive for room.
+     * @return SF_OK (the channel now owns them) or SF_ERR_FULL (nothing appended).
+     */
+    int (*put_commit)(struct sf_txn *txn);
+    /**
+     * Move up to max events from the head of the queue to out, waiting up to timeout_ms for the
+     * first one (0 = no wait). @return SF_OK with *n >= 0.
+     */
+    int (*take)(struct sf_txn *txn, struct sf_event **out, size_t max, size_t *n, int timeout_ms);
+    /** The taken txn->evs are delivered: release their room. Does not free them. */
+    int (*take_commit)(struct sf_txn *txn);
+    /** Return txn->evs to the head of the queue, in order. */
+    int (*take_rollback)(struct sf_txn *txn);
+    /** Events in the queue plus taken but not committed. */
+    size_t (*size)(struct sf_channel *ch);
+};
+
+struct sf_channel {
+    char *name;
+    const struct sf_channel_plugin *plugin;
+    void *ctx;
+    long long capacity;     /* events */
+    long long txn_capacity; /* events per transaction */
+    atomic_ullong next_txn_id;
+    struct sf_channel_metrics metrics;
+};
+
+/** Begin a transaction on ch. @return the transaction (free with sf_channel_txn_close) or NULL
+ *  on out of memory. */
+struct sf_txn *sf_channel_txn_begin(struct sf_channel *ch);
+/** Record ev in a put transaction. @return SF_OK, SF_ERR_FULL when transactionCapacity is
+ *  reached (Flume: "Put queue for MemoryTransaction of capacity N full"), SF_ERR_STATE. */
+int sf_channel_put(struct sf_txn *txn, struct sf_event *ev);
+/** Take up to max events (max <= remaining transactionCapacity); out[0..*n) borrowed until
+ *  commit/rollback. @return SF_OK (maybe *n == 0), SF_ERR_STATE. */
+int sf_channel_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_t *n,
+                    int timeout_ms);
+/** Commit. Put: the channel owns the events. Take: events are acknowledged to their trackers and
+ *  freed. @return SF_OK, SF_ERR_FULL (put: no room within keep-alive; nothing changed; the
+ *  transaction must be rolled back), SF_ERR_STATE. */
+int sf_channel_txn_commit(struct sf_txn *txn);
+/** Roll back: put events go back to the caller, taken events back to the channel. */
+int sf_channel_txn_rollback(struct sf_txn *txn);
+/** Close; an open transaction is rolled back first. NULL is a no-op. */
+void sf_channel_txn_close(struct sf_txn *txn);
+/** Events held (queued + taken and uncommitted). */
+size_t sf_channel_size(struct sf_channel *ch);
+
+#endif

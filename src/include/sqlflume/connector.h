@@ -1,0 +1,104 @@
+/*
+ * SQL connectors: one interface over MySQL/MariaDB (libmysqlclient API) and PostgreSQL (libpq),
+ * chosen by the URL scheme. A connector runs streaming queries with bound parameters and hands
+ * rows back one at a time in text form, typed by sf_coltype, so memory does not grow with the
+ * result size (mysql_use_result / unbuffered prepared statements; libpq single-row mode).
+ * Sessions run in UTC. All query text of a connector lives in its own *_sql.h header.
+ */
+#ifndef SQLFLUME_CONNECTOR_H
+#define SQLFLUME_CONNECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sqlflume/buf.h"
+#include "sqlflume/format.h"
+
+/** A parsed database URL. Every string is owned (free with sf_db_url_free). */
+struct sf_db_url {
+    char *scheme;   /* normalised: "mysql" (also mariadb, jdbc:mysql, jdbc:mariadb) or "postgresql" */
+    char *user;     /* NULL when absent */
+    char *password; /* NULL when absent */
+    char *host;     /* NULL = default (local socket) */
+    int port;       /* 0 = default */
+    char *database; /* NULL when absent */
+    char *query;    /* raw query string after '?', NULL when none (libpq params pass through) */
+    char *socket;   /* mysql: ?socket=/path or unix_socket=; NULL otherwise */
+};
+
+/**
+ * Parse jdbc:mysql://host:port/db, mysql://user:pass@host:port/db, mariadb://...,
+ * jdbc:postgresql://host:port/db, postgresql://..., postgres://... (percent-decoding user,
+ * password and database; IPv6 hosts in brackets).
+ * @return SF_OK or SF_ERR_INVAL with errstr filled (the message never contains the password).
+ */
+int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t errstr_size);
+void sf_db_url_free(struct sf_db_url *u);
+/** The URL with any password replaced by "***"; malloc'd, caller frees. */
+char *sf_db_url_redact(const char *url);
+
+/** A bound parameter: text plus the class of the column it is compared with. */
+struct sf_param {
+    const char *val; /* NUL-terminated text form; NULL = SQL NULL */
+    enum sf_coltype type;
+};
+
+struct sf_conn; /* connector-private */
+
+struct sf_connector_plugin {
+    const char *name;            /* "mysql", "postgresql" */
+    const char *const *schemes;  /* normalised schemes served, NULL-terminated */
+    /**
+     * Connect with url (user/password already merged in). Sets the session time zone to UTC.
+     * @return SF_OK, SF_ERR_AUTH (wrong password: one clear message), SF_ERR_CONN (retriable),
+     * SF_ERR_INVAL; errstr filled and free of passwords. *out owned by the caller (close()).
+     */
+    int (*connect)(const struct sf_db_url *url, struct sf_conn **out, char *errstr,
+                   size_t errstr_size);
+    /** Close and free; NULL is a no-op. */
+    void (*close)(struct sf_conn *c);
+    /** Append name quoted as an identifier (`a``b` / "a""b"). A dotted name "s.t" is NOT split:
+     *  callers split schema-qualified names themselves. @return SF_OK or SF_ERR_INVAL (NUL or
+     *  empty name). */
+    int (*quote_ident)(const char *name, struct sf_buf *out);
+    /** Append the placeholder for parameter index (1-based): "?" or "$1". */
+    void (*placeholder)(int index, struct sf_buf *out);
+    /**
+     * Primary key columns of table (may be "schema.table"), in key order.
+     * @return SF_OK with *n >= 0 (0 = no primary key), SF_ERR_NOTFOUND (no such table), or a
+     * connection error. *cols is a malloc'd array of malloc'd names; the caller frees both.
+     */
+    int (*primary_key)(struct sf_conn *c, const char *table, char ***cols, size_t *n,
+                       char *errstr, size_t errstr_size);
+    /**
+     * Start a streaming query with bound parameters (never spliced).
+     * On SF_OK, *cols / *ncols describe the result columns (borrowed until query_end).
+     * @return SF_OK, SF_ERR_CONN (retriable), SF_ERR_RETRY (deadlock, lock wait), SF_ERR_SQL.
+     */
+    int (*query)(struct sf_conn *c, const char *sql, const struct sf_param *params,
+                 size_t nparams, const struct sf_column **cols, size_t *ncols, char *errstr,
+                 size_t errstr_size);
+    /**
+     * Next row of the running query; row values are borrowed until the next fetch/query_end.
+     * @return 1 (row filled), 0 (end of result), or a negative sf_err with errstr filled.
+     */
+    int (*fetch)(struct sf_conn *c, struct sf_row *row, char *errstr, size_t errstr_size);
+    /** End the running query, discarding unread rows. Safe to call when none runs. */
+    void (*query_end)(struct sf_conn *c);
+    /**
+     * Run a statement that returns no rows (DDL, INSERT, UPDATE), with bound parameters.
+     * @return SF_OK or an error as for query().
+     */
+    int (*exec)(struct sf_conn *c, const char *sql, const struct sf_param *params, size_t nparams,
+                char *errstr, size_t errstr_size);
+    /** SQL text to create the status table if missing, for the given quoted table name
+     *  (sql/flume_meta.*.sql shape). Appended to out. */
+    void (*status_table_ddl)(const char *quoted_table, struct sf_buf *out);
+    /** SQL text of the offset upsert with parameters 1 = source_tab, 2 = currentIndex. */
+    void (*status_upsert_sql)(const char *quoted_table, struct sf_buf *out);
+};
+
+/** The connector serving url->scheme, or NULL. */
+const struct sf_connector_plugin *sf_connector_find(const char *scheme);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * Flume's Event: a set of string headers and an opaque body. An event is one allocation (the
+ * struct, the header strings and the body), created once by the source and moved, never copied,
+ * through the channel to the sink. Events also carry the delivery bookkeeping (ack tracker and
+ * batch id) that lets the source's offset advance only past delivered rows (DESIGN-NOTES 1).
+ */
+#ifndef SQLFLUME_EVENT_H
+#define SQLFLUME_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sf_ack_tracker;
+
+struct sf_header {
+    const char *key; /* NUL-terminated */
+    const char *val; /* NUL-terminated */
+};
+
+struct sf_event {
+    struct sf_event *next;          /* queue link; belongs to whoever owns the event */
+    struct sf_ack_tracker *tracker; /* source's tracker to acknowledge on delivery, or NULL */
+    uint64_t ack_id;                /* batch id within tracker */
+    size_t nheaders;
+    size_t body_len; /* bytes */
+    char *body;      /* body_len bytes plus a NUL, inside this allocation */
+    struct sf_header headers[];
+};
+
+/**
+ * Create an event holding copies of the n headers and of the body, in one allocation.
+ * @return the event (caller owns; free with sf_event_destroy) or NULL on out of memory.
+ */
+struct sf_event *sf_event_create(const struct sf_header *headers, size_t n, const void *body,
+                                 size_t body_len);
+/** Deep copy (same tracker and ack id); NULL on out of memory. */
+struct sf_event *sf_event_copy(const struct sf_event *ev);
+/** Free; NULL is a no-op. */
+void sf_event_destroy(struct sf_event *ev);
+/** Value of header key (borrowed from ev), or NULL. */
+const char *sf_event_header(const struct sf_event *ev, const char *key);
+
+/**
+ * Delivery tracker of one source (Kafka Connect's SubmittedRecords, DESIGN-NOTES 1).
+ * The source registers each batch before putting it (n events, into nchannels channels, with
+ * the offset value reached after its last row); sinks acknowledge events when their take
+ * transaction commits; sf_ack_tracker_poll() returns the offset of the longest fully
+ * acknowledged prefix of batches. Thread-safe. Memory is bounded by the channels' capacity.
+ */
+struct sf_ack_tracker *sf_ack_tracker_create(void);
+void sf_ack_tracker_destroy(struct sf_ack_tracker *tr);
+/** Register a batch; last_offset is copied. @return batch id (> 0), 0 on out of memory. */
+uint64_t sf_ack_tracker_add(struct sf_ack_tracker *tr, size_t n_events, unsigned nchannels,
+                            const char *last_offset);
+/** Acknowledge n deliveries of batch id (one per event per channel). */
+void sf_ack_tracker_ack(struct sf_ack_tracker *tr, uint64_t id, size_t n);
+/** Acknowledge every event of evs[0..n) that has a tracker, grouping runs of one batch. */
+void sf_events_ack(struct sf_event *const *evs, size_t n);
+/**
+ * @return a new malloc'd copy of the committable offset if it advanced since the last call
+ * (caller frees), or NULL when nothing new is committable.
+ */
+char *sf_ack_tracker_poll(struct sf_ack_tracker *tr);
+/** Number of registered batches not yet fully acknowledged. */
+size_t sf_ack_tracker_pending(struct sf_ack_tracker *tr);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * Row -> event body encoders (the hot path): json (one object per row, keys in select order),
+ * csv (RFC 4180) and text (the seed MySQLSource's shape: values joined by delimiter.entry).
+ * Values arrive in the database's text form, typed by column class so that numbers stay numbers
+ * and binary becomes base64.
+ */
+#ifndef SQLFLUME_FORMAT_H
+#define SQLFLUME_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sqlflume/buf.h"
+
+/** Column classes, decided by the connector from the native type. */
+enum sf_coltype {
+    SF_COL_INT,      /* integers of any width: JSON number as is */
+    SF_COL_FLOAT,    /* float/double/real: JSON number; NaN/Infinity become strings */
+    SF_COL_DECIMAL,  /* DECIMAL/NUMERIC: JSON string with every digit */
+    SF_COL_BOOL,     /* PostgreSQL boolean ("t"/"f"): JSON true/false */
+    SF_COL_TEXT,     /* character data; JSON string, invalid UTF-8 escaped */
+    SF_COL_BINARY,   /* BLOB/VARBINARY/bytea/BIT: raw bytes; JSON string in base64 */
+    SF_COL_TEMPORAL, /* date/time types in the database's text form: JSON string */
+    SF_COL_OTHER,    /* anything else (json, uuid, enum, arrays...): JSON string of its text */
+};
+
+struct sf_column {
+    char *name; /* owned by whoever owns the column array */
+    enum sf_coltype type;
+};
+
+/** One row: vals[i] points to lens[i] bytes (not necessarily NUL-terminated), NULL = SQL NULL.
+ *  Borrowed from the connector until its next fetch. */
+struct sf_row {
+    size_t ncols;
+    const char *const *vals;
+    const size_t *lens;
+};
+
+enum sf_format_kind { SF_FORMAT_JSON = 0, SF_FORMAT_CSV = 1, SF_FORMAT_TEXT = 2 };
+
+struct sf_format {
+    enum sf_format_kind kind;
+    const char *delimiter; /* text: delimiter.entry (default ","); csv always uses ',' */
+    size_t delimiter_len;
+    const char *null_text; /* text/csv: what NULL becomes (default "") */
+};
+
+/**
+ * Append the encoding of row (with columns cols[0..row->ncols)) to out. No trailing newline.
+ * json: {"col":value,...}; csv: RFC 4180 (fields with , " CR LF quoted, quotes doubled, NULL
+ * empty and unquoted, empty string as ""); binary as base64 in json/csv/text.
+ * @return SF_OK; never fails (invalid UTF-8 is escaped as \u00XX for each bad byte).
+ */
+int sf_format_row(const struct sf_format *fmt, const struct sf_column *cols,
+                  const struct sf_row *row, struct sf_buf *out);
+
+/** Append s[0..n) as a JSON string literal (with quotes), escaping per RFC 8259. */
+void sf_json_append_string(struct sf_buf *out, const char *s, size_t n);
+/** Append base64 (RFC 4648, with padding) of p[0..n). */
+void sf_base64_append(struct sf_buf *out, const unsigned char *p, size_t n);
+/** Parse "json", "csv", "text". @return 0 or -1. */
+int sf_format_kind_parse(const char *s, enum sf_format_kind *out);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * Configuration: the Flume properties file, diagnostics that name file, line and key, and the
+ * per-component option tables that parse, validate and fill a component's context struct
+ * (STYLE.md "Options": one table per component is the single source of truth).
+ */
+#ifndef SQLFLUME_OPTION_H
+#define SQLFLUME_OPTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/** One `key = value` line of a properties file. */
+struct sf_prop {
+    char *key;
+    char *val;        /* after ${VAR} substitution */
+    const char *file; /* borrowed from sf_props */
+    int line;         /* 1-based; 0 for -D overrides */
+    bool used;        /* set when an option table or the agent consumed it */
+};
+
+struct sf_props {
+    char *file;
+    struct sf_prop *v;
+    size_t n, cap;
+};
+
+/** Collected errors and warnings, each already formatted "file:line: key: message". */
+struct sf_diag {
+    char **errors;
+    size_t nerrors;
+    char **warnings;
+    size_t nwarnings;
+};
+
+void sf_diag_error(struct sf_diag *d, const struct sf_prop *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sf_diag_warn(struct sf_diag *d, const struct sf_prop *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Log every warning (WARN) and error (ERROR). */
+void sf_diag_log(const struct sf_diag *d);
+void sf_diag_free(struct sf_diag *d);
+
+/**
+ * Load a Java/Flume properties file: `key = value`, `key: value` or `key value`, `#`/`!`
+ * comments, `\` line continuation, later keys override earlier ones. `${VAR}` and `${env:VAR}`
+ * are replaced by the environment variable (an undefined variable is an error in d).
+ * @return 0, or -1 when the file cannot be read (error added to d).
+ */
+int sf_props_load(struct sf_props *p, const char *path, struct sf_diag *d);
+/** Parse properties from a string (for tests); name is used in diagnostics. */
+int sf_props_parse(struct sf_props *p, const char *name, const char *text, struct sf_diag *d);
+/** Set or override key (for -D and defaults). */
+void sf_props_set(struct sf_props *p, const char *key, const char *val);
+/** Lookup; NULL when absent. The result is borrowed from p. */
+struct sf_prop *sf_props_get(const struct sf_props *p, const char *key);
+void sf_props_free(struct sf_props *p);
+
+/** The keys of one component: every property starting with prefix ("a1.sources.r1."). */
+struct sf_section {
+    const char *kind;     /* "source", "channel", "sink" */
+    const char *name;     /* "r1" */
+    char *prefix;         /* owned */
+    struct sf_prop **v;   /* borrowed from the sf_props; keys include the prefix */
+    size_t n;
+};
+
+/** Collect the section; fails only on out of memory. Free with sf_section_free. */
+int sf_section_init(struct sf_section *s, struct sf_props *p, const char *kind, const char *name,
+                    const char *prefix);
+void sf_section_free(struct sf_section *s);
+/** Lookup subkey ("type") in the section; NULL when absent. */
+struct sf_prop *sf_section_get(const struct sf_section *s, const char *subkey);
+/** Subkey of a property of the section (its key without the prefix). */
+const char *sf_section_subkey(const struct sf_section *s, const struct sf_prop *p);
+
+enum sf_opt_type {
+    SF_OPT_STRING, /* char * in ctx, malloc'd copy (NULL when no value and no default) */
+    SF_OPT_INT,    /* long long in ctx, checked against [min, max] */
+    SF_OPT_BOOL,   /* bool in ctx: true/false (case-insensitive) */
+    SF_OPT_ENUM,   /* int in ctx: index of the value in choices ("json|csv|text") */
+    SF_OPT_PREFIX, /* pass-through family ("kafka.producer."): accepted, read by the component */
+};
+
+#define SF_OPT_REQUIRED 0x1u /* no default: must be set */
+#define SF_OPT_SECRET 0x2u   /* never logged */
+
+/** One row of a component's option table; tables end with a row whose key is NULL. */
+struct sf_option {
+    const char *key;     /* Flume's name */
+    enum sf_opt_type type;
+    const char *def;     /* default as text, NULL = none */
+    long long min, max;  /* for SF_OPT_INT */
+    size_t offset;       /* offsetof(ctx struct, field); unused for SF_OPT_PREFIX */
+    unsigned flags;
+    const char *aliases; /* other accepted keys, space-separated, or NULL */
+    const char *choices; /* for SF_OPT_ENUM: "a|b|c" */
+    const char *desc;    /* one sentence with the unit */
+};
+
+/**
+ * Fill ctx from the section using the table: defaults first, then values (aliases accepted),
+ * checked by type and range. Errors (missing required key, bad number, out of range, bad choice)
+ * go to d naming file, line and key; keys of the section that no row (and not `type`,
+ * `channels`, `channel`, `selector.*`) accepts are warned about with the nearest known key.
+ * @return 0 when no error was added, -1 otherwise. Strings in ctx are owned by ctx: free them
+ * with sf_options_free.
+ */
+int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *ctx,
+                     struct sf_diag *d);
+/** Free the SF_OPT_STRING fields of ctx that the table describes. */
+void sf_options_free(const struct sf_option *opts, void *ctx);
+/** The closest string to key among cands (Levenshtein distance <= 3), or NULL. */
+const char *sf_nearest(const char *key, const char *const *cands, size_t n);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * Sources, after Flume's PollableSource + PollableSourceRunner: the runner thread calls process()
+ * in a loop; SF_BACKOFF makes it sleep src->backoff_ms (interruptible by stop). A source hands
+ * batches to sf_source_deliver(), Flume's ChannelProcessor with the replicating selector: each
+ * batch is put into every channel of the source in one put transaction per channel, retried
+ * until it fits, so nothing is ever dropped.
+ */
+#ifndef SQLFLUME_SOURCE_H
+#define SQLFLUME_SOURCE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sqlflume/channel.h"
+#include "sqlflume/event.h"
+#include "sqlflume/option.h"
+#include "sqlflume/sink.h"
+
+struct sf_source;
+struct sf_agent;
+
+/** Flume's SourceCounter. */
+struct sf_source_metrics {
+    atomic_llong event_received, event_accepted, batch_received, batch_accepted;
+    atomic_llong event_read_fail, channel_write_fail, generic_processing_fail;
+};
+
+struct sf_source_plugin {
+    const char *name;
+    const char *const *aliases;
+    const struct sf_option *options;
+    size_t ctx_size;
+    /** Validate what needs more than the option table (may add to d); no I/O. Optional. */
+    int (*configure)(struct sf_source *src, struct sf_diag *d);
+    int (*start)(struct sf_source *src, char *errstr, size_t errstr_size);
+    enum sf_status (*process)(struct sf_source *src);
+    /** Called after the runner thread ended: write final offsets, close connections, free. */
+    void (*stop)(struct sf_source *src);
+};
+
+struct sf_source {
+    char *name;
+    const struct sf_source_plugin *plugin;
+    void *ctx;
+    struct sf_channel **chs; /* channels of the replicating selector */
+    size_t nch;
+    const struct sf_section *conf;
+    struct sf_ack_tracker *tracker; /* delivery tracker for this source's offsets */
+    atomic_bool stopping;
+    struct sf_agent *agent; /* owner; for sf_agent_request_stop() on fatal errors */
+    long long backoff_ms; /* set by process() before returning SF_BACKOFF */
+    pthread_mutex_t sleep_mu;
+    pthread_cond_t sleep_cv;
+    struct sf_source_metrics metrics;
+};
+
+#define SF_SOURCE_FMT "[source %s %s] "
+#define SF_SOURCE_ARGS(src) (src)->name, (src)->plugin->name
+
+/**
+ * Put evs[0..n) into every channel of src (copies for the 2nd and later channels), one put
+ * transaction per channel, retrying with backoff while a channel is full.
+ * @return SF_OK (the channels own the events) or SF_ERR_STOPPED (the source is stopping; the
+ * caller still owns the events that no channel took: they are freed by this function in that case
+ * too, so the caller never frees evs after the call).
+ */
+int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n);
+
+/** Sleep up to ms, waking early when the source is stopped. @return false when stopping. */
+bool sf_source_sleep(struct sf_source *src, long long ms);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * The `sqlflume` command line, shaped like `flume-ng`:
+ *   sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]
+ *   sqlflume check -f FILE -n NAME
+ *   sqlflume --help | --version
+ * SIGTERM/SIGINT stop the agent cleanly (sources stop, sinks drain and flush, final offsets are
+ * written) and the exit code is 0; a fatal component error exits 1; a bad config exits 2.
+ */
+#include "sqlflume/agent.h"
+#include "sqlflume/log.h"
+#include "sqlflume/option.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]\n"
+            "       sqlflume check -n NAME -f FILE\n"
+            "       sqlflume --help | --version\n"
+            "\n"
+            "Runs the Flume-style agent NAME from the properties FILE: SQL sources (MySQL/MariaDB,\n"
+            "PostgreSQL) polled incrementally, memory channels, logger/kafka/null sinks, offsets in\n"
+            "the source database's flume_meta table.\n"
+            "\n"
+            "  -n, --name NAME        agent name (the prefix of the keys in FILE)\n"
+            "  -f, --conf-file FILE   Flume properties file\n"
+            "  -c, --conf DIR         configuration directory (accepted for flume-ng compatibility)\n"
+            "  -Dflume.root.logger=LEVEL,console   log level: DEBUG, INFO, WARN, ERROR\n"
+            "  -h, --help             this help\n"
+            "  -V, --version          version\n"
+            "\n"
+            "check validates FILE for agent NAME, prints every problem and exits non-zero if any.\n");
+}
+
+struct cli {
+    const char *name;
+    const char *file;
+    const char *confdir;
+};
+
+static int parse_define(const char *def)
+{
+    const char *eq = strchr(def, '=');
+    if (!eq) {
+        fprintf(stderr, "sqlflume: bad -D argument \"%s\" (expected -Dkey=value)\n", def);
+        return -1;
+    }
+    if (strncmp(def, "flume.root.logger", (size_t)(eq - def)) == 0 && eq - def == 17) {
+        char level[32];
+        snprintf(level, sizeof(level), "%s", eq + 1);
+        level[strcspn(level, ",")] = '\0';
+        enum sf_log_level lv;
+        if (sf_log_level_parse(level, &lv) != 0) {
+            fprintf(stderr, "sqlflume: unknown log level \"%s\" in -Dflume.root.logger\n", level);
+            return -1;
+        }
+        sf_log_set_level(lv);
+    }
+    /* other Java system properties have no meaning here */
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+    static const struct option longopts[] = { { "name", required_argument, NULL, 'n' },
+                                              { "conf-file", required_argument, NULL, 'f' },
+                                              { "conf", required_argument, NULL, 'c' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { "version", no_argument, NULL, 'V' },
+                                              { "no-reload-conf", no_argument, NULL, 'R' },
+                                              { NULL, 0, NULL, 0 } };
+    int opt;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "n:f:c:D:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'n':
+            cli->name = optarg;
+            break;
+        case 'f':
+            cli->file = optarg;
+            break;
+        case 'c':
+            cli->confdir = optarg;
+            break;
+        case 'D':
+            if (parse_define(optarg) != 0) {
+                return -1;
+            }
+            break;
+        case 'R':
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("sqlflume %s\n", SF_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sqlflume: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (!cli->name || !cli->file) {
+        fprintf(stderr, "sqlflume: -n NAME and -f FILE are required\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Load and validate; prints diagnostics. @return the agent or NULL. */
+static struct sf_agent *load(const struct cli *cli, bool quiet_ok, struct sf_diag *d)
+{
+    struct sf_props props = { 0 };
+    struct sf_agent *a = NULL;
+    if (sf_props_load(&props, cli->file, d) == 0 && d->nerrors == 0) {
+        a = sf_agent_create(cli->name, &props, d);
+    }
+    sf_props_free(&props);
+    (void)quiet_ok;
+    return a;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    struct cli cli = { 0 };
+    if (parse_args(argc, argv, &cli) != 0) {
+        return 2;
+    }
+    struct sf_diag d = { 0 };
+    struct sf_agent *a = load(&cli, true, &d);
+    for (size_t i = 0; i < d.nwarnings; i++) {
+        fprintf(stderr, "warning: %s\n", d.warnings[i]);
+    }
+    for (size_t i = 0; i < d.nerrors; i++) {
+        fprintf(stderr, "error: %s\n", d.errors[i]);
+    }
+    int rc = d.nerrors ? 2 : 0;
+    if (rc == 0) {
+        printf("%s: agent \"%s\" is valid\n", cli.file, cli.name);
+    }
+    sf_diag_free(&d);
+    sf_agent_destroy(a);
+    return rc;
+}
+
+static int cmd_agent(int argc, char **argv)
+{
+    struct cli cli = { 0 };
+    if (parse_args(argc, argv, &cli) != 0) {
+        return 2;
+    }
+    /* signals are taken synchronously by this thread; every other thread blocks them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sf_diag d = { 0 };
+    struct sf_agent *a = load(&cli, false, &d);
+    sf_diag_log(&d);
+    if (!a) {
+        SF_ERROR("configuration \"%s\" is invalid (%zu error(s)); nothing started", cli.file,
+                 d.nerrors);
+        sf_diag_free(&d);
+        return 2;
+    }
+    sf_diag_free(&d);
+    SF_INFO("sqlflume %s starting agent \"%s\" from \"%s\"", SF_VERSION, cli.name, cli.file);
+    if (sf_agent_start(a) != 0) {
+        sf_agent_destroy(a);
+        return 1;
+    }
+    struct timespec tick = { 0, 200 * 1000000 };
+    while (!sf_agent_stop_requested(a)) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            SF_INFO("received %s; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            sf_agent_request_stop(a, 0);
+        } else if (sig == SIGHUP) {
+            SF_INFO("received SIGHUP; configuration reload is not supported, ignored");
+        }
+    }
+    sf_agent_stop(a);
+    int rc = sf_agent_exit_code(a);
+    sf_agent_destroy(a);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+        strcmp(argv[1], "version") == 0) {
+        printf("sqlflume %s\n", SF_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "agent") == 0) {
+        return cmd_agent(argc, argv);
+    }
+    if (strcmp(argv[1], "check") == 0) {
+        return cmd_check(argc, argv);
+    }
+    fprintf(stderr, "sqlflume: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

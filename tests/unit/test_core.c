@@ -1,0 +1,674 @@
+/*
+ * Unit tests of the core: the properties parser, option tables and diagnostics, the agent's
+ * config validation, channel transactions (put/take/commit/rollback, capacities, keep-alive)
+ * run over every channel type, and the delivery tracker that decides committable offsets.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sqlflume/agent.h"
+#include "sqlflume/channel.h"
+#include "sqlflume/error.h"
+#include "sqlflume/event.h"
+#include "sqlflume/option.h"
+
+/* ---------- properties ---------- */
+
+START_TEST(props_basic)
+{
+    struct sf_props p = { 0 };
+    struct sf_diag d = { 0 };
+    const char *text = "# comment\n"
+                       "! also a comment\n"
+                       "a1.sources = r1\n"
+                       "  a1.channels:c1\n"
+                       "a1.sinks k1\n"
+                       "a1.sinks.k1.type = logger   \n"
+                       "a1.long = one \\\n"
+                       "          two\n"
+                       "a1.esc = tab\\there\n"
+                       "a1.sources = r2\n"
+                       "a1.empty =\n";
+    ck_assert_int_eq(sf_props_parse(&p, "t.conf", text, &d), 0);
+    ck_assert_uint_eq(d.nerrors, 0);
+    ck_assert_str_eq(sf_props_get(&p, "a1.sources")->val, "r2");
+    ck_assert_int_eq(sf_props_get(&p, "a1.sources")->line, 10);
+    ck_assert_str_eq(sf_props_get(&p, "a1.channels")->val, "c1");
+    ck_assert_str_eq(sf_props_get(&p, "a1.sinks")->val, "k1");
+    ck_assert_str_eq(sf_props_get(&p, "a1.sinks.k1.type")->val, "logger");
+    ck_assert_int_eq(sf_props_get(&p, "a1.sinks.k1.type")->line, 6);
+    ck_assert_str_eq(sf_props_get(&p, "a1.long")->val, "one two");
+    ck_assert_str_eq(sf_props_get(&p, "a1.esc")->val, "tab\there");
+    ck_assert_str_eq(sf_props_get(&p, "a1.empty")->val, "");
+    ck_assert_ptr_null(sf_props_get(&p, "a1.nothing"));
+    sf_props_free(&p);
+    sf_diag_free(&d);
+}
+END_TEST
+
+START_TEST(props_env)
+{
+    setenv("SF_TEST_PW", "s3cret", 1);
+    unsetenv("SF_TEST_UNSET");
+    struct sf_props p = { 0 };
+    struct sf_diag d = { 0 };
+    ck_assert_int_eq(
+        sf_props_parse(&p, "t.conf", "a=${SF_TEST_PW}\nb=x${env:SF_TEST_PW}y\n", &d), 0);
+    ck_assert_str_eq(sf_props_get(&p, "a")->val, "s3cret");
+    ck_assert_str_eq(sf_props_get(&p, "b")->val, "xs3crety");
+    ck_assert_int_eq(sf_props_parse(&p, "t.conf", "c=${SF_TEST_UNSET}\n", &d), -1);
+    ck_assert_uint_eq(d.nerrors, 1);
+    ck_assert_str_eq(d.errors[0], "t.conf:1: c: environment variable \"SF_TEST_UNSET\" is not set");
+    sf_props_free(&p);
+    sf_diag_free(&d);
+}
+END_TEST
+
+struct opt_ctx {
+    char *s;
+    long long n;
+    bool b;
+    int e;
+    char *req;
+};
+
+static const struct sf_option test_opts[] = {
+    { "name", SF_OPT_STRING, "dflt", 0, 0, offsetof(struct opt_ctx, s), 0, "old.name", NULL, "a" },
+    { "count", SF_OPT_INT, "10", 1, 100, offsetof(struct opt_ctx, n), 0, NULL, NULL, "rows" },
+    { "flag", SF_OPT_BOOL, "true", 0, 0, offsetof(struct opt_ctx, b), 0, NULL, NULL, "b" },
+    { "format", SF_OPT_ENUM, "json", 0, 0, offsetof(struct opt_ctx, e), 0, NULL, "json|csv|text",
+      "f" },
+    { "required.key", SF_OPT_STRING, NULL, 0, 0, offsetof(struct opt_ctx, req), SF_OPT_REQUIRED,
+      NULL, NULL, "r" },
+    { "kafka.producer.", SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL, "pass-through" },
+    { 0 },
+};
+
+static int apply_text(const char *text, struct opt_ctx *ctx, struct sf_diag *d,
+                      struct sf_props *p)
+{
+    sf_props_parse(p, "o.conf", text, d);
+    struct sf_section s;
+    sf_section_init(&s, p, "sink", "k1", "a1.sinks.k1.");
+    int rc = sf_options_apply(test_opts, &s, ctx, d);
+    sf_section_free(&s);
+    return rc;
+}
+
+START_TEST(options_defaults_and_values)
+{
+    struct sf_props p = { 0 };
+    struct sf_diag d = { 0 };
+    struct opt_ctx c = { 0 };
+    ck_assert_int_eq(apply_text("a1.sinks.k1.old.name = via-alias\n"
+                                "a1.sinks.k1.format = CSV\n"
+                                "a1.sinks.k1.required.key = x\n"
+                                "a1.sinks.k1.kafka.producer.linger.ms = 5\n",
+                                &c, &d, &p),
+                     0);
+    ck_assert_str_eq(c.s, "via-alias");
+    ck_assert_int_eq(c.n, 10);
+    ck_assert(c.b);
+    ck_assert_int_eq(c.e, 1);
+    ck_assert_str_eq(c.req, "x");
+    ck_assert_uint_eq(d.nwarnings, 0);
+    sf_options_free(test_opts, &c);
+    sf_props_free(&p);
+    sf_diag_free(&d);
+}
+END_TEST
+
+START_TEST(options_errors_name_file_line_key)
+{
+    struct sf_props p = { 0 };
+    struct sf_diag d = { 0 };
+    struct opt_ctx c = { 0 };
+    ck_assert_int_eq(apply_text("a1.sinks.k1.count = 12x\n"
+                                "a1.sinks.k1.flag = yes\n"
+                                "a1.sinks.k1.format = xml\n"
+                                "a1.sinks.k1.cuont = 3\n",
+                                &c, &d, &p),
+                     -1);
+    ck_assert_uint_eq(d.nerrors, 4);
+    ck_assert_str_eq(d.errors[0], "o.conf:1: a1.sinks.k1.count: bad number \"12x\"");
+    ck_assert_str_eq(d.errors[1], "o.conf:2: a1.sinks.k1.flag: bad boolean \"yes\" (expected "
+                                  "true or false)");
+    ck_assert_str_eq(d.errors[2], "o.conf:3: a1.sinks.k1.format: bad value \"xml\" (expected one "
+                                  "of json|csv|text)");
+    ck_assert_str_eq(d.errors[3], "o.conf: a1.sinks.k1.required.key: missing required key for "
+                                  "sink \"k1\"");
+    ck_assert_uint_eq(d.nwarnings, 1);
+    ck_assert_str_eq(d.warnings[0], "o.conf:4: a1.sinks.k1.cuont: unknown key for sink \"k1\"; "
+                                    "did you mean \"count\"?");
+    sf_options_free(test_opts, &c);
+    sf_props_free(&p);
+    sf_diag_free(&d);
+}
+END_TEST
+
+START_TEST(options_range)
+{
+    struct sf_props p = { 0 };
+    struct sf_diag d = { 0 };
+    struct opt_ctx c = { 0 };
+    ck_assert_int_eq(apply_text("a1.sinks.k1.count = 101\na1.sinks.k1.required.key=1\n", &c, &d,
+                                &p),
+                     -1);
+    ck_assert_str_eq(d.errors[0], "o.conf:1: a1.sinks.k1.count: 101 is out of range [1, 100]");
+    sf_options_free(test_opts, &c);
+    sf_props_free(&p);
+    sf_diag_free(&d);
+}
+END_TEST
+
+/* Every option table of every plugin: defaults parse and lie in range, descriptions exist. */
+START_TEST(option_tables_are_sound)
+{
+    const char *kinds[] = { "channel", "source", "sink" };
+    for (size_t k = 0; k < 3; k++) {
+        for (const char *const *n = sf_registry_names(kinds[k]); *n; n++) {
+            const struct sf_option *opts = NULL;
+            size_t ctx_size = 0;
+            if (k == 0) {
+                opts = sf_registry_channel(*n)->options;
+                ctx_size = sf_registry_channel(*n)->ctx_size;
+            } else if (k == 1) {
+                opts = sf_registry_source(*n)->options;
+                ctx_size = sf_registry_source(*n)->ctx_size;
+            } else {
+                opts = sf_registry_sink(*n)->options;
+                ctx_size = sf_registry_sink(*n)->ctx_size;
+            }
+            ck_assert_ptr_nonnull(opts);
+            for (const struct sf_option *o = opts; o->key; o++) {
+                ck_assert_msg(o->desc && strlen(o->desc) > 3, "%s %s: %s has no description",
+                              kinds[k], *n, o->key);
+                if (o->type == SF_OPT_PREFIX) {
+                    continue;
+                }
+                ck_assert_msg(o->offset < ctx_size, "%s %s: %s offset", kinds[k], *n, o->key);
+            }
+            /* applying an empty section fills every default without error besides required */
+            struct sf_props p = { 0 };
+            struct sf_diag d = { 0 };
+            struct sf_section s;
+            sf_section_init(&s, &p, kinds[k], "x", "a.x.");
+            void *ctx = calloc(1, ctx_size);
+            sf_options_apply(opts, &s, ctx, &d);
+            for (size_t i = 0; i < d.nerrors; i++) {
+                ck_assert_msg(strstr(d.errors[i], "missing required key") != NULL,
+                              "%s %s: default rejected: %s", kinds[k], *n, d.errors[i]);
+            }
+            sf_options_free(opts, ctx);
+            free(ctx);
+            sf_section_free(&s);
+            sf_diag_free(&d);
+            sf_props_free(&p);
+        }
+    }
+}
+END_TEST
+
+/* ---------- agent configuration ---------- */
+
+static size_t agent_errors(const char *text, struct sf_diag *d)
+{
+    struct sf_props p = { 0 };
+    sf_props_parse(&p, "agent.conf", text, d);
+    struct sf_agent *a = sf_agent_create("a1", &p, d);
+    size_t n = d->nerrors;
+    sf_agent_destroy(a);
+    sf_props_free(&p);
+    return n;
+}
+
+static bool has_msg(char **v, size_t n, const char *needle)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strstr(v[i], needle)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+START_TEST(agent_config_valid)
+{
+    struct sf_diag d = { 0 };
+    ck_assert_uint_eq(agent_errors("a1.sources = r1\n"
+                                   "a1.channels = c1\n"
+                                   "a1.sinks = k1\n"
+                                   "a1.sources.r1.type = com.atguigu.source.SQLSource\n"
+                                   "a1.sources.r1.connection.url = jdbc:mysql://127.0.0.1:3306/db\n"
+                                   "a1.sources.r1.table = student\n"
+                                   "a1.sources.r1.channels = c1\n"
+                                   "a1.channels.c1.type = memory\n"
+                                   "a1.sinks.k1.type = logger\n"
+                                   "a1.sinks.k1.channel = c1\n",
+                                   &d),
+                      0);
+    ck_assert_uint_eq(d.nwarnings, 0);
+    sf_diag_free(&d);
+}
+END_TEST
+
+START_TEST(agent_config_errors)
+{
+    struct sf_diag d = { 0 };
+    size_t n = agent_errors("a1.sources = r1\n"
+                            "a1.channels = c1\n"
+                            "a1.sinks = k1 k2\n"
+                            "a1.sources.r1.type = sql\n"
+                            "a1.sources.r1.channels = c1 c9\n"
+                            "a1.sources.r1.table = t\n"
+                            "a1.sources.r1.max.rows = lots\n"
+                            "a1.channels.c1.type = memroy\n"
+                            "a1.sinks.k1.type = logger\n"
+                            "a1.sinks.k1.channel = c1\n"
+                            "a1.sinks.k2.channel = c1\n",
+                            &d);
+    ck_assert_uint_eq(n, 5);
+    ck_assert(has_msg(d.errors, d.nerrors,
+                      "agent.conf:8: a1.channels.c1.type: unknown channel type \"memroy\"; did "
+                      "you mean \"memory\"?"));
+    ck_assert(has_msg(d.errors, d.nerrors,
+                      "agent.conf:5: a1.sources.r1.channels: channel \"c9\" is referenced but not "
+                      "defined in a1.channels"));
+    ck_assert(has_msg(d.errors, d.nerrors, "agent.conf:7: a1.sources.r1.max.rows: bad number"));
+    ck_assert(has_msg(d.errors, d.nerrors, "a1.sources.r1.connection.url: missing required key"));
+    ck_assert(has_msg(d.errors, d.nerrors, "a1.sinks.k2.type: missing required key"));
+    sf_diag_free(&d);
+}
+END_TEST
+
+START_TEST(agent_config_unknown_agent)
+{
+    struct sf_diag d = { 0 };
+    ck_assert_uint_eq(agent_errors("b1.sources = r1\n", &d), 1);
+    ck_assert(has_msg(d.errors, d.nerrors, "no configuration for agent \"a1\""));
+    sf_diag_free(&d);
+}
+END_TEST
+
+/* ---------- channels (run over every channel type) ---------- */
+
+static const char *const channel_types[] = { "memory" };
+
+struct test_channel {
+    struct sf_channel ch;
+    struct sf_props props;
+};
+
+static struct test_channel *channel_new(const char *type, const char *extra)
+{
+    struct test_channel *t = calloc(1, sizeof(*t));
+    struct sf_diag d = { 0 };
+    char text[1024];
+    snprintf(text, sizeof(text), "a1.channels.c1.type = %s\n%s", type, extra);
+    sf_props_parse(&t->props, "ch.conf", text, &d);
+    t->ch.name = strdup("c1");
+    t->ch.plugin = sf_registry_channel(type);
+    ck_assert_ptr_nonnull(t->ch.plugin);
+    t->ch.ctx = calloc(1, t->ch.plugin->ctx_size);
+    struct sf_section s;
+    sf_section_init(&s, &t->props, "channel", "c1", "a1.channels.c1.");
+    ck_assert_int_eq(sf_options_apply(t->ch.plugin->options, &s, t->ch.ctx, &d), 0);
+    sf_section_free(&s);
+    char err[256];
+    ck_assert_int_eq(t->ch.plugin->start(&t->ch, err, sizeof(err)), SF_OK);
+    sf_diag_free(&d);
+    return t;
+}
+
+static void channel_free(struct test_channel *t)
+{
+    t->ch.plugin->stop(&t->ch);
+    sf_options_free(t->ch.plugin->options, t->ch.ctx);
+    free(t->ch.ctx);
+    free(t->ch.name);
+    sf_props_free(&t->props);
+    free(t);
+}
+
+static struct sf_event *mkev(int i)
+{
+    char body[32];
+    snprintf(body, sizeof(body), "event-%d", i);
+    struct sf_header h = { "n", body };
+    return sf_event_create(&h, 1, body, strlen(body));
+}
+
+static int put_range(struct sf_channel *ch, int from, int to)
+{
+    struct sf_txn *txn = sf_channel_txn_begin(ch);
+    struct sf_event *evs[1024];
+    int n = 0;
+    int rc = SF_OK;
+    for (int i = from; i < to && rc == SF_OK; i++) {
+        evs[n] = mkev(i);
+        rc = sf_channel_put(txn, evs[n]);
+        n++;
+    }
+    if (rc == SF_OK) {
+        rc = sf_channel_txn_commit(txn);
+    }
+    if (rc != SF_OK) {
+        sf_channel_txn_rollback(txn);
+        for (int i = 0; i < n; i++) {
+            sf_event_destroy(evs[i]);
+        }
+    }
+    sf_channel_txn_close(txn);
+    return rc;
+}
+
+static void expect_take(struct sf_channel *ch, int from, int to, bool commit)
+{
+    struct sf_txn *txn = sf_channel_txn_begin(ch);
+    struct sf_event *out[1024];
+    size_t n = 0;
+    ck_assert_int_eq(sf_channel_take(txn, out, (size_t)(to - from), &n, 0), SF_OK);
+    ck_assert_uint_eq(n, (size_t)(to - from));
+    for (size_t i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "event-%d", from + (int)i);
+        ck_assert_str_eq(out[i]->body, want);
+        ck_assert_str_eq(sf_event_header(out[i], "n"), want);
+    }
+    if (commit) {
+        ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    } else {
+        ck_assert_int_eq(sf_channel_txn_rollback(txn), SF_OK);
+    }
+    sf_channel_txn_close(txn);
+}
+
+START_TEST(channel_fifo_commit_rollback)
+{
+    struct test_channel *t = channel_new(channel_types[_i], "");
+    struct sf_channel *ch = &t->ch;
+    ck_assert_int_eq(put_range(ch, 0, 50), SF_OK);
+    ck_assert_uint_eq(sf_channel_size(ch), 50);
+    expect_take(ch, 0, 10, false); /* rollback returns them to the head, in order */
+    ck_assert_uint_eq(sf_channel_size(ch), 50);
+    expect_take(ch, 0, 10, true);
+    ck_assert_uint_eq(sf_channel_size(ch), 40);
+    expect_take(ch, 10, 50, true);
+    ck_assert_uint_eq(sf_channel_size(ch), 0);
+    /* empty channel: take returns nothing without waiting */
+    struct sf_txn *txn = sf_channel_txn_begin(ch);
+    struct sf_event *out[4];
+    size_t n = 9;
+    ck_assert_int_eq(sf_channel_take(txn, out, 4, &n, 0), SF_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    sf_channel_txn_close(txn);
+    channel_free(t);
+}
+END_TEST
+
+START_TEST(channel_put_rollback_leaves_nothing)
+{
+    struct test_channel *t = channel_new(channel_types[_i], "");
+    struct sf_channel *ch = &t->ch;
+    struct sf_txn *txn = sf_channel_txn_begin(ch);
+    struct sf_event *ev = mkev(1);
+    ck_assert_int_eq(sf_channel_put(txn, ev), SF_OK);
+    ck_assert_int_eq(sf_channel_txn_rollback(txn), SF_OK);
+    sf_channel_txn_close(txn);
+    sf_event_destroy(ev); /* still ours after rollback */
+    ck_assert_uint_eq(sf_channel_size(ch), 0);
+    channel_free(t);
+}
+END_TEST
+
+START_TEST(channel_transaction_capacity)
+{
+    struct test_channel *t =
+        channel_new(channel_types[_i], "a1.channels.c1.capacity = 20\n"
+                                       "a1.channels.c1.transactionCapacity = 5\n");
+    struct sf_channel *ch = &t->ch;
+    ck_assert_int_eq(put_range(ch, 0, 6), SF_ERR_FULL); /* 6 > transactionCapacity */
+    ck_assert_uint_eq(sf_channel_size(ch), 0);
+    ck_assert_int_eq(put_range(ch, 0, 5), SF_OK);
+    /* take is bounded by transactionCapacity too */
+    ck_assert_int_eq(put_range(ch, 5, 10), SF_OK);
+    struct sf_txn *txn = sf_channel_txn_begin(ch);
+    struct sf_event *out[10];
+    size_t n;
+    ck_assert_int_eq(sf_channel_take(txn, out, 10, &n, 0), SF_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    sf_channel_txn_close(txn);
+    channel_free(t);
+}
+END_TEST
+
+START_TEST(channel_full_waits_keep_alive_then_fails)
+{
+    struct test_channel *t = channel_new(channel_types[_i], "a1.channels.c1.capacity = 10\n"
+                                                            "a1.channels.c1.transactionCapacity = 10\n"
+                                                            "a1.channels.c1.keep-alive = 1\n");
+    struct sf_channel *ch = &t->ch;
+    ck_assert_int_eq(put_range(ch, 0, 10), SF_OK);
+    time_t t0 = time(NULL);
+    ck_assert_int_eq(put_range(ch, 10, 11), SF_ERR_FULL);
+    ck_assert_int_ge(time(NULL) - t0, 1);
+    /* taken but uncommitted events still count against capacity, as in Flume */
+    struct sf_txn *txn = sf_channel_txn_begin(ch);
+    struct sf_event *out[10];
+    size_t n;
+    ck_assert_int_eq(sf_channel_take(txn, out, 5, &n, 0), SF_OK);
+    ck_assert_int_eq(put_range(ch, 10, 11), SF_ERR_FULL);
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    sf_channel_txn_close(txn);
+    ck_assert_int_eq(put_range(ch, 10, 15), SF_OK);
+    ck_assert_uint_eq(sf_channel_size(ch), 10);
+    expect_take(ch, 5, 15, true);
+    channel_free(t);
+}
+END_TEST
+
+struct taker_arg {
+    struct sf_channel *ch;
+    int total;
+    int got;
+};
+
+static void *taker(void *p)
+{
+    struct taker_arg *a = p;
+    while (a->got < a->total) {
+        struct sf_txn *txn = sf_channel_txn_begin(a->ch);
+        struct sf_event *out[7];
+        size_t n;
+        sf_channel_take(txn, out, 7, &n, 100);
+        for (size_t i = 0; i < n; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), "event-%d", a->got + (int)i);
+            if (strcmp(out[i]->body, want) != 0) {
+                a->got = -1000000;
+            }
+        }
+        a->got += (int)n;
+        sf_channel_txn_commit(txn);
+        sf_channel_txn_close(txn);
+    }
+    return NULL;
+}
+
+START_TEST(channel_back_pressure_threads)
+{
+    struct test_channel *t = channel_new(channel_types[_i], "a1.channels.c1.capacity = 30\n"
+                                                            "a1.channels.c1.transactionCapacity = 10\n");
+    struct taker_arg a = { &t->ch, 5000, 0 };
+    pthread_t th;
+    pthread_create(&th, NULL, taker, &a);
+    for (int i = 0; i < 5000; i += 10) {
+        ck_assert_int_eq(put_range(&t->ch, i, i + 10), SF_OK);
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(a.got, 5000);
+    ck_assert_uint_eq(sf_channel_size(&t->ch), 0);
+    channel_free(t);
+}
+END_TEST
+
+START_TEST(channel_byte_capacity)
+{
+    struct test_channel *t = channel_new(channel_types[_i], "a1.channels.c1.capacity = 100\n"
+                                                            "a1.channels.c1.byteCapacity = 50\n"
+                                                            "a1.channels.c1.byteCapacityBufferPercentage = 0\n"
+                                                            "a1.channels.c1.keep-alive = 0\n");
+    /* "event-N" is 7 bytes: 7 fit in 50 bytes, the 8th does not */
+    ck_assert_int_eq(put_range(&t->ch, 0, 7), SF_OK);
+    ck_assert_int_eq(put_range(&t->ch, 7, 8), SF_ERR_FULL);
+    expect_take(&t->ch, 0, 1, true);
+    ck_assert_int_eq(put_range(&t->ch, 7, 8), SF_OK);
+    channel_free(t);
+}
+END_TEST
+
+START_TEST(channel_state_errors)
+{
+    struct test_channel *t = channel_new(channel_types[_i], "");
+    struct sf_txn *txn = sf_channel_txn_begin(&t->ch);
+    struct sf_event *ev = mkev(0);
+    ck_assert_int_eq(sf_channel_put(txn, ev), SF_OK);
+    struct sf_event *out[1];
+    size_t n;
+    ck_assert_int_eq(sf_channel_take(txn, out, 1, &n, 0), SF_ERR_STATE);
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_ERR_STATE);
+    ck_assert_int_eq(sf_channel_put(txn, ev), SF_ERR_STATE);
+    sf_channel_txn_close(txn);
+    channel_free(t); /* frees the queued event */
+}
+END_TEST
+
+/* ---------- delivery tracker ---------- */
+
+START_TEST(tracker_prefix)
+{
+    struct sf_ack_tracker *tr = sf_ack_tracker_create();
+    uint64_t b1 = sf_ack_tracker_add(tr, 2, 1, "10");
+    uint64_t b2 = sf_ack_tracker_add(tr, 2, 1, "20");
+    uint64_t b3 = sf_ack_tracker_add(tr, 1, 2, "30"); /* two channels */
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    sf_ack_tracker_ack(tr, b2, 2); /* out of order: not committable before b1 */
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    sf_ack_tracker_ack(tr, b1, 1);
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    sf_ack_tracker_ack(tr, b1, 1);
+    char *off = sf_ack_tracker_poll(tr);
+    ck_assert_str_eq(off, "20");
+    free(off);
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    sf_ack_tracker_ack(tr, b3, 1); /* one of two channels */
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    ck_assert_uint_eq(sf_ack_tracker_pending(tr), 1);
+    sf_ack_tracker_ack(tr, b3, 1);
+    off = sf_ack_tracker_poll(tr);
+    ck_assert_str_eq(off, "30");
+    free(off);
+    ck_assert_uint_eq(sf_ack_tracker_pending(tr), 0);
+    sf_ack_tracker_destroy(tr);
+}
+END_TEST
+
+START_TEST(tracker_many_batches_ring_growth)
+{
+    struct sf_ack_tracker *tr = sf_ack_tracker_create();
+    uint64_t ids[1000];
+    char off[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(off, sizeof(off), "%d", i);
+        ids[i] = sf_ack_tracker_add(tr, 1, 1, off);
+    }
+    for (int i = 999; i >= 1; i--) {
+        sf_ack_tracker_ack(tr, ids[i], 1);
+    }
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    sf_ack_tracker_ack(tr, ids[0], 1);
+    char *o = sf_ack_tracker_poll(tr);
+    ck_assert_str_eq(o, "999");
+    free(o);
+    sf_ack_tracker_destroy(tr);
+}
+END_TEST
+
+START_TEST(tracker_take_commit_acks)
+{
+    struct test_channel *t = channel_new(channel_types[_i], "");
+    struct sf_ack_tracker *tr = sf_ack_tracker_create();
+    struct sf_txn *txn = sf_channel_txn_begin(&t->ch);
+    uint64_t id = sf_ack_tracker_add(tr, 3, 1, "42");
+    for (int i = 0; i < 3; i++) {
+        struct sf_event *ev = mkev(i);
+        ev->tracker = tr;
+        ev->ack_id = id;
+        ck_assert_int_eq(sf_channel_put(txn, ev), SF_OK);
+    }
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    sf_channel_txn_close(txn);
+    expect_take(&t->ch, 0, 2, false); /* rollback acknowledges nothing */
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    expect_take(&t->ch, 0, 2, true);
+    ck_assert_ptr_null(sf_ack_tracker_poll(tr));
+    expect_take(&t->ch, 2, 3, true);
+    char *o = sf_ack_tracker_poll(tr);
+    ck_assert_str_eq(o, "42");
+    free(o);
+    sf_ack_tracker_destroy(tr);
+    channel_free(t);
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("props");
+    tcase_add_test(tc, props_basic);
+    tcase_add_test(tc, props_env);
+    tcase_add_test(tc, options_defaults_and_values);
+    tcase_add_test(tc, options_errors_name_file_line_key);
+    tcase_add_test(tc, options_range);
+    tcase_add_test(tc, option_tables_are_sound);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("agent");
+    tcase_add_test(tc, agent_config_valid);
+    tcase_add_test(tc, agent_config_errors);
+    tcase_add_test(tc, agent_config_unknown_agent);
+    suite_add_tcase(s, tc);
+    int nt = (int)(sizeof(channel_types) / sizeof(channel_types[0]));
+    tc = tcase_create("channel");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, channel_fifo_commit_rollback, 0, nt);
+    tcase_add_loop_test(tc, channel_put_rollback_leaves_nothing, 0, nt);
+    tcase_add_loop_test(tc, channel_transaction_capacity, 0, nt);
+    tcase_add_loop_test(tc, channel_full_waits_keep_alive_then_fails, 0, nt);
+    tcase_add_loop_test(tc, channel_back_pressure_threads, 0, nt);
+    tcase_add_loop_test(tc, channel_byte_capacity, 0, nt);
+    tcase_add_loop_test(tc, channel_state_errors, 0, nt);
+    tcase_add_loop_test(tc, tracker_take_commit_acks, 0, nt);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tracker");
+    tcase_add_test(tc, tracker_prefix);
+    tcase_add_test(tc, tracker_many_batches_ring_growth);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(core_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
