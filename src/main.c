@@ -22,6 +22,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]\n"
             "       sqlflume check -n NAME -f FILE\n"
+            "       sqlflume help config   (configuration reference, Markdown)\n"
             "       sqlflume --help | --version\n"
             "\n"
             "Runs the Flume-style agent NAME from the properties FILE: SQL sources (MySQL/MariaDB,\n"
@@ -130,6 +131,69 @@ static struct sf_agent *load(const struct cli *cli, bool quiet_ok, struct sf_dia
     return a;
 }
 
+static const char *type_name(enum sf_opt_type t)
+{
+    switch (t) {
+    case SF_OPT_STRING:
+        return "string";
+    case SF_OPT_INT:
+        return "integer";
+    case SF_OPT_BOOL:
+        return "boolean";
+    case SF_OPT_ENUM:
+        return "choice";
+    case SF_OPT_PREFIX:
+        return "prefix";
+    }
+    return "?";
+}
+
+/* `sqlflume help config`: the configuration reference, generated from the option tables, in
+ * Markdown (the README's reference is this output). */
+static int cmd_help_config(void)
+{
+    static const char *const kinds[] = { "source", "channel", "sink" };
+    for (size_t k = 0; k < 3; k++) {
+        for (const char *const *n = sf_registry_names(kinds[k]); *n; n++) {
+            const struct sf_option *opts = NULL;
+            const char *const *aliases = NULL;
+            const char *name = NULL;
+            if (k == 0) {
+                const struct sf_source_plugin *p = sf_registry_source(*n);
+                opts = p->options, aliases = p->aliases, name = p->name;
+            } else if (k == 1) {
+                const struct sf_channel_plugin *p = sf_registry_channel(*n);
+                opts = p->options, aliases = p->aliases, name = p->name;
+            } else {
+                const struct sf_sink_plugin *p = sf_registry_sink(*n);
+                opts = p->options, aliases = p->aliases, name = p->name;
+            }
+            if (strcmp(name, *n) != 0) {
+                continue; /* an alias listed among the names */
+            }
+            printf("### %s `type = %s`", kinds[k], name);
+            for (size_t i = 0; aliases && aliases[i]; i++) {
+                printf("%s`%s`", i ? ", " : " (also ", aliases[i]);
+            }
+            printf("%s\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
+                   aliases && aliases[0] ? ")" : "");
+            for (const struct sf_option *o = opts; o->key; o++) {
+                printf("| `%s`", o->key);
+                if (o->aliases && o->type != SF_OPT_PREFIX) {
+                    printf(" (also `%s`)", o->aliases);
+                }
+                printf(" | %s | %s | %s%s |\n",
+                       o->type == SF_OPT_ENUM ? o->choices : type_name(o->type),
+                       o->def ? o->def : ((o->flags & SF_OPT_REQUIRED) ? "**required**" : "none"),
+                       o->desc,
+                       (o->flags & SF_OPT_SECRET) ? " (secret: never logged)" : "");
+            }
+            printf("\n");
+        }
+    }
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     struct cli cli = { 0 };
@@ -206,7 +270,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+        (strcmp(argv[1], "help") == 0 && argc == 2)) {
         usage(stdout);
         return 0;
     }
@@ -214,6 +278,9 @@ int main(int argc, char **argv)
         strcmp(argv[1], "version") == 0) {
         printf("sqlflume %s\n", SF_VERSION);
         return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 && argc > 2 && strcmp(argv[2], "config") == 0) {
+        return cmd_help_config();
     }
     if (strcmp(argv[1], "agent") == 0) {
         return cmd_agent(argc, argv);

@@ -238,7 +238,8 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         src->ctx = calloc(1, src->plugin->ctx_size);
         if (sf_options_apply(src->plugin->options, sec, src->ctx, d) != 0) {
             rc = -1;
-        } else if (src->plugin->configure && src->plugin->configure(src, d) != 0) {
+        }
+        if (src->plugin->configure && src->plugin->configure(src, d) != 0) {
             rc = -1;
         }
         src->tracker = sf_ack_tracker_create();

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of the main job, in one run on one mock Kafka cluster:
+#   (a)  sqlflume, memory channel, Kafka sink, format json
+#   (a') the same with format text
+#   (b)  psql COPY ... TO STDOUT | kcat -P   and   mariadb --quick -B -e SELECT | kcat -P
+#   (c)  the database read alone, to /dev/null
+# on a ROWS-row table (bigint id, short text, decimal(12,2), timestamp, 20-char note) in MariaDB
+# and PostgreSQL. Prints wall time, rows/s, peak RSS and the ratios a/b and a'/b.
+#   bash bench/run.sh [ROWS]        (default 1000000)
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ROWS=${1:-1000000}
+REPEAT=${SF_BENCH_REPEAT:-3}
+bash tests/support/deps.sh
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+BIN=$ROOT/build-bench/sqlflume
+source tests/support/db.sh
+
+WORK=$(mktemp -d /tmp/sqlflume-bench.XXXXXX)
+chmod 755 "$WORK"
+MY_PORT=43391
+PG_PORT=45491
+KAFKA_PID=""
+teardown() {
+    [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null
+    sf_mariadb_stop "$WORK/my" >/dev/null 2>&1
+    sf_pg_stop "$WORK/pg" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap teardown EXIT
+
+mkdir -p "$WORK/my" "$WORK/pg"
+sf_mariadb_start "$WORK/my" $MY_PORT >/dev/null
+sf_pg_start "$WORK/pg" $PG_PORT >/dev/null
+"$ROOT/build-bench/mock_kafka" -p 1 >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
+KAFKA_PID=$!
+for _ in $(seq 1 100); do
+    BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
+    [ -n "$BOOTSTRAP" ] && break
+    sleep 0.1
+done
+
+echo "loading $ROWS rows into each database..."
+sf_mysql_exec $MY_PORT "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
+    amount DECIMAL(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
+sf_mysql_exec $MY_PORT "INSERT INTO bench SELECT seq, CONCAT('customer-', seq), (seq % 1000000) / 100,
+    FROM_UNIXTIME(1700000000 + seq), LPAD(seq, 20, 'n') FROM seq_1_to_$ROWS"
+sf_pg_exec $PG_PORT "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
+    amount NUMERIC(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
+sf_pg_exec $PG_PORT "INSERT INTO bench SELECT g, 'customer-' || g, (g % 1000000) / 100.0,
+    to_timestamp(1700000000 + g) AT TIME ZONE 'UTC', lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
+sf_pg_exec $PG_PORT "VACUUM ANALYZE bench" >/dev/null
+
+COLS="id, name, amount, created, note"
+export PGPASSWORD=sqlflume-pw
+PSQL="psql -h 127.0.0.1 -p $PG_PORT -U sqlflume -d sqlflume_test -X -q"
+MYSQL="mariadb -h 127.0.0.1 -P $MY_PORT -u sqlflume -psqlflume-pw sqlflume_test"
+n=0
+
+# time_cmd CMD -> "wall_s rss_kib" (the largest process of the pipeline)
+time_cmd() {
+    /usr/bin/time -f "%e %M" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
+        cat "$WORK/cmd.err" >&2
+        return 1
+    }
+    cat "$WORK/time"
+}
+
+agent_conf() { # db format topic key
+    local url
+    if [ "$1" = mysql ]; then url="mysql://sqlflume:sqlflume-pw@127.0.0.1:$MY_PORT/sqlflume_test"; else url="postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test"; fi
+    cat >"$WORK/agent.conf" <<EOF
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = sql
+a1.sources.r1.connection.url = $url
+a1.sources.r1.table = bench
+a1.sources.r1.format = $2
+a1.sources.r1.max.rows = 100000
+a1.sources.r1.batch.size = 1000
+a1.sources.r1.status.key = $4
+a1.sources.r1.run.query.delay = 60000
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 20000
+a1.channels.c1.transactionCapacity = 1000
+a1.sinks.k1.type = kafka
+a1.sinks.k1.channel = c1
+a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP
+a1.sinks.k1.kafka.topic = $3
+a1.sinks.k1.flumeBatchSize = 1000
+EOF
+}
+
+run_agent() { # db format -> "wall rss"
+    n=$((n + 1))
+    agent_conf "$1" "$2" "bench-$1-$2-$n" "bench-$n"
+    /usr/bin/python3 bench/measure_agent.py "$BOOTSTRAP" "bench-$1-$2-$n" "$ROWS" -- \
+        "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console
+}
+
+best() { # pick the fastest of REPEAT runs of a command that prints "wall rss"
+    local bestw="" bestr="" out w r
+    for _ in $(seq 1 "$REPEAT"); do
+        out=$("$@") || return 1
+        w=${out% *}
+        r=${out#* }
+        if [ -z "$bestw" ] || awk "BEGIN{exit !($w < $bestw)}"; then bestw=$w; bestr=$r; fi
+    done
+    echo "$bestw $bestr"
+}
+
+declare -A W R
+for db in postgresql mysql; do
+    echo "== $db"
+    if [ $db = postgresql ]; then
+        read_cmd="$PSQL -c \"COPY (SELECT $COLS FROM bench ORDER BY id) TO STDOUT\""
+    else
+        read_cmd="$MYSQL --quick -B -N -e \"SELECT $COLS FROM bench ORDER BY id\""
+    fi
+    out=$(best time_cmd "$read_cmd > /dev/null"); W[$db.c]=${out% *}; R[$db.c]=${out#* }
+    out=$(best time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"); W[$db.b]=${out% *}; R[$db.b]=${out#* }
+    out=$(best run_agent $db json); W[$db.a]=${out% *}; R[$db.a]=${out#* }
+    out=$(best run_agent $db text); W[$db.t]=${out% *}; R[$db.t]=${out#* }
+done
+
+printf '\n%s rows per table, best of %s runs, 2-core machine, mock Kafka cluster over TCP\n\n' "$ROWS" "$REPEAT"
+printf '| database | run | wall s | rows/s | peak RSS MiB | vs (b) |\n|---|---|---|---|---|---|\n'
+for db in postgresql mysql; do
+    for k in c b a t; do
+        case $k in
+        c) name="(c) read alone to /dev/null" ;;
+        b) if [ $db = postgresql ]; then name="(b) psql COPY \\| kcat -P"; else name="(b) mariadb --quick \\| kcat -P"; fi ;;
+        a) name="(a) sqlflume json" ;;
+        t) name="(a') sqlflume text" ;;
+        esac
+        w=${W[$db.$k]}
+        awk -v db=$db -v name="$name" -v w="$w" -v r="${R[$db.$k]}" -v b="${W[$db.b]}" -v rows="$ROWS" \
+            'BEGIN{printf "| %s | %s | %.2f | %.0f | %.1f | %.2fx |\n", db, name, w, rows / w, r / 1024, w / b}'
+    done
+done
+echo
+echo "targets: (a) <= 1.10x (b), (a') <= 0.90x (b), sqlflume peak RSS <= 64 MiB"

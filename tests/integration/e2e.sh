@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# End-to-end scenarios of the main job against a real database server and the mock Kafka broker:
+#   tests/integration/e2e.sh mysql|postgresql PORT [SCENARIO...]
+# Every scenario asserts exact outcomes (rows in Kafka by id: none lost, none duplicated; exact
+# JSON bodies; exit codes; log lines). Runs every scenario when none is named.
+set -u
+source "$(dirname "$0")/lib.sh"
+
+KIND=$1
+PORT=$2
+shift 2
+
+# ---------------------------------------------------------------- scenarios
+
+# ids with gaps, paged by max.rows, exactly once; flume_meta holds the last id (not a count)
+s_gaps() {
+    t gaps
+    db_create_idv gaps
+    db_exec "INSERT INTO gaps (id, v) VALUES (1,'a'),(2,'b'),(3,'c'),(7,'d'),(50,'e'),(51,'f'),(1000,'g'),(1001,'h'),(99999,'i')"
+    write_conf "$WORK/gaps.conf" gaps gaps "a1.sources.r1.max.rows = 2" "a1.sources.r1.batch.size = 2"
+    agent_start "$WORK/gaps.conf" "$WORK/gaps.log"
+    consume gaps 9 "$WORK/gaps.out"
+    wait_offset gaps 99999 20
+    agent_term
+    assert_eq "1 2 3 7 50 51 1000 1001 99999" "$(ids_of "$WORK/gaps.out" | tr '\n' ' ' | sed 's/ $//')" "ids in order" || return
+    # key and topic: the key is the primary key
+    assert_eq '"1"' "$($PY -c 'import json,sys; print(json.dumps(json.loads(open(sys.argv[1]).readline())["key"]))' "$WORK/gaps.out")" "message key" || return
+    assert_contains "$WORK/gaps.out" '"value": "{\"id\":7,\"v\":\"d\"}"' "json body" || return
+    pass
+}
+
+# every column type, NULLs, 4-byte UTF-8, escapes, binary with NUL bytes, a 10 MB text
+s_types() {
+    t types
+    db_exec "DROP TABLE IF EXISTS types"
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "CREATE TABLE types (id BIGINT PRIMARY KEY, t TEXT, vc VARCHAR(100), b BLOB, vb VARBINARY(20),
+                 d DECIMAL(30,10), f DOUBLE, fl FLOAT, i INT, si SMALLINT, ti TINYINT, dt DATETIME(6), ts TIMESTAMP(3) NULL,
+                 dd DATE, tm TIME, e ENUM('x','y'), lt LONGTEXT) CHARACTER SET utf8mb4"
+        db_exec "INSERT INTO types (id) VALUES (1)"
+        db_exec "INSERT INTO types VALUES (2, CONCAT('q\"b\\\\\\\\n', CHAR(10), 't', CHAR(9), CHAR(1), '😀é'), 'ü', X'00FF0041', X'000000',
+                 12345678901234567890.1234567890, 1.5, -0.25, -2147483648, 32767, -128, '2024-02-29 23:59:59.123456',
+                 '2024-01-02 03:04:05.678', '2024-01-01', '-838:59:59', 'y', '')"
+        db_exec "INSERT INTO types (id, lt) VALUES (3, REPEAT('x', 10485760))"
+        want2='{"id":2,"t":"q\"b\\\\n\nt\t\u0001😀é","vc":"ü","b":"AP8AQQ==","vb":"AAAA","d":"12345678901234567890.1234567890","f":1.5,"fl":-0.25,"i":-2147483648,"si":32767,"ti":-128,"dt":"2024-02-29 23:59:59.123456","ts":"2024-01-02 03:04:05.678","dd":"2024-01-01","tm":"-838:59:59","e":"y","lt":""}'
+        want1='{"id":1,"t":null,"vc":null,"b":null,"vb":null,"d":null,"f":null,"fl":null,"i":null,"si":null,"ti":null,"dt":null,"ts":null,"dd":null,"tm":null,"e":null,"lt":null}'
+    else
+        db_exec "CREATE TABLE types (id BIGINT PRIMARY KEY, t TEXT, vc VARCHAR(100), b BYTEA, bo BOOLEAN,
+                 d NUMERIC(30,10), f DOUBLE PRECISION, fl REAL, i INT, si SMALLINT, dt TIMESTAMP(6), ts TIMESTAMPTZ,
+                 dd DATE, tm TIME, iv INTERVAL, j JSONB, u UUID, arr INT[], lt TEXT)"
+        db_exec "INSERT INTO types (id) VALUES (1)"
+        db_exec "INSERT INTO types VALUES (2, E'q\"b\\\\\\\\n\nt\t\\x01😀é', 'ü', '\\x00ff0041', true,
+                 12345678901234567890.1234567890, 1.5, -0.25, -2147483648, 32767, '2024-02-29 23:59:59.123456',
+                 '2024-01-02 03:04:05.678+02', '2024-01-01', '12:34:56', '1 day 02:00:00', '{\"k\": [1, 2]}',
+                 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2,3}', '')"
+        db_exec "INSERT INTO types (id, lt) VALUES (3, repeat('x', 10485760))"
+        want2='{"id":2,"t":"q\"b\\\\n\nt\t\u0001😀é","vc":"ü","b":"AP8AQQ==","bo":true,"d":"12345678901234567890.1234567890","f":1.5,"fl":-0.25,"i":-2147483648,"si":32767,"dt":"2024-02-29 23:59:59.123456","ts":"2024-01-02 01:04:05.678+00","dd":"2024-01-01","tm":"12:34:56","iv":"1 day 02:00:00","j":"{\"k\": [1, 2]}","u":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","arr":"{1,2,3}","lt":""}'
+        want1='{"id":1,"t":null,"vc":null,"b":null,"bo":null,"d":null,"f":null,"fl":null,"i":null,"si":null,"dt":null,"ts":null,"dd":null,"tm":null,"iv":null,"j":null,"u":null,"arr":null,"lt":null}'
+    fi
+    write_conf "$WORK/types.conf" types types "a1.sinks.k1.kafka.producer.message.max.bytes = 20000000"
+    agent_start "$WORK/types.conf" "$WORK/types.log"
+    consume types 3 "$WORK/types.out"
+    agent_term
+    $PY - "$WORK/types.out" "$want1" "$want2" >"$WORK/types.check" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+vals = {json.loads(r["value"])["id"]: r["value"] for r in rows}
+print("count", len(rows))
+print("row1", "ok" if vals.get(1) == sys.argv[2] else "DIFF %r" % vals.get(1))
+print("row2", "ok" if vals.get(2) == sys.argv[3] else "DIFF %r" % vals.get(2))
+v3 = json.loads(vals.get(3, "{}"))
+print("row3", "ok" if v3.get("lt") == "x" * 10485760 else "DIFF len %d" % len(v3.get("lt") or ""))
+EOF
+    assert_eq "count 3
+row1 ok
+row2 ok
+row3 ok" "$(cat "$WORK/types.check")" "typed values" || { cat "$WORK/types.check" >&2; echo "want: $want2" >&2; return; }
+    pass
+}
+
+# a reserved-word table, a mixed-case name with a space, a name with quotes; explicit columns
+s_names() {
+    t names
+    db_exec "DROP TABLE IF EXISTS $(qi order)"
+    db_exec "DROP TABLE IF EXISTS $(qi 'My Table')"
+    db_exec "CREATE TABLE $(qi order) (id BIGINT NOT NULL PRIMARY KEY, $(qi select) VARCHAR(10))"
+    db_exec "CREATE TABLE $(qi 'My Table') ($(qi 'Id') BIGINT NOT NULL PRIMARY KEY, $(qi 'Some Col') VARCHAR(10), $(qi 'we"ird') INT)"
+    db_exec "INSERT INTO $(qi order) VALUES (1, 'x'), (2, 'y')"
+    db_exec "INSERT INTO $(qi 'My Table') VALUES (10, 'a', 1), (20, 'b', 2)"
+    write_conf "$WORK/n1.conf" order names1
+    agent_start "$WORK/n1.conf" "$WORK/n1.log"
+    consume names1 2 "$WORK/n1.out"
+    agent_term
+    assert_contains "$WORK/n1.out" '{\"id\":2,\"select\":\"y\"}' "reserved-word table" || return
+    write_conf "$WORK/n2.conf" "My Table" names2 'a1.sources.r1.columns.to.select = Some Col, we"ird'
+    agent_start "$WORK/n2.conf" "$WORK/n2.log"
+    consume names2 2 "$WORK/n2.out"
+    agent_term
+    assert_contains "$WORK/n2.out" '"value": "{\"Some Col\":\"b\",\"we\\\"ird\":2}"' "mixed-case table, explicit columns" || return
+    assert_eq "20" "$(db_offset 'My Table')" "offset of the mixed-case table" || return
+    pass
+}
+
+# hostile names are quoted: no SQL runs but the SELECT, the table named by the string is missing
+s_injection() {
+    t injection
+    db_create_idv keepme
+    db_exec "INSERT INTO keepme VALUES (1, 'safe')"
+    write_conf "$WORK/inj.conf" 'keepme; DROP TABLE keepme; --' inj
+    agent_start "$WORK/inj.conf" "$WORK/inj.log"
+    local rc=0
+    wait "$AGENT_PID" || rc=$?
+    AGENT_PID=""
+    assert_eq 1 "$rc" "exit code for a missing table" || return
+    assert_contains "$WORK/inj.log" 'table "keepme; DROP TABLE keepme; --" does not exist' "clear error" || return
+    assert_eq 1 "$(db_exec 'SELECT COUNT(*) FROM keepme' | tr -d ' ')" "table still there" || return
+    pass
+}
+
+# rows inserted while the agent runs arrive; stop and restart resumes with no duplicate or gap
+s_live_and_restart() {
+    t live_and_restart
+    db_create_idv live
+    db_insert_range live 1 500
+    write_conf "$WORK/live.conf" live live
+    agent_start "$WORK/live.conf" "$WORK/live.log"
+    wait_offset live 500 30 || return
+    db_insert_range live 501 1000
+    wait_offset live 1000 30 || return
+    agent_term
+    assert_contains "$WORK/live.log" 'delivered offset "1000" is in flume_meta' "final offset logged" || return
+    db_insert_range live 1001 1500
+    agent_start "$WORK/live.conf" "$WORK/live.log"
+    wait_offset live 1500 30 || return
+    agent_term
+    assert_contains "$WORK/live.log" 'resuming after offset "1000"' "resume logged" || return
+    consume live 1500 "$WORK/live.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/live.out" 1 1500)" "exactly once across restart" || return
+    pass
+}
+
+# kill -9 in the middle of a large export, restart: nothing lost; duplicates only after the offset
+s_kill9() {
+    t kill9
+    db_create_idv k9
+    db_insert_range k9 1 30000
+    write_conf "$WORK/k9.conf" k9 k9 "a1.sources.r1.max.rows = 5000" "a1.sources.r1.batch.size = 500" \
+        "a1.sinks.k1.flumeBatchSize = 500" "a1.channels.c1.capacity = 2000"
+    for round in 1 2 3; do
+        agent_start "$WORK/k9.conf" "$WORK/k9.log"
+        sleep "0.$((3 + round * 2))"
+        agent_kill9
+        log "kill -9 #$round at offset $(db_offset k9)"
+    done
+    local before
+    before=$(db_offset k9)
+    agent_start "$WORK/k9.conf" "$WORK/k9.log"
+    wait_offset k9 30000 60 || return
+    agent_term
+    consume k9 0 "$WORK/k9.out"
+    local res
+    res=$(check_range "$WORK/k9.out" 1 30000)
+    log "after 3 kills: $res (offset before the last start: ${before:-none})"
+    case "$res" in
+    "lost=0 dup="*" extra=0") ;;
+    *) fail "kill -9 lost rows: $res"; return ;;
+    esac
+    pass
+}
+
+# the database restarted mid-run: retried with backoff, no row lost or skipped
+s_db_restart() {
+    t db_restart
+    db_create_idv dbr
+    db_insert_range dbr 1 100
+    write_conf "$WORK/dbr.conf" dbr dbr
+    agent_start "$WORK/dbr.conf" "$WORK/dbr.log"
+    wait_offset dbr 100 30 || return
+    db_kill
+    sleep 2
+    db_restart
+    db_insert_range dbr 101 300
+    wait_offset dbr 300 60 || return
+    kill -0 "$AGENT_PID" || { fail "agent died"; return; }
+    agent_term
+    assert_contains "$WORK/dbr.log" "retrying in" "retry logged" || return
+    consume dbr 300 "$WORK/dbr.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/dbr.out" 1 300)" "exactly once across a database restart" || return
+    pass
+}
+
+# the database is down when the agent starts: it waits and exports once the server is up
+s_db_down_at_start() {
+    t db_down_at_start
+    db_create_idv dbd
+    db_insert_range dbd 1 50
+    db_stop
+    write_conf "$WORK/dbd.conf" dbd dbd
+    agent_start "$WORK/dbd.conf" "$WORK/dbd.log"
+    wait_log "$WORK/dbd.log" "could not connect" 20 || { db_restart; return; }
+    db_restart
+    wait_offset dbd 50 60 || return
+    agent_term
+    consume dbd 50 "$WORK/dbd.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/dbd.out" 1 50)" "export after the database came up" || return
+    pass
+}
+
+# broker down: the channel fills, the source waits; broker up: everything arrives exactly once
+s_broker_down() {
+    t broker_down
+    db_create_idv bd
+    db_insert_range bd 1 100
+    write_conf "$WORK/bd.conf" bd bd "a1.channels.c1.capacity = 200" "a1.channels.c1.transactionCapacity = 100" \
+        "a1.sources.r1.batch.size = 100" "a1.sinks.k1.flumeBatchSize = 100"
+    agent_start "$WORK/bd.conf" "$WORK/bd.log"
+    wait_offset bd 100 30 || return
+    kafka_cmd "down 1"
+    db_insert_range bd 101 1000
+    sleep "$(secs 8)"
+    local off
+    off=$(db_offset bd)
+    assert_eq 100 "$off" "offset must not move while the broker is down" || { kafka_cmd "up 1"; return; }
+    assert_contains "$WORK/bd.log" "is full" "source waits on a full channel" || { kafka_cmd "up 1"; return; }
+    kafka_cmd "up 1"
+    wait_offset bd 1000 60 || return
+    agent_term
+    consume bd 1000 "$WORK/bd.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/bd.out" 1 1000)" "exactly once across a broker outage" || return
+    pass
+}
+
+# a seed-shaped flume_meta created beforehand, with a row: export starts after its currentIndex
+s_seed_meta() {
+    t seed_meta
+    db_exec "DROP TABLE IF EXISTS flume_meta_seed"
+    db_exec "CREATE TABLE flume_meta_seed (source_tab VARCHAR(255) NOT NULL PRIMARY KEY, currentIndex VARCHAR(255) NOT NULL)"
+    db_exec "INSERT INTO flume_meta_seed VALUES ('student', '3')"
+    db_create_idv student
+    db_insert_range student 1 6
+    write_conf "$WORK/seed.conf" student seed "a1.sources.r1.status.table = flume_meta_seed" \
+        "a1.sources.r1.status.table.create = false"
+    sed -i 's/^a1.sources.r1.type = sql/a1.sources.r1.type = com.atguigu.source.SQLSource/' "$WORK/seed.conf"
+    agent_start "$WORK/seed.conf" "$WORK/seed.log"
+    consume seed 3 "$WORK/seed.out"
+    agent_term
+    assert_eq "4 5 6" "$(ids_of "$WORK/seed.out" | tr '\n' ' ' | sed 's/ $//')" "rows after the seed's offset" || return
+    assert_eq 6 "$(db_exec "SELECT currentIndex FROM flume_meta_seed WHERE source_tab = 'student'" | tr -d ' ')" "seed table updated" || return
+    pass
+}
+
+# wrong password: one clear error line, exit 1, and no password anywhere in the output
+s_wrong_password() {
+    t wrong_password
+    write_conf "$WORK/pw.conf" gaps pw
+    sed -i 's/^a1.sources.r1.connection.password = .*/a1.sources.r1.connection.password = Wr0ngPassw0rd!/' "$WORK/pw.conf"
+    echo "a1.sources.r1.connection.url = ${DB_URL/sqlflume-pw/UrlPassw0rd}" >>"$WORK/pw.conf"
+    agent_start "$WORK/pw.conf" "$WORK/pw.log"
+    local rc=0
+    wait "$AGENT_PID" || rc=$?
+    AGENT_PID=""
+    assert_eq 1 "$rc" "exit code" || return
+    assert_eq 1 "$(grep -c ' ERROR ' "$WORK/pw.log")" "exactly one error line" || { cat "$WORK/pw.log" >&2; return; }
+    grep -i 'auth\|denied\|password' "$WORK/pw.log" | grep -q ERROR || { fail "error does not say authentication failed"; cat "$WORK/pw.log" >&2; return; }
+    assert_not_contains "$WORK/pw.log" 'Wr0ngPassw0rd' "password in log" || return
+    assert_not_contains "$WORK/pw.log" 'UrlPassw0rd' "URL password in log" || return
+    pass
+}
+
+# no primary key and no incremental.column.name: a clear error naming the fix
+s_no_pk() {
+    t no_pk
+    db_exec "DROP TABLE IF EXISTS nopk"
+    db_exec "CREATE TABLE nopk (id BIGINT, v VARCHAR(10))"
+    write_conf "$WORK/nopk.conf" nopk nopk
+    agent_start "$WORK/nopk.conf" "$WORK/nopk.log"
+    local rc=0
+    wait "$AGENT_PID" || rc=$?
+    AGENT_PID=""
+    assert_eq 1 "$rc" "exit code" || return
+    assert_contains "$WORK/nopk.log" 'table "nopk" has no primary key; set incremental.column.name' "error" || return
+    # with incremental.column.name it works
+    db_exec "INSERT INTO nopk VALUES (5, 'x'), (6, 'y')"
+    write_conf "$WORK/nopk2.conf" nopk nopk "a1.sources.r1.incremental.column.name = id"
+    agent_start "$WORK/nopk2.conf" "$WORK/nopk2.log"
+    consume nopk 2 "$WORK/nopk.out"
+    agent_term
+    assert_eq "5 6" "$(ids_of "$WORK/nopk.out" | tr '\n' ' ' | sed 's/ $//')" "rows by incremental.column.name" || return
+    pass
+}
+
+# custom.query with $@$ bound as a parameter, text format, logger sink line
+s_custom_query_text_logger() {
+    t custom_query_text_logger
+    db_create_idv cq
+    db_exec "INSERT INTO cq VALUES (1, 'a,b'), (2, 'skip'), (3, 'c')"
+    cat >"$WORK/cq.conf" <<EOF
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = $DB_KIND
+a1.sources.r1.connection.url = $DB_URL
+a1.sources.r1.custom.query = SELECT id, v FROM cq WHERE id > \$@\$ AND v <> 'skip' ORDER BY id
+a1.sources.r1.status.key = cq-custom
+a1.sources.r1.incremental.column.name = id
+a1.sources.r1.format = text
+a1.sources.r1.delimiter.entry = |
+a1.sources.r1.run.query.delay = 300
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+EOF
+    agent_start "$WORK/cq.conf" "$WORK/cq.log"
+    wait_offset cq-custom 3 30 || return
+    agent_term
+    assert_contains "$WORK/cq.log" "$(printf 'body: 31 7C 61 2C 62 %33s1|a,b }' '')" "logger line of row 1" || return
+    assert_not_contains "$WORK/cq.log" 'skip' "filtered row" || return
+    assert_contains "$WORK/cq.log" 'headers:{table=cq-custom, offset=3' "headers" || return
+    assert_not_contains "$WORK/cq.log" 'sqlflume-pw' "password in log" || return
+    pass
+}
+
+# broken configs: check names file, line and key; the agent starts nothing
+s_config_errors() {
+    t config_errors
+    cat >"$WORK/bad.conf" <<EOF
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = sql
+a1.sources.r1.connection.url = $DB_URL_NOPW
+a1.sources.r1.tabel = x
+a1.sources.r1.max.rows = many
+a1.sources.r1.channels = c1 c2
+a1.channels.c1.type = memroy
+a1.sinks.k1.type = kafka
+a1.sinks.k1.channel = c1
+EOF
+    local rc=0
+    "$SF_BIN" check -n a1 -f "$WORK/bad.conf" >"$WORK/bad.out" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "check exit code" || return
+    assert_contains "$WORK/bad.out" "bad.conf:6: a1.sources.r1.tabel: unknown key for source \"r1\"; did you mean \"table\"?" "nearest key" || return
+    assert_contains "$WORK/bad.out" "bad.conf:7: a1.sources.r1.max.rows: bad number \"many\"" "bad number" || return
+    assert_contains "$WORK/bad.out" "bad.conf:8: a1.sources.r1.channels: channel \"c2\" is referenced but not defined" "undefined channel" || return
+    assert_contains "$WORK/bad.out" "bad.conf:9: a1.channels.c1.type: unknown channel type \"memroy\"" "unknown type" || return
+    assert_contains "$WORK/bad.out" "a1.sinks.k1.kafka.bootstrap.servers: missing required key" "missing key" || return
+    assert_contains "$WORK/bad.out" "needs \"table\" or \"custom.query\"" "no table" || return
+    rc=0
+    "$SF_BIN" agent -n a1 -f "$WORK/bad.conf" >"$WORK/bad.agent" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "agent exit code on a bad config" || return
+    assert_contains "$WORK/bad.agent" "nothing started" "nothing started" || return
+    assert_not_contains "$WORK/bad.agent" "started:" "no component started" || return
+    rc=0
+    "$SF_BIN" check -n a1 -f "$WORK/missing.conf" >"$WORK/bad.out2" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "missing file" || return
+    assert_contains "$WORK/bad.out2" "could not open configuration file" "missing file message" || return
+    pass
+}
+
+# ---------------------------------------------------------------- main
+ALL="s_config_errors s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
+     s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down"
+db_start "$KIND" "$PORT"
+kafka_start
+for s in ${*:-$ALL}; do
+    "$s"
+done
+finish

@@ -1,0 +1,218 @@
+# Shared helpers of the end-to-end tests: a throwaway MariaDB or PostgreSQL server (db.sh), the
+# mock Kafka broker process (tests/support/mock_kafka), the agent under test, an independent
+# consumer (consume.py, python3-confluent-kafka) and exact assertions. Sourced by the scenario
+# scripts; everything is torn down on exit.
+#
+# Environment: SF_BUILD (default build), SF_TIME_MULT (timeouts multiplier, e.g. 3 under ASan).
+
+set -u
+SF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SF_BUILD=${SF_BUILD:-$SF_ROOT/build}
+SF_BIN=$SF_BUILD/sqlflume
+SF_MOCK=$SF_BUILD/mock_kafka
+SF_TIME_MULT=${SF_TIME_MULT:-1}
+PY=/usr/bin/python3
+# shellcheck source=../support/db.sh
+source "$SF_ROOT/tests/support/db.sh"
+
+WORK=$(mktemp -d /tmp/sqlflume-it.XXXXXX)
+chmod 755 "$WORK"
+DB_KIND=""
+DB_PORT=""
+DB_DIR=""
+KAFKA_PID=""
+BOOTSTRAP=""
+AGENT_PID=""
+FAILURES=0
+PASSES=0
+CURRENT=""
+
+cleanup() {
+    [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+    [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null
+    exec 7>&- 2>/dev/null
+    if [ -n "$DB_DIR" ]; then
+        if [ "$DB_KIND" = mysql ]; then sf_mariadb_stop "$DB_DIR" >/dev/null 2>&1; else sf_pg_stop "$DB_DIR" >/dev/null 2>&1; fi
+    fi
+    if [ "$FAILURES" -eq 0 ] && [ -z "${SF_KEEP_WORK:-}" ]; then rm -rf "$WORK"; else echo "work directory kept: $WORK"; fi
+}
+trap cleanup EXIT
+
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# t NAME: start a test case (its failures are counted under NAME)
+t() { CURRENT=$1; log "=== $DB_KIND: $1"; }
+fail() {
+    echo "FAIL [$DB_KIND $CURRENT]: $*" >&2
+    FAILURES=$((FAILURES + 1))
+}
+pass() { PASSES=$((PASSES + 1)); log "ok   $DB_KIND: $CURRENT"; }
+assert_eq() { # expected actual message
+    if [ "$1" != "$2" ]; then fail "$3: expected [$1], got [$2]"; return 1; fi
+}
+assert_contains() { # file needle message
+    if ! grep -qF -- "$2" "$1"; then fail "$3: [$2] not found in $1"; tail -20 "$1" >&2; return 1; fi
+}
+assert_not_contains() {
+    if grep -qF -- "$2" "$1"; then fail "$3: [$2] found in $1"; grep -F -- "$2" "$1" | head -3 >&2; return 1; fi
+}
+finish() {
+    log "$DB_KIND: $PASSES passed, $FAILURES failed"
+    [ "$FAILURES" -eq 0 ]
+}
+
+secs() { echo $(($1 * SF_TIME_MULT)); }
+
+# ---- database ----
+db_start() { # kind port
+    DB_KIND=$1
+    DB_PORT=$2
+    DB_DIR=$WORK/db-$DB_KIND
+    mkdir -p "$DB_DIR"
+    if [ "$DB_KIND" = mysql ]; then
+        sf_mariadb_start "$DB_DIR" "$DB_PORT" || { echo "could not start mariadb"; exit 1; }
+        DB_URL="mysql://sqlflume:sqlflume-pw@127.0.0.1:$DB_PORT/sqlflume_test"
+        DB_URL_NOPW="jdbc:mysql://127.0.0.1:$DB_PORT/sqlflume_test"
+    else
+        sf_pg_start "$DB_DIR" "$DB_PORT" || { echo "could not start postgresql"; exit 1; }
+        DB_URL="postgresql://sqlflume:sqlflume-pw@127.0.0.1:$DB_PORT/sqlflume_test"
+        DB_URL_NOPW="jdbc:postgresql://127.0.0.1:$DB_PORT/sqlflume_test"
+    fi
+}
+db_exec() { if [ "$DB_KIND" = mysql ]; then sf_mysql_exec "$DB_PORT" "$1"; else sf_pg_exec "$DB_PORT" "$1"; fi; }
+db_kill() { if [ "$DB_KIND" = mysql ]; then sf_mariadb_kill "$DB_DIR"; else sf_pg_kill "$DB_DIR"; fi; }
+db_stop() { if [ "$DB_KIND" = mysql ]; then sf_mariadb_stop "$DB_DIR"; else sf_pg_stop "$DB_DIR"; fi; }
+db_restart() { if [ "$DB_KIND" = mysql ]; then sf_mariadb_restart "$DB_DIR" "$DB_PORT"; else sf_pg_restart "$DB_DIR" "$DB_PORT"; fi; }
+# identifier quoting for test SQL
+qi() { if [ "$DB_KIND" = mysql ]; then printf '`%s`' "${1//\`/\`\`}"; else printf '"%s"' "${1//\"/\"\"}"; fi; }
+# stored offset of a status key
+db_offset() { db_exec "SELECT currentIndex FROM flume_meta WHERE source_tab = '$1'" | tr -d ' \r'; }
+# insert ids FROM..TO into a (id, v) table in one statement (generate_series / seq table)
+db_insert_range() { # table from to
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT seq, CONCAT('row-', seq) FROM seq_$2_to_$3"
+    else
+        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT g, 'row-' || g FROM generate_series($2, $3) g"
+    fi
+}
+db_create_idv() { # table
+    db_exec "DROP TABLE IF EXISTS $(qi "$1")"
+    db_exec "CREATE TABLE $(qi "$1") (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(64))"
+}
+
+# ---- kafka ----
+kafka_start() {
+    mkfifo "$WORK/kafka.ctl"
+    "$SF_MOCK" -p 1 <"$WORK/kafka.ctl" >"$WORK/kafka.out" 2>"$WORK/kafka.err" &
+    KAFKA_PID=$!
+    exec 7>"$WORK/kafka.ctl"
+    for _ in $(seq 1 100); do
+        BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
+        [ -n "$BOOTSTRAP" ] && return 0
+        sleep 0.1
+    done
+    echo "mock kafka did not start"; cat "$WORK/kafka.err"; exit 1
+}
+kafka_cmd() { # command line; waits for its answer
+    local before
+    before=$(grep -cE '^(OK|ERR)' "$WORK/kafka.out")
+    echo "$*" >&7
+    for _ in $(seq 1 50); do
+        [ "$(grep -cE '^(OK|ERR)' "$WORK/kafka.out")" -gt "$before" ] && return 0
+        sleep 0.1
+    done
+    fail "mock kafka did not answer '$*'"
+}
+# consume TOPIC EXPECT OUTFILE [extra consume.py args]
+consume() {
+    local topic=$1 expect=$2 out=$3
+    shift 3
+    $PY "$SF_ROOT/tests/support/consume.py" --bootstrap "$BOOTSTRAP" --topic "$topic" \
+        --expect "$expect" --idle "$(secs 8)" --timeout "$(secs 120)" "$@" >"$out"
+}
+# ids of the JSON bodies in a consume output, one per line, in arrival order
+ids_of() { $PY -c '
+import json, sys
+for line in open(sys.argv[1]):
+    print(json.loads(json.loads(line)["value"])["id"])' "$1"; }
+# check_ids CONSUMED_FILE EXPECTED_COUNT FIRST LAST -> "lost=N dup=M"
+# (expected ids: every integer FIRST..LAST)
+check_range() {
+    $PY -c '
+import json, sys, collections
+seen = collections.Counter()
+for line in open(sys.argv[1]):
+    seen[int(json.loads(json.loads(line)["value"])["id"])] += 1
+lo, hi = int(sys.argv[2]), int(sys.argv[3])
+want = set(range(lo, hi + 1))
+lost = len(want - set(seen))
+dup = sum(c - 1 for c in seen.values() if c > 1)
+extra = len(set(seen) - want)
+print("lost=%d dup=%d extra=%d" % (lost, dup, extra))' "$1" "$2" "$3"
+}
+
+# ---- agent ----
+# write_conf FILE TABLE TOPIC [extra properties lines...]
+write_conf() {
+    local f=$1 table=$2 topic=$3
+    shift 3
+    {
+        echo "a1.sources = r1"
+        echo "a1.channels = c1"
+        echo "a1.sinks = k1"
+        echo "a1.sources.r1.type = sql"
+        echo "a1.sources.r1.connection.url = $DB_URL_NOPW"
+        echo "a1.sources.r1.connection.user = sqlflume"
+        echo "a1.sources.r1.connection.password = \${SF_TEST_DB_PASSWORD}"
+        echo "a1.sources.r1.table = $table"
+        echo "a1.sources.r1.run.query.delay = 300"
+        echo "a1.sources.r1.channels = c1"
+        echo "a1.channels.c1.type = memory"
+        echo "a1.channels.c1.capacity = 10000"
+        echo "a1.channels.c1.transactionCapacity = 1000"
+        echo "a1.sinks.k1.type = kafka"
+        echo "a1.sinks.k1.channel = c1"
+        echo "a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP"
+        echo "a1.sinks.k1.kafka.topic = $topic"
+        for l in "$@"; do echo "$l"; done
+    } >"$f"
+}
+export SF_TEST_DB_PASSWORD=sqlflume-pw
+
+agent_start() { # conf log
+    "$SF_BIN" agent -n a1 -f "$1" -Dflume.root.logger=${SF_LOG_LEVEL:-INFO},console >>"$2" 2>&1 &
+    AGENT_PID=$!
+}
+agent_term() { # stop with SIGTERM, expect exit 0
+    [ -z "$AGENT_PID" ] && return 0
+    kill -TERM "$AGENT_PID"
+    local rc=0
+    wait "$AGENT_PID" || rc=$?
+    AGENT_PID=""
+    assert_eq 0 "$rc" "agent exit code after SIGTERM"
+}
+agent_kill9() {
+    kill -9 "$AGENT_PID" 2>/dev/null
+    wait "$AGENT_PID" 2>/dev/null
+    AGENT_PID=""
+}
+# wait until the stored offset of KEY equals VALUE (or timeout)
+wait_offset() { # key value seconds
+    local end=$((SECONDS + $(secs "$3")))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(db_offset "$1")" = "$2" ] && return 0
+        sleep 0.3
+    done
+    fail "offset of $1 did not reach $2 (is $(db_offset "$1"))"
+    return 1
+}
+wait_log() { # file needle seconds
+    local end=$((SECONDS + $(secs "$3")))
+    while [ $SECONDS -lt $end ]; do
+        grep -qF -- "$2" "$1" && return 0
+        sleep 0.2
+    done
+    fail "log $1 never said [$2]"
+    tail -20 "$1" >&2
+    return 1
+}

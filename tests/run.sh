@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine:
+#   1. install the Debian packages (tests/support/deps.sh),
+#   2. build with -Werror, and again with ASan+UBSan,
+#   3. unit tests (ctest) in both builds,
+#   4. end-to-end tests against real MariaDB and PostgreSQL servers and the mock Kafka broker
+#      (started and torn down by the scripts), with the normal build and then with the ASan build,
+#   5. the docker-compose file is checked with `docker-compose config -q`.
+# Exit code 0 only if everything passed.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+bash tests/support/deps.sh
+
+JOBS=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSF_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+
+echo "== unit tests (release build)"
+(cd build && ctest --output-on-failure)
+echo "== unit tests (ASan/UBSan build)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure)
+
+echo "== connector integration tests"
+bash tests/integration/connectors.sh
+
+fail=0
+echo "== end-to-end, MariaDB"
+SF_BUILD=$ROOT/build bash tests/integration/e2e.sh mysql 43306 || fail=1
+echo "== end-to-end, PostgreSQL"
+SF_BUILD=$ROOT/build bash tests/integration/e2e.sh postgresql 45432 || fail=1
+echo "== end-to-end under ASan/UBSan (both databases)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh mysql 43307 || fail=1
+SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh postgresql 45433 || fail=1
+
+echo "== docker-compose.yml"
+docker-compose -f docker-compose.yml config -q || fail=1
+
+if [ "$fail" -ne 0 ]; then
+    echo "SOME TESTS FAILED"
+    exit 1
+fi
+echo "ALL TESTS PASSED"
