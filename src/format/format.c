@@ -1,0 +1,52 @@
+/*
+ * Body format dispatch: sf_format_row() hands a row to the json, csv or text encoder chosen by
+ * fmt->kind, and sf_format_kind_parse() turns the configured format name into that kind. The
+ * encoders themselves live in json.c, csv.c and text.c; see sqlflume/format.h for the contract.
+ */
+#include "sqlflume/format.h"
+
+#include <strings.h>
+
+#include "sqlflume/error.h"
+#include "format_int.h"
+
+int sf_format_row(const struct sf_format *fmt,
+                  const struct sf_column *cols,
+                  const struct sf_row *row,
+                  struct sf_buf *out)
+{
+    switch (fmt->kind) {
+    case SF_FORMAT_JSON:
+        sf_format_json_row(cols, row, out);
+        return SF_OK;
+    case SF_FORMAT_CSV:
+        sf_format_csv_row(fmt, cols, row, out);
+        return SF_OK;
+    case SF_FORMAT_TEXT:
+        sf_format_text_row(fmt, cols, row, out);
+        return SF_OK;
+    }
+    return SF_ERR_INVAL; /* not a sf_format_kind: a caller bug, nothing appended */
+}
+
+int sf_format_kind_parse(const char *s, enum sf_format_kind *out)
+{
+    static const struct {
+        const char *name;
+        enum sf_format_kind kind;
+    } kinds[] = {
+        { "json", SF_FORMAT_JSON },
+        { "csv", SF_FORMAT_CSV },
+        { "text", SF_FORMAT_TEXT },
+    };
+    if (!s) {
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcasecmp(s, kinds[i].name) == 0) {
+            *out = kinds[i].kind;
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,66 @@
+/*
+ * Private to src/format/: the per-kind row encoders that sf_format_row() dispatches to, the raw
+ * base64 encoder that lets callers reserve once and write in place, and the word-at-a-time (SWAR)
+ * byte tests the encoders use to skip runs of plain ASCII eight bytes at a time.
+ */
+#ifndef SQLFLUME_FORMAT_INT_H
+#define SQLFLUME_FORMAT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sqlflume/buf.h"
+#include "sqlflume/format.h"
+
+/** Append row as one JSON object (json.c). */
+void sf_format_json_row(const struct sf_column *cols, const struct sf_row *row, struct sf_buf *out);
+/** Append row as one RFC 4180 record without the line break (csv.c). */
+void sf_format_csv_row(const struct sf_format *fmt,
+                       const struct sf_column *cols,
+                       const struct sf_row *row,
+                       struct sf_buf *out);
+/** Append row as values joined by fmt->delimiter, unquoted (text.c). */
+void sf_format_text_row(const struct sf_format *fmt,
+                        const struct sf_column *cols,
+                        const struct sf_row *row,
+                        struct sf_buf *out);
+
+/** Bytes of base64 text for n input bytes (padding included). */
+static inline size_t sf_base64_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+/** Write the base64 of p[0..n) to dst, which has room for sf_base64_len(n) bytes; no NUL.
+ *  @return bytes written. */
+size_t sf_base64_encode(char *dst, const unsigned char *p, size_t n);
+
+/* SWAR helpers (Bit Twiddling Hacks, "determine if a word has a byte less than n / equal to n").
+ * Each is exact about whether *some* byte matches, which is all the callers need: they then
+ * walk the word byte by byte to find where. Byte order does not matter. */
+#define SF_SWAR_ONES  UINT64_C(0x0101010101010101)
+#define SF_SWAR_HIGHS UINT64_C(0x8080808080808080)
+
+static inline uint64_t sf_swar_load(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w); /* compiles to one unaligned load */
+    return w;
+}
+/** Nonzero when some byte of w is zero. */
+static inline uint64_t sf_swar_has_zero(uint64_t w)
+{
+    return (w - SF_SWAR_ONES) & ~w & SF_SWAR_HIGHS;
+}
+/** Nonzero when some byte of w equals c. */
+static inline uint64_t sf_swar_has_byte(uint64_t w, unsigned char c)
+{
+    return sf_swar_has_zero(w ^ (SF_SWAR_ONES * c));
+}
+/** Nonzero when some byte of w is below n (n <= 128). */
+static inline uint64_t sf_swar_has_less(uint64_t w, unsigned char n)
+{
+    return (w - SF_SWAR_ONES * n) & ~w & SF_SWAR_HIGHS;
+}
+
+#endif
