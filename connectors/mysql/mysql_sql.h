@@ -1,0 +1,46 @@
+/*
+ * All SQL text the MySQL/MariaDB connector sends, in one place so that a reviewer can read every
+ * statement the agent runs against a MySQL server without reading the C code. Statements with
+ * parameters use "?" placeholders and are always run as prepared statements; the two status-table
+ * statements are printf formats taking the already quoted table name (%s).
+ */
+#ifndef SQLFLUME_MYSQL_SQL_H
+#define SQLFLUME_MYSQL_SQL_H
+
+#include "sqlflume/connector.h"
+
+/** The plugin itself (defined in connector_mysql.c, listed by the connector registry). */
+extern const struct sf_connector_plugin sf_connector_mysql;
+
+/* Session set-up, run once per connection right after the handshake (sessions run in UTC). */
+#define MY_SQL_SESSION_INIT "SET time_zone = '+00:00'"
+
+/*
+ * Primary key of a table: parameters 1 = schema (NULL = the current database), 2 = table name.
+ * One row per key column in key order; a table without a primary key gives one row with a NULL
+ * column name, a missing table gives no row. TABLE_NAME is returned because information_schema
+ * compares names case-insensitively: the connector keeps the rows whose name matches exactly.
+ */
+#define MY_SQL_PRIMARY_KEY                                                                         \
+    "SELECT t.TABLE_NAME, k.COLUMN_NAME"                                                           \
+    " FROM information_schema.TABLES t"                                                            \
+    " LEFT JOIN information_schema.KEY_COLUMN_USAGE k"                                             \
+    "   ON k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME"                        \
+    "  AND k.CONSTRAINT_NAME = 'PRIMARY'"                                                          \
+    " WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?"                         \
+    " ORDER BY t.TABLE_NAME, k.ORDINAL_POSITION"
+
+/* Status (offset) table, same shape as sql/flume_meta.mysql.sql; %s = quoted table name. The
+ * binary collation keeps source names case-sensitive. */
+#define MY_SQL_STATUS_DDL_FMT                                                                      \
+    "CREATE TABLE IF NOT EXISTS %s ("                                                              \
+    "source_tab VARCHAR(255) NOT NULL PRIMARY KEY, "                                               \
+    "currentIndex VARCHAR(255) NOT NULL"                                                           \
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+/* Offset upsert: parameters 1 = source_tab, 2 = currentIndex; %s = quoted table name. */
+#define MY_SQL_STATUS_UPSERT_FMT                                                                   \
+    "INSERT INTO %s (source_tab, currentIndex) VALUES (?, ?)"                                      \
+    " ON DUPLICATE KEY UPDATE currentIndex = VALUES(currentIndex)"
+
+#endif
