@@ -12,6 +12,7 @@ SF_BIN=$SF_BUILD/sqlflume
 SF_MOCK=$SF_BUILD/mock_kafka
 SF_TIME_MULT=${SF_TIME_MULT:-1}
 PY=/usr/bin/python3
+export PGOPTIONS='-c client_min_messages=warning'
 # shellcheck source=../support/db.sh
 source "$SF_ROOT/tests/support/db.sh"
 
