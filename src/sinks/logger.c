@@ -1,0 +1,165 @@
+/*
+ * Flume's LoggerSink ("logger", org.apache.flume.sink.LoggerSink): logs every event at INFO as
+ * Flume does, `Event: { headers:{k=v} body: 68 69  ... hi }`, with the body shown as the hex
+ * dump of its first maxBytesToLog bytes (Commons IO HexDump, as Flume's EventHelper uses) and
+ * committed right after. Lines go to the log (stderr) only. Unlike Flume, which takes one event
+ * per transaction, it takes up to batchSize events per transaction; the output is the same.
+ */
+#include "sqlflume/error.h"
+#include "sqlflume/log.h"
+#include "sqlflume/sinks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TAKE_WAIT_MS  100 /* see null.c */
+#define HEX_ROW_BYTES 16  /* Commons IO HexDump row width */
+
+struct logger_ctx {
+    long long max_bytes;
+    long long batch_size;
+    struct sf_event **evs;
+    size_t batch;
+    struct sf_buf line;
+};
+
+static const struct sf_option logger_options[] = {
+    { "maxBytesToLog", SF_OPT_INT, "16", 0, 1 << 20, offsetof(struct logger_ctx, max_bytes), 0,
+      NULL, NULL, "maximum number of body bytes shown in the hex dump of each event" },
+    { "batchSize", SF_OPT_INT, "100", 1, 1000000, offsetof(struct logger_ctx, batch_size), 0, NULL,
+      NULL, "maximum number of events taken per channel transaction (sqlflume extension)" },
+    { 0 },
+};
+
+static const char hex_digits[] = "0123456789ABCDEF";
+
+static void put_hex(struct sf_buf *out, unsigned long long v, int digits)
+{
+    sf_buf_reserve(out, (size_t)digits);
+    for (int i = digits - 1; i >= 0; i--) {
+        out->data[out->len + (size_t)i] = hex_digits[v & 0xF];
+        v >>= 4;
+    }
+    out->len += (size_t)digits;
+    out->data[out->len] = '\0';
+}
+
+void sf_logger_format_event(const struct sf_event *ev, long long max_bytes, struct sf_buf *out)
+{
+    sf_buf_puts(out, "Event: { headers:{");
+    for (size_t i = 0; i < ev->nheaders; i++) {
+        if (i > 0) {
+            sf_buf_puts(out, ", ");
+        }
+        sf_buf_puts(out, ev->headers[i].key);
+        sf_buf_putc(out, '=');
+        sf_buf_puts(out, ev->headers[i].val);
+    }
+    sf_buf_puts(out, "} body:");
+    size_t n = ev->body_len;
+    if (max_bytes <= 0) {
+        n = 0;
+    } else if ((unsigned long long)max_bytes < n) {
+        n = (size_t)max_bytes;
+    }
+    const unsigned char *p = (const unsigned char *)ev->body;
+    for (size_t row = 0; row < n; row += HEX_ROW_BYTES) {
+        /* Flume removes the first row's offset "00000000" and the final line separator */
+        if (row > 0) {
+            sf_buf_putc(out, '\n');
+            put_hex(out, row, 8);
+        }
+        size_t k = n - row < HEX_ROW_BYTES ? n - row : HEX_ROW_BYTES;
+        for (size_t j = 0; j < HEX_ROW_BYTES; j++) {
+            sf_buf_putc(out, ' ');
+            if (j < k) {
+                put_hex(out, p[row + j], 2);
+            } else {
+                sf_buf_puts(out, "  ");
+            }
+        }
+        sf_buf_putc(out, ' ');
+        for (size_t j = 0; j < k; j++) {
+            unsigned char c = p[row + j];
+            sf_buf_putc(out, (char)(c >= 0x20 && c < 0x7F ? c : '.'));
+        }
+    }
+    sf_buf_puts(out, " }");
+}
+
+static int logger_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
+{
+    struct logger_ctx *ctx = snk->ctx;
+    ctx->batch = (size_t)ctx->batch_size;
+    if (snk->ch->txn_capacity > 0 && (long long)ctx->batch > snk->ch->txn_capacity) {
+        ctx->batch = (size_t)snk->ch->txn_capacity;
+    }
+    ctx->evs = calloc(ctx->batch, sizeof(struct sf_event *));
+    if (!ctx->evs) {
+        (void)snprintf(errstr, errstr_size, "out of memory for a batch of %zu events", ctx->batch);
+        return SF_ERR_NOMEM;
+    }
+    ctx->line = (struct sf_buf)SF_BUF_INIT;
+    atomic_fetch_add(&snk->metrics.connection_created, 1);
+    return SF_OK;
+}
+
+static enum sf_status logger_process(struct sf_sink *snk)
+{
+    struct logger_ctx *ctx = snk->ctx;
+    struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
+    if (!txn) {
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        return SF_BACKOFF;
+    }
+    size_t n = 0;
+    int rc = sf_channel_take(txn, ctx->evs, ctx->batch, &n, TAKE_WAIT_MS);
+    if (rc == SF_OK) {
+        atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
+        if (sf_log_enabled(SF_LOG_INFO)) {
+            for (size_t i = 0; i < n; i++) {
+                sf_buf_reset(&ctx->line);
+                sf_logger_format_event(ctx->evs[i], ctx->max_bytes, &ctx->line);
+                SF_INFO(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), ctx->line.data);
+            }
+        }
+        rc = sf_channel_txn_commit(txn);
+    }
+    if (rc != SF_OK) {
+        SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
+                 snk->ch->name, sf_err_str(rc));
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        sf_channel_txn_close(txn);
+        return SF_BACKOFF;
+    }
+    sf_channel_txn_close(txn);
+    if (n == 0) {
+        atomic_fetch_add(&snk->metrics.batch_empty, 1);
+        return SF_BACKOFF;
+    }
+    atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
+                     1);
+    atomic_fetch_add(&snk->metrics.drain_success, (long long)n);
+    return SF_READY;
+}
+
+static void logger_stop(struct sf_sink *snk)
+{
+    struct logger_ctx *ctx = snk->ctx;
+    free(ctx->evs);
+    ctx->evs = NULL;
+    sf_buf_free(&ctx->line);
+    atomic_fetch_add(&snk->metrics.connection_closed, 1);
+}
+
+static const char *const logger_aliases[] = { "org.apache.flume.sink.LoggerSink", NULL };
+
+const struct sf_sink_plugin sf_sink_logger = {
+    .name = "logger",
+    .aliases = logger_aliases,
+    .options = logger_options,
+    .ctx_size = sizeof(struct logger_ctx),
+    .start = logger_start,
+    .process = logger_process,
+    .stop = logger_stop,
+};
