@@ -148,6 +148,18 @@ static const char *type_name(enum sf_opt_type t)
     return "?";
 }
 
+/* Print s for a Markdown table cell: '|' escaped. */
+static void md_cell(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|') {
+            fputs("\\|", stdout);
+        } else {
+            putchar(*s);
+        }
+    }
+}
+
 /* `sqlflume help config`: the configuration reference, generated from the option tables, in
  * Markdown (the README's reference is this output). */
 static int cmd_help_config(void)
@@ -182,11 +194,14 @@ static int cmd_help_config(void)
                 if (o->aliases && o->type != SF_OPT_PREFIX) {
                     printf(" (also `%s`)", o->aliases);
                 }
-                printf(" | %s | %s | %s%s |\n",
-                       o->type == SF_OPT_ENUM ? o->choices : type_name(o->type),
-                       o->def ? o->def : ((o->flags & SF_OPT_REQUIRED) ? "**required**" : "none"),
-                       o->desc,
-                       (o->flags & SF_OPT_SECRET) ? " (secret: never logged)" : "");
+                printf(" | ");
+                md_cell(o->type == SF_OPT_ENUM ? o->choices : type_name(o->type));
+                printf(" | ");
+                md_cell(o->def ? o->def
+                               : ((o->flags & SF_OPT_REQUIRED) ? "**required**" : "none"));
+                printf(" | ");
+                md_cell(o->desc);
+                printf("%s |\n", (o->flags & SF_OPT_SECRET) ? " (secret: never logged)" : "");
             }
             printf("\n");
         }

@@ -1438,6 +1438,12 @@ static void my_status_upsert_sql(const char *quoted_table, struct sf_buf *out)
 
 static const char *const my_schemes[] = { "mysql", NULL };
 
+/* NOW(6) is the statement's start in the session time zone (UTC): a timestamp-mode upper bound. */
+static void my_now_minus_ms(long long ms, struct sf_buf *out)
+{
+    sf_buf_printf(out, "(NOW(6) - INTERVAL %lld MICROSECOND)", ms * 1000);
+}
+
 const struct sf_connector_plugin sf_connector_mysql = {
     .name = "mysql",
     .schemes = my_schemes,
@@ -1452,4 +1458,5 @@ const struct sf_connector_plugin sf_connector_mysql = {
     .exec = my_exec,
     .status_table_ddl = my_status_table_ddl,
     .status_upsert_sql = my_status_upsert_sql,
+    .now_minus_ms = my_now_minus_ms,
 };

@@ -981,6 +981,13 @@ static void pg_status_upsert_sql(const char *quoted_table, struct sf_buf *out)
 
 static const char *const pg_schemes[] = { "postgresql", NULL };
 
+/* clock_timestamp(), not now(): now() is the transaction's start, which may be far behind when a
+ * poll runs inside a long transaction. */
+static void pg_now_minus_ms(long long ms, struct sf_buf *out)
+{
+    sf_buf_printf(out, "(clock_timestamp() - interval '%lld milliseconds')", ms);
+}
+
 const struct sf_connector_plugin sf_connector_postgresql = {
     .name = "postgresql",
     .schemes = pg_schemes,
@@ -995,4 +1002,5 @@ const struct sf_connector_plugin sf_connector_postgresql = {
     .exec = pg_exec,
     .status_table_ddl = pg_status_table_ddl,
     .status_upsert_sql = pg_status_upsert_sql,
+    .now_minus_ms = pg_now_minus_ms,
 };

@@ -132,3 +132,12 @@ size_t sf_channel_size(struct sf_channel *ch)
 {
     return ch->plugin->size(ch);
 }
+
+int sf_channel_offset_get(struct sf_channel *ch, const char *src_key, char **out)
+{
+    *out = NULL;
+    if (!ch->plugin->offset_get) {
+        return SF_ERR_NOTFOUND;
+    }
+    return ch->plugin->offset_get(ch, src_key, out);
+}

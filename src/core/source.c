@@ -36,12 +36,15 @@ bool sf_source_sleep(struct sf_source *src, long long ms)
 
 /* One put transaction of evs into ch. @return SF_OK (channel owns them) or an error (caller
  * still owns them). */
-static int put_all(struct sf_channel *ch, struct sf_event **evs, size_t n)
+static int put_all(struct sf_channel *ch, struct sf_event **evs, size_t n, const char *src_key,
+                   const char *src_offset)
 {
     struct sf_txn *txn = sf_channel_txn_begin(ch);
     if (!txn) {
         return SF_ERR_NOMEM;
     }
+    txn->src_key = src_key;
+    txn->src_offset = src_offset;
     int rc = SF_OK;
     for (size_t i = 0; i < n && rc == SF_OK; i++) {
         rc = sf_channel_put(txn, evs[i]);
@@ -56,7 +59,8 @@ static int put_all(struct sf_channel *ch, struct sf_event **evs, size_t n)
     return rc;
 }
 
-int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n)
+int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n, const char *src_key,
+                      const char *src_offset)
 {
     if (n == 0) {
         return SF_OK;
@@ -88,7 +92,7 @@ int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n)
         }
         bool logged = false;
         for (;;) {
-            int rc = put_all(ch, batch, n);
+            int rc = put_all(ch, batch, n, src_key, src_offset);
             if (rc == SF_OK) {
                 if (logged) {
                     SF_INFO(SF_SOURCE_FMT "channel \"%s\" has room again", SF_SOURCE_ARGS(src),

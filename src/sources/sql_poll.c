@@ -1,12 +1,22 @@
 /*
  * The polling SQL source (type sql, mysql, postgresql; the seed's com.atguigu.source.SQLSource
- * and keedio's org.keedio.flume.source.SQLSource as aliases). Each poll runs
- *   SELECT cols FROM table WHERE inc > ? ORDER BY inc LIMIT max.rows
- * with the last offset bound as a parameter, streams the rows, encodes each into an event and
- * hands batches of batch.size events to the channels. The offset written to flume_meta is the
- * last value of the incremental column that every channel has delivered (the ack tracker), so it
- * never runs ahead of delivery; the in-memory read position only decides where the next query
- * starts. Connection failures are retried with capped exponential backoff.
+ * and keedio's org.keedio.flume.source.SQLSource as aliases). For each table it runs, by
+ * incremental.mode (Kafka Connect JDBC's modes):
+ *   incrementing            SELECT cols FROM t WHERE inc > ? ORDER BY inc LIMIT max.rows
+ *   timestamp               SELECT cols FROM t WHERE ts > ? AND ts < now - delay ORDER BY ts
+ *   timestamp+incrementing  ... WHERE ts < now - delay AND (ts > ? OR (ts = ? AND inc > ?))
+ *                               ORDER BY ts, inc LIMIT max.rows
+ *   bulk                    SELECT cols FROM t
+ * with the offset bound as parameters, streams the rows, encodes each into an event and hands
+ * batches of batch.size events to the channels. Several tables (`tables = a, b`) share one
+ * connection and are polled round-robin, one query each per turn.
+ *
+ * Offsets: the offset written to flume_meta is the last one every channel has delivered (one ack
+ * tracker per table), so it never runs ahead of delivery. A durable channel also records the
+ * offset in the same commit as the put of its batch; on start the source resumes after the later
+ * of the two (per channel, then the earliest over channels) and logs what it did, so with a file
+ * channel a crash creates no duplicate on the source side. Connection failures are retried with
+ * capped exponential backoff; the next query starts after the last row that reached the channels.
  */
 #include "sqlflume/agent.h"
 #include "sqlflume/buf.h"
@@ -16,6 +26,7 @@
 #include "sqlflume/log.h"
 #include "sqlflume/source.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +39,29 @@
 #define BACKOFF_START_MS 500
 #define BACKOFF_MAX_MS 8000
 #define OFFSET_FLUSH_MS 1000
+#define MAX_KEY_COLS 16
+#define TS_FLOOR "0001-01-01 00:00:00"
+
+enum poll_mode { MODE_INCREMENTING = 0, MODE_TIMESTAMP, MODE_TS_INC, MODE_BULK };
+
+/* One polled table (or the custom query) with its own offsets and delivery tracker. */
+struct sql_table {
+    char *name;       /* NULL for custom.query without table */
+    char *status_key; /* source_tab of its flume_meta row */
+    char *chan_key;   /* key of its offsets inside durable channels: "<source>/<status_key>" */
+    char **pk;        /* primary key columns */
+    size_t npk;
+    char *inc; /* incremental column (incrementing, timestamp+incrementing) */
+    char *ts;  /* timestamp column (timestamp, timestamp+incrementing) */
+    enum sf_coltype inc_type, ts_type;
+    struct sf_buf sql;
+    bool prepared;
+    bool offset_loaded;
+    char *read_offset;    /* encoded offset where the next query starts */
+    char *written_offset; /* last value written to flume_meta */
+    char *pending_offset; /* delivered, not yet written */
+    struct sf_ack_tracker *tracker;
+};
 
 struct sql_ctx {
     /* options */
@@ -36,8 +70,12 @@ struct sql_ctx {
     char *password;
     char *password_file;
     char *table;
+    char *tables;
     char *columns;
     char *inc_column;
+    char *ts_column;
+    int mode;
+    long long ts_delay_ms;
     char *start_from;
     char *custom_query;
     long long max_rows;
@@ -48,24 +86,24 @@ struct sql_ctx {
     char *status_table;
     char *status_key;
     bool status_create;
+    char *status_url;
+    char *status_user;
+    char *status_password;
     char *ignored_str; /* absorbs accepted-but-unused legacy keys */
 
     /* runtime */
-    const struct sf_connector_plugin *cx;
-    struct sf_db_url dburl;
+    const struct sf_connector_plugin *cx;  /* rows */
+    const struct sf_connector_plugin *scx; /* status table (the same unless status.connection.url) */
+    struct sf_db_url dburl, status_dburl;
     char *redacted_url;
-    struct sf_conn *conn;        /* rows */
+    struct sf_conn *conn;        /* rows and table metadata */
     struct sf_conn *status_conn; /* flume_meta reads and writes */
-    bool prepared;               /* query text and column roles resolved on this connection */
-    struct sf_buf sql;           /* the poll query */
     struct sf_buf upsert_sql;
-    char **pk;                   /* primary key columns */
-    size_t npk;
-    char *inc;                   /* resolved incremental column */
-    enum sf_coltype inc_type;
-    char *read_offset;           /* where the next query starts (rows up to it are in channels) */
-    char *written_offset;        /* last value written to flume_meta */
-    char *pending_offset;        /* delivered, not yet written */
+    bool status_ready;
+    struct sql_table *tabs;
+    size_t ntabs;
+    size_t cursor;   /* next table to poll */
+    bool cycle_full; /* a table of this round returned max.rows */
     long long backoff_ms;
     long long last_flush_ms;
     struct sf_format fmt;
@@ -89,12 +127,30 @@ static const struct sf_option sql_options[] = {
       "file whose first line is the database password" },
     { "table", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, table), 0, NULL, NULL,
       "table to export (schema.table allowed), quoted as an identifier" },
+    { "tables", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, tables), 0, "table.whitelist",
+      NULL,
+      "several tables (comma or space separated) polled round-robin over one connection, one "
+      "offset row each (status.key + table)" },
     { "columns.to.select", SF_OPT_STRING, "*", 0, 0, offsetof(struct sql_ctx, columns), 0, NULL,
       NULL, "comma-separated column names, each quoted as an identifier, or *" },
+    { "incremental.mode", SF_OPT_ENUM, "incrementing", 0, 0, offsetof(struct sql_ctx, mode), 0,
+      "mode", "incrementing|timestamp|timestamp+incrementing|bulk",
+      "what a poll reads: rows past the incremental column, rows past the timestamp column "
+      "(inserted and updated), both (ties on the timestamp broken by the incremental column), or "
+      "the whole table" },
     { "incremental.column.name", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, inc_column),
-      0, NULL, NULL, "monotonically increasing column (default: the single-column primary key)" },
+      0, "incrementing.column.name", NULL,
+      "monotonically increasing column (default: the single-column primary key)" },
+    { "timestamp.column.name", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, ts_column), 0,
+      NULL, NULL, "timestamp column of the timestamp modes" },
+    { "timestamp.delay.interval.ms", SF_OPT_INT, "0", 0, 86400000LL * 365,
+      offsetof(struct sql_ctx, ts_delay_ms), 0, NULL, NULL,
+      "timestamp modes read rows only up to the database's now minus this many ms, so that "
+      "transactions committing late are not skipped" },
     { "start.from", SF_OPT_STRING, "0", 0, 0, offsetof(struct sql_ctx, start_from), 0,
-      "incremental.value", NULL, "offset used when flume_meta has no row for this source" },
+      "incremental.value", NULL,
+      "offset used when flume_meta has no row for this source (timestamp modes: the earliest "
+      "timestamp when left at 0)" },
     { "custom.query", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, custom_query), 0, NULL,
       NULL, "query with $@$ standing for the last offset (bound as a parameter)" },
     { "max.rows", SF_OPT_INT, "2000", 1, 100000000, offsetof(struct sql_ctx, max_rows), 0, NULL,
@@ -109,11 +165,21 @@ static const struct sf_option sql_options[] = {
     { "delimiter.entry", SF_OPT_STRING, ",", 0, 0, offsetof(struct sql_ctx, delimiter), 0, NULL,
       NULL, "separator of values in the text format" },
     { "status.table", SF_OPT_STRING, "flume_meta", 0, 0, offsetof(struct sql_ctx, status_table), 0,
-      NULL, NULL, "offset table in the source database" },
+      NULL, NULL, "offset table (in the source database unless status.connection.url is set)" },
     { "status.key", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, status_key), 0, NULL, NULL,
-      "source_tab value of this source's offset row (default: the table name)" },
+      "source_tab value of this source's offset row (default: the table name); with tables, "
+      "the prefix of each table's row" },
     { "status.table.create", SF_OPT_BOOL, "true", 0, 0, offsetof(struct sql_ctx, status_create), 0,
       NULL, NULL, "create the status table if it is missing" },
+    { "status.connection.url", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, status_url), 0,
+      NULL, NULL,
+      "database URL of the status table when it lives elsewhere (e.g. the source is a read-only "
+      "replica)" },
+    { "status.connection.user", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, status_user),
+      0, NULL, NULL, "user for status.connection.url (default: from that URL)" },
+    { "status.connection.password", SF_OPT_STRING, NULL, 0, 0,
+      offsetof(struct sql_ctx, status_password), SF_OPT_SECRET, NULL, NULL,
+      "password for status.connection.url (default: from that URL)" },
     /* accepted for compatibility with existing configs; they have no effect here */
     { "connection.driver", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, ignored_str), 0,
       "hibernate.connection.driver_class hibernate.dialect hibernate.connection.provider_class "
@@ -146,6 +212,130 @@ static void set_str(char **dst, const char *val)
     *dst = cp;
 }
 
+static bool is_integer(const char *s)
+{
+    if (*s == '-') {
+        s++;
+    }
+    if (!*s) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Compare two integer texts numerically (no leading zeros assumed beyond "0"). */
+static int cmp_int_text(const char *a, const char *b)
+{
+    bool na = *a == '-', nb = *b == '-';
+    if (na != nb) {
+        return na ? -1 : 1;
+    }
+    size_t la = strlen(a), lb = strlen(b);
+    int r = la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
+    return na ? -r : r;
+}
+
+/* Order of two offset values: numeric for integers, else textual (ISO timestamps sort so). */
+static int cmp_value(const char *a, const char *b)
+{
+    if (is_integer(a) && is_integer(b)) {
+        return cmp_int_text(a, b);
+    }
+    return strcmp(a, b);
+}
+
+/* Order of two encoded offsets; timestamp+incrementing offsets are "ts,inc". */
+static int cmp_offset(int mode, const char *a, const char *b)
+{
+    if (mode != MODE_TS_INC) {
+        return cmp_value(a, b);
+    }
+    const char *ca = strchr(a, ','), *cb = strchr(b, ',');
+    if (!ca || !cb) {
+        return strcmp(a, b);
+    }
+    size_t la = (size_t)(ca - a), lb = (size_t)(cb - b);
+    int r = strncmp(a, b, la < lb ? la : lb);
+    if (r == 0 && la != lb) {
+        r = la < lb ? -1 : 1;
+    }
+    return r ? r : cmp_value(ca + 1, cb + 1);
+}
+
+/* Split a list separated by commas and/or white space into trimmed, malloc'd words. */
+static char **split_names(const char *s, size_t *n, bool space_separates)
+{
+    *n = 0;
+    size_t cap = 4;
+    char **v = malloc(cap * sizeof(*v));
+    while (v && *s) {
+        while (*s == ',' || *s == ' ' || *s == '\t') {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        const char *e = s;
+        while (*e && *e != ',' && (!space_separates || (*e != ' ' && *e != '\t'))) {
+            e++;
+        }
+        size_t len = (size_t)(e - s);
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
+            len--;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            char **nv = realloc(v, cap * sizeof(*v));
+            if (!nv) {
+                break;
+            }
+            v = nv;
+        }
+        v[(*n)++] = strndup(s, len);
+        s = e;
+    }
+    return v;
+}
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+static int check_url(struct sf_source *src, const char *url, struct sf_prop *at,
+                     struct sf_diag *d, bool source_url)
+{
+    char err[256];
+    struct sf_db_url u;
+    if (sf_db_url_parse(url, &u, err, sizeof(err)) != SF_OK) {
+        sf_diag_error(d, at, "%s", err);
+        return -1;
+    }
+    int rc = 0;
+    if (!sf_connector_find(u.scheme)) {
+        sf_diag_error(d, at, "no connector for scheme \"%s\"", u.scheme);
+        rc = -1;
+    }
+    struct sf_prop *type = sf_section_get(src->conf, "type");
+    if (source_url && type &&
+        (strcasecmp(type->val, "mysql") == 0 || strcasecmp(type->val, "postgresql") == 0) &&
+        strcasecmp(type->val, u.scheme) != 0) {
+        sf_diag_error(d, type, "source type \"%s\" does not match the %s URL", type->val,
+                      u.scheme);
+        rc = -1;
+    }
+    sf_db_url_free(&u);
+    return rc;
+}
+
 static int sql_configure(struct sf_source *src, struct sf_diag *d)
 {
     struct sql_ctx *c = src->ctx;
@@ -155,34 +345,37 @@ static int sql_configure(struct sf_source *src, struct sf_diag *d)
         urlp = sf_section_get(src->conf, "hibernate.connection.url");
     }
     int rc = 0;
-    if (!c->table && !c->custom_query) {
-        sf_diag_error(d, type, "source \"%s\" needs \"table\" or \"custom.query\"", src->name);
+    if (!c->table && !c->custom_query && !c->tables) {
+        sf_diag_error(d, type, "source \"%s\" needs \"table\", \"tables\" or \"custom.query\"",
+                      src->name);
+        rc = -1;
+    }
+    if (c->tables && (c->table || c->custom_query)) {
+        sf_diag_error(d, sf_section_get(src->conf, "tables"),
+                      "\"tables\" cannot be combined with \"table\" or \"custom.query\"");
+        rc = -1;
+    }
+    if (c->custom_query && c->mode != MODE_INCREMENTING) {
+        sf_diag_error(d, sf_section_get(src->conf, "custom.query"),
+                      "custom.query works with incremental.mode = incrementing only");
+        rc = -1;
+    }
+    if ((c->mode == MODE_TIMESTAMP || c->mode == MODE_TS_INC) && !c->ts_column) {
+        sf_diag_error(d, sf_section_get(src->conf, "incremental.mode"),
+                      "missing required key timestamp.column.name for this incremental.mode");
         rc = -1;
     }
     if (c->custom_query && !strstr(c->custom_query, "$@$")) {
         sf_diag_warn(d, sf_section_get(src->conf, "custom.query"),
                      "custom.query has no $@$ placeholder: every poll reads the whole result");
     }
-    if (c->url) {
-        char err[256];
-        struct sf_db_url u;
-        if (sf_db_url_parse(c->url, &u, err, sizeof(err)) != SF_OK) {
-            sf_diag_error(d, urlp, "%s", err);
-            rc = -1;
-        } else {
-            if (!sf_connector_find(u.scheme)) {
-                sf_diag_error(d, urlp, "no connector for scheme \"%s\"", u.scheme);
-                rc = -1;
-            }
-            if (type && (strcasecmp(type->val, "mysql") == 0 ||
-                         strcasecmp(type->val, "postgresql") == 0) &&
-                strcasecmp(type->val, u.scheme) != 0) {
-                sf_diag_error(d, type, "source type \"%s\" does not match the %s URL", type->val,
-                              u.scheme);
-                rc = -1;
-            }
-            sf_db_url_free(&u);
-        }
+    if (c->url && check_url(src, c->url, urlp, d, true) != 0) {
+        rc = -1;
+    }
+    if (c->status_url &&
+        check_url(src, c->status_url, sf_section_get(src->conf, "status.connection.url"), d,
+                  false) != 0) {
+        rc = -1;
     }
     if (c->password_file) {
         FILE *f = fopen(c->password_file, "r");
@@ -204,27 +397,86 @@ static int sql_configure(struct sf_source *src, struct sf_diag *d)
     return rc;
 }
 
+static int parse_url(const char *url, const char *user, const char *password,
+                     struct sf_db_url *out, const struct sf_connector_plugin **cx, char *errstr,
+                     size_t errstr_size)
+{
+    if (sf_db_url_parse(url, out, errstr, errstr_size) != SF_OK) {
+        return SF_ERR_INVAL;
+    }
+    if (user) {
+        set_str(&out->user, user);
+    }
+    if (password) {
+        set_str(&out->password, password);
+    }
+    *cx = sf_connector_find(out->scheme);
+    if (!*cx) {
+        snprintf(errstr, errstr_size, "no connector for scheme \"%s\"", out->scheme);
+        return SF_ERR_INVAL;
+    }
+    return SF_OK;
+}
+
 static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
 {
     struct sql_ctx *c = src->ctx;
-    if (sf_db_url_parse(c->url, &c->dburl, errstr, errstr_size) != SF_OK) {
-        return SF_ERR_INVAL;
+    int rc = parse_url(c->url, c->user, c->password, &c->dburl, &c->cx, errstr, errstr_size);
+    if (rc != SF_OK) {
+        return rc;
     }
-    if (c->user) {
-        set_str(&c->dburl.user, c->user);
-    }
-    if (c->password) {
-        set_str(&c->dburl.password, c->password);
-    }
-    c->cx = sf_connector_find(c->dburl.scheme);
-    if (!c->cx) {
-        snprintf(errstr, errstr_size, "no connector for scheme \"%s\"", c->dburl.scheme);
-        return SF_ERR_INVAL;
+    if (c->status_url) {
+        rc = parse_url(c->status_url, c->status_user, c->status_password, &c->status_dburl,
+                       &c->scx, errstr, errstr_size);
+        if (rc != SF_OK) {
+            return rc;
+        }
+    } else {
+        c->scx = c->cx;
     }
     c->redacted_url = sf_db_url_redact(c->url);
-    if (!c->status_key) {
-        c->status_key = strdup(c->table ? c->table : src->name);
+    /* the tables polled: one, several, or the custom query */
+    char **names = NULL;
+    size_t n = 0;
+    if (c->tables) {
+        names = split_names(c->tables, &n, true);
+    } else {
+        names = calloc(1, sizeof(*names));
+        if (names) {
+            names[0] = c->table ? strdup(c->table) : NULL;
+            n = 1;
+        }
     }
+    if (!names || n == 0) {
+        free_names(names, n);
+        snprintf(errstr, errstr_size, "no table to poll");
+        return SF_ERR_INVAL;
+    }
+    c->tabs = calloc(n, sizeof(*c->tabs));
+    if (!c->tabs) {
+        free_names(names, n);
+        return SF_ERR_NOMEM;
+    }
+    c->ntabs = n;
+    for (size_t i = 0; i < n; i++) {
+        struct sql_table *t = &c->tabs[i];
+        t->name = names[i];
+        struct sf_buf key = SF_BUF_INIT;
+        if (c->tables) {
+            sf_buf_printf(&key, "%s%s", c->status_key ? c->status_key : "", t->name);
+        } else {
+            sf_buf_puts(&key, c->status_key ? c->status_key : (t->name ? t->name : src->name));
+        }
+        t->status_key = sf_buf_steal(&key);
+        sf_buf_printf(&key, "%s/%s", src->name, t->status_key);
+        t->chan_key = sf_buf_steal(&key);
+        t->tracker = sf_ack_tracker_create();
+        if (!t->tracker) {
+            free(names);
+            return SF_ERR_NOMEM;
+        }
+    }
+    free(names); /* the strings moved into the tables */
     c->fmt.kind = (enum sf_format_kind)c->format;
     c->fmt.delimiter = c->delimiter;
     c->fmt.delimiter_len = strlen(c->delimiter);
@@ -233,7 +485,6 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
     if (!c->batch) {
         return SF_ERR_NOMEM;
     }
-    c->backoff_ms = 0;
     return SF_OK;
 }
 
@@ -255,26 +506,11 @@ static int quote_qualified(const struct sf_connector_plugin *cx, const char *nam
     return rc;
 }
 
-static char *trim_dup(const char *s, size_t n)
+static void free_pk(struct sql_table *t)
 {
-    while (n && (*s == ' ' || *s == '\t')) {
-        s++;
-        n--;
-    }
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
-        n--;
-    }
-    return strndup(s, n);
-}
-
-static void free_pk(struct sql_ctx *c)
-{
-    for (size_t i = 0; i < c->npk; i++) {
-        free(c->pk[i]);
-    }
-    free(c->pk);
-    c->pk = NULL;
-    c->npk = 0;
+    free_names(t->pk, t->npk);
+    t->pk = NULL;
+    t->npk = 0;
 }
 
 static void close_conns(struct sql_ctx *c)
@@ -284,12 +520,12 @@ static void close_conns(struct sql_ctx *c)
         c->conn = NULL;
     }
     if (c->status_conn) {
-        c->cx->close(c->status_conn);
+        c->scx->close(c->status_conn);
         c->status_conn = NULL;
     }
 }
 
-/* Log a failure once per outage, double the backoff and return SF_BACKOFF. */
+/* Log a failure, double the backoff and return SF_BACKOFF. */
 static enum sf_status backoff(struct sf_source *src, int err, const char *what, const char *msg)
 {
     struct sql_ctx *c = src->ctx;
@@ -324,122 +560,166 @@ static enum sf_status fatal(struct sf_source *src, const char *fmt, ...)
     return SF_BACKOFF;
 }
 
-static int connect_one(struct sf_source *src, struct sf_conn **out, char *err, size_t errsz)
+/* The default start offset of the mode. */
+static const char *initial_offset(const struct sql_ctx *c)
 {
-    struct sql_ctx *c = src->ctx;
-    return c->cx->connect(&c->dburl, out, err, errsz);
+    bool dflt = strcmp(c->start_from, "0") == 0;
+    if (c->mode == MODE_TIMESTAMP) {
+        return dflt ? TS_FLOOR : c->start_from;
+    }
+    if (c->mode == MODE_TS_INC) {
+        return dflt ? TS_FLOOR ",0" : c->start_from;
+    }
+    return c->start_from;
 }
 
-/* Read this source's row of the status table into read_offset (or start.from). */
-static int load_offset(struct sf_source *src, char *err, size_t errsz)
+/* Read the table's flume_meta row and each durable channel's offset, and choose where to resume:
+ * per channel the later of the two (a durable channel holds what it recorded), then the earliest
+ * over the channels (a row is resumed after only if every channel has it). */
+static int load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
 {
     struct sql_ctx *c = src->ctx;
     struct sf_buf q = SF_BUF_INIT;
     sf_buf_puts(&q, "SELECT currentIndex FROM ");
-    int rc = quote_qualified(c->cx, c->status_table, &q);
+    int rc = quote_qualified(c->scx, c->status_table, &q);
+    char *meta = NULL;
     if (rc == SF_OK) {
         sf_buf_puts(&q, " WHERE source_tab = ");
-        c->cx->placeholder(1, &q);
-        struct sf_param p = { c->status_key, SF_COL_TEXT };
+        c->scx->placeholder(1, &q);
+        struct sf_param p = { t->status_key, SF_COL_TEXT };
         const struct sf_column *cols;
         size_t ncols;
-        rc = c->cx->query(c->status_conn, q.data, &p, 1, &cols, &ncols, err, errsz);
+        rc = c->scx->query(c->status_conn, q.data, &p, 1, &cols, &ncols, err, errsz);
         if (rc == SF_OK) {
             struct sf_row row;
-            int got = c->cx->fetch(c->status_conn, &row, err, errsz);
+            int got = c->scx->fetch(c->status_conn, &row, err, errsz);
             if (got == 1 && row.vals[0]) {
-                char *v = strndup(row.vals[0], row.lens[0]);
-                free(c->read_offset);
-                c->read_offset = v;
-                set_str(&c->written_offset, v);
-                SF_INFO(SF_SOURCE_FMT "resuming after offset \"%s\" from %s", SF_SOURCE_ARGS(src),
-                        v, c->status_table);
+                meta = strndup(row.vals[0], row.lens[0]);
             } else if (got < 0) {
                 rc = got;
-            } else {
-                set_str(&c->read_offset, c->start_from);
-                SF_INFO(SF_SOURCE_FMT "no offset stored under \"%s\"; starting after \"%s\"",
-                        SF_SOURCE_ARGS(src), c->status_key, c->start_from);
             }
-            c->cx->query_end(c->status_conn);
+            c->scx->query_end(c->status_conn);
         }
     }
     sf_buf_free(&q);
+    if (rc != SF_OK) {
+        free(meta);
+        return rc;
+    }
+    const char *base = meta ? meta : initial_offset(c);
+    char *resume = NULL;
+    struct sf_buf why = SF_BUF_INIT;
+    sf_buf_printf(&why, "%s \"%s\"", meta ? "flume_meta has" : "flume_meta has no row; start at",
+                  base);
+    for (size_t i = 0; i < src->nch; i++) {
+        char *chan = NULL;
+        const char *pos = base; /* a memory channel holds nothing across a restart */
+        if (sf_channel_offset_get(src->chs[i], t->chan_key, &chan) == SF_OK && chan) {
+            sf_buf_printf(&why, ", channel \"%s\" recorded \"%s\"", src->chs[i]->name, chan);
+            if (cmp_offset(c->mode, chan, base) > 0) {
+                pos = chan;
+            }
+        }
+        if (!resume || cmp_offset(c->mode, pos, resume) < 0) {
+            set_str(&resume, pos);
+        }
+        free(chan);
+    }
+    if (!resume) {
+        resume = strdup(base);
+    }
+    t->read_offset = resume;
+    t->written_offset = meta;
+    t->offset_loaded = true;
+    SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; resuming after \"%s\"", SF_SOURCE_ARGS(src),
+            t->status_key, why.data, resume);
+    sf_buf_free(&why);
+    return SF_OK;
+}
+
+/* Create the status table and the upsert text (once per connection of the status database). */
+static int prepare_status(struct sf_source *src, char *err, size_t errsz, bool *is_fatal)
+{
+    struct sql_ctx *c = src->ctx;
+    struct sf_buf q = SF_BUF_INIT, qt = SF_BUF_INIT;
+    int rc = quote_qualified(c->scx, c->status_table, &qt);
+    if (rc != SF_OK) {
+        snprintf(err, errsz, "bad status.table name \"%s\"", c->status_table);
+        *is_fatal = true;
+    } else if (c->status_create) {
+        c->scx->status_table_ddl(qt.data, &q);
+        rc = c->scx->exec(c->status_conn, q.data, NULL, 0, err, errsz);
+        *is_fatal = rc != SF_OK && !sf_err_retriable(rc);
+    }
+    if (rc == SF_OK) {
+        sf_buf_reset(&c->upsert_sql);
+        c->scx->status_upsert_sql(qt.data, &c->upsert_sql);
+        c->status_ready = true;
+    }
+    sf_buf_free(&q);
+    sf_buf_free(&qt);
     return rc;
 }
 
-/* Resolve column roles and build the poll query, once per source (redone after reconnect only
- * if it failed before). */
-static int prepare(struct sf_source *src, char *err, size_t errsz, bool *is_fatal)
+/* Learn the class of column col of table (so offsets bind with the right type). */
+static int probe_type(struct sql_ctx *c, const char *qtable, const char *col, enum sf_coltype *out,
+                      char *err, size_t errsz)
+{
+    struct sf_buf q = SF_BUF_INIT, qc = SF_BUF_INIT;
+    int rc = c->cx->quote_ident(col, &qc);
+    if (rc == SF_OK) {
+        sf_buf_printf(&q, "SELECT %s FROM %s WHERE 1 = 0", qc.data, qtable);
+        const struct sf_column *pc;
+        size_t npc;
+        rc = c->cx->query(c->conn, q.data, NULL, 0, &pc, &npc, err, errsz);
+        if (rc == SF_OK) {
+            *out = npc ? pc[0].type : SF_COL_TEXT;
+            struct sf_row row;
+            while (c->cx->fetch(c->conn, &row, err, errsz) == 1) {
+            }
+            c->cx->query_end(c->conn);
+        }
+    }
+    sf_buf_free(&q);
+    sf_buf_free(&qc);
+    return rc;
+}
+
+/* Resolve column roles and build the table's poll query. */
+static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, size_t errsz,
+                         bool *is_fatal)
 {
     struct sql_ctx *c = src->ctx;
     int rc;
     *is_fatal = false;
-    if (c->status_create) {
-        struct sf_buf q = SF_BUF_INIT, qt = SF_BUF_INIT;
-        rc = quote_qualified(c->cx, c->status_table, &qt);
-        if (rc == SF_OK) {
-            c->cx->status_table_ddl(qt.data, &q);
-            rc = c->cx->exec(c->status_conn, q.data, NULL, 0, err, errsz);
-        }
-        sf_buf_free(&q);
-        sf_buf_free(&qt);
-        if (rc != SF_OK) {
-            *is_fatal = !sf_err_retriable(rc);
-            return rc;
-        }
-    }
-    {
-        struct sf_buf qt = SF_BUF_INIT;
-        rc = quote_qualified(c->cx, c->status_table, &qt);
-        if (rc != SF_OK) {
-            snprintf(err, errsz, "bad status.table name");
-            *is_fatal = true;
-            sf_buf_free(&qt);
-            return rc;
-        }
-        sf_buf_reset(&c->upsert_sql);
-        c->cx->status_upsert_sql(qt.data, &c->upsert_sql);
-        sf_buf_free(&qt);
-    }
-    if (!c->read_offset) {
-        rc = load_offset(src, err, errsz);
-        if (rc != SF_OK) {
-            *is_fatal = !sf_err_retriable(rc);
-            return rc;
-        }
-    }
-    if (c->prepared) {
-        return SF_OK;
-    }
-    sf_buf_reset(&c->sql);
+    sf_buf_reset(&t->sql);
     if (c->custom_query) {
         /* replace every $@$ with the placeholder of parameter 1 */
         const char *s = c->custom_query;
         const char *m;
         while ((m = strstr(s, "$@$")) != NULL) {
-            sf_buf_append(&c->sql, s, (size_t)(m - s));
-            c->cx->placeholder(1, &c->sql);
+            sf_buf_append(&t->sql, s, (size_t)(m - s));
+            c->cx->placeholder(1, &t->sql);
             s = m + 3;
         }
-        sf_buf_puts(&c->sql, s);
-        set_str(&c->inc, c->inc_column);
-        if (c->table) {
-            free_pk(c);
-            rc = c->cx->primary_key(c->status_conn, c->table, &c->pk, &c->npk, err, errsz);
+        sf_buf_puts(&t->sql, s);
+        set_str(&t->inc, c->inc_column);
+        if (t->name) {
+            free_pk(t);
+            rc = c->cx->primary_key(c->conn, t->name, &t->pk, &t->npk, err, errsz);
             if (rc != SF_OK && rc != SF_ERR_NOTFOUND) {
                 *is_fatal = !sf_err_retriable(rc);
                 return rc;
             }
         }
-        c->inc_type = SF_COL_TEXT;
-        c->prepared = true;
+        t->inc_type = SF_COL_TEXT;
+        t->prepared = true;
         return SF_OK;
     }
-    free_pk(c);
-    rc = c->cx->primary_key(c->status_conn, c->table, &c->pk, &c->npk, err, errsz);
+    free_pk(t);
+    rc = c->cx->primary_key(c->conn, t->name, &t->pk, &t->npk, err, errsz);
     if (rc == SF_ERR_NOTFOUND) {
-        snprintf(err, errsz, "table \"%s\" does not exist", c->table);
+        snprintf(err, errsz, "table \"%s\" does not exist", t->name);
         *is_fatal = true;
         return rc;
     }
@@ -447,89 +727,166 @@ static int prepare(struct sf_source *src, char *err, size_t errsz, bool *is_fata
         *is_fatal = !sf_err_retriable(rc);
         return rc;
     }
+    bool need_inc = c->mode == MODE_INCREMENTING || c->mode == MODE_TS_INC;
     if (c->inc_column) {
-        set_str(&c->inc, c->inc_column);
-    } else if (c->npk == 1) {
-        set_str(&c->inc, c->pk[0]);
-    } else {
+        set_str(&t->inc, c->inc_column);
+    } else if (t->npk == 1) {
+        set_str(&t->inc, t->pk[0]);
+    } else if (need_inc) {
         snprintf(err, errsz,
                  "table \"%s\" has %s; set incremental.column.name to a monotonically increasing "
                  "column",
-                 c->table, c->npk == 0 ? "no primary key" : "a composite primary key");
+                 t->name, t->npk == 0 ? "no primary key" : "a composite primary key");
         *is_fatal = true;
         return SF_ERR_INVAL;
     }
-    struct sf_buf qt = SF_BUF_INIT, qi = SF_BUF_INIT, cols = SF_BUF_INIT;
-    rc = quote_qualified(c->cx, c->table, &qt);
-    if (rc == SF_OK) {
-        rc = c->cx->quote_ident(c->inc, &qi);
+    if (!need_inc) {
+        free(t->inc);
+        t->inc = NULL;
+    }
+    set_str(&t->ts, c->mode == MODE_TIMESTAMP || c->mode == MODE_TS_INC ? c->ts_column : NULL);
+
+    struct sf_buf qt = SF_BUF_INIT, qi = SF_BUF_INIT, qts = SF_BUF_INIT, cols = SF_BUF_INIT;
+    rc = quote_qualified(c->cx, t->name, &qt);
+    if (rc == SF_OK && t->inc) {
+        rc = c->cx->quote_ident(t->inc, &qi);
+    }
+    if (rc == SF_OK && t->ts) {
+        rc = c->cx->quote_ident(t->ts, &qts);
     }
     bool star = strcmp(c->columns, "*") == 0;
     if (rc == SF_OK && !star) {
-        const char *p = c->columns;
-        while (rc == SF_OK && *p) {
-            const char *e = strchr(p, ',');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            char *name = trim_dup(p, len);
-            if (!name || !*name) {
+        size_t n = 0;
+        char **names = split_names(c->columns, &n, false);
+        for (size_t i = 0; rc == SF_OK && i < n; i++) {
+            if (!names[i] || !*names[i]) {
                 snprintf(err, errsz, "empty column name in columns.to.select");
                 rc = SF_ERR_INVAL;
-            } else {
-                if (cols.len) {
-                    sf_buf_puts(&cols, ", ");
-                }
-                rc = c->cx->quote_ident(name, &cols);
+                break;
             }
-            free(name);
-            p = e ? e + 1 : p + len;
+            if (cols.len) {
+                sf_buf_puts(&cols, ", ");
+            }
+            rc = c->cx->quote_ident(names[i], &cols);
         }
-        /* the incremental column and key columns ride along (hidden) when not selected */
-        if (rc == SF_OK) {
-            sf_buf_puts(&cols, ", ");
-            rc = c->cx->quote_ident(c->inc, &cols);
+        free_names(names, n);
+        /* the offset and key columns ride along, hidden, after the selected ones */
+        if (rc == SF_OK && t->inc) {
+            sf_buf_printf(&cols, ", %s", qi.data);
         }
-        for (size_t i = 0; rc == SF_OK && i < c->npk; i++) {
+        if (rc == SF_OK && t->ts) {
+            sf_buf_printf(&cols, ", %s", qts.data);
+        }
+        for (size_t i = 0; rc == SF_OK && i < t->npk; i++) {
             sf_buf_puts(&cols, ", ");
-            rc = c->cx->quote_ident(c->pk[i], &cols);
+            rc = c->cx->quote_ident(t->pk[i], &cols);
         }
     }
     if (rc == SF_OK) {
-        sf_buf_printf(&c->sql, "SELECT %s FROM %s WHERE %s > ", star ? "*" : cols.data, qt.data,
-                      qi.data);
-        c->cx->placeholder(1, &c->sql);
-        sf_buf_printf(&c->sql, " ORDER BY %s LIMIT %lld", qi.data, c->max_rows);
-        /* learn the incremental column's class so the offset binds with the right type */
-        struct sf_buf probe = SF_BUF_INIT;
-        sf_buf_printf(&probe, "SELECT %s FROM %s WHERE 1 = 0", qi.data, qt.data);
-        const struct sf_column *pc;
-        size_t npc;
-        rc = c->cx->query(c->status_conn, probe.data, NULL, 0, &pc, &npc, err, errsz);
-        if (rc == SF_OK) {
-            c->inc_type = npc ? pc[0].type : SF_COL_TEXT;
-            struct sf_row row;
-            while (c->cx->fetch(c->status_conn, &row, err, errsz) == 1) {
-            }
-            c->cx->query_end(c->status_conn);
-        } else {
+        const char *sel = star ? "*" : cols.data;
+        struct sf_buf upper = SF_BUF_INIT;
+        c->cx->now_minus_ms(c->ts_delay_ms, &upper);
+        switch (c->mode) {
+        case MODE_INCREMENTING:
+            sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qi.data);
+            c->cx->placeholder(1, &t->sql);
+            sf_buf_printf(&t->sql, " ORDER BY %s LIMIT %lld", qi.data, c->max_rows);
+            break;
+        case MODE_TIMESTAMP:
+            /* no LIMIT: rows sharing one timestamp must not be cut in two */
+            sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qts.data);
+            c->cx->placeholder(1, &t->sql);
+            sf_buf_printf(&t->sql, " AND %s < %s ORDER BY %s", qts.data, upper.data, qts.data);
+            break;
+        case MODE_TS_INC:
+            sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s < %s AND (%s > ", sel, qt.data,
+                          qts.data, upper.data, qts.data);
+            c->cx->placeholder(1, &t->sql);
+            sf_buf_printf(&t->sql, " OR (%s = ", qts.data);
+            c->cx->placeholder(2, &t->sql);
+            sf_buf_printf(&t->sql, " AND %s > ", qi.data);
+            c->cx->placeholder(3, &t->sql);
+            sf_buf_printf(&t->sql, ")) ORDER BY %s, %s LIMIT %lld", qts.data, qi.data,
+                          c->max_rows);
+            break;
+        default: /* bulk */
+            sf_buf_printf(&t->sql, "SELECT %s FROM %s", sel, qt.data);
+            break;
+        }
+        sf_buf_free(&upper);
+        if (t->inc) {
+            rc = probe_type(c, qt.data, t->inc, &t->inc_type, err, errsz);
+        }
+        if (rc == SF_OK && t->ts) {
+            rc = probe_type(c, qt.data, t->ts, &t->ts_type, err, errsz);
+        }
+        if (rc != SF_OK) {
             *is_fatal = !sf_err_retriable(rc);
         }
-        sf_buf_free(&probe);
     } else {
         *is_fatal = true;
     }
     sf_buf_free(&qt);
     sf_buf_free(&qi);
+    sf_buf_free(&qts);
     sf_buf_free(&cols);
     if (rc == SF_OK) {
-        c->prepared = true;
+        t->prepared = true;
         SF_INFO(SF_SOURCE_FMT "polling %s with: %s", SF_SOURCE_ARGS(src), c->redacted_url,
-                c->sql.data);
+                t->sql.data);
     }
     return rc;
 }
 
-/* Write the delivered offset to flume_meta if it advanced (force: at stop). */
-static void flush_offset(struct sf_source *src, bool force)
+/* Write the table's delivered offset to flume_meta if it advanced (force: at stop). */
+static void flush_table(struct sf_source *src, struct sql_table *t)
+{
+    struct sql_ctx *c = src->ctx;
+    char *off = sf_ack_tracker_poll(t->tracker);
+    if (off) {
+        free(t->pending_offset);
+        t->pending_offset = off;
+    }
+    off = t->pending_offset;
+    if (!off || c->mode == MODE_BULK) {
+        return;
+    }
+    if (t->written_offset && strcmp(off, t->written_offset) == 0) {
+        free(t->pending_offset);
+        t->pending_offset = NULL;
+        return;
+    }
+    char err[512] = "";
+    int rc = SF_ERR_CONN;
+    if (!c->status_conn) {
+        rc = c->scx->connect(c->status_url ? &c->status_dburl : &c->dburl, &c->status_conn, err,
+                             sizeof(err));
+        if (rc != SF_OK) {
+            c->status_conn = NULL;
+        }
+    }
+    if (c->status_conn && c->upsert_sql.len) {
+        struct sf_param p[2] = { { t->status_key, SF_COL_TEXT }, { off, SF_COL_TEXT } };
+        rc = c->scx->exec(c->status_conn, c->upsert_sql.data, p, 2, err, sizeof(err));
+        if (rc != SF_OK && sf_err_retriable(rc)) {
+            c->scx->close(c->status_conn);
+            c->status_conn = NULL;
+        }
+    }
+    if (rc == SF_OK) {
+        SF_DEBUG(SF_SOURCE_FMT "offset \"%s\" of \"%s\" written to %s", SF_SOURCE_ARGS(src), off,
+                 t->status_key, c->status_table);
+        free(t->written_offset);
+        t->written_offset = off;
+        t->pending_offset = NULL;
+        return;
+    }
+    /* pending_offset stays for the next attempt */
+    SF_WARN(SF_SOURCE_FMT "could not write offset \"%s\" of \"%s\" to %s: %s; will retry",
+            SF_SOURCE_ARGS(src), off, t->status_key, c->status_table, err);
+}
+
+static void flush_offsets(struct sf_source *src, bool force)
 {
     struct sql_ctx *c = src->ctx;
     long long now = mono_ms();
@@ -537,51 +894,18 @@ static void flush_offset(struct sf_source *src, bool force)
         return;
     }
     c->last_flush_ms = now;
-    char *off = sf_ack_tracker_poll(src->tracker);
-    if (off) {
-        free(c->pending_offset);
-        c->pending_offset = off;
+    for (size_t i = 0; i < c->ntabs; i++) {
+        flush_table(src, &c->tabs[i]);
     }
-    off = c->pending_offset;
-    if (!off) {
-        return;
-    }
-    if (c->written_offset && strcmp(off, c->written_offset) == 0) {
-        free(c->pending_offset);
-        c->pending_offset = NULL;
-        return;
-    }
-    char err[512] = "";
-    int rc = SF_ERR_CONN;
-    if (!c->status_conn) {
-        rc = connect_one(src, &c->status_conn, err, sizeof(err));
-        if (rc != SF_OK) {
-            c->status_conn = NULL;
-        }
-    }
-    if (c->status_conn && c->upsert_sql.len) {
-        struct sf_param p[2] = { { c->status_key, SF_COL_TEXT }, { off, SF_COL_TEXT } };
-        rc = c->cx->exec(c->status_conn, c->upsert_sql.data, p, 2, err, sizeof(err));
-        if (rc != SF_OK && sf_err_retriable(rc)) {
-            c->cx->close(c->status_conn);
-            c->status_conn = NULL;
-        }
-    }
-    if (rc == SF_OK) {
-        SF_DEBUG(SF_SOURCE_FMT "offset \"%s\" written to %s", SF_SOURCE_ARGS(src), off,
-                 c->status_table);
-        free(c->written_offset);
-        c->written_offset = off;
-        c->pending_offset = NULL;
-        return;
-    }
-    /* pending_offset stays for the next attempt */
-    SF_WARN(SF_SOURCE_FMT "could not write offset \"%s\" to %s: %s; will retry",
-            SF_SOURCE_ARGS(src), off, c->status_table, err);
 }
 
 static int find_col(const struct sf_column *cols, size_t n, const char *name)
 {
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(cols[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         if (strcasecmp(cols[i].name, name) == 0) {
             return (int)i;
@@ -590,22 +914,27 @@ static int find_col(const struct sf_column *cols, size_t n, const char *name)
     return -1;
 }
 
-/* Register the batch with the tracker and put it into every channel. */
-static int deliver_batch(struct sf_source *src, size_t n, const char *last_offset)
+/* Register the batch with the table's tracker and put it into every channel, recording the
+ * offset in durable channels in the same commit. */
+static int deliver_batch(struct sf_source *src, struct sql_table *t, size_t n,
+                         const char *last_offset)
 {
     struct sql_ctx *c = src->ctx;
-    uint64_t id = sf_ack_tracker_add(src->tracker, n, (unsigned)src->nch, last_offset);
+    uint64_t id = sf_ack_tracker_add(t->tracker, n, (unsigned)src->nch, last_offset);
     for (size_t i = 0; i < n; i++) {
-        c->batch[i]->tracker = src->tracker;
+        c->batch[i]->tracker = t->tracker;
         c->batch[i]->ack_id = id;
     }
     atomic_fetch_add(&src->metrics.batch_received, 1);
     atomic_fetch_add(&src->metrics.event_received, (long long)n);
-    int rc = sf_source_deliver(src, c->batch, n);
+    int rc = sf_source_deliver(src, c->batch, n, t->chan_key,
+                               c->mode == MODE_BULK ? NULL : last_offset);
     if (rc == SF_OK) {
         atomic_fetch_add(&src->metrics.batch_accepted, 1);
         atomic_fetch_add(&src->metrics.event_accepted, (long long)n);
-        set_str(&c->read_offset, last_offset);
+        if (c->mode != MODE_BULK) {
+            set_str(&t->read_offset, last_offset);
+        }
     }
     return rc;
 }
@@ -618,19 +947,17 @@ static void free_batch(struct sql_ctx *c, size_t n)
     }
 }
 
-static enum sf_status sql_process(struct sf_source *src)
+/* Make sure the connections are up and the table is ready to poll. */
+static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, bool *ok)
 {
     struct sql_ctx *c = src->ctx;
     char err[1024] = "";
     int rc;
-    if (c->fatal_logged) {
-        src->backoff_ms = 1000;
-        return SF_BACKOFF;
-    }
-    if (!c->status_conn) {
-        rc = connect_one(src, &c->status_conn, err, sizeof(err));
+    *ok = false;
+    if (!c->conn) {
+        rc = c->cx->connect(&c->dburl, &c->conn, err, sizeof(err));
         if (rc != SF_OK) {
-            c->status_conn = NULL;
+            c->conn = NULL;
             if (rc == SF_ERR_AUTH || rc == SF_ERR_INVAL) {
                 return fatal(src, "%s", err);
             }
@@ -638,9 +965,40 @@ static enum sf_status sql_process(struct sf_source *src)
         }
         SF_INFO(SF_SOURCE_FMT "connected to %s", SF_SOURCE_ARGS(src), c->redacted_url);
     }
-    if (!c->prepared || !c->read_offset || !c->upsert_sql.len) {
-        bool is_fatal;
-        rc = prepare(src, err, sizeof(err), &is_fatal);
+    if (!c->status_conn) {
+        rc = c->scx->connect(c->status_url ? &c->status_dburl : &c->dburl, &c->status_conn, err,
+                             sizeof(err));
+        if (rc != SF_OK) {
+            c->status_conn = NULL;
+            if (rc == SF_ERR_AUTH || rc == SF_ERR_INVAL) {
+                return fatal(src, "status database: %s", err);
+            }
+            return backoff(src, rc, "could not connect to the status database", err);
+        }
+    }
+    bool is_fatal = false;
+    if (!c->status_ready) {
+        rc = prepare_status(src, err, sizeof(err), &is_fatal);
+        if (rc != SF_OK) {
+            if (is_fatal) {
+                return fatal(src, "%s", err);
+            }
+            close_conns(c);
+            return backoff(src, rc, "could not prepare the status table", err);
+        }
+    }
+    if (!t->offset_loaded && c->mode != MODE_BULK) {
+        rc = load_offset(src, t, err, sizeof(err));
+        if (rc != SF_OK) {
+            if (!sf_err_retriable(rc)) {
+                return fatal(src, "could not read the offset of \"%s\": %s", t->status_key, err);
+            }
+            close_conns(c);
+            return backoff(src, rc, "could not read the stored offset", err);
+        }
+    }
+    if (!t->prepared) {
+        rc = prepare_table(src, t, err, sizeof(err), &is_fatal);
         if (rc != SF_OK) {
             if (is_fatal) {
                 return fatal(src, "%s", err);
@@ -649,73 +1007,121 @@ static enum sf_status sql_process(struct sf_source *src)
             return backoff(src, rc, "could not prepare the poll", err);
         }
     }
-    if (!c->conn) {
-        rc = connect_one(src, &c->conn, err, sizeof(err));
-        if (rc != SF_OK) {
-            c->conn = NULL;
-            return backoff(src, rc, "could not connect", err);
-        }
-    }
-    flush_offset(src, false);
+    *ok = true;
+    return SF_READY;
+}
 
+/* Run one query of table t and deliver its rows. *rows gets the number read.
+ * @return SF_READY when the poll completed, else the status to return (backoff/fatal). */
+static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, long long *rows)
+{
+    struct sql_ctx *c = src->ctx;
+    char err[1024] = "";
+    *rows = 0;
+    /* the bound offset parameters of the mode */
+    struct sf_param params[3];
+    size_t nparams = 0;
+    char *ts_part = NULL;
+    const char *inc_part = NULL;
+    if (c->mode == MODE_TS_INC) {
+        const char *comma = strchr(t->read_offset, ',');
+        ts_part = comma ? strndup(t->read_offset, (size_t)(comma - t->read_offset))
+                        : strdup(t->read_offset);
+        inc_part = comma ? comma + 1 : "0";
+        params[0] = (struct sf_param){ ts_part, t->ts_type };
+        params[1] = (struct sf_param){ ts_part, t->ts_type };
+        params[2] = (struct sf_param){ inc_part, t->inc_type };
+        nparams = 3;
+    } else if (c->mode == MODE_TIMESTAMP) {
+        params[0] = (struct sf_param){ t->read_offset, t->ts_type };
+        nparams = 1;
+    } else if (c->mode == MODE_INCREMENTING) {
+        enum sf_coltype ty = t->inc_type;
+        if (c->custom_query) {
+            ty = is_integer(t->read_offset) ? SF_COL_INT : SF_COL_TEXT;
+        }
+        params[0] = (struct sf_param){ t->read_offset, ty };
+        nparams = (c->custom_query && !strstr(c->custom_query, "$@$")) ? 0 : 1;
+    }
     const struct sf_column *cols;
     size_t ncols;
-    struct sf_param param = { c->read_offset, c->inc_type };
-    size_t nparams = (c->custom_query && !strstr(c->custom_query, "$@$")) ? 0 : 1;
-    rc = c->cx->query(c->conn, c->sql.data, &param, nparams, &cols, &ncols, err, sizeof(err));
+    int rc = c->cx->query(c->conn, t->sql.data, params, nparams, &cols, &ncols, err, sizeof(err));
+    free(ts_part);
     if (rc != SF_OK) {
         if (!sf_err_retriable(rc)) {
-            return fatal(src, "poll query failed: %s", err);
+            return fatal(src, "poll query of \"%s\" failed: %s", t->status_key, err);
         }
         close_conns(c);
         return backoff(src, rc, "poll query failed", err);
     }
-    int inc_idx = c->inc ? find_col(cols, ncols, c->inc) : 0;
-    if (inc_idx < 0) {
-        c->cx->query_end(c->conn);
-        return fatal(src, "incremental column \"%s\" is not in the result of the query", c->inc);
-    }
-    int key_idx[16];
-    size_t nkey = c->npk < 16 ? c->npk : 16;
-    for (size_t i = 0; i < nkey; i++) {
-        key_idx[i] = find_col(cols, ncols, c->pk[i]);
-        if (key_idx[i] < 0) {
-            nkey = 0;
-        }
-    }
-    /* with an explicit column list the incremental and key columns ride along at the end */
-    size_t nvisible = ncols;
-    if (!c->custom_query && strcmp(c->columns, "*") != 0) {
-        nvisible = ncols - 1 - c->npk;
-        inc_idx = (int)nvisible;
+    /* where the offset and key values are in each row */
+    bool explicit_cols = !c->custom_query && strcmp(c->columns, "*") != 0;
+    size_t hidden = (t->inc ? 1 : 0) + (t->ts ? 1 : 0) + t->npk;
+    size_t nvisible = explicit_cols ? ncols - hidden : ncols;
+    int inc_idx = -1, ts_idx = -1;
+    int key_idx[MAX_KEY_COLS];
+    size_t nkey = t->npk < MAX_KEY_COLS ? t->npk : MAX_KEY_COLS;
+    if (explicit_cols) {
+        size_t at = nvisible;
+        inc_idx = t->inc ? (int)at++ : -1;
+        ts_idx = t->ts ? (int)at++ : -1;
         for (size_t i = 0; i < nkey; i++) {
-            key_idx[i] = (int)(nvisible + 1 + i);
+            key_idx[i] = (int)at++;
+        }
+    } else {
+        inc_idx = t->inc ? find_col(cols, ncols, t->inc) : (c->custom_query ? 0 : -1);
+        ts_idx = t->ts ? find_col(cols, ncols, t->ts) : -1;
+        for (size_t i = 0; i < nkey; i++) {
+            key_idx[i] = find_col(cols, ncols, t->pk[i]);
+            if (key_idx[i] < 0) {
+                nkey = 0;
+            }
         }
     }
-    const char *table_name = c->table ? c->table : c->status_key;
-    long long rows = 0;
+    if ((t->inc || c->custom_query) && inc_idx < 0) {
+        c->cx->query_end(c->conn);
+        return fatal(src, "incremental column \"%s\" is not in the result of the query",
+                     t->inc ? t->inc : "(first column)");
+    }
+    if (t->ts && ts_idx < 0) {
+        c->cx->query_end(c->conn);
+        return fatal(src, "timestamp column \"%s\" is not in the result of the query", t->ts);
+    }
+    const char *table_name = t->name ? t->name : t->status_key;
     size_t n = 0;
-    char last[512] = "";
+    struct sf_buf last = SF_BUF_INIT;
     struct sf_row row;
     int got;
+    char tsbuf[24] = "";
     while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
-        rows++;
+        (*rows)++;
         struct sf_row vis = { nvisible, row.vals, row.lens };
         sf_buf_reset(&c->body);
         sf_format_row(&c->fmt, cols, &vis, &c->body);
-        const char *incv = row.vals[inc_idx];
-        size_t incl = incv ? row.lens[inc_idx] : 0;
-        if (!incv) {
-            c->cx->query_end(c->conn);
-            free_batch(c, n);
-            return fatal(src, "incremental column \"%s\" is NULL in a row of \"%s\"", c->inc,
-                         table_name);
+        /* the row's offset */
+        sf_buf_reset(&last);
+        if (ts_idx >= 0) {
+            if (!row.vals[ts_idx]) {
+                continue; /* a NULL timestamp is never past any offset: not selected anyway */
+            }
+            sf_buf_append(&last, row.vals[ts_idx], row.lens[ts_idx]);
         }
-        if (incl >= sizeof(last)) {
-            incl = sizeof(last) - 1;
+        if (inc_idx >= 0) {
+            if (!row.vals[inc_idx]) {
+                c->cx->query_end(c->conn);
+                free_batch(c, n);
+                sf_buf_free(&last);
+                return fatal(src, "incremental column \"%s\" is NULL in a row of \"%s\"",
+                             t->inc ? t->inc : "(first column)", table_name);
+            }
+            if (ts_idx >= 0) {
+                sf_buf_putc(&last, ',');
+            }
+            sf_buf_append(&last, row.vals[inc_idx], row.lens[inc_idx]);
         }
-        memcpy(last, incv, incl);
-        last[incl] = '\0';
+        if (!last.data) {
+            sf_buf_puts(&last, "");
+        }
         sf_buf_reset(&c->keybuf);
         if (nkey) {
             for (size_t i = 0; i < nkey; i++) {
@@ -728,55 +1134,91 @@ static enum sf_status sql_process(struct sf_source *src)
                 }
             }
         } else {
-            sf_buf_puts(&c->keybuf, last);
+            sf_buf_puts(&c->keybuf, last.data);
         }
-        char ts[24];
-        snprintf(ts, sizeof(ts), "%lld", now_ms());
+        if (n == 0) {
+            snprintf(tsbuf, sizeof(tsbuf), "%lld", now_ms());
+        }
         struct sf_header h[4] = { { "table", table_name },
-                                  { "offset", last },
+                                  { "offset", last.data },
                                   { "key", c->keybuf.data ? c->keybuf.data : "" },
-                                  { "timestamp", ts } };
+                                  { "timestamp", tsbuf } };
         struct sf_event *ev = sf_event_create(h, 4, c->body.data, c->body.len);
         if (!ev) {
             c->cx->query_end(c->conn);
             free_batch(c, n);
+            sf_buf_free(&last);
             return backoff(src, SF_ERR_NOMEM, "could not allocate an event", "out of memory");
         }
         c->batch[n++] = ev;
         if (n == (size_t)c->batch_size) {
-            rc = deliver_batch(src, n, last);
+            rc = deliver_batch(src, t, n, last.data);
             n = 0;
             if (rc != SF_OK) { /* stopping: the unread rows are read again next start */
                 c->cx->query_end(c->conn);
+                sf_buf_free(&last);
                 return SF_BACKOFF;
             }
-            flush_offset(src, false);
+            flush_offsets(src, false);
         }
     }
     if (got < 0) {
         free_batch(c, n);
         c->cx->query_end(c->conn);
+        sf_buf_free(&last);
         if (!sf_err_retriable(got)) {
-            return fatal(src, "reading rows failed: %s", err);
+            return fatal(src, "reading rows of \"%s\" failed: %s", t->status_key, err);
         }
         close_conns(c);
         return backoff(src, got, "reading rows failed", err);
     }
     c->cx->query_end(c->conn);
     if (n > 0) {
-        rc = deliver_batch(src, n, last);
+        rc = deliver_batch(src, t, n, last.data);
         if (rc != SF_OK) {
+            sf_buf_free(&last);
             return SF_BACKOFF;
         }
     }
-    c->backoff_ms = 0;
-    flush_offset(src, false);
-    if (rows > 0) {
-        SF_DEBUG(SF_SOURCE_FMT "read %lld rows up to offset \"%s\"", SF_SOURCE_ARGS(src), rows,
-                 c->read_offset);
+    sf_buf_free(&last);
+    if (*rows > 0) {
+        SF_DEBUG(SF_SOURCE_FMT "read %lld rows of \"%s\" up to offset \"%s\"",
+                 SF_SOURCE_ARGS(src), *rows, t->status_key, t->read_offset);
     }
-    if (!c->custom_query && rows >= c->max_rows) {
-        return SF_READY;
+    return SF_READY;
+}
+
+static enum sf_status sql_process(struct sf_source *src)
+{
+    struct sql_ctx *c = src->ctx;
+    if (c->fatal_logged) {
+        src->backoff_ms = 1000;
+        return SF_BACKOFF;
+    }
+    struct sql_table *t = &c->tabs[c->cursor];
+    bool ok;
+    enum sf_status st = ensure_ready(src, t, &ok);
+    if (!ok) {
+        return st;
+    }
+    flush_offsets(src, false);
+    long long rows;
+    st = poll_table(src, t, &rows);
+    if (st != SF_READY) {
+        return st;
+    }
+    c->backoff_ms = 0;
+    flush_offsets(src, false);
+    bool full = c->mode != MODE_BULK && c->mode != MODE_TIMESTAMP && !c->custom_query &&
+                rows >= c->max_rows;
+    c->cycle_full |= full;
+    c->cursor = (c->cursor + 1) % c->ntabs;
+    if (c->cursor != 0) {
+        return SF_READY; /* next table of this round at once */
+    }
+    if (c->cycle_full) {
+        c->cycle_full = false;
+        return SF_READY; /* some table returned a full page: go round again at once */
     }
     src->backoff_ms = c->query_delay_ms;
     return SF_BACKOFF;
@@ -785,30 +1227,46 @@ static enum sf_status sql_process(struct sf_source *src)
 static void sql_stop(struct sf_source *src)
 {
     struct sql_ctx *c = src->ctx;
-    if (c->cx) {
-        flush_offset(src, true);
-        if (c->written_offset) {
-            SF_INFO(SF_SOURCE_FMT "stopped; delivered offset \"%s\" is in %s",
-                    SF_SOURCE_ARGS(src), c->written_offset, c->status_table);
+    if (c->cx && c->tabs) {
+        flush_offsets(src, true);
+        for (size_t i = 0; i < c->ntabs; i++) {
+            if (c->tabs[i].written_offset) {
+                SF_INFO(SF_SOURCE_FMT "stopped; delivered offset \"%s\" is in %s",
+                        SF_SOURCE_ARGS(src), c->tabs[i].written_offset, c->status_table);
+            }
         }
         close_conns(c);
     }
-    free_pk(c);
-    free(c->inc);
-    free(c->read_offset);
-    free(c->written_offset);
-    free(c->pending_offset);
+    for (size_t i = 0; i < c->ntabs; i++) {
+        struct sql_table *t = &c->tabs[i];
+        free_pk(t);
+        free(t->name);
+        free(t->status_key);
+        free(t->chan_key);
+        free(t->inc);
+        free(t->ts);
+        free(t->read_offset);
+        free(t->written_offset);
+        free(t->pending_offset);
+        sf_buf_free(&t->sql);
+        sf_ack_tracker_destroy(t->tracker);
+    }
+    free(c->tabs);
+    c->tabs = NULL;
+    c->ntabs = 0;
     free(c->redacted_url);
     free(c->batch);
-    sf_buf_free(&c->sql);
     sf_buf_free(&c->upsert_sql);
     sf_buf_free(&c->body);
     sf_buf_free(&c->keybuf);
-    if (c->dburl.scheme) {
-        if (c->dburl.password) {
-            explicit_bzero(c->dburl.password, strlen(c->dburl.password));
+    struct sf_db_url *urls[2] = { &c->dburl, &c->status_dburl };
+    for (size_t i = 0; i < 2; i++) {
+        if (urls[i]->scheme) {
+            if (urls[i]->password) {
+                explicit_bzero(urls[i]->password, strlen(urls[i]->password));
+            }
+            sf_db_url_free(urls[i]);
         }
-        sf_db_url_free(&c->dburl);
     }
 }
 

@@ -139,7 +139,7 @@ s_live_and_restart() {
     agent_start "$WORK/live.conf" "$WORK/live.log"
     wait_offset live 1500 30 || return
     agent_term
-    assert_contains "$WORK/live.log" 'resuming after offset "1000"' "resume logged" || return
+    assert_contains "$WORK/live.log" 'flume_meta has "1000"; resuming after "1000"' "resume logged" || return
     consume live 1500 "$WORK/live.out"
     assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/live.out" 1 1500)" "exactly once across restart" || return
     pass
@@ -198,7 +198,7 @@ seen = collections.Counter(int(json.loads(json.loads(l)["value"])["id"]) for l i
 floor = min(int(x) for x in open(sys.argv[2]).read().split())
 bad = [i for i, c in seen.items() if c > 1 and i <= floor]
 print("ok" if not bad else "duplicates at or below offset %d: %s" % (floor, bad[:5]))' "$WORK/k9.out" "$WORK/k9.offsets")" "duplicates only above the stored offset" || return
-    assert_contains "$WORK/k9.log" "resuming after offset" "resumed from flume_meta" || return
+    assert_contains "$WORK/k9.log" "; resuming after" "resumed from flume_meta" || return
     pass
 }
 
@@ -392,9 +392,129 @@ EOF
     pass
 }
 
+
+# timestamp+incrementing: 10,000 rows sharing one timestamp across max.rows = 100 pages arrive
+# exactly once (the pair offset breaks the tie); the stored offset is the encoded pair
+s_ts_inc_ties() {
+    t ts_inc_ties
+    db_exec "DROP TABLE IF EXISTS tie"
+    db_exec "CREATE TABLE tie (id BIGINT NOT NULL PRIMARY KEY, ts TIMESTAMP NOT NULL, v VARCHAR(64))"
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "INSERT INTO tie SELECT seq, '2024-01-01 00:00:00', CONCAT('row-', seq) FROM seq_1_to_10000"
+    else
+        db_exec "INSERT INTO tie SELECT g, '2024-01-01 00:00:00', 'row-' || g FROM generate_series(1, 10000) g"
+    fi
+    write_conf "$WORK/tie.conf" tie tie "a1.sources.r1.incremental.mode = timestamp+incrementing" \
+        "a1.sources.r1.timestamp.column.name = ts" "a1.sources.r1.max.rows = 100"
+    agent_start "$WORK/tie.conf" "$WORK/tie.log"
+    wait_offset tie "2024-01-0100:00:00,10000" 60 || return
+    db_exec "INSERT INTO tie VALUES (10001, '2024-01-01 00:00:00', 'late, same ts, higher id')"
+    db_exec "UPDATE tie SET ts = '2024-01-02 00:00:00', v = 'updated' WHERE id = 7"
+    wait_offset tie "2024-01-0200:00:00,7" 30 || return
+    agent_term
+    consume tie 10002 "$WORK/tie.out"
+    assert_eq "lost=0 dup=1 extra=1" "$(check_range "$WORK/tie.out" 1 10000)" "10,000 tied rows once, the updated row again, the late row" || return
+    assert_contains "$WORK/tie.out" 'updated' "updated row re-read" || return
+    pass
+}
+
+# timestamp mode picks up inserted and updated rows
+s_timestamp_mode() {
+    t timestamp_mode
+    db_exec "DROP TABLE IF EXISTS tsm"
+    db_exec "CREATE TABLE tsm (id BIGINT NOT NULL PRIMARY KEY, ts TIMESTAMP(3) NOT NULL, v VARCHAR(64))"
+    db_exec "INSERT INTO tsm VALUES (1, '2024-01-01 00:00:01', 'a'), (2, '2024-01-01 00:00:02', 'b'), (3, '2024-01-01 00:00:03', 'c')"
+    write_conf "$WORK/tsm.conf" tsm tsm "a1.sources.r1.incremental.mode = timestamp" "a1.sources.r1.timestamp.column.name = ts"
+    agent_start "$WORK/tsm.conf" "$WORK/tsm.log"
+    local ms=".000"
+    [ "$DB_KIND" = postgresql ] && ms="" # PostgreSQL prints no trailing zero fractions
+    wait_offset tsm "2024-01-0100:00:03$ms" 30 || return
+    db_exec "UPDATE tsm SET v = 'b2', ts = '2024-01-01 00:00:04' WHERE id = 2"
+    wait_offset tsm "2024-01-0100:00:04$ms" 30 || return
+    agent_term
+    consume tsm 4 "$WORK/tsm.out"
+    assert_eq "1 2 2 3" "$(ids_of "$WORK/tsm.out" | sort -n | tr '\n' ' ' | sed 's/ $//')" "inserted and updated rows" || return
+    assert_contains "$WORK/tsm.out" 'b2' "the updated version" || return
+    pass
+}
+
+# bulk mode: the whole table each poll
+s_bulk_mode() {
+    t bulk_mode
+    db_create_idv bulk
+    db_exec "INSERT INTO bulk VALUES (1, 'a'), (2, 'b'), (3, 'c')"
+    write_conf "$WORK/bulk.conf" bulk bulk "a1.sources.r1.incremental.mode = bulk"
+    agent_start "$WORK/bulk.conf" "$WORK/bulk.log"
+    consume bulk 9 "$WORK/bulk.out"
+    agent_term
+    # every poll delivers the whole table: ids 1, 2, 3 each at least three times, nothing else
+    assert_eq "1 2 3" "$(ids_of "$WORK/bulk.out" | sort -n | uniq -c | awk '$1 >= 3 {print $2}' | tr '\n' ' ' | sed 's/ $//')" "three polls of the whole table" || return
+    assert_eq "1 2 3" "$(ids_of "$WORK/bulk.out" | sort -un | tr '\n' ' ' | sed 's/ $//')" "only the table's rows" || return
+    assert_eq "" "$(db_offset bulk)" "no offset for bulk" || return
+    pass
+}
+
+# several tables on one source: one offset row each (status.key prefix + table), %{table} topics,
+# round-robin (a busy table does not hold back the others); flume_meta in another database
+s_multi_table_status_db() {
+    t multi_table_status_db
+    for x in mt_a mt_b mt_c; do db_create_idv $x; done
+    db_insert_range mt_a 1 20000
+    db_insert_range mt_b 1 30
+    db_insert_range mt_c 1 40
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "CREATE DATABASE IF NOT EXISTS sf_status"
+        status_url="mysql://sqlflume:sqlflume-pw@127.0.0.1:$DB_PORT/sf_status"
+    else
+        db_exec "DROP DATABASE IF EXISTS sf_status"
+        db_exec "CREATE DATABASE sf_status"
+        status_url="postgresql://sqlflume:sqlflume-pw@127.0.0.1:$DB_PORT/sf_status"
+    fi
+    write_conf "$WORK/mt.conf" unused "%{table}" "a1.sources.r1.tables = mt_a, mt_b mt_c" \
+        "a1.sources.r1.status.key = agentA." "a1.sources.r1.max.rows = 500" \
+        "a1.sources.r1.status.connection.url = $status_url"
+    sed -i '/^a1.sources.r1.table = /d' "$WORK/mt.conf"
+    SF_LOG_LEVEL=DEBUG agent_start "$WORK/mt.conf" "$WORK/mt.log"
+    local end=$((SECONDS + $(secs 60))) got=""
+    while [ $SECONDS -lt $end ]; do
+        got=$(sf_status_offsets)
+        [ "$got" = "agentA.mt_a=20000 agentA.mt_b=30 agentA.mt_c=40" ] && break
+        sleep 0.3
+    done
+    agent_term
+    assert_eq "agentA.mt_a=20000 agentA.mt_b=30 agentA.mt_c=40" "$got" "one offset row per table in the status database" || return
+    assert_eq "0" "$(db_exec "SELECT COUNT(*) FROM flume_meta WHERE source_tab LIKE 'agentA.%'" 2>/dev/null | tr -d ' ' || echo 0)" "nothing in the source database's flume_meta" || return
+    consume mt_b 30 "$WORK/mt_b.out"
+    consume mt_c 40 "$WORK/mt_c.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/mt_b.out" 1 30)" "table mt_b in its topic" || return
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/mt_c.out" 1 40)" "table mt_c in its topic" || return
+    # round-robin: the small tables' rows were read before the busy table's last page
+    assert_eq "ok" "$($PY -c '
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+def first(needle):
+    for i, l in enumerate(lines):
+        if needle in l:
+            return i
+    return -1
+a = first("read 500 rows of \"agentA.mt_a\" up to offset \"20000\"")
+b = first("rows of \"agentA.mt_b\"")
+print("ok" if 0 <= b < a else "order: mt_b at %d, mt_a last page at %d" % (b, a))' "$WORK/mt.log")" "round-robin" || return
+    pass
+}
+sf_status_offsets() {
+    if [ "$DB_KIND" = mysql ]; then
+        sf_mysql_exec "$DB_PORT" "SELECT CONCAT(source_tab, '=', currentIndex) FROM sf_status.flume_meta ORDER BY source_tab" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'
+    else
+        PGPASSWORD=sqlflume-pw psql -h 127.0.0.1 -p "$DB_PORT" -U sqlflume -d sf_status -X -q -t -A \
+            -c "SELECT source_tab || '=' || currentIndex FROM flume_meta ORDER BY source_tab" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'
+    fi
+}
+
 # ---------------------------------------------------------------- main
 ALL="s_config_errors s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
-     s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down"
+     s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down
+     s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do

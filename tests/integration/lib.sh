@@ -87,7 +87,7 @@ db_restart() { if [ "$DB_KIND" = mysql ]; then sf_mariadb_restart "$DB_DIR" "$DB
 # identifier quoting for test SQL
 qi() { if [ "$DB_KIND" = mysql ]; then printf '`%s`' "${1//\`/\`\`}"; else printf '"%s"' "${1//\"/\"\"}"; fi; }
 # stored offset of a status key
-db_offset() { db_exec "SELECT currentIndex FROM flume_meta WHERE source_tab = '$1'" | tr -d ' \r'; }
+db_offset() { db_exec "SELECT currentIndex FROM flume_meta WHERE source_tab = '$1'" 2>/dev/null | tr -d ' \r'; }
 # insert ids FROM..TO into a (id, v) table in one statement (generate_series / seq table)
 db_insert_range() { # table from to
     if [ "$DB_KIND" = mysql ]; then

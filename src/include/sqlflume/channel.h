@@ -35,6 +35,11 @@ struct sf_txn {
     struct sf_event **evs; /* events put or taken so far, in order */
     size_t n, cap;         /* cap = the channel's transactionCapacity */
     void *plugin_data;     /* for the plugin's own per-transaction state */
+    /* The source offset reached by a put transaction's events, recorded by a durable channel in
+     * the same commit (DESIGN-NOTES 1; see sf_channel_offset_get). Borrowed, may be NULL; the
+     * source sets both before sf_channel_txn_commit. Channels without offset_get ignore them. */
+    const char *src_key;
+    const char *src_offset;
 };
 
 /** Flume's channel counters (ChannelCounter), read by monitoring. */
@@ -68,6 +73,13 @@ struct sf_channel_plugin {
     int (*take_rollback)(struct sf_txn *txn);
     /** Events in the queue plus taken but not committed. */
     size_t (*size)(struct sf_channel *ch);
+    /**
+     * Optional (NULL: the channel does not keep offsets). The latest txn->src_offset committed
+     * with a put transaction under src_key, surviving restarts (after replay).
+     * @param out  on SF_OK a malloc'd copy (caller frees); NULL otherwise
+     * @return SF_OK, SF_ERR_NOTFOUND (no offset for src_key), SF_ERR_NOMEM
+     */
+    int (*offset_get)(struct sf_channel *ch, const char *src_key, char **out);
 };
 
 struct sf_channel {
@@ -100,5 +112,13 @@ int sf_channel_txn_rollback(struct sf_txn *txn);
 void sf_channel_txn_close(struct sf_txn *txn);
 /** Events held (queued + taken and uncommitted). */
 size_t sf_channel_size(struct sf_channel *ch);
+/**
+ * The latest source offset committed into ch under src_key (txn->src_key/src_offset of put
+ * transactions), e.g. to resume a source exactly after a crash with a durable channel.
+ * @param out  on SF_OK a malloc'd copy (caller frees); NULL otherwise
+ * @return SF_OK, SF_ERR_NOTFOUND (none stored, or the channel keeps no offsets), SF_ERR_NOMEM
+ * Thread: any.
+ */
+int sf_channel_offset_get(struct sf_channel *ch, const char *src_key, char **out);
 
 #endif

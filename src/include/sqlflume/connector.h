@@ -96,6 +96,9 @@ struct sf_connector_plugin {
     void (*status_table_ddl)(const char *quoted_table, struct sf_buf *out);
     /** SQL text of the offset upsert with parameters 1 = source_tab, 2 = currentIndex. */
     void (*status_upsert_sql)(const char *quoted_table, struct sf_buf *out);
+    /** Append an expression for the database's current time minus ms milliseconds (ms >= 0),
+     *  comparable with the table's timestamp columns in the UTC session. */
+    void (*now_minus_ms)(long long ms, struct sf_buf *out);
 };
 
 /** The connector serving url->scheme, or NULL. */

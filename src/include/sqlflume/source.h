@@ -61,12 +61,15 @@ struct sf_source {
 
 /**
  * Put evs[0..n) into every channel of src (copies for the 2nd and later channels), one put
- * transaction per channel, retrying with backoff while a channel is full.
+ * transaction per channel, retrying with backoff while a channel is full. src_key/src_offset
+ * (borrowed, may be NULL) are the offset the batch reaches, recorded by durable channels in the
+ * same commit (sf_channel_offset_get).
  * @return SF_OK (the channels own the events) or SF_ERR_STOPPED (the source is stopping; the
  * caller still owns the events that no channel took: they are freed by this function in that case
  * too, so the caller never frees evs after the call).
  */
-int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n);
+int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n, const char *src_key,
+                      const char *src_offset);
 
 /** Sleep up to ms, waking early when the source is stopped. @return false when stopping. */
 bool sf_source_sleep(struct sf_source *src, long long ms);
