@@ -26,6 +26,8 @@
 #include "sqlflume/log.h"
 #include "sqlflume/source.h"
 
+#include "gapset.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -61,6 +63,13 @@ struct sql_table {
     char *written_offset; /* last value written to flume_meta */
     char *pending_offset; /* delivered, not yet written */
     struct sf_ack_tracker *tracker;
+    /* out-of-order commits (integer incrementing columns): ids below hw not seen yet */
+    bool gaps_on;
+    bool gaps_init;
+    struct sf_gapset gs;      /* as of the last batch that reached the channels */
+    struct sf_gapset gs_work; /* while a poll reads */
+    struct sf_buf sel_from;   /* "SELECT cols FROM t" */
+    struct sf_buf qinc;       /* the quoted incremental column */
 };
 
 struct sql_ctx {
@@ -76,6 +85,7 @@ struct sql_ctx {
     char *ts_column;
     int mode;
     long long ts_delay_ms;
+    long long gap_timeout_ms;
     char *start_from;
     char *custom_query;
     long long max_rows;
@@ -109,6 +119,7 @@ struct sql_ctx {
     struct sf_format fmt;
     struct sf_buf body;
     struct sf_buf keybuf;
+    struct sf_buf gap_sql;
     struct sf_event **batch;
     bool fatal_logged;
 };
@@ -147,6 +158,11 @@ static const struct sf_option sql_options[] = {
       offsetof(struct sql_ctx, ts_delay_ms), 0, NULL, NULL,
       "timestamp modes read rows only up to the database's now minus this many ms, so that "
       "transactions committing late are not skipped" },
+    { "incremental.gap.timeout.ms", SF_OPT_INT, "60000", 0, 86400000LL * 7,
+      offsetof(struct sql_ctx, gap_timeout_ms), 0, NULL, NULL,
+      "ms a missing id below the highest one read is waited for (its transaction may commit "
+      "late) before it counts as a permanent gap; rows above it flow meanwhile and are delivered "
+      "once; 0 = off (integer incrementing columns)" },
     { "start.from", SF_OPT_STRING, "0", 0, 0, offsetof(struct sql_ctx, start_from), 0,
       "incremental.value", NULL,
       "offset used when flume_meta has no row for this source (timestamp modes: the earliest "
@@ -243,6 +259,18 @@ static int cmp_int_text(const char *a, const char *b)
 /* Order of two offset values: numeric for integers, else textual (ISO timestamps sort so). */
 static int cmp_value(const char *a, const char *b)
 {
+    /* gap-tracking offsets "hw;gaps" order by hw */
+    char ha[32], hb[32];
+    size_t la = strcspn(a, ";"), lb = strcspn(b, ";");
+    if ((a[la] || b[lb]) && la < sizeof(ha) && lb < sizeof(hb)) {
+        memcpy(ha, a, la);
+        ha[la] = '\0';
+        memcpy(hb, b, lb);
+        hb[lb] = '\0';
+        if (is_integer(ha) && is_integer(hb) && cmp_int_text(ha, hb) != 0) {
+            return cmp_int_text(ha, hb);
+        }
+    }
     if (is_integer(a) && is_integer(b)) {
         return cmp_int_text(a, b);
     }
@@ -788,6 +816,10 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
         c->cx->now_minus_ms(c->ts_delay_ms, &upper);
         switch (c->mode) {
         case MODE_INCREMENTING:
+            sf_buf_reset(&t->sel_from);
+            sf_buf_printf(&t->sel_from, "SELECT %s FROM %s", sel, qt.data);
+            sf_buf_reset(&t->qinc);
+            sf_buf_puts(&t->qinc, qi.data);
             sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qi.data);
             c->cx->placeholder(1, &t->sql);
             sf_buf_printf(&t->sql, " ORDER BY %s LIMIT %lld", qi.data, c->max_rows);
@@ -832,8 +864,10 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
     sf_buf_free(&cols);
     if (rc == SF_OK) {
         t->prepared = true;
-        SF_INFO(SF_SOURCE_FMT "polling %s with: %s", SF_SOURCE_ARGS(src), c->redacted_url,
-                t->sql.data);
+        t->gaps_on = c->mode == MODE_INCREMENTING && c->gap_timeout_ms > 0 &&
+                     t->inc_type == SF_COL_INT;
+        SF_INFO(SF_SOURCE_FMT "polling %s with: %s%s", SF_SOURCE_ARGS(src), c->redacted_url,
+                t->sql.data, t->gaps_on ? " (plus ranges of ids not seen yet)" : "");
     }
     return rc;
 }
@@ -929,6 +963,9 @@ static int deliver_batch(struct sf_source *src, struct sql_table *t, size_t n,
     atomic_fetch_add(&src->metrics.event_received, (long long)n);
     int rc = sf_source_deliver(src, c->batch, n, t->chan_key,
                                c->mode == MODE_BULK ? NULL : last_offset);
+    if (rc == SF_OK && t->gaps_on) {
+        t->gs = t->gs_work;
+    }
     if (rc == SF_OK) {
         atomic_fetch_add(&src->metrics.batch_accepted, 1);
         atomic_fetch_add(&src->metrics.event_accepted, (long long)n);
@@ -1011,6 +1048,78 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
     return SF_READY;
 }
 
+/* The offset a batch reaches: the last row's, or with gap tracking the encoded "hw;gaps". */
+static const char *batch_offset(struct sf_source *src, struct sql_table *t, struct sf_buf *last)
+{
+    if (!t->gaps_on) {
+        return last->data;
+    }
+    sf_buf_reset(last);
+    if (sf_gapset_encode(&t->gs_work, last) > 0) {
+        SF_WARN(SF_SOURCE_FMT "table \"%s\": missing ids do not fit in currentIndex; the oldest "
+                "are given up", SF_SOURCE_ARGS(src), t->status_key);
+    }
+    return last->data;
+}
+
+/* With gap tracking: load the state once, give up gaps past the timeout, and build
+ *   SELECT cols FROM t WHERE inc > ? OR inc BETWEEN ? AND ? ... ORDER BY inc LIMIT n
+ * with its parameters. @return the query text (in c->body's sibling buffer). */
+static const char *gap_query(struct sf_source *src, struct sql_table *t, struct sf_param *params,
+                             char (*num)[24], size_t *nparams)
+{
+    struct sql_ctx *c = src->ctx;
+    long long now = mono_ms();
+    if (!t->gaps_init) {
+        t->gaps_init = true;
+        memset(&t->gs, 0, sizeof(t->gs));
+        if (sf_gapset_parse(&t->gs, t->read_offset, now) != 0) {
+            SF_INFO(SF_SOURCE_FMT "table \"%s\": offset \"%s\" is not an integer: ids that "
+                    "commit out of order are not tracked", SF_SOURCE_ARGS(src), t->status_key,
+                    t->read_offset);
+            t->gaps_on = false;
+            *nparams = 1;
+            params[0] = (struct sf_param){ t->read_offset, t->inc_type };
+            return t->sql.data;
+        }
+    }
+    long long first = 0, lastid = 0;
+    long long ids = sf_gapset_expire(&t->gs, now, c->gap_timeout_ms, &first, &lastid);
+    if (ids > 0) {
+        struct sf_buf enc = SF_BUF_INIT;
+        sf_gapset_encode(&t->gs, &enc);
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": %lld missing id(s) between %lld and %lld did not "
+                "appear within %lld ms; counted as a permanent gap", SF_SOURCE_ARGS(src),
+                t->status_key, ids, first, lastid, c->gap_timeout_ms);
+        /* an empty batch carries the new offset to flume_meta once everything before it is
+         * delivered */
+        sf_ack_tracker_add(t->tracker, 0, 1, enc.data);
+        set_str(&t->read_offset, enc.data);
+        sf_buf_free(&enc);
+    }
+    t->gs_work = t->gs;
+    sf_buf_reset(&c->gap_sql);
+    sf_buf_printf(&c->gap_sql, "%s WHERE %s > ", t->sel_from.data, t->qinc.data);
+    c->cx->placeholder(1, &c->gap_sql);
+    snprintf(num[0], sizeof(num[0]), "%lld", t->gs.hw);
+    params[0] = (struct sf_param){ num[0], SF_COL_INT };
+    size_t k = 1;
+    for (size_t i = 0; i < t->gs.n; i++) {
+        sf_buf_printf(&c->gap_sql, " OR %s BETWEEN ", t->qinc.data);
+        c->cx->placeholder((int)k + 1, &c->gap_sql);
+        sf_buf_puts(&c->gap_sql, " AND ");
+        c->cx->placeholder((int)k + 2, &c->gap_sql);
+        snprintf(num[k], sizeof(num[k]), "%lld", t->gs.g[i].lo);
+        snprintf(num[k + 1], sizeof(num[k + 1]), "%lld", t->gs.g[i].hi);
+        params[k] = (struct sf_param){ num[k], SF_COL_INT };
+        params[k + 1] = (struct sf_param){ num[k + 1], SF_COL_INT };
+        k += 2;
+    }
+    sf_buf_printf(&c->gap_sql, " ORDER BY %s LIMIT %lld", t->qinc.data, c->max_rows);
+    *nparams = k;
+    return c->gap_sql.data;
+}
+
 /* Run one query of table t and deliver its rows. *rows gets the number read.
  * @return SF_READY when the poll completed, else the status to return (backoff/fatal). */
 static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, long long *rows)
@@ -1043,9 +1152,16 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         params[0] = (struct sf_param){ t->read_offset, ty };
         nparams = (c->custom_query && !strstr(c->custom_query, "$@$")) ? 0 : 1;
     }
+    const char *sql = t->sql.data;
+    struct sf_param gparams[1 + 2 * SF_GAPS_MAX];
+    char gnum[1 + 2 * SF_GAPS_MAX][24];
+    if (t->gaps_on) {
+        sql = gap_query(src, t, gparams, gnum, &nparams);
+    }
     const struct sf_column *cols;
     size_t ncols;
-    int rc = c->cx->query(c->conn, t->sql.data, params, nparams, &cols, &ncols, err, sizeof(err));
+    int rc = c->cx->query(c->conn, sql, t->gaps_on ? gparams : params, nparams, &cols, &ncols,
+                          err, sizeof(err));
     free(ts_part);
     if (rc != SF_OK) {
         if (!sf_err_retriable(rc)) {
@@ -1118,6 +1234,13 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
                 sf_buf_putc(&last, ',');
             }
             sf_buf_append(&last, row.vals[inc_idx], row.lens[inc_idx]);
+            if (t->gaps_on) {
+                size_t dropped = sf_gapset_see(&t->gs_work, strtoll(last.data, NULL, 10), mono_ms());
+                if (dropped) {
+                    SF_WARN(SF_SOURCE_FMT "table \"%s\": more than %d ranges of missing ids; the "
+                            "oldest is given up", SF_SOURCE_ARGS(src), t->status_key, SF_GAPS_MAX);
+                }
+            }
         }
         if (!last.data) {
             sf_buf_puts(&last, "");
@@ -1152,7 +1275,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         }
         c->batch[n++] = ev;
         if (n == (size_t)c->batch_size) {
-            rc = deliver_batch(src, t, n, last.data);
+            rc = deliver_batch(src, t, n, batch_offset(src, t, &last));
             n = 0;
             if (rc != SF_OK) { /* stopping: the unread rows are read again next start */
                 c->cx->query_end(c->conn);
@@ -1174,7 +1297,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     }
     c->cx->query_end(c->conn);
     if (n > 0) {
-        rc = deliver_batch(src, t, n, last.data);
+        rc = deliver_batch(src, t, n, batch_offset(src, t, &last));
         if (rc != SF_OK) {
             sf_buf_free(&last);
             return SF_BACKOFF;
@@ -1249,6 +1372,8 @@ static void sql_stop(struct sf_source *src)
         free(t->written_offset);
         free(t->pending_offset);
         sf_buf_free(&t->sql);
+        sf_buf_free(&t->sel_from);
+        sf_buf_free(&t->qinc);
         sf_ack_tracker_destroy(t->tracker);
     }
     free(c->tabs);
@@ -1259,6 +1384,7 @@ static void sql_stop(struct sf_source *src)
     sf_buf_free(&c->upsert_sql);
     sf_buf_free(&c->body);
     sf_buf_free(&c->keybuf);
+    sf_buf_free(&c->gap_sql);
     struct sf_db_url *urls[2] = { &c->dburl, &c->status_dburl };
     for (size_t i = 0; i < 2; i++) {
         if (urls[i]->scheme) {

@@ -17,7 +17,9 @@ s_gaps() {
     t gaps
     db_create_idv gaps
     db_exec "INSERT INTO gaps (id, v) VALUES (1,'a'),(2,'b'),(3,'c'),(7,'d'),(50,'e'),(51,'f'),(1000,'g'),(1001,'h'),(99999,'i')"
-    write_conf "$WORK/gaps.conf" gaps gaps "a1.sources.r1.max.rows = 2" "a1.sources.r1.batch.size = 2"
+    # ids with permanent gaps: the seed-compatible offset (no waiting for missing ids)
+    write_conf "$WORK/gaps.conf" gaps gaps "a1.sources.r1.max.rows = 2" "a1.sources.r1.batch.size = 2" \
+        "a1.sources.r1.incremental.gap.timeout.ms = 0"
     agent_start "$WORK/gaps.conf" "$WORK/gaps.log"
     consume gaps 9 "$WORK/gaps.out"
     wait_offset gaps 99999 20
@@ -511,10 +513,53 @@ sf_status_offsets() {
     fi
 }
 
+# out-of-order commits: T1 takes id 9 and commits 5 s later, T2 takes id 10 and commits at once,
+# T3's id 11 is rolled back (a permanent gap); rows flow meanwhile; 9 arrives exactly once and the
+# rolled-back id delays nothing beyond incremental.gap.timeout.ms
+s_out_of_order() {
+    t "out_of_order${1:+_$1}"
+    db_exec "DROP TABLE IF EXISTS ooo"
+    local sleep5
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "CREATE TABLE ooo (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64))"
+        sleep5="SELECT SLEEP(5)"
+    else
+        db_exec "CREATE TABLE ooo (id BIGSERIAL PRIMARY KEY, v VARCHAR(64))"
+        sleep5="SELECT pg_sleep(5)"
+    fi
+    db_exec "INSERT INTO ooo (v) VALUES ('a'), ('b'), ('c'), ('d'), ('e'), ('f'), ('g'), ('h')"
+    write_conf "$WORK/ooo.conf" ooo ooo "a1.sources.r1.incremental.gap.timeout.ms = 8000"
+    agent_start "$WORK/ooo.conf" "$WORK/ooo.log"
+    wait_offset ooo 8 30 || return
+    (db_exec "BEGIN; INSERT INTO ooo (v) VALUES ('t1 commits late'); $sleep5; COMMIT;" >/dev/null) &
+    local t1=$!
+    sleep 0.5
+    db_exec "INSERT INTO ooo (v) VALUES ('t2 commits at once')"
+    db_exec "BEGIN; INSERT INTO ooo (v) VALUES ('t3 rolls back'); ROLLBACK;"
+    db_exec "INSERT INTO ooo (v) VALUES ('t4')"
+    # while T1 is open, 10 and 12 are delivered and flume_meta keeps 9 and 11 open
+    wait_offset ooo "12;9,11" 4 || { wait $t1; return; }
+    if [ "${1:-}" = restart ]; then
+        # stop and start again while T1 is still open: the stored gaps come back, nothing is resent
+        agent_term
+        agent_start "$WORK/ooo.conf" "$WORK/ooo.log"
+        wait_log "$WORK/ooo.log" 'flume_meta has "12;9,11"' 10 || { wait $t1; return; }
+    fi
+    wait $t1
+    wait_offset ooo 12 15 || return
+    agent_term
+    consume ooo 11 "$WORK/ooo.out"
+    assert_eq "1 2 3 4 5 6 7 8 9 10 12" "$(ids_of "$WORK/ooo.out" | sort -n | tr '\n' ' ' | sed 's/ $//')" "late commit delivered once, rolled-back id skipped" || return
+    assert_contains "$WORK/ooo.out" 't1 commits late' "the late row" || return
+    assert_contains "$WORK/ooo.log" "1 missing id(s) between 11 and 11 did not appear within 8000 ms" "permanent gap logged" || return
+    pass
+}
+s_out_of_order_restart() { s_out_of_order restart; }
+
 # ---------------------------------------------------------------- main
 ALL="s_config_errors s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
      s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down
-     s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db"
+     s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db s_out_of_order s_out_of_order_restart"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do
