@@ -14,19 +14,42 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 
 
-def high_watermark(c, topic):
-    try:
-        md = c.list_topics(topic, timeout=1.0)
-        t = md.topics.get(topic)
-        if t is None or t.error is not None:
-            return 0
+class Watermarks:
+    """Sum of the high watermarks of TOPIC's partitions. The partition list is read with a fresh
+    metadata request until the topic exists (a client caches "unknown topic" answers)."""
+
+    def __init__(self, bootstrap, topic):
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watch"})
+        self.parts = None
+
+    def _partitions(self):
+        probe = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "bench-probe"})
+        try:
+            t = probe.list_topics(self.topic, timeout=2.0).topics.get(self.topic)
+            if t is not None and t.error is None and t.partitions:
+                return sorted(t.partitions)
+        except Exception:
+            pass
+        finally:
+            probe.close()
+        return None
+
+    def total(self):
+        if self.parts is None:
+            self.parts = self._partitions()
+            if self.parts is None:
+                return 0
         total = 0
-        for p in t.partitions:
-            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=1.0, cached=False)
+        for p in self.parts:
+            lo, hi = self.c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=2.0,
+                                                  cached=False)
             total += hi
         return total
-    except Exception:
-        return 0
+
+    def close(self):
+        self.c.close()
 
 
 def peak_rss_kib(pid):
@@ -43,13 +66,13 @@ def peak_rss_kib(pid):
 def main():
     bootstrap, topic, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cmd = sys.argv[sys.argv.index("--") + 1:]
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watch"})
-    base = high_watermark(c, topic)
+    wm = Watermarks(bootstrap, topic)
+    base = wm.total()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sys.stderr)
     done = False
     while p.poll() is None:
-        if high_watermark(c, topic) - base >= rows:
+        if wm.total() - base >= rows:
             done = True
             break
         time.sleep(0.01)
@@ -57,7 +80,7 @@ def main():
     rss = peak_rss_kib(p.pid)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=60)
-    c.close()
+    wm.close()
     if not done:
         print("agent exited before delivering %d rows" % rows, file=sys.stderr)
         sys.exit(1)

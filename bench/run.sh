@@ -57,7 +57,6 @@ COLS="id, name, amount, created, note"
 export PGPASSWORD=sqlflume-pw
 PSQL="psql -h 127.0.0.1 -p $PG_PORT -U sqlflume -d sqlflume_test -X -q"
 MYSQL="mariadb -h 127.0.0.1 -P $MY_PORT -u sqlflume -psqlflume-pw sqlflume_test"
-n=0
 
 # time_cmd CMD -> "wall_s rss_kib" (the largest process of the pipeline)
 time_cmd() {
@@ -95,8 +94,9 @@ a1.sinks.k1.flumeBatchSize = 1000
 EOF
 }
 
-run_agent() { # db format -> "wall rss"
-    n=$((n + 1))
+run_agent() { # db format -> "wall rss"  (runs in a subshell: the run number lives in a file)
+    n=$(($(cat "$WORK/runs" 2>/dev/null || echo 0) + 1))
+    echo $n >"$WORK/runs"
     agent_conf "$1" "$2" "bench-$1-$2-$n" "bench-$n"
     /usr/bin/python3 bench/measure_agent.py "$BOOTSTRAP" "bench-$1-$2-$n" "$ROWS" -- \
         "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console
@@ -138,8 +138,8 @@ for db in postgresql mysql; do
         t) name="(a') sqlflume text" ;;
         esac
         w=${W[$db.$k]}
-        awk -v db=$db -v name="$name" -v w="$w" -v r="${R[$db.$k]}" -v b="${W[$db.b]}" -v rows="$ROWS" \
-            'BEGIN{printf "| %s | %s | %.2f | %.0f | %.1f | %.2fx |\n", db, name, w, rows / w, r / 1024, w / b}'
+        NAME="$name" awk -v db=$db -v w="$w" -v r="${R[$db.$k]}" -v b="${W[$db.b]}" -v rows="$ROWS" \
+            'BEGIN{printf "| %s | %s | %.2f | %.0f | %.1f | %.2fx |\n", db, ENVIRON["NAME"], w, rows / w, r / 1024, w / b}'
     done
 done
 echo
