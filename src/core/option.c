@@ -620,6 +620,7 @@ int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *c
             s->v[i]->used = true;
             continue;
         }
+        s->v[i]->used = true; /* warned about here, not again by the agent */
         const char *near = sf_nearest(sub, cands, nc);
         if (near) {
             sf_diag_warn(d, s->v[i], "unknown key for %s \"%s\"; did you mean \"%s\"?", s->kind,
