@@ -8,8 +8,9 @@
  * from the log instead of the cache. Not a CMake target; build and run from the repository root:
  *
  *   cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
- *      src/channels/file/*.c src/channels/memory.c src/core/channel.c src/core/event.c \
- *      src/core/option.c src/core/buf.c src/core/log.c -lpthread -o /tmp/fc_bench
+ *      src/channels/file/file_channel.c src/channels/file/wal.c src/channels/file/checkpoint.c \
+ *      src/channels/memory.c src/core/channel.c src/core/event.c src/core/option.c \
+ *      src/core/buf.c src/core/log.c -lpthread -o /tmp/fc_bench
  *   /tmp/fc_bench [events] [directory] [repeats]     (defaults: 1000000 /tmp 3)
  */
 #include <pthread.h>
@@ -142,8 +143,8 @@ struct result {
 };
 
 /* backlog: put everything first, then take */
-static struct result run(const struct sf_channel_plugin *pl, const char *props, long n,
-                         bool backlog)
+static struct result
+run(const struct sf_channel_plugin *pl, const char *props, long n, bool backlog)
 {
     struct bench_ch *b = open_channel(pl, props);
     long long syncs0 = pl == &sf_channel_file ? sf_file_channel_sync_count(&b->ch) : 0;
@@ -182,9 +183,16 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 1000000;
     const char *base = argc > 2 ? argv[2] : "/tmp";
     int repeats = argc > 3 ? atoi(argv[3]) : 3;
+    if (repeats < 1 || repeats > 15) {
+        fprintf(stderr, "repeats must be 1..15\n");
+        return 2;
+    }
     sf_log_set_level(SF_LOG_WARN);
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/fc-bench.XXXXXX", base);
+    char dir[512];
+    if (snprintf(dir, sizeof(dir), "%s/fc-bench.XXXXXX", base) >= (int)sizeof(dir)) {
+        fprintf(stderr, "directory name too long\n");
+        return 1;
+    }
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;
@@ -199,20 +207,21 @@ int main(int argc, char **argv)
     } cases[] = {
         { "memory", &sf_channel_memory, "", false },
         { "file", &sf_channel_file, "", false },
+        { "file, zeroFillLogs=false", &sf_channel_file, "c.zeroFillLogs = false\n", false },
         { "file, testSyncDelayMs=1", &sf_channel_file, "c.testSyncDelayMs = 1\n", false },
         { "memory, backlog", &sf_channel_memory, "", true },
         { "file, backlog (read back)", &sf_channel_file, "", true },
     };
-    printf("%ld events of ~120 bytes, %d-event transactions, 1 putter + 1 taker; median of %d\n",
-           n, TXN, repeats);
+    printf("%ld events of ~120 bytes, %d-event transactions, 1 putter + 1 taker; median of %d\n", n,
+           TXN, repeats);
     printf("%-28s %9s %12s %10s %14s\n", "channel", "wall s", "events/s", "fsyncs",
            "fsyncs/1000ev");
     double mem_wall[2] = { 0, 0 };
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        double walls[16];
+        double walls[16] = { 0 };
         long long syncs = 0;
-        for (int r = 0; r < repeats && r < 16; r++) {
-            char props[1024];
+        for (int r = 0; r < repeats; r++) {
+            char props[2048];
             snprintf(props, sizeof(props),
                      "%sc.checkpointDir = %s/cp%zu.%d\nc.dataDirs = %s/data%zu.%d\n"
                      "c.minimumRequiredSpace = 1048576\n%s",
@@ -220,7 +229,7 @@ int main(int argc, char **argv)
             struct result res = run(cases[c].pl, props, n, cases[c].backlog);
             walls[r] = res.wall_s;
             syncs = res.syncs;
-            char cmd[4200];
+            char cmd[1200];
             snprintf(cmd, sizeof(cmd), "rm -rf %s/cp%zu.%d %s/data%zu.%d", dir, c, r, dir, c, r);
             if (system(cmd) != 0) {
                 fprintf(stderr, "cleanup failed\n");

@@ -8,17 +8,19 @@
 #include <strings.h>
 
 extern const struct sf_channel_plugin sf_channel_memory;
+extern const struct sf_channel_plugin sf_channel_file;
 extern const struct sf_source_plugin sf_source_sql;
 extern const struct sf_sink_plugin sf_sink_logger;
 extern const struct sf_sink_plugin sf_sink_null;
 extern const struct sf_sink_plugin sf_sink_kafka;
 
-static const struct sf_channel_plugin *const channels[] = { &sf_channel_memory, NULL };
+static const struct sf_channel_plugin *const channels[] = { &sf_channel_memory, &sf_channel_file,
+                                                             NULL };
 static const struct sf_source_plugin *const sources[] = { &sf_source_sql, NULL };
 static const struct sf_sink_plugin *const sinks[] = { &sf_sink_logger, &sf_sink_null,
                                                       &sf_sink_kafka, NULL };
 
-static const char *const channel_names[] = { "memory", NULL };
+static const char *const channel_names[] = { "memory", "file", NULL };
 static const char *const source_names[] = { "sql", "mysql", "postgresql", NULL };
 static const char *const sink_names[] = { "logger", "null", "kafka", NULL };
 

@@ -297,19 +297,30 @@ END_TEST
 
 /* ---------- channels (run over every channel type) ---------- */
 
-static const char *const channel_types[] = { "memory" };
+static const char *const channel_types[] = { "memory", "file" };
 
 struct test_channel {
     struct sf_channel ch;
     struct sf_props props;
+    char dir[64]; /* file channel: temporary checkpoint and data directories */
 };
 
 static struct test_channel *channel_new(const char *type, const char *extra)
 {
     struct test_channel *t = calloc(1, sizeof(*t));
     struct sf_diag d = { 0 };
+    char dirs[256] = "";
+    if (strcmp(type, "file") == 0) {
+        snprintf(t->dir, sizeof(t->dir), "/tmp/sf-test-ch.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(t->dir));
+        snprintf(dirs, sizeof(dirs),
+                 "a1.channels.c1.checkpointDir = %s/checkpoint\n"
+                 "a1.channels.c1.dataDirs = %s/data\n"
+                 "a1.channels.c1.minimumRequiredSpace = 1048576\n",
+                 t->dir, t->dir);
+    }
     char text[1024];
-    snprintf(text, sizeof(text), "a1.channels.c1.type = %s\n%s", type, extra);
+    snprintf(text, sizeof(text), "a1.channels.c1.type = %s\n%s%s", type, dirs, extra);
     sf_props_parse(&t->props, "ch.conf", text, &d);
     t->ch.name = strdup("c1");
     t->ch.plugin = sf_registry_channel(type);
@@ -332,6 +343,11 @@ static void channel_free(struct test_channel *t)
     free(t->ch.ctx);
     free(t->ch.name);
     sf_props_free(&t->props);
+    if (t->dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
     free(t);
 }
 
@@ -521,6 +537,9 @@ END_TEST
 
 START_TEST(channel_byte_capacity)
 {
+    if (strcmp(channel_types[_i], "memory") != 0) {
+        return; /* byteCapacity is a MemoryChannel key */
+    }
     struct test_channel *t = channel_new(channel_types[_i], "a1.channels.c1.capacity = 100\n"
                                                             "a1.channels.c1.byteCapacity = 50\n"
                                                             "a1.channels.c1.byteCapacityBufferPercentage = 0\n"
