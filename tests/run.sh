@@ -28,6 +28,15 @@ echo "== end-to-end, MariaDB"
 SF_BUILD=$ROOT/build bash tests/integration/e2e.sh mysql 43306 || fail=1
 echo "== end-to-end, PostgreSQL"
 SF_BUILD=$ROOT/build bash tests/integration/e2e.sh postgresql 45432 || fail=1
+echo "== kill -9 torture: 20 kills, 200,000 rows plus live inserts, memory and file channels"
+for db in mysql:43308 postgresql:45434; do
+    for ch in memory file; do
+        SF_BUILD=$ROOT/build bash tests/integration/torture.sh "${db%%:*}" "${db##*:}" $ch 20 200000 2>&1 |
+            tee "/tmp/sqlflume-torture-${db%%:*}-$ch.log" | grep -E '^(TORTURE|FAIL)' || true
+        grep -q "^TORTURE.*lost=0" "/tmp/sqlflume-torture-${db%%:*}-$ch.log" &&
+            ! grep -q '^FAIL' "/tmp/sqlflume-torture-${db%%:*}-$ch.log" || fail=1
+    done
+done
 echo "== end-to-end under ASan/UBSan (both databases)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

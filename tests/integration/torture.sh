@@ -66,6 +66,8 @@ case "$res" in
 esac
 if [ "$CHANNEL" = file ]; then
     [ "$dup" -le $((KILLS * BATCH)) ] || fail "file channel: $dup duplicates > $KILLS kills x $BATCH"
+    # restarts resumed from the offset recorded in the channel's own commits
+    assert_contains "$WORK/tt.log" 'channel "c1" recorded' "offset reconciled with the file channel"
 else
     r=$($PY -c '
 import json, sys, collections
