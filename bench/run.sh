@@ -67,7 +67,7 @@ time_cmd() {
     cat "$WORK/time"
 }
 
-agent_conf() { # db format topic key
+agent_conf() { # db format topic key [channel type]
     local url
     if [ "$1" = mysql ]; then url="mysql://sqlflume:sqlflume-pw@127.0.0.1:$MY_PORT/sqlflume_test"; else url="postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test"; fi
     cat >"$WORK/agent.conf" <<EOF
@@ -83,7 +83,7 @@ a1.sources.r1.batch.size = 1000
 a1.sources.r1.status.key = $4
 a1.sources.r1.run.query.delay = 60000
 a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
+a1.channels.c1.type = ${5:-memory}
 a1.channels.c1.capacity = 20000
 a1.channels.c1.transactionCapacity = 1000
 a1.sinks.k1.type = kafka
@@ -92,12 +92,17 @@ a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP
 a1.sinks.k1.kafka.topic = $3
 a1.sinks.k1.flumeBatchSize = 1000
 EOF
+    if [ "${5:-memory}" = file ]; then
+        printf '%s\n' "a1.channels.c1.checkpointDir = $WORK/fc-$4/checkpoint" \
+            "a1.channels.c1.dataDirs = $WORK/fc-$4/data" \
+            "a1.channels.c1.minimumRequiredSpace = 1048576" >>"$WORK/agent.conf"
+    fi
 }
 
-run_agent() { # db format -> "wall rss"  (runs in a subshell: the run number lives in a file)
+run_agent() { # db format [channel] -> "wall rss"  (runs in a subshell: the run number is in a file)
     n=$(($(cat "$WORK/runs" 2>/dev/null || echo 0) + 1))
     echo $n >"$WORK/runs"
-    agent_conf "$1" "$2" "bench-$1-$2-$n" "bench-$n"
+    agent_conf "$1" "$2" "bench-$1-$2-$n" "bench-$n" "${3:-memory}"
     /usr/bin/python3 bench/measure_agent.py "$BOOTSTRAP" "bench-$1-$2-$n" "$ROWS" -- \
         "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console
 }
@@ -125,22 +130,34 @@ for db in postgresql mysql; do
     out=$(best time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"); W[$db.b]=${out% *}; R[$db.b]=${out#* }
     out=$(best run_agent $db json); W[$db.a]=${out% *}; R[$db.a]=${out#* }
     out=$(best run_agent $db text); W[$db.t]=${out% *}; R[$db.t]=${out#* }
+    out=$(best run_agent $db json file); W[$db.f]=${out% *}; R[$db.f]=${out#* }
 done
 
 printf '\n%s rows per table, best of %s runs, 2-core machine, mock Kafka cluster over TCP\n\n' "$ROWS" "$REPEAT"
 printf '| database | run | wall s | rows/s | peak RSS MiB | vs (b) |\n|---|---|---|---|---|---|\n'
 for db in postgresql mysql; do
-    for k in c b a t; do
+    for k in c b a t f; do
         case $k in
         c) name="(c) read alone to /dev/null" ;;
         b) if [ $db = postgresql ]; then name="(b) psql COPY \\| kcat -P"; else name="(b) mariadb --quick \\| kcat -P"; fi ;;
         a) name="(a) sqlflume json" ;;
         t) name="(a') sqlflume text" ;;
+        f) name="(f) sqlflume json, file channel" ;;
         esac
         w=${W[$db.$k]}
         NAME="$name" awk -v db=$db -v w="$w" -v r="${R[$db.$k]}" -v b="${W[$db.b]}" -v rows="$ROWS" \
             'BEGIN{printf "| %s | %s | %.2f | %.0f | %.1f | %.2fx |\n", db, ENVIRON["NAME"], w, rows / w, r / 1024, w / b}'
     done
 done
+for db in postgresql mysql; do
+    awk -v db=$db -v f="${W[$db.f]}" -v a="${W[$db.a]}" 'BEGIN{printf "%s: file channel / memory channel wall time = %.2fx\n", db, f / a}'
+done
 echo
-echo "targets: (a) <= 1.10x (b), (a') <= 0.90x (b), sqlflume peak RSS <= 64 MiB"
+echo "targets: (a) <= 1.10x (b), (a') <= 0.90x (b), sqlflume peak RSS <= 64 MiB, (f) <= 1.2x (a)"
+echo
+echo "== channel alone: 1M events of 120 bytes, 1000-event transactions (bench/file_channel_bench.c)"
+cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
+    src/channels/file/file_channel.c src/channels/file/wal.c src/channels/file/checkpoint.c \
+    src/channels/memory.c src/core/channel.c src/core/event.c src/core/option.c \
+    src/core/buf.c src/core/log.c -lpthread -o "$WORK/fc_bench"
+"$WORK/fc_bench" 1000000 "$WORK" 1
