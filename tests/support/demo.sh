@@ -80,5 +80,7 @@ echo
 echo "== what Kafka holds in topic demo.orders (read back with kcat: key, then value)"
 kcat -C -b "$BOOTSTRAP" -t demo.orders -o beginning -e -q -f 'key=%k  %s\n'
 echo
-echo "== flume_meta (the last delivered id, not a row count)"
+echo "== flume_meta: the last delivered id (not a row count). The demo ids have gaps (1, 2, 5, 40, 41):"
+echo "   '41;3-4,6-39' means everything up to 41 is delivered and ids 3-4 and 6-39 are still awaited,"
+echo "   for incremental.gap.timeout.ms (60 s), in case their transactions commit late"
 sf_mysql_exec $PORT "SELECT source_tab, currentIndex FROM flume_meta"
