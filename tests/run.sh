@@ -28,6 +28,9 @@ echo "== end-to-end, MariaDB"
 SF_BUILD=$ROOT/build bash tests/integration/e2e.sh mysql 43306 || fail=1
 echo "== end-to-end, PostgreSQL"
 SF_BUILD=$ROOT/build bash tests/integration/e2e.sh postgresql 45432 || fail=1
+echo "== exactly-once into Kafka (transactional producer), both databases"
+SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh mysql 43309 || fail=1
+SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh postgresql 45435 || fail=1
 echo "== kill -9 torture: 20 kills, 200,000 rows plus live inserts, memory and file channels"
 for db in mysql:43308 postgresql:45434; do
     for ch in memory file; do

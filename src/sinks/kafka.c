@@ -20,13 +20,44 @@
  * librdkafka's error and log callbacks are rate-limited to one line per kind per 5 s, so a
  * broker that is down does not flood the log; pass-through values of secret properties
  * (passwords, secrets, keys) are never logged.
+ *
+ * Exactly-once (kafka.producer.transactional.id set): one take transaction at a time becomes one
+ * Kafka transaction (init_transactions once per producer, then begin, produce the batch, commit);
+ * the channel transaction commits only after the Kafka commit succeeded. An abortable error (or a
+ * message librdkafka refused: committing would lose it) aborts the Kafka transaction and rolls the
+ * channel transaction back; a fatal one (fenced, a failed abort) drops the producer and rolls back,
+ * and the next process() creates a new producer, whose init_transactions fences the old one and
+ * ends its open transaction. Each Kafka transaction also writes one position record to partition 0
+ * of kafka.positions.topic, keyed by the transactional.id (format at pos_record_build): per (topic,
+ * `table` header) the highest `offset` header delivered so far (the batch's last one when offsets
+ * increase) and, for integer offsets, the exact ranges of offsets delivered, plus the batch's own
+ * first/last offsets and counts for audits. After every producer (re)creation the sink reads the
+ * newest record of its transactional.id with a read_committed consumer (from the tail backwards,
+ * and up to the high watermark it saw after init_transactions, so a record behind another
+ * producer's open transaction is not missed). While producing, an event that Kafka has already is
+ * committed in the channel with its batch instead of being produced: an integer offset inside the
+ * delivered ranges, any other offset at or below the highest one (numerically when both are decimal
+ * numbers, else by bytes, part by part for "ts,id"). Rows that the source reads again after a crash
+ * (kill -9 between the Kafka commit and the channel commit, or before the source wrote its offset)
+ * are thus delivered once, while rows that come late below the highest id (the source's gap
+ * tracking, a backfill in key order) still go. Limits: non-integer offsets must increase per table
+ * in channel order (a backfill in a timestamp mode does not: use at-least-once for it); one
+ * transactional.id per sink, and all events of a table through that one sink (a sink group
+ * spreading a table over several sinks is at least once across restarts); a pair with more than
+ * RANGES_MAX ranges forgets the lowest (those rows would go again: at least once); events without
+ * `table` or `offset` headers are produced as usual. Exactly-once holds for consumers with
+ * isolation.level=read_committed. Test hook: SF_TEST_KAFKA_CRASH_AFTER_COMMITS=N freezes the sink
+ * right after its N-th Kafka commit, before the channel commit, as a crash would (stop() then rolls
+ * back); N:kill raises SIGKILL there.
  */
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/sinks.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +78,15 @@
 #define RATE_LIMIT_MS      5000 /* one log line per error kind per this many ms */
 #define RATE_SLOTS         32
 #define TOPIC_CACHE_MAX    4096 /* distinct topics with a cached handle; more are opened per run */
+/* exactly-once */
+#define POSITIONS_FORMAT     "sqlflume-positions 1" /* first line of a position record */
+#define POSITIONS_MAX        4096 /* (topic, table) pairs with a position; more are not tracked */
+#define RANGES_MAX           256 /* delivered integer offset ranges per pair; then the lowest goes */
+#define POSITIONS_READ_MS    30000 /* one attempt at reading the stored positions */
+#define POSITIONS_WINDOW     256 /* records read from the tail first; then 8 times more each step */
+#define TXN_STEP_MS          500 /* init/commit_transaction block at most this long per process() */
+#define ABORT_WAIT_MS        5000   /* abort_transaction, then waiting for the purged reports */
+#define POSITIONS_WARN_BYTES 900000 /* a position record this big nears message.max.bytes */
 
 /* One piece of kafka.topic: a literal or a %{header}. */
 struct topic_part {
@@ -75,6 +115,33 @@ struct rate_slot {
     unsigned suppressed;
 };
 
+/* Exactly-once: integer offsets lo..hi (inclusive) that were delivered. */
+struct irange {
+    long long lo, hi;
+};
+
+/* Exactly-once: what has been delivered of one (topic, table). While every offset of the pair is
+ * an integer (int_mode), the exact set of delivered offsets is kept as ranges, so that a row the
+ * source delivers late below the highest offset (an id whose transaction committed late, a
+ * backfill ordered by key) is produced, and a row read again is not; other offsets are compared
+ * with the highest one delivered. */
+struct pos_entry {
+    char *topic, *table; /* owned */
+    size_t hash;
+    bool int_mode;
+    /* committed in Kafka */
+    char *max;          /* owned: the highest offset delivered (by offset_cmp), or NULL */
+    struct irange *rng; /* int_mode: sorted, disjoint, not adjacent */
+    size_t nrng, caprng;
+    /* the open batch (in_batch), borrowed offsets point into its events */
+    bool in_batch;
+    const char *bmax;    /* the highest offset produced by the batch, or NULL */
+    struct irange *wrng; /* int_mode: rng plus what the batch produces */
+    size_t nwrng, capwrng;
+    const char *first, *last; /* first and last offset produced by the batch, in channel order */
+    size_t count;             /* events produced by the batch */
+};
+
 struct kafka_ctx {
     /* options */
     char *bootstrap;
@@ -87,6 +154,8 @@ struct kafka_ctx {
     long long default_partition;
     long long max_inflight;
     long long flush_timeout_ms;
+    char *txn_id;          /* kafka.producer.transactional.id: exactly-once when set */
+    char *positions_topic; /* kafka.positions.topic */
 
     /* runtime, from start to stop */
     rd_kafka_t *rk;
@@ -107,6 +176,26 @@ struct kafka_ctx {
     atomic_bool fatal;       /* librdkafka raised a fatal error: recreate the producer */
     pthread_mutex_t rate_mu; /* callbacks come from librdkafka's threads too */
     struct rate_slot rate[RATE_SLOTS];
+
+    /* runtime of the exactly-once mode (txn_id set); the open batch is ring slot 0 */
+    struct pos_entry *pos; /* positions, stable indices */
+    size_t pos_n, pos_cap;
+    size_t *pos_index;    /* open addressing: entry index + 1, 0 = free */
+    size_t pos_index_cap; /* a power of 2, or 0 */
+    size_t *touched;      /* entries the open batch advances, batch slots */
+    size_t ntouched;
+    struct sf_event **send;    /* the open batch's events to produce, batch slots */
+    rd_kafka_topic_t *pos_rkt; /* positions_topic's handle */
+    struct sf_buf pos_buf;     /* the open batch's position record */
+    bool txn_ready;            /* init_transactions done on rk */
+    bool pos_loaded;           /* positions read since rk was created */
+    bool in_txn;               /* a Kafka transaction is open or committing */
+    long long txn_seq;         /* number of the last Kafka transaction begun */
+    long long committed_seq;   /* number of the last one committed (-1: none known) */
+    long long skipped;         /* events not produced because Kafka had them */
+    long long commits;         /* Kafka commits since start, for the test hook */
+    long long crash_after;     /* SF_TEST_KAFKA_CRASH_AFTER_COMMITS (0: off) */
+    bool crash_kill, crashed;
 };
 
 static const struct sf_option kafka_options[] = {
@@ -135,9 +224,26 @@ static const struct sf_option kafka_options[] = {
       "partition number for events without a partitionIdHeader value; -1 lets the "
       "partitioner choose (by key when there is one)" },
     { "maxInFlightBatches", SF_OPT_INT, "16", 1, 1024, offsetof(struct kafka_ctx, max_inflight), 0,
-      NULL, NULL, "take transactions (batches) produced and awaiting delivery reports at once" },
+      NULL, NULL,
+      "take transactions (batches) produced and awaiting delivery reports at once (1 with "
+      "kafka.producer.transactional.id)" },
     { "flushTimeout", SF_OPT_INT, "10000", 0, 3600000, offsetof(struct kafka_ctx, flush_timeout_ms),
-      0, NULL, NULL, "milliseconds stop waits for in-flight batches before rolling them back" },
+      0, NULL, NULL,
+      "milliseconds stop waits for in-flight batches (or the open Kafka transaction's commit) "
+      "before rolling them back" },
+    { "kafka.producer.transactional.id", SF_OPT_STRING, NULL, 0, 0,
+      offsetof(struct kafka_ctx, txn_id), 0, NULL, NULL,
+      "turns on exactly-once delivery: each batch is one Kafka transaction of this producer id "
+      "(unique per sink, stable across restarts) that also stores, per topic and table header, "
+      "which offset headers are delivered (the highest; for integer offsets the exact ranges) in "
+      "kafka.positions.topic, so events the source reads again after a crash are not produced "
+      "twice; consumers read with isolation.level = read_committed; one batch in flight "
+      "(maxInFlightBatches is not used) and acks = all" },
+    { "kafka.positions.topic", SF_OPT_STRING, "__sqlflume_positions", 0, 0,
+      offsetof(struct kafka_ctx, positions_topic), 0, NULL, NULL,
+      "topic whose partition 0 holds the position records of transactional sinks, keyed by "
+      "transactional.id (best created beforehand with cleanup.policy = compact; start-up reads "
+      "its tail with isolation.level = read_committed)" },
     { PRODUCER_PREFIX, SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
       "any librdkafka producer property, e.g. kafka.producer.compression.type = lz4" },
     { 0 },
@@ -469,6 +575,15 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
     const char *acks = ctx->acks;
     const char *idem = user_prop(snk, "enable.idempotence");
     bool acks_all = !acks || strcasecmp(acks, "all") == 0 || strcmp(acks, "-1") == 0;
+    if (ctx->txn_id && !acks_all) {
+        (void)snprintf(errstr, errstr_size,
+                       "kafka.producer.acks: must be all with kafka.producer.transactional.id, "
+                       "not \"%s\"",
+                       acks);
+        rd_kafka_conf_destroy(conf);
+        atomic_fetch_add(&snk->metrics.connection_failed, 1);
+        return SF_ERR_INVAL;
+    }
     if (!idem) {
         idem = acks_all ? "true" : "false";
         if (!acks_all) {
@@ -485,7 +600,9 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
         (rc = conf_set(conf, "kafka.producer.linger.ms", "linger.ms", "5", errstr, errstr_size)) ||
         (rc = conf_set(conf, "kafka.producer.enable.idempotence", "enable.idempotence", idem,
                        errstr, errstr_size)) ||
-        (rc = conf_set(conf, "kafka.producer.acks", "acks", acks, errstr, errstr_size))) {
+        (rc = conf_set(conf, "kafka.producer.acks", "acks", acks, errstr, errstr_size)) ||
+        (ctx->txn_id && (rc = conf_set(conf, "kafka.producer.transactional.id", "transactional.id",
+                                       ctx->txn_id, errstr, errstr_size)))) {
         goto fail;
     }
     for (size_t i = 0; snk->conf && i < snk->conf->n; i++) {
@@ -495,8 +612,8 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
             continue;
         }
         const char *prop = sub + strlen(PRODUCER_PREFIX);
-        if (strcmp(prop, "acks") == 0) {
-            continue; /* an option of the table, set above */
+        if (strcmp(prop, "acks") == 0 || strcmp(prop, "transactional.id") == 0) {
+            continue; /* options of the table, set above */
         }
         if ((rc = conf_set(conf, sub, prop, p->val, errstr, errstr_size)) != SF_OK) {
             goto fail;
@@ -520,11 +637,26 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
         goto fail; /* conf is still ours */
     }
     atomic_store(&ctx->fatal, false);
+    ctx->txn_ready = ctx->pos_loaded = false;
     if (ctx->nparts == 0) {
         ctx->static_rkt = rd_kafka_topic_new(ctx->rk, ctx->topic, NULL);
         if (!ctx->static_rkt) {
             (void)snprintf(errstr, errstr_size, "kafka.topic: invalid topic \"%s\": %s", ctx->topic,
                            rd_kafka_err2str(rd_kafka_last_error()));
+            rd_kafka_destroy(ctx->rk);
+            ctx->rk = NULL;
+            return SF_ERR_INVAL;
+        }
+    }
+    if (ctx->txn_id) {
+        ctx->pos_rkt = rd_kafka_topic_new(ctx->rk, ctx->positions_topic, NULL);
+        if (!ctx->pos_rkt) {
+            (void)snprintf(errstr, errstr_size, "kafka.positions.topic: invalid topic \"%s\": %s",
+                           ctx->positions_topic, rd_kafka_err2str(rd_kafka_last_error()));
+            if (ctx->static_rkt) {
+                rd_kafka_topic_destroy(ctx->static_rkt);
+                ctx->static_rkt = NULL;
+            }
             rd_kafka_destroy(ctx->rk);
             ctx->rk = NULL;
             return SF_ERR_INVAL;
@@ -548,6 +680,10 @@ static void producer_destroy(struct sf_sink *snk)
     if (ctx->static_rkt) {
         rd_kafka_topic_destroy(ctx->static_rkt);
         ctx->static_rkt = NULL;
+    }
+    if (ctx->pos_rkt) {
+        rd_kafka_topic_destroy(ctx->pos_rkt);
+        ctx->pos_rkt = NULL;
     }
     rd_kafka_destroy(ctx->rk);
     ctx->rk = NULL;
@@ -716,11 +852,13 @@ static int32_t partition_of(struct sf_sink *snk, const struct sf_event *ev)
     return ctx->default_partition >= 0 ? (int32_t)ctx->default_partition : RD_KAFKA_PARTITION_UA;
 }
 
-/* Hand the n taken events of b to librdkafka, one produce_batch call per run of one topic. */
-static void produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
+/* Hand the n taken events of b to librdkafka, one rd_kafka_produce_batch() call per run of one
+ * topic (b->pending grows by n): produce_prepare() builds the messages, produce_send() produces
+ * them. */
+static void produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    b->pending = n;
+    b->pending += n;
     for (size_t i = 0; i < n; i++) {
         const struct sf_event *ev = evs[i];
         rd_kafka_message_t *m = &ctx->msgs[i];
@@ -746,6 +884,12 @@ static void produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event
             }
         }
     }
+}
+
+/* Produce the n messages that produce_prepare() made ready. */
+static void produce_send(struct sf_sink *snk, struct kbatch *b, size_t n)
+{
+    struct kafka_ctx *ctx = snk->ctx;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         rd_kafka_topic_t *rkt = ctx->msg_rkt[i];
@@ -760,6 +904,12 @@ static void produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event
         }
         i = j;
     }
+}
+
+static void produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
+{
+    produce_prepare(snk, b, evs, n);
+    produce_send(snk, b, n);
 }
 
 /* After a fatal producer error: purge, collect the reports, roll everything back, and drop the
@@ -779,9 +929,1159 @@ static void producer_reset(struct sf_sink *snk)
     rollback_all(snk);
 }
 
+/* ---- exactly-once: positions ---- */
+
+/* A decimal number split for comparison: sign, integer digits without leading zeros, fraction
+ * digits (trailing zeros are harmless: missing digits compare as '0'). */
+struct dec {
+    bool neg;
+    const char *ip, *fp;
+    size_t il, fl;
+};
+
+/* Whether s is -?[0-9]+(\.[0-9]+)? and, if so, its parts. */
+static bool dec_parse(const char *s, struct dec *d)
+{
+    d->neg = *s == '-';
+    if (d->neg) {
+        s++;
+    }
+    const char *p = s;
+    while (*p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (p == s) {
+        return false;
+    }
+    d->ip = s;
+    d->il = (size_t)(p - s);
+    while (d->il > 1 && *d->ip == '0') {
+        d->ip++;
+        d->il--;
+    }
+    d->fp = p;
+    d->fl = 0;
+    if (*p == '.') {
+        const char *f = ++p;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == f) {
+            return false;
+        }
+        d->fp = f;
+        d->fl = (size_t)(p - f);
+    }
+    if (*p) {
+        return false;
+    }
+    bool zero = d->il == 1 && *d->ip == '0';
+    for (size_t i = 0; zero && i < d->fl; i++) {
+        zero = d->fp[i] == '0';
+    }
+    if (zero) {
+        d->neg = false; /* -0 = 0 */
+    }
+    return true;
+}
+
+static int dec_cmp_abs(const struct dec *a, const struct dec *b)
+{
+    if (a->il != b->il) {
+        return a->il < b->il ? -1 : 1;
+    }
+    int c = memcmp(a->ip, b->ip, a->il);
+    if (c) {
+        return c < 0 ? -1 : 1;
+    }
+    size_t n = a->fl > b->fl ? a->fl : b->fl;
+    for (size_t i = 0; i < n; i++) {
+        char x = '0', y = '0';
+        if (i < a->fl) {
+            x = a->fp[i];
+        }
+        if (i < b->fl) {
+            y = b->fp[i];
+        }
+        if (x != y) {
+            return x < y ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* Order of two offset values without ',': numerically when both are decimal numbers, else by
+ * bytes. */
+static int scalar_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    char x[64], y[64];
+    struct dec dx, dy;
+    if (alen < sizeof(x) && blen < sizeof(y)) {
+        memcpy(x, a, alen);
+        x[alen] = '\0';
+        memcpy(y, b, blen);
+        y[blen] = '\0';
+        if (dec_parse(x, &dx) && dec_parse(y, &dy)) {
+            if (dx.neg != dy.neg) {
+                return dx.neg ? -1 : 1;
+            }
+            int c = dec_cmp_abs(&dx, &dy);
+            return dx.neg ? -c : c;
+        }
+    }
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c == 0) {
+        c = (alen > blen) - (alen < blen);
+    }
+    return (c > 0) - (c < 0);
+}
+
+/* Order of two offset header values: numerically when both are decimal numbers, else by bytes;
+ * values of several ','-separated parts (the source's "timestamp,id" of timestamp+incrementing
+ * mode) part by part. */
+static int offset_cmp(const char *a, const char *b)
+{
+    for (;;) {
+        size_t al = strcspn(a, ","), bl = strcspn(b, ",");
+        int c = scalar_cmp(a, al, b, bl);
+        if (c != 0) {
+            return c;
+        }
+        if (!a[al] || !b[bl]) {
+            return (a[al] != 0) - (b[bl] != 0);
+        }
+        a += al + 1;
+        b += bl + 1;
+    }
+}
+
+/* Whether s is a whole decimal long long. */
+static bool int_parse(const char *s, long long *v)
+{
+    if (!*s || (*s != '-' && (*s < '0' || *s > '9'))) {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+/* Index of the range holding v, or of the first range above it (n when none). */
+static size_t ranges_find(const struct irange *r, size_t n, long long v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].hi < v) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static bool ranges_has(const struct irange *r, size_t n, long long v)
+{
+    size_t i = ranges_find(r, n, v);
+    return i < n && r[i].lo <= v;
+}
+
+static void ranges_reserve(struct irange **r, size_t *cap, size_t want)
+{
+    if (want <= *cap) {
+        return;
+    }
+    size_t c = *cap ? *cap : 4;
+    while (c < want) {
+        c *= 2;
+    }
+    struct irange *v = realloc(*r, c * sizeof(*v));
+    if (!v) {
+        abort(); /* as sf_buf does: nothing sensible to do without memory */
+    }
+    *r = v;
+    *cap = c;
+}
+
+/* Add v (not in the set). @return true when the lowest range had to be forgotten. */
+static bool ranges_add(struct irange **r, size_t *n, size_t *cap, long long v)
+{
+    size_t i = ranges_find(*r, *n, v);
+    struct irange *a = *r;
+    bool joins_prev = i > 0 && a[i - 1].hi == v - 1 && v != LLONG_MIN;
+    bool joins_next = i < *n && a[i].lo == v + 1 && v != LLONG_MAX;
+    if (joins_prev && joins_next) {
+        a[i - 1].hi = a[i].hi;
+        memmove(&a[i], &a[i + 1], (*n - i - 1) * sizeof(*a));
+        (*n)--;
+    } else if (joins_prev) {
+        a[i - 1].hi = v;
+    } else if (joins_next) {
+        a[i].lo = v;
+    } else {
+        ranges_reserve(r, cap, *n + 1);
+        a = *r;
+        memmove(&a[i + 1], &a[i], (*n - i) * sizeof(*a));
+        a[i] = (struct irange){ v, v };
+        (*n)++;
+    }
+    if (*n > RANGES_MAX) {
+        memmove(&a[0], &a[1], (*n - 1) * sizeof(*a));
+        (*n)--;
+        return true;
+    }
+    return false;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) {
+        abort(); /* as sf_buf does: nothing sensible to do without memory */
+    }
+    return d;
+}
+
+static size_t pos_hash(const char *topic, const char *table)
+{
+    size_t h = hash_str(topic);
+    h = (h ^ 0xffu) * 1099511628211u;
+    for (const char *s = table; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    }
+    return h;
+}
+
+static void pos_index_put(struct kafka_ctx *ctx, size_t idx)
+{
+    size_t mask = ctx->pos_index_cap - 1;
+    size_t j = ctx->pos[idx].hash & mask;
+    while (ctx->pos_index[j]) {
+        j = (j + 1) & mask;
+    }
+    ctx->pos_index[j] = idx + 1;
+}
+
+/* The entry of (topic, table), created when create is set. NULL when absent, or when
+ * POSITIONS_MAX entries exist already (then the pair is not tracked). */
+static struct pos_entry *
+pos_get(struct kafka_ctx *ctx, const char *topic, const char *table, bool create, size_t *idx_out)
+{
+    size_t h = pos_hash(topic, table);
+    if (ctx->pos_index_cap) {
+        size_t mask = ctx->pos_index_cap - 1;
+        for (size_t j = h & mask; ctx->pos_index[j]; j = (j + 1) & mask) {
+            struct pos_entry *e = &ctx->pos[ctx->pos_index[j] - 1];
+            if (e->hash == h && strcmp(e->table, table) == 0 && strcmp(e->topic, topic) == 0) {
+                if (idx_out) {
+                    *idx_out = ctx->pos_index[j] - 1;
+                }
+                return e;
+            }
+        }
+    }
+    if (!create || ctx->pos_n >= POSITIONS_MAX) {
+        return NULL;
+    }
+    if (ctx->pos_n == ctx->pos_cap) {
+        size_t cap = ctx->pos_cap ? ctx->pos_cap * 2 : 16;
+        struct pos_entry *v = realloc(ctx->pos, cap * sizeof(*v));
+        if (!v) {
+            abort();
+        }
+        ctx->pos = v;
+        ctx->pos_cap = cap;
+    }
+    if ((ctx->pos_n + 1) * 2 > ctx->pos_index_cap) {
+        size_t cap = ctx->pos_index_cap ? ctx->pos_index_cap * 2 : 64;
+        size_t *v = calloc(cap, sizeof(*v));
+        if (!v) {
+            abort();
+        }
+        free(ctx->pos_index);
+        ctx->pos_index = v;
+        ctx->pos_index_cap = cap;
+        for (size_t i = 0; i < ctx->pos_n; i++) {
+            pos_index_put(ctx, i);
+        }
+    }
+    size_t idx = ctx->pos_n++;
+    ctx->pos[idx] =
+        (struct pos_entry){ .topic = xstrdup(topic), .table = xstrdup(table), .hash = h };
+    pos_index_put(ctx, idx);
+    if (idx_out) {
+        *idx_out = idx;
+    }
+    return &ctx->pos[idx];
+}
+
+static void pos_free(struct kafka_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->pos_n; i++) {
+        free(ctx->pos[i].topic);
+        free(ctx->pos[i].table);
+        free(ctx->pos[i].max);
+        free(ctx->pos[i].rng);
+        free(ctx->pos[i].wrng);
+    }
+    free(ctx->pos);
+    free(ctx->pos_index);
+    ctx->pos = NULL;
+    ctx->pos_index = NULL;
+    ctx->pos_n = ctx->pos_cap = ctx->pos_index_cap = 0;
+    ctx->ntouched = 0;
+}
+/* The open batch did not reach Kafka: forget what it would have advanced. */
+static void pos_discard_pending(struct kafka_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->ntouched; i++) {
+        struct pos_entry *e = &ctx->pos[ctx->touched[i]];
+        e->in_batch = false;
+        e->bmax = e->first = e->last = NULL;
+        e->count = 0;
+    }
+    ctx->ntouched = 0;
+}
+/* The open batch is committed in Kafka: its positions become the committed ones (copied, since
+ * they point into events that the channel commit frees). */
+static void pos_commit_pending(struct kafka_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->ntouched; i++) {
+        struct pos_entry *e = &ctx->pos[ctx->touched[i]];
+        if (e->count > 0) {
+            if (e->bmax) {
+                free(e->max);
+                e->max = xstrdup(e->bmax);
+            }
+            if (e->int_mode) {
+                struct irange *r = e->rng;
+                size_t cap = e->caprng;
+                e->rng = e->wrng;
+                e->nrng = e->nwrng;
+                e->caprng = e->capwrng;
+                e->wrng = r;
+                e->capwrng = cap;
+            }
+        }
+        e->in_batch = false;
+        e->bmax = e->first = e->last = NULL;
+        e->count = 0;
+    }
+    ctx->ntouched = 0;
+}
+/* Append " " and s with bytes <= 0x20, '%' and 0x7f as %XX, so fields never hold a space or a
+ * line break. */
+static void put_field(struct sf_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    sf_buf_putc(b, ' ');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c == '%' || c == 0x7f) {
+            char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+            sf_buf_append(b, esc, 3);
+        } else {
+            sf_buf_putc(b, (char)c);
+        }
+    }
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+/* Undo put_field in place. @return false for a bad escape, a NUL byte or an empty field. */
+static bool field_decode(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (*r == '%') {
+            int hi = hex_val(r[1]), lo = hi < 0 ? -1 : hex_val(r[2]);
+            if (lo < 0 || (hi == 0 && lo == 0)) {
+                return false;
+            }
+            *w++ = (char)(hi << 4 | lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return w != s;
+}
+
+/*
+ * The open batch's position record into ctx->pos_buf:
+ *   sqlflume-positions 1
+ *   txn <number of this Kafka transaction>
+ *   prev <number of the last committed one, or ->
+ *   pos <topic> <table> <offset>                 every pair: the highest offset delivered
+ *   ranges <topic> <table> <lo>~<hi>,...         pairs with integer offsets: every one delivered
+ *   batch <topic> <table> <first> <last> <count> the pairs of this batch: first and last offset
+ *                                                produced (channel order) and how many
+ * Fields are escaped by put_field.
+ */
+static void pos_record_build(struct kafka_ctx *ctx)
+{
+    struct sf_buf *b = &ctx->pos_buf;
+    sf_buf_reset(b);
+    sf_buf_printf(b, POSITIONS_FORMAT "\ntxn %lld\nprev ", ctx->txn_seq);
+    if (ctx->committed_seq >= 0) {
+        sf_buf_printf(b, "%lld\n", ctx->committed_seq);
+    } else {
+        sf_buf_puts(b, "-\n");
+    }
+    for (size_t i = 0; i < ctx->pos_n; i++) {
+        const struct pos_entry *e = &ctx->pos[i];
+        bool open = e->in_batch && e->count > 0;
+        const char *off = open && e->bmax ? e->bmax : e->max;
+        if (off) {
+            sf_buf_puts(b, "pos");
+            put_field(b, e->topic);
+            put_field(b, e->table);
+            put_field(b, off);
+            sf_buf_putc(b, '\n');
+        }
+        const struct irange *r = open ? e->wrng : e->rng;
+        size_t n = open ? e->nwrng : e->nrng;
+        if (e->int_mode && n > 0) {
+            sf_buf_puts(b, "ranges");
+            put_field(b, e->topic);
+            put_field(b, e->table);
+            for (size_t k = 0; k < n; k++) {
+                sf_buf_printf(b, "%c%lld~%lld", k ? ',' : ' ', r[k].lo, r[k].hi);
+            }
+            sf_buf_putc(b, '\n');
+        }
+    }
+    for (size_t i = 0; i < ctx->ntouched; i++) {
+        const struct pos_entry *e = &ctx->pos[ctx->touched[i]];
+        if (e->count == 0) {
+            continue;
+        }
+        sf_buf_puts(b, "batch");
+        put_field(b, e->topic);
+        put_field(b, e->table);
+        put_field(b, e->first);
+        put_field(b, e->last);
+        sf_buf_printf(b, " %zu\n", e->count);
+    }
+}
+
+/* Replace the committed positions by those of a record (NULL: none stored). @return SF_OK or
+ * SF_ERR_DATA (errstr says why; nothing changed). */
+static int pos_record_apply(struct kafka_ctx *ctx,
+                            const char *rec,
+                            size_t len,
+                            char *errstr,
+                            size_t errstr_size)
+{
+    for (size_t i = 0; i < ctx->pos_n; i++) {
+        struct pos_entry *e = &ctx->pos[i];
+        free(e->max);
+        e->max = NULL;
+        e->nrng = 0;
+        e->int_mode = false;
+    }
+    ctx->committed_seq = -1;
+    ctx->txn_seq = 0;
+    if (!rec) {
+        return SF_OK;
+    }
+    char *text = strndup(rec, len);
+    if (!text) {
+        abort();
+    }
+    int rc = SF_ERR_DATA;
+    long long seq = -1;
+    size_t nline = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        nline++;
+        if (nline == 1) {
+            if (strcmp(line, POSITIONS_FORMAT) != 0) {
+                (void)snprintf(errstr, errstr_size, "unknown format \"%.40s\"", line);
+                goto out;
+            }
+            continue;
+        }
+        char *f[6];
+        size_t nf = 0;
+        char *fsave = NULL;
+        for (char *t = strtok_r(line, " ", &fsave); t && nf < 6; t = strtok_r(NULL, " ", &fsave)) {
+            f[nf++] = t;
+        }
+        if (nf == 2 && strcmp(f[0], "txn") == 0) {
+            if (!int_parse(f[1], &seq) || seq < 0) {
+                (void)snprintf(errstr, errstr_size, "bad line %zu", nline);
+                goto out;
+            }
+        } else if (nf == 4 && (strcmp(f[0], "pos") == 0 || strcmp(f[0], "ranges") == 0)) {
+            if (!field_decode(f[1]) || !field_decode(f[2])) {
+                (void)snprintf(errstr, errstr_size, "bad line %zu", nline);
+                goto out;
+            }
+            struct pos_entry *e = pos_get(ctx, f[1], f[2], true, NULL);
+            if (!e) {
+                continue; /* more pairs than POSITIONS_MAX: not tracked */
+            }
+            if (f[0][0] == 'p') {
+                if (!field_decode(f[3])) {
+                    (void)snprintf(errstr, errstr_size, "bad line %zu", nline);
+                    goto out;
+                }
+                free(e->max);
+                e->max = xstrdup(f[3]);
+                continue;
+            }
+            e->int_mode = true;
+            e->nrng = 0;
+            char *rsave = NULL;
+            for (char *t = strtok_r(f[3], ",", &rsave); t; t = strtok_r(NULL, ",", &rsave)) {
+                char *tilde = strchr(t, '~');
+                long long lo, hi;
+                if (tilde) {
+                    *tilde = '\0';
+                }
+                if (!tilde || !int_parse(t, &lo) || !int_parse(tilde + 1, &hi) || lo > hi ||
+                    (e->nrng > 0 && lo <= e->rng[e->nrng - 1].hi) || e->nrng >= RANGES_MAX) {
+                    (void)snprintf(errstr, errstr_size, "bad ranges on line %zu", nline);
+                    goto out;
+                }
+                ranges_reserve(&e->rng, &e->caprng, e->nrng + 1);
+                e->rng[e->nrng++] = (struct irange){ lo, hi };
+            }
+        } /* batch, prev and lines of later minor versions: not needed here */
+    }
+    if (seq < 0) {
+        (void)snprintf(errstr, errstr_size, "no txn line");
+        goto out;
+    }
+    ctx->committed_seq = ctx->txn_seq = seq;
+    rc = SF_OK;
+out:
+    if (rc != SF_OK) {
+        for (size_t i = 0; i < ctx->pos_n; i++) {
+            free(ctx->pos[i].max);
+            ctx->pos[i].max = NULL;
+            ctx->pos[i].nrng = 0;
+            ctx->pos[i].int_mode = false;
+        }
+    }
+    free(text);
+    return rc;
+}
+/* Producer properties that the positions reader (a consumer) needs as well. */
+static bool reader_prop(const char *prop)
+{
+    static const char *const prefixes[] = { "security.", "sasl.",       "ssl.",        "socket.",
+                                            "broker.",   "reconnect.",  "api.version", "log_level",
+                                            "debug",     "client.rack", NULL };
+    for (size_t i = 0; prefixes[i]; i++) {
+        if (strncmp(prop, prefixes[i], strlen(prefixes[i])) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static rd_kafka_t *reader_create(struct sf_sink *snk, char *errstr, size_t errstr_size)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char client_id[256];
+    (void)snprintf(client_id, sizeof(client_id), "sqlflume-%s-positions",
+                   snk->name ? snk->name : "kafka");
+    if (conf_set(conf, "client.id", "client.id", client_id, errstr, errstr_size) ||
+        conf_set(conf, "kafka.bootstrap.servers", "bootstrap.servers", ctx->bootstrap, errstr,
+                 errstr_size) ||
+        /* librdkafka's assign() needs a group.id; the reader never joins or commits */
+        conf_set(conf, "group.id", "group.id", "sqlflume-positions-reader", errstr, errstr_size) ||
+        conf_set(conf, "isolation.level", "isolation.level", "read_committed", errstr,
+                 errstr_size) ||
+        conf_set(conf, "enable.partition.eof", "enable.partition.eof", "true", errstr,
+                 errstr_size) ||
+        conf_set(conf, "enable.auto.commit", "enable.auto.commit", "false", errstr, errstr_size) ||
+        /* the last fetch finds nothing new: do not let the broker hold it for 500 ms */
+        conf_set(conf, "fetch.wait.max.ms", "fetch.wait.max.ms", "50", errstr, errstr_size) ||
+        conf_set(conf, "auto.offset.reset", "auto.offset.reset", "earliest", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    for (size_t i = 0; snk->conf && i < snk->conf->n; i++) {
+        const struct sf_prop *p = snk->conf->v[i];
+        const char *sub = sf_section_subkey(snk->conf, p);
+        if (strncmp(sub, PRODUCER_PREFIX, strlen(PRODUCER_PREFIX)) == 0 &&
+            reader_prop(sub + strlen(PRODUCER_PREFIX)) &&
+            conf_set(conf, sub, sub + strlen(PRODUCER_PREFIX), p->val, errstr, errstr_size)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_opaque(conf, snk);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    char why[256];
+    rd_kafka_t *rc = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!rc) {
+        (void)snprintf(errstr, errstr_size, "could not create the positions reader: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rc);
+    return rc;
+}
+
+/*
+ * Read the newest position record of this sink's transactional.id from partition 0 of the
+ * positions topic with a read_committed consumer, and make it the committed positions. Windows
+ * are read from the tail backwards until one holds a record of ours; the first window lasts
+ * until the consumer passed the high watermark that its first fetch reported, i.e. until every
+ * transaction that was open then (ours are all ended by init_transactions) has ended.
+ * @return SF_OK, SF_ERR_STOPPED, SF_ERR_CONN / SF_ERR_TIMEOUT (try again), SF_ERR_DATA
+ */
+static int positions_read(struct sf_sink *snk, char *errstr, size_t errstr_size)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    const char *topic = ctx->positions_topic;
+    rd_kafka_t *rc = reader_create(snk, errstr, errstr_size);
+    if (!rc) {
+        return SF_ERR_INVAL;
+    }
+    int ret = SF_ERR_TIMEOUT;
+    char why[128];
+    char *found = NULL;
+    size_t found_len = 0;
+    int64_t found_at = -1;
+    size_t key_len = strlen(ctx->txn_id);
+    long long deadline = mono_ms() + POSITIONS_READ_MS;
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rc, topic, 0, &lo, &hi, POSITIONS_READ_MS / 3);
+    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        ret = SF_OK; /* nothing stored yet */
+        goto apply;
+    }
+    if (err) {
+        (void)snprintf(errstr, errstr_size, "could not query topic \"%s\": %s", topic,
+                       rd_kafka_err2str(err));
+        ret = SF_ERR_CONN;
+        goto out;
+    }
+    int64_t window = POSITIONS_WINDOW;
+    int64_t start = hi - window > lo ? hi - window : lo;
+    int64_t stop = -1; /* first window: the high watermark of the first fetch */
+    for (;;) {
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = start;
+        err = rd_kafka_assign(rc, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (err) {
+            (void)snprintf(errstr, errstr_size, "could not read topic \"%s\": %s", topic,
+                           rd_kafka_err2str(err));
+            ret = SF_ERR_CONN;
+            goto out;
+        }
+        int64_t reached = start;
+        for (;;) {
+            if (atomic_load(&snk->stopping)) {
+                ret = SF_ERR_STOPPED;
+                goto out;
+            }
+            if (mono_ms() >= deadline) {
+                (void)snprintf(errstr, errstr_size,
+                               "reading topic \"%s\" took longer than %d ms (at offset %lld)",
+                               topic, POSITIONS_READ_MS, (long long)reached);
+                goto out;
+            }
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, 100);
+            if (stop < 0) {
+                int64_t wlo, whi;
+                if (rd_kafka_get_watermark_offsets(rc, topic, 0, &wlo, &whi) == 0 && whi >= 0) {
+                    stop = whi;
+                }
+            }
+            if (m) {
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    reached = m->offset > reached ? m->offset : reached;
+                } else if (m->err) {
+                    unsigned suppressed;
+                    if (rate_allow(ctx, -200000 - (int)m->err, &suppressed)) {
+                        SF_WARN(SF_SINK_FMT "reading the positions in topic \"%s\": %s",
+                                SF_SINK_ARGS(snk), topic, rd_kafka_message_errstr(m));
+                    }
+                } else {
+                    reached = m->offset + 1;
+                    if ((stop < 0 || m->offset < stop) && m->key_len == key_len &&
+                        memcmp(m->key, ctx->txn_id, key_len) == 0) {
+                        free(found);
+                        found = malloc(m->len + 1);
+                        if (!found) {
+                            abort();
+                        }
+                        memcpy(found, m->payload, m->len);
+                        found_len = m->len;
+                        found_at = m->offset;
+                    }
+                }
+                rd_kafka_message_destroy(m);
+            }
+            if (stop >= 0 && reached >= stop) {
+                break;
+            }
+        }
+        if (found || start <= lo) {
+            break;
+        }
+        stop = start;
+        window *= 8;
+        start = start - window > lo ? start - window : lo;
+    }
+    ret = SF_OK;
+apply:
+    if (pos_record_apply(ctx, found, found_len, why, sizeof(why)) != SF_OK) {
+        (void)snprintf(errstr, errstr_size,
+                       "the position record at offset %lld of topic \"%s\" is unreadable: %s",
+                       (long long)found_at, topic, why);
+        ret = SF_ERR_DATA;
+    } else {
+        size_t npos = 0;
+        for (size_t i = 0; i < ctx->pos_n; i++) {
+            npos += ctx->pos[i].max != NULL;
+        }
+        if (found) {
+            SF_INFO(SF_SINK_FMT "exactly-once: resuming after Kafka transaction %lld (positions of "
+                                "%zu topic and table pairs, offset %lld of topic \"%s\")",
+                    SF_SINK_ARGS(snk), ctx->committed_seq, npos, (long long)found_at, topic);
+        } else {
+            SF_INFO(SF_SINK_FMT "exactly-once: no positions of transactional.id \"%s\" in topic "
+                                "\"%s\" yet",
+                    SF_SINK_ARGS(snk), ctx->txn_id, topic);
+        }
+    }
+out:
+    free(found);
+    rd_kafka_assign(rc, NULL);
+    rd_kafka_consumer_close(rc);
+    rd_kafka_destroy(rc);
+    return ret;
+}
+
+/* ---- exactly-once: one Kafka transaction per take transaction ---- */
+
+/* Give the producer up (fatal error, failed abort, unknown outcome): roll the open batch back;
+ * the next process() creates a producer, whose init_transactions ends the open transaction, and
+ * reads the positions again. */
+static void eos_reset(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    ctx->in_txn = false;
+    pos_discard_pending(ctx);
+    if (ctx->rk) {
+        producer_reset(snk); /* purges, waits for the reports, destroys, rolls back */
+    } else {
+        rollback_all(snk);
+    }
+    ctx->txn_ready = ctx->pos_loaded = false;
+}
+
+/* Abort the open Kafka transaction and roll the channel transaction back. */
+static void eos_abort(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    atomic_fetch_add(&snk->metrics.write_fail, 1);
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(ctx->rk, ABORT_WAIT_MS);
+    if (e) {
+        SF_ERROR(SF_SINK_FMT "could not abort the kafka transaction: %s; recreating the producer",
+                 SF_SINK_ARGS(snk), rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        eos_reset(snk);
+        return;
+    }
+    long long deadline = mono_ms() + ABORT_WAIT_MS;
+    while (!all_reported(ctx) && mono_ms() < deadline) {
+        rd_kafka_poll(ctx->rk, 100);
+    }
+    if (!all_reported(ctx)) {
+        eos_reset(snk); /* librdkafka may still hold the bodies: only destroying lets go */
+        return;
+    }
+    ctx->in_txn = false;
+    pos_discard_pending(ctx);
+    rollback_all(snk);
+}
+
+/* The Kafka commit succeeded: the batch's positions are committed; commit the channel
+ * transaction (unless the test hook simulates a crash right here). */
+static void eos_committed(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    struct kbatch *b = ring_at(ctx, 0);
+    /* commit_transaction served every report (it flushes); be sure before reusing the slot */
+    for (int i = 0; i < 100 && !all_reported(ctx); i++) {
+        rd_kafka_poll(ctx->rk, 10);
+    }
+    ctx->in_txn = false;
+    ctx->committed_seq = ctx->txn_seq;
+    pos_commit_pending(ctx);
+    if (ctx->crash_after > 0 && ++ctx->commits == ctx->crash_after) {
+        SF_WARN(SF_SINK_FMT "test hook: crashing after Kafka commit %lld, before the channel "
+                            "commit",
+                SF_SINK_ARGS(snk), ctx->commits);
+        if (ctx->crash_kill) {
+            (void)raise(SIGKILL);
+        }
+        ctx->crashed = true;
+        return;
+    }
+    int rc = sf_channel_txn_commit(b->txn);
+    if (rc != SF_OK) {
+        /* cannot happen with our channels' take semantics; the events would come back and be
+         * skipped, since Kafka has them */
+        SF_ERROR(SF_SINK_FMT "could not commit a delivered batch of %zu events: %s",
+                 SF_SINK_ARGS(snk), b->n, sf_err_str(rc));
+    } else {
+        atomic_fetch_add(&snk->metrics.drain_success, (long long)b->n);
+    }
+    sf_channel_txn_close(b->txn);
+    b->txn = NULL;
+    ctx->ring_count = 0;
+}
+
+/*
+ * Decide, for the taken events, which to produce: those without (table, offset) headers, and
+ * those that Kafka does not have: for a pair with integer offsets, an offset not in its delivered
+ * ranges; otherwise an offset above the highest delivered. The state advances as it goes (so a
+ * row that the source sent twice in one batch goes once). Fills ctx->send and ctx->touched.
+ * @return the number of events to produce
+ */
+static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    size_t m = 0;
+    unsigned suppressed;
+    for (size_t i = 0; i < n; i++) {
+        struct sf_event *ev = evs[i];
+        const char *table = sf_event_header(ev, "table");
+        const char *off = sf_event_header(ev, "offset");
+        const char *topic = table && *table && off && *off ? topic_of(ctx, ev) : "";
+        size_t idx;
+        long long v = 0;
+        bool is_int = *topic && int_parse(off, &v);
+        struct pos_entry *e = NULL;
+        if (*topic) {
+            size_t before = ctx->pos_n;
+            e = pos_get(ctx, topic, table, true, &idx);
+            if (e && ctx->pos_n != before) {
+                e->int_mode = is_int; /* a new pair: its first offset decides */
+            }
+        }
+        if (!e) {
+            if (*topic && rate_allow(ctx, -300000, &suppressed)) {
+                SF_WARN(SF_SINK_FMT "more than %d topic and table pairs: events of table \"%s\" "
+                                    "are delivered at least once, not exactly once",
+                        SF_SINK_ARGS(snk), POSITIONS_MAX, table);
+            }
+            ctx->send[m++] = ev;
+            continue;
+        }
+        if (!e->in_batch) {
+            e->in_batch = true;
+            e->bmax = e->first = e->last = NULL;
+            e->count = 0;
+            if (e->int_mode) {
+                ranges_reserve(&e->wrng, &e->capwrng, e->nrng);
+                if (e->nrng) {
+                    memcpy(e->wrng, e->rng, e->nrng * sizeof(*e->rng));
+                }
+                e->nwrng = e->nrng;
+            }
+            ctx->touched[ctx->ntouched++] = idx;
+        }
+        const char *cur = e->bmax ? e->bmax : e->max;
+        if (e->int_mode && is_int) {
+            if (ranges_has(e->wrng, e->nwrng, v)) {
+                continue;
+            }
+            if (ranges_add(&e->wrng, &e->nwrng, &e->capwrng, v) &&
+                rate_allow(ctx, -300002, &suppressed)) {
+                SF_WARN(SF_SINK_FMT "table \"%s\": more than %d ranges of delivered offsets; the "
+                                    "lowest is forgotten (its rows would be produced again if the "
+                                    "source sent them again)",
+                        SF_SINK_ARGS(snk), table, RANGES_MAX);
+            }
+        } else if (cur && offset_cmp(off, cur) <= 0) {
+            continue;
+        }
+        if (!cur || offset_cmp(off, cur) > 0) {
+            e->bmax = off;
+        }
+        if (e->count++ == 0) {
+            e->first = off;
+        }
+        e->last = off;
+        ctx->send[m++] = ev;
+    }
+    return m;
+}
+
+/*
+ * Take a batch and produce what Kafka does not have yet inside a new Kafka transaction, with its
+ * position record. @return true when a transaction is now open (commit it), false with *st
+ * set otherwise.
+ */
+static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
+    if (!txn) {
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    size_t n = 0;
+    int rc = sf_channel_take(txn, ctx->evs, ctx->batch, &n, TAKE_WAIT_MS);
+    if (rc != SF_OK) {
+        SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
+                 snk->ch->name, sf_err_str(rc));
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        sf_channel_txn_close(txn);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    if (n == 0) {
+        sf_channel_txn_commit(txn);
+        sf_channel_txn_close(txn);
+        atomic_fetch_add(&snk->metrics.batch_empty, 1);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
+    atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
+                     1);
+    size_t m = eos_filter(snk, ctx->evs, n);
+    unsigned suppressed;
+    if (m < n) {
+        ctx->skipped += (long long)(n - m);
+        if (rate_allow(ctx, -300001, &suppressed)) {
+            SF_INFO(SF_SINK_FMT "exactly-once: skipped %zu of %zu events that Kafka has already "
+                                "(%lld so far)",
+                    SF_SINK_ARGS(snk), n - m, n, ctx->skipped);
+        }
+    }
+    if (m == 0) {
+        pos_commit_pending(ctx); /* nothing produced: only ends the batch */
+        rc = sf_channel_txn_commit(txn);
+        if (rc == SF_OK) {
+            atomic_fetch_add(&snk->metrics.drain_success, (long long)n);
+        }
+        sf_channel_txn_close(txn);
+        *st = SF_READY;
+        return false;
+    }
+    struct kbatch *b = ring_at(ctx, 0);
+    *b = (struct kbatch){ .txn = txn, .n = n };
+    ctx->ring_count = 1;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(ctx->rk);
+    if (e) {
+        SF_ERROR(SF_SINK_FMT "could not begin a kafka transaction: %s; recreating the producer",
+                 SF_SINK_ARGS(snk), rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        eos_reset(snk);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    ctx->in_txn = true;
+    ctx->txn_seq++;
+    /* The position record right before the batch: librdkafka registers partitions with the
+     * transaction 1 ms after the first message to a new one, so both go in one
+     * AddPartitionsToTxn request (a round trip less than when the record follows the batch). */
+    pos_record_build(ctx);
+    if (ctx->pos_buf.len > POSITIONS_WARN_BYTES && rate_allow(ctx, -300003, &suppressed)) {
+        SF_WARN(SF_SINK_FMT "exactly-once: the position record has %zu bytes (%zu topic and table "
+                            "pairs): the topics' max.message.bytes and kafka.producer."
+                            "message.max.bytes must allow it",
+                SF_SINK_ARGS(snk), ctx->pos_buf.len, ctx->pos_n);
+    }
+    produce_prepare(snk, b, ctx->send, m);
+    b->pending++;
+    if (rd_kafka_produce(ctx->pos_rkt, 0, RD_KAFKA_MSG_F_COPY, ctx->pos_buf.data, ctx->pos_buf.len,
+                         ctx->txn_id, strlen(ctx->txn_id), b) != 0) {
+        refuse(b, rd_kafka_last_error(), ctx->positions_topic, 1);
+    }
+    produce_send(snk, b, m);
+    if (b->failed > 0) {
+        /* a message librdkafka refused is not in the transaction: committing would lose it */
+        if (rate_allow(ctx, -100000 - (int)b->err, &suppressed)) {
+            SF_ERROR(SF_SINK_FMT "could not produce %zu of %zu events to topic \"%s\": %s; "
+                                 "aborting the kafka transaction and rolling back",
+                     SF_SINK_ARGS(snk), b->failed, m, b->err_topic, rd_kafka_err2str(b->err));
+        }
+        eos_abort(snk);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    return true;
+}
+
+/* One bounded attempt at committing the open Kafka transaction. */
+static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(ctx->rk, timeout_ms);
+    if (!e) {
+        eos_committed(snk);
+        return SF_READY;
+    }
+    unsigned suppressed;
+    if (rd_kafka_error_is_retriable(e) && !rd_kafka_error_is_fatal(e)) {
+        /* the commit goes on in the background: call again to resume it */
+        if (rate_allow(ctx, -400000, &suppressed)) {
+            SF_WARN(SF_SINK_FMT "kafka transaction %lld not committed yet: %s", SF_SINK_ARGS(snk),
+                    ctx->txn_seq, rd_kafka_error_string(e));
+        }
+        rd_kafka_error_destroy(e);
+        return SF_READY;
+    }
+    if (rd_kafka_error_txn_requires_abort(e)) {
+        if (rate_allow(ctx, -400001, &suppressed)) {
+            SF_ERROR(SF_SINK_FMT "could not commit kafka transaction %lld: %s; aborting it and "
+                                 "rolling back%s",
+                     SF_SINK_ARGS(snk), ctx->txn_seq, rd_kafka_error_string(e),
+                     suppressed ? " (similar failures suppressed)" : "");
+        }
+        rd_kafka_error_destroy(e);
+        eos_abort(snk);
+        return SF_BACKOFF;
+    }
+    SF_ERROR(SF_SINK_FMT "could not commit kafka transaction %lld: %s; rolling back and "
+                         "recreating the producer",
+             SF_SINK_ARGS(snk), ctx->txn_seq, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    atomic_fetch_add(&snk->metrics.write_fail, 1);
+    eos_reset(snk);
+    return SF_BACKOFF;
+}
+
+static enum sf_status eos_process(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->crashed) {
+        return SF_BACKOFF;
+    }
+    char err[512];
+    if (!ctx->rk) {
+        if (producer_create(snk, err, sizeof(err)) != SF_OK) {
+            SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), err);
+            return SF_BACKOFF;
+        }
+    }
+    if (atomic_load(&ctx->fatal)) {
+        eos_reset(snk);
+        return SF_BACKOFF;
+    }
+    if (!ctx->txn_ready) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(ctx->rk, TXN_STEP_MS);
+        if (e) {
+            bool retry = rd_kafka_error_is_retriable(e) && !rd_kafka_error_is_fatal(e);
+            unsigned suppressed;
+            if (!retry || rate_allow(ctx, -400002, &suppressed)) {
+                SF_WARN(SF_SINK_FMT "kafka init_transactions (transactional.id \"%s\"): %s%s",
+                        SF_SINK_ARGS(snk), ctx->txn_id, rd_kafka_error_string(e),
+                        retry ? "; still trying" : "; recreating the producer");
+            }
+            rd_kafka_error_destroy(e);
+            if (!retry) {
+                eos_reset(snk);
+            }
+            return SF_BACKOFF;
+        }
+        ctx->txn_ready = true;
+    }
+    if (!ctx->pos_loaded) {
+        int rc = positions_read(snk, err, sizeof(err));
+        if (rc != SF_OK) {
+            unsigned suppressed;
+            if (rc != SF_ERR_STOPPED && rate_allow(ctx, -400003, &suppressed)) {
+                SF_ERROR(SF_SINK_FMT "exactly-once: could not read the stored positions: %s; "
+                                     "nothing is delivered until they are read",
+                         SF_SINK_ARGS(snk), err);
+            }
+            return SF_BACKOFF;
+        }
+        ctx->pos_loaded = true;
+    }
+    if (!ctx->in_txn) {
+        enum sf_status st;
+        if (!eos_begin(snk, &st)) {
+            return st;
+        }
+    }
+    return eos_commit(snk, TXN_STEP_MS);
+}
+
+/* stop() of the exactly-once mode: finish the open Kafka transaction within flushTimeout (then
+ * commit the channel transaction) or roll back. */
+static void eos_stop(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->rk && ctx->in_txn && !ctx->crashed && !atomic_load(&ctx->fatal)) {
+        int timeout_ms = ctx->flush_timeout_ms > INT32_MAX ? INT32_MAX : (int)ctx->flush_timeout_ms;
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(ctx->rk, timeout_ms);
+        if (!e) {
+            eos_committed(snk);
+        } else {
+            SF_WARN(SF_SINK_FMT "kafka transaction %lld not committed within flushTimeout (%lld "
+                                "ms): %s; rolling back its %zu events",
+                    SF_SINK_ARGS(snk), ctx->txn_seq, ctx->flush_timeout_ms,
+                    rd_kafka_error_string(e), ring_at(ctx, 0)->n);
+            rd_kafka_error_destroy(e);
+            e = rd_kafka_abort_transaction(ctx->rk, 1000);
+            rd_kafka_error_destroy(e); /* NULL is fine; the next start ends it anyway */
+        }
+    }
+    if (ctx->rk && ctx->ring_count > 0 && !all_reported(ctx)) {
+        rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        long long deadline = mono_ms() + PURGE_WAIT_MS;
+        while (!all_reported(ctx) && mono_ms() < deadline) {
+            rd_kafka_poll(ctx->rk, 100);
+        }
+    }
+    if (ctx->skipped > 0) {
+        SF_INFO(SF_SINK_FMT "exactly-once: %lld events were not produced again since Kafka had "
+                            "them",
+                SF_SINK_ARGS(snk), ctx->skipped);
+    }
+    producer_destroy(snk); /* librdkafka lets go of every body here at the latest */
+    ctx->in_txn = false;
+    pos_discard_pending(ctx);
+    rollback_all(snk);
+    pos_free(ctx);
+    sf_buf_free(&ctx->pos_buf);
+    free(ctx->send);
+    free(ctx->touched);
+    ctx->send = NULL;
+    ctx->touched = NULL;
+}
+
 static enum sf_status kafka_process(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->txn_id) {
+        return eos_process(snk);
+    }
     if (!ctx->rk) {
         char err[512];
         if (producer_create(snk, err, sizeof(err)) != SF_OK) {
@@ -856,7 +2156,9 @@ static enum sf_status kafka_process(struct sf_sink *snk)
 static void kafka_stop(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    if (ctx->rk) {
+    if (ctx->txn_id) {
+        eos_stop(snk);
+    } else if (ctx->rk) {
         long long deadline = mono_ms() + ctx->flush_timeout_ms;
         settle(snk);
         while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && mono_ms() < deadline) {
@@ -924,12 +2226,46 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         (void)snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
+    if (ctx->txn_id) {
+        ctx->pos_buf = (struct sf_buf)SF_BUF_INIT;
+        ctx->send = calloc(ctx->batch, sizeof(struct sf_event *));
+        ctx->touched = calloc(ctx->batch, sizeof(size_t));
+        if (!ctx->send || !ctx->touched) {
+            (void)snprintf(errstr, errstr_size, "out of memory");
+            goto fail;
+        }
+        if (!*ctx->txn_id) {
+            (void)snprintf(errstr, errstr_size, "kafka.producer.transactional.id: empty");
+            rc = SF_ERR_INVAL;
+            goto fail;
+        }
+        ctx->in_txn = ctx->crashed = false;
+        ctx->txn_seq = 0;
+        ctx->committed_seq = -1;
+        ctx->skipped = ctx->commits = ctx->crash_after = 0;
+        const char *hook = getenv("SF_TEST_KAFKA_CRASH_AFTER_COMMITS");
+        if (hook && *hook) {
+            char *end;
+            ctx->crash_after = strtoll(hook, &end, 10);
+            ctx->crash_kill = strcmp(end, ":kill") == 0;
+            SF_WARN(SF_SINK_FMT "test hook SF_TEST_KAFKA_CRASH_AFTER_COMMITS=%s is set",
+                    SF_SINK_ARGS(snk), hook);
+        }
+    }
     if ((rc = producer_create(snk, errstr, errstr_size)) != SF_OK) {
         goto fail;
     }
-    SF_INFO(SF_SINK_FMT "producing to topic \"%s\" via %s: up to %zu events per batch, %lld "
-                        "batches in flight",
-            SF_SINK_ARGS(snk), ctx->topic, ctx->bootstrap, ctx->batch, ctx->max_inflight);
+    if (ctx->txn_id) {
+        SF_INFO(SF_SINK_FMT "producing to topic \"%s\" via %s exactly once: up to %zu events per "
+                            "Kafka transaction (transactional.id \"%s\", positions in topic "
+                            "\"%s\")",
+                SF_SINK_ARGS(snk), ctx->topic, ctx->bootstrap, ctx->batch, ctx->txn_id,
+                ctx->positions_topic);
+    } else {
+        SF_INFO(SF_SINK_FMT "producing to topic \"%s\" via %s: up to %zu events per batch, %lld "
+                            "batches in flight",
+                SF_SINK_ARGS(snk), ctx->topic, ctx->bootstrap, ctx->batch, ctx->max_inflight);
+    }
     return SF_OK;
 fail:
     kafka_stop(snk);

@@ -5,7 +5,11 @@
  * header override), keys and values checked by an independent consumer, a broker that is down
  * (nothing commits, nothing is lost, everything arrives exactly once after it is back), failed
  * deliveries (rollback, redelivery in order) and stop with undelivered batches (rolled back into
- * the channel in order). Timeouts are multiplied by SF_TIME_MULT (sanitizer runs).
+ * the channel in order); exactly-once (kafka.producer.transactional.id): each event once and the
+ * stored positions, a crash between the Kafka commit and the channel commit followed by a re-read
+ * of every row, aborted and fenced transactions, rows arriving below the highest offset. What the
+ * librdkafka 2.0.2 mock does with transactions is described above those tests. Timeouts are
+ * multiplied by SF_TIME_MULT (sanitizer runs).
  */
 #include <check.h>
 #include <stdio.h>
@@ -701,6 +705,580 @@ START_TEST(kafka_stop_rolls_back)
 }
 END_TEST
 
+/* ---------- Kafka, exactly-once (kafka.producer.transactional.id) ---------- */
+
+/*
+ * What librdkafka 2.0.2's mock cluster does with transactions (read in its source and checked
+ * here): InitProducerId hands out a new producer id (epoch 0) on every call, so a second producer
+ * with the same transactional.id does not fence the first; AddPartitionsToTxn, AddOffsetsToTxn,
+ * TxnOffsetCommit and EndTxn check the producer id and epoch (AddPartitionsToTxn also that the
+ * partition exists) and return injected errors, nothing more: EndTxn writes no commit or abort
+ * markers and TxnOffsetCommit stores nothing (offsets sent with send_offsets_to_transaction cannot
+ * be read back, so positions go to a topic instead); Produce checks producer id, epoch and
+ * sequence; Fetch returns the high watermark as the last stable offset and no aborted transactions.
+ * So a read_committed consumer sees every message that reached a partition, of committed, aborted
+ * and open transactions alike. The tests therefore (a) inject errors where nothing reaches the data
+ * partition (per-broker Produce errors on the data topic's leader, fencing on AddPartitionsToTxn)
+ * or say what the mock shows, and (b) check the chain of position records: each names its
+ * transaction (txn) and the last committed one before it (prev), so walking prev from the newest
+ * record gives the committed transactions, whose batch lines must cover every event exactly once.
+ */
+
+#define EOS_POSITIONS "__sqlflume_positions"
+
+/* Put rows seq first..first+n-1 of table with the headers of the SQL source: table, offset (seq
+ * as a decimal number, or "ts-%08d" text when text_offsets), key; body "<table>:<seq>". */
+static void put_rows(struct sf_channel *ch, const char *table, int first, int n, bool text_offsets)
+{
+    char off[32], key[64], body[64];
+    const struct sf_header h[] = { { "table", table }, { "offset", off }, { "key", key } };
+    for (int i = first; i < first + n;) {
+        struct sf_txn *txn = sf_channel_txn_begin(ch);
+        for (int k = 0; k < 100 && i < first + n; k++, i++) {
+            (void)snprintf(off, sizeof(off), text_offsets ? "ts-%08d" : "%d", i);
+            (void)snprintf(key, sizeof(key), "%s-%d", table, i);
+            int len = snprintf(body, sizeof(body), "%s:%d", table, i);
+            ck_assert_int_eq(sf_channel_put(txn, sf_event_create(h, 3, body, (size_t)len)), SF_OK);
+        }
+        ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+        sf_channel_txn_close(txn);
+    }
+}
+
+/* Every message of topic (partition 0) must be "<table>:<seq>" with key "<table>-<seq>", and
+ * seq 0..n-1 must each appear exactly once, in order. */
+static void check_rows_once(const char *topic, const char *table, int n)
+{
+    ck_assert_int_eq(high_watermark(topic), n); /* nothing else reached the partition */
+    const char *const topics[] = { topic, NULL };
+    struct recs rs = consume(topics, (size_t)n, 20000);
+    ck_assert_uint_eq(rs.n, (size_t)n);
+    for (size_t i = 0; i < rs.n; i++) {
+        char want[64], key[64];
+        (void)snprintf(want, sizeof(want), "%s:%zu", table, i);
+        (void)snprintf(key, sizeof(key), "%s-%zu", table, i);
+        ck_assert_str_eq(rs.v[i].val, want);
+        ck_assert_str_eq(rs.v[i].key, key);
+    }
+    recs_free(&rs);
+}
+
+struct posrec {
+    int64_t offset;
+    long long txn, prev; /* prev -1: none */
+    char *text;          /* borrowed from the recs */
+    bool committed;
+};
+
+struct posrecs {
+    struct recs raw;
+    struct posrec *v;
+    size_t n;
+};
+
+/* Every position record of txn_id in the positions topic, in offset order, with the chain of
+ * committed transactions marked (walking prev back from the newest record). */
+static struct posrecs read_posrecs(const char *txn_id)
+{
+    struct posrecs p = { 0 };
+    int64_t hw = high_watermark(EOS_POSITIONS);
+    const char *const topics[] = { EOS_POSITIONS, NULL };
+    p.raw = consume(topics, (size_t)hw, 20000);
+    ck_assert_uint_eq(p.raw.n, (size_t)hw);
+    p.v = calloc(p.raw.n + 1, sizeof(*p.v));
+    for (size_t i = 0; i < p.raw.n; i++) {
+        if (!p.raw.v[i].key || strcmp(p.raw.v[i].key, txn_id) != 0) {
+            continue;
+        }
+        struct posrec *r = &p.v[p.n++];
+        r->offset = p.raw.v[i].offset;
+        r->text = p.raw.v[i].val;
+        ck_assert_msg(strncmp(r->text, "sqlflume-positions 1\ntxn ", 25) == 0, "%s", r->text);
+        r->txn = strtoll(r->text + 25, NULL, 10);
+        const char *prev = strstr(r->text, "\nprev ");
+        ck_assert_ptr_nonnull(prev);
+        r->prev = prev[6] == '-' ? -1 : strtoll(prev + 6, NULL, 10);
+    }
+    if (p.n > 0) {
+        size_t cur = p.n - 1;
+        p.v[cur].committed = true;
+        while (p.v[cur].prev >= 0) {
+            size_t j = cur;
+            while (j > 0 && p.v[j - 1].txn != p.v[cur].prev) {
+                j--;
+            }
+            ck_assert_msg(j > 0, "the chain breaks at transaction %lld (prev %lld)", p.v[cur].txn,
+                          p.v[cur].prev);
+            ck_assert_int_lt(p.v[j - 1].txn, p.v[cur].txn);
+            cur = j - 1;
+            p.v[cur].committed = true;
+        }
+    }
+    return p;
+}
+
+static void posrecs_free(struct posrecs *p)
+{
+    recs_free(&p->raw);
+    free(p->v);
+}
+
+/* The value of "pos <topic> <table> <offset>" in record text, into out; false when absent. */
+static bool
+posrec_pos(const char *text, const char *topic, const char *table, char *out, size_t out_size)
+{
+    char prefix[256];
+    (void)snprintf(prefix, sizeof(prefix), "\npos %s %s ", topic, table);
+    const char *p = strstr(text, prefix);
+    if (!p) {
+        return false;
+    }
+    p += strlen(prefix);
+    size_t len = strcspn(p, "\n");
+    (void)snprintf(out, out_size, "%.*s", (int)len, p);
+    return true;
+}
+
+/* The batch lines of the committed records cover seq 0..n-1 of (topic, table) exactly once:
+ * the transactions that Kafka committed delivered every event once. @return the number of
+ * committed transactions that delivered events of the pair. */
+static size_t
+check_committed_cover(const struct posrecs *p, const char *topic, const char *table, int n)
+{
+    int *cover = calloc((size_t)n, sizeof(int));
+    size_t txns = 0;
+    char prefix[256];
+    (void)snprintf(prefix, sizeof(prefix), "\nbatch %s %s ", topic, table);
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->v[i].committed) {
+            continue;
+        }
+        const char *b = strstr(p->v[i].text, prefix);
+        if (!b) {
+            continue;
+        }
+        txns++;
+        b += strlen(prefix);
+        if (strncmp(b, "ts-", 3) == 0) {
+            b += 3;
+        }
+        char *end;
+        long first = strtol(b, &end, 10);
+        ck_assert(*end == ' ');
+        b = end + 1;
+        if (strncmp(b, "ts-", 3) == 0) {
+            b += 3;
+        }
+        long last = strtol(b, &end, 10);
+        long count = strtol(end + 1, NULL, 10);
+        ck_assert_int_eq(count, last - first + 1);
+        ck_assert(first >= 0 && last < n);
+        for (long k = first; k <= last; k++) {
+            cover[k]++;
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        ck_assert_msg(cover[k] == 1, "%s %s: event %d is in %d committed transactions", topic,
+                      table, k, cover[k]);
+    }
+    free(cover);
+    return txns;
+}
+
+/* Exactly-once needs acks = all and a non-empty transactional.id. */
+START_TEST(kafka_eos_config_errors)
+{
+    char conf[1024], err[512];
+    (void)snprintf(conf, sizeof(conf),
+                   "a1.sinks.k1.kafka.bootstrap.servers = %s\n"
+                   "a1.sinks.k1.kafka.producer.transactional.id = t1\n"
+                   "a1.sinks.k1.kafka.producer.acks = 1\n",
+                   bootstraps);
+    struct rig *r = rig_new(&sf_sink_kafka, conf, err, sizeof(err));
+    ck_assert(!r->started);
+    ck_assert_msg(strstr(err, "kafka.producer.acks: must be all") != NULL, "%s", err);
+    rig_free(r);
+    (void)snprintf(conf, sizeof(conf),
+                   "a1.sinks.k1.kafka.bootstrap.servers = %s\n"
+                   "a1.sinks.k1.kafka.producer.transactional.id =\n",
+                   bootstraps);
+    r = rig_new(&sf_sink_kafka, conf, err, sizeof(err));
+    ck_assert(!r->started);
+    ck_assert_msg(strstr(err, "transactional.id") != NULL, "%s", err);
+    rig_free(r);
+}
+END_TEST
+
+/* A rig whose sink produces exactly once with transactional.id txn_id. */
+static struct rig *eos_rig(const char *txn_id, const char *extra)
+{
+    char conf[2048];
+    (void)snprintf(conf, sizeof(conf),
+                   "a1.sinks.k1.kafka.producer.transactional.id = %s\n"
+                   "a1.sinks.k1.flumeBatchSize = 100\n"
+                   "%s",
+                   txn_id, extra);
+    return kafka_rig(conf);
+}
+
+/* N events of two tables (numeric and text offsets, the numbers crossing 9/10, 99/100, 999/1000
+ * as numbers do not as text) and events without position headers: each delivered once; the
+ * newest position record holds the last offset header per (topic, table); the committed
+ * transactions' batches cover every event once. The positions topic does not exist at first
+ * (nothing stored: the sink starts from scratch; producing creates it). */
+START_TEST(kafka_eos_exactly_once)
+{
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "eos.orders", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "eos.events", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "eos.", 1, 1), 0);
+    struct rig *r = eos_rig("eos-once", "a1.sinks.k1.kafka.topic = eos.%{table}\n");
+    put_rows(&r->ch, "orders", 0, 600, false);
+    put_rows(&r->ch, "events", 0, 300, true);
+    put_events(&r->ch, 0, 5, NULL, 0); /* no table/offset headers: produced, not tracked */
+    put_rows(&r->ch, "orders", 600, 1400, false);
+    put_rows(&r->ch, "events", 300, 200, true);
+    ck_assert(drain(&r->snk, 30000));
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), 2505);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.write_fail), 0);
+    rig_free(r);
+
+    check_rows_once("eos.orders", "orders", 2000);
+    check_rows_once("eos.events", "events", 500);
+    ck_assert_int_eq(high_watermark("eos."), 5);
+
+    struct posrecs p = read_posrecs("eos-once");
+    ck_assert_uint_eq(p.n,
+                      26); /* one record per Kafka transaction: 2505 events in batches of 100 */
+    char off[64];
+    ck_assert(posrec_pos(p.v[p.n - 1].text, "eos.orders", "orders", off, sizeof(off)));
+    ck_assert_str_eq(off, "1999");
+    ck_assert(posrec_pos(p.v[p.n - 1].text, "eos.events", "events", off, sizeof(off)));
+    ck_assert_str_eq(off, "ts-00000499");
+    for (size_t i = 0; i < p.n; i++) {
+        ck_assert(p.v[i].committed); /* no transaction failed */
+        ck_assert_int_eq(p.v[i].txn, (long long)i + 1);
+    }
+    check_committed_cover(&p, "eos.orders", "orders", 2000);
+    check_committed_cover(&p, "eos.events", "events", 500);
+    posrecs_free(&p);
+}
+END_TEST
+
+/* kill -9 between the Kafka commit and the channel commit (the test hook freezes the sink there),
+ * before the source wrote its offset: the source reads every row again into a fresh channel; a
+ * new sink with the same transactional.id skips what Kafka has and delivers the rest once. */
+START_TEST(kafka_eos_crash_after_kafka_commit)
+{
+    const int n = 1000;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "crash", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, EOS_POSITIONS, 1, 1), 0);
+    ck_assert_int_eq(setenv("SF_TEST_KAFKA_CRASH_AFTER_COMMITS", "3", 1), 0);
+    struct rig *r = eos_rig("eos-crash", "a1.sinks.k1.kafka.topic = crash\n");
+    ck_assert_int_eq(unsetenv("SF_TEST_KAFKA_CRASH_AFTER_COMMITS"), 0);
+    put_rows(&r->ch, "t", 0, n, false);
+    put_rows(&r->ch, "u", 0, 50, true);
+    long long deadline = now_ms() + 20000 * time_mult;
+    while (now_ms() < deadline && atomic_load(&r->snk.metrics.drain_attempt) < 300) {
+        r->snk.plugin->process(&r->snk);
+    }
+    for (int i = 0; i < 20; i++) {
+        ck_assert_int_eq(r->snk.plugin->process(&r->snk), SF_BACKOFF); /* frozen */
+    }
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_attempt), 300);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), 200); /* third not committed */
+    ck_assert_int_eq(high_watermark("crash"), 300);                    /* but in Kafka */
+    rig_free(r); /* the channel and its events are gone, as after kill -9 */
+
+    /* restart: the source had no offset stored, so it reads every row again */
+    r = eos_rig("eos-crash", "a1.sinks.k1.kafka.topic = crash\n");
+    put_rows(&r->ch, "t", 0, n, false);
+    put_rows(&r->ch, "u", 0, 50, true);
+    ck_assert(drain(&r->snk, 30000));
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n + 50);
+    rig_free(r);
+
+    const char *const topics[] = { "crash", NULL };
+    ck_assert_int_eq(high_watermark("crash"), n + 50);
+    struct recs rs = consume(topics, (size_t)n + 50, 20000);
+    ck_assert_uint_eq(rs.n, (size_t)n + 50);
+    int seen_t[1000] = { 0 }, seen_u[50] = { 0 };
+    for (size_t i = 0; i < rs.n; i++) {
+        int seq = (int)strtol(rs.v[i].val + 2, NULL, 10);
+        if (rs.v[i].val[0] == 't') {
+            ck_assert(seq >= 0 && seq < n);
+            seen_t[seq]++;
+        } else {
+            ck_assert(seq >= 0 && seq < 50);
+            seen_u[seq]++;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(seen_t[i] == 1, "t:%d in Kafka %d times", i, seen_t[i]);
+    }
+    for (int i = 0; i < 50; i++) {
+        ck_assert_msg(seen_u[i] == 1, "u:%d in Kafka %d times", i, seen_u[i]);
+    }
+    recs_free(&rs);
+
+    struct posrecs p = read_posrecs("eos-crash");
+    char off[64];
+    ck_assert(posrec_pos(p.v[p.n - 1].text, "crash", "t", off, sizeof(off)));
+    ck_assert_str_eq(off, "999");
+    ck_assert(posrec_pos(p.v[p.n - 1].text, "crash", "u", off, sizeof(off)));
+    ck_assert_str_eq(off, "ts-00000049");
+    ck_assert_int_eq(p.v[3].txn, 4); /* the new sink went on after transaction 3 */
+    ck_assert_int_eq(p.v[3].prev, 3);
+    check_committed_cover(&p, "crash", "t", n);
+    check_committed_cover(&p, "crash", "u", 50);
+    posrecs_free(&p);
+}
+END_TEST
+
+/* Put one event per offset offs[0..n) of table (headers table, offset, key "<table>-<offset>",
+ * body "<table>:<offset>"), in one put transaction. */
+static void put_offsets(struct sf_channel *ch, const char *table, const char *const *offs, size_t n)
+{
+    struct sf_txn *txn = sf_channel_txn_begin(ch);
+    for (size_t i = 0; i < n; i++) {
+        char key[128], body[128];
+        (void)snprintf(key, sizeof(key), "%s-%s", table, offs[i]);
+        int len = snprintf(body, sizeof(body), "%s:%s", table, offs[i]);
+        const struct sf_header h[] = { { "table", table }, { "offset", offs[i] }, { "key", key } };
+        ck_assert_int_eq(sf_channel_put(txn, sf_event_create(h, 3, body, (size_t)len)), SF_OK);
+    }
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    sf_channel_txn_close(txn);
+}
+
+/* Integer offsets "from".."to" (inclusive) except skip (-1: none) as strings in *out (freed by
+ * the caller with strs_free). */
+static size_t int_offsets(char ***out, long from, long to, long skip)
+{
+    char **v = calloc((size_t)(to - from + 1), sizeof(char *));
+    size_t n = 0;
+    for (long i = from; i <= to; i++) {
+        if (i != skip) {
+            v[n] = malloc(24);
+            (void)snprintf(v[n++], 24, "%ld", i);
+        }
+    }
+    *out = v;
+    return n;
+}
+
+static void strs_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+/* The rows the source puts in the late-rows test, in its order: ids with a gap that a late
+ * commit fills (50 after 51..99; 1050 only after the restart), a backfill-like run ordered by
+ * something else than the id (300, 200, 250, 201), and "timestamp,id" offsets of
+ * timestamp+incrementing mode whose ids cross 9/10 within one timestamp. */
+static void put_late_rows(struct sf_channel *ch, bool late_1050)
+{
+    char **v;
+    size_t n = int_offsets(&v, 0, 99, 50);
+    put_offsets(ch, "t", (const char *const *)v, n);
+    strs_free(v, n);
+    n = int_offsets(&v, 100, 149, -1);
+    put_offsets(ch, "t", (const char *const[]){ "50" }, 1);
+    put_offsets(ch, "t", (const char *const *)v, n);
+    strs_free(v, n);
+    put_offsets(ch, "t", (const char *const[]){ "300", "200", "250", "201" }, 4);
+    n = int_offsets(&v, 1000, 1099, 1050);
+    put_offsets(ch, "t", (const char *const *)v, n);
+    strs_free(v, n);
+    if (late_1050) {
+        put_offsets(ch, "t", (const char *const[]){ "1050" }, 1);
+    }
+    const char *const ts[] = { "2024-01-01 00:00:01,8",  "2024-01-01 00:00:01,9",
+                               "2024-01-01 00:00:01,10", "2024-01-01 00:00:01,11",
+                               "2024-01-01 00:00:02,3",  "2024-01-01 00:00:10,12" };
+    put_offsets(ch, "ts", ts, 6);
+}
+
+/* Rows that arrive below the highest offset delivered (late commits filling a gap, a backfill
+ * ordered by key) are produced once, also after a restart that reads everything again, and
+ * "timestamp,id" offsets compare part by part. */
+START_TEST(kafka_eos_late_rows)
+{
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "late", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, EOS_POSITIONS, 1, 1), 0);
+    struct rig *r = eos_rig("eos-late", "a1.sinks.k1.kafka.topic = late\n");
+    put_late_rows(&r->ch, false);
+    ck_assert(drain(&r->snk, 30000));
+    rig_free(r);
+    const int first_run = 99 + 1 + 50 + 4 + 99 + 6;
+    ck_assert_int_eq(high_watermark("late"), first_run);
+
+    /* restart: the source reads every row again, and the row 1050 commits at last */
+    r = eos_rig("eos-late", "a1.sinks.k1.kafka.topic = late\n");
+    put_late_rows(&r->ch, true);
+    ck_assert(drain(&r->snk, 30000));
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), first_run + 1);
+    rig_free(r);
+
+    ck_assert_int_eq(high_watermark("late"), first_run + 1);
+    const char *const topics[] = { "late", NULL };
+    struct recs rs = consume(topics, (size_t)first_run + 1, 20000);
+    ck_assert_uint_eq(rs.n, (size_t)first_run + 1);
+    for (size_t i = 0; i < rs.n; i++) {
+        for (size_t j = 0; j < i; j++) {
+            ck_assert_msg(strcmp(rs.v[i].val, rs.v[j].val) != 0, "%s twice", rs.v[i].val);
+        }
+    }
+    ck_assert_str_eq(rs.v[rs.n - 1].val, "t:1050");
+    recs_free(&rs);
+
+    struct posrecs p = read_posrecs("eos-late");
+    const char *last = p.v[p.n - 1].text;
+    ck_assert_msg(strstr(last, "\nranges late t 0~149,200~201,250~250,300~300,1000~1099\n"), "%s",
+                  last);
+    char off[64];
+    ck_assert(posrec_pos(last, "late", "t", off, sizeof(off)));
+    ck_assert_str_eq(off, "1099");
+    ck_assert(posrec_pos(last, "late", "ts", off, sizeof(off)));
+    ck_assert_str_eq(off, "2024-01-01%2000:00:10,12"); /* the space is escaped */
+    posrecs_free(&p);
+}
+END_TEST
+
+/* Batches that Kafka has entirely (nothing to produce) touching many (topic, table) pairs, after
+ * a restart: all skipped, then new events of the same pairs go. */
+START_TEST(kafka_eos_skip_only_batches)
+{
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "many", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, EOS_POSITIONS, 1, 1), 0);
+    for (int run = 0; run < 2; run++) {
+        struct rig *r = eos_rig("eos-many", "a1.sinks.k1.kafka.topic = many\n");
+        for (int k = 0; k < 350; k++) {
+            char table[32];
+            (void)snprintf(table, sizeof(table), "t%03d", k);
+            put_offsets(&r->ch, table, (const char *const[]){ "1" }, 1);
+        }
+        if (run == 1) {
+            put_offsets(&r->ch, "t007", (const char *const[]){ "2" }, 1);
+        }
+        ck_assert(drain(&r->snk, 30000));
+        ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), 350 + run);
+        rig_free(r);
+    }
+    ck_assert_int_eq(high_watermark("many"), 351);
+    struct posrecs p = read_posrecs("eos-many");
+    char off[64];
+    ck_assert(posrec_pos(p.v[p.n - 1].text, "many", "t349", off, sizeof(off)));
+    ck_assert_str_eq(off, "1");
+    ck_assert(posrec_pos(p.v[p.n - 1].text, "many", "t007", off, sizeof(off)));
+    ck_assert_str_eq(off, "2");
+    posrecs_free(&p);
+}
+END_TEST
+
+/* A fresh cluster of brokers brokers instead of the fixture's. */
+static void mock_replace(int brokers)
+{
+    mock_teardown();
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ck_assert_ptr_nonnull(mock_rk);
+    mock = rd_kafka_mock_cluster_new(mock_rk, brokers);
+    ck_assert_ptr_nonnull(mock);
+    (void)snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mock));
+}
+
+/* Process until at least want events are committed from the channel (or 30 s pass). */
+static void process_until(struct sf_sink *snk, long long want)
+{
+    long long deadline = now_ms() + 30000 * time_mult;
+    while (now_ms() < deadline && atomic_load(&snk->metrics.drain_success) < want) {
+        if (snk->plugin->process(snk) == SF_BACKOFF) {
+            usleep(10000);
+        }
+    }
+    ck_assert_int_ge(atomic_load(&snk->metrics.drain_success), want);
+}
+
+/*
+ * Failed transactions roll back and are delivered again, once among the committed ones. Three
+ * brokers: the data partition's leader (1), the positions partition's (2), the transaction
+ * coordinator (3), so errors can be aimed at one of them.
+ *  - abortable: a Produce request to broker 1 fails (INVALID_RECORD): nothing reaches the data
+ *    partition, the position record may (the mock keeps it: an aborted record off the chain);
+ *    librdkafka 2.0.2 then fails the next transaction too ("skipped sequence numbers"); both
+ *    are aborted and rolled back;
+ *  - fenced before writing: AddPartitionsToTxn answers PRODUCER_FENCED: fatal, nothing written;
+ *    the sink recreates the producer, reads the positions again and goes on;
+ *  - fenced at commit: EndTxn answers PRODUCER_FENCED after the batch reached both partitions.
+ *    A real broker aborts that transaction (the new producer's init_transactions ends it), so
+ *    the new producer does not see its position record and delivers the batch again. The 2.0.2
+ *    mock keeps the messages and shows them to read_committed readers, so the new producer does
+ *    see the record and skips the batch: in Kafka as the mock shows it, every event is there
+ *    once as well.
+ */
+START_TEST(kafka_eos_errors_roll_back)
+{
+    const int n = 2000;
+    mock_replace(3);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "eosfail", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, EOS_POSITIONS, 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(mock, "eosfail", 0, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(mock, EOS_POSITIONS, 0, 2), 0);
+    ck_assert_int_eq(rd_kafka_mock_coordinator_set(mock, "transaction", "eos-fail", 3), 0);
+    struct rig *r = eos_rig("eos-fail", "a1.sinks.k1.kafka.topic = eosfail\n");
+    put_rows(&r->ch, "t", 0, n, false);
+    enum sf_log_level lvl = sf_log_get_level();
+    sf_log_set_level(SF_LOG_ERROR + (getenv("SF_TEST_DEBUG") ? 3 : 0)); /* expected errors */
+
+    process_until(&r->snk, 200);
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         mock, 1, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_INVALID_RECORD, 0),
+                     0);
+    process_until(&r->snk, 600);
+    ck_assert_int_ge(atomic_load(&r->snk.metrics.write_fail), 1);
+    long long created = atomic_load(&r->snk.metrics.connection_created);
+
+    ck_assert_int_eq(
+        rd_kafka_mock_broker_push_request_error_rtts(mock, 3, 24 /* AddPartitionsToTxn */, 1,
+                                                     RD_KAFKA_RESP_ERR_PRODUCER_FENCED, 0),
+        0);
+    process_until(&r->snk, 1000);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.connection_created), created + 1);
+
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         mock, 3, 26 /* EndTxn */, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED, 0),
+                     0);
+    ck_assert(drain(&r->snk, 30000));
+    sf_log_set_level(lvl);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.connection_created), created + 2);
+    ck_assert_int_ge(atomic_load(&r->snk.metrics.write_fail), 3);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n);
+    rig_free(r);
+
+    check_rows_once("eosfail", "t", n);
+    struct posrecs p = read_posrecs("eos-fail");
+    size_t aborted = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        aborted += !p.v[i].committed;
+    }
+    size_t committed = check_committed_cover(&p, "eosfail", "t", n);
+    ck_assert_uint_eq(committed + aborted, p.n);
+    if (getenv("SF_TEST_DEBUG")) {
+        printf("eos errors: %zu position records, %zu committed, %zu aborted but visible\n", p.n,
+               committed, aborted);
+    }
+    char off[64];
+    ck_assert(posrec_pos(p.v[p.n - 1].text, "eosfail", "t", off, sizeof(off)));
+    ck_assert_str_eq(off, "1999");
+    posrecs_free(&p);
+}
+END_TEST
+
 static Suite *sinks_suite(void)
 {
     Suite *s = suite_create("sinks");
@@ -721,6 +1299,12 @@ static Suite *sinks_suite(void)
     tcase_add_test(tk, kafka_fatal_error_recovers);
     tcase_add_test(tk, kafka_stop_commits_delivered);
     tcase_add_test(tk, kafka_stop_rolls_back);
+    tcase_add_test(tk, kafka_eos_config_errors);
+    tcase_add_test(tk, kafka_eos_exactly_once);
+    tcase_add_test(tk, kafka_eos_crash_after_kafka_commit);
+    tcase_add_test(tk, kafka_eos_errors_roll_back);
+    tcase_add_test(tk, kafka_eos_late_rows);
+    tcase_add_test(tk, kafka_eos_skip_only_batches);
     suite_add_tcase(s, tk);
     return s;
 }
