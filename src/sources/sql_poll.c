@@ -17,6 +17,27 @@
  * of the two (per channel, then the earliest over channels) and logs what it did, so with a file
  * channel a crash creates no duplicate on the source side. Connection failures are retried with
  * capped exponential backoff; the next query starts after the last row that reached the channels.
+ *
+ * Backfill (backfill = true; Debezium's incremental snapshot with Sqoop's fixed upper bound):
+ * before a table is streamed, the rows it already has are exported in chunks ordered by its
+ * single-column primary key,
+ *   SELECT cols FROM t WHERE pk > ? AND inc <= ? ORDER BY pk LIMIT backfill.chunk.size
+ * (the first chunk without the key bound; timestamp modes bound ts, or the pair ts,inc). The upper
+ * bound, the high-water mark hwm, is the mode's offset of the newest row when the backfill starts
+ * (MAX(inc)); the table's main offset row is raised to it at once, so streaming later resumes
+ * exactly after it: rows inserted meanwhile are streaming's, never sent twice, and no row falls
+ * between the two. Progress lives in flume_meta under "<status key>.backfill" as
+ * "chunk=N;rows=R;key=K;hwm=H" (N chunks read completely, R rows delivered, K the last key
+ * delivered; ';' and '%' in K and H percent-escaped), then "done;rows=R;hwm=H". It is delivery-
+ * bound like the offsets: every batch registers its position with a second ack tracker of the
+ * table, and the row is written from what every channel delivered, at most once a second and at
+ * stop (a durable channel also records it with each put). A restart resumes after K, at chunk N,
+ * so a kill -9 repeats only what was delivered after the last write, a clean stop nothing. With
+ * several tables the round-robin goes on: each turn of a backfilling table reads one chunk, so a
+ * big backfill does not hold back the other tables. Progress is logged every 5 s (rows of the
+ * server's row estimate, rate, ETA), and drawn as a one-line bar when stderr is a terminal. Known
+ * limit: like Sqoop, a row whose transaction commits after its key was passed (an id below hwm
+ * committing late) is not read by the backfill; streaming starts at hwm.
  */
 #include "sqlflume/agent.h"
 #include "sqlflume/buf.h"
@@ -30,6 +51,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,14 +59,21 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BACKOFF_START_MS 500
 #define BACKOFF_MAX_MS 8000
 #define OFFSET_FLUSH_MS 1000
 #define MAX_KEY_COLS 16
 #define TS_FLOOR "0001-01-01 00:00:00"
+#define BF_SUFFIX ".backfill"
+#define BF_VALUE_MAX 255   /* flume_meta.currentIndex is VARCHAR(255) */
+#define BF_LOG_MS 5000     /* progress log lines at most this often */
+#define BF_BAR_MS 250      /* terminal progress bar redraws at most this often */
+#define BF_ROOM_WAIT_MS 20 /* backfill: re-check for channel room (writing offsets) this often */
 
 enum poll_mode { MODE_INCREMENTING = 0, MODE_TIMESTAMP, MODE_TS_INC, MODE_BULK };
+enum bf_state { BF_OFF = 0, BF_RUNNING, BF_DONE };
 
 /* One polled table (or the custom query) with its own offsets and delivery tracker. */
 struct sql_table {
@@ -70,6 +99,29 @@ struct sql_table {
     struct sf_gapset gs_work; /* while a poll reads */
     struct sf_buf sel_from;   /* "SELECT cols FROM t" */
     struct sf_buf qinc;       /* the quoted incremental column */
+    struct sf_buf qts;        /* the quoted timestamp column */
+    struct sf_buf qtab;       /* the quoted table */
+    /* backfill (backfill = true) */
+    bool bf_loaded;
+    enum bf_state bf;
+    char *bf_status_key; /* "<status_key>.backfill" */
+    char *bf_chan_key;   /* its key inside durable channels */
+    struct sf_ack_tracker *bf_tracker;
+    char *bf_written;       /* last value written to flume_meta */
+    char *bf_pending;       /* delivered, not yet written */
+    char *bf_reg;           /* last progress registered with bf_tracker */
+    char *bf_hwm;           /* high-water mark: an offset of the mode */
+    char *bf_h1, *bf_h2;    /* its parts bound as parameters (ts and inc for timestamp+inc) */
+    char *bf_key;           /* last key put into the channels; NULL = before the first */
+    long long bf_chunks;    /* chunks read completely */
+    long long bf_rows;      /* rows put into the channels, earlier runs included */
+    long long bf_chunk_rows; /* rows of the current chunk put so far */
+    long long bf_rows_run0; /* bf_rows when this run's backfill began (for the rate) */
+    long long bf_estimate;  /* rows the server estimates, -1 = unknown */
+    long long bf_start_ms, bf_log_ms, bf_bar_ms;
+    bool bf_warned_long;
+    struct sf_buf qpk;      /* the quoted primary key column */
+    enum sf_coltype pk_type;
 };
 
 struct sql_ctx {
@@ -99,6 +151,8 @@ struct sql_ctx {
     char *status_url;
     char *status_user;
     char *status_password;
+    bool backfill;
+    long long bf_chunk_size;
     char *ignored_str; /* absorbs accepted-but-unused legacy keys */
 
     /* runtime */
@@ -116,12 +170,17 @@ struct sql_ctx {
     bool cycle_full; /* a table of this round returned max.rows */
     long long backoff_ms;
     long long last_flush_ms;
+    long long next_poll_ms; /* monotonic ms of the next poll after a run.query.delay */
     struct sf_format fmt;
     struct sf_buf body;
     struct sf_buf keybuf;
     struct sf_buf gap_sql;
+    struct sf_buf bf_sql;  /* the backfill's chunk query */
+    struct sf_buf bf_prog; /* a backfill progress value being encoded */
     struct sf_event **batch;
     bool fatal_logged;
+    bool tty;      /* stderr is a terminal: draw the backfill progress bar */
+    bool bar_shown; /* the bar is on the screen (cleared before it ends) */
 };
 
 static const struct sf_option sql_options[] = {
@@ -196,6 +255,13 @@ static const struct sf_option sql_options[] = {
     { "status.connection.password", SF_OPT_STRING, NULL, 0, 0,
       offsetof(struct sql_ctx, status_password), SF_OPT_SECRET, NULL, NULL,
       "password for status.connection.url (default: from that URL)" },
+    { "backfill", SF_OPT_BOOL, "false", 0, 0, offsetof(struct sql_ctx, backfill), 0, NULL, NULL,
+      "before streaming a table, export the rows it already has (up to the incremental column's "
+      "maximum at that moment) in chunks ordered by its single-column primary key, resuming "
+      "after a stop or crash at the last delivered key (kept in flume_meta under status key + "
+      "\".backfill\")" },
+    { "backfill.chunk.size", SF_OPT_INT, "10000", 1, 100000000,
+      offsetof(struct sql_ctx, bf_chunk_size), 0, NULL, NULL, "rows per backfill chunk query" },
     /* accepted for compatibility with existing configs; they have no effect here */
     { "connection.driver", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, ignored_str), 0,
       "hibernate.connection.driver_class hibernate.dialect hibernate.connection.provider_class "
@@ -393,6 +459,17 @@ static int sql_configure(struct sf_source *src, struct sf_diag *d)
                       "missing required key timestamp.column.name for this incremental.mode");
         rc = -1;
     }
+    if (c->backfill && c->custom_query) {
+        sf_diag_error(d, sf_section_get(src->conf, "backfill"),
+                      "backfill works with \"table\" or \"tables\", not with custom.query");
+        rc = -1;
+    }
+    if (c->backfill && c->mode == MODE_BULK) {
+        sf_diag_error(d, sf_section_get(src->conf, "backfill"),
+                      "backfill has no use with incremental.mode = bulk (every poll reads the "
+                      "whole table)");
+        rc = -1;
+    }
     if (c->custom_query && !strstr(c->custom_query, "$@$")) {
         sf_diag_warn(d, sf_section_get(src->conf, "custom.query"),
                      "custom.query has no $@$ placeholder: every poll reads the whole result");
@@ -503,6 +580,17 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
             free(names);
             return SF_ERR_NOMEM;
         }
+        if (c->backfill) {
+            sf_buf_printf(&key, "%s" BF_SUFFIX, t->status_key);
+            t->bf_status_key = sf_buf_steal(&key);
+            sf_buf_printf(&key, "%s" BF_SUFFIX, t->chan_key);
+            t->bf_chan_key = sf_buf_steal(&key);
+            t->bf_tracker = sf_ack_tracker_create();
+            if (!t->bf_tracker) {
+                free(names);
+                return SF_ERR_NOMEM;
+            }
+        }
     }
     free(names); /* the strings moved into the tables */
     c->fmt.kind = (enum sf_format_kind)c->format;
@@ -513,6 +601,7 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
     if (!c->batch) {
         return SF_ERR_NOMEM;
     }
+    c->tty = c->backfill && isatty(STDERR_FILENO);
     return SF_OK;
 }
 
@@ -601,12 +690,10 @@ static const char *initial_offset(const struct sql_ctx *c)
     return c->start_from;
 }
 
-/* Read the table's flume_meta row and each durable channel's offset, and choose where to resume:
- * per channel the later of the two (a durable channel holds what it recorded), then the earliest
- * over the channels (a row is resumed after only if every channel has it). */
-static int load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
+/* Read currentIndex of the status table's row key: *out is a malloc'd copy, or NULL when there is
+ * no such row. */
+static int meta_get(struct sql_ctx *c, const char *key, char **out, char *err, size_t errsz)
 {
-    struct sql_ctx *c = src->ctx;
     struct sf_buf q = SF_BUF_INIT;
     sf_buf_puts(&q, "SELECT currentIndex FROM ");
     int rc = quote_qualified(c->scx, c->status_table, &q);
@@ -614,7 +701,7 @@ static int load_offset(struct sf_source *src, struct sql_table *t, char *err, si
     if (rc == SF_OK) {
         sf_buf_puts(&q, " WHERE source_tab = ");
         c->scx->placeholder(1, &q);
-        struct sf_param p = { t->status_key, SF_COL_TEXT };
+        struct sf_param p = { key, SF_COL_TEXT };
         const struct sf_column *cols;
         size_t ncols;
         rc = c->scx->query(c->status_conn, q.data, &p, 1, &cols, &ncols, err, errsz);
@@ -632,6 +719,29 @@ static int load_offset(struct sf_source *src, struct sql_table *t, char *err, si
     sf_buf_free(&q);
     if (rc != SF_OK) {
         free(meta);
+        meta = NULL;
+    }
+    *out = meta;
+    return rc;
+}
+
+/* Upsert the status table's row key = val at once (outside the delivery tracking: callers make
+ * sure val never runs ahead of delivery). */
+static int meta_put(struct sql_ctx *c, const char *key, const char *val, char *err, size_t errsz)
+{
+    struct sf_param p[2] = { { key, SF_COL_TEXT }, { val, SF_COL_TEXT } };
+    return c->scx->exec(c->status_conn, c->upsert_sql.data, p, 2, err, errsz);
+}
+
+/* Read the table's flume_meta row and each durable channel's offset, and choose where to resume:
+ * per channel the later of the two (a durable channel holds what it recorded), then the earliest
+ * over the channels (a row is resumed after only if every channel has it). */
+static int load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
+{
+    struct sql_ctx *c = src->ctx;
+    char *meta = NULL;
+    int rc = meta_get(c, t->status_key, &meta, err, errsz);
+    if (rc != SF_OK) {
         return rc;
     }
     const char *base = meta ? meta : initial_offset(c);
@@ -814,12 +924,17 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
         const char *sel = star ? "*" : cols.data;
         struct sf_buf upper = SF_BUF_INIT;
         c->cx->now_minus_ms(c->ts_delay_ms, &upper);
+        /* pieces of the gap and backfill queries */
+        sf_buf_reset(&t->sel_from);
+        sf_buf_printf(&t->sel_from, "SELECT %s FROM %s", sel, qt.data);
+        sf_buf_reset(&t->qtab);
+        sf_buf_puts(&t->qtab, qt.data);
+        sf_buf_reset(&t->qinc);
+        sf_buf_puts(&t->qinc, qi.data ? qi.data : "");
+        sf_buf_reset(&t->qts);
+        sf_buf_puts(&t->qts, qts.data ? qts.data : "");
         switch (c->mode) {
         case MODE_INCREMENTING:
-            sf_buf_reset(&t->sel_from);
-            sf_buf_printf(&t->sel_from, "SELECT %s FROM %s", sel, qt.data);
-            sf_buf_reset(&t->qinc);
-            sf_buf_puts(&t->qinc, qi.data);
             sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qi.data);
             c->cx->placeholder(1, &t->sql);
             sf_buf_printf(&t->sql, " ORDER BY %s LIMIT %lld", qi.data, c->max_rows);
@@ -872,23 +987,27 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
     return rc;
 }
 
-/* Write the table's delivered offset to flume_meta if it advanced (force: at stop). */
-static void flush_table(struct sf_source *src, struct sql_table *t)
+/* Write the committable value of tr to the status table's row key if it changed; *written and
+ * *pending are that row's last written and delivered-but-unwritten values (write: false only
+ * collects, e.g. bulk mode). A failed write keeps *pending for the next attempt.
+ * @return true when a new value was written. */
+static bool flush_row(struct sf_source *src, struct sf_ack_tracker *tr, const char *key,
+                      char **written, char **pending, bool write)
 {
     struct sql_ctx *c = src->ctx;
-    char *off = sf_ack_tracker_poll(t->tracker);
+    char *off = sf_ack_tracker_poll(tr);
     if (off) {
-        free(t->pending_offset);
-        t->pending_offset = off;
+        free(*pending);
+        *pending = off;
     }
-    off = t->pending_offset;
-    if (!off || c->mode == MODE_BULK) {
-        return;
+    off = *pending;
+    if (!off || !write) {
+        return false;
     }
-    if (t->written_offset && strcmp(off, t->written_offset) == 0) {
-        free(t->pending_offset);
-        t->pending_offset = NULL;
-        return;
+    if (*written && strcmp(off, *written) == 0) {
+        free(*pending);
+        *pending = NULL;
+        return false;
     }
     char err[512] = "";
     int rc = SF_ERR_CONN;
@@ -900,8 +1019,7 @@ static void flush_table(struct sf_source *src, struct sql_table *t)
         }
     }
     if (c->status_conn && c->upsert_sql.len) {
-        struct sf_param p[2] = { { t->status_key, SF_COL_TEXT }, { off, SF_COL_TEXT } };
-        rc = c->scx->exec(c->status_conn, c->upsert_sql.data, p, 2, err, sizeof(err));
+        rc = meta_put(c, key, off, err, sizeof(err));
         if (rc != SF_OK && sf_err_retriable(rc)) {
             c->scx->close(c->status_conn);
             c->status_conn = NULL;
@@ -909,15 +1027,30 @@ static void flush_table(struct sf_source *src, struct sql_table *t)
     }
     if (rc == SF_OK) {
         SF_DEBUG(SF_SOURCE_FMT "offset \"%s\" of \"%s\" written to %s", SF_SOURCE_ARGS(src), off,
-                 t->status_key, c->status_table);
-        free(t->written_offset);
-        t->written_offset = off;
-        t->pending_offset = NULL;
-        return;
+                 key, c->status_table);
+        free(*written);
+        *written = off;
+        *pending = NULL;
+        return true;
     }
-    /* pending_offset stays for the next attempt */
     SF_WARN(SF_SOURCE_FMT "could not write offset \"%s\" of \"%s\" to %s: %s; will retry",
-            SF_SOURCE_ARGS(src), off, t->status_key, c->status_table, err);
+            SF_SOURCE_ARGS(src), off, key, c->status_table, err);
+    return false;
+}
+
+/* Write the table's delivered offset and backfill progress to flume_meta if they advanced. */
+static void flush_table(struct sf_source *src, struct sql_table *t)
+{
+    struct sql_ctx *c = src->ctx;
+    flush_row(src, t->tracker, t->status_key, &t->written_offset, &t->pending_offset,
+              c->mode != MODE_BULK);
+    if (t->bf_tracker &&
+        flush_row(src, t->bf_tracker, t->bf_status_key, &t->bf_written, &t->bf_pending, true) &&
+        strncmp(t->bf_written, "done", 4) == 0) {
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": backfill delivered; %s has \"%s\" = \"%s\"",
+                SF_SOURCE_ARGS(src), t->status_key, c->status_table, t->bf_status_key,
+                t->bf_written);
+    }
 }
 
 static void flush_offsets(struct sf_source *src, bool force)
@@ -984,6 +1117,515 @@ static void free_batch(struct sql_ctx *c, size_t n)
     }
 }
 
+/* ---- backfill: progress values and start-up ----------------------------------------------------
+ */
+
+/* Backfill progress as kept in flume_meta (see the file comment). */
+struct bf_prog {
+    bool done;
+    bool has_chunk;
+    long long chunks, rows;
+    char *key; /* NULL = no row delivered yet */
+    char *hwm; /* NULL only in a bare "done" */
+};
+
+static void bf_prog_free(struct bf_prog *p)
+{
+    free(p->key);
+    free(p->hwm);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Append s with '%' and ';' percent-escaped (';' separates the fields). */
+static void bf_escape(struct sf_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '%' || *s == ';') {
+            sf_buf_printf(out, "%%%02X", (unsigned)(unsigned char)*s);
+        } else {
+            sf_buf_putc(out, *s);
+        }
+    }
+}
+
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    return -1;
+}
+
+/* Undo bf_escape on s[0..len). @return malloc'd text, or NULL for a bad escape. */
+static char *bf_unescape(const char *s, size_t len)
+{
+    struct sf_buf b = SF_BUF_INIT;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            sf_buf_putc(&b, s[i]);
+            continue;
+        }
+        int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+        int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            sf_buf_free(&b);
+            return NULL;
+        }
+        sf_buf_putc(&b, (char)(hi * 16 + lo));
+        i += 2;
+    }
+    return sf_buf_steal(&b);
+}
+
+static bool parse_count(const char *s, size_t len, long long *out)
+{
+    if (len == 0 || len > 18) {
+        return false;
+    }
+    long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i])) {
+            return false;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Parse "chunk=N;rows=R;key=K;hwm=H", "done;rows=R;hwm=H" or "done" (unknown name=value fields
+ * are skipped). @return 0, or -1 (*p empty) when s is not backfill progress. */
+static int bf_parse(const char *s, struct bf_prog *p)
+{
+    memset(p, 0, sizeof(*p));
+    while (*s) {
+        size_t len = strcspn(s, ";");
+        const char *eq = memchr(s, '=', len);
+        size_t nlen = eq ? (size_t)(eq - s) : len;
+        const char *v = eq ? eq + 1 : s + len;
+        size_t vlen = (size_t)(s + len - v);
+        bool ok = true;
+        if (!eq) {
+            ok = len == 4 && strncmp(s, "done", 4) == 0;
+            p->done = p->done || ok;
+        } else if (nlen == 5 && strncmp(s, "chunk", 5) == 0) {
+            ok = parse_count(v, vlen, &p->chunks);
+            p->has_chunk = true;
+        } else if (nlen == 4 && strncmp(s, "rows", 4) == 0) {
+            ok = parse_count(v, vlen, &p->rows);
+        } else if (nlen == 3 && strncmp(s, "key", 3) == 0) {
+            free(p->key);
+            p->key = bf_unescape(v, vlen);
+            ok = p->key != NULL;
+        } else if (nlen == 3 && strncmp(s, "hwm", 3) == 0) {
+            free(p->hwm);
+            p->hwm = bf_unescape(v, vlen);
+            ok = p->hwm != NULL;
+        }
+        if (!ok) {
+            bf_prog_free(p);
+            return -1;
+        }
+        s += len;
+        if (*s == ';') {
+            s++;
+        }
+    }
+    if (p->done || (p->has_chunk && p->hwm)) {
+        return 0;
+    }
+    bf_prog_free(p);
+    return -1;
+}
+
+/* Encode progress into c->bf_prog. @return false when it is longer than currentIndex holds. */
+static bool bf_encode(struct sql_ctx *c, bool done, long long chunks, long long rows,
+                      const char *key, const char *hwm)
+{
+    struct sf_buf *b = &c->bf_prog;
+    sf_buf_reset(b);
+    if (done) {
+        sf_buf_printf(b, "done;rows=%lld", rows);
+    } else {
+        sf_buf_printf(b, "chunk=%lld;rows=%lld", chunks, rows);
+        if (key) {
+            sf_buf_puts(b, ";key=");
+            bf_escape(b, key);
+        }
+    }
+    if (hwm) {
+        sf_buf_puts(b, ";hwm=");
+        bf_escape(b, hwm);
+    }
+    return b->len <= BF_VALUE_MAX;
+}
+
+/* How far progress got: rows delivered; done beats everything. */
+static long long bf_rank(const struct bf_prog *p)
+{
+    return p->done ? LLONG_MAX : p->rows;
+}
+
+/* The progress to resume from: per durable channel the later of flume_meta's value (meta) and
+ * that channel's record of the same backfill (same hwm), then the earliest over the channels, as
+ * load_offset does. Adds what the channels said to why. @return malloc'd. */
+static char *bf_resume_value(struct sf_source *src, struct sql_table *t, const char *meta,
+                             struct sf_buf *why)
+{
+    struct bf_prog mp;
+    if (bf_parse(meta, &mp) != 0) {
+        return strdup(meta);
+    }
+    char *resume = NULL;
+    long long resume_rank = 0;
+    for (size_t i = 0; i < src->nch; i++) {
+        char *chan = NULL;
+        const char *pos = meta;
+        long long rank = bf_rank(&mp);
+        struct bf_prog cp;
+        if (sf_channel_offset_get(src->chs[i], t->bf_chan_key, &chan) == SF_OK && chan &&
+            bf_parse(chan, &cp) == 0) {
+            sf_buf_printf(why, ", channel \"%s\" recorded \"%s\"", src->chs[i]->name, chan);
+            if (cp.hwm && mp.hwm && strcmp(cp.hwm, mp.hwm) == 0 && bf_rank(&cp) > rank) {
+                pos = chan;
+                rank = bf_rank(&cp);
+            }
+            bf_prog_free(&cp);
+        }
+        if (!resume || rank < resume_rank) {
+            set_str(&resume, pos);
+            resume_rank = rank;
+        }
+        free(chan);
+    }
+    bf_prog_free(&mp);
+    return resume ? resume : strdup(meta);
+}
+
+/* Make the table's main offset at least hwm, written to flume_meta at once, so that streaming
+ * continues right after the rows the backfill reads and no row falls between the two. An offset
+ * "hw;gaps" with hw <= hwm becomes hwm: the ids missing below it are the backfill's. */
+static int bf_raise_main(struct sf_source *src, struct sql_table *t, const char *hwm, char *err,
+                         size_t errsz)
+{
+    struct sql_ctx *c = src->ctx;
+    const char *cur = t->read_offset;
+    char *hw = strndup(cur, strcspn(cur, ";"));
+    if (!hw) {
+        return SF_ERR_NOMEM;
+    }
+    bool raise = strcmp(cur, hwm) != 0 && cmp_offset(c->mode, hw, hwm) <= 0;
+    free(hw);
+    if (!raise) {
+        return SF_OK;
+    }
+    int rc = meta_put(c, t->status_key, hwm, err, errsz);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    SF_INFO(SF_SOURCE_FMT "table \"%s\": offset raised from \"%s\" to the backfill's high-water "
+            "mark \"%s\" (streaming continues after it)",
+            SF_SOURCE_ARGS(src), t->status_key, cur, hwm);
+    set_str(&t->read_offset, hwm);
+    set_str(&t->written_offset, hwm);
+    t->gaps_init = false; /* the gap state is parsed again from the new offset */
+    return SF_OK;
+}
+
+/* The high-water mark: the mode's offset of the newest row now (timestamp modes: below the
+ * database's now minus timestamp.delay.interval.ms, as their polls). *out is malloc'd, or NULL
+ * for an empty table. */
+static int bf_query_hwm(struct sql_ctx *c, struct sql_table *t, char **out, char *err,
+                        size_t errsz)
+{
+    *out = NULL;
+    struct sf_buf q = SF_BUF_INIT, upper = SF_BUF_INIT;
+    c->cx->now_minus_ms(c->ts_delay_ms, &upper);
+    switch (c->mode) {
+    case MODE_TIMESTAMP:
+        sf_buf_printf(&q, "SELECT MAX(%s) FROM %s WHERE %s < %s", t->qts.data, t->qtab.data,
+                      t->qts.data, upper.data);
+        break;
+    case MODE_TS_INC:
+        sf_buf_printf(&q,
+                      "SELECT %s, %s FROM %s WHERE %s < %s AND %s IS NOT NULL ORDER BY %s DESC, "
+                      "%s DESC LIMIT 1",
+                      t->qts.data, t->qinc.data, t->qtab.data, t->qts.data, upper.data,
+                      t->qinc.data, t->qts.data, t->qinc.data);
+        break;
+    default:
+        sf_buf_printf(&q, "SELECT MAX(%s) FROM %s", t->qinc.data, t->qtab.data);
+        break;
+    }
+    const struct sf_column *cols;
+    size_t ncols;
+    int rc = c->cx->query(c->conn, q.data, NULL, 0, &cols, &ncols, err, errsz);
+    if (rc == SF_OK) {
+        struct sf_row row;
+        int got;
+        while ((got = c->cx->fetch(c->conn, &row, err, errsz)) == 1) {
+            bool pair = c->mode == MODE_TS_INC;
+            if (!*out && row.ncols > (pair ? 1u : 0u) && row.vals[0] && (!pair || row.vals[1])) {
+                struct sf_buf v = SF_BUF_INIT;
+                sf_buf_append(&v, row.vals[0], row.lens[0]);
+                if (pair) {
+                    sf_buf_putc(&v, ',');
+                    sf_buf_append(&v, row.vals[1], row.lens[1]);
+                }
+                *out = sf_buf_steal(&v);
+            }
+        }
+        c->cx->query_end(c->conn);
+        if (got < 0) {
+            rc = got;
+            free(*out);
+            *out = NULL;
+        }
+    }
+    sf_buf_free(&q);
+    sf_buf_free(&upper);
+    return rc;
+}
+
+/* The rows the backfill will read, roughly: the server's statistics (the connector's
+ * estimate_rows: no scan, so fine on huge tables), else for an integer key the key range
+ * MAX - MIN + 1 (two index look-ups; exact for dense ids, an upper bound otherwise), else -1.
+ * For progress reports only: errors just leave the estimate unknown. */
+static long long bf_estimate(struct sql_ctx *c, struct sql_table *t, const char **how)
+{
+    char err[512] = "";
+    long long est = -1;
+    *how = "unknown";
+    if (c->cx->estimate_rows &&
+        c->cx->estimate_rows(c->conn, t->name, &est, err, sizeof(err)) != SF_OK) {
+        SF_DEBUG("no row estimate for \"%s\": %s", t->name, err);
+        est = -1;
+    }
+    if (est > 0) {
+        *how = "server statistics";
+        return est;
+    }
+    est = -1;
+    if (t->pk_type != SF_COL_INT) {
+        return est;
+    }
+    struct sf_buf q = SF_BUF_INIT;
+    sf_buf_printf(&q, "SELECT MIN(%s), MAX(%s) FROM %s", t->qpk.data, t->qpk.data, t->qtab.data);
+    const struct sf_column *cols;
+    size_t ncols;
+    if (c->cx->query(c->conn, q.data, NULL, 0, &cols, &ncols, err, sizeof(err)) == SF_OK) {
+        struct sf_row row;
+        while (c->cx->fetch(c->conn, &row, err, sizeof(err)) == 1) {
+            if (row.ncols >= 2 && row.vals[0] && row.vals[1] && row.lens[0] < 24 &&
+                row.lens[1] < 24) {
+                char lo[24], hi[24];
+                memcpy(lo, row.vals[0], row.lens[0]);
+                lo[row.lens[0]] = '\0';
+                memcpy(hi, row.vals[1], row.lens[1]);
+                hi[row.lens[1]] = '\0';
+                long long a = strtoll(lo, NULL, 10), b = strtoll(hi, NULL, 10);
+                if (b >= a && b - a < LLONG_MAX) {
+                    est = b - a + 1;
+                    *how = "primary key range";
+                }
+            }
+        }
+        c->cx->query_end(c->conn);
+    }
+    sf_buf_free(&q);
+    return est;
+}
+
+/* Take over a chosen progress p (its strings move) and the high-water mark's parts. */
+static void bf_adopt(struct sql_ctx *c, struct sql_table *t, struct bf_prog *p)
+{
+    free(t->bf_hwm);
+    free(t->bf_key);
+    t->bf_hwm = p->hwm;
+    t->bf_key = p->key;
+    p->hwm = p->key = NULL;
+    t->bf_chunks = p->chunks;
+    t->bf_rows = p->rows;
+    /* a chunk cut short by a stop continues where it ended, so that chunk N keeps meaning the
+     * rows N * chunk.size + 1 .. (N + 1) * chunk.size (unless the chunk size changed) */
+    long long partial = p->chunks <= LLONG_MAX / c->bf_chunk_size
+                            ? p->rows - p->chunks * c->bf_chunk_size
+                            : 0;
+    t->bf_chunk_rows = partial > 0 && partial < c->bf_chunk_size ? partial : 0;
+    free(t->bf_h1);
+    free(t->bf_h2);
+    t->bf_h1 = t->bf_h2 = NULL;
+    if (c->mode == MODE_TS_INC && t->bf_hwm) {
+        const char *comma = strchr(t->bf_hwm, ',');
+        t->bf_h1 = comma ? strndup(t->bf_hwm, (size_t)(comma - t->bf_hwm)) : strdup(t->bf_hwm);
+        t->bf_h2 = strdup(comma ? comma + 1 : "0");
+    } else if (t->bf_hwm) {
+        t->bf_h1 = strdup(t->bf_hwm);
+    }
+}
+
+/*
+ * Decide, once per run, where the table's backfill stands: resume from its .backfill row (or a
+ * durable channel's later record of it), or start one: fix the high-water mark, raise the main
+ * offset to it and record chunk 0, all before anything is read. Needs the prepared table.
+ */
+static int bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t errsz,
+                   bool *is_fatal)
+{
+    struct sql_ctx *c = src->ctx;
+    *is_fatal = true;
+    if (t->npk != 1) {
+        snprintf(err, errsz,
+                 "table \"%s\" has %s; backfill reads a table in chunks ordered by a "
+                 "single-column primary key: add one, or set backfill = false",
+                 t->name, t->npk == 0 ? "no primary key" : "a composite primary key");
+        return SF_ERR_INVAL;
+    }
+    sf_buf_reset(&t->qpk);
+    int rc = c->cx->quote_ident(t->pk[0], &t->qpk);
+    if (rc != SF_OK) {
+        snprintf(err, errsz, "bad primary key column name in table \"%s\"", t->name);
+        return rc;
+    }
+    rc = probe_type(c, t->qtab.data, t->pk[0], &t->pk_type, err, errsz);
+    if (rc != SF_OK) {
+        *is_fatal = !sf_err_retriable(rc);
+        return rc;
+    }
+    if (t->pk_type == SF_COL_BINARY) {
+        snprintf(err, errsz,
+                 "the primary key \"%s\" of table \"%s\" is binary; backfill keeps the last key "
+                 "as text in %s: set backfill = false",
+                 t->pk[0], t->name, c->status_table);
+        return SF_ERR_INVAL;
+    }
+    char *meta = NULL;
+    rc = meta_get(c, t->bf_status_key, &meta, err, errsz);
+    if (rc != SF_OK) {
+        *is_fatal = !sf_err_retriable(rc);
+        return rc;
+    }
+    struct bf_prog p;
+    struct sf_buf why = SF_BUF_INIT;
+    char *resume = NULL;
+    bool resuming = meta != NULL;
+    if (resuming) {
+        if (bf_parse(meta, &p) != 0) {
+            snprintf(err, errsz,
+                     "%s row \"%s\" holds \"%s\", which is not backfill progress; delete the row "
+                     "to backfill the table again",
+                     c->status_table, t->bf_status_key, meta);
+            free(meta);
+            return SF_ERR_INVAL;
+        }
+        bf_prog_free(&p);
+        sf_buf_printf(&why, "%s has \"%s\"", c->status_table, meta);
+        resume = bf_resume_value(src, t, meta, &why);
+        if (!resume || bf_parse(resume, &p) != 0) {
+            snprintf(err, errsz, "out of memory");
+            free(meta);
+            free(resume);
+            sf_buf_free(&why);
+            return SF_ERR_NOMEM;
+        }
+        rc = p.hwm ? bf_raise_main(src, t, p.hwm, err, errsz) : SF_OK;
+        if (rc != SF_OK) {
+            *is_fatal = !sf_err_retriable(rc);
+            free(meta);
+            free(resume);
+            bf_prog_free(&p);
+            sf_buf_free(&why);
+            return rc;
+        }
+        free(t->bf_written);
+        t->bf_written = meta;
+        free(t->bf_reg);
+        t->bf_reg = resume;
+        if (p.done) {
+            t->bf = BF_DONE;
+            SF_INFO(SF_SOURCE_FMT "table \"%s\": backfill finished earlier (%s); streaming after "
+                    "\"%s\"",
+                    SF_SOURCE_ARGS(src), t->status_key, why.data, t->read_offset);
+            bf_prog_free(&p);
+            sf_buf_free(&why);
+            return SF_OK;
+        }
+    } else {
+        char *hwm = NULL;
+        rc = bf_query_hwm(c, t, &hwm, err, errsz);
+        if (rc == SF_OK && !hwm) {
+            rc = meta_put(c, t->bf_status_key, "done;rows=0", err, errsz);
+            if (rc == SF_OK) {
+                set_str(&t->bf_written, "done;rows=0");
+                set_str(&t->bf_reg, "done;rows=0");
+                t->bf = BF_DONE;
+                SF_INFO(SF_SOURCE_FMT "table \"%s\": nothing to backfill (the table is empty); "
+                        "streaming after \"%s\"",
+                        SF_SOURCE_ARGS(src), t->status_key, t->read_offset);
+                return SF_OK;
+            }
+        }
+        if (rc != SF_OK) {
+            *is_fatal = !sf_err_retriable(rc);
+            free(hwm);
+            return rc;
+        }
+        /* the longest value it will need without a key must fit */
+        if (!bf_encode(c, false, 999999999999999999LL, 999999999999999999LL, NULL, hwm)) {
+            snprintf(err, errsz,
+                     "the high-water mark \"%.64s...\" of table \"%s\" is too long to keep in %s",
+                     hwm, t->name, c->status_table);
+            free(hwm);
+            return SF_ERR_INVAL;
+        }
+        rc = bf_raise_main(src, t, hwm, err, errsz);
+        if (rc == SF_OK) {
+            bf_encode(c, false, 0, 0, NULL, hwm);
+            rc = meta_put(c, t->bf_status_key, c->bf_prog.data, err, errsz);
+        }
+        if (rc != SF_OK) {
+            *is_fatal = !sf_err_retriable(rc);
+            free(hwm);
+            return rc;
+        }
+        set_str(&t->bf_written, c->bf_prog.data);
+        set_str(&t->bf_reg, c->bf_prog.data);
+        memset(&p, 0, sizeof(p));
+        p.hwm = hwm;
+    }
+    bf_adopt(c, t, &p);
+    bf_prog_free(&p);
+    const char *how;
+    t->bf_estimate = bf_estimate(c, t, &how);
+    char est[64] = "an unknown number of rows";
+    if (t->bf_estimate >= 0) {
+        snprintf(est, sizeof(est), "about %lld rows (%s)", t->bf_estimate, how);
+    }
+    if (resuming) {
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": resuming backfill at chunk %lld %s%s%s (%lld rows "
+                "exported before, of %s; %s)",
+                SF_SOURCE_ARGS(src), t->status_key, t->bf_chunks,
+                t->bf_key ? "after key \"" : "from the first key", t->bf_key ? t->bf_key : "",
+                t->bf_key ? "\"" : "", t->bf_rows, est, why.data);
+    } else {
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": starting backfill of %s up to offset \"%s\" in "
+                "chunks of %lld ordered by %s; streaming continues after it",
+                SF_SOURCE_ARGS(src), t->status_key, est, t->bf_hwm, c->bf_chunk_size,
+                t->qpk.data);
+    }
+    sf_buf_free(&why);
+    t->bf_rows_run0 = t->bf_rows;
+    t->bf_start_ms = t->bf_log_ms = t->bf_bar_ms = mono_ms();
+    t->bf = BF_RUNNING;
+    return SF_OK;
+}
+
 /* Make sure the connections are up and the table is ready to poll. */
 static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, bool *ok)
 {
@@ -1043,6 +1685,17 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
             close_conns(c);
             return backoff(src, rc, "could not prepare the poll", err);
         }
+    }
+    if (c->backfill && !t->bf_loaded) {
+        rc = bf_load(src, t, err, sizeof(err), &is_fatal);
+        if (rc != SF_OK) {
+            if (is_fatal) {
+                return fatal(src, "%s", err);
+            }
+            close_conns(c);
+            return backoff(src, rc, "could not prepare the backfill", err);
+        }
+        t->bf_loaded = true;
     }
     *ok = true;
     return SF_READY;
@@ -1120,10 +1773,86 @@ static const char *gap_query(struct sf_source *src, struct sql_table *t, struct 
     return c->gap_sql.data;
 }
 
+/* Where the visible, offset and key columns of a poll or backfill result are. */
+struct row_layout {
+    size_t nvisible;
+    int inc_idx, ts_idx;
+    int key_idx[MAX_KEY_COLS];
+    size_t nkey; /* 0 when the key columns are not in the result */
+};
+
+/* Find the columns of the query's result. @return NULL, or the name of the offset column that is
+ * missing from the result (a fatal error). */
+static const char *row_layout(const struct sql_ctx *c, const struct sql_table *t,
+                              const struct sf_column *cols, size_t ncols, struct row_layout *lo)
+{
+    bool explicit_cols = !c->custom_query && strcmp(c->columns, "*") != 0;
+    size_t hidden = (t->inc ? 1 : 0) + (t->ts ? 1 : 0) + t->npk;
+    lo->nvisible = explicit_cols ? ncols - hidden : ncols;
+    lo->inc_idx = -1;
+    lo->ts_idx = -1;
+    lo->nkey = t->npk < MAX_KEY_COLS ? t->npk : MAX_KEY_COLS;
+    if (explicit_cols) {
+        size_t at = lo->nvisible;
+        lo->inc_idx = t->inc ? (int)at++ : -1;
+        lo->ts_idx = t->ts ? (int)at++ : -1;
+        for (size_t i = 0; i < lo->nkey; i++) {
+            lo->key_idx[i] = (int)at++;
+        }
+    } else {
+        lo->inc_idx = t->inc ? find_col(cols, ncols, t->inc) : (c->custom_query ? 0 : -1);
+        lo->ts_idx = t->ts ? find_col(cols, ncols, t->ts) : -1;
+        for (size_t i = 0; i < lo->nkey; i++) {
+            lo->key_idx[i] = find_col(cols, ncols, t->pk[i]);
+            if (lo->key_idx[i] < 0) {
+                lo->nkey = 0;
+            }
+        }
+    }
+    if ((t->inc || c->custom_query) && lo->inc_idx < 0) {
+        return t->inc ? t->inc : "(first column)";
+    }
+    if (t->ts && lo->ts_idx < 0) {
+        return t->ts;
+    }
+    return NULL;
+}
+
+/* Encode row into an event with the headers table, offset (the row's offset text off), key (the
+ * primary key values joined by ',', else off) and timestamp. @return NULL on out of memory. */
+static struct sf_event *row_event(struct sql_ctx *c, const struct sql_table *t,
+                                  const struct row_layout *lo, const struct sf_column *cols,
+                                  const struct sf_row *row, const char *off, const char *tsbuf)
+{
+    struct sf_row vis = { lo->nvisible, row->vals, row->lens };
+    sf_buf_reset(&c->body);
+    sf_format_row(&c->fmt, cols, &vis, &c->body);
+    sf_buf_reset(&c->keybuf);
+    if (lo->nkey) {
+        for (size_t i = 0; i < lo->nkey; i++) {
+            if (i) {
+                sf_buf_putc(&c->keybuf, ',');
+            }
+            const char *kv = row->vals[lo->key_idx[i]];
+            if (kv) {
+                sf_buf_append(&c->keybuf, kv, row->lens[lo->key_idx[i]]);
+            }
+        }
+    } else {
+        sf_buf_puts(&c->keybuf, off);
+    }
+    struct sf_header h[4] = { { "table", t->name ? t->name : t->status_key },
+                              { "offset", off },
+                              { "key", c->keybuf.data ? c->keybuf.data : "" },
+                              { "timestamp", tsbuf } };
+    return sf_event_create(h, 4, c->body.data, c->body.len);
+}
+
 /* Run one query of table t and deliver its rows. *rows gets the number read.
  * @return SF_READY when the poll completed, else the status to return (backoff/fatal). */
 static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, long long *rows)
 {
+    long long poll_start_ms = mono_ms(); /* first-seen time of gaps opened by this poll */
     struct sql_ctx *c = src->ctx;
     char err[1024] = "";
     *rows = 0;
@@ -1171,38 +1900,14 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         return backoff(src, rc, "poll query failed", err);
     }
     /* where the offset and key values are in each row */
-    bool explicit_cols = !c->custom_query && strcmp(c->columns, "*") != 0;
-    size_t hidden = (t->inc ? 1 : 0) + (t->ts ? 1 : 0) + t->npk;
-    size_t nvisible = explicit_cols ? ncols - hidden : ncols;
-    int inc_idx = -1, ts_idx = -1;
-    int key_idx[MAX_KEY_COLS];
-    size_t nkey = t->npk < MAX_KEY_COLS ? t->npk : MAX_KEY_COLS;
-    if (explicit_cols) {
-        size_t at = nvisible;
-        inc_idx = t->inc ? (int)at++ : -1;
-        ts_idx = t->ts ? (int)at++ : -1;
-        for (size_t i = 0; i < nkey; i++) {
-            key_idx[i] = (int)at++;
-        }
-    } else {
-        inc_idx = t->inc ? find_col(cols, ncols, t->inc) : (c->custom_query ? 0 : -1);
-        ts_idx = t->ts ? find_col(cols, ncols, t->ts) : -1;
-        for (size_t i = 0; i < nkey; i++) {
-            key_idx[i] = find_col(cols, ncols, t->pk[i]);
-            if (key_idx[i] < 0) {
-                nkey = 0;
-            }
-        }
-    }
-    if ((t->inc || c->custom_query) && inc_idx < 0) {
+    struct row_layout lo;
+    const char *missing = row_layout(c, t, cols, ncols, &lo);
+    if (missing) {
         c->cx->query_end(c->conn);
-        return fatal(src, "incremental column \"%s\" is not in the result of the query",
-                     t->inc ? t->inc : "(first column)");
+        return fatal(src, "%s column \"%s\" is not in the result of the query",
+                     missing == t->ts ? "timestamp" : "incremental", missing);
     }
-    if (t->ts && ts_idx < 0) {
-        c->cx->query_end(c->conn);
-        return fatal(src, "timestamp column \"%s\" is not in the result of the query", t->ts);
-    }
+    int inc_idx = lo.inc_idx, ts_idx = lo.ts_idx;
     const char *table_name = t->name ? t->name : t->status_key;
     size_t n = 0;
     struct sf_buf last = SF_BUF_INIT;
@@ -1211,9 +1916,6 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     char tsbuf[24] = "";
     while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
         (*rows)++;
-        struct sf_row vis = { nvisible, row.vals, row.lens };
-        sf_buf_reset(&c->body);
-        sf_format_row(&c->fmt, cols, &vis, &c->body);
         /* the row's offset */
         sf_buf_reset(&last);
         if (ts_idx >= 0) {
@@ -1235,7 +1937,8 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
             }
             sf_buf_append(&last, row.vals[inc_idx], row.lens[inc_idx]);
             if (t->gaps_on) {
-                size_t dropped = sf_gapset_see(&t->gs_work, strtoll(last.data, NULL, 10), mono_ms());
+                size_t dropped =
+                    sf_gapset_see(&t->gs_work, strtoll(last.data, NULL, 10), poll_start_ms);
                 if (dropped) {
                     SF_WARN(SF_SOURCE_FMT "table \"%s\": more than %d ranges of missing ids; the "
                             "oldest is given up", SF_SOURCE_ARGS(src), t->status_key, SF_GAPS_MAX);
@@ -1245,28 +1948,10 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         if (!last.data) {
             sf_buf_puts(&last, "");
         }
-        sf_buf_reset(&c->keybuf);
-        if (nkey) {
-            for (size_t i = 0; i < nkey; i++) {
-                if (i) {
-                    sf_buf_putc(&c->keybuf, ',');
-                }
-                const char *kv = row.vals[key_idx[i]];
-                if (kv) {
-                    sf_buf_append(&c->keybuf, kv, row.lens[key_idx[i]]);
-                }
-            }
-        } else {
-            sf_buf_puts(&c->keybuf, last.data);
-        }
         if (n == 0) {
             snprintf(tsbuf, sizeof(tsbuf), "%lld", now_ms());
         }
-        struct sf_header h[4] = { { "table", table_name },
-                                  { "offset", last.data },
-                                  { "key", c->keybuf.data ? c->keybuf.data : "" },
-                                  { "timestamp", tsbuf } };
-        struct sf_event *ev = sf_event_create(h, 4, c->body.data, c->body.len);
+        struct sf_event *ev = row_event(c, t, &lo, cols, &row, last.data, tsbuf);
         if (!ev) {
             c->cx->query_end(c->conn);
             free_batch(c, n);
@@ -1311,11 +1996,375 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     return SF_READY;
 }
 
+/* ---- backfill: chunks and progress reports ------------------------------------------------------
+ */
+
+/* Wait until every channel has room for n more events, writing offsets meanwhile: on a full
+ * channel sf_source_deliver backs off up to a second at a time and writes nothing, so the
+ * .backfill row would fall behind what the sinks delivered. Advisory (another source may take the
+ * room first; sf_source_deliver still waits then). @return false when stopping. */
+static bool wait_room(struct sf_source *src, size_t n)
+{
+    for (;;) {
+        bool room = true;
+        for (size_t i = 0; i < src->nch; i++) {
+            const struct sf_channel *ch = src->chs[i];
+            long long want = (long long)sf_channel_size(src->chs[i]) + (long long)n;
+            if ((long long)n <= ch->capacity && want > ch->capacity) {
+                room = false;
+            }
+        }
+        if (room) {
+            return true;
+        }
+        flush_offsets(src, false);
+        if (!sf_source_sleep(src, BF_ROOM_WAIT_MS)) {
+            return false;
+        }
+    }
+}
+
+/* 1234 -> "1234", 123456 -> "123.5k", 12345678 -> "12.3M" */
+static void human_count(double v, char *out, size_t outsz)
+{
+    if (v < 10000) {
+        snprintf(out, outsz, "%.0f", v);
+    } else if (v < 1e6) {
+        snprintf(out, outsz, "%.1fk", v / 1e3);
+    } else if (v < 1e9) {
+        snprintf(out, outsz, "%.1fM", v / 1e6);
+    } else {
+        snprintf(out, outsz, "%.1fG", v / 1e9);
+    }
+}
+
+static void human_duration(double secs, char *out, size_t outsz)
+{
+    long long s = (long long)(secs + 0.5);
+    if (s < 60) {
+        snprintf(out, outsz, "%llds", s);
+    } else if (s < 3600) {
+        snprintf(out, outsz, "%lldm%02llds", s / 60, s % 60);
+    } else {
+        snprintf(out, outsz, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    }
+}
+
+/* Clear the progress bar line (before the backfill's last log line, and at stop). */
+static void bar_clear(struct sql_ctx *c)
+{
+    if (c->bar_shown) {
+        ssize_t w = write(STDERR_FILENO, "\r\033[K", 4);
+        (void)w;
+        c->bar_shown = false;
+    }
+}
+
+/* Progress of the table's backfill: a log line at most every BF_LOG_MS (rows read of the
+ * estimate, rate, ETA) and, when stderr is a terminal, a one-line bar redrawn in place. The bar
+ * ends with '\r' so that a log line written meanwhile overwrites it rather than following it. */
+static void bf_report(struct sf_source *src, struct sql_table *t)
+{
+    struct sql_ctx *c = src->ctx;
+    long long now = mono_ms();
+    bool log_due = now - t->bf_log_ms >= BF_LOG_MS;
+    bool bar_due = c->tty && now - t->bf_bar_ms >= BF_BAR_MS;
+    if (!log_due && !bar_due) {
+        return;
+    }
+    double secs = (double)(now - t->bf_start_ms) / 1000.0;
+    double rate = secs > 0.001 ? (double)(t->bf_rows - t->bf_rows_run0) / secs : 0.0;
+    long long est = t->bf_estimate;
+    if (est >= 0 && est < t->bf_rows) {
+        est = t->bf_rows; /* statistics are estimates: never show more than 100% */
+    }
+    char eta[32] = "?", rate_s[16], rows_s[16], est_s[16];
+    if (est > 0 && rate > 0) {
+        human_duration((double)(est - t->bf_rows) / rate, eta, sizeof(eta));
+    }
+    double pct = est > 0 ? 100.0 * (double)t->bf_rows / (double)est : 0.0;
+    if (bar_due) {
+        t->bf_bar_ms = now;
+        human_count(rate, rate_s, sizeof(rate_s));
+        human_count((double)t->bf_rows, rows_s, sizeof(rows_s));
+        char line[192];
+        int len;
+        if (est > 0) {
+            char cells[21];
+            int full = (int)(pct / 5.0);
+            for (int i = 0; i < 20; i++) {
+                cells[i] = i < full ? '#' : '.';
+            }
+            cells[20] = '\0';
+            human_count((double)est, est_s, sizeof(est_s));
+            len = snprintf(line, sizeof(line),
+                           "\r\033[Kbackfill %.20s [%s] %3.0f%% %s/%s rows %s/s ETA %s\r",
+                           t->status_key, cells, pct, rows_s, est_s, rate_s, eta);
+        } else {
+            len = snprintf(line, sizeof(line), "\r\033[Kbackfill %.20s %s rows %s/s\r",
+                           t->status_key, rows_s, rate_s);
+        }
+        if (len > 0) {
+            ssize_t w = write(STDERR_FILENO, line, (size_t)len < sizeof(line) ? (size_t)len
+                                                                               : sizeof(line) - 1);
+            (void)w;
+            c->bar_shown = true;
+        }
+    }
+    if (log_due) {
+        t->bf_log_ms = now;
+        if (est > 0) {
+            SF_INFO(SF_SOURCE_FMT "table \"%s\": backfill at chunk %lld: %lld of about %lld rows "
+                    "(%.0f%%), %.0f rows/s, ETA %s",
+                    SF_SOURCE_ARGS(src), t->status_key, t->bf_chunks, t->bf_rows, est, pct, rate,
+                    eta);
+        } else {
+            SF_INFO(SF_SOURCE_FMT "table \"%s\": backfill at chunk %lld: %lld rows (total "
+                    "unknown), %.0f rows/s",
+                    SF_SOURCE_ARGS(src), t->status_key, t->bf_chunks, t->bf_rows, rate);
+        }
+    }
+}
+
+/*
+ * Put the backfill rows c->batch[0..n) into the channels, registered with the table's backfill
+ * tracker under the progress they complete: last_key is the key of their last row (unused when
+ * n == 0), chunk_end says they end a chunk, done that nothing is left to read. With n == 0 the
+ * progress alone is registered (an empty batch, committable once everything before it is). The
+ * in-memory read position advances only when the channels took the rows.
+ * @return SF_OK, or SF_ERR_STOPPED (the events are freed).
+ */
+static int bf_deliver(struct sf_source *src, struct sql_table *t, size_t n, const char *last_key,
+                      bool chunk_end, bool done)
+{
+    struct sql_ctx *c = src->ctx;
+    if (n > 0 && !wait_room(src, n)) {
+        free_batch(c, n);
+        return SF_ERR_STOPPED;
+    }
+    long long chunks = t->bf_chunks + (chunk_end ? 1 : 0);
+    long long rows = t->bf_rows + (long long)n;
+    const char *key = n > 0 ? last_key : t->bf_key;
+    if (!bf_encode(c, done, chunks, rows, key, t->bf_hwm)) {
+        /* a key too long for currentIndex: keep the last progress that fit (a restart repeats
+         * more rows, nothing is lost) */
+        if (!t->bf_warned_long) {
+            SF_WARN(SF_SOURCE_FMT "table \"%s\": a primary key value is too long to keep in %s; "
+                    "backfill progress is recorded only where keys fit",
+                    SF_SOURCE_ARGS(src), t->status_key, c->status_table);
+            t->bf_warned_long = true;
+        }
+        sf_buf_reset(&c->bf_prog);
+        sf_buf_puts(&c->bf_prog, t->bf_reg);
+    }
+    uint64_t id =
+        sf_ack_tracker_add(t->bf_tracker, n, n > 0 ? (unsigned)src->nch : 1u, c->bf_prog.data);
+    int rc = SF_OK;
+    if (n > 0) {
+        for (size_t i = 0; i < n; i++) {
+            c->batch[i]->tracker = t->bf_tracker;
+            c->batch[i]->ack_id = id;
+        }
+        atomic_fetch_add(&src->metrics.batch_received, 1);
+        atomic_fetch_add(&src->metrics.event_received, (long long)n);
+        rc = sf_source_deliver(src, c->batch, n, t->bf_chan_key, c->bf_prog.data);
+        for (size_t i = 0; i < n; i++) {
+            c->batch[i] = NULL; /* the channels own them, or sf_source_deliver freed them */
+        }
+        if (rc == SF_OK) {
+            atomic_fetch_add(&src->metrics.batch_accepted, 1);
+            atomic_fetch_add(&src->metrics.event_accepted, (long long)n);
+        }
+    }
+    if (rc == SF_OK) {
+        t->bf_chunks = chunks;
+        t->bf_rows = rows;
+        t->bf_chunk_rows = chunk_end ? 0 : t->bf_chunk_rows + (long long)n;
+        if (n > 0) {
+            set_str(&t->bf_key, last_key);
+        }
+        set_str(&t->bf_reg, c->bf_prog.data);
+    }
+    return rc;
+}
+
+/*
+ * Read the table's next backfill chunk (the rest of it, when an error cut the last one short)
+ * and put it into the channels. A chunk that comes back short ends the backfill: the table
+ * streams from then on. *rows gets the number read.
+ * @return SF_READY, or the status to return (backoff/fatal).
+ */
+static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t, long long *rows)
+{
+    struct sql_ctx *c = src->ctx;
+    char err[1024] = "";
+    *rows = 0;
+    long long limit = c->bf_chunk_size - t->bf_chunk_rows;
+    struct sf_param params[4];
+    int np = 0;
+    struct sf_buf *q = &c->bf_sql;
+    sf_buf_reset(q);
+    sf_buf_printf(q, "%s WHERE ", t->sel_from.data);
+    if (t->bf_key) {
+        sf_buf_printf(q, "%s > ", t->qpk.data);
+        params[np++] = (struct sf_param){ t->bf_key, t->pk_type };
+        c->cx->placeholder(np, q);
+        sf_buf_puts(q, " AND ");
+    }
+    switch (c->mode) {
+    case MODE_TS_INC:
+        sf_buf_printf(q, "(%s < ", t->qts.data);
+        params[np++] = (struct sf_param){ t->bf_h1, t->ts_type };
+        c->cx->placeholder(np, q);
+        sf_buf_printf(q, " OR (%s = ", t->qts.data);
+        params[np++] = (struct sf_param){ t->bf_h1, t->ts_type };
+        c->cx->placeholder(np, q);
+        sf_buf_printf(q, " AND %s <= ", t->qinc.data);
+        params[np++] = (struct sf_param){ t->bf_h2, t->inc_type };
+        c->cx->placeholder(np, q);
+        sf_buf_puts(q, "))");
+        break;
+    case MODE_TIMESTAMP:
+        sf_buf_printf(q, "%s <= ", t->qts.data);
+        params[np++] = (struct sf_param){ t->bf_h1, t->ts_type };
+        c->cx->placeholder(np, q);
+        break;
+    default:
+        sf_buf_printf(q, "%s <= ", t->qinc.data);
+        params[np++] = (struct sf_param){ t->bf_h1, t->inc_type };
+        c->cx->placeholder(np, q);
+        break;
+    }
+    sf_buf_printf(q, " ORDER BY %s LIMIT %lld", t->qpk.data, limit);
+    if (t->bf_chunks == 0 && !t->bf_key) {
+        SF_INFO(SF_SOURCE_FMT "backfill chunks of \"%s\": %s", SF_SOURCE_ARGS(src),
+                t->status_key, q->data);
+    }
+    const struct sf_column *cols;
+    size_t ncols;
+    int rc = c->cx->query(c->conn, q->data, params, (size_t)np, &cols, &ncols, err, sizeof(err));
+    if (rc != SF_OK) {
+        if (!sf_err_retriable(rc)) {
+            return fatal(src, "backfill query of \"%s\" failed: %s", t->status_key, err);
+        }
+        close_conns(c);
+        return backoff(src, rc, "backfill query failed", err);
+    }
+    struct row_layout lo;
+    const char *missing = row_layout(c, t, cols, ncols, &lo);
+    if (missing || lo.nkey != 1) {
+        c->cx->query_end(c->conn);
+        return fatal(src, "column \"%s\" is not in the result of the backfill query of \"%s\"",
+                     missing ? missing : t->pk[0], t->status_key);
+    }
+    int key_idx = lo.key_idx[0];
+    enum sf_status st = SF_READY;
+    size_t n = 0;
+    struct sf_buf off = SF_BUF_INIT, key = SF_BUF_INIT;
+    char tsbuf[24] = "";
+    struct sf_row row;
+    int got;
+    while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
+        if (n == (size_t)c->batch_size) {
+            /* a full batch goes once the next row shows it is not the chunk's last (the last
+             * one carries the chunk's end, or "done") */
+            rc = bf_deliver(src, t, n, key.data, false, false);
+            n = 0;
+            if (rc != SF_OK) { /* stopping */
+                st = SF_BACKOFF;
+                goto out;
+            }
+            flush_offsets(src, false);
+            bf_report(src, t);
+        }
+        const char *kv = row.vals[key_idx];
+        if (!kv || memchr(kv, '\0', row.lens[key_idx])) {
+            st = fatal(src, "a row of \"%s\" has a primary key that is %s; the backfill cannot "
+                       "resume after it", t->status_key, kv ? "text with a NUL byte" : "NULL");
+            goto out;
+        }
+        (*rows)++;
+        sf_buf_reset(&key);
+        sf_buf_append(&key, kv, row.lens[key_idx]);
+        /* the row's offset value, as streaming would give it */
+        sf_buf_reset(&off);
+        if (lo.ts_idx >= 0 && row.vals[lo.ts_idx]) {
+            sf_buf_append(&off, row.vals[lo.ts_idx], row.lens[lo.ts_idx]);
+        }
+        if (lo.inc_idx >= 0 && row.vals[lo.inc_idx]) {
+            if (lo.ts_idx >= 0) {
+                sf_buf_putc(&off, ',');
+            }
+            sf_buf_append(&off, row.vals[lo.inc_idx], row.lens[lo.inc_idx]);
+        }
+        if (!off.data) {
+            sf_buf_puts(&off, "");
+        }
+        if (n == 0) {
+            snprintf(tsbuf, sizeof(tsbuf), "%lld", now_ms());
+        }
+        struct sf_event *ev = row_event(c, t, &lo, cols, &row, off.data, tsbuf);
+        if (!ev) {
+            st = backoff(src, SF_ERR_NOMEM, "could not allocate an event", "out of memory");
+            goto out;
+        }
+        c->batch[n++] = ev;
+    }
+    if (got < 0) {
+        if (!sf_err_retriable(got)) {
+            st = fatal(src, "reading backfill rows of \"%s\" failed: %s", t->status_key, err);
+        } else {
+            c->cx->query_end(c->conn);
+            close_conns(c);
+            st = backoff(src, got, "reading backfill rows failed", err);
+        }
+        goto out; /* the rows of this batch are read again from the last key delivered */
+    }
+    c->cx->query_end(c->conn);
+    bool done = *rows < limit;
+    rc = bf_deliver(src, t, n, key.data, !done, done);
+    n = 0;
+    if (rc != SF_OK) {
+        st = SF_BACKOFF;
+        goto out;
+    }
+    if (done) {
+        t->bf = BF_DONE;
+        bar_clear(c);
+        double secs = (double)(mono_ms() - t->bf_start_ms) / 1000.0;
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": backfill read its last chunk: %lld rows in %lld "
+                "chunk(s) (%lld in %.1f s this run, %.0f rows/s); streaming continues after "
+                "\"%s\"",
+                SF_SOURCE_ARGS(src), t->status_key, t->bf_rows, t->bf_chunks + (*rows > 0),
+                t->bf_rows - t->bf_rows_run0, secs,
+                secs > 0.001 ? (double)(t->bf_rows - t->bf_rows_run0) / secs : 0.0,
+                t->read_offset);
+    } else {
+        bf_report(src, t);
+    }
+out:
+    free_batch(c, n);
+    if (c->conn) {
+        c->cx->query_end(c->conn);
+    }
+    sf_buf_free(&off);
+    sf_buf_free(&key);
+    return st;
+}
+
 static enum sf_status sql_process(struct sf_source *src)
 {
     struct sql_ctx *c = src->ctx;
     if (c->fatal_logged) {
         src->backoff_ms = 1000;
+        return SF_BACKOFF;
+    }
+    /* between polls, wake at least once a second so delivered offsets reach flume_meta even
+     * with a long run.query.delay */
+    long long wait_ms = c->next_poll_ms - mono_ms();
+    if (wait_ms > 0) {
+        flush_offsets(src, false);
+        src->backoff_ms = wait_ms < OFFSET_FLUSH_MS ? wait_ms : OFFSET_FLUSH_MS;
         return SF_BACKOFF;
     }
     struct sql_table *t = &c->tabs[c->cursor];
@@ -1326,14 +2375,21 @@ static enum sf_status sql_process(struct sf_source *src)
     }
     flush_offsets(src, false);
     long long rows;
-    st = poll_table(src, t, &rows);
+    bool full;
+    if (t->bf == BF_RUNNING) {
+        /* one chunk per turn; the table streams at once when it was the last */
+        st = backfill_chunk(src, t, &rows);
+        full = true;
+    } else {
+        st = poll_table(src, t, &rows);
+        full = c->mode != MODE_BULK && c->mode != MODE_TIMESTAMP && !c->custom_query &&
+               rows >= c->max_rows;
+    }
     if (st != SF_READY) {
         return st;
     }
     c->backoff_ms = 0;
     flush_offsets(src, false);
-    bool full = c->mode != MODE_BULK && c->mode != MODE_TIMESTAMP && !c->custom_query &&
-                rows >= c->max_rows;
     c->cycle_full |= full;
     c->cursor = (c->cursor + 1) % c->ntabs;
     if (c->cursor != 0) {
@@ -1343,19 +2399,27 @@ static enum sf_status sql_process(struct sf_source *src)
         c->cycle_full = false;
         return SF_READY; /* some table returned a full page: go round again at once */
     }
-    src->backoff_ms = c->query_delay_ms;
+    c->next_poll_ms = mono_ms() + c->query_delay_ms;
+    src->backoff_ms = c->query_delay_ms < OFFSET_FLUSH_MS ? c->query_delay_ms : OFFSET_FLUSH_MS;
     return SF_BACKOFF;
 }
 
 static void sql_stop(struct sf_source *src)
 {
     struct sql_ctx *c = src->ctx;
+    bar_clear(c);
     if (c->cx && c->tabs) {
         flush_offsets(src, true);
         for (size_t i = 0; i < c->ntabs; i++) {
             if (c->tabs[i].written_offset) {
                 SF_INFO(SF_SOURCE_FMT "stopped; delivered offset \"%s\" is in %s",
                         SF_SOURCE_ARGS(src), c->tabs[i].written_offset, c->status_table);
+            }
+            if (c->tabs[i].bf == BF_RUNNING && c->tabs[i].bf_written) {
+                SF_INFO(SF_SOURCE_FMT "stopped mid-backfill of \"%s\"; delivered progress "
+                        "\"%s\" is in %s",
+                        SF_SOURCE_ARGS(src), c->tabs[i].status_key, c->tabs[i].bf_written,
+                        c->status_table);
             }
         }
         close_conns(c);
@@ -1374,7 +2438,20 @@ static void sql_stop(struct sf_source *src)
         sf_buf_free(&t->sql);
         sf_buf_free(&t->sel_from);
         sf_buf_free(&t->qinc);
+        sf_buf_free(&t->qts);
+        sf_buf_free(&t->qtab);
+        sf_buf_free(&t->qpk);
         sf_ack_tracker_destroy(t->tracker);
+        free(t->bf_status_key);
+        free(t->bf_chan_key);
+        free(t->bf_written);
+        free(t->bf_pending);
+        free(t->bf_reg);
+        free(t->bf_hwm);
+        free(t->bf_h1);
+        free(t->bf_h2);
+        free(t->bf_key);
+        sf_ack_tracker_destroy(t->bf_tracker);
     }
     free(c->tabs);
     c->tabs = NULL;
@@ -1385,6 +2462,8 @@ static void sql_stop(struct sf_source *src)
     sf_buf_free(&c->body);
     sf_buf_free(&c->keybuf);
     sf_buf_free(&c->gap_sql);
+    sf_buf_free(&c->bf_sql);
+    sf_buf_free(&c->bf_prog);
     struct sf_db_url *urls[2] = { &c->dburl, &c->status_dburl };
     for (size_t i = 0; i < 2; i++) {
         if (urls[i]->scheme) {

@@ -99,6 +99,17 @@ struct sf_connector_plugin {
     /** Append an expression for the database's current time minus ms milliseconds (ms >= 0),
      *  comparable with the table's timestamp columns in the UTC session. */
     void (*now_minus_ms)(long long ms, struct sf_buf *out);
+    /**
+     * Optional (NULL: not available). The server's cheap estimate of the number of rows of table
+     * (may be "schema.table"), read from its statistics without scanning the table: MySQL
+     * information_schema.TABLES.TABLE_ROWS, PostgreSQL pg_class.reltuples scaled to the current
+     * size. For progress reports only.
+     * @param rows  set to the estimate, or to -1 when the statistics have none (never analysed,
+     *              no such table)
+     * @return SF_OK or an error as for query().
+     */
+    int (*estimate_rows)(struct sf_conn *c, const char *table, long long *rows, char *errstr,
+                         size_t errstr_size);
 };
 
 /** The connector serving url->scheme, or NULL. */
