@@ -766,6 +766,13 @@ static int load_offset(struct sf_source *src, struct sql_table *t, char *err, si
     if (!resume) {
         resume = strdup(base);
     }
+    if (cmp_offset(c->mode, resume, base) > 0) {
+        /* every channel is durable and holds the rows up to resume: flume_meta follows it (it
+         * lags the channels, never leads them); events replayed from a channel carry no tracker,
+         * so without this it would stay behind until new rows arrive */
+        sf_ack_tracker_add(t->tracker, 0, 1, resume);
+        sf_buf_puts(&why, " (flume_meta is brought up to the channels' offset)");
+    }
     t->read_offset = resume;
     t->written_offset = meta;
     t->offset_loaded = true;
