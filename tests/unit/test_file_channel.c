@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlflume/channel.h"
@@ -1043,6 +1044,10 @@ START_TEST(group_commit_shares_fsyncs)
         pthread_join(th[i], NULL);
         ck_assert_int_eq(c[i].failed, 0);
     }
+    /* commits return after their write; the sync thread makes them durable right after */
+    for (int i = 0; i < 5000 && sf_file_channel_sync_count(&t->ch) == base; i++) {
+        usleep(1000);
+    }
     long long syncs = sf_file_channel_sync_count(&t->ch) - base;
     fprintf(stderr, "group commit: %d commits by %d threads took %lld fsyncs\n", THREADS * TXNS,
             THREADS, syncs);
@@ -1072,6 +1077,39 @@ START_TEST(group_commit_shares_fsyncs)
     }
     sf_channel_txn_close(txn);
     expect_empty(&t->ch);
+    fc_close(t);
+}
+END_TEST
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A commit returns after its write: the sync thread makes it durable, and only then do a put's
+ * events reach the queue; a take waits for events being synced even with timeout 0. */
+START_TEST(commit_returns_before_sync)
+{
+    struct fch *t = fc_open("testSyncDelayMs = 1500");
+    long long base = sf_file_channel_sync_count(&t->ch);
+    double t0 = now_s();
+    ck_assert_int_eq(put_range_off(&t->ch, 0, 10, "r1", "9"), SF_OK);
+    double put_s = now_s() - t0;
+    ck_assert_msg(put_s < 1.0, "put commit waited %.3f s for a 1.5 s sync", put_s);
+    ck_assert_uint_eq(sf_channel_size(&t->ch), 10); /* committed, even before the sync */
+    expect_offset(&t->ch, "r1", "9");
+    expect_take(&t->ch, 0, 5, true); /* waits for the sync */
+    ck_assert_msg(now_s() - t0 >= 1.4, "events were visible before their sync");
+    ck_assert_int_ge(sf_file_channel_sync_count(&t->ch) - base, 1);
+    t0 = now_s();
+    expect_take(&t->ch, 5, 10, true);
+    ck_assert_msg(now_s() - t0 < 1.0, "a take commit waited for a sync");
+    fc_close(t);
+    t = fc_open(NULL); /* the close synced both takes */
+    expect_empty(&t->ch);
+    expect_offset(&t->ch, "r1", "9");
     fc_close(t);
 }
 END_TEST
@@ -1187,6 +1225,7 @@ static Suite *file_channel_suite(void)
     tcase_add_test(tc, several_open_take_transactions);
     tcase_add_test(tc, group_commit_shares_fsyncs);
     tcase_add_test(tc, fsync_interval_mode);
+    tcase_add_test(tc, commit_returns_before_sync);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,20 @@
 /*
  * Flume's FileChannel: a durable FIFO. A put commit serialises its events as PUT records plus a
- * COMMIT record (carrying the source offset, if any) into one buffer outside every lock, appends
- * it to the current log file with one pwrite under the log lock, then waits for a group fsync
- * covering it before the events become visible; a take commit does the same with TAKE records.
- * Nothing is written for a rollback. Group commit: a committer joins a sync round in flight that
- * started after its write, else starts one (fdatasync of the current file); up to two rounds run
- * at once, so a put commit does not queue behind a take commit's fsync for a whole extra fsync.
+ * COMMIT record (carrying the source offset, if any) into one buffer outside every lock and
+ * appends it to the current log file with one pwrite under the log lock; a take commit does the
+ * same with TAKE records. Nothing is written for a rollback.
+ *
+ * Pipelined group commit (fsyncPerTransaction): commits return after their write, and a sync
+ * thread fdatasyncs the log whenever it holds unsynced put commits, one sync covering every
+ * commit written before it. A put commit's events join the queue (and its source offset counts)
+ * only once that sync is done, so a sink never takes an event that is not durable, while the
+ * source already reads its next batch; a take waits for committed events still being synced, so
+ * they count as queued. Take commits alone are synced within FC_LAZY_SYNC_MS: until then a power
+ * cut could only deliver those events again, and kill -9 loses nothing written. An fsync error is
+ * fatal for the channel, as in PostgreSQL since "fsyncgate": the pages may be gone, so the put
+ * commits waiting for it never become visible and every later commit fails with SF_ERR_IO until
+ * the agent is restarted; the source then resumes from the last durable offset.
+ *
  * The background thread zero-fills the log ahead of the writes (zeroFillLogs), so that a commit's
  * fsync writes data and no file metadata (measured on ext4 here: about a third less per fsync).
  *
@@ -15,9 +24,9 @@
  * advances the source's offset. Events not cached are read back with one pread per 128 KiB of
  * consecutive records.
  *
- * Durability: a commit returns only after its records are fsync'd (fsyncPerTransaction; else
- * every fsyncInterval), and a COMMIT record is the only thing that makes a transaction count on
- * replay. A commit that fails after its write (fsync error) may still count after a restart:
+ * Durability: a put's events are visible only after its records are fsync'd (fsyncPerTransaction;
+ * else every fsyncInterval), and a COMMIT record is the only thing that makes a transaction count
+ * on replay. A commit whose records were written but not synced may still count after a restart:
  * duplicates, never loss. Checkpoints (every checkpointInterval, at start and on close) hold the
  * queue pointers (in-flight takes first), the last write-order id and the source offsets; taking
  * one excludes commits for the time of a snapshot (a writer-preferring rwlock that commits hold
@@ -65,6 +74,8 @@
 #define FC_SPARE_MAX       (16u << 20)         /* a buffer larger than this is not kept, bytes */
 #define FC_DEAD            UINT64_MAX          /* replay: a taken queue pointer */
 #define FC_SYNC_ROUNDS     2                   /* group syncs that may run at once */
+#define FC_PENDING_WAIT_MS 10000 /* a take waits this long at most for events being synced */
+#define FC_LAZY_SYNC_MS    100   /* take commits alone are synced within this many ms */
 #define FC_ZERO_AHEAD      (16u << 20) /* bytes zero-filled ahead of the write position at a time */
 #define FC_ZERO_LOW        (12u << 20) /* zero-fill again when less than this is left, bytes */
 #define FC_ZERO_GAP        (4u << 20)  /* with none left, start this far beyond the writes, bytes */
@@ -98,6 +109,17 @@ struct fc_take {
     struct fc_slot *slots;       /* slots[i] is txn->evs[i] */
     int *fds;                    /* per slot, for the take call in progress */
     size_t n, cap;
+};
+
+/* A put commit written to the log and waiting for the group sync that makes it durable
+ * (fsyncPerTransaction): its events join the queue when the log is synced up to lsn. */
+struct fc_pending {
+    struct fc_pending *next;
+    uint64_t lsn;         /* end of its COMMIT record in the log */
+    size_t n;
+    struct fc_slot *slots; /* n queue slots, in put order (owned) */
+    char *off_key;         /* the source offset it records, or NULL (owned) */
+    char *off_val;
 };
 
 /* A serialisation buffer plus the offsets of its PUT records. */
@@ -183,6 +205,16 @@ struct file_ctx {
     uint32_t files_base;
     struct fc_offset *offsets;
     size_t noffsets;
+    struct fc_pending *pend_head, *pend_tail; /* put commits waiting for their sync, in order */
+    size_t pending;                           /* events in them */
+    atomic_size_t pend_commits;               /* put commits in them */
+    atomic_bool failed; /* an fsync failed: pending puts are void, every commit fails */
+
+    /* the sync thread (sync_mu): syncs the log whenever it has unsynced commits */
+    pthread_t syncer;
+    bool syncer_started;
+    bool sync_stop;
+    pthread_cond_t sync_kick;
 
     atomic_bool space_low;
     _Atomic(struct fc_wbuf *) spare[FC_SPARE_BUFS];
@@ -885,10 +917,120 @@ static int offset_set(struct file_ctx *fc, const char *key, size_t key_len, char
     return 0;
 }
 
+/* Wake the sync thread: the log has commits not yet synced. */
+static void sync_kick(struct file_ctx *fc)
+{
+    pthread_mutex_lock(&fc->sync_mu);
+    pthread_cond_signal(&fc->sync_kick);
+    pthread_mutex_unlock(&fc->sync_mu);
+}
+
+/* Move the pending put commits the log holds durably (lsn <= durable) to the queue, with their
+ * source offsets, in commit order. Nothing moves once an fsync failed. q_mu held. */
+static void publish_durable(struct file_ctx *fc, uint64_t durable)
+{
+    if (atomic_load(&fc->failed)) {
+        return;
+    }
+    bool any = false;
+    struct fc_pending **pp = &fc->pend_head, *last = NULL;
+    while (*pp) {
+        struct fc_pending *pe = *pp;
+        if (pe->lsn > durable) {
+            last = pe;
+            pp = &pe->next;
+            continue;
+        }
+        *pp = pe->next;
+        for (size_t i = 0; i < pe->n; i++) {
+            ring_push_back(&fc->q, &pe->slots[i]);
+        }
+        fc->reserved -= pe->n;
+        fc->held += pe->n;
+        fc->pending -= pe->n;
+        atomic_fetch_sub(&fc->pend_commits, 1);
+        if (pe->off_key && offset_set(fc, pe->off_key, strlen(pe->off_key), &pe->off_val) != 0) {
+            SF_ERROR(FC_FMT "out of memory recording the offset of \"%s\"", fc->ch->name,
+                     pe->off_key);
+        }
+        free(pe->off_key);
+        free(pe->off_val);
+        free(pe->slots);
+        free(pe);
+        any = true;
+    }
+    fc->pend_tail = last;
+    if (any) {
+        pthread_cond_broadcast(&fc->not_empty);
+    }
+}
+
+/*
+ * The sync thread (fsyncPerTransaction): whenever the log has records not yet synced, run a
+ * group sync and publish the put commits it made durable. Commits return after their write, so
+ * a source reads its next batch while the previous one is synced, and a sink never waits for a
+ * take's fsync. An fsync error is fatal for the channel (see file_put_commit). On stop it syncs
+ * what is left and exits.
+ */
+static void *syncer_main(void *arg)
+{
+    struct file_ctx *fc = arg;
+    long long last_sync = mono_ms();
+    pthread_mutex_lock(&fc->sync_mu);
+    for (;;) {
+        uint64_t written = atomic_load(&fc->written_lsn);
+        /* a roll or a checkpoint may have synced put commits that are still pending */
+        bool idle = (fc->synced_lsn >= written && atomic_load(&fc->pend_commits) == 0) ||
+                    atomic_load(&fc->failed);
+        if (idle && fc->sync_stop) {
+            break;
+        }
+        long long lazy_left = last_sync + FC_LAZY_SYNC_MS - mono_ms();
+        if (idle) {
+            pthread_cond_wait(&fc->sync_kick, &fc->sync_mu);
+            continue;
+        }
+        if (atomic_load(&fc->pend_commits) == 0 && !fc->sync_stop && lazy_left > 0) {
+            /* only take records to sync: no hurry, a crash before would only repeat events */
+            struct timespec deadline;
+            deadline_after_ms(&deadline, lazy_left);
+            pthread_cond_timedwait(&fc->sync_kick, &fc->sync_mu, &deadline);
+            continue;
+        }
+        pthread_mutex_unlock(&fc->sync_mu);
+        pthread_rwlock_rdlock(&fc->ckpt_rw);
+        int rc = log_wait_durable(fc, written);
+        last_sync = mono_ms();
+        if (rc == SF_OK) {
+            pthread_mutex_lock(&fc->sync_mu);
+            uint64_t durable = fc->synced_lsn; /* a round may cover more than asked */
+            pthread_mutex_unlock(&fc->sync_mu);
+            pthread_mutex_lock(&fc->q_mu);
+            publish_durable(fc, durable);
+            pthread_mutex_unlock(&fc->q_mu);
+        } else if (!atomic_exchange(&fc->failed, true)) {
+            SF_ERROR(FC_FMT "the channel stops after the failed fsync: every commit fails from "
+                            "now on; restart the agent once the disk is fixed (the source "
+                            "resumes from its last durable offset, so nothing is lost)",
+                     fc->ch->name);
+            pthread_mutex_lock(&fc->q_mu);
+            pthread_cond_broadcast(&fc->not_empty);
+            pthread_mutex_unlock(&fc->q_mu);
+        }
+        pthread_rwlock_unlock(&fc->ckpt_rw);
+        pthread_mutex_lock(&fc->sync_mu);
+    }
+    pthread_mutex_unlock(&fc->sync_mu);
+    return NULL;
+}
+
 static int file_put_commit(struct sf_txn *txn)
 {
     struct file_ctx *fc = txn->ch->ctx;
     size_t n = txn->n;
+    if (atomic_load(&fc->failed)) {
+        return SF_ERR_IO;
+    }
     int rc = check_space(fc);
     if (rc != SF_OK) {
         return rc;
@@ -926,8 +1068,17 @@ static int file_put_commit(struct sf_txn *txn)
     uint64_t base = 0, lsn = 0;
     pthread_rwlock_rdlock(&fc->ckpt_rw);
     rc = log_append(fc, w, &file_id, &base, &lsn);
+    struct fc_pending *pe = NULL;
     if (rc == SF_OK && fc->fsync_per_txn) {
-        rc = log_wait_durable(fc, lsn);
+        /* the sync thread makes the events visible once the log is durable up to lsn */
+        pe = calloc(1, sizeof(*pe));
+        if (pe && !(pe->slots = malloc(n * sizeof(*pe->slots)))) {
+            free(pe);
+            pe = NULL;
+        }
+        if (!pe) { /* out of memory: wait for the sync here instead */
+            rc = log_wait_durable(fc, lsn);
+        }
     }
     if (rc != SF_OK) {
         pthread_rwlock_unlock(&fc->ckpt_rw);
@@ -936,7 +1087,7 @@ static int file_put_commit(struct sf_txn *txn)
         free(offset_copy);
         return rc;
     }
-    /* durable: make the events visible; cached ones leave txn->evs, the rest are freed below */
+    /* cached events leave txn->evs, the rest are freed below */
     pthread_mutex_lock(&fc->q_mu);
     for (size_t i = 0; i < n; i++) {
         struct sf_event *ev = txn->evs[i];
@@ -951,17 +1102,48 @@ static int file_put_commit(struct sf_txn *txn)
             s.ref = ev->tracker;
             s.ack_id = ev->ack_id;
         }
-        ring_push_back(&fc->q, &s);
+        if (pe) {
+            pe->slots[i] = s;
+        } else {
+            ring_push_back(&fc->q, &s);
+        }
     }
     file_get(fc, file_id)->refs += (long long)n;
-    fc->reserved -= n;
-    fc->held += n;
-    if (with_offset && offset_set(fc, txn->src_key, strlen(txn->src_key), &offset_copy) != 0) {
-        SF_ERROR(FC_FMT "out of memory recording the offset of \"%s\"", txn->ch->name,
-                 txn->src_key);
+    if (pe) {
+        pe->lsn = lsn;
+        pe->n = n;
+        if (with_offset) {
+            pe->off_key = strdup(txn->src_key);
+            if (!pe->off_key) {
+                SF_ERROR(FC_FMT "out of memory recording the offset of \"%s\"", txn->ch->name,
+                         txn->src_key);
+            } else {
+                pe->off_val = offset_copy;
+                offset_copy = NULL;
+            }
+        }
+        if (fc->pend_tail) {
+            fc->pend_tail->next = pe;
+        } else {
+            fc->pend_head = pe;
+        }
+        fc->pend_tail = pe;
+        fc->pending += n;
+        atomic_fetch_add(&fc->pend_commits, 1);
+    } else {
+        fc->reserved -= n;
+        fc->held += n;
+        if (with_offset &&
+            offset_set(fc, txn->src_key, strlen(txn->src_key), &offset_copy) != 0) {
+            SF_ERROR(FC_FMT "out of memory recording the offset of \"%s\"", txn->ch->name,
+                     txn->src_key);
+        }
+        pthread_cond_broadcast(&fc->not_empty);
     }
-    pthread_cond_broadcast(&fc->not_empty);
     pthread_mutex_unlock(&fc->q_mu);
+    if (pe) {
+        sync_kick(fc);
+    }
     pthread_rwlock_unlock(&fc->ckpt_rw);
     free(offset_copy);
     for (size_t i = 0; i < n; i++) {
@@ -1204,13 +1386,25 @@ static int read_events(struct file_ctx *fc,
  * event. q_mu held. */
 static void wait_not_empty(struct file_ctx *fc, int timeout_ms)
 {
-    if (fc->q.len > 0 || timeout_ms == 0) {
+    if (fc->q.len > 0 || (timeout_ms == 0 && fc->pending == 0)) {
         return;
     }
-    struct timespec deadline;
+    /* committed events still being synced are as good as queued: wait for them whatever the
+     * timeout (one fsync), so a take right after a put commit sees its events */
+    struct timespec deadline, pend_deadline;
     deadline_after_ms(&deadline, timeout_ms < 0 ? 86400000LL : timeout_ms);
+    deadline_after_ms(&pend_deadline, FC_PENDING_WAIT_MS);
+    if (pend_deadline.tv_sec < deadline.tv_sec ||
+        (pend_deadline.tv_sec == deadline.tv_sec && pend_deadline.tv_nsec < deadline.tv_nsec)) {
+        pend_deadline = deadline;
+    }
     while (fc->q.len == 0) {
-        if (pthread_cond_timedwait(&fc->not_empty, &fc->q_mu, &deadline) == ETIMEDOUT) {
+        bool soon = fc->pending > 0 && !atomic_load(&fc->failed);
+        if (!soon && timeout_ms == 0) {
+            break;
+        }
+        if (pthread_cond_timedwait(&fc->not_empty, &fc->q_mu, soon ? &pend_deadline : &deadline) ==
+            ETIMEDOUT) {
             break;
         }
     }
@@ -1249,7 +1443,16 @@ file_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_t *n, int 
     wait_not_empty(fc, timeout_ms);
     size_t k = 0;
     bool uncached = false;
-    while (k < max && fc->q.len > 0) {
+    while (k < max) {
+        if (fc->q.len == 0) { /* committed events being synced count: wait for them */
+            if (fc->pending == 0 || atomic_load(&fc->failed)) {
+                break;
+            }
+            wait_not_empty(fc, 0);
+            if (fc->q.len == 0) {
+                break;
+            }
+        }
         struct fc_slot s = ring_pop_front(&fc->q);
         if (s.ack_id == FC_CACHED) {
             out[k] = s.ref;
@@ -1310,9 +1513,9 @@ static int file_take_commit(struct sf_txn *txn)
     uint32_t file_id;
     uint64_t base, lsn = 0;
     pthread_rwlock_rdlock(&fc->ckpt_rw);
-    int rc = log_append(fc, w, &file_id, &base, &lsn);
+    int rc = atomic_load(&fc->failed) ? SF_ERR_IO : log_append(fc, w, &file_id, &base, &lsn);
     if (rc == SF_OK && fc->fsync_per_txn) {
-        rc = log_wait_durable(fc, lsn);
+        sync_kick(fc); /* durable with the next group sync; until then a crash only repeats */
     }
     if (rc == SF_OK) {
         pthread_mutex_lock(&fc->q_mu);
@@ -1359,7 +1562,7 @@ static size_t file_size(struct sf_channel *ch)
 {
     struct file_ctx *fc = ch->ctx;
     pthread_mutex_lock(&fc->q_mu);
-    size_t n = fc->held;
+    size_t n = fc->held + fc->pending;
     pthread_mutex_unlock(&fc->q_mu);
     return n;
 }
@@ -1370,6 +1573,17 @@ static int file_offset_get(struct sf_channel *ch, const char *src_key, char **ou
     int rc = SF_ERR_NOTFOUND;
     *out = NULL;
     pthread_mutex_lock(&fc->q_mu);
+    const char *pending_val = NULL; /* the newest commit still being synced wins */
+    for (const struct fc_pending *pe = fc->pend_head; pe; pe = pe->next) {
+        if (pe->off_key && strcmp(pe->off_key, src_key) == 0) {
+            pending_val = pe->off_val;
+        }
+    }
+    if (pending_val) {
+        *out = strdup(pending_val);
+        pthread_mutex_unlock(&fc->q_mu);
+        return *out ? SF_OK : SF_ERR_NOMEM;
+    }
     for (size_t i = 0; i < fc->noffsets; i++) {
         if (strcmp(fc->offsets[i].key, src_key) == 0) {
             *out = strdup(fc->offsets[i].val);
@@ -1408,6 +1622,7 @@ static int checkpoint_run(struct file_ctx *fc)
     pthread_mutex_unlock(&fc->log_mu);
     c.txn_id = atomic_load(&fc->ch->next_txn_id);
     pthread_mutex_lock(&fc->q_mu);
+    publish_durable(fc, UINT64_MAX); /* all written is synced: no put commit is left pending */
     size_t inflight = 0;
     for (struct fc_take *ft = fc->takes_head; ft; ft = ft->next) {
         inflight += ft->n;
@@ -2124,6 +2339,20 @@ static int lock_dir(struct file_ctx *fc, const char *dir, char *err, size_t errs
 /* Free everything; safe on a partly started channel. */
 static void file_free(struct file_ctx *fc)
 {
+    while (fc->pend_head) { /* only after a failed fsync */
+        struct fc_pending *pe = fc->pend_head;
+        fc->pend_head = pe->next;
+        for (size_t i = 0; i < pe->n; i++) {
+            if (pe->slots[i].ack_id == FC_CACHED) {
+                sf_event_destroy(pe->slots[i].ref);
+            }
+        }
+        free(pe->slots);
+        free(pe->off_key);
+        free(pe->off_val);
+        free(pe);
+    }
+    fc->pend_tail = NULL;
     for (size_t i = 0; i < fc->q.len; i++) {
         struct fc_slot *s = ring_at(&fc->q, i);
         if (s->ack_id == FC_CACHED) {
@@ -2172,6 +2401,7 @@ static void file_free(struct file_ctx *fc)
         pthread_mutex_destroy(&fc->log_mu);
         pthread_mutex_destroy(&fc->sync_mu);
         pthread_cond_destroy(&fc->synced);
+        pthread_cond_destroy(&fc->sync_kick);
         pthread_mutex_destroy(&fc->q_mu);
         pthread_cond_destroy(&fc->not_empty);
         pthread_cond_destroy(&fc->not_full);
@@ -2200,6 +2430,7 @@ static void init_locks(struct file_ctx *fc)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&fc->synced, &ca);
+    pthread_cond_init(&fc->sync_kick, &ca);
     pthread_cond_init(&fc->not_empty, &ca);
     pthread_cond_init(&fc->not_full, &ca);
     pthread_cond_init(&fc->bg_cond, &ca);
@@ -2288,6 +2519,8 @@ static int setup_dirs(struct file_ctx *fc, char *err, size_t errsz)
     return rc;
 }
 
+static void file_stop(struct sf_channel *ch);
+
 static int file_start(struct sf_channel *ch, char *errstr, size_t errstr_size)
 {
     struct file_ctx *fc = ch->ctx;
@@ -2340,6 +2573,14 @@ static int file_start(struct sf_channel *ch, char *errstr, size_t errstr_size)
         return rc;
     }
     fc->bg_started = true;
+    if (fc->fsync_per_txn) {
+        if (pthread_create(&fc->syncer, NULL, syncer_main, fc) != 0) {
+            snprintf(errstr, errstr_size, "could not start the sync thread");
+            file_stop(ch);
+            return SF_ERR_NOMEM;
+        }
+        fc->syncer_started = true;
+    }
     ch->capacity = fc->capacity;
     ch->txn_capacity = fc->txn_capacity;
     return SF_OK;
@@ -2348,6 +2589,14 @@ static int file_start(struct sf_channel *ch, char *errstr, size_t errstr_size)
 static void file_stop(struct sf_channel *ch)
 {
     struct file_ctx *fc = ch->ctx;
+    if (fc->syncer_started) { /* it syncs and publishes what is pending first */
+        pthread_mutex_lock(&fc->sync_mu);
+        fc->sync_stop = true;
+        pthread_cond_signal(&fc->sync_kick);
+        pthread_mutex_unlock(&fc->sync_mu);
+        pthread_join(fc->syncer, NULL);
+        fc->syncer_started = false;
+    }
     if (fc->bg_started) {
         pthread_mutex_lock(&fc->bg_mu);
         fc->stopping = true;
