@@ -431,18 +431,7 @@ static void my_close(struct sf_conn *c)
 
 static int my_quote_ident(const char *name, struct sf_buf *out)
 {
-    if (!name || !*name) {
-        return SF_ERR_INVAL;
-    }
-    sf_buf_putc(out, '`');
-    for (const char *p = name; *p; p++) {
-        if (*p == '`') {
-            sf_buf_putc(out, '`');
-        }
-        sf_buf_putc(out, *p);
-    }
-    sf_buf_putc(out, '`');
-    return SF_OK;
+    return sf_quote_ident(name, '`', out);
 }
 
 static void my_placeholder(int index, struct sf_buf *out)
@@ -1441,21 +1430,11 @@ static const char *const my_schemes[] = { "mysql", NULL };
 /* NOW(6) is the statement's start in the session time zone (UTC): a timestamp-mode upper bound. */
 static void my_now_minus_ms(long long ms, struct sf_buf *out)
 {
-    sf_buf_printf(out, "(NOW(6) - INTERVAL %lld MICROSECOND)", ms * 1000);
+    sf_buf_printf(out, MY_SQL_NOW_MINUS_US_FMT, ms * 1000);
 }
 
 /* ---- row estimate ------------------------------------------------------------------------------
  */
-
-/*
- * Estimated rows of a table from the statistics, without a scan (InnoDB's TABLE_ROWS is sampled:
- * it may be off by tens of percent, and is NULL for views): parameters 1 = schema (NULL = the
- * current database), 2 = table name. Kept here rather than in mysql_sql.h only because that
- * header belonged to another change when this hook was added; it is meant to move there.
- */
-#define MY_SQL_ESTIMATE_ROWS                                                                       \
-    "SELECT TABLE_ROWS FROM information_schema.TABLES"                                             \
-    " WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?"
 
 /* One estimate lookup of schema.name; *rows stays -1 when there is no row or the value is NULL. */
 static int estimate_lookup(struct sf_conn *c,

@@ -2,7 +2,8 @@
  * All SQL text the MySQL/MariaDB connector sends, in one place so that a reviewer can read every
  * statement the agent runs against a MySQL server without reading the C code. Statements with
  * parameters use "?" placeholders and are always run as prepared statements; the two status-table
- * statements are printf formats taking the already quoted table name (%s).
+ * statements are printf formats taking the already quoted table name (%s), and the "now minus"
+ * expression a printf format taking microseconds (%lld).
  */
 #ifndef SQLFLUME_MYSQL_SQL_H
 #define SQLFLUME_MYSQL_SQL_H
@@ -30,6 +31,15 @@ extern const struct sf_connector_plugin sf_connector_mysql;
     " WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?"                         \
     " ORDER BY t.TABLE_NAME, k.ORDINAL_POSITION"
 
+/*
+ * Estimated rows of a table from the statistics, without a scan (InnoDB's TABLE_ROWS is sampled:
+ * it may be off by tens of percent, and is NULL for views): parameters 1 = schema (NULL = the
+ * current database), 2 = table name. One row, or none when there is no such table.
+ */
+#define MY_SQL_ESTIMATE_ROWS                                                                       \
+    "SELECT TABLE_ROWS FROM information_schema.TABLES"                                             \
+    " WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?"
+
 /* Status (offset) table, same shape as sql/flume_meta.mysql.sql; %s = quoted table name. The
  * binary collation keeps source names case-sensitive. */
 #define MY_SQL_STATUS_DDL_FMT                                                                      \
@@ -42,5 +52,12 @@ extern const struct sf_connector_plugin sf_connector_mysql;
 #define MY_SQL_STATUS_UPSERT_FMT                                                                   \
     "INSERT INTO %s (source_tab, currentIndex) VALUES (?, ?)"                                      \
     " ON DUPLICATE KEY UPDATE currentIndex = VALUES(currentIndex)"
+
+/*
+ * Expression for "now minus some time" (the upper bound of the timestamp modes), spliced into
+ * queries: a printf format taking the time in microseconds (long long, %lld). NOW(6) is the
+ * statement's start in the session time zone (UTC), with microseconds.
+ */
+#define MY_SQL_NOW_MINUS_US_FMT "(NOW(6) - INTERVAL %lld MICROSECOND)"
 
 #endif

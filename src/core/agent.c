@@ -41,45 +41,6 @@ struct sf_agent {
     int exit_code;
 };
 
-/* Split a space/comma separated list into a malloc'd array of malloc'd words. */
-static char **split_list(const char *s, size_t *n)
-{
-    *n = 0;
-    size_t cap = 4;
-    char **v = malloc(cap * sizeof(*v));
-    while (v && *s) {
-        while (*s == ' ' || *s == '\t' || *s == ',') {
-            s++;
-        }
-        if (!*s) {
-            break;
-        }
-        const char *e = s;
-        while (*e && *e != ' ' && *e != '\t' && *e != ',') {
-            e++;
-        }
-        if (*n == cap) {
-            cap *= 2;
-            char **nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                break;
-            }
-            v = nv;
-        }
-        v[(*n)++] = strndup(s, (size_t)(e - s));
-        s = e;
-    }
-    return v;
-}
-
-static void free_list(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i]);
-    }
-    free(v);
-}
-
 static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
 {
     for (size_t i = 0; i < a->nchannels; i++) {
@@ -149,7 +110,7 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
 {
     struct sf_prop *list = agent_key(a, "channels");
     size_t n = 0;
-    char **names = list ? split_list(list->val, &n) : NULL;
+    char **names = list ? sf_split_names(list->val, &n, true) : NULL;
     a->channels = calloc(n ? n : 1, sizeof(*a->channels));
     a->channel_secs = calloc(n ? n : 1, sizeof(*a->channel_secs));
     int rc = 0;
@@ -174,7 +135,7 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
             rc = -1;
         }
     }
-    free_list(names, n);
+    sf_names_free(names, n);
     return rc;
 }
 
@@ -182,7 +143,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
 {
     struct sf_prop *list = agent_key(a, "sources");
     size_t n = 0;
-    char **names = list ? split_list(list->val, &n) : NULL;
+    char **names = list ? sf_split_names(list->val, &n, true) : NULL;
     a->sources = calloc(n ? n : 1, sizeof(*a->sources));
     a->source_secs = calloc(n ? n : 1, sizeof(*a->source_secs));
     int rc = 0;
@@ -212,7 +173,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         }
         struct sf_prop *chl = sf_section_get(sec, "channels");
         size_t nch = 0;
-        char **chn = chl ? split_list(chl->val, &nch) : NULL;
+        char **chn = chl ? sf_split_names(chl->val, &nch, true) : NULL;
         if (!chl || nch == 0) {
             char key[600];
             snprintf(key, sizeof(key), "%schannels", sec->prefix);
@@ -234,7 +195,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
                 }
             }
         }
-        free_list(chn, nch);
+        sf_names_free(chn, nch);
         src->ctx = calloc(1, src->plugin->ctx_size);
         if (sf_options_apply(src->plugin->options, sec, src->ctx, d) != 0) {
             rc = -1;
@@ -244,7 +205,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         }
         src->tracker = sf_ack_tracker_create();
     }
-    free_list(names, n);
+    sf_names_free(names, n);
     return rc;
 }
 
@@ -252,7 +213,7 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
 {
     struct sf_prop *list = agent_key(a, "sinks");
     size_t n = 0;
-    char **names = list ? split_list(list->val, &n) : NULL;
+    char **names = list ? sf_split_names(list->val, &n, true) : NULL;
     a->sinks = calloc(n ? n : 1, sizeof(*a->sinks));
     a->sink_secs = calloc(n ? n : 1, sizeof(*a->sink_secs));
     int rc = 0;
@@ -295,7 +256,7 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
             rc = -1;
         }
     }
-    free_list(names, n);
+    sf_names_free(names, n);
     return rc;
 }
 

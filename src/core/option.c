@@ -438,6 +438,48 @@ const char *sf_nearest(const char *key, const char *const *cands, size_t n)
     return best;
 }
 
+char **sf_split_names(const char *s, size_t *n, bool space_separates)
+{
+    *n = 0;
+    size_t cap = 4;
+    char **v = malloc(cap * sizeof(*v));
+    while (v && *s) {
+        while (*s == ',' || *s == ' ' || *s == '\t') {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        const char *e = s;
+        while (*e && *e != ',' && (!space_separates || (*e != ' ' && *e != '\t'))) {
+            e++;
+        }
+        size_t len = (size_t)(e - s);
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
+            len--;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            char **nv = realloc(v, cap * sizeof(*v));
+            if (!nv) {
+                break;
+            }
+            v = nv;
+        }
+        v[(*n)++] = strndup(s, len);
+        s = e;
+    }
+    return v;
+}
+
+void sf_names_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
 static bool word_in(const char *word, const char *list, char sep)
 {
     if (!list) {

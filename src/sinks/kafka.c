@@ -46,9 +46,9 @@
  * spreading a table over several sinks is at least once across restarts); a pair with more than
  * RANGES_MAX ranges forgets the lowest (those rows would go again: at least once); events without
  * `table` or `offset` headers are produced as usual. Exactly-once holds for consumers with
- * isolation.level=read_committed. Test hook: SF_TEST_KAFKA_CRASH_AFTER_COMMITS=N freezes the sink
- * right after its N-th Kafka commit, before the channel commit, as a crash would (stop() then rolls
- * back); N:kill raises SIGKILL there.
+ * isolation.level=read_committed. Test hook (options testCrashAfterCommits = N and testCrashKill,
+ * for tests only): the sink freezes right after its N-th Kafka commit, before the channel commit,
+ * as a crash would (stop() then rolls back), or with testCrashKill raises SIGKILL there.
  */
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -194,8 +194,9 @@ struct kafka_ctx {
     long long committed_seq;   /* number of the last one committed (-1: none known) */
     long long skipped;         /* events not produced because Kafka had them */
     long long commits;         /* Kafka commits since start, for the test hook */
-    long long crash_after;     /* SF_TEST_KAFKA_CRASH_AFTER_COMMITS (0: off) */
-    bool crash_kill, crashed;
+    long long crash_after;     /* testCrashAfterCommits (0: off) */
+    bool crash_kill;           /* testCrashKill */
+    bool crashed;              /* the test hook froze the sink */
 };
 
 static const struct sf_option kafka_options[] = {
@@ -246,6 +247,15 @@ static const struct sf_option kafka_options[] = {
       "its tail with isolation.level = read_committed)" },
     { PRODUCER_PREFIX, SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
       "any librdkafka producer property, e.g. kafka.producer.compression.type = lz4" },
+    { "testCrashAfterCommits", SF_OPT_INT, "0", 0, LLONG_MAX,
+      offsetof(struct kafka_ctx, crash_after), 0, NULL, NULL,
+      "number of the Kafka commit after which the sink freezes before committing the channel "
+      "transaction, as a crash there would (tests only; 0 = off; only with "
+      "kafka.producer.transactional.id)" },
+    { "testCrashKill", SF_OPT_BOOL, "false", 0, 0, offsetof(struct kafka_ctx, crash_kill), 0, NULL,
+      NULL,
+      "whether testCrashAfterCommits kills the agent with SIGKILL instead of freezing the "
+      "sink (tests only)" },
     { 0 },
 };
 
@@ -2242,14 +2252,10 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         ctx->in_txn = ctx->crashed = false;
         ctx->txn_seq = 0;
         ctx->committed_seq = -1;
-        ctx->skipped = ctx->commits = ctx->crash_after = 0;
-        const char *hook = getenv("SF_TEST_KAFKA_CRASH_AFTER_COMMITS");
-        if (hook && *hook) {
-            char *end;
-            ctx->crash_after = strtoll(hook, &end, 10);
-            ctx->crash_kill = strcmp(end, ":kill") == 0;
-            SF_WARN(SF_SINK_FMT "test hook SF_TEST_KAFKA_CRASH_AFTER_COMMITS=%s is set",
-                    SF_SINK_ARGS(snk), hook);
+        ctx->skipped = ctx->commits = 0;
+        if (ctx->crash_after > 0) {
+            SF_WARN(SF_SINK_FMT "test hook testCrashAfterCommits = %lld%s is set",
+                    SF_SINK_ARGS(snk), ctx->crash_after, ctx->crash_kill ? " (kill)" : "");
         }
     }
     if ((rc = producer_create(snk, errstr, errstr_size)) != SF_OK) {

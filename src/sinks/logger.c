@@ -9,18 +9,15 @@
 #include "sqlflume/log.h"
 #include "sqlflume/sinks.h"
 
-#include <stdio.h>
-#include <stdlib.h>
+#include <stddef.h>
 
-#define TAKE_WAIT_MS  100 /* see null.c */
-#define HEX_ROW_BYTES 16  /* Commons IO HexDump row width */
+#define HEX_ROW_BYTES 16 /* Commons IO HexDump row width */
 
 struct logger_ctx {
     long long max_bytes;
     long long batch_size;
-    struct sf_event **evs;
-    size_t batch;
-    struct sf_buf line;
+    struct sf_sink_batch batch; /* take buffer */
+    struct sf_buf line;         /* the line being logged */
 };
 
 static const struct sf_option logger_options[] = {
@@ -90,64 +87,36 @@ void sf_logger_format_event(const struct sf_event *ev, long long max_bytes, stru
 static int logger_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
 {
     struct logger_ctx *ctx = snk->ctx;
-    ctx->batch = (size_t)ctx->batch_size;
-    if (snk->ch->txn_capacity > 0 && (long long)ctx->batch > snk->ch->txn_capacity) {
-        ctx->batch = (size_t)snk->ch->txn_capacity;
-    }
-    ctx->evs = calloc(ctx->batch, sizeof(struct sf_event *));
-    if (!ctx->evs) {
-        (void)snprintf(errstr, errstr_size, "out of memory for a batch of %zu events", ctx->batch);
-        return SF_ERR_NOMEM;
+    int rc = sf_sink_batch_init(&ctx->batch, snk, ctx->batch_size, errstr, errstr_size);
+    if (rc != SF_OK) {
+        return rc;
     }
     ctx->line = (struct sf_buf)SF_BUF_INIT;
     atomic_fetch_add(&snk->metrics.connection_created, 1);
     return SF_OK;
 }
 
+/* sf_sink_event_fn: log ev at INFO. */
+static void log_event(struct sf_sink *snk, const struct sf_event *ev, void *arg)
+{
+    struct logger_ctx *ctx = arg;
+    if (sf_log_enabled(SF_LOG_INFO)) {
+        sf_buf_reset(&ctx->line);
+        sf_logger_format_event(ev, ctx->max_bytes, &ctx->line);
+        SF_INFO(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), ctx->line.data);
+    }
+}
+
 static enum sf_status logger_process(struct sf_sink *snk)
 {
     struct logger_ctx *ctx = snk->ctx;
-    struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
-    if (!txn) {
-        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        return SF_BACKOFF;
-    }
-    size_t n = 0;
-    int rc = sf_channel_take(txn, ctx->evs, ctx->batch, &n, TAKE_WAIT_MS);
-    if (rc == SF_OK) {
-        atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
-        if (sf_log_enabled(SF_LOG_INFO)) {
-            for (size_t i = 0; i < n; i++) {
-                sf_buf_reset(&ctx->line);
-                sf_logger_format_event(ctx->evs[i], ctx->max_bytes, &ctx->line);
-                SF_INFO(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), ctx->line.data);
-            }
-        }
-        rc = sf_channel_txn_commit(txn);
-    }
-    if (rc != SF_OK) {
-        SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
-                 snk->ch->name, sf_err_str(rc));
-        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        sf_channel_txn_close(txn);
-        return SF_BACKOFF;
-    }
-    sf_channel_txn_close(txn);
-    if (n == 0) {
-        atomic_fetch_add(&snk->metrics.batch_empty, 1);
-        return SF_BACKOFF;
-    }
-    atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
-                     1);
-    atomic_fetch_add(&snk->metrics.drain_success, (long long)n);
-    return SF_READY;
+    return sf_sink_take_batch(snk, &ctx->batch, log_event, ctx);
 }
 
 static void logger_stop(struct sf_sink *snk)
 {
     struct logger_ctx *ctx = snk->ctx;
-    free(ctx->evs);
-    ctx->evs = NULL;
+    sf_sink_batch_free(&ctx->batch);
     sf_buf_free(&ctx->line);
     atomic_fetch_add(&snk->metrics.connection_closed, 1);
 }

@@ -361,49 +361,6 @@ static int cmp_offset(int mode, const char *a, const char *b)
     return r ? r : cmp_value(ca + 1, cb + 1);
 }
 
-/* Split a list separated by commas and/or white space into trimmed, malloc'd words. */
-static char **split_names(const char *s, size_t *n, bool space_separates)
-{
-    *n = 0;
-    size_t cap = 4;
-    char **v = malloc(cap * sizeof(*v));
-    while (v && *s) {
-        while (*s == ',' || *s == ' ' || *s == '\t') {
-            s++;
-        }
-        if (!*s) {
-            break;
-        }
-        const char *e = s;
-        while (*e && *e != ',' && (!space_separates || (*e != ' ' && *e != '\t'))) {
-            e++;
-        }
-        size_t len = (size_t)(e - s);
-        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
-            len--;
-        }
-        if (*n == cap) {
-            cap *= 2;
-            char **nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                break;
-            }
-            v = nv;
-        }
-        v[(*n)++] = strndup(s, len);
-        s = e;
-    }
-    return v;
-}
-
-static void free_names(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i]);
-    }
-    free(v);
-}
-
 static int check_url(struct sf_source *src, const char *url, struct sf_prop *at,
                      struct sf_diag *d, bool source_url)
 {
@@ -544,7 +501,7 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
     char **names = NULL;
     size_t n = 0;
     if (c->tables) {
-        names = split_names(c->tables, &n, true);
+        names = sf_split_names(c->tables, &n, true);
     } else {
         names = calloc(1, sizeof(*names));
         if (names) {
@@ -553,13 +510,13 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
         }
     }
     if (!names || n == 0) {
-        free_names(names, n);
+        sf_names_free(names, n);
         snprintf(errstr, errstr_size, "no table to poll");
         return SF_ERR_INVAL;
     }
     c->tabs = calloc(n, sizeof(*c->tabs));
     if (!c->tabs) {
-        free_names(names, n);
+        sf_names_free(names, n);
         return SF_ERR_NOMEM;
     }
     c->ntabs = n;
@@ -625,7 +582,7 @@ static int quote_qualified(const struct sf_connector_plugin *cx, const char *nam
 
 static void free_pk(struct sql_table *t)
 {
-    free_names(t->pk, t->npk);
+    sf_names_free(t->pk, t->npk);
     t->pk = NULL;
     t->npk = 0;
 }
@@ -902,7 +859,7 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
     bool star = strcmp(c->columns, "*") == 0;
     if (rc == SF_OK && !star) {
         size_t n = 0;
-        char **names = split_names(c->columns, &n, false);
+        char **names = sf_split_names(c->columns, &n, false);
         for (size_t i = 0; rc == SF_OK && i < n; i++) {
             if (!names[i] || !*names[i]) {
                 snprintf(err, errsz, "empty column name in columns.to.select");
@@ -914,7 +871,7 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
             }
             rc = c->cx->quote_ident(names[i], &cols);
         }
-        free_names(names, n);
+        sf_names_free(names, n);
         /* the offset and key columns ride along, hidden, after the selected ones */
         if (rc == SF_OK && t->inc) {
             sf_buf_printf(&cols, ", %s", qi.data);

@@ -3,7 +3,7 @@
 # server and the mock Kafka broker process:
 #   tests/integration/kafka_eos.sh mysql|postgresql PORT [SCENARIO...]
 #   s_eos_crash       the agent dies by SIGKILL right after a Kafka commit and before the channel
-#                     commit (the sink's test hook SF_TEST_KAFKA_CRASH_AFTER_COMMITS=N:kill), once
+#                     commit (the sink's test hook testCrashAfterCommits = N, testCrashKill), once
 #                     before the source wrote any offset and once with rows arriving and
 #                     flume_meta lagging behind Kafka; each restarted agent reads again what
 #                     flume_meta does not cover and the sink skips what Kafka has: every id exactly
@@ -84,8 +84,14 @@ s_eos_crash() {
     db_create_idv eosc
     db_insert_range eosc 1 20000
     eos_conf "$WORK/eosc.conf" eosc eosc "eos-it-crash"
+    # copies with the sink's test hook on: SIGKILL right after the Nth Kafka commit
+    local n
+    for n in 5 22; do
+        eos_conf "$WORK/eosc-crash$n.conf" eosc eosc "eos-it-crash" \
+            "a1.sinks.k1.testCrashAfterCommits = $n" "a1.sinks.k1.testCrashKill = true"
+    done
     # crash 1: right after the 5th Kafka commit, before its channel commit
-    SF_TEST_KAFKA_CRASH_AFTER_COMMITS=5:kill agent_start "$WORK/eosc.conf" "$WORK/eosc.log"
+    agent_start "$WORK/eosc-crash5.conf" "$WORK/eosc.log"
     wait_exit 30
     assert_eq 137 "$EXIT_RC" "exit status after the hook's SIGKILL" || return
     assert_contains "$WORK/eosc.log" "crashing after Kafka commit 5, before the channel commit" "hook" || return
@@ -104,7 +110,7 @@ s_eos_crash() {
         done
     ) &
     local inserter=$!
-    SF_TEST_KAFKA_CRASH_AFTER_COMMITS=22:kill agent_start "$WORK/eosc.conf" "$WORK/eosc.log"
+    agent_start "$WORK/eosc-crash22.conf" "$WORK/eosc.log"
     wait_exit 30
     assert_eq 137 "$EXIT_RC" "exit status after the second SIGKILL" || { touch "$WORK/eosc.stop"; wait $inserter; return; }
     log "crash 2: flume_meta has \"$(db_offset eosc)\""

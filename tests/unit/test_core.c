@@ -214,6 +214,37 @@ START_TEST(option_tables_are_sound)
 }
 END_TEST
 
+/* sf_split_names: commas always separate, blanks too only when asked; empty items skipped. */
+static void check_split(const char *list, bool space_separates, const char *const *want)
+{
+    size_t n = 99;
+    char **v = sf_split_names(list, &n, space_separates);
+    ck_assert_ptr_nonnull(v);
+    size_t nwant = 0;
+    while (want[nwant]) {
+        nwant++;
+    }
+    ck_assert_msg(n == nwant, "\"%s\": %zu names, want %zu", list, n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(v[i], want[i]);
+    }
+    sf_names_free(v, n);
+}
+
+START_TEST(split_names)
+{
+    check_split("r1 r2\tr3,r4 , r5", true,
+                (const char *const[]){ "r1", "r2", "r3", "r4", "r5", NULL });
+    check_split(", a,,b ,", true, (const char *const[]){ "a", "b", NULL });
+    check_split("", true, (const char *const[]){ NULL });
+    check_split(" , \t", false, (const char *const[]){ NULL });
+    check_split(" first name ,id,\tlast\tname\t", false,
+                (const char *const[]){ "first name", "id", "last\tname", NULL });
+    check_split("a b", false, (const char *const[]){ "a b", NULL });
+    sf_names_free(NULL, 0);
+}
+END_TEST
+
 /* ---------- agent configuration ---------- */
 
 static size_t agent_errors(const char *text, struct sf_diag *d)
@@ -658,6 +689,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, options_errors_name_file_line_key);
     tcase_add_test(tc, options_range);
     tcase_add_test(tc, option_tables_are_sound);
+    tcase_add_test(tc, split_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("agent");
     tcase_add_test(tc, agent_config_valid);

@@ -972,9 +972,8 @@ START_TEST(kafka_eos_crash_after_kafka_commit)
     const int n = 1000;
     ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "crash", 1, 1), 0);
     ck_assert_int_eq(rd_kafka_mock_topic_create(mock, EOS_POSITIONS, 1, 1), 0);
-    ck_assert_int_eq(setenv("SF_TEST_KAFKA_CRASH_AFTER_COMMITS", "3", 1), 0);
-    struct rig *r = eos_rig("eos-crash", "a1.sinks.k1.kafka.topic = crash\n");
-    ck_assert_int_eq(unsetenv("SF_TEST_KAFKA_CRASH_AFTER_COMMITS"), 0);
+    struct rig *r = eos_rig("eos-crash", "a1.sinks.k1.kafka.topic = crash\n"
+                                         "a1.sinks.k1.testCrashAfterCommits = 3\n");
     put_rows(&r->ch, "t", 0, n, false);
     put_rows(&r->ch, "u", 0, 50, true);
     long long deadline = now_ms() + 20000 * time_mult;

@@ -400,6 +400,27 @@ START_TEST(url_redact)
 }
 END_TEST
 
+/* sf_quote_ident: the quote doubled inside, the other quote kept; NULL and "" rejected with out
+ * unchanged. */
+START_TEST(quote_ident)
+{
+    struct sf_buf b = SF_BUF_INIT;
+    ck_assert_int_eq(sf_quote_ident("a`b\"c", '`', &b), SF_OK);
+    ck_assert_str_eq(b.data, "`a``b\"c`");
+    sf_buf_reset(&b);
+    ck_assert_int_eq(sf_quote_ident("a`b\"c", '"', &b), SF_OK);
+    ck_assert_str_eq(b.data, "\"a`b\"\"c\"");
+    sf_buf_puts(&b, ".");
+    ck_assert_int_eq(sf_quote_ident("s.t", '"', &b), SF_OK); /* a dot is not split */
+    ck_assert_str_eq(b.data, "\"a`b\"\"c\".\"s.t\"");
+    size_t len = b.len;
+    ck_assert_int_eq(sf_quote_ident("", '`', &b), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_quote_ident(NULL, '"', &b), SF_ERR_INVAL);
+    ck_assert_uint_eq(b.len, len);
+    sf_buf_free(&b);
+}
+END_TEST
+
 static Suite *url_suite(void)
 {
     Suite *s = suite_create("db_url");
@@ -416,6 +437,9 @@ static Suite *url_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("redact");
     tcase_add_test(tc, url_redact);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ident");
+    tcase_add_test(tc, quote_ident);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -115,4 +115,15 @@ struct sf_connector_plugin {
 /** The connector serving url->scheme, or NULL. */
 const struct sf_connector_plugin *sf_connector_find(const char *scheme);
 
+/**
+ * Append name quoted as an SQL identifier to out: quote, name with every quote character
+ * doubled, quote (quote '`': `a``b` for MySQL; '"': "a""b" for PostgreSQL). The shared body of
+ * the connectors' quote_ident; a dotted name is not split, as there.
+ * @param name  NUL-terminated; borrowed
+ * @param quote  the identifier quote character, not '\0'
+ * @param out  appended to (not reset first); aborts on out of memory like every sf_buf
+ * @return SF_OK, or SF_ERR_INVAL when name is NULL or empty (out is then unchanged).
+ */
+int sf_quote_ident(const char *name, char quote, struct sf_buf *out);
+
 #endif

@@ -112,4 +112,23 @@ void sf_options_free(const struct sf_option *opts, void *ctx);
 /** The closest string to key among cands (Levenshtein distance <= 3), or NULL. */
 const char *sf_nearest(const char *key, const char *const *cands, size_t n);
 
+/**
+ * Split a configuration list into its names: the agent's component lists ("r1 r2", "c1,c2") and
+ * the sql source's `tables` with space_separates true, its `columns.to.select` with false.
+ * Commas always separate names; spaces and tabs separate them too when space_separates, and
+ * otherwise stay inside a name ("first name, id" gives "first name" and "id"). Blanks around a
+ * name are dropped and empty items are skipped: ", a,,b ," gives "a" and "b"; "" or " , " gives
+ * no name. Names are not unquoted or checked.
+ * @param s  the list, NUL-terminated; borrowed
+ * @param n  out: the number of names in the result
+ * @param space_separates  whether spaces and tabs separate names as commas do
+ * @return a malloc'd array of *n malloc'd names in list order, owned by the caller (free with
+ * sf_names_free); NULL with *n = 0 when the array cannot be allocated. When memory runs out
+ * part way, the names split so far are returned, and a name whose copy failed is NULL.
+ */
+char **sf_split_names(const char *s, size_t *n, bool space_separates);
+/** Free the n names of v and v itself (a result of sf_split_names); NULL names and v = NULL
+ *  (with n = 0) are fine. */
+void sf_names_free(char **v, size_t n);
+
 #endif

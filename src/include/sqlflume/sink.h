@@ -56,4 +56,55 @@ struct sf_sink {
 #define SF_SINK_FMT "[sink %s %s] "
 #define SF_SINK_ARGS(snk) (snk)->name, (snk)->plugin->name
 
+/*
+ * The take loop of the simple sinks (null, logger: src/core/sink.c), for sinks that are done with
+ * an event as soon as they have seen it and so need no delivery acknowledgement.
+ */
+
+/** Take buffer of a simple sink; zero it (or let the agent's calloc'd ctx do so) before init. */
+struct sf_sink_batch {
+    struct sf_event **evs; /* cap slots, owned; the events in them are borrowed from the channel */
+    size_t cap;            /* events per take: min(batchSize, the channel's transactionCapacity) */
+};
+
+/**
+ * Size and allocate b for snk: cap = batch_size, capped at snk->ch->txn_capacity when that is
+ * set (> 0). For a sink's start().
+ * @param b  filled; free with sf_sink_batch_free
+ * @param snk  borrowed; its channel must be set
+ * @param batch_size  events per take transaction (the sink's batchSize option), >= 1
+ * @param errstr  gets the message on error (errstr_size bytes, NUL-terminated)
+ * @return SF_OK, or SF_ERR_NOMEM ("out of memory for a batch of N events"; b->evs stays NULL).
+ */
+int sf_sink_batch_init(struct sf_sink_batch *b,
+                       const struct sf_sink *snk,
+                       long long batch_size,
+                       char *errstr,
+                       size_t errstr_size);
+/** Free the slots of b (not the events); b can be initialised again. A zeroed b is a no-op. */
+void sf_sink_batch_free(struct sf_sink_batch *b);
+
+/**
+ * Called by sf_sink_take_batch for each taken event, in channel order, before the commit.
+ * @param ev  borrowed; freed by the commit that follows
+ * @param arg  the caller's, passed through
+ */
+typedef void (*sf_sink_event_fn)(struct sf_sink *snk, const struct sf_event *ev, void *arg);
+
+/**
+ * One step of a simple sink's process(): begin a take transaction on snk->ch, take up to b->cap
+ * events (waiting up to 100 ms for the first, so that stop is noticed quickly), call each (unless
+ * NULL) on every event, and commit. Counters (Flume's SinkCounter): drain_attempt += taken,
+ * then on success batch_empty (nothing taken) or batch_underflow / batch_complete (fewer than /
+ * exactly b->cap) and drain_success += taken; channel_read_fail += 1 when the transaction cannot
+ * begin (out of memory) or the take or commit fails (logged at ERROR; the transaction is rolled
+ * back, so the events stay in the channel).
+ * @param snk  the sink; borrowed
+ * @param b  from sf_sink_batch_init
+ * @return SF_READY when events were taken and committed; SF_BACKOFF when the channel was empty
+ * or on a failure.
+ */
+enum sf_status
+sf_sink_take_batch(struct sf_sink *snk, struct sf_sink_batch *b, sf_sink_event_fn each, void *arg);
+
 #endif
