@@ -1511,4 +1511,6 @@ const struct sf_connector_plugin sf_connector_mysql = {
     .status_upsert_sql = my_status_upsert_sql,
     .now_minus_ms = my_now_minus_ms,
     .estimate_rows = my_estimate_rows,
+    .open_txns_sql = MY_SQL_OPEN_TXNS,
+    .open_txns_count_sql = MY_SQL_OPEN_TXNS_COUNT,
 };

@@ -40,6 +40,19 @@ extern const struct sf_connector_plugin sf_connector_mysql;
     "SELECT TABLE_ROWS FROM information_schema.TABLES"                                             \
     " WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?"
 
+/*
+ * Write transactions of other sessions still open (a backfill waits for them): their trx_id,
+ * comma-separated, "" for none. Needs the PROCESS privilege. InnoDB lists read-only transactions
+ * too; those that modified no row yet cannot hold rows below the backfill's high-water mark.
+ */
+#define MY_SQL_OPEN_TXNS                                                                           \
+    "SELECT COALESCE(GROUP_CONCAT(trx_id), '') FROM information_schema.INNODB_TRX"                 \
+    " WHERE trx_rows_modified > 0 AND trx_mysql_thread_id <> CONNECTION_ID()"
+
+/* How many of the transactions listed in parameter 1 (MY_SQL_OPEN_TXNS's form) are still open. */
+#define MY_SQL_OPEN_TXNS_COUNT                                                                     \
+    "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE FIND_IN_SET(trx_id, ?) > 0"
+
 /* Status (offset) table, same shape as sql/flume_meta.mysql.sql; %s = quoted table name. The
  * binary collation keeps source names case-sensitive. */
 #define MY_SQL_STATUS_DDL_FMT                                                                      \

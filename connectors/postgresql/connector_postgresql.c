@@ -1,14 +1,36 @@
 /*
- * PostgreSQL connector (libpq). Queries go out with PQsendQueryParams, parameters as text whose
- * types the server infers, and come back in single-row mode (PQsetSingleRowMode): one PGresult per
- * row, cleared at the next fetch, so memory stays constant whatever the result size and no memory
- * is allocated per row beyond libpq's own PGresult. Values are handed out as libpq returns them
- * (text form), except bytea, whose hex form (\x...) is decoded into a reusable per-column buffer.
- * The session is set up in the startup packet: UTC, ISO dates, hex bytea, exact floats, UTF8.
- * A running query owns the connection: after fetch() returned 0 or an error the query is over;
- * exec(), query() and primary_key() while one runs fail with SF_ERR_STATE. query_end() with many
- * unread rows asks the server to cancel the rest (unless inside an explicit transaction, which a
- * cancel would abort). After SF_ERR_CONN the caller closes and reconnects.
+ * PostgreSQL connector (libpq). Parameters go out as text whose types the server infers, through
+ * the extended protocol (PQsendQueryParams), never spliced into the SQL.
+ *
+ * Queries returning rows (first keyword SELECT, WITH, VALUES or TABLE) are read in batches through
+ * a server-side cursor: one PGresult per FETCH of up to PG_FETCH_ROWS rows instead of one per row
+ * (single-row mode spent most of its time allocating and freeing a PGresult per row). The cursor
+ * needs a transaction block: when the session is idle, query() opens one with BEGIN and the end of
+ * the result closes it with COMMIT (ROLLBACK after an error); inside the caller's own block the
+ * cursor is just closed (CLOSE) and the block left alone. The statements go out in libpq pipeline
+ * mode, one sync point per step, so that a step costs one round trip:
+ *
+ *   query()      [BEGIN] DECLARE sf_cursor ... FETCH n  sync -> batch 1, column description
+ *   batch k      when it holds all n rows: FETCH n sync is sent at once, before its rows are handed
+ *                out, so the server produces batch k+1 while the caller processes batch k;
+ *                when it holds fewer: COMMIT (or CLOSE) sync is sent at once instead
+ *   fetch()      hands out the rows of batch k; past its last row, reads what is in flight
+ *   query_end()  queues COMMIT (CLOSE) behind a FETCH still in flight, reads both, discards them
+ *
+ * Memory: the batch being handed out (owned by the connector, cleared at the next batch) plus the
+ * next one arriving, whatever the result size. n is PG_FETCH_ROWS, or fewer when the previous
+ * batch's rows were so wide that n of them would exceed PG_FETCH_BYTES. The session sets
+ * cursor_tuple_fraction=1 so that a cursor gets the plan of the plain query. Other statements
+ * (SHOW, EXPLAIN, INSERT ... RETURNING, DDL sent through query()) run as before in single-row mode,
+ * one PGresult per row. Cursors cannot run SELECT ... INTO or a WITH holding INSERT/UPDATE/DELETE:
+ * such queries fail with SF_ERR_SQL.
+ *
+ * Values are handed out as libpq returns them (text form, borrowed from the current PGresult),
+ * except bytea, whose hex form (\x...) is decoded into a reusable per-column buffer. The session
+ * is set up in the startup packet: UTC, ISO dates, hex bytea, exact floats, UTF8. A running query
+ * owns the connection: after fetch() returned 0 or an error the query is over (block ended,
+ * pipeline mode left); exec(), query() and primary_key() while one runs fail with SF_ERR_STATE.
+ * After SF_ERR_CONN the caller closes and reconnects.
  */
 #include "postgresql/postgresql_sql.h"
 
@@ -24,10 +46,12 @@
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
-#define PG_CONNECT_TIMEOUT          "10"
-#define PG_DRAIN_BEFORE_CANCEL_ROWS 1000    /* unread rows read off before cancelling the rest */
-#define PG_BUF_KEEP_CAP             1048576 /* bytea buffers grown beyond this are released */
-#define PG_MAX_CONN_PARAMS          64
+#define PG_CONNECT_TIMEOUT "10"
+#define PG_FETCH_ROWS      1000 /* rows per FETCH */
+#define PG_FETCH_DEPTH     2    /* FETCHes kept in flight while a batch is handed out */
+#define PG_FETCH_BYTES     (8 * 1024 * 1024) /* fewer rows per FETCH when a batch is larger */
+#define PG_BUF_KEEP_CAP    1048576           /* bytea buffers grown beyond this are released */
+#define PG_MAX_CONN_PARAMS 64
 
 /* PostgreSQL type OIDs (pg_type.dat) */
 enum {
@@ -66,10 +90,16 @@ struct sf_conn {
     char where[320]; /* "host:port", for messages */
     char *password;  /* only to scrub it from messages, never printed */
     bool running;    /* between a successful query() and the end of its result */
-    bool done;       /* the server has sent the whole result */
-    bool pending;    /* res holds a row that fetch() has not returned yet */
-    bool in_block;   /* the query runs inside an explicit transaction */
-    PGresult *res;   /* the current row's result, cleared at the next fetch */
+    bool own_block;  /* the running query opened the transaction block (BEGIN) itself */
+    bool single;     /* single-row mode: the next row or the end is still to be read */
+    bool ending;     /* cursor: COMMIT or CLOSE is queued behind the FETCHes in flight */
+    int fetches;     /* cursor: FETCHes in flight, each followed by a sync point */
+    int fetch_rows[PG_FETCH_DEPTH]; /* rows asked for by each of them, oldest first */
+    int syncs;                      /* pipeline sync points sent whose results are not read yet */
+    PGresult *res;     /* the current batch (one row in single-row mode); cleared at the next */
+    int nrows;         /* rows in res */
+    int row;           /* next row of res to hand out */
+    struct sf_buf sql; /* DECLARE text, reused */
     size_t ncols;
     size_t cols_cap;
     struct sf_column *cols;
@@ -498,6 +528,7 @@ static void pg_close(struct sf_conn *c)
     free(c->vals);
     free(c->lens);
     free(c->pvals);
+    sf_buf_free(&c->sql);
     free(c->password);
     free(c);
 }
@@ -507,18 +538,7 @@ static void pg_close(struct sf_conn *c)
 
 static int pg_quote_ident(const char *name, struct sf_buf *out)
 {
-    if (!name || !*name) {
-        return SF_ERR_INVAL;
-    }
-    sf_buf_putc(out, '"');
-    for (const char *p = name; *p; p++) {
-        if (*p == '"') {
-            sf_buf_putc(out, '"');
-        }
-        sf_buf_putc(out, *p);
-    }
-    sf_buf_putc(out, '"');
-    return SF_OK;
+    return sf_quote_ident(name, '"', out);
 }
 
 static void pg_placeholder(int index, struct sf_buf *out)
@@ -600,6 +620,286 @@ static void describe(struct sf_conn *c, const PGresult *res)
     }
 }
 
+/* A byte that may continue a keyword or identifier. */
+static bool ident_byte(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '$' || ch >= 0x80;
+}
+
+/* Whether sql can be a cursor's query: its first keyword, past blanks, comments and opening
+ * parentheses, is SELECT, WITH, VALUES or TABLE. */
+static bool cursor_query(const char *sql)
+{
+    static const char *const kw[] = { "select", "with", "values", "table" };
+    const char *p = sql;
+    for (;;) {
+        p += strspn(p, " \t\n\r\f(");
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') { /* nested, as in PostgreSQL */
+            int depth = 0;
+            do {
+                if (p[0] == '/' && p[1] == '*') {
+                    depth++;
+                    p += 2;
+                } else if (p[0] == '*' && p[1] == '/') {
+                    depth--;
+                    p += 2;
+                } else {
+                    p++;
+                }
+            } while (depth > 0 && *p);
+        } else {
+            break;
+        }
+    }
+    for (size_t k = 0; k < sizeof(kw) / sizeof(kw[0]); k++) {
+        size_t n = strlen(kw[k]);
+        if (strncasecmp(p, kw[k], n) == 0 && !ident_byte((unsigned char)p[n])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Queue one statement of the pipeline; parameters from c->pvals. */
+static bool pipe_send(struct sf_conn *c, const char *sql, int nparams)
+{
+    return PQsendQueryParams(c->pg, sql, nparams, NULL, nparams > 0 ? c->pvals : NULL, NULL, NULL,
+                             0) == 1;
+}
+
+/* Queue a sync point: the server runs what was queued and answers. */
+static bool pipe_sync(struct sf_conn *c)
+{
+    if (PQpipelineSync(c->pg) != 1) {
+        return false;
+    }
+    c->syncs++;
+    return true;
+}
+
+/* Queue FETCH FORWARD rows and a sync point (c->fetches < PG_FETCH_DEPTH). */
+static bool send_fetch(struct sf_conn *c, int rows)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), PG_SQL_FETCH_FMT, rows);
+    if (!pipe_send(c, sql, 0) || !pipe_sync(c)) {
+        return false;
+    }
+    c->fetch_rows[c->fetches++] = rows;
+    return true;
+}
+
+/* Queue the end of the cursor and a sync point: COMMIT when the block is ours (which closes the
+ * cursor), else CLOSE, leaving the caller's block open. */
+static bool send_end(struct sf_conn *c)
+{
+    c->ending = true;
+    return pipe_send(c, c->own_block ? PG_SQL_COMMIT : PG_SQL_CLOSE, 0) && pipe_sync(c);
+}
+
+/*
+ * Read the results of the oldest sync group not read yet (the statements queued before its sync
+ * point), through that sync point. A FETCH's rows go to *rows when rows is not NULL (they are
+ * discarded otherwise). A lost connection ends the reading early: no sync point will come.
+ * @return SF_OK or the group's first error (errstr filled); *rows is NULL after an error.
+ */
+static int
+pipe_read(struct sf_conn *c, PGresult **rows, const char *what, char *errstr, size_t errstr_size)
+{
+    int rc = SF_OK;
+    bool after_null = false;
+    for (;;) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            /* a NULL ends each statement's results; two in a row mean that nothing is coming */
+            if (after_null || PQstatus(c->pg) == CONNECTION_BAD) {
+                c->syncs = 0;
+                if (rc == SF_OK) {
+                    rc = result_error(c, NULL, what, errstr, errstr_size);
+                }
+                break;
+            }
+            after_null = true;
+            continue;
+        }
+        after_null = false;
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            c->syncs--;
+            break;
+        }
+        if (st == PGRES_TUPLES_OK && rows && !*rows && rc == SF_OK) {
+            *rows = r;
+            continue;
+        }
+        /* PGRES_PIPELINE_ABORTED: skipped after an earlier error of the group, already kept */
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED &&
+            rc == SF_OK) {
+            rc = result_error(c, r, what, errstr, errstr_size);
+        }
+        PQclear(r);
+    }
+    if (rc != SF_OK && rows) {
+        PQclear(*rows);
+        *rows = NULL;
+    }
+    return rc;
+}
+
+/* Read the result of the oldest FETCH in flight into c->res; *asked = the rows it asked for. */
+static int read_fetch(struct sf_conn *c, int *asked, char *errstr, size_t errstr_size)
+{
+    *asked = c->fetch_rows[0];
+    c->fetches--;
+    memmove(c->fetch_rows, c->fetch_rows + 1, (size_t)c->fetches * sizeof(c->fetch_rows[0]));
+    int rc = pipe_read(c, &c->res, "could not fetch rows", errstr, errstr_size);
+    if (rc == SF_OK && !c->res) {
+        set_err(errstr, errstr_size,
+                "could not fetch rows on postgresql at %s: FETCH returned no rows result",
+                c->where);
+        rc = SF_ERR_CONN;
+    }
+    return rc;
+}
+
+/* Rows for the next FETCH: PG_FETCH_ROWS, fewer when that many rows the size of those of batch
+ * res would take more than PG_FETCH_BYTES (at least one). */
+static int next_fetch_rows(const PGresult *res, int nrows)
+{
+    size_t per_row = PQresultMemorySize(res) / (size_t)(nrows > 0 ? nrows : 1);
+    size_t fit = per_row > 0 ? (size_t)PG_FETCH_BYTES / per_row : (size_t)PG_FETCH_ROWS;
+    if (fit < 1) {
+        return 1;
+    }
+    return fit < PG_FETCH_ROWS ? (int)fit : PG_FETCH_ROWS;
+}
+
+/*
+ * A batch that asked for `asked` rows arrived in c->res: before its rows are handed out, queue what
+ * comes after it, so that the server works while the caller processes them. A full batch tops the
+ * FETCHes in flight up to PG_FETCH_DEPTH (two: the server produces batch k+2 while libpq reads
+ * batch k+1 off the socket); a short one is the last with rows: the end of the cursor is queued
+ * behind the FETCHes still in flight, which will come back empty.
+ */
+static int batch_arrived(struct sf_conn *c, int asked, char *errstr, size_t errstr_size)
+{
+    c->nrows = PQntuples(c->res);
+    c->row = 0;
+    bool sent = true;
+    if (c->ending) {
+        return SF_OK; /* an empty tail after a short batch */
+    }
+    if (c->nrows >= asked) {
+        int rows = next_fetch_rows(c->res, c->nrows);
+        while (sent && c->fetches < PG_FETCH_DEPTH) {
+            sent = send_fetch(c, rows);
+        }
+    } else {
+        sent = send_end(c);
+    }
+    if (!sent) {
+        return result_error(c, NULL, "could not fetch rows", errstr, errstr_size);
+    }
+    return SF_OK;
+}
+
+/*
+ * End the query: queue the end of the cursor behind a FETCH still in flight, read whatever is in
+ * flight (discarding unread rows), leave pipeline mode, and roll back a block of ours that an
+ * error left open (the caller's own block is left as it is). Safe when no query runs.
+ * @return SF_OK or the first error (errstr filled when not NULL).
+ */
+static int end_query(struct sf_conn *c, char *errstr, size_t errstr_size)
+{
+    int rc = SF_OK;
+    PQclear(c->res);
+    c->res = NULL;
+    c->nrows = 0;
+    c->row = 0;
+    if (c->single) {
+        drain(c->pg);
+    } else if (c->fetches > 0 && !c->ending && PQstatus(c->pg) == CONNECTION_OK && !send_end(c)) {
+        rc = result_error(c, NULL, "could not end query", errstr, errstr_size);
+    }
+    c->single = false;
+    c->ending = false;
+    c->fetches = 0;
+    while (c->syncs > 0) {
+        int r = pipe_read(c, NULL, "could not end query", rc == SF_OK ? errstr : NULL, errstr_size);
+        if (rc == SF_OK) {
+            rc = r;
+        }
+    }
+    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg) && rc == SF_OK) {
+        rc = result_error(c, NULL, "could not end query", errstr, errstr_size);
+    }
+    if (c->own_block && PQstatus(c->pg) == CONNECTION_OK &&
+        PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(c->pg, PG_SQL_ROLLBACK);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            char msg[1024];
+            clean_message(PQresultErrorMessage(r), msg, sizeof(msg));
+            SF_DEBUG("could not roll back on postgresql at %s: %s", c->where, msg);
+        }
+        PQclear(r);
+    }
+    c->own_block = false;
+    c->running = false;
+    for (size_t i = 0; i < c->ncols; i++) {
+        if (c->pc[i].cap > PG_BUF_KEEP_CAP) {
+            free(c->pc[i].buf);
+            c->pc[i].buf = NULL;
+            c->pc[i].cap = 0;
+        }
+    }
+    return rc;
+}
+
+/* query() of a statement that cannot be a cursor's query: single-row mode, one PGresult a row. */
+static int
+query_single(struct sf_conn *c, const char *sql, size_t nparams, char *errstr, size_t errstr_size)
+{
+    if (!PQsendQueryParams(c->pg, sql, (int)nparams, NULL, c->pvals, NULL, NULL, 0)) {
+        return result_error(c, NULL, "could not send query", errstr, errstr_size);
+    }
+    if (!PQsetSingleRowMode(c->pg)) {
+        drain(c->pg);
+        set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
+                c->where);
+        return SF_ERR_CONN;
+    }
+    PGresult *res = PQgetResult(c->pg);
+    if (!res) {
+        return result_error(c, NULL, "could not run query", errstr, errstr_size);
+    }
+    switch (PQresultStatus(res)) {
+    case PGRES_SINGLE_TUPLE:
+        describe(c, res);
+        c->res = res;
+        c->nrows = 1;
+        c->row = 0;
+        c->single = true;
+        return SF_OK;
+    case PGRES_TUPLES_OK: /* empty result */
+    case PGRES_COMMAND_OK:
+    case PGRES_EMPTY_QUERY:
+        describe(c, res);
+        PQclear(res);
+        drain(c->pg);
+        return SF_OK;
+    default: {
+        int rc = result_error(c, res, "could not run query", errstr, errstr_size);
+        PQclear(res);
+        drain(c->pg);
+        return rc;
+    }
+    }
+}
+
 static int pg_query(struct sf_conn *c,
                     const char *sql,
                     const struct sf_param *params,
@@ -622,41 +922,32 @@ static int pg_query(struct sf_conn *c,
     for (size_t i = 0; i < nparams; i++) {
         c->pvals[i] = params[i].val;
     }
-    c->in_block = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
-    if (!PQsendQueryParams(c->pg, sql, (int)nparams, NULL, c->pvals, NULL, NULL, 0)) {
-        return result_error(c, NULL, "could not send query", errstr, errstr_size);
+    c->own_block = false;
+    if (!cursor_query(sql)) {
+        rc = query_single(c, sql, nparams, errstr, errstr_size);
+    } else {
+        /* [BEGIN] DECLARE FETCH sync: one round trip */
+        c->own_block = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+        sf_buf_reset(&c->sql);
+        sf_buf_puts(&c->sql, PG_SQL_DECLARE_PREFIX);
+        sf_buf_puts(&c->sql, sql);
+        if (PQenterPipelineMode(c->pg) != 1 || (c->own_block && !pipe_send(c, PG_SQL_BEGIN, 0)) ||
+            !pipe_send(c, c->sql.data, (int)nparams) || !send_fetch(c, PG_FETCH_ROWS)) {
+            rc = result_error(c, NULL, "could not send query", errstr, errstr_size);
+            if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && PQstatus(c->pg) == CONNECTION_OK) {
+                (void)pipe_sync(c); /* so that what was queued runs and can be read off */
+            }
+        } else {
+            int asked;
+            rc = read_fetch(c, &asked, errstr, errstr_size);
+            if (rc == SF_OK) {
+                describe(c, c->res);
+                rc = batch_arrived(c, asked, errstr, errstr_size);
+            }
+        }
     }
-    if (!PQsetSingleRowMode(c->pg)) {
-        drain(c->pg);
-        set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
-                c->where);
-        return SF_ERR_CONN;
-    }
-    PGresult *res = PQgetResult(c->pg);
-    if (!res) {
-        return result_error(c, NULL, "could not run query", errstr, errstr_size);
-    }
-    switch (PQresultStatus(res)) {
-    case PGRES_SINGLE_TUPLE:
-        describe(c, res);
-        c->res = res;
-        c->pending = true;
-        c->done = false;
-        break;
-    case PGRES_TUPLES_OK: /* empty result */
-    case PGRES_COMMAND_OK:
-    case PGRES_EMPTY_QUERY:
-        describe(c, res);
-        PQclear(res);
-        drain(c->pg);
-        c->res = NULL;
-        c->pending = false;
-        c->done = true;
-        break;
-    default:
-        rc = result_error(c, res, "could not run query", errstr, errstr_size);
-        PQclear(res);
-        drain(c->pg);
+    if (rc != SF_OK) {
+        (void)end_query(c, NULL, 0);
         return rc;
     }
     c->running = true;
@@ -718,17 +1009,20 @@ static size_t bytea_decode(struct pg_col *col, const char *v, size_t len)
     return n;
 }
 
-static void fill_row(struct sf_conn *c, const PGresult *res, struct sf_row *row)
+
+/* Hand out row r of the current batch. */
+static void fill_row(struct sf_conn *c, int r, struct sf_row *row)
 {
+    const PGresult *res = c->res;
     for (size_t i = 0; i < c->ncols; i++) {
         int col = (int)i;
-        if (PQgetisnull(res, 0, col)) {
+        if (PQgetisnull(res, r, col)) {
             c->vals[i] = NULL;
             c->lens[i] = 0;
             continue;
         }
-        const char *v = PQgetvalue(res, 0, col);
-        size_t len = (size_t)PQgetlength(res, 0, col);
+        const char *v = PQgetvalue(res, r, col);
+        size_t len = (size_t)PQgetlength(res, r, col);
         if (c->pc[i].bytea) {
             c->lens[i] = bytea_decode(&c->pc[i], v, len);
             c->vals[i] = c->pc[i].buf;
@@ -742,48 +1036,68 @@ static void fill_row(struct sf_conn *c, const PGresult *res, struct sf_row *row)
     row->lens = c->lens;
 }
 
-static int pg_fetch(struct sf_conn *c, struct sf_row *row, char *errstr, size_t errstr_size)
+/*
+ * The current batch is used up: make the next one current (clearing the old one, which the rows
+ * handed out borrowed from). @return 1 (it holds a row), 0 (end of result) or an error; at 0 or
+ * an error the query is over.
+ */
+static int next_batch(struct sf_conn *c, char *errstr, size_t errstr_size)
 {
-    if (!c->running) {
-        return 0;
-    }
-    if (c->pending) {
-        c->pending = false;
-        fill_row(c, c->res, row);
-        return 1;
-    }
+    int rc = SF_OK;
     PQclear(c->res);
     c->res = NULL;
-    if (c->done) {
-        pg_query_end(c);
-        return 0;
-    }
-    PGresult *res = PQgetResult(c->pg);
-    if (!res) {
-        c->done = true;
-        pg_query_end(c);
-        return 0;
-    }
-    switch (PQresultStatus(res)) {
-    case PGRES_SINGLE_TUPLE:
-        c->res = res;
-        fill_row(c, res, row);
-        return 1;
-    case PGRES_TUPLES_OK:
+    c->nrows = 0;
+    c->row = 0;
+    if (c->single) {
+        PGresult *res = PQgetResult(c->pg);
+        switch (res ? PQresultStatus(res) : PGRES_TUPLES_OK) {
+        case PGRES_SINGLE_TUPLE:
+            c->res = res;
+            c->nrows = 1;
+            return 1;
+        case PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK:
+            break;
+        default:
+            rc = result_error(c, res, "could not fetch row", errstr, errstr_size);
+            break;
+        }
         PQclear(res);
-        drain(c->pg);
-        c->done = true;
-        pg_query_end(c);
-        return 0;
-    default: {
-        int rc = result_error(c, res, "could not fetch row", errstr, errstr_size);
-        PQclear(res);
-        drain(c->pg);
-        c->done = true;
-        pg_query_end(c);
+        (void)end_query(c, NULL, 0); /* reads the final NULL */
         return rc;
     }
+    while (c->fetches > 0) {
+        int asked;
+        rc = read_fetch(c, &asked, errstr, errstr_size);
+        if (rc == SF_OK) {
+            rc = batch_arrived(c, asked, errstr, errstr_size);
+        }
+        if (rc != SF_OK) {
+            (void)end_query(c, NULL, 0);
+            return rc;
+        }
+        if (c->nrows > 0) {
+            return 1;
+        }
     }
+    /* the end of the cursor (COMMIT / CLOSE) is in flight, or nothing */
+    rc = end_query(c, errstr, errstr_size);
+    return rc < 0 ? rc : 0;
+}
+
+static int pg_fetch(struct sf_conn *c, struct sf_row *row, char *errstr, size_t errstr_size)
+{
+    if (c->row >= c->nrows) {
+        if (!c->running) {
+            return 0;
+        }
+        int rc = next_batch(c, errstr, errstr_size);
+        if (rc != 1) {
+            return rc;
+        }
+    }
+    fill_row(c, c->row++, row);
+    return 1;
 }
 
 static void pg_query_end(struct sf_conn *c)
@@ -791,38 +1105,9 @@ static void pg_query_end(struct sf_conn *c)
     if (!c || !c->running) {
         return;
     }
-    PQclear(c->res);
-    c->res = NULL;
-    c->pending = false;
-    if (!c->done) {
-        /* read what is left; past a few rows, ask the server to stop sending */
-        size_t rows = 0;
-        bool cancelled = false;
-        PGresult *r;
-        while ((r = PQgetResult(c->pg)) != NULL) {
-            if (PQresultStatus(r) == PGRES_SINGLE_TUPLE && !cancelled && !c->in_block &&
-                ++rows >= PG_DRAIN_BEFORE_CANCEL_ROWS) {
-                PGcancel *cn = PQgetCancel(c->pg);
-                if (cn) {
-                    char eb[256];
-                    if (!PQcancel(cn, eb, sizeof(eb))) {
-                        SF_DEBUG("could not cancel query on postgresql at %s: %s", c->where, eb);
-                    }
-                    PQfreeCancel(cn);
-                }
-                cancelled = true;
-            }
-            PQclear(r);
-        }
-        c->done = true;
-    }
-    c->running = false;
-    for (size_t i = 0; i < c->ncols; i++) {
-        if (c->pc[i].cap > PG_BUF_KEEP_CAP) {
-            free(c->pc[i].buf);
-            c->pc[i].buf = NULL;
-            c->pc[i].cap = 0;
-        }
+    char err[1024];
+    if (end_query(c, err, sizeof(err)) != SF_OK) {
+        SF_DEBUG("%s", err);
     }
 }
 
@@ -991,22 +1276,6 @@ static void pg_now_minus_ms(long long ms, struct sf_buf *out)
 /* ---- row estimate ------------------------------------------------------------------------------
  */
 
-/*
- * Estimated rows of a relation from the statistics, without a scan: the planner's own method,
- * reltuples per page of the last VACUUM/ANALYZE times the pages the table has now; -1 when it was
- * never analysed (PostgreSQL 14+ keeps reltuples = -1 then). Parameter 1 = the quoted (possibly
- * schema-qualified) name; a missing relation gives no row. Kept here rather than in
- * postgresql_sql.h only because that header belonged to another change when this hook was added;
- * it is meant to move there.
- */
-#define PG_SQL_ESTIMATE_ROWS                                                                       \
-    "SELECT CASE WHEN c.reltuples < 0 THEN -1::bigint"                                             \
-    " WHEN c.relkind = 'p' THEN c.reltuples::bigint"                                               \
-    " WHEN c.relpages > 0 THEN (c.reltuples / c.relpages * (pg_catalog.pg_relation_size(c.oid)"    \
-    "   / pg_catalog.current_setting('block_size')::int))::bigint"                                 \
-    " WHEN pg_catalog.pg_relation_size(c.oid) = 0 THEN 0::bigint ELSE -1::bigint END"              \
-    " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1::text)"
-
 /* One estimate lookup of the relation named by quoted; *found = it exists. */
 static int estimate_lookup(struct sf_conn *c,
                            const char *quoted,
@@ -1092,4 +1361,6 @@ const struct sf_connector_plugin sf_connector_postgresql = {
     .status_upsert_sql = pg_status_upsert_sql,
     .now_minus_ms = pg_now_minus_ms,
     .estimate_rows = pg_estimate_rows,
+    .open_txns_sql = PG_SQL_OPEN_TXNS,
+    .open_txns_count_sql = PG_SQL_OPEN_TXNS_COUNT,
 };

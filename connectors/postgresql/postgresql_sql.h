@@ -13,10 +13,29 @@
 extern const struct sf_connector_plugin sf_connector_postgresql;
 
 /* Session settings, sent in the startup packet ("options" connection parameter) so that no extra
- * round trip is needed: UTC, ISO dates, hex bytea, and floats that read back exactly. */
+ * round trip is needed: UTC, ISO dates, hex bytea, and floats that read back exactly.
+ * cursor_tuple_fraction=1: queries read through a cursor (below) are planned for the whole result,
+ * as a plain query is, not for fast first rows (the default 0.1 can pick a nested loop or an index
+ * scan where the plain query would hash or sort). */
 #define PG_SESSION_OPTIONS                                                                         \
     "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c bytea_output=hex "              \
-    "-c extra_float_digits=3"
+    "-c extra_float_digits=3 -c cursor_tuple_fraction=1"
+
+/*
+ * Queries returning rows are read in batches through a server-side cursor, inside a transaction
+ * block (a cursor lives only inside one): BEGIN (only when the session is not already in a block),
+ * then PG_SQL_DECLARE_PREFIX followed by the query text, sent with the query's parameters (the
+ * extended protocol binds them to the cursor's query: never spliced), then PG_SQL_FETCH_FMT
+ * (%d = a row count, a number we choose) until a FETCH returns fewer rows than asked for, then
+ * COMMIT (our block: it also closes the cursor) or PG_SQL_CLOSE (the caller's block). ROLLBACK
+ * ends a block of ours that an error aborted.
+ */
+#define PG_SQL_BEGIN          "BEGIN"
+#define PG_SQL_DECLARE_PREFIX "DECLARE sf_cursor NO SCROLL CURSOR FOR "
+#define PG_SQL_FETCH_FMT      "FETCH FORWARD %d FROM sf_cursor"
+#define PG_SQL_CLOSE          "CLOSE sf_cursor"
+#define PG_SQL_COMMIT         "COMMIT"
+#define PG_SQL_ROLLBACK       "ROLLBACK"
 
 /*
  * Primary key of a table: parameter 1 = the quoted (possibly schema-qualified) name. One row per
@@ -30,6 +49,34 @@ extern const struct sf_connector_plugin sf_connector_postgresql;
     " LEFT JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true"                \
     " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"           \
     " ORDER BY k.ord"
+
+/*
+ * Estimated rows of a relation from the statistics, without a scan: the planner's own method,
+ * reltuples per page of the last VACUUM/ANALYZE times the pages the table has now; -1 when it was
+ * never analysed (PostgreSQL 14+ keeps reltuples = -1 then). Parameter 1 = the quoted (possibly
+ * schema-qualified) name; a missing relation gives no row.
+ */
+#define PG_SQL_ESTIMATE_ROWS                                                                       \
+    "SELECT CASE WHEN c.reltuples < 0 THEN -1::bigint"                                             \
+    " WHEN c.relkind = 'p' THEN c.reltuples::bigint"                                               \
+    " WHEN c.relpages > 0 THEN (c.reltuples / c.relpages * (pg_catalog.pg_relation_size(c.oid)"    \
+    "   / pg_catalog.current_setting('block_size')::int))::bigint"                                 \
+    " WHEN pg_catalog.pg_relation_size(c.oid) = 0 THEN 0::bigint ELSE -1::bigint END"              \
+    " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1::text)"
+
+/*
+ * Transactions of other sessions that have written and are still open (a backfill waits for
+ * them): the xids in progress in the current snapshot, comma-separated, "" for none. A
+ * transaction gets an xid at its first write, so read-only ones are not listed.
+ */
+#define PG_SQL_OPEN_TXNS                                                                           \
+    "SELECT COALESCE(string_agg(x::text, ','), '')"                                                \
+    " FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x"
+
+/* How many of the xids listed in parameter 1 (PG_SQL_OPEN_TXNS's form) are still in progress. */
+#define PG_SQL_OPEN_TXNS_COUNT                                                                     \
+    "SELECT count(*) FROM unnest(string_to_array($1::text, ',')::xid8[]) AS x"                     \
+    " WHERE pg_catalog.pg_xact_status(x) = 'in progress'"
 
 /* Status (offset) table, same shape as sql/flume_meta.postgresql.sql; %s = quoted table name.
  * currentIndex is unquoted on purpose: a table created by the seed agent has it lower-cased. */

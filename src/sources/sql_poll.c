@@ -30,8 +30,8 @@
  * "chunk=N;rows=R;key=K;hwm=H" (N chunks read completely, R rows delivered, K the last key
  * delivered; ';' and '%' in K and H percent-escaped), then "done;rows=R;hwm=H". It is delivery-
  * bound like the offsets: every batch registers its position with a second ack tracker of the
- * table, and the row is written from what every channel delivered, at most once a second and at
- * stop (a durable channel also records it with each put). A restart resumes after K, at chunk N,
+ * table, and the row is written from what every channel delivered, at most every
+ * OFFSET_FLUSH_MS (200 ms) and at stop (a durable channel also records it with each put). A restart resumes after K, at chunk N,
  * so a kill -9 repeats only what was delivered after the last write, a clean stop nothing. With
  * several tables the round-robin goes on: each turn of a backfilling table reads one chunk, so a
  * big backfill does not hold back the other tables. Progress is logged every 5 s (rows of the
@@ -63,7 +63,8 @@
 
 #define BACKOFF_START_MS 500
 #define BACKOFF_MAX_MS 8000
-#define OFFSET_FLUSH_MS 1000
+#define BF_WAIT_POLL_MS 500 /* while a backfill waits for open transactions, look this often */
+#define OFFSET_FLUSH_MS 200 /* delivered offsets reach flume_meta at most this often, ms */
 #define MAX_KEY_COLS 16
 #define TS_FLOOR "0001-01-01 00:00:00"
 #define BF_SUFFIX ".backfill"
@@ -120,6 +121,8 @@ struct sql_table {
     long long bf_estimate;  /* rows the server estimates, -1 = unknown */
     long long bf_start_ms, bf_log_ms, bf_bar_ms;
     bool bf_warned_long;
+    char *bf_wait_txns;     /* write transactions open at the backfill's start, still awaited */
+    long long bf_wait_ms0, bf_wait_log_ms;
     struct sf_buf qpk;      /* the quoted primary key column */
     enum sf_coltype pk_type;
 };
@@ -168,6 +171,7 @@ struct sql_ctx {
     size_t ntabs;
     size_t cursor;   /* next table to poll */
     bool cycle_full; /* a table of this round returned max.rows */
+    bool bf_waiting; /* a backfill of this round waits for open transactions */
     long long backoff_ms;
     long long last_flush_ms;
     long long next_poll_ms; /* monotonic ms of the next poll after a run.query.delay */
@@ -1434,6 +1438,108 @@ static void bf_adopt(struct sql_ctx *c, struct sql_table *t, struct bf_prog *p)
     }
 }
 
+/* Run sql (parameter 1 = p1 when not NULL) and return its first row's first value, malloc'd in
+ * *out (NULL for no row or SQL NULL). @return SF_OK or the connector's error. */
+static int query_one_value(struct sql_ctx *c, const char *sql, const char *p1, char **out,
+                           char *err, size_t errsz)
+{
+    *out = NULL;
+    struct sf_param param = { p1, SF_COL_TEXT };
+    const struct sf_column *cols;
+    size_t ncols;
+    int rc = c->cx->query(c->conn, sql, &param, p1 ? 1 : 0, &cols, &ncols, err, errsz);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    struct sf_row row;
+    int got;
+    while ((got = c->cx->fetch(c->conn, &row, err, errsz)) == 1) {
+        if (!*out && row.ncols > 0 && row.vals[0]) {
+            *out = strndup(row.vals[0], row.lens[0]);
+            if (!*out) {
+                abort();
+            }
+        }
+    }
+    c->cx->query_end(c->conn);
+    return got < 0 ? got : SF_OK;
+}
+
+/*
+ * Right after the high-water mark is taken (or a backfill resumes), note the write transactions
+ * of other sessions that are open: they may hold rows below the mark (an id taken before the
+ * mark, committed later) that a chunk would pass before they commit. The backfill waits for
+ * them before its next chunk. Where the server does not tell (no connector support, no
+ * privilege), warn: such a row would then be missed, as by Sqoop.
+ */
+static void bf_take_open_txns(struct sf_source *src, struct sql_table *t)
+{
+    struct sql_ctx *c = src->ctx;
+    free(t->bf_wait_txns);
+    t->bf_wait_txns = NULL;
+    if (!c->cx->open_txns_sql) {
+        return;
+    }
+    char err[1024] = "";
+    char *list = NULL;
+    int rc = query_one_value(c, c->cx->open_txns_sql, NULL, &list, err, sizeof(err));
+    if (rc != SF_OK) {
+        SF_WARN(SF_SOURCE_FMT "table \"%s\": cannot list the open transactions (%s); the "
+                "backfill does not wait for them, so a row committed below its high-water mark "
+                "after its chunk was read would be missed (MySQL/MariaDB: GRANT PROCESS to the "
+                "source's user)",
+                SF_SOURCE_ARGS(src), t->status_key, err);
+        free(list);
+        return;
+    }
+    if (list && *list) {
+        t->bf_wait_txns = list;
+        t->bf_wait_ms0 = t->bf_wait_log_ms = mono_ms();
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": the backfill first waits for the write "
+                "transactions open now (%s), which may hold rows below its high-water mark",
+                SF_SOURCE_ARGS(src), t->status_key, list);
+        return;
+    }
+    free(list);
+}
+
+/* Whether the backfill must still wait for the transactions bf_take_open_txns noted (logged at
+ * most every BF_LOG_MS). @return SF_OK with *waiting set, or the connector's error. */
+static int bf_open_txns_wait(struct sf_source *src, struct sql_table *t, bool *waiting, char *err,
+                             size_t errsz)
+{
+    struct sql_ctx *c = src->ctx;
+    *waiting = false;
+    if (!t->bf_wait_txns) {
+        return SF_OK;
+    }
+    char *n = NULL;
+    int rc = query_one_value(c, c->cx->open_txns_count_sql, t->bf_wait_txns, &n, err, errsz);
+    if (rc != SF_OK) {
+        free(n);
+        return rc;
+    }
+    long long open = n ? strtoll(n, NULL, 10) : 0;
+    free(n);
+    long long now = mono_ms();
+    if (open > 0) {
+        *waiting = true;
+        if (now - t->bf_wait_log_ms >= BF_LOG_MS) {
+            t->bf_wait_log_ms = now;
+            SF_INFO(SF_SOURCE_FMT "table \"%s\": the backfill is waiting for %lld transaction(s) "
+                    "open since it started %lld s ago",
+                    SF_SOURCE_ARGS(src), t->status_key, open, (now - t->bf_wait_ms0) / 1000);
+        }
+        return SF_OK;
+    }
+    SF_INFO(SF_SOURCE_FMT "table \"%s\": the transactions open at the start of the backfill "
+            "have ended (waited %lld ms); reading chunks",
+            SF_SOURCE_ARGS(src), t->status_key, now - t->bf_wait_ms0);
+    free(t->bf_wait_txns);
+    t->bf_wait_txns = NULL;
+    return SF_OK;
+}
+
 /*
  * Decide, once per run, where the table's backfill stands: resume from its .backfill row (or a
  * durable channel's later record of it), or start one: fix the high-water mark, raise the main
@@ -1584,6 +1690,7 @@ static int bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t
                 t->qpk.data);
     }
     sf_buf_free(&why);
+    bf_take_open_txns(src, t);
     t->bf_rows_run0 = t->bf_rows;
     t->bf_start_ms = t->bf_log_ms = t->bf_bar_ms = mono_ms();
     t->bf = BF_RUNNING;
@@ -2323,7 +2430,7 @@ static enum sf_status sql_process(struct sf_source *src)
         src->backoff_ms = 1000;
         return SF_BACKOFF;
     }
-    /* between polls, wake at least once a second so delivered offsets reach flume_meta even
+    /* between polls, wake at least every OFFSET_FLUSH_MS so delivered offsets reach flume_meta even
      * with a long run.query.delay */
     long long wait_ms = c->next_poll_ms - mono_ms();
     if (wait_ms > 0) {
@@ -2340,7 +2447,23 @@ static enum sf_status sql_process(struct sf_source *src)
     flush_offsets(src, false);
     long long rows;
     bool full;
-    if (t->bf == BF_RUNNING) {
+    if (t->bf == BF_RUNNING && t->bf_wait_txns) {
+        char err[1024] = "";
+        bool waiting;
+        int rc = bf_open_txns_wait(src, t, &waiting, err, sizeof(err));
+        if (rc != SF_OK) {
+            if (!sf_err_retriable(rc)) {
+                return fatal(src, "checking the open transactions for the backfill of \"%s\" "
+                             "failed: %s", t->status_key, err);
+            }
+            close_conns(c);
+            return backoff(src, rc, "checking open transactions failed", err);
+        }
+        rows = 0;
+        full = !waiting;
+        c->bf_waiting |= waiting;
+        st = SF_READY;
+    } else if (t->bf == BF_RUNNING) {
         /* one chunk per turn; the table streams at once when it was the last */
         st = backfill_chunk(src, t, &rows);
         full = true;
@@ -2363,8 +2486,13 @@ static enum sf_status sql_process(struct sf_source *src)
         c->cycle_full = false;
         return SF_READY; /* some table returned a full page: go round again at once */
     }
-    c->next_poll_ms = mono_ms() + c->query_delay_ms;
-    src->backoff_ms = c->query_delay_ms < OFFSET_FLUSH_MS ? c->query_delay_ms : OFFSET_FLUSH_MS;
+    long long delay = c->query_delay_ms;
+    if (c->bf_waiting && delay > BF_WAIT_POLL_MS) {
+        delay = BF_WAIT_POLL_MS; /* a backfill waits for transactions: look again soon */
+    }
+    c->bf_waiting = false;
+    c->next_poll_ms = mono_ms() + delay;
+    src->backoff_ms = delay < OFFSET_FLUSH_MS ? delay : OFFSET_FLUSH_MS;
     return SF_BACKOFF;
 }
 
@@ -2412,6 +2540,7 @@ static void sql_stop(struct sf_source *src)
         free(t->bf_pending);
         free(t->bf_reg);
         free(t->bf_hwm);
+        free(t->bf_wait_txns);
         free(t->bf_h1);
         free(t->bf_h2);
         free(t->bf_key);

@@ -709,11 +709,38 @@ PYEOF
     pass
 }
 
+# A backfill starts while transaction T1 holds id 500 (below the high-water mark 2000) and commits
+# 6 s later: the backfill waits for T1 before reading chunks, so id 500 arrives, exactly once.
+s_backfill_late_commit() {
+    t backfill_late_commit
+    local sleep6
+    if [ "$DB_KIND" = mysql ]; then sleep6="SELECT SLEEP(6)"; else sleep6="SELECT pg_sleep(6)"; fi
+    db_create_idv bflate
+    db_exec "DELETE FROM flume_meta WHERE source_tab LIKE 'bflate%'" 2>/dev/null
+    db_insert_range bflate 1 499
+    db_insert_range bflate 501 2000
+    (db_exec "BEGIN; INSERT INTO bflate (id, v) VALUES (500, 'commits late'); $sleep6; COMMIT;" >/dev/null) &
+    local t1=$!
+    sleep 1
+    write_conf "$WORK/bflate.conf" bflate bflate "a1.sources.r1.backfill = true" \
+        "a1.sources.r1.backfill.chunk.size = 100"
+    agent_start "$WORK/bflate.conf" "$WORK/bflate.log"
+    wait_log "$WORK/bflate.log" "the backfill first waits for the write transactions open now" 20 || { wait $t1; return; }
+    wait $t1
+    wait_offset bflate.backfill "done;rows=2000;hwm=2000" 30 || return
+    agent_term
+    consume bflate 2000 "$WORK/bflate.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/bflate.out" 1 2000)" "every row once, the late one included" || return
+    assert_contains "$WORK/bflate.out" "commits late" "the late row" || return
+    assert_contains "$WORK/bflate.log" "the transactions open at the start of the backfill have ended" "the wait ended" || return
+    pass
+}
+
 # ---------------------------------------------------------------- main
 ALL="s_config_errors s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
      s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down
      s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db s_out_of_order s_out_of_order_restart
-     s_backfill"
+     s_backfill s_backfill_late_commit"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do

@@ -110,6 +110,17 @@ struct sf_connector_plugin {
      */
     int (*estimate_rows)(struct sf_conn *c, const char *table, long long *rows, char *errstr,
                          size_t errstr_size);
+    /**
+     * Optional (NULL: not available). SQL without parameters returning one row with one text
+     * column: the server's identifiers of the transactions of other sessions that have written
+     * and are still open, comma-separated ("" for none). A backfill takes it right after its
+     * high-water mark and waits for them, since they may hold rows below the mark that a chunk
+     * would otherwise pass before they commit. May fail for lack of a privilege (SF_ERR_SQL).
+     */
+    const char *open_txns_sql;
+    /** SQL with parameter 1 = such a list (text), returning one row with one integer column: how
+     *  many of those transactions are still open. Set when open_txns_sql is. */
+    const char *open_txns_count_sql;
 };
 
 /** The connector serving url->scheme, or NULL. */
