@@ -207,7 +207,7 @@ int main(int argc, char **argv)
     } cases[] = {
         { "memory", &sf_channel_memory, "", false },
         { "file", &sf_channel_file, "", false },
-        { "file, zeroFillLogs=false", &sf_channel_file, "c.zeroFillLogs = false\n", false },
+        { "file, zeroFillLogs=true", &sf_channel_file, "c.zeroFillLogs = true\n", false },
         { "file, testSyncDelayMs=1", &sf_channel_file, "c.testSyncDelayMs = 1\n", false },
         { "memory, backlog", &sf_channel_memory, "", true },
         { "file, backlog (read back)", &sf_channel_file, "", true },

@@ -552,7 +552,7 @@ END_TEST
 static void puts_then_crash(void *arg)
 {
     (void)arg;
-    struct fch *t = fc_open("checkpointOnClose = false");
+    struct fch *t = fc_open("checkpointOnClose = false\nzeroFillLogs = true");
     for (int i = 0; i < 50; i += 10) {
         CHILD_CHECK(put_range(&t->ch, i, i + 10) == SF_OK);
     }
@@ -580,7 +580,7 @@ START_TEST(torn_tail_is_truncated)
     }
     long long size = file_size_of(path);
     capture_start();
-    struct fch *t = fc_open(NULL);
+    struct fch *t = fc_open("zeroFillLogs = true");
     char *log = capture_end();
     char want[512];
     snprintf(want, sizeof(want),
@@ -596,7 +596,7 @@ START_TEST(torn_tail_is_truncated)
     /* the channel goes on: new commits survive the next restart */
     ck_assert_int_eq(put_range(&t->ch, 100, 110), SF_OK);
     fc_close(t);
-    t = fc_open(NULL);
+    t = fc_open("zeroFillLogs = true");
     ck_assert_uint_eq(sf_channel_size(&t->ch), 40);
     take_many(&t->ch, 10, 40, 30);
     expect_take(&t->ch, 100, 110, true);
@@ -618,7 +618,7 @@ START_TEST(zero_filled_tail_after_crash)
     /* make the tail deterministic: 1 MiB of zeros, whatever the child's filler managed */
     ck_assert_int_eq(truncate(path, l.end + (1 << 20)), 0);
     capture_start();
-    struct fch *t = fc_open(NULL);
+    struct fch *t = fc_open("zeroFillLogs = true");
     char *log = capture_end();
     ck_assert_ptr_null(strstr(log, "WARN"));
     ck_assert_ptr_nonnull(strstr(log, "recovered 50 events"));
@@ -642,7 +642,7 @@ END_TEST
 static void big_puts_then_crash(void *arg)
 {
     (void)arg;
-    struct fch *t = fc_open("checkpointOnClose = false");
+    struct fch *t = fc_open("checkpointOnClose = false\nzeroFillLogs = true");
     char body[101];
     memset(body, 'b', 100);
     body[100] = '\0';
@@ -678,7 +678,7 @@ START_TEST(zero_filled_log_replay)
     long long size = file_size_of(path);
     ck_assert_int_ge(size, 20 << 20); /* 4 MiB gap + 16 MiB filled, at least */
     capture_start();
-    struct fch *t = fc_open(NULL);
+    struct fch *t = fc_open("zeroFillLogs = true");
     char *log = capture_end();
     ck_assert_ptr_null(strstr(log, "WARN"));
     ck_assert_ptr_nonnull(strstr(log, "recovered 60000 events"));
@@ -691,7 +691,7 @@ START_TEST(zero_filled_log_replay)
         ck_assert_int_eq(sf_channel_take(txn, out, 1000, &n, 0), SF_OK);
         ck_assert_uint_eq(n, 1000);
         for (size_t i = 0; i < n; i++, got++) {
-            char want[8];
+            char want[16];
             snprintf(want, sizeof(want), "%06d", got);
             ck_assert_uint_eq(out[i]->body_len, 100);
             ck_assert_mem_eq(out[i]->body, want, 6);
