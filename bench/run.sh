@@ -163,4 +163,4 @@ cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
     src/channels/file/file_channel.c src/channels/file/wal.c src/channels/file/checkpoint.c \
     src/channels/memory.c src/core/channel.c src/core/event.c src/core/option.c \
     src/core/buf.c src/core/log.c -lpthread -o "$WORK/fc_bench"
-"$WORK/fc_bench" 1000000 "$WORK" 1
+"$WORK/fc_bench" 1000000 "$WORK" 3

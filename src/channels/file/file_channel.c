@@ -6,7 +6,8 @@
  *
  * Pipelined group commit (fsyncPerTransaction): commits return after their write, and a sync
  * thread fdatasyncs the log whenever it holds unsynced put commits, one sync covering every
- * commit written before it. A put commit's events join the queue (and its source offset counts)
+ * commit written before it, at most one sync per FC_GROUP_WINDOW_US (each fdatasync costs the
+ * disk a cache flush: fewer, larger syncs cost less in all, and no commit waits for them). A put commit's events join the queue (and its source offset counts)
  * only once that sync is done, so a sink never takes an event that is not durable, while the
  * source already reads its next batch; a take waits for committed events still being synced, so
  * they count as queued. Take commits alone are synced within FC_LAZY_SYNC_MS: until then a power
@@ -77,6 +78,7 @@
 #define FC_SYNC_ROUNDS     2                   /* group syncs that may run at once */
 #define FC_PENDING_WAIT_MS 10000 /* a take waits this long at most for events being synced */
 #define FC_LAZY_SYNC_MS    100   /* take commits alone are synced within this many ms */
+#define FC_GROUP_WINDOW_US 2000L /* at most one group sync per this many us (plus the sync) */
 #define FC_ZERO_AHEAD      (16u << 20) /* bytes zero-filled ahead of the write position at a time */
 #define FC_ZERO_LOW        (12u << 20) /* zero-fill again when less than this is left, bytes */
 #define FC_ZERO_GAP        (4u << 20)  /* with none left, start this far beyond the writes, bytes */
@@ -978,6 +980,8 @@ static void *syncer_main(void *arg)
 {
     struct file_ctx *fc = arg;
     long long last_sync = mono_ms();
+    struct timespec last_sync_ts;
+    clock_gettime(CLOCK_MONOTONIC, &last_sync_ts);
     pthread_mutex_lock(&fc->sync_mu);
     for (;;) {
         uint64_t written = atomic_load(&fc->written_lsn);
@@ -999,10 +1003,29 @@ static void *syncer_main(void *arg)
             pthread_cond_timedwait(&fc->sync_kick, &fc->sync_mu, &deadline);
             continue;
         }
+        /* group window: let commits gather for FC_GROUP_WINDOW_US after the last sync, so one
+         * fdatasync covers several (each costs the disk a flush); commits do not wait for it */
+        struct timespec now_ts;
+        clock_gettime(CLOCK_MONOTONIC, &now_ts);
+        long long since_us = (now_ts.tv_sec - last_sync_ts.tv_sec) * 1000000LL +
+                             (now_ts.tv_nsec - last_sync_ts.tv_nsec) / 1000;
+        if (!fc->sync_stop && since_us >= 0 && since_us < FC_GROUP_WINDOW_US) {
+            struct timespec deadline = last_sync_ts;
+            deadline.tv_nsec += FC_GROUP_WINDOW_US * 1000L;
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+            }
+            while (!fc->sync_stop &&
+                   pthread_cond_timedwait(&fc->sync_kick, &fc->sync_mu, &deadline) == 0) {
+            }
+        }
         pthread_mutex_unlock(&fc->sync_mu);
         pthread_rwlock_rdlock(&fc->ckpt_rw);
+        written = atomic_load(&fc->written_lsn); /* what the window gathered */
         int rc = log_wait_durable(fc, written);
         last_sync = mono_ms();
+        clock_gettime(CLOCK_MONOTONIC, &last_sync_ts);
         if (rc == SF_OK) {
             pthread_mutex_lock(&fc->sync_mu);
             uint64_t durable = fc->synced_lsn; /* a round may cover more than asked */
