@@ -3,34 +3,40 @@
  * the extended protocol (PQsendQueryParams), never spliced into the SQL.
  *
  * Queries returning rows (first keyword SELECT, WITH, VALUES or TABLE) are read in batches through
- * a server-side cursor: one PGresult per FETCH of up to PG_FETCH_ROWS rows instead of one per row
- * (single-row mode spent most of its time allocating and freeing a PGresult per row). The cursor
- * needs a transaction block: when the session is idle, query() opens one with BEGIN and the end of
- * the result closes it with COMMIT (ROLLBACK after an error); inside the caller's own block the
- * cursor is just closed (CLOSE) and the block left alone. The statements go out in libpq pipeline
- * mode, one sync point per step, so that a step costs one round trip:
+ * a server-side cursor, one PGresult per FETCH of up to PG_FETCH_ROWS rows: single-row mode
+ * (PQsetSingleRowMode) built and freed one PGresult per row, the main per-row cost of the client,
+ * and libpq 15 has no chunked-rows mode. A cursor lives in a transaction block: when the session
+ * is idle, query() opens one (plain BEGIN) and the end of the result closes it with COMMIT, or
+ * ROLLBACK after an error; inside the caller's own block (exec("BEGIN")) the cursor is only
+ * CLOSEd and the block left to the caller. Everything goes out in libpq pipeline mode, a sync
+ * point after each step, so that no step waits for the one before:
  *
- *   query()      [BEGIN] DECLARE sf_cursor ... FETCH n  sync -> batch 1, column description
- *   batch k      when it holds all n rows: FETCH n sync is sent at once, before its rows are handed
- *                out, so the server produces batch k+1 while the caller processes batch k;
- *                when it holds fewer: COMMIT (or CLOSE) sync is sent at once instead
- *   fetch()      hands out the rows of batch k; past its last row, reads what is in flight
- *   query_end()  queues COMMIT (CLOSE) behind a FETCH still in flight, reads both, discards them
+ *   query()      [BEGIN] DECLARE sf_cursor NO SCROLL CURSOR FOR <sql> (parameters bound)
+ *                FETCH n, sync; waits for batch 1, which describes the columns
+ *   batch k      on arrival, before its rows are handed out: when it is full, FETCHes are queued
+ *                so that two are in flight (the server produces batch k+2 while libpq reads
+ *                batch k+1: one FETCH in flight would leave the server idle during that read);
+ *                when it is short, COMMIT (CLOSE) is queued, behind FETCHes that come back empty
+ *   fetch()      hands out row r of batch k; past its last row, reads the next result in flight
+ *   query_end()  queues COMMIT (CLOSE) behind the FETCHes in flight and reads them all off,
+ *                discarding their rows: no cancel request, at most two batches are read for nothing
  *
- * Memory: the batch being handed out (owned by the connector, cleared at the next batch) plus the
- * next one arriving, whatever the result size. n is PG_FETCH_ROWS, or fewer when the previous
- * batch's rows were so wide that n of them would exceed PG_FETCH_BYTES. The session sets
- * cursor_tuple_fraction=1 so that a cursor gets the plan of the plain query. Other statements
- * (SHOW, EXPLAIN, INSERT ... RETURNING, DDL sent through query()) run as before in single-row mode,
- * one PGresult per row. Cursors cannot run SELECT ... INTO or a WITH holding INSERT/UPDATE/DELETE:
+ * Ownership and memory: the current batch's PGresult belongs to the connection and is cleared
+ * when the next batch is read (row values borrow from it); the batches in flight wait in the
+ * kernel's socket buffers or on the server, which stops when those are full. So memory is one or
+ * two batches whatever the result size. n is PG_FETCH_ROWS, fewer once a batch shows rows so wide
+ * that n of them would take more than PG_FETCH_BYTES. The session sets cursor_tuple_fraction=1 so
+ * that a cursor gets the plan of the plain query (the default plans for the first 10% of rows).
+ * Other statements sent through query() (SHOW, EXPLAIN, INSERT/UPDATE ... RETURNING) run as before
+ * in single-row mode. A cursor cannot run SELECT ... INTO or a WITH holding INSERT/UPDATE/DELETE:
  * such queries fail with SF_ERR_SQL.
  *
- * Values are handed out as libpq returns them (text form, borrowed from the current PGresult),
- * except bytea, whose hex form (\x...) is decoded into a reusable per-column buffer. The session
- * is set up in the startup packet: UTC, ISO dates, hex bytea, exact floats, UTF8. A running query
- * owns the connection: after fetch() returned 0 or an error the query is over (block ended,
- * pipeline mode left); exec(), query() and primary_key() while one runs fail with SF_ERR_STATE.
- * After SF_ERR_CONN the caller closes and reconnects.
+ * Values are handed out as libpq returns them (text form), except bytea, whose hex form (\x...) is
+ * decoded into a reusable per-column buffer. The session is set up in the startup packet: UTC,
+ * ISO dates, hex bytea, exact floats, UTF8. A running query owns the connection: after fetch()
+ * returned 0 or an error the query is over (block ended, pipeline mode left); exec(), query() and
+ * primary_key() while one runs fail with SF_ERR_STATE. After SF_ERR_CONN the caller closes and
+ * reconnects.
  */
 #include "postgresql/postgresql_sql.h"
 
@@ -87,19 +93,19 @@ struct pg_col {
 
 struct sf_conn {
     PGconn *pg;
-    char where[320]; /* "host:port", for messages */
-    char *password;  /* only to scrub it from messages, never printed */
-    bool running;    /* between a successful query() and the end of its result */
-    bool own_block;  /* the running query opened the transaction block (BEGIN) itself */
-    bool single;     /* single-row mode: the next row or the end is still to be read */
-    bool ending;     /* cursor: COMMIT or CLOSE is queued behind the FETCHes in flight */
-    int fetches;     /* cursor: FETCHes in flight, each followed by a sync point */
-    int fetch_rows[PG_FETCH_DEPTH]; /* rows asked for by each of them, oldest first */
-    int syncs;                      /* pipeline sync points sent whose results are not read yet */
-    PGresult *res;     /* the current batch (one row in single-row mode); cleared at the next */
-    int nrows;         /* rows in res */
-    int row;           /* next row of res to hand out */
-    struct sf_buf sql; /* DECLARE text, reused */
+    char where[320];           /* "host:port", for messages */
+    char *password;            /* only to scrub it from messages, never printed */
+    bool running;              /* between a successful query() and the end of its result */
+    bool own_block;            /* the running query opened its transaction block (BEGIN) itself */
+    bool single;               /* single-row mode: the next row or the end is still to be read */
+    bool ending;               /* cursor: COMMIT or CLOSE is queued behind the FETCHes in flight */
+    int fetches;               /* cursor: FETCHes in flight, each followed by a sync point */
+    int asked[PG_FETCH_DEPTH]; /* rows asked for by each FETCH in flight, oldest first */
+    int syncs;                 /* pipeline sync points sent whose results are not read yet */
+    PGresult *res;             /* current batch (single-row mode: row), cleared at the next */
+    int nrows;                 /* rows in res */
+    int row;                   /* next row of res to hand out */
+    struct sf_buf sql;         /* DECLARE text, reused */
     size_t ncols;
     size_t cols_cap;
     struct sf_column *cols;
@@ -688,7 +694,7 @@ static bool send_fetch(struct sf_conn *c, int rows)
     if (!pipe_send(c, sql, 0) || !pipe_sync(c)) {
         return false;
     }
-    c->fetch_rows[c->fetches++] = rows;
+    c->asked[c->fetches++] = rows;
     return true;
 }
 
@@ -751,15 +757,15 @@ pipe_read(struct sf_conn *c, PGresult **rows, const char *what, char *errstr, si
 }
 
 /* Read the result of the oldest FETCH in flight into c->res; *asked = the rows it asked for. */
-static int read_fetch(struct sf_conn *c, int *asked, char *errstr, size_t errstr_size)
+static int
+read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t errstr_size)
 {
-    *asked = c->fetch_rows[0];
+    *asked = c->asked[0];
     c->fetches--;
-    memmove(c->fetch_rows, c->fetch_rows + 1, (size_t)c->fetches * sizeof(c->fetch_rows[0]));
-    int rc = pipe_read(c, &c->res, "could not fetch rows", errstr, errstr_size);
+    memmove(c->asked, c->asked + 1, (size_t)c->fetches * sizeof(c->asked[0]));
+    int rc = pipe_read(c, &c->res, what, errstr, errstr_size);
     if (rc == SF_OK && !c->res) {
-        set_err(errstr, errstr_size,
-                "could not fetch rows on postgresql at %s: FETCH returned no rows result",
+        set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
                 c->where);
         rc = SF_ERR_CONN;
     }
@@ -939,7 +945,7 @@ static int pg_query(struct sf_conn *c,
             }
         } else {
             int asked;
-            rc = read_fetch(c, &asked, errstr, errstr_size);
+            rc = read_fetch(c, &asked, "could not run query", errstr, errstr_size);
             if (rc == SF_OK) {
                 describe(c, c->res);
                 rc = batch_arrived(c, asked, errstr, errstr_size);
@@ -1068,7 +1074,7 @@ static int next_batch(struct sf_conn *c, char *errstr, size_t errstr_size)
     }
     while (c->fetches > 0) {
         int asked;
-        rc = read_fetch(c, &asked, errstr, errstr_size);
+        rc = read_fetch(c, &asked, "could not fetch rows", errstr, errstr_size);
         if (rc == SF_OK) {
             rc = batch_arrived(c, asked, errstr, errstr_size);
         }

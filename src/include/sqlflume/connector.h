@@ -2,7 +2,8 @@
  * SQL connectors: one interface over MySQL/MariaDB (libmysqlclient API) and PostgreSQL (libpq),
  * chosen by the URL scheme. A connector runs streaming queries with bound parameters and hands
  * rows back one at a time in text form, typed by sf_coltype, so memory does not grow with the
- * result size (mysql_use_result / unbuffered prepared statements; PostgreSQL server-side cursors read in FETCH batches).
+ * result size (mysql_use_result / unbuffered prepared statements; PostgreSQL server-side cursors
+ * read in FETCH batches).
  * Sessions run in UTC. All query text of a connector lives in its own *_sql.h header.
  */
 #ifndef SQLFLUME_CONNECTOR_H
