@@ -24,8 +24,10 @@
  * Ownership and memory: the current batch's PGresult belongs to the connection and is cleared
  * when the next batch is read (row values borrow from it); the batches in flight wait in the
  * kernel's socket buffers or on the server, which stops when those are full. So memory is one or
- * two batches whatever the result size. n is PG_FETCH_ROWS, fewer once a batch shows rows so wide
- * that n of them would take more than PG_FETCH_BYTES. The session sets cursor_tuple_fraction=1 so
+ * two batches whatever the result size. The first FETCH asks for PG_FETCH_FIRST_ROWS rows and each
+ * next one for at most PG_FETCH_GROWTH times the previous, up to PG_FETCH_ROWS, and fewer once a
+ * batch shows rows so wide that n of them would take more than PG_FETCH_BYTES: a table of 10 MB
+ * rows never has a thousand of them fetched at once. The session sets cursor_tuple_fraction=1 so
  * that a cursor gets the plan of the plain query (the default plans for the first 10% of rows).
  * Other statements sent through query() (SHOW, EXPLAIN, INSERT/UPDATE ... RETURNING) run as before
  * in single-row mode. A cursor cannot run SELECT ... INTO or a WITH holding INSERT/UPDATE/DELETE:
@@ -52,12 +54,14 @@
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
-#define PG_CONNECT_TIMEOUT "10"
-#define PG_FETCH_ROWS      1000 /* rows per FETCH */
-#define PG_FETCH_DEPTH     2    /* FETCHes kept in flight while a batch is handed out */
-#define PG_FETCH_BYTES     (8 * 1024 * 1024) /* fewer rows per FETCH when a batch is larger */
-#define PG_BUF_KEEP_CAP    1048576           /* bytea buffers grown beyond this are released */
-#define PG_MAX_CONN_PARAMS 64
+#define PG_CONNECT_TIMEOUT  "10"
+#define PG_FETCH_ROWS       1000 /* rows per FETCH */
+#define PG_FETCH_FIRST_ROWS 1    /* rows of a query's first FETCH: their size sizes the next */
+#define PG_FETCH_GROWTH     8    /* a FETCH asks for at most this many times the previous one */
+#define PG_FETCH_DEPTH      2    /* FETCHes kept in flight while a batch is handed out */
+#define PG_FETCH_BYTES      (8 * 1024 * 1024) /* fewer rows per FETCH when a batch is larger */
+#define PG_BUF_KEEP_CAP     1048576           /* bytea buffers grown beyond this are released */
+#define PG_MAX_CONN_PARAMS  64
 
 /* PostgreSQL type OIDs (pg_type.dat) */
 enum {
@@ -772,12 +776,17 @@ read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t
     return rc;
 }
 
-/* Rows for the next FETCH: PG_FETCH_ROWS, fewer when that many rows the size of those of batch
- * res would take more than PG_FETCH_BYTES (at least one). */
-static int next_fetch_rows(const PGresult *res, int nrows)
+/* Rows for the next FETCH after batch res, which asked for `asked` and holds nrows: at most
+ * PG_FETCH_GROWTH x asked and PG_FETCH_ROWS, fewer when that many rows the size of those of res
+ * would take more than PG_FETCH_BYTES (at least one). */
+static int next_fetch_rows(const PGresult *res, int nrows, int asked)
 {
     size_t per_row = PQresultMemorySize(res) / (size_t)(nrows > 0 ? nrows : 1);
     size_t fit = per_row > 0 ? (size_t)PG_FETCH_BYTES / per_row : (size_t)PG_FETCH_ROWS;
+    size_t cap = (size_t)(asked > 0 ? asked : 1) * PG_FETCH_GROWTH;
+    if (fit > cap) {
+        fit = cap;
+    }
     if (fit < 1) {
         return 1;
     }
@@ -800,7 +809,7 @@ static int batch_arrived(struct sf_conn *c, int asked, char *errstr, size_t errs
         return SF_OK; /* an empty tail after a short batch */
     }
     if (c->nrows >= asked) {
-        int rows = next_fetch_rows(c->res, c->nrows);
+        int rows = next_fetch_rows(c->res, c->nrows, asked);
         while (sent && c->fetches < PG_FETCH_DEPTH) {
             sent = send_fetch(c, rows);
         }
@@ -938,7 +947,7 @@ static int pg_query(struct sf_conn *c,
         sf_buf_puts(&c->sql, PG_SQL_DECLARE_PREFIX);
         sf_buf_puts(&c->sql, sql);
         if (PQenterPipelineMode(c->pg) != 1 || (c->own_block && !pipe_send(c, PG_SQL_BEGIN, 0)) ||
-            !pipe_send(c, c->sql.data, (int)nparams) || !send_fetch(c, PG_FETCH_ROWS)) {
+            !pipe_send(c, c->sql.data, (int)nparams) || !send_fetch(c, PG_FETCH_FIRST_ROWS)) {
             rc = result_error(c, NULL, "could not send query", errstr, errstr_size);
             if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && PQstatus(c->pg) == CONNECTION_OK) {
                 (void)pipe_sync(c); /* so that what was queued runs and can be read off */
