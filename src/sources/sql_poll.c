@@ -653,36 +653,51 @@ static const char *initial_offset(const struct sql_ctx *c)
 
 /* Read currentIndex of the status table's row key: *out is a malloc'd copy, or NULL when there is
  * no such row. */
+/* Run sql on conn (parameter 1 = p1, as text, when not NULL) and return its first row's first
+ * value, malloc'd in *out (NULL for no row or SQL NULL). @return SF_OK or the connector's error
+ * (*out NULL). */
+static int query_one_value(const struct sf_connector_plugin *cx, struct sf_conn *conn,
+                           const char *sql, const char *p1, char **out, char *err, size_t errsz)
+{
+    *out = NULL;
+    struct sf_param param = { p1, SF_COL_TEXT };
+    const struct sf_column *cols;
+    size_t ncols;
+    int rc = cx->query(conn, sql, &param, p1 ? 1 : 0, &cols, &ncols, err, errsz);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    struct sf_row row;
+    int got;
+    while ((got = cx->fetch(conn, &row, err, errsz)) == 1) {
+        if (!*out && row.ncols > 0 && row.vals[0]) {
+            *out = strndup(row.vals[0], row.lens[0]);
+            if (!*out) {
+                abort();
+            }
+        }
+    }
+    cx->query_end(conn);
+    if (got < 0) {
+        free(*out);
+        *out = NULL;
+        return got;
+    }
+    return SF_OK;
+}
+
 static int meta_get(struct sql_ctx *c, const char *key, char **out, char *err, size_t errsz)
 {
+    *out = NULL;
     struct sf_buf q = SF_BUF_INIT;
     sf_buf_puts(&q, "SELECT currentIndex FROM ");
     int rc = quote_qualified(c->scx, c->status_table, &q);
-    char *meta = NULL;
     if (rc == SF_OK) {
         sf_buf_puts(&q, " WHERE source_tab = ");
         c->scx->placeholder(1, &q);
-        struct sf_param p = { key, SF_COL_TEXT };
-        const struct sf_column *cols;
-        size_t ncols;
-        rc = c->scx->query(c->status_conn, q.data, &p, 1, &cols, &ncols, err, errsz);
-        if (rc == SF_OK) {
-            struct sf_row row;
-            int got = c->scx->fetch(c->status_conn, &row, err, errsz);
-            if (got == 1 && row.vals[0]) {
-                meta = strndup(row.vals[0], row.lens[0]);
-            } else if (got < 0) {
-                rc = got;
-            }
-            c->scx->query_end(c->status_conn);
-        }
+        rc = query_one_value(c->scx, c->status_conn, q.data, key, out, err, errsz);
     }
     sf_buf_free(&q);
-    if (rc != SF_OK) {
-        free(meta);
-        meta = NULL;
-    }
-    *out = meta;
     return rc;
 }
 
@@ -1438,59 +1453,35 @@ static void bf_adopt(struct sql_ctx *c, struct sql_table *t, struct bf_prog *p)
     }
 }
 
-/* Run sql (parameter 1 = p1 when not NULL) and return its first row's first value, malloc'd in
- * *out (NULL for no row or SQL NULL). @return SF_OK or the connector's error. */
-static int query_one_value(struct sql_ctx *c, const char *sql, const char *p1, char **out,
-                           char *err, size_t errsz)
-{
-    *out = NULL;
-    struct sf_param param = { p1, SF_COL_TEXT };
-    const struct sf_column *cols;
-    size_t ncols;
-    int rc = c->cx->query(c->conn, sql, &param, p1 ? 1 : 0, &cols, &ncols, err, errsz);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    struct sf_row row;
-    int got;
-    while ((got = c->cx->fetch(c->conn, &row, err, errsz)) == 1) {
-        if (!*out && row.ncols > 0 && row.vals[0]) {
-            *out = strndup(row.vals[0], row.lens[0]);
-            if (!*out) {
-                abort();
-            }
-        }
-    }
-    c->cx->query_end(c->conn);
-    return got < 0 ? got : SF_OK;
-}
 
 /*
  * Right after the high-water mark is taken (or a backfill resumes), note the write transactions
  * of other sessions that are open: they may hold rows below the mark (an id taken before the
  * mark, committed later) that a chunk would pass before they commit. The backfill waits for
  * them before its next chunk. Where the server does not tell (no connector support, no
- * privilege), warn: such a row would then be missed, as by Sqoop.
+ * privilege: an SQL error), warn: such a row would then be missed, as by Sqoop.
+ * @return SF_OK, or a retriable connection error (err filled) for the caller to retry.
  */
-static void bf_take_open_txns(struct sf_source *src, struct sql_table *t)
+static int bf_take_open_txns(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
 {
     struct sql_ctx *c = src->ctx;
     free(t->bf_wait_txns);
     t->bf_wait_txns = NULL;
     if (!c->cx->open_txns_sql) {
-        return;
+        return SF_OK;
     }
-    char err[1024] = "";
     char *list = NULL;
-    int rc = query_one_value(c, c->cx->open_txns_sql, NULL, &list, err, sizeof(err));
+    int rc = query_one_value(c->cx, c->conn, c->cx->open_txns_sql, NULL, &list, err, errsz);
+    if (rc != SF_OK && sf_err_retriable(rc)) {
+        return rc;
+    }
     if (rc != SF_OK) {
         SF_WARN(SF_SOURCE_FMT "table \"%s\": cannot list the open transactions (%s); the "
                 "backfill does not wait for them, so a row committed below its high-water mark "
                 "after its chunk was read would be missed (MySQL/MariaDB: GRANT PROCESS to the "
                 "source's user)",
                 SF_SOURCE_ARGS(src), t->status_key, err);
-        free(list);
-        return;
+        return SF_OK;
     }
     if (list && *list) {
         t->bf_wait_txns = list;
@@ -1498,9 +1489,10 @@ static void bf_take_open_txns(struct sf_source *src, struct sql_table *t)
         SF_INFO(SF_SOURCE_FMT "table \"%s\": the backfill first waits for the write "
                 "transactions open now (%s), which may hold rows below its high-water mark",
                 SF_SOURCE_ARGS(src), t->status_key, list);
-        return;
+        return SF_OK;
     }
     free(list);
+    return SF_OK;
 }
 
 /* Whether the backfill must still wait for the transactions bf_take_open_txns noted (logged at
@@ -1514,7 +1506,8 @@ static int bf_open_txns_wait(struct sf_source *src, struct sql_table *t, bool *w
         return SF_OK;
     }
     char *n = NULL;
-    int rc = query_one_value(c, c->cx->open_txns_count_sql, t->bf_wait_txns, &n, err, errsz);
+    int rc = query_one_value(c->cx, c->conn, c->cx->open_txns_count_sql, t->bf_wait_txns, &n, err,
+                         errsz);
     if (rc != SF_OK) {
         free(n);
         return rc;
@@ -1690,7 +1683,11 @@ static int bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t
                 t->qpk.data);
     }
     sf_buf_free(&why);
-    bf_take_open_txns(src, t);
+    rc = bf_take_open_txns(src, t, err, errsz);
+    if (rc != SF_OK) {
+        *is_fatal = false;
+        return rc;
+    }
     t->bf_rows_run0 = t->bf_rows;
     t->bf_start_ms = t->bf_log_ms = t->bf_bar_ms = mono_ms();
     t->bf = BF_RUNNING;

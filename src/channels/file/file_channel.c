@@ -285,22 +285,33 @@ static const struct sf_option file_options[] = {
 
 /* ---------- small helpers ---------- */
 
-static void deadline_after_ms(struct timespec *ts, long long ms)
+/* The CLOCK_MONOTONIC time us microseconds from now (the channel's conds use that clock). */
+static void deadline_after_us(struct timespec *ts, long long us)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
+    ts->tv_sec += us / 1000000;
+    ts->tv_nsec += (us % 1000000) * 1000;
     if (ts->tv_nsec >= 1000000000) {
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000;
     }
 }
 
-static long long mono_ms(void)
+static void deadline_after_ms(struct timespec *ts, long long ms)
+{
+    deadline_after_us(ts, ms * 1000);
+}
+
+static long long mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long mono_ms(void)
+{
+    return mono_us() / 1000;
 }
 
 static void log_path(const struct file_ctx *fc, int dir, uint32_t id, char *out, size_t outsz)
@@ -979,9 +990,7 @@ static void publish_durable(struct file_ctx *fc, uint64_t durable)
 static void *syncer_main(void *arg)
 {
     struct file_ctx *fc = arg;
-    long long last_sync = mono_ms();
-    struct timespec last_sync_ts;
-    clock_gettime(CLOCK_MONOTONIC, &last_sync_ts);
+    long long last_sync_us = mono_us(); /* when the last sync ended */
     pthread_mutex_lock(&fc->sync_mu);
     for (;;) {
         uint64_t written = atomic_load(&fc->written_lsn);
@@ -991,31 +1000,24 @@ static void *syncer_main(void *arg)
         if (idle && fc->sync_stop) {
             break;
         }
-        long long lazy_left = last_sync + FC_LAZY_SYNC_MS - mono_ms();
         if (idle) {
             pthread_cond_wait(&fc->sync_kick, &fc->sync_mu);
             continue;
         }
-        if (atomic_load(&fc->pend_commits) == 0 && !fc->sync_stop && lazy_left > 0) {
+        long long since_us = mono_us() - last_sync_us;
+        if (atomic_load(&fc->pend_commits) == 0 && !fc->sync_stop &&
+            since_us < FC_LAZY_SYNC_MS * 1000) {
             /* only take records to sync: no hurry, a crash before would only repeat events */
             struct timespec deadline;
-            deadline_after_ms(&deadline, lazy_left);
+            deadline_after_us(&deadline, FC_LAZY_SYNC_MS * 1000 - since_us);
             pthread_cond_timedwait(&fc->sync_kick, &fc->sync_mu, &deadline);
             continue;
         }
         /* group window: let commits gather for FC_GROUP_WINDOW_US after the last sync, so one
          * fdatasync covers several (each costs the disk a flush); commits do not wait for it */
-        struct timespec now_ts;
-        clock_gettime(CLOCK_MONOTONIC, &now_ts);
-        long long since_us = (now_ts.tv_sec - last_sync_ts.tv_sec) * 1000000LL +
-                             (now_ts.tv_nsec - last_sync_ts.tv_nsec) / 1000;
-        if (!fc->sync_stop && since_us >= 0 && since_us < FC_GROUP_WINDOW_US) {
-            struct timespec deadline = last_sync_ts;
-            deadline.tv_nsec += FC_GROUP_WINDOW_US * 1000L;
-            if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-            }
+        if (!fc->sync_stop && since_us < FC_GROUP_WINDOW_US) {
+            struct timespec deadline;
+            deadline_after_us(&deadline, FC_GROUP_WINDOW_US - since_us);
             while (!fc->sync_stop &&
                    pthread_cond_timedwait(&fc->sync_kick, &fc->sync_mu, &deadline) == 0) {
             }
@@ -1024,8 +1026,7 @@ static void *syncer_main(void *arg)
         pthread_rwlock_rdlock(&fc->ckpt_rw);
         written = atomic_load(&fc->written_lsn); /* what the window gathered */
         int rc = log_wait_durable(fc, written);
-        last_sync = mono_ms();
-        clock_gettime(CLOCK_MONOTONIC, &last_sync_ts);
+        last_sync_us = mono_us();
         if (rc == SF_OK) {
             pthread_mutex_lock(&fc->sync_mu);
             uint64_t durable = fc->synced_lsn; /* a round may cover more than asked */
