@@ -14,6 +14,7 @@
  *   /tmp/fc_bench [events] [directory] [repeats]     (defaults: 1000000 /tmp 3)
  */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,17 @@ static void *consumer(void *p)
 
 struct result {
     double wall_s;
+    double cpu_s; /* user + system CPU of the whole process (all threads) during the run */
     long long syncs;
 };
+
+static double cpu_now_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 /* backlog: put everything first, then take */
 static struct result
@@ -150,7 +160,7 @@ run(const struct sf_channel_plugin *pl, const char *props, long n, bool backlog)
     long long syncs0 = pl == &sf_channel_file ? sf_file_channel_sync_count(&b->ch) : 0;
     struct job pj = { &b->ch, n, 0 }, cj = { &b->ch, n, 0 };
     pthread_t pt, ct;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_now_s();
     pthread_create(&pt, NULL, producer, &pj);
     if (backlog) {
         pthread_join(pt, NULL);
@@ -160,7 +170,7 @@ run(const struct sf_channel_plugin *pl, const char *props, long n, bool backlog)
         pthread_join(pt, NULL);
     }
     pthread_join(ct, NULL);
-    struct result r = { now_s() - t0, 0 };
+    struct result r = { now_s() - t0, cpu_now_s() - c0, 0 };
     if (pl == &sf_channel_file) {
         r.syncs = sf_file_channel_sync_count(&b->ch) - syncs0;
     }
@@ -214,11 +224,11 @@ int main(int argc, char **argv)
     };
     printf("%ld events of ~120 bytes, %d-event transactions, 1 putter + 1 taker; median of %d\n", n,
            TXN, repeats);
-    printf("%-28s %9s %12s %10s %14s\n", "channel", "wall s", "events/s", "fsyncs",
+    printf("%-28s %9s %8s %12s %10s %14s\n", "channel", "wall s", "cpu s", "events/s", "fsyncs",
            "fsyncs/1000ev");
     double mem_wall[2] = { 0, 0 };
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        double walls[16] = { 0 };
+        double walls[16] = { 0 }, cpus[16] = { 0 };
         long long syncs = 0;
         for (int r = 0; r < repeats; r++) {
             char props[2048];
@@ -228,6 +238,7 @@ int main(int argc, char **argv)
                      common, dir, c, r, dir, c, r, cases[c].extra);
             struct result res = run(cases[c].pl, props, n, cases[c].backlog);
             walls[r] = res.wall_s;
+            cpus[r] = res.cpu_s;
             syncs = res.syncs;
             char cmd[1200];
             snprintf(cmd, sizeof(cmd), "rm -rf %s/cp%zu.%d %s/data%zu.%d", dir, c, r, dir, c, r);
@@ -237,11 +248,13 @@ int main(int argc, char **argv)
         }
         qsort(walls, (size_t)repeats, sizeof(double), cmp_double);
         double w = walls[repeats / 2];
+        qsort(cpus, (size_t)repeats, sizeof(double), cmp_double);
+        double cpu = cpus[repeats / 2];
         if (cases[c].pl == &sf_channel_memory) {
             mem_wall[cases[c].backlog] = w;
         }
-        printf("%-28s %9.3f %12.0f %10lld %14.2f", cases[c].label, w, (double)n / w, syncs,
-               (double)syncs * 1000.0 / (double)n);
+        printf("%-28s %9.3f %8.3f %12.0f %10lld %14.2f", cases[c].label, w, cpu, (double)n / w,
+               syncs, (double)syncs * 1000.0 / (double)n);
         if (cases[c].pl == &sf_channel_file && mem_wall[cases[c].backlog] > 0) {
             printf("   %.2fx memory", w / mem_wall[cases[c].backlog]);
         }

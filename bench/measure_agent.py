@@ -2,10 +2,11 @@
 """Runs the sqlflume agent and times it until TOPIC holds ROWS new messages.
 
 usage: measure_agent.py BOOTSTRAP TOPIC ROWS -- sqlflume agent ...
-Prints "<wall seconds> <peak RSS KiB>" and stops the agent with SIGTERM. The clock starts just
+Prints "<wall seconds> <peak RSS KiB> <agent CPU seconds>" and stops the agent with SIGTERM. The clock starts just
 before the agent is spawned; completion is read from the topic's high watermark (the mock broker
 keeps only the tail of each partition, so counting by offsets is the only exact way).
 """
+import os
 import signal
 import subprocess
 import sys
@@ -63,6 +64,16 @@ def peak_rss_kib(pid):
     return -1
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds the process has used so far (all its threads)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return -1.0
+
+
 def main():
     bootstrap, topic, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cmd = sys.argv[sys.argv.index("--") + 1:]
@@ -71,20 +82,22 @@ def main():
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sys.stderr)
     done = False
-    while p.poll() is None:
+    deadline = t0 + float(os.environ.get("SF_BENCH_TIMEOUT", "300"))
+    while p.poll() is None and time.monotonic() < deadline:
         if wm.total() - base >= rows:
             done = True
             break
         time.sleep(0.01)
     elapsed = time.monotonic() - t0
     rss = peak_rss_kib(p.pid)
+    cpu = cpu_seconds(p.pid)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=60)
     wm.close()
     if not done:
-        print("agent exited before delivering %d rows" % rows, file=sys.stderr)
+        print("agent did not deliver %d rows (exited or timed out)" % rows, file=sys.stderr)
         sys.exit(1)
-    print("%.3f %d" % (elapsed, rss))
+    print("%.3f %d %.2f" % (elapsed, rss, cpu))
 
 
 if __name__ == "__main__":

@@ -61,13 +61,14 @@ export PGPASSWORD=sqlflume-pw
 PSQL="psql -h 127.0.0.1 -p $PG_PORT -U sqlflume -d sqlflume_test -X -q"
 MYSQL="mariadb -h 127.0.0.1 -P $MY_PORT -u sqlflume -psqlflume-pw sqlflume_test"
 
-# time_cmd CMD -> "wall_s rss_kib" (the largest process of the pipeline)
+# time_cmd CMD -> "wall_s rss_kib cpu_s" (RSS of the largest process of the pipeline, CPU of all
+# of them: user + system)
 time_cmd() {
-    /usr/bin/time -f "%e %M" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
+    /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
         cat "$WORK/cmd.err" >&2
         return 1
     }
-    cat "$WORK/time"
+    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$WORK/time"
 }
 
 agent_conf() { # db format topic key [channel type]
@@ -110,18 +111,17 @@ run_agent() { # db format [channel] -> "wall rss"  (runs in a subshell: the run 
         "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console
 }
 
-best() { # pick the fastest of REPEAT runs of a command that prints "wall rss"
-    local bestw="" bestr="" out w r
+best() { # pick the fastest of REPEAT runs of a command that prints "wall rss cpu"
+    local bestw="" bestr="" bestc="" out w r c
     for _ in $(seq 1 "$REPEAT"); do
         out=$("$@") || return 1
-        w=${out% *}
-        r=${out#* }
-        if [ -z "$bestw" ] || awk "BEGIN{exit !($w < $bestw)}"; then bestw=$w; bestr=$r; fi
+        read -r w r c <<<"$out"
+        if [ -z "$bestw" ] || awk "BEGIN{exit !($w < $bestw)}"; then bestw=$w; bestr=$r; bestc=$c; fi
     done
-    echo "$bestw $bestr"
+    echo "$bestw $bestr $bestc"
 }
 
-declare -A W R
+declare -A W R C
 for db in postgresql mysql; do
     echo "== $db"
     if [ $db = postgresql ]; then
@@ -129,15 +129,15 @@ for db in postgresql mysql; do
     else
         read_cmd="$MYSQL --quick -B -N -e \"SELECT $COLS FROM bench ORDER BY id\""
     fi
-    out=$(best time_cmd "$read_cmd > /dev/null"); W[$db.c]=${out% *}; R[$db.c]=${out#* }
-    out=$(best time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"); W[$db.b]=${out% *}; R[$db.b]=${out#* }
-    out=$(best run_agent $db json); W[$db.a]=${out% *}; R[$db.a]=${out#* }
-    out=$(best run_agent $db text); W[$db.t]=${out% *}; R[$db.t]=${out#* }
-    out=$(best run_agent $db json file); W[$db.f]=${out% *}; R[$db.f]=${out#* }
+    out=$(best time_cmd "$read_cmd > /dev/null"); read -r "W[$db.c]" "R[$db.c]" "C[$db.c]" <<<"$out"
+    out=$(best time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"); read -r "W[$db.b]" "R[$db.b]" "C[$db.b]" <<<"$out"
+    out=$(best run_agent $db json); read -r "W[$db.a]" "R[$db.a]" "C[$db.a]" <<<"$out"
+    out=$(best run_agent $db text); read -r "W[$db.t]" "R[$db.t]" "C[$db.t]" <<<"$out"
+    out=$(best run_agent $db json file); read -r "W[$db.f]" "R[$db.f]" "C[$db.f]" <<<"$out"
 done
 
 printf '\n%s rows per table, best of %s runs, 2-core machine, mock Kafka cluster over TCP\n\n' "$ROWS" "$REPEAT"
-printf '| database | run | wall s | rows/s | peak RSS MiB | vs (b) |\n|---|---|---|---|---|---|\n'
+printf '| database | run | wall s | rows/s | peak RSS MiB | client CPU s | vs (b) |\n|---|---|---|---|---|---|---|\n'
 for db in postgresql mysql; do
     for k in c b a t f; do
         case $k in
@@ -148,8 +148,8 @@ for db in postgresql mysql; do
         f) name="(f) sqlflume json, file channel" ;;
         esac
         w=${W[$db.$k]}
-        NAME="$name" awk -v db=$db -v w="$w" -v r="${R[$db.$k]}" -v b="${W[$db.b]}" -v rows="$ROWS" \
-            'BEGIN{printf "| %s | %s | %.2f | %.0f | %.1f | %.2fx |\n", db, ENVIRON["NAME"], w, rows / w, r / 1024, w / b}'
+        NAME="$name" awk -v db=$db -v w="$w" -v r="${R[$db.$k]}" -v c="${C[$db.$k]}" -v b="${W[$db.b]}" -v rows="$ROWS" \
+            'BEGIN{printf "| %s | %s | %.2f | %.0f | %.1f | %.2f | %.2fx |\n", db, ENVIRON["NAME"], w, rows / w, r / 1024, c, w / b}'
     done
 done
 for db in postgresql mysql; do

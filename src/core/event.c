@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sf_event *sf_event_create(const struct sf_header *headers, size_t n, const void *body,
-                                 size_t body_len)
+struct sf_event *sf_event_create_lens(const struct sf_header_lens *headers,
+                                      size_t n,
+                                      const void *body,
+                                      size_t body_len)
 {
     size_t strs = 0;
     for (size_t i = 0; i < n; i++) {
-        strs += strlen(headers[i].key) + strlen(headers[i].val) + 2;
+        strs += headers[i].key_len + headers[i].val_len + 2;
     }
     size_t fixed = sizeof(struct sf_event) + n * sizeof(struct sf_header);
     struct sf_event *ev = malloc(fixed + strs + body_len + 1);
@@ -27,14 +29,14 @@ struct sf_event *sf_event_create(const struct sf_header *headers, size_t n, cons
     ev->nheaders = n;
     char *p = (char *)ev + fixed;
     for (size_t i = 0; i < n; i++) {
-        size_t kl = strlen(headers[i].key) + 1;
-        size_t vl = strlen(headers[i].val) + 1;
-        memcpy(p, headers[i].key, kl);
+        memcpy(p, headers[i].key, headers[i].key_len);
+        p[headers[i].key_len] = '\0';
         ev->headers[i].key = p;
-        p += kl;
-        memcpy(p, headers[i].val, vl);
+        p += headers[i].key_len + 1;
+        memcpy(p, headers[i].val, headers[i].val_len);
+        p[headers[i].val_len] = '\0';
         ev->headers[i].val = p;
-        p += vl;
+        p += headers[i].val_len + 1;
     }
     ev->body = p;
     ev->body_len = body_len;
@@ -42,6 +44,25 @@ struct sf_event *sf_event_create(const struct sf_header *headers, size_t n, cons
         memcpy(p, body, body_len);
     }
     p[body_len] = '\0';
+    return ev;
+}
+
+struct sf_event *
+sf_event_create(const struct sf_header *headers, size_t n, const void *body, size_t body_len)
+{
+    struct sf_header_lens small[8] = { { 0 } };
+    struct sf_header_lens *hl = n <= 8 ? small : malloc(n * sizeof(*hl));
+    if (!hl) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        hl[i] = (struct sf_header_lens){ headers[i].key, strlen(headers[i].key), headers[i].val,
+                                         strlen(headers[i].val) };
+    }
+    struct sf_event *ev = sf_event_create_lens(hl, n, body, body_len);
+    if (hl != small) {
+        free(hl);
+    }
     return ev;
 }
 

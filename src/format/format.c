@@ -17,7 +17,7 @@ int sf_format_row(const struct sf_format *fmt,
 {
     switch (fmt->kind) {
     case SF_FORMAT_JSON:
-        sf_format_json_row(cols, row, out);
+        sf_format_json_row(cols, fmt->json_keys, row, out);
         return SF_OK;
     case SF_FORMAT_CSV:
         sf_format_csv_row(fmt, cols, row, out);

@@ -14,7 +14,8 @@
 #include "sqlflume/format.h"
 
 /** Append row as one JSON object (json.c). */
-void sf_format_json_row(const struct sf_column *cols, const struct sf_row *row, struct sf_buf *out);
+void sf_format_json_row(const struct sf_column *cols, const struct sf_json_keys *keys,
+                        const struct sf_row *row, struct sf_buf *out);
 /** Append row as one RFC 4180 record without the line break (csv.c). */
 void sf_format_csv_row(const struct sf_format *fmt,
                        const struct sf_column *cols,

@@ -11,6 +11,8 @@
  */
 #include "sqlflume/format.h"
 
+#include <stdlib.h>
+
 #include "format_int.h"
 
 /* json_esc[c]: 0 = copy as is; 1 = lead or continuation byte of a multi-byte sequence (validate);
@@ -298,14 +300,55 @@ static void json_value(struct sf_buf *out, enum sf_coltype type, const char *v, 
     put_raw(out, "\"", 1);
 }
 
-void sf_format_json_row(const struct sf_column *cols, const struct sf_row *row, struct sf_buf *out)
+void sf_json_keys_build(struct sf_json_keys *k, const struct sf_column *cols, size_t n)
 {
-    put_raw(out, "{", 1);
-    for (size_t i = 0; i < row->ncols; i++) {
+    sf_buf_reset(&k->buf);
+    if (n > k->cap) {
+        size_t *end = realloc(k->end, n * sizeof(*end));
+        if (!end) {
+            abort(); /* as sf_buf_reserve */
+        }
+        k->end = end;
+        k->cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
         const char *name = cols[i].name ? cols[i].name : "";
-        put_raw(out, i ? ",\"" : "\"", i ? 2 : 1);
-        json_escape_body(out, (const unsigned char *)name, strlen(name));
-        put_raw(out, "\":", 2);
+        put_raw(&k->buf, i ? ",\"" : "{\"", 2);
+        json_escape_body(&k->buf, (const unsigned char *)name, strlen(name));
+        put_raw(&k->buf, "\":", 2);
+        k->end[i] = k->buf.len;
+    }
+    k->n = n;
+}
+
+void sf_json_keys_free(struct sf_json_keys *k)
+{
+    sf_buf_free(&k->buf);
+    free(k->end);
+    *k = (struct sf_json_keys){ 0 };
+}
+
+void sf_format_json_row(const struct sf_column *cols,
+                        const struct sf_json_keys *keys,
+                        const struct sf_row *row,
+                        struct sf_buf *out)
+{
+    if (keys && (keys->n != row->ncols || keys->n == 0)) {
+        keys = NULL; /* built for another column list (or none: "{" is not in the keys) */
+    }
+    if (!keys) {
+        put_raw(out, "{", 1);
+    }
+    for (size_t i = 0; i < row->ncols; i++) {
+        if (keys) {
+            size_t from = i ? keys->end[i - 1] : 0;
+            put_raw(out, keys->buf.data + from, keys->end[i] - from);
+        } else {
+            const char *name = cols[i].name ? cols[i].name : "";
+            put_raw(out, i ? ",\"" : "\"", i ? 2 : 1);
+            json_escape_body(out, (const unsigned char *)name, strlen(name));
+            put_raw(out, "\":", 2);
+        }
         if (row->vals[i] == NULL) {
             put_raw(out, "null", 4);
         } else {

@@ -78,6 +78,9 @@
 #define RATE_LIMIT_MS      5000 /* one log line per error kind per this many ms */
 #define RATE_SLOTS         32
 #define TOPIC_CACHE_MAX    4096 /* distinct topics with a cached handle; more are opened per run */
+#define PARTS_RELEARN_MS                                                                           \
+    30000 /* a batch per topic goes through librdkafka's partitioner this often */
+#define PARTS_GROUP_MAX 4096 /* topics with more partitions are not grouped by the sink */
 /* exactly-once */
 #define POSITIONS_FORMAT     "sqlflume-positions 1" /* first line of a position record */
 #define POSITIONS_MAX        4096 /* (topic, table) pairs with a position; more are not tracked */
@@ -97,6 +100,30 @@ struct topic_part {
 struct topic_entry {
     char *name; /* NULL = free slot */
     rd_kafka_topic_t *rkt;
+};
+
+/* librdkafka's partitioner function type (rd_kafka_msg_partitioner_*). */
+typedef int32_t (*partitioner_fn)(const rd_kafka_topic_t *rkt,
+                                  const void *key,
+                                  size_t key_len,
+                                  int32_t partition_cnt,
+                                  void *rkt_opaque,
+                                  void *msg_opaque);
+
+/*
+ * What the sink knows of a cached topic's partitions: the opaque of the topic's conf, so its
+ * partitioner callback (partition_learn_cb) records the partition count librdkafka knows. With
+ * that count the sink partitions keyed messages itself, by the same function, and produces each
+ * partition's run in one rd_kafka_produce_batch() call (one queue lock per run instead of one per
+ * message). Owned by kafka_ctx.metas; freed after rd_kafka_destroy (librdkafka's threads may call
+ * the partitioner until then).
+ */
+struct topic_meta {
+    struct topic_meta *next;
+    partitioner_fn fn;
+    atomic_int part_cnt; /* partition count librdkafka last partitioned with; 0 = unknown */
+    long long
+        relearn_ms; /* sink thread: when the next batch goes through librdkafka's partitioner */
 };
 
 /* One in-flight take transaction and what librdkafka has reported about its messages. */
@@ -163,6 +190,12 @@ struct kafka_ctx {
     size_t nparts;
     rd_kafka_topic_t *static_rkt; /* kafka.topic's handle, when it has no %{...} */
     struct topic_entry *cache;    /* open addressing, cache_cap a power of 2 */
+    partitioner_fn partitioner;   /* kafka.producer.partitioner when keyed messages may be grouped
+                                   * by partition in the sink, else NULL */
+    struct topic_meta *metas;     /* of the topic handles made by topic_create */
+    int32_t *grp_part;            /* batch slots: partition of each message of a grouped run */
+    size_t *grp_count;            /* PARTS_GROUP_MAX + 1 slots: messages per partition */
+    rd_kafka_message_t *grp_msgs; /* batch slots: a run's messages ordered by partition */
     size_t cache_cap, cache_n;
     struct sf_buf topic_buf;
     size_t batch;               /* min(flumeBatchSize, the channel's transactionCapacity) */
@@ -496,6 +529,67 @@ static bool cache_grow(struct kafka_ctx *ctx)
     return true;
 }
 
+/* The partitioner callback of topics made by topic_create: librdkafka's own function, noting the
+ * partition count it was called with. Called from any librdkafka thread. */
+static int32_t partition_learn_cb(const rd_kafka_topic_t *rkt,
+                                  const void *key,
+                                  size_t key_len,
+                                  int32_t partition_cnt,
+                                  void *rkt_opaque,
+                                  void *msg_opaque)
+{
+    struct topic_meta *tm = rkt_opaque;
+    atomic_store(&tm->part_cnt, partition_cnt);
+    return tm->fn(rkt, key, key_len, partition_cnt, rkt_opaque, msg_opaque);
+}
+
+/* librdkafka's partitioner of that name (its "partitioner" property), when it places a keyed
+ * message by its key alone so the sink may call it too; NULL for "random" and unknown names. */
+static partitioner_fn partitioner_by_name(const char *name)
+{
+    static const struct {
+        const char *name;
+        partitioner_fn fn;
+    } fns[] = {
+        { "consistent_random", rd_kafka_msg_partitioner_consistent_random },
+        { "consistent", rd_kafka_msg_partitioner_consistent },
+        { "murmur2_random", rd_kafka_msg_partitioner_murmur2_random },
+        { "murmur2", rd_kafka_msg_partitioner_murmur2 },
+        { "fnv1a_random", rd_kafka_msg_partitioner_fnv1a_random },
+        { "fnv1a", rd_kafka_msg_partitioner_fnv1a },
+    };
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        if (strcmp(fns[i].name, name) == 0) {
+            return fns[i].fn;
+        }
+    }
+    return NULL;
+}
+
+/* A new topic handle for name; with ctx->partitioner, its conf (a copy of the default topic
+ * conf) gets a topic_meta. NULL when librdkafka refuses the name. */
+static rd_kafka_topic_t *topic_create(struct kafka_ctx *ctx, const char *name)
+{
+    struct topic_meta *tm = ctx->partitioner ? calloc(1, sizeof(*tm)) : NULL;
+    rd_kafka_topic_conf_t *tc = tm ? rd_kafka_default_topic_conf_dup(ctx->rk) : NULL;
+    if (!tc) {
+        free(tm);
+        return rd_kafka_topic_new(ctx->rk, name, NULL);
+    }
+    tm->fn = ctx->partitioner;
+    atomic_init(&tm->part_cnt, 0);
+    rd_kafka_topic_conf_set_partitioner_cb(tc, partition_learn_cb);
+    rd_kafka_topic_conf_set_opaque(tc, tm);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(ctx->rk, name, tc); /* frees tc */
+    if (!rkt) {
+        free(tm);
+        return NULL;
+    }
+    tm->next = ctx->metas;
+    ctx->metas = tm;
+    return rkt;
+}
+
 /* A topic handle for name: cached, or (*temp set) to be destroyed by the caller after use.
  * NULL when librdkafka refuses the name (errno set). */
 static rd_kafka_topic_t *topic_get(struct kafka_ctx *ctx, const char *name, bool *temp)
@@ -513,19 +607,16 @@ static rd_kafka_topic_t *topic_get(struct kafka_ctx *ctx, const char *name, bool
             }
         }
     }
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(ctx->rk, name, NULL);
-    if (!rkt) {
-        return NULL;
-    }
+    char *copy = NULL;
     if (ctx->cache_n >= TOPIC_CACHE_MAX ||
-        ((ctx->cache_n + 1) * 2 > ctx->cache_cap && !cache_grow(ctx))) {
+        ((ctx->cache_n + 1) * 2 > ctx->cache_cap && !cache_grow(ctx)) || !(copy = strdup(name))) {
         *temp = true;
-        return rkt;
+        return rd_kafka_topic_new(ctx->rk, name, NULL);
     }
-    char *copy = strdup(name);
-    if (!copy) {
-        *temp = true;
-        return rkt;
+    rd_kafka_topic_t *rkt = topic_create(ctx, name);
+    if (!rkt) {
+        free(copy);
+        return NULL;
     }
     size_t j = h & (ctx->cache_cap - 1);
     while (ctx->cache[j].name) {
@@ -571,6 +662,18 @@ static const char *user_prop(const struct sf_sink *snk, const char *prop)
     (void)snprintf(key, sizeof(key), PRODUCER_PREFIX "%s", prop);
     const struct sf_prop *p = snk->conf ? sf_section_get(snk->conf, key) : NULL;
     return p ? p->val : NULL;
+}
+
+/* Destroy ctx->rk (its topic handles are gone), then the topic_metas its partitioner used. */
+static void rk_destroy(struct kafka_ctx *ctx)
+{
+    rd_kafka_destroy(ctx->rk);
+    ctx->rk = NULL;
+    while (ctx->metas) {
+        struct topic_meta *tm = ctx->metas;
+        ctx->metas = tm->next;
+        free(tm);
+    }
 }
 
 /* Create ctx->rk from the options and the kafka.producer.* pass-through. */
@@ -648,13 +751,14 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
     }
     atomic_store(&ctx->fatal, false);
     ctx->txn_ready = ctx->pos_loaded = false;
+    const char *pname = user_prop(snk, "partitioner");
+    ctx->partitioner = partitioner_by_name(pname ? pname : "consistent_random");
     if (ctx->nparts == 0) {
-        ctx->static_rkt = rd_kafka_topic_new(ctx->rk, ctx->topic, NULL);
+        ctx->static_rkt = topic_create(ctx, ctx->topic);
         if (!ctx->static_rkt) {
             (void)snprintf(errstr, errstr_size, "kafka.topic: invalid topic \"%s\": %s", ctx->topic,
                            rd_kafka_err2str(rd_kafka_last_error()));
-            rd_kafka_destroy(ctx->rk);
-            ctx->rk = NULL;
+            rk_destroy(ctx);
             return SF_ERR_INVAL;
         }
     }
@@ -667,8 +771,7 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
                 rd_kafka_topic_destroy(ctx->static_rkt);
                 ctx->static_rkt = NULL;
             }
-            rd_kafka_destroy(ctx->rk);
-            ctx->rk = NULL;
+            rk_destroy(ctx);
             return SF_ERR_INVAL;
         }
     }
@@ -695,8 +798,7 @@ static void producer_destroy(struct sf_sink *snk)
         rd_kafka_topic_destroy(ctx->pos_rkt);
         ctx->pos_rkt = NULL;
     }
-    rd_kafka_destroy(ctx->rk);
-    ctx->rk = NULL;
+    rk_destroy(ctx);
     atomic_fetch_add(&snk->metrics.connection_closed, 1);
 }
 
@@ -798,10 +900,12 @@ static void refuse(struct kbatch *b, rd_kafka_resp_err_t err, const char *topic,
     b->pending -= count;
 }
 
-/* Produce msgs[0..cnt) to rkt, waiting out a full librdkafka queue for a bounded time. */
+/* Produce msgs[0..cnt) to rkt, each to its own partition field (partition UA), else all to
+ * partition; waiting out a full librdkafka queue for a bounded time. */
 static void produce_run(struct sf_sink *snk,
                         struct kbatch *b,
                         rd_kafka_topic_t *rkt,
+                        int32_t partition,
                         rd_kafka_message_t *msgs,
                         size_t cnt)
 {
@@ -809,8 +913,9 @@ static void produce_run(struct sf_sink *snk,
     long long give_up_ms = 0;
     size_t off = 0;
     while (off < cnt) {
-        rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_PARTITION, msgs + off,
-                               (int)(cnt - off));
+        rd_kafka_produce_batch(rkt, partition,
+                               partition == RD_KAFKA_PARTITION_UA ? RD_KAFKA_MSG_F_PARTITION : 0,
+                               msgs + off, (int)(cnt - off));
         size_t retry = cnt;
         for (size_t i = off; i < cnt; i++) {
             if (msgs[i].err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -896,6 +1001,60 @@ static void produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_eve
     }
 }
 
+/*
+ * Produce msgs[0..cnt) of one topic grouped by partition: each message is placed by the topic's
+ * partitioner, as librdkafka would (same function, same partition count), and each partition's
+ * messages go in one rd_kafka_produce_batch() call, in their order. A run is left to librdkafka
+ * (false) when the count is unknown, when a message has no key or a set partition, and once per
+ * PARTS_RELEARN_MS so the partitioner callback sees partitions added to the topic.
+ */
+static bool produce_grouped(struct sf_sink *snk,
+                            struct kbatch *b,
+                            rd_kafka_topic_t *rkt,
+                            rd_kafka_message_t *msgs,
+                            size_t cnt)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    struct topic_meta *tm = ctx->partitioner ? rd_kafka_topic_opaque(rkt) : NULL;
+    if (!tm || tm->fn != ctx->partitioner || cnt < 2 || !ctx->grp_part) {
+        return false;
+    }
+    int32_t np = atomic_load(&tm->part_cnt);
+    long long now = mono_ms();
+    if (np <= 0 || np > PARTS_GROUP_MAX || now >= tm->relearn_ms) {
+        tm->relearn_ms = now + PARTS_RELEARN_MS;
+        return false;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        if (msgs[i].partition != RD_KAFKA_PARTITION_UA || !msgs[i].key || msgs[i].key_len == 0) {
+            return false; /* unkeyed messages go to random partitions: librdkafka's job */
+        }
+    }
+    memset(ctx->grp_count, 0, ((size_t)np + 1) * sizeof(*ctx->grp_count));
+    for (size_t i = 0; i < cnt; i++) {
+        int32_t p = tm->fn(rkt, msgs[i].key, msgs[i].key_len, np, tm, NULL);
+        if (p < 0 || p >= np) {
+            return false;
+        }
+        ctx->grp_part[i] = p;
+        ctx->grp_count[p + 1]++;
+    }
+    for (int32_t p = 0; p < np; p++) { /* start of each partition's slots */
+        ctx->grp_count[p + 1] += ctx->grp_count[p];
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        ctx->grp_msgs[ctx->grp_count[ctx->grp_part[i]]++] = msgs[i];
+    }
+    size_t start = 0;
+    for (int32_t p = 0; p < np; p++) { /* grp_count[p] is now the end of partition p's slots */
+        if (ctx->grp_count[p] > start) {
+            produce_run(snk, b, rkt, p, ctx->grp_msgs + start, ctx->grp_count[p] - start);
+        }
+        start = ctx->grp_count[p];
+    }
+    return true;
+}
+
 /* Produce the n messages that produce_prepare() made ready. */
 static void produce_send(struct sf_sink *snk, struct kbatch *b, size_t n)
 {
@@ -906,11 +1065,11 @@ static void produce_send(struct sf_sink *snk, struct kbatch *b, size_t n)
         while (j < n && ctx->msg_rkt[j] == rkt && !ctx->msg_rkt_temp[j]) {
             j++;
         }
-        if (rkt) {
-            produce_run(snk, b, rkt, ctx->msgs + i, j - i);
-            if (ctx->msg_rkt_temp[i]) {
-                rd_kafka_topic_destroy(rkt);
-            }
+        if (rkt && !produce_grouped(snk, b, rkt, ctx->msgs + i, j - i)) {
+            produce_run(snk, b, rkt, RD_KAFKA_PARTITION_UA, ctx->msgs + i, j - i);
+        }
+        if (rkt && ctx->msg_rkt_temp[i]) {
+            rd_kafka_topic_destroy(rkt);
         }
         i = j;
     }
@@ -2198,6 +2357,12 @@ static void kafka_stop(struct sf_sink *snk)
     sf_buf_free(&ctx->topic_buf);
     free(ctx->evs);
     free(ctx->msgs);
+    free(ctx->grp_part);
+    free(ctx->grp_count);
+    free(ctx->grp_msgs);
+    ctx->grp_part = NULL;
+    ctx->grp_count = NULL;
+    ctx->grp_msgs = NULL;
     free(ctx->msg_rkt);
     free(ctx->msg_rkt_temp);
     free(ctx->ring);
@@ -2230,6 +2395,18 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     ctx->msg_rkt = calloc(ctx->batch, sizeof(rd_kafka_topic_t *));
     ctx->msg_rkt_temp = calloc(ctx->batch, sizeof(*ctx->msg_rkt_temp));
     ctx->ring = calloc((size_t)ctx->max_inflight, sizeof(*ctx->ring));
+    /* grouping by partition is an optimisation: without its scratch, librdkafka partitions */
+    ctx->grp_part = calloc(ctx->batch, sizeof(*ctx->grp_part));
+    ctx->grp_count = calloc(PARTS_GROUP_MAX + 1, sizeof(*ctx->grp_count));
+    ctx->grp_msgs = calloc(ctx->batch, sizeof(*ctx->grp_msgs));
+    if (!ctx->grp_part || !ctx->grp_count || !ctx->grp_msgs) {
+        free(ctx->grp_part);
+        free(ctx->grp_count);
+        free(ctx->grp_msgs);
+        ctx->grp_part = NULL;
+        ctx->grp_count = NULL;
+        ctx->grp_msgs = NULL;
+    }
     int rc = SF_ERR_NOMEM;
     if (!ctx->evs || !ctx->msgs || !ctx->msg_rkt || !ctx->msg_rkt_temp || !ctx->ring ||
         topic_parse(ctx) != 0) {

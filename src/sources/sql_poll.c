@@ -178,6 +178,8 @@ struct sql_ctx {
     struct sf_format fmt;
     struct sf_buf body;
     struct sf_buf keybuf;
+    struct sf_json_keys jkeys; /* format json: keys of the visible columns of the current query */
+    const struct sf_column *jkeys_cols; /* the column array jkeys was built for (borrowed) */
     struct sf_buf gap_sql;
     struct sf_buf bf_sql;  /* the backfill's chunk query */
     struct sf_buf bf_prog; /* a backfill progress value being encoded */
@@ -1841,6 +1843,24 @@ static const char *gap_query(struct sf_source *src, struct sql_table *t, struct 
     return c->gap_sql.data;
 }
 
+/* The integer id in s[0..n) (the text of an integer column), as strtoll(s, NULL, 10) gives it;
+ * plain digits, the common case, without strtoll's locale and base handling. */
+static long long parse_id(const char *s, size_t n)
+{
+    if (n == 0 || n > 18) {
+        return strtoll(s, NULL, 10); /* signs, spaces, or possibly out of range */
+    }
+    long long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9) {
+            return strtoll(s, NULL, 10);
+        }
+        v = v * 10 + (long long)d;
+    }
+    return v;
+}
+
 /* Where the visible, offset and key columns of a poll or backfill result are. */
 struct row_layout {
     size_t nvisible;
@@ -1886,14 +1906,27 @@ static const char *row_layout(const struct sql_ctx *c, const struct sql_table *t
     return NULL;
 }
 
-/* Encode row into an event with the headers table, offset (the row's offset text off), key (the
- * primary key values joined by ',', else off) and timestamp. @return NULL on out of memory. */
+/* Build the JSON keys of a new result's visible columns (once per query, not per row). */
+static void prepare_keys(struct sql_ctx *c, const struct sf_column *cols, const struct row_layout *lo)
+{
+    c->jkeys_cols = NULL;
+    if (c->fmt.kind == SF_FORMAT_JSON) {
+        sf_json_keys_build(&c->jkeys, cols, lo->nvisible);
+        c->jkeys_cols = cols;
+    }
+}
+
+/* Encode row into an event with the headers table, offset (the row's offset text off, off_len
+ * bytes), key (the primary key values joined by ',', else off) and timestamp (ts, ts_len bytes).
+ * @return NULL on out of memory. */
 static struct sf_event *row_event(struct sql_ctx *c, const struct sql_table *t,
                                   const struct row_layout *lo, const struct sf_column *cols,
-                                  const struct sf_row *row, const char *off, const char *tsbuf)
+                                  const struct sf_row *row, const char *off, size_t off_len,
+                                  const char *ts, size_t ts_len)
 {
     struct sf_row vis = { lo->nvisible, row->vals, row->lens };
     sf_buf_reset(&c->body);
+    c->fmt.json_keys = c->fmt.kind == SF_FORMAT_JSON && c->jkeys_cols == cols ? &c->jkeys : NULL;
     sf_format_row(&c->fmt, cols, &vis, &c->body);
     sf_buf_reset(&c->keybuf);
     if (lo->nkey) {
@@ -1907,13 +1940,16 @@ static struct sf_event *row_event(struct sql_ctx *c, const struct sql_table *t,
             }
         }
     } else {
-        sf_buf_puts(&c->keybuf, off);
+        sf_buf_append(&c->keybuf, off, off_len);
     }
-    struct sf_header h[4] = { { "table", t->name ? t->name : t->status_key },
-                              { "offset", off },
-                              { "key", c->keybuf.data ? c->keybuf.data : "" },
-                              { "timestamp", tsbuf } };
-    return sf_event_create(h, 4, c->body.data, c->body.len);
+    const char *table = t->name ? t->name : t->status_key;
+    struct sf_header_lens h[4] = {
+        { "table", 5, table, strlen(table) },
+        { "offset", 6, off, off_len },
+        { "key", 3, c->keybuf.data ? c->keybuf.data : "", c->keybuf.len },
+        { "timestamp", 9, ts, ts_len },
+    };
+    return sf_event_create_lens(h, 4, c->body.data, c->body.len);
 }
 
 /* Run one query of table t and deliver its rows. *rows gets the number read.
@@ -1970,6 +2006,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     /* where the offset and key values are in each row */
     struct row_layout lo;
     const char *missing = row_layout(c, t, cols, ncols, &lo);
+    prepare_keys(c, cols, &lo);
     if (missing) {
         c->cx->query_end(c->conn);
         return fatal(src, "%s column \"%s\" is not in the result of the query",
@@ -1982,6 +2019,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     struct sf_row row;
     int got;
     char tsbuf[24] = "";
+    size_t ts_len = 0;
     while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
         (*rows)++;
         /* the row's offset */
@@ -2006,7 +2044,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
             sf_buf_append(&last, row.vals[inc_idx], row.lens[inc_idx]);
             if (t->gaps_on) {
                 size_t dropped =
-                    sf_gapset_see(&t->gs_work, strtoll(last.data, NULL, 10), poll_start_ms);
+                    sf_gapset_see(&t->gs_work, parse_id(last.data, last.len), poll_start_ms);
                 if (dropped) {
                     SF_WARN(SF_SOURCE_FMT "table \"%s\": more than %d ranges of missing ids; the "
                             "oldest is given up", SF_SOURCE_ARGS(src), t->status_key, SF_GAPS_MAX);
@@ -2017,9 +2055,10 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
             sf_buf_puts(&last, "");
         }
         if (n == 0) {
-            snprintf(tsbuf, sizeof(tsbuf), "%lld", now_ms());
+            int k = snprintf(tsbuf, sizeof(tsbuf), "%lld", now_ms());
+            ts_len = k > 0 ? (size_t)k : 0;
         }
-        struct sf_event *ev = row_event(c, t, &lo, cols, &row, last.data, tsbuf);
+        struct sf_event *ev = row_event(c, t, &lo, cols, &row, last.data, last.len, tsbuf, ts_len);
         if (!ev) {
             c->cx->query_end(c->conn);
             free_batch(c, n);
@@ -2320,6 +2359,7 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
     }
     struct row_layout lo;
     const char *missing = row_layout(c, t, cols, ncols, &lo);
+    prepare_keys(c, cols, &lo);
     if (missing || lo.nkey != 1) {
         c->cx->query_end(c->conn);
         return fatal(src, "column \"%s\" is not in the result of the backfill query of \"%s\"",
@@ -2330,6 +2370,7 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
     size_t n = 0;
     struct sf_buf off = SF_BUF_INIT, key = SF_BUF_INIT;
     char tsbuf[24] = "";
+    size_t ts_len = 0;
     struct sf_row row;
     int got;
     while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
@@ -2369,9 +2410,10 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
             sf_buf_puts(&off, "");
         }
         if (n == 0) {
-            snprintf(tsbuf, sizeof(tsbuf), "%lld", now_ms());
+            int k = snprintf(tsbuf, sizeof(tsbuf), "%lld", now_ms());
+            ts_len = k > 0 ? (size_t)k : 0;
         }
-        struct sf_event *ev = row_event(c, t, &lo, cols, &row, off.data, tsbuf);
+        struct sf_event *ev = row_event(c, t, &lo, cols, &row, off.data, off.len, tsbuf, ts_len);
         if (!ev) {
             st = backoff(src, SF_ERR_NOMEM, "could not allocate an event", "out of memory");
             goto out;
@@ -2551,6 +2593,7 @@ static void sql_stop(struct sf_source *src)
     sf_buf_free(&c->upsert_sql);
     sf_buf_free(&c->body);
     sf_buf_free(&c->keybuf);
+    sf_json_keys_free(&c->jkeys);
     sf_buf_free(&c->gap_sql);
     sf_buf_free(&c->bf_sql);
     sf_buf_free(&c->bf_prog);

@@ -601,6 +601,42 @@ START_TEST(channel_state_errors)
 }
 END_TEST
 
+/* ---------- events ---------- */
+
+/* sf_event_create_lens copies exactly the given bytes (values need no NUL) and lays the event out
+ * as sf_event_create does; headers may be empty and the body may hold NULs. */
+START_TEST(event_create_lens)
+{
+    const char vals[] = "bench1000199"; /* "bench" "1000" "199" without NULs between */
+    const struct sf_header_lens hl[] = { { "table", 5, vals, 5 },
+                                         { "offsetXX", 6, vals + 5, 4 },
+                                         { "key", 3, vals + 9, 3 },
+                                         { "empty", 5, "", 0 } };
+    const char body[] = { 'a', '\0', 'b' };
+    struct sf_event *ev = sf_event_create_lens(hl, 4, body, sizeof(body));
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_uint_eq(ev->nheaders, 4);
+    ck_assert_str_eq(sf_event_header(ev, "table"), "bench");
+    ck_assert_str_eq(sf_event_header(ev, "offset"), "1000");
+    ck_assert_str_eq(sf_event_header(ev, "key"), "199");
+    ck_assert_str_eq(sf_event_header(ev, "empty"), "");
+    ck_assert_ptr_null(sf_event_header(ev, "offsetXX"));
+    ck_assert_uint_eq(ev->body_len, 3);
+    ck_assert(memcmp(ev->body, body, 3) == 0 && ev->body[3] == '\0');
+    const struct sf_header h[] = {
+        { "table", "bench" }, { "offset", "1000" }, { "key", "199" }, { "empty", "" }
+    };
+    struct sf_event *same = sf_event_create(h, 4, body, sizeof(body));
+    size_t size = (size_t)(ev->body - (char *)ev) + ev->body_len + 1;
+    ck_assert_uint_eq((size_t)(same->body - (char *)same) + same->body_len + 1, size);
+    /* the same strings at the same places after the fixed part */
+    size_t fixed = sizeof(struct sf_event) + 4 * sizeof(struct sf_header);
+    ck_assert(memcmp((char *)ev + fixed, (char *)same + fixed, size - fixed) == 0);
+    sf_event_destroy(same);
+    sf_event_destroy(ev);
+}
+END_TEST
+
 /* ---------- delivery tracker ---------- */
 
 START_TEST(tracker_prefix)
@@ -707,6 +743,9 @@ static Suite *core_suite(void)
     tcase_add_loop_test(tc, channel_byte_capacity, 0, nt);
     tcase_add_loop_test(tc, channel_state_errors, 0, nt);
     tcase_add_loop_test(tc, tracker_take_commit_acks, 0, nt);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("event");
+    tcase_add_test(tc, event_create_lens);
     suite_add_tcase(s, tc);
     tc = tcase_create("tracker");
     tcase_add_test(tc, tracker_prefix);

@@ -281,6 +281,9 @@ static void mock_teardown(void)
     mock_rk = NULL;
 }
 
+typedef int32_t (
+    *partition_fn_t)(const rd_kafka_topic_t *, const void *, size_t, int32_t, void *, void *);
+
 struct rec {
     char *topic, *key, *val;
     int32_t partition;
@@ -315,10 +318,11 @@ static char *dup_n(const void *p, size_t n)
     return s;
 }
 
-/* Read partition 0 of every topic in topics (NULL-terminated) from the beginning with an
- * independent consumer until expect messages arrived (then a short grace for extra ones) or
- * timeout_ms passed. */
-static struct recs consume(const char *const *topics, size_t expect, long long timeout_ms)
+/* Read partitions 0..nparts-1 of every topic in topics (NULL-terminated) from the beginning
+ * with an independent consumer until expect messages arrived (then a short grace for extra
+ * ones) or timeout_ms passed. */
+static struct recs
+consume_parts(const char *const *topics, int32_t nparts, size_t expect, long long timeout_ms)
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -333,7 +337,10 @@ static struct recs consume(const char *const *topics, size_t expect, long long t
     rd_kafka_poll_set_consumer(c);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; topics[i]; i++) {
-        rd_kafka_topic_partition_list_add(parts, topics[i], 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        for (int32_t p = 0; p < nparts; p++) {
+            rd_kafka_topic_partition_list_add(parts, topics[i], p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        }
     }
     ck_assert_int_eq(rd_kafka_assign(c, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_topic_partition_list_destroy(parts);
@@ -365,6 +372,12 @@ static struct recs consume(const char *const *topics, size_t expect, long long t
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     return rs;
+}
+
+/* consume_parts of partition 0 alone */
+static struct recs consume(const char *const *topics, size_t expect, long long timeout_ms)
+{
+    return consume_parts(topics, 1, expect, timeout_ms);
 }
 
 static int64_t high_watermark(const char *topic)
@@ -512,6 +525,70 @@ START_TEST(kafka_topics_keys_values)
     }
     recs_free(&rs);
     rig_free(r);
+}
+END_TEST
+
+/*
+ * Keyed events land where librdkafka's partitioner puts their key, whether librdkafka partitions
+ * the batch (the first one of a topic, to learn its partition count) or the sink does (the
+ * later ones, grouped per partition), and each partition keeps the channel's order. Run with the
+ * default partitioner and with murmur2.
+ */
+static void check_keyed_partitions(const char *topic, const char *extra, partition_fn_t fn)
+{
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, topic, 4, 1), 0);
+    char conf[512];
+    (void)snprintf(conf, sizeof(conf), "a1.sinks.k1.kafka.topic = %s\n%s", topic, extra);
+    struct rig *r = kafka_rig(conf);
+    const int n = 3000;
+    char key[32], body[32];
+    for (int i = 0; i < n;) {
+        struct sf_txn *txn = sf_channel_txn_begin(&r->ch);
+        for (int k = 0; k < 100 && i < n; k++, i++) {
+            (void)snprintf(key, sizeof(key), "k-%d", i % 37);
+            int len = snprintf(body, sizeof(body), "event-%06d", i);
+            const struct sf_header h[] = { { "key", key } };
+            ck_assert_int_eq(sf_channel_put(txn, sf_event_create(h, 1, body, (size_t)len)), SF_OK);
+        }
+        ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+        sf_channel_txn_close(txn);
+        if (i == 100) { /* the first batch alone, so the later ones find the count learned */
+            ck_assert(drain(&r->snk, 20000));
+        }
+    }
+    ck_assert(drain(&r->snk, 20000));
+    const char *const topics[] = { topic, NULL };
+    struct recs rs = consume_parts(topics, 4, (size_t)n, 20000);
+    ck_assert_uint_eq(rs.n, (size_t)n);
+    int seen[3000] = { 0 };
+    int last[4] = { -1, -1, -1, -1 };
+    int used[4] = { 0 };
+    for (size_t i = 0; i < rs.n; i++) {
+        int seq = (int)strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert(seq >= 0 && seq < n);
+        seen[seq]++;
+        (void)snprintf(key, sizeof(key), "k-%d", seq % 37);
+        ck_assert_str_eq(rs.v[i].key, key);
+        int32_t want = fn(NULL, key, strlen(key), 4, NULL, NULL);
+        ck_assert_msg(rs.v[i].partition == want, "%s: key %s in partition %d, not %d", topic, key,
+                      (int)rs.v[i].partition, (int)want);
+        ck_assert_int_gt(seq, last[want]); /* the channel's order within a partition */
+        last[want] = seq;
+        used[want] = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(seen[i], 1);
+    }
+    ck_assert_int_eq(used[0] + used[1] + used[2] + used[3], 4);
+    recs_free(&rs);
+    rig_free(r);
+}
+
+START_TEST(kafka_keyed_partitions)
+{
+    check_keyed_partitions("keyed", "", rd_kafka_msg_partitioner_consistent);
+    check_keyed_partitions("keyed-murmur2", "a1.sinks.k1.kafka.producer.partitioner = murmur2\n",
+                           rd_kafka_msg_partitioner_murmur2);
 }
 END_TEST
 
@@ -1293,6 +1370,7 @@ static Suite *sinks_suite(void)
     tcase_add_test(tk, kafka_start_errors);
     tcase_add_test(tk, kafka_topics_keys_values);
     tcase_add_test(tk, kafka_partition_header);
+    tcase_add_test(tk, kafka_keyed_partitions);
     tcase_add_test(tk, kafka_broker_down_then_up);
     tcase_add_test(tk, kafka_failed_delivery_rolls_back);
     tcase_add_test(tk, kafka_fatal_error_recovers);

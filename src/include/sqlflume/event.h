@@ -33,6 +33,22 @@ struct sf_event {
  */
 struct sf_event *sf_event_create(const struct sf_header *headers, size_t n, const void *body,
                                  size_t body_len);
+/** A header with its lengths known, for sf_event_create_lens (the hot path skips strlen). */
+struct sf_header_lens {
+    const char *key; /* key_len bytes; need not be NUL-terminated */
+    size_t key_len;
+    const char *val; /* val_len bytes; need not be NUL-terminated */
+    size_t val_len;
+};
+
+/**
+ * sf_event_create with the lengths of the header strings given (bytes, without NUL); the event
+ * holds NUL-terminated copies. @return the event (caller owns) or NULL on out of memory.
+ */
+struct sf_event *sf_event_create_lens(const struct sf_header_lens *headers,
+                                      size_t n,
+                                      const void *body,
+                                      size_t body_len);
 /** Deep copy (same tracker and ack id); NULL on out of memory. */
 struct sf_event *sf_event_copy(const struct sf_event *ev);
 /** Free; NULL is a no-op. */

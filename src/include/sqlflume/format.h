@@ -39,11 +39,28 @@ struct sf_row {
 
 enum sf_format_kind { SF_FORMAT_JSON = 0, SF_FORMAT_CSV = 1, SF_FORMAT_TEXT = 2 };
 
+/**
+ * The JSON object keys of a result's columns, encoded once per query instead of once per row:
+ * buf holds '{"name0":' then ',"name1":' and so on; key i is buf.data[i ? end[i-1] : 0, end[i]).
+ * Zero-initialise; sf_json_keys_build fills it for a column array (aborts on out of memory, as
+ * sf_buf does), sf_json_keys_free releases it.
+ */
+struct sf_json_keys {
+    struct sf_buf buf;
+    size_t *end; /* owned, n entries */
+    size_t n, cap;
+};
+void sf_json_keys_build(struct sf_json_keys *k, const struct sf_column *cols, size_t n);
+void sf_json_keys_free(struct sf_json_keys *k);
+
 struct sf_format {
     enum sf_format_kind kind;
     const char *delimiter; /* text: delimiter.entry (default ","); csv always uses ',' */
     size_t delimiter_len;
     const char *null_text; /* text/csv: what NULL becomes (default "") */
+    /* json: the keys of the cols passed to sf_format_row, built by sf_json_keys_build for exactly
+     * that column array (borrowed), or NULL to encode the names per row */
+    const struct sf_json_keys *json_keys;
 };
 
 /**
