@@ -366,9 +366,11 @@ START_TEST(record_round_trip)
     size_t at_c1 = sf_wal_append_commit(&b, 7, SF_WAL_TXN_PUT, 1, "r1", "id=42");
     size_t at_c2 = sf_wal_append_commit(&b, 8, SF_WAL_TXN_TAKE, 1, NULL, NULL);
     size_t at_rb = sf_wal_append_rollback(&b, 9);
+    const uint32_t pairs[] = { 3, 4096, 3, 4200, 4, 16 };
+    size_t at_takes = sf_wal_append_takes(&b, 10, pairs, 3);
     ck_assert_uint_eq(at_put, 0);
     ck_assert_uint_eq(at_take, SF_WAL_REC_HDR + 12 + 16 + 7); /* table\0orders\0k\0\0 */
-    ck_assert_uint_eq(sf_wal_seal((unsigned char *)b.data, b.len, 100), 5);
+    ck_assert_uint_eq(sf_wal_seal((unsigned char *)b.data, b.len, 100), 6);
 
     /* as a log file, read back with the replay reader */
     char path[128];
@@ -436,6 +438,21 @@ START_TEST(record_round_trip)
     ck_assert_uint_eq(h.type, SF_WAL_ROLLBACK);
     ck_assert_uint_eq(h.txn_id, 9);
     ck_assert_uint_eq(h.wo_id, 104);
+
+    /* a take transaction's one TAKE record of several pairs */
+    ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_REC);
+    ck_assert_uint_eq(at, SF_WAL_FILE_HDR + at_takes);
+    ck_assert_uint_eq(h.type, SF_WAL_TAKE);
+    ck_assert_uint_eq(h.len, 3 * SF_WAL_TAKE_LEN);
+    ck_assert_uint_eq(sf_wal_take_count(h.len), 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        sf_wal_take_at(p, i, &tf, &toff);
+        ck_assert_uint_eq(tf, pairs[2 * i]);
+        ck_assert_uint_eq(toff, pairs[2 * i + 1]);
+    }
+    ck_assert_int_eq(sf_wal_decode_take(p, h.len, &tf, &toff), -1); /* not a one-pair record */
+    ck_assert_uint_eq(sf_wal_take_count(0), 0);
+    ck_assert_uint_eq(sf_wal_take_count(12), 0);
     ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_EOF);
     sf_wal_reader_close(&rd);
 
@@ -453,11 +470,11 @@ START_TEST(record_round_trip)
     ck_assert_int_eq(pwrite(fd, b.data, b.len, SF_WAL_FILE_HDR), (ssize_t)b.len);
     ck_assert_int_eq(ftruncate(fd, (off_t)(SF_WAL_FILE_HDR + b.len - 3)), 0);
     ck_assert_int_eq(sf_wal_reader_open(&rd, fd), 0);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_REC);
     }
     ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_TORN);
-    ck_assert_uint_eq(rd.pos, SF_WAL_FILE_HDR + at_rb);
+    ck_assert_uint_eq(rd.pos, SF_WAL_FILE_HDR + at_takes);
     sf_wal_reader_close(&rd);
     close(fd);
     sf_buf_free(&b);
@@ -632,7 +649,7 @@ START_TEST(zero_filled_tail_after_crash)
     char last[256];
     ck_assert_int_eq(count_logs(data, last, sizeof(last)), 1);
     list_records(last, &l);
-    ck_assert_int_eq(l.n, 2 * 26);
+    ck_assert_int_eq(l.n, 2 * 2); /* per take transaction: one TAKE record (25 pairs), a COMMIT */
     ck_assert_int_eq(l.stop, SF_WAL_EOF);
     ck_assert_int_eq(file_size_of(last), l.end);
 }
@@ -793,8 +810,8 @@ START_TEST(taken_log_files_are_deleted)
     ck_assert_int_eq(access(p, F_OK), -1);
     snprintf(p, sizeof(p), "%s/log-3", d2);
     ck_assert_int_eq(access(p, F_OK), 0);
-    /* 6 with puts + 3 started by the take commits - 2 */
-    ck_assert_int_eq(count_logs(d1, NULL, 0) + count_logs(d2, NULL, 0), 7);
+    /* 6 with puts + 1 started by the take commits (a TAKE record of 50 pairs each) - 2 */
+    ck_assert_int_eq(count_logs(d1, NULL, 0) + count_logs(d2, NULL, 0), 5);
     fc_close(t);
     t = fc_open(extra);
     ck_assert_uint_eq(sf_channel_size(&t->ch), 150);

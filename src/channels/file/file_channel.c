@@ -322,11 +322,7 @@ static void log_path(const struct file_ctx *fc, int dir, uint32_t id, char *out,
 /* Bytes an event occupies, for the cache bound. */
 static size_t ev_bytes(const struct sf_event *ev)
 {
-    size_t n = sizeof(*ev) + ev->nheaders * sizeof(struct sf_header) + ev->body_len + 1;
-    for (size_t i = 0; i < ev->nheaders; i++) {
-        n += strlen(ev->headers[i].key) + strlen(ev->headers[i].val) + 2;
-    }
-    return n;
+    return sf_event_size(ev);
 }
 
 static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
@@ -1531,10 +1527,21 @@ static int file_take_commit(struct sf_txn *txn)
     struct fc_take *ft = txn->plugin_data;
     size_t n = ft->n;
     struct fc_wbuf *w = wbuf_get(fc);
-    sf_buf_reserve(&w->b, (n + 1) * (SF_WAL_REC_HDR + 16));
-    for (size_t i = 0; i < n; i++) {
-        sf_wal_append_take(&w->b, txn->id, ft->slots[i].file_id, ft->slots[i].offset);
+    /* one TAKE record of n pairs (the pairs go through w->at, the buffer's spare u32s) */
+    if (w->at_cap < 2 * n) {
+        uint32_t *at = realloc(w->at, 2 * n * sizeof(*at));
+        if (!at) {
+            wbuf_put(fc, w);
+            return SF_ERR_NOMEM;
+        }
+        w->at = at;
+        w->at_cap = 2 * n;
     }
+    for (size_t i = 0; i < n; i++) {
+        w->at[2 * i] = ft->slots[i].file_id;
+        w->at[2 * i + 1] = ft->slots[i].offset;
+    }
+    sf_wal_append_takes(&w->b, txn->id, w->at, n);
     sf_wal_append_commit(&w->b, txn->id, SF_WAL_TXN_TAKE, (uint32_t)n, NULL, NULL);
     uint32_t file_id;
     uint64_t base, lsn = 0;
@@ -2010,13 +2017,19 @@ static int replay_file(struct file_ctx *fc,
                 break;
             }
         } else if (h.type == SF_WAL_TAKE) {
-            uint32_t tf, toff;
-            if (sf_wal_decode_take(payload, h.len, &tf, &toff) != 0) {
+            uint32_t npairs = sf_wal_take_count(h.len);
+            if (npairs == 0) {
                 r->pend_txn = 0; /* malformed: its COMMIT will not match, the txn is ignored */
                 continue;
             }
-            if (replay_pend(r, (uint64_t)tf << 32 | toff) != 0) {
-                rc = SF_ERR_NOMEM;
+            for (uint32_t i = 0; i < npairs && rc == SF_OK; i++) {
+                uint32_t tf, toff;
+                sf_wal_take_at(payload, i, &tf, &toff);
+                if (replay_pend(r, (uint64_t)tf << 32 | toff) != 0) {
+                    rc = SF_ERR_NOMEM;
+                }
+            }
+            if (rc != SF_OK) {
                 break;
             }
         } else if (h.type == SF_WAL_ROLLBACK) {

@@ -146,23 +146,16 @@ static void append32(struct sf_buf *b, uint32_t v)
 
 size_t sf_wal_append_put(struct sf_buf *b, uint64_t txn_id, const struct sf_event *ev)
 {
-    size_t strs = 0;
-    for (size_t i = 0; i < ev->nheaders; i++) {
-        strs += strlen(ev->headers[i].key) + strlen(ev->headers[i].val) + 2;
-    }
+    size_t strs;
+    const char *hs = sf_event_strs(ev, &strs); /* the payload's layout: "key\0val\0"... */
     size_t at = begin_record(b);
     sf_buf_reserve(b, 12 + strs + ev->body_len);
     unsigned char *p = (unsigned char *)b->data + b->len;
     sf_wal_put32(p, (uint32_t)ev->nheaders);
     sf_wal_put32(p + 4, (uint32_t)strs);
     p += 8;
-    for (size_t i = 0; i < ev->nheaders; i++) {
-        size_t kl = strlen(ev->headers[i].key) + 1;
-        size_t vl = strlen(ev->headers[i].val) + 1;
-        memcpy(p, ev->headers[i].key, kl);
-        memcpy(p + kl, ev->headers[i].val, vl);
-        p += kl + vl;
-    }
+    memcpy(p, hs, strs);
+    p += strs;
     sf_wal_put32(p, (uint32_t)ev->body_len);
     memcpy(p + 4, ev->body, ev->body_len);
     b->len += 12 + strs + ev->body_len;
@@ -176,6 +169,20 @@ size_t sf_wal_append_take(struct sf_buf *b, uint64_t txn_id, uint32_t file_id, u
     size_t at = begin_record(b);
     append32(b, file_id);
     append32(b, offset);
+    end_record(b, at, SF_WAL_TAKE, txn_id);
+    return at;
+}
+
+size_t sf_wal_append_takes(struct sf_buf *b, uint64_t txn_id, const uint32_t *pairs, size_t n)
+{
+    size_t at = begin_record(b);
+    sf_buf_reserve(b, n * SF_WAL_TAKE_LEN);
+    unsigned char *p = (unsigned char *)b->data + b->len;
+    for (size_t i = 0; i < 2 * n; i++) {
+        sf_wal_put32(p + 4 * i, pairs[i]);
+    }
+    b->len += n * SF_WAL_TAKE_LEN;
+    b->data[b->len] = '\0';
     end_record(b, at, SF_WAL_TAKE, txn_id);
     return at;
 }

@@ -18,9 +18,11 @@
  *     24 u64 write-order id (grows by one per record, across files and restarts)
  *   payloads:
  *     PUT      u32 nheaders, u32 strs_len, strs ("key\0val\0" per header), u32 body_len, body
- *     TAKE     u32 file id, u32 offset of the PUT record taken
- *     COMMIT   u8 kind (SF_WAL_TXN_PUT / SF_WAL_TXN_TAKE), 3 zero bytes, u32 records in the
- *              transaction, u32 key_len, key, u32 val_len, val (the source offset of a put
+ *     TAKE     one or more pairs (u32 file id, u32 offset of the PUT record taken): a take
+ *              transaction writes one TAKE record for all its events
+ *     COMMIT   u8 kind (SF_WAL_TXN_PUT / SF_WAL_TXN_TAKE), 3 zero bytes, u32 entries in the
+ *              transaction (PUT records, or pairs of its TAKE records), u32 key_len, key,
+ *              u32 val_len, val (the source offset of a put
  *              transaction; key_len = SF_WAL_NO_KEY when there is none, then no val follows)
  *     ROLLBACK empty
  *   A log may end in zero bytes (space preallocated ahead of the writes): a record header of 32
@@ -44,7 +46,7 @@
 #define SF_WAL_REC_HDR  32u /* bytes of a record header */
 #define SF_WAL_MAGIC    0xF1u
 #define SF_WAL_NO_KEY   0xFFFFFFFFu
-#define SF_WAL_TAKE_LEN 8u         /* payload bytes of a TAKE record */
+#define SF_WAL_TAKE_LEN 8u         /* payload bytes per pair of a TAKE record */
 #define SF_WAL_MAX_LEN  (1u << 30) /* a payload above this is taken as corruption */
 
 enum sf_wal_type { SF_WAL_PUT = 1, SF_WAL_TAKE = 2, SF_WAL_COMMIT = 3, SF_WAL_ROLLBACK = 4 };
@@ -62,7 +64,8 @@ struct sf_wal_hdr {
 /** A decoded COMMIT payload; key and val point into the decoded buffer (not NUL-terminated). */
 struct sf_wal_commit {
     uint8_t kind;      /* enum sf_wal_txn_kind */
-    uint32_t nrecords; /* PUT or TAKE records of the transaction before this COMMIT */
+    uint32_t nrecords; /* entries of the transaction before this COMMIT: PUT records or TAKE
+                        * pairs */
     const char *key;   /* NULL when the transaction carries no source offset */
     uint32_t key_len;
     const char *val;
@@ -107,6 +110,8 @@ bool sf_wal_file_header_check(const unsigned char hdr[SF_WAL_FILE_HDR], uint32_t
  */
 size_t sf_wal_append_put(struct sf_buf *b, uint64_t txn_id, const struct sf_event *ev);
 size_t sf_wal_append_take(struct sf_buf *b, uint64_t txn_id, uint32_t file_id, uint32_t offset);
+/** One TAKE record of n pairs: pairs[2i] is a file id, pairs[2i + 1] the offset in it (n > 0). */
+size_t sf_wal_append_takes(struct sf_buf *b, uint64_t txn_id, const uint32_t *pairs, size_t n);
 /** key/val: the source offset (borrowed, both or neither may be NULL: stored only when both are
  *  set). */
 size_t sf_wal_append_commit(struct sf_buf *b,
@@ -146,7 +151,19 @@ int sf_wal_decode_put(const unsigned char *payload,
                       size_t *nheaders,
                       const char **body,
                       size_t *body_len);
-/** Decode a TAKE payload. @return 0 or -1 when malformed. */
+/** Number of pairs in a TAKE payload of len bytes; 0 when malformed. */
+static inline uint32_t sf_wal_take_count(uint32_t len)
+{
+    return len > 0 && len % SF_WAL_TAKE_LEN == 0 ? len / SF_WAL_TAKE_LEN : 0;
+}
+/** Decode pair i (< sf_wal_take_count(len)) of a TAKE payload. */
+static inline void
+sf_wal_take_at(const unsigned char *payload, uint32_t i, uint32_t *file_id, uint32_t *offset)
+{
+    *file_id = sf_wal_get32(payload + (size_t)i * SF_WAL_TAKE_LEN);
+    *offset = sf_wal_get32(payload + (size_t)i * SF_WAL_TAKE_LEN + 4);
+}
+/** Decode a TAKE payload of exactly one pair. @return 0 or -1 when malformed. */
 int sf_wal_decode_take(const unsigned char *payload,
                        uint32_t len,
                        uint32_t *file_id,

@@ -51,6 +51,22 @@ struct sf_event *sf_event_create_lens(const struct sf_header_lens *headers,
                                       size_t body_len);
 /** Deep copy (same tracker and ack id); NULL on out of memory. */
 struct sf_event *sf_event_copy(const struct sf_event *ev);
+/**
+ * The header strings of ev as they are stored, "key\0val\0" per header back to back right after
+ * the header array and before the body (every event is made by sf_event_create*, and events are
+ * never changed in place); *len gets their total length in bytes. Borrowed from ev.
+ */
+static inline const char *sf_event_strs(const struct sf_event *ev, size_t *len)
+{
+    const char *start = (const char *)&ev->headers[ev->nheaders];
+    *len = (size_t)(ev->body - start);
+    return start;
+}
+/** Bytes of ev's one allocation. */
+static inline size_t sf_event_size(const struct sf_event *ev)
+{
+    return (size_t)(ev->body - (const char *)ev) + ev->body_len + 1;
+}
 /** Free; NULL is a no-op. */
 void sf_event_destroy(struct sf_event *ev);
 /** Value of header key (borrowed from ev), or NULL. */
