@@ -986,6 +986,9 @@ static void publish_durable(struct file_ctx *fc, uint64_t durable)
 static void *syncer_main(void *arg)
 {
     struct file_ctx *fc = arg;
+    char tname[16];
+    (void)snprintf(tname, sizeof(tname), "sync:%s", fc->ch->name);
+    (void)pthread_setname_np(pthread_self(), tname); /* for top -H and perf */
     long long last_sync_us = mono_us(); /* when the last sync ended */
     pthread_mutex_lock(&fc->sync_mu);
     for (;;) {
@@ -1768,6 +1771,9 @@ long long sf_file_channel_sync_count(struct sf_channel *ch)
 static void *bg_main(void *arg)
 {
     struct file_ctx *fc = arg;
+    char tname[16];
+    (void)snprintf(tname, sizeof(tname), "ckpt:%s", fc->ch->name);
+    (void)pthread_setname_np(pthread_self(), tname);
     long long next_ckpt = mono_ms() + fc->checkpoint_interval_ms;
     long long next_sync = fc->fsync_per_txn ? -1 : mono_ms() + fc->fsync_interval_s * 1000;
     pthread_mutex_lock(&fc->bg_mu);
