@@ -74,6 +74,25 @@ def cpu_seconds(pid):
         return -1.0
 
 
+def thread_cpu(pid):
+    """{thread name: CPU seconds} of the process's threads (names as the agent sets them)."""
+    out = {}
+    tck = os.sysconf("SC_CLK_TCK")
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    head, rest = f.read().rsplit(")", 1)
+                name = head.split("(", 1)[1]
+                fields = rest.split()
+                out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tck
+            except (OSError, IndexError, ValueError):
+                pass
+    except OSError:
+        pass
+    return out
+
+
 def main():
     bootstrap, topic, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cmd = sys.argv[sys.argv.index("--") + 1:]
@@ -91,6 +110,10 @@ def main():
     elapsed = time.monotonic() - t0
     rss = peak_rss_kib(p.pid)
     cpu = cpu_seconds(p.pid)
+    if os.environ.get("SF_BENCH_THREADS"):
+        per = thread_cpu(p.pid)
+        print(" ".join("%s=%.2f" % kv for kv in sorted(per.items(), key=lambda kv: -kv[1])),
+              file=sys.stderr)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=60)
     wm.close()
