@@ -81,15 +81,6 @@ void sf_event_destroy(struct sf_event *ev)
     free(ev);
 }
 
-const char *sf_event_header(const struct sf_event *ev, const char *key)
-{
-    for (size_t i = 0; i < ev->nheaders; i++) {
-        if (strcmp(ev->headers[i].key, key) == 0) {
-            return ev->headers[i].val;
-        }
-    }
-    return NULL;
-}
 
 /* ---- delivery tracker ---- */
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sf_ack_tracker;
 
@@ -69,8 +70,17 @@ static inline size_t sf_event_size(const struct sf_event *ev)
 }
 /** Free; NULL is a no-op. */
 void sf_event_destroy(struct sf_event *ev);
-/** Value of header key (borrowed from ev), or NULL. */
-const char *sf_event_header(const struct sf_event *ev, const char *key);
+/** Value of header key (borrowed from ev), or NULL. Inline: sinks look up headers per event. */
+static inline const char *sf_event_header(const struct sf_event *ev, const char *key)
+{
+    for (size_t i = 0; i < ev->nheaders; i++) {
+        const char *k = ev->headers[i].key;
+        if (k[0] == key[0] && strcmp(k, key) == 0) {
+            return ev->headers[i].val;
+        }
+    }
+    return NULL;
+}
 
 /**
  * Delivery tracker of one source (Kafka Connect's SubmittedRecords, DESIGN-NOTES 1).
