@@ -75,7 +75,8 @@ def cpu_seconds(pid):
 
 
 def thread_cpu(pid):
-    """{thread name: CPU seconds} of the process's threads (names as the agent sets them)."""
+    """{thread name: (CPU seconds, seconds runnable but waiting for a CPU)} of the process's
+    threads (names as the agent sets them)."""
     out = {}
     tck = os.sysconf("SC_CLK_TCK")
     try:
@@ -85,7 +86,11 @@ def thread_cpu(pid):
                     head, rest = f.read().rsplit(")", 1)
                 name = head.split("(", 1)[1]
                 fields = rest.split()
-                out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tck
+                cpu = (int(fields[11]) + int(fields[12])) / tck
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    wait = int(f.read().split()[1]) / 1e9  # runnable, waiting for a CPU
+                prev = out.get(name, (0.0, 0.0))
+                out[name] = (prev[0] + cpu, prev[1] + wait)
             except (OSError, IndexError, ValueError):
                 pass
     except OSError:
@@ -112,7 +117,8 @@ def main():
     cpu = cpu_seconds(p.pid)
     if os.environ.get("SF_BENCH_THREADS"):
         per = thread_cpu(p.pid)
-        print(" ".join("%s=%.2f" % kv for kv in sorted(per.items(), key=lambda kv: -kv[1])),
+        print(" ".join("%s=%.2f/wait %.2f" % (k, v[0], v[1])
+                       for k, v in sorted(per.items(), key=lambda kv: -kv[1][0]) if v[0] > 0.005),
               file=sys.stderr)
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=60)
