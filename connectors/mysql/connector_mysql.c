@@ -31,6 +31,7 @@
 
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
+#include "sqlflume/option.h"
 
 #define MY_CONNECT_TIMEOUT_S 10
 #define MY_READ_TIMEOUT_S    900
@@ -1282,14 +1283,6 @@ static int my_exec(struct sf_conn *c,
     return SF_OK;
 }
 
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(names[i]);
-    }
-    free(names);
-}
-
 /*
  * Look up the key of schema.table (schema NULL = current database). *found tells whether the
  * table exists; names are returned in key order.
@@ -1349,23 +1342,23 @@ static int pk_lookup(struct sf_conn *c,
     }
     free(other_table);
     if (rc < 0) {
-        free_names(exact, nexact);
-        free_names(other, nother);
+        sf_names_free(exact, nexact);
+        sf_names_free(other, nother);
         return rc;
     }
     if (exact_found) {
         *found = true;
         *cols = exact;
         *n = nexact;
-        free_names(other, nother);
+        sf_names_free(other, nother);
     } else if (other_found) {
         *found = true;
         *cols = other;
         *n = nother;
-        free_names(exact, nexact);
+        sf_names_free(exact, nexact);
     } else {
-        free_names(exact, nexact);
-        free_names(other, nother);
+        sf_names_free(exact, nexact);
+        sf_names_free(other, nother);
     }
     return SF_OK;
 }
