@@ -361,7 +361,7 @@ START_TEST(record_round_trip)
     static const char body[] = "bin\0ary";
     struct sf_event *ev = sf_event_create(hs, 2, body, sizeof(body) - 1);
     struct sf_buf b = SF_BUF_INIT;
-    size_t at_put = sf_wal_append_put(&b, 7, ev);
+    size_t at_put = sf_wal_append_put_full(&b, 7, ev); /* the older encoding: still read */
     size_t at_take = sf_wal_append_take(&b, 8, 3, 4096);
     size_t at_c1 = sf_wal_append_commit(&b, 7, SF_WAL_TXN_PUT, 1, "r1", "id=42");
     size_t at_c2 = sf_wal_append_commit(&b, 8, SF_WAL_TXN_TAKE, 1, NULL, NULL);
@@ -397,9 +397,10 @@ START_TEST(record_round_trip)
     struct sf_header got[2];
     size_t nh = 1, blen = 0;
     const char *gb = NULL;
-    ck_assert_int_eq(sf_wal_decode_put(p, h.len, got, &nh, &gb, &blen), -2); /* 1 slot: too few */
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUT, p, h.len, got, &nh, &gb, &blen),
+                     -2); /* 1 slot: too few */
     ck_assert_uint_eq(nh, 2);
-    ck_assert_int_eq(sf_wal_decode_put(p, h.len, got, &nh, &gb, &blen), 0);
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUT, p, h.len, got, &nh, &gb, &blen), 0);
     ck_assert_str_eq(got[0].key, "table");
     ck_assert_str_eq(got[0].val, "orders");
     ck_assert_str_eq(got[1].key, "k");
@@ -479,6 +480,121 @@ START_TEST(record_round_trip)
     close(fd);
     sf_buf_free(&b);
     sf_event_destroy(ev);
+}
+END_TEST
+
+/* Encode ev with sf_wal_append_put, decode it back and compare; @return the record's bytes. */
+static size_t compact_round_trip(const struct sf_event *ev, uint8_t want_type)
+{
+    struct sf_buf b = SF_BUF_INIT;
+    sf_wal_append_put(&b, 3, ev);
+    sf_wal_seal((unsigned char *)b.data, b.len, 1);
+    struct sf_wal_hdr h;
+    ck_assert(sf_wal_hdr_decode((const unsigned char *)b.data, &h));
+    ck_assert_uint_eq(h.type, want_type);
+    const unsigned char *payload = (const unsigned char *)b.data + SF_WAL_REC_HDR;
+    ck_assert(sf_wal_crc_ok(&h, (const unsigned char *)b.data, payload));
+    static struct sf_header got[400];
+    size_t nh = 400, blen = 0;
+    const char *body = NULL;
+    ck_assert_int_eq(sf_wal_decode_put(h.type, payload, h.len, got, &nh, &body, &blen), 0);
+    ck_assert_uint_eq(nh, ev->nheaders);
+    for (size_t i = 0; i < nh; i++) {
+        ck_assert_str_eq(got[i].key, ev->headers[i].key);
+        ck_assert_str_eq(got[i].val, ev->headers[i].val);
+    }
+    ck_assert_uint_eq(blen, ev->body_len);
+    ck_assert(memcmp(body, ev->body, blen) == 0);
+    if (want_type == SF_WAL_PUTC) { /* too few slots: the count needed */
+        nh = 1;
+        ck_assert_int_eq(sf_wal_decode_put(h.type, payload, h.len, got, &nh, &body, &blen),
+                         ev->nheaders > 1 ? -2 : 0);
+        /* every cut-short payload is malformed (or, cut in the body, a shorter body) */
+        size_t hdr_end = (size_t)(body - (const char *)payload);
+        for (uint32_t cut = 0; cut < hdr_end; cut++) {
+            nh = 400;
+            ck_assert_int_eq(sf_wal_decode_put(h.type, payload, cut, got, &nh, &body, &blen), -1);
+        }
+    }
+    size_t len = b.len;
+    sf_buf_free(&b);
+    return len;
+}
+
+/* The compact PUT: well-known names as one byte, repeated values as a back reference, literal
+ * keys and values otherwise; events with more than 255 headers fall back to the full PUT. */
+START_TEST(compact_put_round_trip)
+{
+    static const char body[] = "{\"id\":1234567,\"note\":\"x\0y\"}";
+    /* the SQL source's headers: key repeats offset */
+    const struct sf_header sql[] = { { "table", "orders" },
+                                     { "offset", "1234567" },
+                                     { "key", "1234567" },
+                                     { "timestamp", "1763770000000" } };
+    struct sf_event *ev = sf_event_create(sql, 4, body, sizeof(body) - 1);
+    size_t compact = compact_round_trip(ev, SF_WAL_PUTC);
+    struct sf_buf full = SF_BUF_INIT;
+    sf_wal_append_put_full(&full, 3, ev);
+    /* payload: 12 bytes of counts and lengths and 64 of "key\0val\0" strings in the full PUT;
+     * 1 count, 8 code bytes and "orders\0", "1234567\0", "1763770000000\0" (29) compact */
+    ck_assert_uint_eq(full.len - compact, (12 + 64) - (1 + 8 + 29));
+    sf_buf_free(&full);
+    sf_event_destroy(ev);
+
+    /* literal keys, empty values, names that only look well-known, a back reference to an
+     * empty value, a key that is a control byte */
+    const struct sf_header odd[] = { { "Table", "" },    { "tablex", "a" }, { "k", "" },
+                                     { "\x01", "\x02" }, { "table", "a" },  { "key", "\x01" } };
+    ev = sf_event_create(odd, 6, "", 0);
+    compact_round_trip(ev, SF_WAL_PUTC);
+    sf_event_destroy(ev);
+
+    /* more headers than back references reach, with repeated values */
+    struct sf_header many[40];
+    char names[40][8];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof(names[i]), "h%d", i);
+        many[i] = (struct sf_header){ names[i], i % 3 ? "same" : "other" };
+    }
+    ev = sf_event_create(many, 40, body, sizeof(body) - 1);
+    compact_round_trip(ev, SF_WAL_PUTC);
+    sf_event_destroy(ev);
+
+    /* no headers */
+    ev = sf_event_create(NULL, 0, body, sizeof(body) - 1);
+    compact_round_trip(ev, SF_WAL_PUTC);
+    sf_event_destroy(ev);
+
+    /* 300 headers: the full PUT */
+    static struct sf_header lots[300];
+    static char lnames[300][8];
+    for (int i = 0; i < 300; i++) {
+        snprintf(lnames[i], sizeof(lnames[i]), "h%d", i);
+        lots[i] = (struct sf_header){ lnames[i], "v" };
+    }
+    ev = sf_event_create(lots, 300, body, sizeof(body) - 1);
+    compact_round_trip(ev, SF_WAL_PUT);
+    sf_event_destroy(ev);
+
+    /* malformed codes: a key code past the names, a back reference to itself or later */
+    const unsigned char bad_key[] = { 1, 5, 0, 'v', 0 };
+    const unsigned char bad_ref[] = { 2, 1, 0, 'v', 0, 2, 2 };
+    const unsigned char ok_ref[] = { 2, 1, 0, 'v', 0, 2, 1, 'b' };
+    struct sf_header hs[4];
+    size_t nh = 4, blen = 0;
+    const char *gb = NULL;
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUTC, bad_key, sizeof(bad_key), hs, &nh, &gb, &blen),
+                     -1);
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUTC, bad_ref, sizeof(bad_ref), hs, &nh, &gb, &blen),
+                     -1);
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUTC, ok_ref, sizeof(ok_ref), hs, &nh, &gb, &blen),
+                     0);
+    ck_assert_uint_eq(nh, 2);
+    ck_assert_str_eq(hs[0].key, "table");
+    ck_assert_str_eq(hs[1].key, "offset");
+    ck_assert_str_eq(hs[1].val, "v");
+    ck_assert_uint_eq(blen, 1);
+    ck_assert_int_eq(gb[0], 'b');
 }
 END_TEST
 
@@ -586,7 +702,7 @@ START_TEST(torn_tail_is_truncated)
     list_records(path, &l);
     ck_assert_int_eq(l.n, 55); /* 5 x (10 PUT + COMMIT) */
     ck_assert_int_eq(l.type[54], SF_WAL_COMMIT);
-    ck_assert_int_eq(l.type[53], SF_WAL_PUT);
+    ck_assert_int_eq(l.type[53], SF_WAL_PUTC);
     long long cut;
     if (_i == 0) {
         ck_assert_int_eq(truncate(path, l.end - 3), 0); /* also drops any zero-filled tail */
@@ -793,14 +909,14 @@ START_TEST(taken_log_files_are_deleted)
     char extra[256];
     snprintf(extra, sizeof(extra), "maxFileSize = 4096\ndataDirs = %s/d1, %s/d2", g_dir, g_dir);
     struct fch *t = fc_open(extra);
-    put_many(&t->ch, 0, 300, 10); /* ~700 bytes per transaction: 5 per file */
+    put_many(&t->ch, 0, 300, 10); /* ~600 bytes per transaction: 6 per file */
     char d1[128], d2[128];
     snprintf(d1, sizeof(d1), "%s/d1", g_dir);
     snprintf(d2, sizeof(d2), "%s/d2", g_dir);
     int n1 = count_logs(d1, NULL, 0), n2 = count_logs(d2, NULL, 0);
-    ck_assert_int_eq(n1 + n2, 6);      /* 30 transactions of 654..694 bytes, 5 or 6 per file */
+    ck_assert_int_eq(n1 + n2, 5);      /* 30 transactions of 564..604 bytes, 6 per file */
     ck_assert_int_le(abs(n1 - n2), 1); /* round-robin over the data dirs */
-    /* half taken: log-1 (events 0..59) and log-2 (60..119) go, log-3 (120..169) stays */
+    /* half taken: log-1 (events 0..59) and log-2 (60..119) go, log-3 (120..179) stays */
     take_many(&t->ch, 0, 150, 50);
     ck_assert_int_eq(sf_file_channel_checkpoint(&t->ch), SF_OK);
     char p[256];
@@ -810,8 +926,8 @@ START_TEST(taken_log_files_are_deleted)
     ck_assert_int_eq(access(p, F_OK), -1);
     snprintf(p, sizeof(p), "%s/log-3", d2);
     ck_assert_int_eq(access(p, F_OK), 0);
-    /* 6 with puts + 1 started by the take commits (a TAKE record of 50 pairs each) - 2 */
-    ck_assert_int_eq(count_logs(d1, NULL, 0) + count_logs(d2, NULL, 0), 5);
+    /* 5 with puts + 1 started by the take commits (a TAKE record of 50 pairs each) - 2 */
+    ck_assert_int_eq(count_logs(d1, NULL, 0) + count_logs(d2, NULL, 0), 4);
     fc_close(t);
     t = fc_open(extra);
     ck_assert_uint_eq(sf_channel_size(&t->ch), 150);
@@ -1214,6 +1330,7 @@ static Suite *file_channel_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, crc32c_vectors);
     tcase_add_test(tc, record_round_trip);
+    tcase_add_test(tc, compact_put_round_trip);
     suite_add_tcase(s, tc);
     tc = tcase_create("recovery");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -1330,7 +1330,8 @@ read_event(struct fc_window *win, int fd, const struct fc_slot *s, const char **
     if (*why) {
         return NULL;
     }
-    if (!sf_wal_hdr_decode(win->buf + (s->offset - win->off), &h) || h.type != SF_WAL_PUT) {
+    if (!sf_wal_hdr_decode(win->buf + (s->offset - win->off), &h) ||
+        (h.type != SF_WAL_PUT && h.type != SF_WAL_PUTC)) {
         *why = "not a PUT record";
         return NULL;
     }
@@ -1347,14 +1348,14 @@ read_event(struct fc_window *win, int fd, const struct fc_slot *s, const char **
     struct sf_header *hs = hstack;
     size_t nh = sizeof(hstack) / sizeof(hstack[0]), body_len = 0;
     const char *body = NULL;
-    int drc = sf_wal_decode_put(p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
+    int drc = sf_wal_decode_put(h.type, p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
     if (drc == -2) {
         hs = malloc(nh * sizeof(*hs));
         if (!hs) {
             *why = "out of memory";
             return NULL;
         }
-        drc = sf_wal_decode_put(p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
+        drc = sf_wal_decode_put(h.type, p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
     }
     struct sf_event *ev = NULL;
     if (drc != 0) {
@@ -2010,6 +2011,9 @@ static int replay_file(struct file_ctx *fc,
         }
         if (h.wo_id <= min_wo) {
             continue;
+        }
+        if (h.type == SF_WAL_PUTC) {
+            h.type = SF_WAL_PUT; /* the same record, encoded compactly */
         }
         if ((h.type == SF_WAL_PUT || h.type == SF_WAL_TAKE) &&
             (h.txn_id != r->pend_txn || h.type != r->pend_type)) {

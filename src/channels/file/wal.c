@@ -144,7 +144,64 @@ static void append32(struct sf_buf *b, uint32_t v)
     sf_buf_append(b, x, 4);
 }
 
+/* The header names PUTC writes as one byte: code i + 1 is wal_names[i]. */
+static const char *const wal_names[] = { "table", "offset", "key", "timestamp" };
+#define WAL_NAMES    4
+#define WAL_BACKREFS 15 /* value codes 1..15: the value of an earlier header */
+
 size_t sf_wal_append_put(struct sf_buf *b, uint64_t txn_id, const struct sf_event *ev)
+{
+    size_t n = ev->nheaders;
+    if (n > 255) {
+        return sf_wal_append_put_full(b, txn_id, ev);
+    }
+    size_t strs; /* the full encoding's strings: more than this one needs */
+    (void)sf_event_strs(ev, &strs);
+    size_t at = begin_record(b);
+    sf_buf_reserve(b, 1 + 2 * n + strs + ev->body_len);
+    unsigned char *p = (unsigned char *)b->data + b->len;
+    *p++ = (unsigned char)n;
+    size_t vlen[WAL_BACKREFS];
+    for (size_t i = 0; i < n; i++) {
+        const char *k = ev->headers[i].key, *v = ev->headers[i].val;
+        size_t kl = strlen(k), vl = strlen(v);
+        unsigned char kc = 0;
+        for (unsigned j = 0; j < WAL_NAMES; j++) {
+            if (k[0] == wal_names[j][0] && strcmp(k, wal_names[j]) == 0) {
+                kc = (unsigned char)(j + 1);
+                break;
+            }
+        }
+        *p++ = kc;
+        if (!kc) {
+            memcpy(p, k, kl + 1);
+            p += kl + 1;
+        }
+        unsigned char vc = 0;
+        for (size_t j = 0; j < i && j < WAL_BACKREFS; j++) {
+            if (vlen[j] == vl && memcmp(ev->headers[j].val, v, vl) == 0) {
+                vc = (unsigned char)(j + 1);
+                break;
+            }
+        }
+        *p++ = vc;
+        if (!vc) {
+            memcpy(p, v, vl + 1);
+            p += vl + 1;
+        }
+        if (i < WAL_BACKREFS) {
+            vlen[i] = vl;
+        }
+    }
+    memcpy(p, ev->body, ev->body_len);
+    p += ev->body_len;
+    b->len = (size_t)((char *)p - b->data);
+    b->data[b->len] = '\0';
+    end_record(b, at, SF_WAL_PUTC, txn_id);
+    return at;
+}
+
+size_t sf_wal_append_put_full(struct sf_buf *b, uint64_t txn_id, const struct sf_event *ev)
 {
     size_t strs;
     const char *hs = sf_event_strs(ev, &strs); /* the payload's layout: "key\0val\0"... */
@@ -238,8 +295,8 @@ bool sf_wal_hdr_decode(const unsigned char *p, struct sf_wal_hdr *h)
     h->type = p[8];
     h->txn_id = sf_wal_get64(p + 16);
     h->wo_id = sf_wal_get64(p + 24);
-    return p[9] == SF_WAL_MAGIC && h->type >= SF_WAL_PUT && h->type <= SF_WAL_ROLLBACK &&
-           p[10] == 0 && p[11] == 0 && sf_wal_get32(p + 12) == 0 && h->len <= SF_WAL_MAX_LEN;
+    return p[9] == SF_WAL_MAGIC && h->type >= SF_WAL_PUT && h->type <= SF_WAL_PUTC && p[10] == 0 &&
+           p[11] == 0 && sf_wal_get32(p + 12) == 0 && h->len <= SF_WAL_MAX_LEN;
 }
 
 bool sf_wal_crc_ok(const struct sf_wal_hdr *h,
@@ -250,14 +307,70 @@ bool sf_wal_crc_ok(const struct sf_wal_hdr *h,
     return sf_wal_crc32c(c, hdr_bytes + 4, SF_WAL_REC_HDR - 4) == h->crc;
 }
 
-int sf_wal_decode_put(const unsigned char *payload,
+/* Decode a PUTC payload (see sf_wal_decode_put). */
+static int decode_putc(const unsigned char *payload,
+                       uint32_t len,
+                       struct sf_header *headers,
+                       size_t *nheaders,
+                       const char **body,
+                       size_t *body_len)
+{
+    if (len < 1) {
+        return -1;
+    }
+    size_t nh = payload[0];
+    if (nh > *nheaders) {
+        *nheaders = nh;
+        return -2;
+    }
+    const char *s = (const char *)payload + 1;
+    const char *end = (const char *)payload + len;
+    for (size_t i = 0; i < nh; i++) {
+        for (int part = 0; part < 2; part++) {
+            if (s >= end) {
+                return -1;
+            }
+            unsigned char c = (unsigned char)*s++;
+            const char *str;
+            if (c == 0) {
+                const char *z = memchr(s, '\0', (size_t)(end - s));
+                if (!z) {
+                    return -1;
+                }
+                str = s;
+                s = z + 1;
+            } else if (part == 0 && c <= WAL_NAMES) {
+                str = wal_names[c - 1];
+            } else if (part == 1 && c <= WAL_BACKREFS && c - 1u < i) {
+                str = headers[c - 1].val;
+            } else {
+                return -1;
+            }
+            if (part == 0) {
+                headers[i].key = str;
+            } else {
+                headers[i].val = str;
+            }
+        }
+    }
+    *nheaders = nh;
+    *body = s;
+    *body_len = (size_t)(end - s);
+    return 0;
+}
+
+int sf_wal_decode_put(uint8_t type,
+                      const unsigned char *payload,
                       uint32_t len,
                       struct sf_header *headers,
                       size_t *nheaders,
                       const char **body,
                       size_t *body_len)
 {
-    if (len < 12) {
+    if (type == SF_WAL_PUTC) {
+        return decode_putc(payload, len, headers, nheaders, body, body_len);
+    }
+    if (type != SF_WAL_PUT || len < 12) {
         return -1;
     }
     uint32_t nh = sf_wal_get32(payload);
