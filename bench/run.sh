@@ -52,8 +52,11 @@ sf_pg_exec $PG_PORT "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VA
 sf_pg_exec $PG_PORT "INSERT INTO bench SELECT g, 'customer-' || g, (g % 1000000) / 100.0,
     to_timestamp(1700000000 + g) AT TIME ZONE 'UTC', lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
 sf_pg_exec $PG_PORT "VACUUM ANALYZE bench" >/dev/null
-# write the freshly loaded tables out now, so that their writeback does not slow whichever runs
-# come first (the file channel's fdatasync most of all)
+# write the freshly loaded tables out now (the servers' dirty pages, then the kernel's), so that
+# a checkpoint or page flusher does not slow whichever runs come first (the file channel's
+# fdatasync most of all)
+sf_pg_exec $PG_PORT "CHECKPOINT" >/dev/null
+sf_mysql_exec $MY_PORT "FLUSH TABLES bench FOR EXPORT; UNLOCK TABLES" >/dev/null
 sync
 
 COLS="id, name, amount, created, note"
