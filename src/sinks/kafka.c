@@ -77,10 +77,9 @@
 #define PURGE_WAIT_MS      5000 /* after a purge, how long to wait for the purged reports */
 #define RATE_LIMIT_MS      5000 /* one log line per error kind per this many ms */
 #define RATE_SLOTS         32
-#define TOPIC_CACHE_MAX    4096 /* distinct topics with a cached handle; more are opened per run */
-#define PARTS_RELEARN_MS                                                                           \
-    30000 /* a batch per topic goes through librdkafka's partitioner this often */
-#define PARTS_GROUP_MAX 4096 /* topics with more partitions are not grouped by the sink */
+#define TOPIC_CACHE_MAX    4096  /* distinct topics with a cached handle; more are opened per run */
+#define PARTS_RELEARN_MS   30000 /* ms between batches left to librdkafka's partitioner */
+#define PARTS_GROUP_MAX    4096  /* topics with more partitions are not grouped by the sink */
 /* exactly-once */
 #define POSITIONS_FORMAT     "sqlflume-positions 1" /* first line of a position record */
 #define POSITIONS_MAX        4096 /* (topic, table) pairs with a position; more are not tracked */
@@ -121,9 +120,8 @@ typedef int32_t (*partitioner_fn)(const rd_kafka_topic_t *rkt,
 struct topic_meta {
     struct topic_meta *next;
     partitioner_fn fn;
-    atomic_int part_cnt; /* partition count librdkafka last partitioned with; 0 = unknown */
-    long long
-        relearn_ms; /* sink thread: when the next batch goes through librdkafka's partitioner */
+    atomic_int part_cnt;  /* partition count librdkafka last partitioned with; 0 = unknown */
+    long long relearn_ms; /* sink thread: when a batch next goes to librdkafka's partitioner */
 };
 
 /* One in-flight take transaction and what librdkafka has reported about its messages. */
@@ -1053,6 +1051,17 @@ static bool produce_grouped(struct sf_sink *snk,
         start = ctx->grp_count[p];
     }
     return true;
+}
+
+/* Free the scratch of produce_grouped (all three, or none, are set). */
+static void grp_free(struct kafka_ctx *ctx)
+{
+    free(ctx->grp_part);
+    free(ctx->grp_count);
+    free(ctx->grp_msgs);
+    ctx->grp_part = NULL;
+    ctx->grp_count = NULL;
+    ctx->grp_msgs = NULL;
 }
 
 /* Produce the n messages that produce_prepare() made ready. */
@@ -2357,12 +2366,7 @@ static void kafka_stop(struct sf_sink *snk)
     sf_buf_free(&ctx->topic_buf);
     free(ctx->evs);
     free(ctx->msgs);
-    free(ctx->grp_part);
-    free(ctx->grp_count);
-    free(ctx->grp_msgs);
-    ctx->grp_part = NULL;
-    ctx->grp_count = NULL;
-    ctx->grp_msgs = NULL;
+    grp_free(ctx);
     free(ctx->msg_rkt);
     free(ctx->msg_rkt_temp);
     free(ctx->ring);
@@ -2400,12 +2404,7 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     ctx->grp_count = calloc(PARTS_GROUP_MAX + 1, sizeof(*ctx->grp_count));
     ctx->grp_msgs = calloc(ctx->batch, sizeof(*ctx->grp_msgs));
     if (!ctx->grp_part || !ctx->grp_count || !ctx->grp_msgs) {
-        free(ctx->grp_part);
-        free(ctx->grp_count);
-        free(ctx->grp_msgs);
-        ctx->grp_part = NULL;
-        ctx->grp_count = NULL;
-        ctx->grp_msgs = NULL;
+        grp_free(ctx);
     }
     int rc = SF_ERR_NOMEM;
     if (!ctx->evs || !ctx->msgs || !ctx->msg_rkt || !ctx->msg_rkt_temp || !ctx->ring ||
