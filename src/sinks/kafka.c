@@ -10,6 +10,11 @@
  * librdkafka has reported on all of them, and process() backs off. The topic is kafka.topic with
  * %{header} replaced per event, or the event's topicHeader header when allowTopicOverride; the
  * `key` header is the message key; partitionIdHeader / defaultPartitionId pick a partition.
+ * As in Flume (1.10), useFlumeEventFormat makes each message the event's AvroFlumeEvent datum
+ * (avro_event.h) instead of its body, header.NAME = KAFKA_NAME sends header NAME as the Kafka
+ * header KAFKA_NAME, and timestampHeader names the header holding the message timestamp (ms); with
+ * either of the last two each message gets its own rd_kafka_producev() call, since
+ * rd_kafka_produce_batch() carries no headers or timestamps.
  * Every other kafka.producer.<prop> goes to librdkafka as <prop>. The producer is idempotent
  * unless the user says otherwise (so librdkafka's own retries never duplicate), which needs
  * acks=all: that is the default here instead of Flume's acks=1, and an explicit acks other than
@@ -50,6 +55,7 @@
  * for tests only): the sink freezes right after its N-th Kafka commit, before the channel commit,
  * as a crash would (stop() then rolls back), or with testCrashKill raises SIGKILL there.
  */
+#include "sqlflume/avro_event.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/sinks.h"
@@ -68,6 +74,7 @@
 #include <librdkafka/rdkafka.h>
 
 #define PRODUCER_PREFIX    "kafka.producer."
+#define HEADER_PREFIX      "header."
 #define TAKE_WAIT_MS       100  /* take wait when nothing is in flight */
 #define RING_WAIT_MS       100  /* poll wait when no batch can be taken (ring full, draining) */
 #define IDLE_POLL_MS       1    /* poll wait when the channel is empty but batches are in flight */
@@ -179,10 +186,21 @@ struct kafka_ctx {
     long long default_partition;
     long long max_inflight;
     long long flush_timeout_ms;
+    bool flume_event_format; /* useFlumeEventFormat */
+    char *timestamp_header;  /* timestampHeader, or NULL */
     char *txn_id;          /* kafka.producer.transactional.id: exactly-once when set */
     char *positions_topic; /* kafka.positions.topic */
 
     /* runtime, from start to stop */
+    const char **hdr_from, **hdr_to; /* header.NAME = KAFKA: NAME and KAFKA, borrowed from the
+                                      * configuration (which outlives the sink) */
+    size_t nhdr;
+    bool per_msg;                   /* Kafka headers or timestamps: one rd_kafka_producev per
+                                     * message instead of rd_kafka_produce_batch */
+    const struct sf_event **msg_ev; /* per_msg: batch slots, the event of each message */
+    struct sf_buf *avro;            /* useFlumeEventFormat: max_inflight slots, the message
+                                     * bodies of each ring slot's batch */
+    size_t *avro_at;                /* useFlumeEventFormat: batch slots, offsets in avro[] */
     rd_kafka_t *rk;
     struct topic_part *parts; /* kafka.topic as a template, when it has %{...} */
     size_t nparts;
@@ -255,6 +273,19 @@ static const struct sf_option kafka_options[] = {
       offsetof(struct kafka_ctx, default_partition), 0, NULL, NULL,
       "partition number for events without a partitionIdHeader value; -1 lets the "
       "partitioner choose (by key when there is one)" },
+    { "useFlumeEventFormat", SF_OPT_BOOL, "false", 0, 0,
+      offsetof(struct kafka_ctx, flume_event_format), 0, NULL, NULL,
+      "whether each message is Flume's AvroFlumeEvent (Avro binary: the event's headers and "
+      "body, as Flume's KafkaSource and KafkaChannel read with useFlumeEventFormat) instead of "
+      "the body alone" },
+    { "timestampHeader", SF_OPT_STRING, NULL, 0, 0, offsetof(struct kafka_ctx, timestamp_header), 0,
+      NULL, NULL,
+      "name of the header whose value (milliseconds since the epoch) becomes the message "
+      "timestamp, e.g. timestamp (the capture time); unset or not a number: the time of "
+      "producing" },
+    { HEADER_PREFIX, SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
+      "header.NAME = KAFKA_NAME sends the event's header NAME with each message as the Kafka "
+      "header KAFKA_NAME (events without NAME get no such header)" },
     { "maxInFlightBatches", SF_OPT_INT, "16", 1, 1024, offsetof(struct kafka_ctx, max_inflight), 0,
       NULL, NULL,
       "take transactions (batches) produced and awaiting delivery reports at once (1 with "
@@ -971,13 +1002,24 @@ static int32_t partition_of(struct sf_sink *snk, const struct sf_event *ev)
 static void produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
 {
     struct kafka_ctx *ctx = snk->ctx;
+    struct sf_buf *ab = ctx->flume_event_format ? &ctx->avro[b - ctx->ring] : NULL;
+    if (ab) {
+        sf_buf_reset(ab); /* the slot's previous batch is settled: librdkafka let go of it */
+    }
     b->pending += n;
     for (size_t i = 0; i < n; i++) {
         const struct sf_event *ev = evs[i];
         rd_kafka_message_t *m = &ctx->msgs[i];
         memset(m, 0, sizeof(*m));
-        m->payload = ev->body;
-        m->len = ev->body_len;
+        if (ab) {
+            ctx->avro_at[i] = sf_avro_event_encode(ab, ev);
+        } else {
+            m->payload = ev->body;
+            m->len = ev->body_len;
+        }
+        if (ctx->per_msg) {
+            ctx->msg_ev[i] = ev;
+        }
         const char *key = sf_event_header(ev, "key");
         if (key) {
             m->key = (void *)key;
@@ -995,6 +1037,91 @@ static void produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_eve
                 SF_ERROR(SF_SINK_FMT "invalid topic \"%s\" for an event (kafka.topic = \"%s\")",
                          SF_SINK_ARGS(snk), topic, ctx->topic);
             }
+        }
+    }
+    for (size_t i = 0; ab && i < n; i++) { /* ab->data is where it stays now */
+        ctx->msgs[i].payload = ab->data + ctx->avro_at[i];
+        ctx->msgs[i].len = (i + 1 < n ? ctx->avro_at[i + 1] : ab->len) - ctx->avro_at[i];
+    }
+}
+
+/* The timestamp of ev's message: timestampHeader's value in ms since the epoch, else 0 (librdkafka
+ * then takes the time of producing), as Flume's KafkaSink does (it warns about a bad value). */
+static int64_t timestamp_of(struct sf_sink *snk, const struct sf_event *ev)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    const char *v = ctx->timestamp_header ? sf_event_header(ev, ctx->timestamp_header) : NULL;
+    if (!v) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long ts = strtoll(v, &end, 10);
+    if (!errno && end != v && !*end && ts >= 0) {
+        return ts;
+    }
+    unsigned suppressed;
+    if (rate_allow(ctx, str_key(ctx->timestamp_header), &suppressed)) {
+        SF_WARN(SF_SINK_FMT "header \"%s\" is not a timestamp in milliseconds: \"%s\"; using the "
+                            "time of producing",
+                SF_SINK_ARGS(snk), ctx->timestamp_header, v);
+    }
+    return 0;
+}
+
+/* The Kafka headers of ev's message (header.NAME), or NULL when it has none of them. The caller
+ * owns the list until rd_kafka_producev takes it. */
+static rd_kafka_headers_t *headers_of(struct kafka_ctx *ctx, const struct sf_event *ev)
+{
+    rd_kafka_headers_t *hs = NULL;
+    for (size_t i = 0; i < ctx->nhdr; i++) {
+        const char *v = sf_event_header(ev, ctx->hdr_from[i]);
+        if (v) {
+            if (!hs) {
+                hs = rd_kafka_headers_new(ctx->nhdr);
+            }
+            (void)rd_kafka_header_add(hs, ctx->hdr_to[i], -1, v, (ssize_t)strlen(v));
+        }
+    }
+    return hs;
+}
+
+/* Produce messages [from, to) of the batch one rd_kafka_producev() call each, with their Kafka
+ * headers and timestamps; a full librdkafka queue is waited out for a bounded time. */
+static void
+produce_each(struct sf_sink *snk, struct kbatch *b, rd_kafka_topic_t *rkt, size_t from, size_t to)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    long long give_up_ms = 0;
+    for (size_t i = from; i < to; i++) {
+        const rd_kafka_message_t *m = &ctx->msgs[i];
+        rd_kafka_headers_t *hs = headers_of(ctx, ctx->msg_ev[i]);
+        int64_t ts = timestamp_of(snk, ctx->msg_ev[i]);
+        for (;;) {
+            rd_kafka_resp_err_t err =
+                hs ? rd_kafka_producev(
+                         ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
+                         RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+                         RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hs),
+                         RD_KAFKA_V_END)
+                   : rd_kafka_producev(
+                         ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
+                         RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+                         RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
+            if (!err) {
+                break; /* the headers are librdkafka's now */
+            }
+            long long now = mono_ms();
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && give_up_ms == 0) {
+                give_up_ms = now + QUEUE_FULL_MAX_MS;
+            }
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now >= give_up_ms ||
+                atomic_load(&ctx->fatal)) {
+                rd_kafka_headers_destroy(hs);
+                refuse(b, err, rd_kafka_topic_name(rkt), 1);
+                break;
+            }
+            rd_kafka_poll(ctx->rk, QUEUE_FULL_WAIT_MS);
         }
     }
 }
@@ -1074,7 +1201,9 @@ static void produce_send(struct sf_sink *snk, struct kbatch *b, size_t n)
         while (j < n && ctx->msg_rkt[j] == rkt && !ctx->msg_rkt_temp[j]) {
             j++;
         }
-        if (rkt && !produce_grouped(snk, b, rkt, ctx->msgs + i, j - i)) {
+        if (rkt && ctx->per_msg) {
+            produce_each(snk, b, rkt, i, j);
+        } else if (rkt && !produce_grouped(snk, b, rkt, ctx->msgs + i, j - i)) {
             produce_run(snk, b, rkt, RD_KAFKA_PARTITION_UA, ctx->msgs + i, j - i);
         }
         if (rkt && ctx->msg_rkt_temp[i]) {
@@ -2370,12 +2499,64 @@ static void kafka_stop(struct sf_sink *snk)
     free(ctx->msg_rkt);
     free(ctx->msg_rkt_temp);
     free(ctx->ring);
+    for (size_t i = 0; ctx->avro && i < (size_t)ctx->max_inflight; i++) {
+        sf_buf_free(&ctx->avro[i]);
+    }
+    free(ctx->avro);
+    free(ctx->avro_at);
+    free(ctx->msg_ev);
+    free(ctx->hdr_from);
+    free(ctx->hdr_to);
+    ctx->avro = NULL;
+    ctx->avro_at = NULL;
+    ctx->msg_ev = NULL;
+    ctx->hdr_from = ctx->hdr_to = NULL;
+    ctx->nhdr = 0;
     ctx->evs = NULL;
     ctx->msgs = NULL;
     ctx->msg_rkt = NULL;
     ctx->msg_rkt_temp = NULL;
     ctx->ring = NULL;
     pthread_mutex_destroy(&ctx->rate_mu);
+}
+
+/* Collect the header.NAME = KAFKA_NAME keys into hdr_from / hdr_to.
+ * @return SF_OK, SF_ERR_INVAL (an empty name, in errstr) or SF_ERR_NOMEM. */
+static int headers_parse(struct sf_sink *snk, char *errstr, size_t errstr_size)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    size_t n = 0;
+    for (size_t i = 0; snk->conf && i < snk->conf->n; i++) {
+        n += strncmp(sf_section_subkey(snk->conf, snk->conf->v[i]), HEADER_PREFIX,
+                     strlen(HEADER_PREFIX)) == 0;
+    }
+    if (n == 0) {
+        return SF_OK;
+    }
+    ctx->hdr_from = calloc(n, sizeof(*ctx->hdr_from));
+    ctx->hdr_to = calloc(n, sizeof(*ctx->hdr_to));
+    if (!ctx->hdr_from || !ctx->hdr_to) {
+        (void)snprintf(errstr, errstr_size, "out of memory");
+        return SF_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < snk->conf->n; i++) {
+        const struct sf_prop *p = snk->conf->v[i];
+        const char *sub = sf_section_subkey(snk->conf, p);
+        if (strncmp(sub, HEADER_PREFIX, strlen(HEADER_PREFIX)) != 0) {
+            continue;
+        }
+        const char *name = sub + strlen(HEADER_PREFIX);
+        if (!*name || !*p->val) {
+            (void)snprintf(errstr, errstr_size,
+                           "%s: needs an event header name after \"" HEADER_PREFIX
+                           "\" and a Kafka header name as its value",
+                           sub);
+            return SF_ERR_INVAL;
+        }
+        ctx->hdr_from[ctx->nhdr] = name;
+        ctx->hdr_to[ctx->nhdr++] = p->val;
+    }
+    return SF_OK;
 }
 
 static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
@@ -2409,6 +2590,18 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     int rc = SF_ERR_NOMEM;
     if (!ctx->evs || !ctx->msgs || !ctx->msg_rkt || !ctx->msg_rkt_temp || !ctx->ring ||
         topic_parse(ctx) != 0) {
+        (void)snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    if ((rc = headers_parse(snk, errstr, errstr_size)) != SF_OK) {
+        goto fail;
+    }
+    rc = SF_ERR_NOMEM;
+    ctx->per_msg = ctx->nhdr > 0 || ctx->timestamp_header;
+    if ((ctx->per_msg && !(ctx->msg_ev = calloc(ctx->batch, sizeof(*ctx->msg_ev)))) ||
+        (ctx->flume_event_format &&
+         (!(ctx->avro = calloc((size_t)ctx->max_inflight, sizeof(*ctx->avro))) ||
+          !(ctx->avro_at = calloc(ctx->batch, sizeof(*ctx->avro_at)))))) {
         (void)snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sqlflume/avro_event.h"
 #include "sqlflume/buf.h"
 #include "sqlflume/error.h"
 #include "sqlflume/format.h"
@@ -851,6 +852,68 @@ START_TEST(format_bad_kind)
 }
 END_TEST
 
+/* ---------- AvroFlumeEvent datums ---------- */
+
+static void check_avro(const struct sf_header *h,
+                       size_t nh,
+                       const void *body,
+                       size_t len,
+                       const unsigned char *want,
+                       size_t want_len)
+{
+    struct sf_event *ev = sf_event_create(h, nh, body, len);
+    ck_assert_ptr_nonnull(ev);
+    struct sf_buf b = SF_BUF_INIT;
+    sf_buf_puts(&b, "prefix"); /* appends: the datum starts where the buffer ended */
+    ck_assert_uint_eq(sf_avro_event_encode(&b, ev), 6);
+    ck_assert_uint_eq(b.len - 6, want_len);
+    ck_assert_int_eq(memcmp(b.data + 6, want, want_len), 0);
+    ck_assert_int_eq(b.data[b.len], '\0');
+    sf_buf_free(&b);
+    sf_event_destroy(ev);
+}
+
+/* Byte for byte, worked out from the Avro specification: map block count, zig-zag varint
+ * lengths (300 is 600 = 0xD8 0x04), the end-of-map 0, bytes. */
+START_TEST(avro_event_bytes)
+{
+    const struct sf_header one[] = { { "a", "b" } };
+    static const unsigned char w1[] = { 0x02, 0x02, 'a', 0x02, 'b', 0x00, 0x04, 'h', 'i' };
+    check_avro(one, 1, "hi", 2, w1, sizeof(w1));
+
+    static const unsigned char w0[] = { 0x00, 0x00 }; /* no headers, empty body */
+    check_avro(NULL, 0, "", 0, w0, sizeof(w0));
+
+    unsigned char big[300], w2[3 + 300];
+    memset(big, 0, sizeof(big)); /* NUL bytes are body bytes like any other */
+    big[299] = 0xFF;
+    w2[0] = 0x00;
+    w2[1] = 0xD8;
+    w2[2] = 0x04;
+    memcpy(w2 + 3, big, sizeof(big));
+    check_avro(NULL, 0, big, sizeof(big), w2, sizeof(w2));
+
+    /* 64 headers: the count 64 is zig-zag 128, two bytes; an empty value is length 0 */
+    struct sf_header many[64];
+    unsigned char w3[2 + 64 * 3 + 1 + 2];
+    size_t k = 0;
+    w3[k++] = 0x80;
+    w3[k++] = 0x01;
+    for (int i = 0; i < 64; i++) {
+        many[i] = (struct sf_header){ "k", "" };
+        w3[k++] = 0x02;
+        w3[k++] = 'k';
+        w3[k++] = 0x00;
+    }
+    w3[k++] = 0x00;
+    w3[k++] = 0x02;
+    w3[k++] = 'z';
+    check_avro(many, 64, "z", 1, w3, k);
+
+    ck_assert_ptr_nonnull(strstr(sf_avro_event_schema, "\"AvroFlumeEvent\""));
+}
+END_TEST
+
 static Suite *format_suite(void)
 {
     Suite *s = suite_create("format");
@@ -893,6 +956,10 @@ static Suite *format_suite(void)
     tcase_add_test(tc, text_all_types);
     tcase_add_test(tc, text_delimiters);
     tcase_add_test(tc, text_raw_bytes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("avro_event");
+    tcase_add_test(tc, avro_event_bytes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dispatch");

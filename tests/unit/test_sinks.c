@@ -2,7 +2,9 @@
  * Unit tests of the built-in sinks: the LoggerSink line (byte for byte Flume's EventHelper +
  * Commons IO HexDump output), the null and logger sinks draining a memory channel, and the Kafka
  * sink against librdkafka's mock cluster running in this process: topics (%{header}, the topic
- * header override), keys and values checked by an independent consumer, a broker that is down
+ * header override), keys and values checked by an independent consumer, Kafka headers
+ * (header.NAME) and timestamps (timestampHeader), AvroFlumeEvent messages (useFlumeEventFormat)
+ * decoded by avro-c, a broker that is down
  * (nothing commits, nothing is lost, everything arrives exactly once after it is back), failed
  * deliveries (rollback, redelivery in order) and stop with undelivered batches (rolled back into
  * the channel in order); exactly-once (kafka.producer.transactional.id): each event once and the
@@ -20,7 +22,11 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#ifdef SF_HAVE_AVRO
+#include <avro.h>
+#endif
 
+#include "sqlflume/avro_event.h"
 #include "sqlflume/channel.h"
 #include "sqlflume/error.h"
 #include "sqlflume/event.h"
@@ -286,6 +292,9 @@ typedef int32_t (
 
 struct rec {
     char *topic, *key, *val;
+    size_t val_len;
+    char *hdrs; /* the Kafka headers as "name=value;" each, "" for none */
+    int64_t ts; /* message timestamp, ms */
     int32_t partition;
     int64_t offset;
 };
@@ -301,6 +310,7 @@ static void recs_free(struct recs *rs)
         free(rs->v[i].topic);
         free(rs->v[i].key);
         free(rs->v[i].val);
+        free(rs->v[i].hdrs);
     }
     free(rs->v);
     rs->v = NULL;
@@ -358,9 +368,23 @@ consume_parts(const char *const *topics, int32_t nparts, size_t expect, long lon
                 cap = cap ? cap * 2 : 64;
                 rs.v = realloc(rs.v, cap * sizeof(*rs.v));
             }
+            struct sf_buf hb = SF_BUF_INIT;
+            sf_buf_puts(&hb, "");
+            rd_kafka_headers_t *hs = NULL;
+            if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const char *name;
+                const void *hv;
+                size_t hl;
+                for (size_t h = 0; !rd_kafka_header_get_all(hs, h, &name, &hv, &hl); h++) {
+                    sf_buf_printf(&hb, "%s=%.*s;", name, (int)hl, (const char *)hv);
+                }
+            }
             rs.v[rs.n++] = (struct rec){ .topic = strdup(rd_kafka_topic_name(m->rkt)),
                                          .key = dup_n(m->key, m->key_len),
                                          .val = dup_n(m->payload, m->len),
+                                         .val_len = m->len,
+                                         .hdrs = sf_buf_steal(&hb),
+                                         .ts = rd_kafka_message_timestamp(m, NULL),
                                          .partition = m->partition,
                                          .offset = m->offset };
             if (rs.n >= expect && grace == 0) {
@@ -589,6 +613,163 @@ START_TEST(kafka_keyed_partitions)
     check_keyed_partitions("keyed", "", rd_kafka_msg_partitioner_consistent);
     check_keyed_partitions("keyed-murmur2", "a1.sinks.k1.kafka.producer.partitioner = murmur2\n",
                            rd_kafka_msg_partitioner_murmur2);
+}
+END_TEST
+
+/* header.NAME and timestampHeader (Flume 1.10's KafkaSink): the mapped headers go as Kafka
+ * headers under their new names, unmapped ones do not; the timestamp header's value is the
+ * message timestamp, and a missing or bad one leaves the time of producing. */
+START_TEST(kafka_headers_and_timestamp)
+{
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "hdrs", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = hdrs\n"
+                              "a1.sinks.k1.header.table = db.table\n"
+                              "a1.sinks.k1.header.offset = row-offset\n"
+                              "a1.sinks.k1.timestampHeader = timestamp\n");
+    const struct sf_header full[] = { { "table", "orders" },
+                                      { "offset", "42" },
+                                      { "key", "k42" },
+                                      { "timestamp", "1700000000123" } };
+    const struct sf_header bad_ts[] = { { "offset", "43" }, { "timestamp", "soon" } };
+    const struct sf_header other[] = { { "key", "k44" } };
+    long long before = (long long)time(NULL) * 1000 - 1000;
+    put_events(&r->ch, 0, 30, full, 4);
+    put_events(&r->ch, 30, 1, bad_ts, 2);
+    put_events(&r->ch, 31, 1, other, 1);
+    put_events(&r->ch, 32, 1, NULL, 0);
+    ck_assert(drain(&r->snk, 20000));
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), 33);
+    rig_free(r);
+    long long after = (long long)time(NULL) * 1000 + 1000;
+
+    const char *const topics[] = { "hdrs", NULL };
+    struct recs rs = consume(topics, 33, 20000);
+    ck_assert_uint_eq(rs.n, 33);
+    for (size_t i = 0; i < rs.n; i++) {
+        int seq = (int)strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert_int_eq(seq, (int)i); /* one partition: the channel's order */
+        if (seq < 30) {
+            ck_assert_str_eq(rs.v[i].hdrs, "db.table=orders;row-offset=42;");
+            ck_assert_int_eq(rs.v[i].ts, 1700000000123LL);
+            ck_assert_str_eq(rs.v[i].key, "k42");
+        } else {
+            ck_assert_str_eq(rs.v[i].hdrs, seq == 30 ? "row-offset=43;" : "");
+            ck_assert_msg(rs.v[i].ts >= before && rs.v[i].ts <= after,
+                          "event %d: timestamp %lld is not the time of producing", seq,
+                          (long long)rs.v[i].ts);
+        }
+    }
+    recs_free(&rs);
+
+    /* a header.NAME without a name or a value is refused at start */
+    char conf[1024], err[512];
+    (void)snprintf(conf, sizeof(conf),
+                   "a1.sinks.k1.kafka.bootstrap.servers = %s\n"
+                   "a1.sinks.k1.header. = x\n",
+                   bootstraps);
+    r = rig_new(&sf_sink_kafka, conf, err, sizeof(err));
+    ck_assert(!r->started);
+    ck_assert_msg(strstr(err, "header.") != NULL, "%s", err);
+    rig_free(r);
+}
+END_TEST
+
+#ifdef SF_HAVE_AVRO
+/* Decode one AvroFlumeEvent datum with avro-c (an independent implementation of the Avro
+ * specification, reading with Flume's schema) into "k=v;" headers and the body. */
+static void avro_decode(const char *data, size_t len, char **hdrs, char **body, size_t *body_len)
+{
+    avro_schema_t schema;
+    ck_assert_int_eq(
+        avro_schema_from_json_length(sf_avro_event_schema, strlen(sf_avro_event_schema), &schema),
+        0);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t rec;
+    ck_assert_int_eq(avro_generic_value_new(iface, &rec), 0);
+    avro_reader_t rd = avro_reader_memory(data, (int64_t)len);
+    ck_assert_msg(avro_value_read(rd, &rec) == 0, "avro: %s", avro_strerror());
+    char extra;
+    ck_assert_msg(avro_read(rd, &extra, 1) != 0, "bytes after the datum"); /* all was read */
+    avro_value_t map, b;
+    ck_assert_int_eq(avro_value_get_by_name(&rec, "headers", &map, NULL), 0);
+    ck_assert_int_eq(avro_value_get_by_name(&rec, "body", &b, NULL), 0);
+    size_t n;
+    ck_assert_int_eq(avro_value_get_size(&map, &n), 0);
+    struct sf_buf hb = SF_BUF_INIT;
+    sf_buf_puts(&hb, "");
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t v;
+        const char *k, *s;
+        size_t sl;
+        ck_assert_int_eq(avro_value_get_by_index(&map, i, &v, &k), 0);
+        ck_assert_int_eq(avro_value_get_string(&v, &s, &sl), 0);
+        sf_buf_printf(&hb, "%s=%s;", k, s);
+    }
+    const void *bp;
+    ck_assert_int_eq(avro_value_get_bytes(&b, &bp, body_len), 0);
+    *body = dup_n(bp, *body_len);
+    *hdrs = sf_buf_steal(&hb);
+    avro_reader_free(rd);
+    avro_value_decref(&rec);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+}
+#endif
+
+/* useFlumeEventFormat: every message is the AvroFlumeEvent of its event (headers in order, 4-byte
+ * UTF-8, NUL bytes and a 300-byte body that needs a two-byte length intact), with the key still
+ * from the key header; decoded by avro-c with Flume's schema. */
+START_TEST(kafka_flume_event_format)
+{
+#ifndef SF_HAVE_AVRO
+    fprintf(stderr, "kafka_flume_event_format: built without avro-c (libavro-dev): skipped\n");
+#else
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "avro", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = avro\n"
+                              "a1.sinks.k1.useFlumeEventFormat = true\n"
+                              "a1.sinks.k1.flumeBatchSize = 7\n");
+    const struct sf_header h[] = { { "table", "t\xF0\x9F\x98\x80" }, { "key", "k1" }, { "e", "" } };
+    char big[300];
+    for (size_t i = 0; i < sizeof(big); i++) {
+        big[i] = (char)(i % 251); /* NUL bytes included */
+    }
+    for (int i = 0; i < 20; i++) {
+        struct sf_txn *txn = sf_channel_txn_begin(&r->ch);
+        char body[32];
+        int len = snprintf(body, sizeof(body), "event-%06d", i);
+        struct sf_event *ev = i == 19 ? sf_event_create(NULL, 0, big, sizeof(big))
+                                      : sf_event_create(h, 3, body, (size_t)len);
+        ck_assert_int_eq(sf_channel_put(txn, ev), SF_OK);
+        ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+        sf_channel_txn_close(txn);
+    }
+    ck_assert(drain(&r->snk, 20000));
+    rig_free(r);
+    const char *const topics[] = { "avro", NULL };
+    struct recs rs = consume(topics, 20, 20000);
+    ck_assert_uint_eq(rs.n, 20);
+    for (size_t i = 0; i < rs.n; i++) {
+        char *hdrs, *body;
+        size_t blen;
+        avro_decode(rs.v[i].val, rs.v[i].val_len, &hdrs, &body, &blen);
+        if (i < 19) {
+            char want[32];
+            (void)snprintf(want, sizeof(want), "event-%06zu", i);
+            ck_assert_str_eq(hdrs, "table=t\xF0\x9F\x98\x80;key=k1;e=;");
+            ck_assert_uint_eq(blen, strlen(want));
+            ck_assert_str_eq(body, want);
+            ck_assert_str_eq(rs.v[i].key, "k1");
+        } else {
+            ck_assert_str_eq(hdrs, "");
+            ck_assert_uint_eq(blen, sizeof(big));
+            ck_assert_int_eq(memcmp(body, big, sizeof(big)), 0);
+            ck_assert_ptr_null(rs.v[i].key);
+        }
+        free(hdrs);
+        free(body);
+    }
+    recs_free(&rs);
+#endif
 }
 END_TEST
 
@@ -1370,6 +1551,8 @@ static Suite *sinks_suite(void)
     tcase_add_test(tk, kafka_start_errors);
     tcase_add_test(tk, kafka_topics_keys_values);
     tcase_add_test(tk, kafka_partition_header);
+    tcase_add_test(tk, kafka_headers_and_timestamp);
+    tcase_add_test(tk, kafka_flume_event_format);
     tcase_add_test(tk, kafka_keyed_partitions);
     tcase_add_test(tk, kafka_broker_down_then_up);
     tcase_add_test(tk, kafka_failed_delivery_rolls_back);
