@@ -110,21 +110,31 @@ run_agent() { # db format [channel] -> "wall rss"  (runs in a subshell: the run 
     n=$(($(cat "$WORK/runs" 2>/dev/null || echo 0) + 1))
     echo $n >"$WORK/runs"
     agent_conf "$1" "$2" "bench-$1-$2-$n" "bench-$n" "${3:-memory}"
+    local rc=0
     /usr/bin/python3 bench/measure_agent.py "$BOOTSTRAP" "bench-$1-$2-$n" "$ROWS" -- \
-        "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console
+        "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console || rc=$?
+    rm -rf "$WORK/fc-bench-$n" # its dirty pages would be written back during the next runs
+    return $rc
 }
 
-best() { # pick the fastest of REPEAT runs of a command that prints "wall rss cpu"
-    local bestw="" bestr="" bestc="" out w r c
-    for _ in $(seq 1 "$REPEAT"); do
-        out=$("$@") || return 1
-        read -r w r c <<<"$out"
-        if [ -z "$bestw" ] || awk "BEGIN{exit !($w < $bestw)}"; then bestw=$w; bestr=$r; bestc=$c; fi
-    done
-    echo "$bestw $bestr $bestc"
+# keep the fastest run of each kind: record KEY "wall rss cpu"
+declare -A W R C ALL
+record() {
+    local w r c
+    read -r w r c <<<"$2"
+    ALL[$1]="${ALL[$1]:-}$w "
+    if [ -z "${W[$1]:-}" ] || awk "BEGIN{exit !($w < ${W[$1]})}"; then W[$1]=$w; R[$1]=$r; C[$1]=$c; fi
 }
 
-declare -A W R C
+run_rec() { # KEY CMD...: run CMD (it prints "wall rss cpu") and record it; stop on failure
+    local out
+    sync # every run starts with nothing of the previous ones left to write back
+    out=$("${@:2}") || { echo "benchmark run failed: ${*:2}" >&2; exit 1; }
+    record "$1" "$out"
+}
+
+# The runs of each database are interleaved, REPEAT rounds of c b a t f, so that a slow phase of
+# the machine (the servers' writeback, another tenant of the host) does not fall on one kind only.
 for db in postgresql mysql; do
     echo "== $db"
     if [ $db = postgresql ]; then
@@ -132,14 +142,17 @@ for db in postgresql mysql; do
     else
         read_cmd="$MYSQL --quick -B -N -e \"SELECT $COLS FROM bench ORDER BY id\""
     fi
-    out=$(best time_cmd "$read_cmd > /dev/null"); read -r "W[$db.c]" "R[$db.c]" "C[$db.c]" <<<"$out"
-    out=$(best time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"); read -r "W[$db.b]" "R[$db.b]" "C[$db.b]" <<<"$out"
-    out=$(best run_agent $db json); read -r "W[$db.a]" "R[$db.a]" "C[$db.a]" <<<"$out"
-    out=$(best run_agent $db text); read -r "W[$db.t]" "R[$db.t]" "C[$db.t]" <<<"$out"
-    out=$(best run_agent $db json file); read -r "W[$db.f]" "R[$db.f]" "C[$db.f]" <<<"$out"
+    for _ in $(seq 1 "$REPEAT"); do
+        run_rec "$db.c" time_cmd "$read_cmd > /dev/null"
+        run_rec "$db.b" time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"
+        run_rec "$db.a" run_agent $db json
+        run_rec "$db.t" run_agent $db text
+        run_rec "$db.f" run_agent $db json file
+    done
+    for k in c b a t f; do echo "  $k: ${ALL[$db.$k]}"; done
 done
 
-printf '\n%s rows per table, best of %s runs, 2-core machine, mock Kafka cluster over TCP\n\n' "$ROWS" "$REPEAT"
+printf '\n%s rows per table, best of %s interleaved runs, 2-core machine, mock Kafka cluster over TCP\n\n' "$ROWS" "$REPEAT"
 printf '| database | run | wall s | rows/s | peak RSS MiB | client CPU s | vs (b) |\n|---|---|---|---|---|---|---|\n'
 for db in postgresql mysql; do
     for k in c b a t f; do
@@ -166,4 +179,5 @@ cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
     src/channels/file/file_channel.c src/channels/file/wal.c src/channels/file/checkpoint.c \
     src/channels/memory.c src/core/channel.c src/core/event.c src/core/option.c \
     src/core/buf.c src/core/log.c -lpthread -o "$WORK/fc_bench"
+sync
 "$WORK/fc_bench" 1000000 "$WORK" 3

@@ -7,6 +7,7 @@
  * written) and the exit code is 0; a fatal component error exits 1; a bad config exits 2.
  */
 #include "sqlflume/agent.h"
+#include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/option.h"
 
@@ -19,33 +20,46 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]\n"
-            "       sqlflume check -n NAME -f FILE\n"
-            "       sqlflume help config   (configuration reference, Markdown)\n"
-            "       sqlflume --help | --version\n"
-            "\n"
-            "Runs the Flume-style agent NAME from the properties FILE: SQL sources (MySQL/MariaDB,\n"
-            "PostgreSQL) polled incrementally, memory channels, logger/kafka/null sinks, offsets in\n"
-            "the source database's flume_meta table.\n"
-            "\n"
-            "  -n, --name NAME        agent name (the prefix of the keys in FILE)\n"
-            "  -f, --conf-file FILE   Flume properties file\n"
-            "  -c, --conf DIR         configuration directory (accepted for flume-ng compatibility)\n"
-            "  -Dflume.root.logger=LEVEL,console   log level: DEBUG, INFO, WARN, ERROR\n"
-            "  -h, --help             this help\n"
-            "  -V, --version          version\n"
-            "\n"
-            "check validates FILE for agent NAME, prints every problem and exits non-zero if any.\n");
+    fprintf(
+        out,
+        "usage: sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]\n"
+        "       sqlflume check -n NAME -f FILE\n"
+        "       sqlflume help config   (configuration reference, Markdown)\n"
+        "       sqlflume --help | --version\n"
+        "\n"
+        "Runs the Flume-style agent NAME from the properties FILE: SQL sources (MySQL/MariaDB,\n"
+        "PostgreSQL) polled incrementally, memory channels, logger/kafka/null sinks, offsets in\n"
+        "the source database's flume_meta table.\n"
+        "\n"
+        "  -n, --name NAME        agent name (the prefix of the keys in FILE)\n"
+        "  -f, --conf-file FILE   Flume properties file\n"
+        "  -c, --conf DIR         configuration directory (accepted for flume-ng compatibility)\n"
+        "  -Dflume.root.logger=LEVEL,console   log level: DEBUG, INFO, WARN, ERROR\n"
+        "  -Dflume.monitoring.type=http -Dflume.monitoring.port=PORT (default 41414)\n"
+        "                         serve Flume's JSON metrics at http://HOST:PORT/metrics\n"
+        "                         (-Dflume.monitoring.host=ADDR binds one IPv4 address)\n"
+        "  -h, --help             this help\n"
+        "  -V, --version          version\n"
+        "\n"
+        "check validates FILE for agent NAME, prints every problem and exits non-zero if any.\n");
 }
 
 struct cli {
     const char *name;
     const char *file;
     const char *confdir;
+    const char *monitoring_type; /* -Dflume.monitoring.type: "http" or NULL */
+    const char *monitoring_host; /* -Dflume.monitoring.host (sqlflume extension): NULL = all */
+    int monitoring_port;         /* -Dflume.monitoring.port, Flume's default 41414 */
 };
 
-static int parse_define(const char *def)
+/* Whether def ("key=value", eq at its '=') has the key k. */
+static bool define_is(const char *def, const char *eq, const char *k)
+{
+    return (size_t)(eq - def) == strlen(k) && strncmp(def, k, (size_t)(eq - def)) == 0;
+}
+
+static int parse_define(const char *def, struct cli *cli)
 {
     const char *eq = strchr(def, '=');
     if (!eq) {
@@ -62,6 +76,25 @@ static int parse_define(const char *def)
             return -1;
         }
         sf_log_set_level(lv);
+    } else if (define_is(def, eq, "flume.monitoring.type")) {
+        if (strcmp(eq + 1, "http") != 0) {
+            fprintf(stderr,
+                    "sqlflume: -Dflume.monitoring.type=%s is not supported (only http, Flume's "
+                    "JSON metrics server)\n",
+                    eq + 1);
+            return -1;
+        }
+        cli->monitoring_type = eq + 1;
+    } else if (define_is(def, eq, "flume.monitoring.port")) {
+        char *end;
+        long port = strtol(eq + 1, &end, 10);
+        if (end == eq + 1 || *end || port < 0 || port > 65535) {
+            fprintf(stderr, "sqlflume: -Dflume.monitoring.port=%s is not a TCP port\n", eq + 1);
+            return -1;
+        }
+        cli->monitoring_port = (int)port;
+    } else if (define_is(def, eq, "flume.monitoring.host")) {
+        cli->monitoring_host = eq + 1;
     }
     /* other Java system properties have no meaning here */
     return 0;
@@ -90,7 +123,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             cli->confdir = optarg;
             break;
         case 'D':
-            if (parse_define(optarg) != 0) {
+            if (parse_define(optarg, cli) != 0) {
                 return -1;
             }
             break;
@@ -234,7 +267,7 @@ static int cmd_check(int argc, char **argv)
 
 static int cmd_agent(int argc, char **argv)
 {
-    struct cli cli = { 0 };
+    struct cli cli = { .monitoring_port = 41414 };
     if (parse_args(argc, argv, &cli) != 0) {
         return 2;
     }
@@ -261,6 +294,14 @@ static int cmd_agent(int argc, char **argv)
     if (sf_agent_start(a) != 0) {
         sf_agent_destroy(a);
         return 1;
+    }
+    if (cli.monitoring_type) {
+        char err[512];
+        if (sf_agent_serve_metrics(a, cli.monitoring_host, cli.monitoring_port, NULL, err,
+                                   sizeof(err)) != SF_OK) {
+            SF_ERROR("%s; stopping", err);
+            sf_agent_request_stop(a, 1);
+        }
     }
     struct timespec tick = { 0, 200 * 1000000 };
     while (!sf_agent_stop_requested(a)) {

@@ -5,7 +5,9 @@
  */
 #include "sqlflume/agent.h"
 #include "sqlflume/error.h"
+#include "sqlflume/format.h"
 #include "sqlflume/log.h"
+#include "monitor.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -39,6 +41,8 @@ struct sf_agent {
     pthread_cond_t cv;
     bool stop_requested;
     int exit_code;
+    long long start_time_ms;    /* wall clock, ms since the epoch, for the metrics' StartTime */
+    struct sf_monitor *monitor; /* the HTTP metrics server, or NULL */
 };
 
 static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
@@ -415,6 +419,9 @@ int sf_agent_start(struct sf_agent *a)
     for (size_t i = 0; i < a->nsources; i++) {
         pthread_create(&a->source_threads[i], NULL, source_runner, &a->sources[i]);
     }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    a->start_time_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     a->started = true;
     SF_INFO("agent \"%s\" started: %zu source(s), %zu channel(s), %zu sink(s)", a->name,
             a->nsources, a->nchannels, a->nsinks);
@@ -462,6 +469,8 @@ void sf_agent_stop(struct sf_agent *a)
         return;
     }
     a->stopped = true;
+    sf_monitor_stop(a->monitor); /* it reads the components, which stop below */
+    a->monitor = NULL;
     if (a->started) {
         SF_INFO("agent \"%s\" stopping", a->name);
         for (size_t i = 0; i < a->nsources; i++) {
@@ -507,6 +516,103 @@ void sf_agent_stop(struct sf_agent *a)
     if (a->started) {
         SF_INFO("agent \"%s\" stopped", a->name);
     }
+}
+
+/* Append ,"Name":"value" (the first without the comma) for a counter. */
+static void metric(struct sf_buf *out, bool *first, const char *name, long long v)
+{
+    sf_buf_printf(out, "%s\"%s\":\"%lld\"", *first ? "" : ",", name, v);
+    *first = false;
+}
+
+/* Append "KIND.name":{ with the component name escaped as a JSON string. */
+static void component_open(struct sf_buf *out, bool *first_comp, const char *kind, const char *name)
+{
+    struct sf_buf key = SF_BUF_INIT;
+    sf_buf_printf(&key, "%s.%s", kind, name);
+    if (!*first_comp) {
+        sf_buf_putc(out, ',');
+    }
+    *first_comp = false;
+    sf_json_append_string(out, key.data, key.len);
+    sf_buf_puts(out, ":{");
+    sf_buf_free(&key);
+}
+
+void sf_agent_metrics_json(struct sf_agent *a, struct sf_buf *out)
+{
+    bool first_comp = true, f;
+    sf_buf_putc(out, '{');
+    for (size_t i = 0; i < a->nsources; i++) {
+        const struct sf_source_metrics *m = &a->sources[i].metrics;
+        component_open(out, &first_comp, "SOURCE", a->sources[i].name);
+        f = true;
+        metric(out, &f, "EventReceivedCount", atomic_load(&m->event_received));
+        metric(out, &f, "EventAcceptedCount", atomic_load(&m->event_accepted));
+        metric(out, &f, "AppendReceivedCount", 0);
+        metric(out, &f, "AppendAcceptedCount", 0);
+        metric(out, &f, "AppendBatchReceivedCount", atomic_load(&m->batch_received));
+        metric(out, &f, "AppendBatchAcceptedCount", atomic_load(&m->batch_accepted));
+        metric(out, &f, "OpenConnectionCount", 0);
+        metric(out, &f, "EventReadFail", atomic_load(&m->event_read_fail));
+        metric(out, &f, "ChannelWriteFail", atomic_load(&m->channel_write_fail));
+        metric(out, &f, "GenericProcessingFail", atomic_load(&m->generic_processing_fail));
+        metric(out, &f, "StartTime", a->start_time_ms);
+        metric(out, &f, "StopTime", 0);
+        sf_buf_puts(out, ",\"Type\":\"SOURCE\"}");
+    }
+    for (size_t i = 0; i < a->nchannels; i++) {
+        struct sf_channel *ch = &a->channels[i];
+        const struct sf_channel_metrics *m = &ch->metrics;
+        long long size = (long long)sf_channel_size(ch);
+        component_open(out, &first_comp, "CHANNEL", ch->name);
+        f = true;
+        metric(out, &f, "ChannelCapacity", ch->capacity);
+        metric(out, &f, "ChannelSize", size);
+        sf_buf_printf(out, ",\"ChannelFillPercentage\":\"%.1f\"",
+                      ch->capacity > 0 ? 100.0 * (double)size / (double)ch->capacity : 0.0);
+        metric(out, &f, "EventPutAttemptCount", atomic_load(&m->put_attempt));
+        metric(out, &f, "EventPutSuccessCount", atomic_load(&m->put_success));
+        metric(out, &f, "EventTakeAttemptCount", atomic_load(&m->take_attempt));
+        metric(out, &f, "EventTakeSuccessCount", atomic_load(&m->take_success));
+        metric(out, &f, "StartTime", a->start_time_ms);
+        metric(out, &f, "StopTime", 0);
+        sf_buf_puts(out, ",\"Type\":\"CHANNEL\"}");
+    }
+    for (size_t i = 0; i < a->nsinks; i++) {
+        const struct sf_sink_metrics *m = &a->sinks[i].metrics;
+        component_open(out, &first_comp, "SINK", a->sinks[i].name);
+        f = true;
+        metric(out, &f, "ConnectionCreatedCount", atomic_load(&m->connection_created));
+        metric(out, &f, "ConnectionClosedCount", atomic_load(&m->connection_closed));
+        metric(out, &f, "ConnectionFailedCount", atomic_load(&m->connection_failed));
+        metric(out, &f, "BatchEmptyCount", atomic_load(&m->batch_empty));
+        metric(out, &f, "BatchUnderflowCount", atomic_load(&m->batch_underflow));
+        metric(out, &f, "BatchCompleteCount", atomic_load(&m->batch_complete));
+        metric(out, &f, "EventDrainAttemptCount", atomic_load(&m->drain_attempt));
+        metric(out, &f, "EventDrainSuccessCount", atomic_load(&m->drain_success));
+        metric(out, &f, "EventWriteFail", atomic_load(&m->write_fail));
+        metric(out, &f, "ChannelReadFail", atomic_load(&m->channel_read_fail));
+        metric(out, &f, "StartTime", a->start_time_ms);
+        metric(out, &f, "StopTime", 0);
+        sf_buf_puts(out, ",\"Type\":\"SINK\"}");
+    }
+    sf_buf_putc(out, '}');
+}
+
+int sf_agent_serve_metrics(struct sf_agent *a,
+                           const char *host,
+                           int port,
+                           int *bound_port,
+                           char *errstr,
+                           size_t errstr_size)
+{
+    if (a->monitor) {
+        (void)snprintf(errstr, errstr_size, "the metrics server is already running");
+        return SF_ERR_STATE;
+    }
+    int rc = sf_monitor_start(&a->monitor, a, host, port, bound_port, errstr, errstr_size);
+    return rc;
 }
 
 int sf_agent_exit_code(const struct sf_agent *a)

@@ -69,7 +69,6 @@ int sf_channel_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_
         out[i] = txn->evs[txn->n + i];
     }
     txn->n += *n;
-    atomic_fetch_add(&txn->ch->metrics.take_success, (long long)*n);
     return SF_OK;
 }
 
@@ -90,6 +89,8 @@ int sf_channel_txn_commit(struct sf_txn *txn)
         if (rc != SF_OK) {
             return rc;
         }
+        /* counted at commit, as Flume does: rolled-back takes are no success */
+        atomic_fetch_add(&txn->ch->metrics.take_success, (long long)txn->n);
         sf_events_ack(txn->evs, txn->n);
         for (size_t i = 0; i < txn->n; i++) {
             sf_event_destroy(txn->evs[i]);

@@ -180,8 +180,8 @@ write_conf() {
 }
 export SF_TEST_DB_PASSWORD=sqlflume-pw
 
-agent_start() { # conf log
-    "$SF_BIN" agent -n a1 -f "$1" -Dflume.root.logger=${SF_LOG_LEVEL:-INFO},console >>"$2" 2>&1 &
+agent_start() { # conf log [more agent arguments...]
+    "$SF_BIN" agent -n a1 -f "$1" -Dflume.root.logger=${SF_LOG_LEVEL:-INFO},console "${@:3}" >>"$2" 2>&1 &
     AGENT_PID=$!
 }
 agent_term() { # stop with SIGTERM, expect exit 0

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "sqlflume/buf.h"
 #include "sqlflume/channel.h"
 #include "sqlflume/option.h"
 #include "sqlflume/sink.h"
@@ -35,6 +36,29 @@ void sf_agent_request_stop(struct sf_agent *a, int fatal);
 bool sf_agent_stop_requested(struct sf_agent *a);
 /** Stop everything in the lossless order described above; idempotent. */
 void sf_agent_stop(struct sf_agent *a);
+/**
+ * Append the agent's counters to out as Flume's HTTP monitoring JSON (HTTPMetricsServer,
+ * JSONHandler): one object per component, keyed "SOURCE.<name>", "CHANNEL.<name>" and
+ * "SINK.<name>", holding Flume's counter names (SourceCounter, ChannelCounter, SinkCounter) with
+ * every value a string, as Flume's JMX-to-JSON conversion writes them; StartTime and StopTime are
+ * ms since the epoch (0 while not started or not stopped). Only call while the agent runs:
+ * between sf_agent_start() and sf_agent_stop().
+ */
+void sf_agent_metrics_json(struct sf_agent *a, struct sf_buf *out);
+/**
+ * Serve sf_agent_metrics_json over HTTP, as Flume's -Dflume.monitoring.type=http does: GET
+ * /metrics answers the JSON, GET / a pointer to it, anything else 404 (405 for other methods).
+ * host is the address to bind (NULL: every IPv4 address, like Flume), port the TCP port (0: any
+ * free one). The server runs in its own thread until sf_agent_stop(), which shuts it down first.
+ * @return SF_OK (the bound port is logged and stored in *bound_port if not NULL), or an error
+ * with errstr filled (address in use, bad host).
+ */
+int sf_agent_serve_metrics(struct sf_agent *a,
+                           const char *host,
+                           int port,
+                           int *bound_port,
+                           char *errstr,
+                           size_t errstr_size);
 /** 0 after a clean stop, 1 after a fatal component error. */
 int sf_agent_exit_code(const struct sf_agent *a);
 void sf_agent_destroy(struct sf_agent *a);
