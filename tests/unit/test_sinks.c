@@ -1243,7 +1243,7 @@ START_TEST(kafka_eos_flume_event_format_headers)
     struct recs rs = consume(topics, 250, 20000);
     ck_assert_uint_eq(rs.n, 250);
     for (size_t i = 0; i < rs.n; i++) {
-        char *hdrs, *body, want[64];
+        char *hdrs, *body, want[128];
         size_t blen;
         avro_decode(rs.v[i].val, rs.v[i].val_len, &hdrs, &body, &blen);
         (void)snprintf(want, sizeof(want), "avro:%zu", i);
