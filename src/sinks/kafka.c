@@ -929,6 +929,21 @@ static void refuse(struct kbatch *b, rd_kafka_resp_err_t err, const char *topic,
     b->pending -= count;
 }
 
+/* librdkafka's queue is full: serve reports for QUEUE_FULL_WAIT_MS and return true to produce
+ * again, or false once *give_up_ms (0 before the first wait: then set to QUEUE_FULL_MAX_MS from
+ * now) has passed or the producer has failed fatally. */
+static bool queue_full_wait(struct kafka_ctx *ctx, long long *give_up_ms)
+{
+    long long now = mono_ms();
+    if (*give_up_ms == 0) {
+        *give_up_ms = now + QUEUE_FULL_MAX_MS;
+    } else if (now >= *give_up_ms || atomic_load(&ctx->fatal)) {
+        return false;
+    }
+    rd_kafka_poll(ctx->rk, QUEUE_FULL_WAIT_MS);
+    return true;
+}
+
 /* Produce msgs[0..cnt) to rkt, each to its own partition field (partition UA), else all to
  * partition; waiting out a full librdkafka queue for a bounded time. */
 static void produce_run(struct sf_sink *snk,
@@ -958,14 +973,10 @@ static void produce_run(struct sf_sink *snk,
         if (retry == cnt) {
             return;
         }
-        long long now = mono_ms();
-        if (give_up_ms == 0) {
-            give_up_ms = now + QUEUE_FULL_MAX_MS;
-        } else if (now >= give_up_ms || atomic_load(&ctx->fatal)) {
+        if (!queue_full_wait(ctx, &give_up_ms)) {
             refuse(b, RD_KAFKA_RESP_ERR__QUEUE_FULL, rd_kafka_topic_name(rkt), cnt - retry);
             return;
         }
-        rd_kafka_poll(ctx->rk, QUEUE_FULL_WAIT_MS);
         for (size_t i = retry; i < cnt; i++) {
             msgs[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
         }
@@ -1095,33 +1106,21 @@ produce_each(struct sf_sink *snk, struct kbatch *b, rd_kafka_topic_t *rkt, size_
     long long give_up_ms = 0;
     for (size_t i = from; i < to; i++) {
         const rd_kafka_message_t *m = &ctx->msgs[i];
-        rd_kafka_headers_t *hs = headers_of(ctx, ctx->msg_ev[i]);
+        rd_kafka_headers_t *hs = headers_of(ctx, ctx->msg_ev[i]); /* NULL: none */
         int64_t ts = timestamp_of(snk, ctx->msg_ev[i]);
-        for (;;) {
-            rd_kafka_resp_err_t err =
-                hs ? rd_kafka_producev(
-                         ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
-                         RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
-                         RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hs),
-                         RD_KAFKA_V_END)
-                   : rd_kafka_producev(
-                         ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
-                         RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
-                         RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
-            if (!err) {
-                break; /* the headers are librdkafka's now */
+        rd_kafka_resp_err_t err;
+        do {
+            err =
+                rd_kafka_producev(ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
+                                  RD_KAFKA_V_VALUE(m->payload, m->len),
+                                  RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_OPAQUE(b),
+                                  RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_END);
+        } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && queue_full_wait(ctx, &give_up_ms));
+        if (err) { /* on success the headers are librdkafka's */
+            if (hs) {
+                rd_kafka_headers_destroy(hs); /* not NULL-safe */
             }
-            long long now = mono_ms();
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && give_up_ms == 0) {
-                give_up_ms = now + QUEUE_FULL_MAX_MS;
-            }
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now >= give_up_ms ||
-                atomic_load(&ctx->fatal)) {
-                rd_kafka_headers_destroy(hs);
-                refuse(b, err, rd_kafka_topic_name(rkt), 1);
-                break;
-            }
-            rd_kafka_poll(ctx->rk, QUEUE_FULL_WAIT_MS);
+            refuse(b, err, rd_kafka_topic_name(rkt), 1);
         }
     }
 }

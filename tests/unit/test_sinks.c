@@ -661,6 +661,22 @@ START_TEST(kafka_headers_and_timestamp)
     }
     recs_free(&rs);
 
+    /* a message librdkafka refuses at once (larger than message.max.bytes) and no Kafka headers:
+     * the batch fails and goes back to the channel, nothing is lost */
+    r = kafka_rig("a1.sinks.k1.kafka.topic = hdrs\n"
+                  "a1.sinks.k1.timestampHeader = timestamp\n"
+                  "a1.sinks.k1.kafka.producer.message.max.bytes = 1000\n");
+    static char big[2000];
+    memset(big, 'x', sizeof(big));
+    struct sf_txn *txn = sf_channel_txn_begin(&r->ch);
+    ck_assert_int_eq(sf_channel_put(txn, sf_event_create(NULL, 0, big, sizeof(big))), SF_OK);
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    sf_channel_txn_close(txn);
+    ck_assert(!drain(&r->snk, 1000));
+    ck_assert_int_ge(atomic_load(&r->snk.metrics.write_fail), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), 0);
+    rig_free(r); /* stop rolls the batch back */
+
     /* a header.NAME without a name or a value is refused at start */
     char conf[1024], err[512];
     (void)snprintf(conf, sizeof(conf),
