@@ -66,7 +66,7 @@ static int parse_define(const char *def, struct cli *cli)
         fprintf(stderr, "sqlflume: bad -D argument \"%s\" (expected -Dkey=value)\n", def);
         return -1;
     }
-    if (strncmp(def, "flume.root.logger", (size_t)(eq - def)) == 0 && eq - def == 17) {
+    if (define_is(def, eq, "flume.root.logger")) {
         char level[32];
         snprintf(level, sizeof(level), "%s", eq + 1);
         level[strcspn(level, ",")] = '\0';

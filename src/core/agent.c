@@ -611,8 +611,7 @@ int sf_agent_serve_metrics(struct sf_agent *a,
         (void)snprintf(errstr, errstr_size, "the metrics server is already running");
         return SF_ERR_STATE;
     }
-    int rc = sf_monitor_start(&a->monitor, a, host, port, bound_port, errstr, errstr_size);
-    return rc;
+    return sf_monitor_start(&a->monitor, a, host, port, bound_port, errstr, errstr_size);
 }
 
 int sf_agent_exit_code(const struct sf_agent *a)

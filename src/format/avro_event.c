@@ -39,7 +39,7 @@ size_t sf_avro_event_encode(struct sf_buf *out, const struct sf_event *ev)
     if (ev->nheaders > 0) {
         p += put_long(p, (int64_t)ev->nheaders);
         for (size_t i = 0; i < ev->nheaders; i++) {
-            size_t kl = strlen(ev->headers[i].key), vl = strlen(ev->headers[i].val);
+            size_t kl = sf_event_key_len(ev, i), vl = sf_event_val_len(ev, i);
             p += put_long(p, (int64_t)kl);
             memcpy(p, ev->headers[i].key, kl);
             p += kl;

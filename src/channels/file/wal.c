@@ -164,7 +164,7 @@ size_t sf_wal_append_put(struct sf_buf *b, uint64_t txn_id, const struct sf_even
     size_t vlen[WAL_BACKREFS];
     for (size_t i = 0; i < n; i++) {
         const char *k = ev->headers[i].key, *v = ev->headers[i].val;
-        size_t kl = strlen(k), vl = strlen(v);
+        size_t kl = sf_event_key_len(ev, i), vl = sf_event_val_len(ev, i);
         unsigned char kc = 0;
         for (unsigned j = 0; j < WAL_NAMES; j++) {
             if (k[0] == wal_names[j][0] && strcmp(k, wal_names[j]) == 0) {

@@ -63,6 +63,17 @@ static inline const char *sf_event_strs(const struct sf_event *ev, size_t *len)
     *len = (size_t)(ev->body - start);
     return start;
 }
+/** Bytes of header i's key, without its NUL, from the layout above (no strlen). */
+static inline size_t sf_event_key_len(const struct sf_event *ev, size_t i)
+{
+    return (size_t)(ev->headers[i].val - ev->headers[i].key) - 1;
+}
+/** Bytes of header i's value, without its NUL, from the layout above (no strlen). */
+static inline size_t sf_event_val_len(const struct sf_event *ev, size_t i)
+{
+    const char *end = i + 1 < ev->nheaders ? ev->headers[i + 1].key : ev->body;
+    return (size_t)(end - ev->headers[i].val) - 1;
+}
 /** Bytes of ev's one allocation. */
 static inline size_t sf_event_size(const struct sf_event *ev)
 {
