@@ -221,15 +221,6 @@ size_t sf_wal_append_put_full(struct sf_buf *b, uint64_t txn_id, const struct sf
     return at;
 }
 
-size_t sf_wal_append_take(struct sf_buf *b, uint64_t txn_id, uint32_t file_id, uint32_t offset)
-{
-    size_t at = begin_record(b);
-    append32(b, file_id);
-    append32(b, offset);
-    end_record(b, at, SF_WAL_TAKE, txn_id);
-    return at;
-}
-
 size_t sf_wal_append_takes(struct sf_buf *b, uint64_t txn_id, const uint32_t *pairs, size_t n)
 {
     size_t at = begin_record(b);
@@ -406,19 +397,6 @@ int sf_wal_decode_put(uint8_t type,
     *nheaders = nh;
     *body = (const char *)payload + 12 + strs;
     *body_len = blen;
-    return 0;
-}
-
-int sf_wal_decode_take(const unsigned char *payload,
-                       uint32_t len,
-                       uint32_t *file_id,
-                       uint32_t *offset)
-{
-    if (len != SF_WAL_TAKE_LEN) {
-        return -1;
-    }
-    *file_id = sf_wal_get32(payload);
-    *offset = sf_wal_get32(payload + 4);
     return 0;
 }
 

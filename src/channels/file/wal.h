@@ -125,7 +125,6 @@ size_t sf_wal_append_put(struct sf_buf *b, uint64_t txn_id, const struct sf_even
 /** The PUT record in the older, uncompact encoding (what sf_wal_append_put writes for events
  *  with more than 255 headers; tests use it to check that such records still replay). */
 size_t sf_wal_append_put_full(struct sf_buf *b, uint64_t txn_id, const struct sf_event *ev);
-size_t sf_wal_append_take(struct sf_buf *b, uint64_t txn_id, uint32_t file_id, uint32_t offset);
 /** One TAKE record of n pairs: pairs[2i] is a file id, pairs[2i + 1] the offset in it (n > 0). */
 size_t sf_wal_append_takes(struct sf_buf *b, uint64_t txn_id, const uint32_t *pairs, size_t n);
 /** key/val: the source offset (borrowed, both or neither may be NULL: stored only when both are
@@ -181,11 +180,6 @@ sf_wal_take_at(const unsigned char *payload, uint32_t i, uint32_t *file_id, uint
     *file_id = sf_wal_get32(payload + (size_t)i * SF_WAL_TAKE_LEN);
     *offset = sf_wal_get32(payload + (size_t)i * SF_WAL_TAKE_LEN + 4);
 }
-/** Decode a TAKE payload of exactly one pair. @return 0 or -1 when malformed. */
-int sf_wal_decode_take(const unsigned char *payload,
-                       uint32_t len,
-                       uint32_t *file_id,
-                       uint32_t *offset);
 /** Decode a COMMIT payload (pointers into payload). @return 0 or -1 when malformed. */
 int sf_wal_decode_commit(const unsigned char *payload, uint32_t len, struct sf_wal_commit *c);
 
