@@ -178,8 +178,8 @@ struct sql_ctx {
     struct sf_format fmt;
     struct sf_buf body;
     struct sf_buf keybuf;
-    struct sf_json_keys jkeys; /* format json: keys of the visible columns of the current query */
-    const struct sf_column *jkeys_cols; /* the column array jkeys was built for (borrowed) */
+    struct sf_json_keys jkeys; /* format json: keys of the visible columns of the current query,
+                                * which fmt.json_keys points to */
     struct sf_buf gap_sql;
     struct sf_buf bf_sql;  /* the backfill's chunk query */
     struct sf_buf bf_prog; /* a backfill progress value being encoded */
@@ -1906,13 +1906,14 @@ static const char *row_layout(const struct sql_ctx *c, const struct sql_table *t
     return NULL;
 }
 
-/* Build the JSON keys of a new result's visible columns (once per query, not per row). */
+/* Build the JSON keys of a new result's visible columns (once per query, not per row); every
+ * query that row_event() encodes rows of calls this first. */
 static void prepare_keys(struct sql_ctx *c, const struct sf_column *cols, const struct row_layout *lo)
 {
-    c->jkeys_cols = NULL;
+    c->fmt.json_keys = NULL;
     if (c->fmt.kind == SF_FORMAT_JSON) {
         sf_json_keys_build(&c->jkeys, cols, lo->nvisible);
-        c->jkeys_cols = cols;
+        c->fmt.json_keys = &c->jkeys;
     }
 }
 
@@ -1926,7 +1927,6 @@ static struct sf_event *row_event(struct sql_ctx *c, const struct sql_table *t,
 {
     struct sf_row vis = { lo->nvisible, row->vals, row->lens };
     sf_buf_reset(&c->body);
-    c->fmt.json_keys = c->fmt.kind == SF_FORMAT_JSON && c->jkeys_cols == cols ? &c->jkeys : NULL;
     sf_format_row(&c->fmt, cols, &vis, &c->body);
     sf_buf_reset(&c->keybuf);
     if (lo->nkey) {
