@@ -4,7 +4,9 @@
 #   2. build with -Werror, and again with ASan+UBSan,
 #   3. unit tests (ctest) in both builds,
 #   4. end-to-end tests against real MariaDB and PostgreSQL servers and the mock Kafka broker
-#      (started and torn down by the scripts), with the normal build and then with the ASan build,
+#      (started and torn down by the scripts), with the normal build and then with the ASan build;
+#      the exactly-once tests use tests/support/mock_txn.sh's build of the mock, which writes
+#      transaction markers,
 #   5. the docker-compose file is checked with `docker-compose config -q`.
 # Exit code 0 only if everything passed.
 set -eu
@@ -17,6 +19,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSF_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
+# the mock Kafka cluster with transaction markers, for the exactly-once tests
+bash tests/support/mock_txn.sh build
 
 echo "== unit tests and connector integration tests (release build)"
 (cd build && ctest --output-on-failure)
@@ -38,6 +42,15 @@ for db in mysql:43308 postgresql:45434; do
             tee "/tmp/sqlflume-torture-${db%%:*}-$ch.log" | grep -E '^(TORTURE|FAIL)' || true
         grep -q "^TORTURE.*lost=0" "/tmp/sqlflume-torture-${db%%:*}-$ch.log" &&
             ! grep -q '^FAIL' "/tmp/sqlflume-torture-${db%%:*}-$ch.log" || fail=1
+    done
+done
+echo "== kill -9 torture, exactly-once (transactional producer, read_committed consumer): 0 lost, 0 duplicates"
+for db in mysql:43310 postgresql:45436; do
+    for ch in memory file; do
+        SF_BUILD=$ROOT/build bash tests/integration/torture.sh "${db%%:*}" "${db##*:}" $ch 20 200000 eos 2>&1 |
+            tee "/tmp/sqlflume-torture-${db%%:*}-$ch-eos.log" | grep -E '^(TORTURE|FAIL)' || true
+        grep -q "^TORTURE.*lost=0 dup=0 extra=0" "/tmp/sqlflume-torture-${db%%:*}-$ch-eos.log" &&
+            ! grep -q '^FAIL' "/tmp/sqlflume-torture-${db%%:*}-$ch-eos.log" || fail=1
     done
 done
 echo "== end-to-end under ASan/UBSan (both databases)"

@@ -12,11 +12,12 @@
 #                     the source's gap tracking) is delivered, once
 #   s_eos_throughput  rows/s of the same export at least once and exactly once (flumeBatchSize
 #                     1000), logged, not asserted
-# librdkafka 2.0.2's mock broker writes no transaction markers (aborted and open transactions are
-# visible to read_committed consumers too), so the crashes here are the hook's, after a commit:
-# a kill -9 in the middle of a transaction would leave, on the mock only, messages that a real
-# broker aborts. The mock runs 2 brokers: data topics on broker 1, the positions topic on broker 2
-# (two responses back to back on one connection of the mock can wait 40 ms for a delayed ACK).
+# The mock is tests/support/mock_txn.sh's build: librdkafka's mock cluster patched to write
+# transaction markers, so read_committed consumers (the independent consumer here, and the sink's
+# own positions reader) see committed transactions only, as with a broker. Random kill -9 in the
+# middle of transactions is torture.sh's eos mode. The mock runs 2 brokers: data topics on broker
+# 1, the positions topic on broker 2 (two responses back to back on one connection of the mock
+# can wait 40 ms for a delayed ACK).
 set -u
 source "$(dirname "$0")/lib.sh"
 
@@ -25,18 +26,9 @@ PORT=$2
 shift 2
 POSITIONS=__sqlflume_positions
 
-# the mock with 2 brokers (lib.sh's kafka_start runs one)
+# the mock with 2 brokers and transaction markers
 kafka_start2() {
-    mkfifo "$WORK/kafka.ctl"
-    "$SF_MOCK" -b 2 -p 1 <"$WORK/kafka.ctl" >"$WORK/kafka.out" 2>"$WORK/kafka.err" &
-    KAFKA_PID=$!
-    exec 7>"$WORK/kafka.ctl"
-    for _ in $(seq 1 100); do
-        BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
-        [ -n "$BOOTSTRAP" ] && break
-        sleep 0.1
-    done
-    [ -n "$BOOTSTRAP" ] || { echo "mock kafka did not start"; cat "$WORK/kafka.err"; exit 1; }
+    SF_MOCK=$SF_MOCK_TXN kafka_start -b 2
     kafka_cmd "topic $POSITIONS 1"
     kafka_cmd "leader $POSITIONS 0 2"
 }

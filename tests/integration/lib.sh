@@ -10,6 +10,8 @@ SF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SF_BUILD=${SF_BUILD:-$SF_ROOT/build}
 SF_BIN=$SF_BUILD/sqlflume
 SF_MOCK=$SF_BUILD/mock_kafka
+# the mock with transaction markers (tests/support/mock_txn.sh), for exactly-once tests
+SF_MOCK_TXN=${SF_MOCK_TXN:-$SF_ROOT/build/mock_kafka_txn}
 SF_TIME_MULT=${SF_TIME_MULT:-1}
 PY=/usr/bin/python3
 export PGOPTIONS='-c client_min_messages=warning'
@@ -102,9 +104,9 @@ db_create_idv() { # table
 }
 
 # ---- kafka ----
-kafka_start() {
+kafka_start() { # [mock_kafka options, e.g. -b 2]
     mkfifo "$WORK/kafka.ctl"
-    "$SF_MOCK" -p 1 <"$WORK/kafka.ctl" >"$WORK/kafka.out" 2>"$WORK/kafka.err" &
+    "$SF_MOCK" -p 1 "$@" <"$WORK/kafka.ctl" >"$WORK/kafka.out" 2>"$WORK/kafka.err" &
     KAFKA_PID=$!
     exec 7>"$WORK/kafka.ctl"
     for _ in $(seq 1 100); do

@@ -6,7 +6,11 @@
 #   file channel:   at most one flumeBatchSize per kill (the source resumes exactly after the last
 #                   row that reached the channel; only a batch whose Kafka delivery was not yet
 #                   committed in the channel can repeat; the sink keeps one batch in flight).
-#   tests/integration/torture.sh mysql|postgresql PORT memory|file [KILLS] [ROWS]
+# With MODE eos the Kafka sink is exactly-once (kafka.producer.transactional.id), the mock is the
+# one that writes transaction markers (tests/support/mock_txn.sh), the kills fall anywhere,
+# in the middle of Kafka transactions too, and a read_committed consumer must see every row
+# exactly once: 0 lost and 0 duplicates, with either channel.
+#   tests/integration/torture.sh mysql|postgresql PORT memory|file [KILLS] [ROWS] [alo|eos]
 set -u
 source "$(dirname "$0")/lib.sh"
 KIND=$1
@@ -14,17 +18,36 @@ PORT=$2
 CHANNEL=$3
 KILLS=${4:-20}
 ROWS=${5:-200000}
+MODE=${6:-alo}
 BATCH=500
+MIN_RUN=0 # whole seconds an agent runs at least before its kill
 
 db_start "$KIND" "$PORT"
-kafka_start
-t "torture_$CHANNEL"
+extra=()
+consume_args=()
+if [ "$MODE" = eos ]; then
+    # data on broker 1, positions on broker 2 (see kafka_eos.sh)
+    SF_MOCK=$SF_MOCK_TXN kafka_start -b 2
+    kafka_cmd "topic tt 1"
+    kafka_cmd "leader tt 0 1"
+    kafka_cmd "topic __sqlflume_positions 1"
+    kafka_cmd "leader __sqlflume_positions 0 2"
+    # 20 ms more per request on broker 1 stretches each Kafka transaction (produce, commit) so
+    # that kills fall inside them, after some of their messages reached the log
+    kafka_cmd "rtt 1 20"
+    extra=("a1.sinks.k1.kafka.producer.transactional.id = torture-$CHANNEL")
+    consume_args=(--committed)
+    MIN_RUN=1 # it reads its positions from Kafka first: give it time to produce
+    t "torture_${CHANNEL}_eos"
+else
+    kafka_start
+    t "torture_$CHANNEL"
+fi
 db_create_idv tt
 db_insert_range tt 1 "$ROWS"
-extra=()
 if [ "$CHANNEL" = file ]; then
     mkdir -p "$WORK/fc/checkpoint" "$WORK/fc/data"
-    extra=("a1.channels.c1.type = file" "a1.channels.c1.checkpointDir = $WORK/fc/checkpoint"
+    extra+=("a1.channels.c1.type = file" "a1.channels.c1.checkpointDir = $WORK/fc/checkpoint"
         "a1.channels.c1.dataDirs = $WORK/fc/data" "a1.channels.c1.minimumRequiredSpace = 1048576"
         "a1.channels.c1.checkpointInterval = 2000" "a1.sinks.k1.maxInFlightBatches = 1")
 fi
@@ -44,7 +67,7 @@ write_conf "$WORK/tt.conf" tt tt "a1.sources.r1.max.rows = 2000" "a1.sources.r1.
 inserter=$!
 for round in $(seq 1 "$KILLS"); do
     agent_start "$WORK/tt.conf" "$WORK/tt.log"
-    sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 10))"
+    sleep "$((RANDOM % 2 + MIN_RUN)).$((RANDOM % 10))$((RANDOM % 10))"
     agent_kill9
     off=$(db_offset tt)
     echo "${off:-0}" >>"$WORK/tt.offsets"
@@ -56,15 +79,27 @@ last=$(cat "$WORK/tt.last")
 agent_start "$WORK/tt.conf" "$WORK/tt.log"
 wait_offset tt "$last" 180 || exit 1
 agent_term
-consume tt 0 "$WORK/tt.out"
+consume tt 0 "$WORK/tt.out" "${consume_args[@]}"
 res=$(check_range "$WORK/tt.out" 1 "$last")
 dup=$(echo "$res" | sed 's/.*dup=\([0-9]*\).*/\1/')
-echo "TORTURE $KIND $CHANNEL: $KILLS kills, $last rows: $res (duplicates per kill: $((dup / KILLS)), flumeBatchSize $BATCH)"
+echo "TORTURE $KIND $CHANNEL $MODE: $KILLS kills, $last rows: $res (duplicates per kill: $((dup / KILLS)), flumeBatchSize $BATCH)"
 case "$res" in
 "lost=0 dup="*" extra=0") ;;
 *) fail "rows lost: $res" ;;
 esac
-if [ "$CHANNEL" = file ]; then
+if [ "$MODE" = eos ]; then
+    assert_eq "lost=0 dup=0 extra=0" "$res" "exactly once across $KILLS kills"
+    # the kills did fall inside Kafka transactions: the log holds messages of aborted ones,
+    # which a read_uncommitted consumer sees (as duplicates) and the read_committed one did not
+    consume tt 0 "$WORK/tt.all"
+    all=$(check_range "$WORK/tt.all" 1 "$last")
+    log "read_uncommitted consumer (aborted transactions included): $all"
+    case "$all" in
+    "lost=0 dup=0 "*) fail "no kill fell inside a Kafka transaction: $all" ;;
+    "lost=0 dup="*) ;;
+    *) fail "read_uncommitted consumer: $all" ;;
+    esac
+elif [ "$CHANNEL" = file ]; then
     [ "$dup" -le $((KILLS * BATCH)) ] || fail "file channel: $dup duplicates > $KILLS kills x $BATCH"
     # restarts resumed from the offset recorded in the channel's own commits
     assert_contains "$WORK/tt.log" 'channel "c1" recorded' "offset reconciled with the file channel"

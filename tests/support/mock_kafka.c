@@ -20,9 +20,10 @@
  * public way to change it, so tests that need one partition create their topics with -t/`topic`.
  * Limits of the mock itself: each partition keeps only the last ~5 MiB or 100,000 message sets
  * (older ones are dropped; offsets and high watermarks still count them), replication is
- * simulated, and nothing is persisted. Consumers with isolation.level=read_committed work (they
- * read every non-transactional and committed message), but the 2.0.2 mock does not report
- * aborted transactions, so such consumers also see the messages of aborted transactions.
+ * simulated, and nothing is persisted. Linked with Debian's librdkafka 2.0.2, the mock writes no
+ * transaction markers, so read_committed consumers also see the messages of aborted and open
+ * transactions; tests/support/mock_txn.sh links this same program (as mock_kafka_txn) with a
+ * librdkafka whose mock writes them, for the exactly-once tests.
  */
 #include <errno.h>
 #include <poll.h>
