@@ -2,6 +2,8 @@
 # Exactly-once into Kafka (kafka.producer.transactional.id) with the whole agent, a real database
 # server and the mock Kafka broker process:
 #   tests/integration/kafka_eos.sh mysql|postgresql PORT [SCENARIO...]
+#   s_mock_markers    the mock itself, with an independent producer and consumers: committed,
+#                     aborted, fenced and open transactions as a broker shows them
 #   s_eos_crash       the agent dies by SIGKILL right after a Kafka commit and before the channel
 #                     commit (the sink's test hook testCrashAfterCommits = N, testCrashKill), once
 #                     before the source wrote any offset and once with rows arriving and
@@ -68,6 +70,35 @@ eos_conf() { # file table topic txn_id [extra lines...]
     shift 4
     write_conf "$f" "$table" "$topic" "a1.sources.r1.max.rows = 5000" "a1.sources.r1.batch.size = 1000" \
         "a1.sinks.k1.flumeBatchSize = 1000" "a1.sinks.k1.kafka.producer.transactional.id = $tid" "$@"
+}
+
+# The mock itself, with an independent transactional producer and consumers: what a broker shows
+# read_committed and read_uncommitted consumers after commits, an abort, a producer killed in a
+# transaction and fenced by its successor, and another producer's open transaction.
+s_mock_markers() {
+    t mock_markers
+    topic1 probe
+    values() { # consume.py output -> the values on one line
+        $PY -c 'import json, sys; print(" ".join(json.loads(l)["value"] for l in sys.stdin))'
+    }
+    $PY "$SF_ROOT/tests/support/txn_probe.py" "$BOOTSTRAP" probe first 2>/dev/null
+    consume probe 5 "$WORK/probe.rc" --committed
+    assert_eq "c1-0 c1-1 c1-2 c2-0 c2-1" "$(values <"$WORK/probe.rc")" "read_committed: committed only" || return
+    consume probe 10 "$WORK/probe.ru"
+    assert_eq "c1-0 c1-1 c1-2 a1-0 a1-1 a1-2 c2-0 c2-1 open-0 open-1" "$(values <"$WORK/probe.ru")" \
+        "read_uncommitted: everything" || return
+    $PY "$SF_ROOT/tests/support/txn_probe.py" "$BOOTSTRAP" probe fence
+    consume probe 6 "$WORK/probe.rc" --committed
+    assert_eq "c1-0 c1-1 c1-2 c2-0 c2-1 c3" "$(values <"$WORK/probe.rc")" \
+        "the successor's init_transactions aborted the open transaction" || return
+    $PY "$SF_ROOT/tests/support/txn_probe.py" "$BOOTSTRAP" probe open 2>/dev/null
+    consume probe 0 "$WORK/probe.rc" --committed
+    assert_eq "c1-0 c1-1 c1-2 c2-0 c2-1 c3 plain" "$(values <"$WORK/probe.rc")" \
+        "nothing after an open transaction (last stable offset)" || return
+    local lso
+    lso=$(kcat -Q -b "$BOOTSTRAP" -t probe:0:-1 -X isolation.level=read_committed 2>/dev/null)
+    assert_eq "probe [0] offset 17" "$lso" "read_committed end offset = the open transaction's first" || return
+    pass
 }
 
 s_eos_crash() {
@@ -194,7 +225,7 @@ s_eos_throughput() {
     pass
 }
 
-ALL="s_eos_crash s_eos_late_row s_eos_throughput"
+ALL="s_mock_markers s_eos_crash s_eos_late_row s_eos_throughput"
 db_start "$KIND" "$PORT"
 kafka_start2
 for s in ${*:-$ALL}; do
