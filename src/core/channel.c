@@ -59,12 +59,14 @@ int sf_channel_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_
     if (max == 0) {
         return SF_OK;
     }
-    atomic_fetch_add(&txn->ch->metrics.take_attempt, 1);
     int rc = txn->ch->plugin->take(txn, txn->evs + txn->n, max, n, timeout_ms);
     if (rc != SF_OK) {
+        atomic_fetch_add(&txn->ch->metrics.take_attempt, 1);
         *n = 0;
         return rc;
     }
+    /* Flume counts each take() call, one event each, and the one that found the channel empty */
+    atomic_fetch_add(&txn->ch->metrics.take_attempt, (long long)(*n + (*n < max ? 1 : 0)));
     for (size_t i = 0; i < *n; i++) {
         out[i] = txn->evs[txn->n + i];
     }

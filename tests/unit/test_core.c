@@ -455,6 +455,12 @@ START_TEST(channel_fifo_commit_rollback)
     ck_assert_uint_eq(n, 0);
     ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
     sf_channel_txn_close(txn);
+    /* Flume's counters: 50 puts; takes counted per event (10 rolled back + 10 + 40) and one for
+     * the take that found the channel empty; successes only at commit */
+    ck_assert_int_eq(atomic_load(&ch->metrics.put_attempt), 50);
+    ck_assert_int_eq(atomic_load(&ch->metrics.put_success), 50);
+    ck_assert_int_eq(atomic_load(&ch->metrics.take_attempt), 61);
+    ck_assert_int_eq(atomic_load(&ch->metrics.take_success), 50);
     channel_free(t);
 }
 END_TEST

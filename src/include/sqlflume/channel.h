@@ -42,8 +42,11 @@ struct sf_txn {
     const char *src_offset;
 };
 
-/** Flume's channel counters (ChannelCounter), read by monitoring: attempts per put / take call,
- *  successes in events at commit. */
+/** Flume's channel counters (ChannelCounter), read by monitoring, in Flume's units although our
+ *  take returns a batch: put_attempt per put call; take_attempt as if each event were taken by its
+ *  own take() call, plus one for the call that found fewer events than asked (Flume's take()
+ *  returning null), plus one per failed take; successes in events at commit (rolled back ones
+ *  are not counted). */
 struct sf_channel_metrics {
     atomic_llong put_attempt, put_success, take_attempt, take_success;
 };
