@@ -51,9 +51,11 @@
  * spreading a table over several sinks is at least once across restarts); a pair with more than
  * RANGES_MAX ranges forgets the lowest (those rows would go again: at least once); events without
  * `table` or `offset` headers are produced as usual. Exactly-once holds for consumers with
- * isolation.level=read_committed. Test hook (options testCrashAfterCommits = N and testCrashKill,
- * for tests only): the sink freezes right after its N-th Kafka commit, before the channel commit,
- * as a crash would (stop() then rolls back), or with testCrashKill raises SIGKILL there.
+ * isolation.level=read_committed. Test hooks, for tests only: testCrashAfterCommits = N freezes
+ * the sink right after its N-th Kafka commit, before the channel commit, as a crash would (stop()
+ * then rolls back), or with testCrashKill raises SIGKILL there; testCrashBeforeCommit = N raises
+ * SIGKILL before the N-th Kafka commit, once that transaction's messages are acknowledged (a crash
+ * in the middle of a transaction).
  */
 #include "sqlflume/avro_event.h"
 #include "sqlflume/error.h"
@@ -243,6 +245,8 @@ struct kafka_ctx {
     long long committed_seq;   /* number of the last one committed (-1: none known) */
     long long skipped;         /* events not produced because Kafka had them */
     long long commits;         /* Kafka commits since start, for the test hook */
+    long long begun;           /* Kafka transactions begun since start, for the test hook */
+    long long crash_before;    /* testCrashBeforeCommit (0: off) */
     long long crash_after;     /* testCrashAfterCommits (0: off) */
     bool crash_kill;           /* testCrashKill */
     bool crashed;              /* the test hook froze the sink */
@@ -318,6 +322,11 @@ static const struct sf_option kafka_options[] = {
       NULL,
       "whether testCrashAfterCommits kills the agent with SIGKILL instead of freezing the "
       "sink (tests only)" },
+    { "testCrashBeforeCommit", SF_OPT_INT, "0", 0, LLONG_MAX,
+      offsetof(struct kafka_ctx, crash_before), 0, NULL, NULL,
+      "number of the Kafka transaction (since start) before whose commit the agent kills itself "
+      "with SIGKILL, once every message of the transaction is acknowledged: a crash in the middle "
+      "of a transaction (tests only; 0 = off; only with kafka.producer.transactional.id)" },
     { 0 },
 };
 
@@ -2211,6 +2220,7 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
     }
     ctx->in_txn = true;
     ctx->txn_seq++;
+    ctx->begun++;
     /* The position record right before the batch: librdkafka registers partitions with the
      * transaction 1 ms after the first message to a new one, so both go in one
      * AddPartitionsToTxn request (a round trip less than when the record follows the batch). */
@@ -2246,6 +2256,14 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
 static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
 {
     struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->crash_before > 0 && ctx->begun == ctx->crash_before) {
+        /* test hook: the transaction's messages in the partitions' logs, no commit */
+        rd_kafka_resp_err_t ferr = rd_kafka_flush(ctx->rk, 30000);
+        SF_WARN(SF_SINK_FMT "test hook: killing the agent before committing Kafka transaction "
+                            "%lld (its messages flushed: %s)",
+                SF_SINK_ARGS(snk), ctx->txn_seq, rd_kafka_err2str(ferr));
+        (void)raise(SIGKILL);
+    }
     rd_kafka_error_t *e = rd_kafka_commit_transaction(ctx->rk, timeout_ms);
     if (!e) {
         eos_committed(snk);
@@ -2620,10 +2638,14 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         ctx->in_txn = ctx->crashed = false;
         ctx->txn_seq = 0;
         ctx->committed_seq = -1;
-        ctx->skipped = ctx->commits = 0;
+        ctx->skipped = ctx->commits = ctx->begun = 0;
         if (ctx->crash_after > 0) {
             SF_WARN(SF_SINK_FMT "test hook testCrashAfterCommits = %lld%s is set",
                     SF_SINK_ARGS(snk), ctx->crash_after, ctx->crash_kill ? " (kill)" : "");
+        }
+        if (ctx->crash_before > 0) {
+            SF_WARN(SF_SINK_FMT "test hook testCrashBeforeCommit = %lld is set", SF_SINK_ARGS(snk),
+                    ctx->crash_before);
         }
     }
     if ((rc = producer_create(snk, errstr, errstr_size)) != SF_OK) {

@@ -10,6 +10,9 @@
 #                     flume_meta lagging behind Kafka; each restarted agent reads again what
 #                     flume_meta does not cover and the sink skips what Kafka has: every id exactly
 #                     once, and the newest position record holds the last id
+#   s_eos_kill_in_txn the agent dies by SIGKILL in the middle of a Kafka transaction (hook
+#                     testCrashBeforeCommit = 3, its messages in the log): the restart aborts it,
+#                     and a read_committed consumer sees every row once
 #   s_eos_late_row    a row whose transaction commits late (an id below ids already delivered,
 #                     the source's gap tracking) is delivered, once
 #   s_eos_throughput  rows/s of the same export at least once and exactly once (flumeBatchSize
@@ -160,6 +163,36 @@ s_eos_crash() {
     pass
 }
 
+# A crash in the middle of a Kafka transaction: the agent kills itself before its 3rd commit,
+# once that transaction's 1000 messages (and its position record) are in the log. The restarted
+# producer's init_transactions aborts it; the sink must not take the aborted position record for
+# delivered (with the plain mock, whose read_committed consumers see it, 1000 rows were lost here).
+s_eos_kill_in_txn() {
+    t eos_kill_in_txn
+    topic1 eosk
+    db_create_idv eosk
+    db_insert_range eosk 1 5000
+    eos_conf "$WORK/eosk-crash.conf" eosk eosk "eos-it-kill" "a1.sinks.k1.testCrashBeforeCommit = 3"
+    eos_conf "$WORK/eosk.conf" eosk eosk "eos-it-kill"
+    agent_start "$WORK/eosk-crash.conf" "$WORK/eosk.log"
+    wait_exit 30
+    assert_eq 137 "$EXIT_RC" "exit status after the hook's SIGKILL" || return
+    assert_contains "$WORK/eosk.log" "killing the agent before committing Kafka transaction 3 (its messages flushed: Success)" "hook" || return
+    consume eosk 3000 "$WORK/eosk.ru"
+    assert_eq "lost=2000 dup=0 extra=0" "$(check_range "$WORK/eosk.ru" 1 5000)" \
+        "read_uncommitted after the kill: 3 transactions' messages" || return
+    agent_start "$WORK/eosk.conf" "$WORK/eosk.log"
+    wait_offset eosk 5000 30 || return
+    agent_term
+    assert_contains "$WORK/eosk.log" "exactly-once: resuming after Kafka transaction 2 " "resumed after the last committed transaction" || return
+    consume eosk 5000 "$WORK/eosk.rc" --committed
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/eosk.rc" 1 5000)" "read_committed: exactly once" || return
+    consume eosk 6000 "$WORK/eosk.ru"
+    assert_eq "lost=0 dup=1000 extra=0" "$(check_range "$WORK/eosk.ru" 1 5000)" \
+        "read_uncommitted: the aborted transaction's 1000 messages as well" || return
+    pass
+}
+
 s_eos_late_row() {
     t eos_late_row
     topic1 eosl
@@ -225,7 +258,7 @@ s_eos_throughput() {
     pass
 }
 
-ALL="s_mock_markers s_eos_crash s_eos_late_row s_eos_throughput"
+ALL="s_mock_markers s_eos_crash s_eos_kill_in_txn s_eos_late_row s_eos_throughput"
 db_start "$KIND" "$PORT"
 kafka_start2
 for s in ${*:-$ALL}; do

@@ -7,9 +7,10 @@
 #                   row that reached the channel; only a batch whose Kafka delivery was not yet
 #                   committed in the channel can repeat; the sink keeps one batch in flight).
 # With MODE eos the Kafka sink is exactly-once (kafka.producer.transactional.id), the mock is the
-# one that writes transaction markers (tests/support/mock_txn.sh), the kills fall anywhere,
-# in the middle of Kafka transactions too, and a read_committed consumer must see every row
-# exactly once: 0 lost and 0 duplicates, with either channel.
+# one that writes transaction markers (tests/support/mock_txn.sh), each kill comes 0-0.99 s after
+# the restarted agent's first Kafka commit (so it falls while it produces, in the middle of a
+# Kafka transaction or between the Kafka and the channel commit), and a read_committed consumer
+# must see every row exactly once: 0 lost and 0 duplicates, with either channel.
 #   tests/integration/torture.sh mysql|postgresql PORT memory|file [KILLS] [ROWS] [alo|eos]
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -20,7 +21,6 @@ KILLS=${4:-20}
 ROWS=${5:-200000}
 MODE=${6:-alo}
 BATCH=500
-MIN_RUN=0 # whole seconds an agent runs at least before its kill
 
 db_start "$KIND" "$PORT"
 extra=()
@@ -37,7 +37,6 @@ if [ "$MODE" = eos ]; then
     kafka_cmd "rtt 1 20"
     extra=("a1.sinks.k1.kafka.producer.transactional.id = torture-$CHANNEL")
     consume_args=(--committed)
-    MIN_RUN=1 # it reads its positions from Kafka first: give it time to produce
     t "torture_${CHANNEL}_eos"
 else
     kafka_start
@@ -65,9 +64,22 @@ write_conf "$WORK/tt.conf" tt tt "a1.sources.r1.max.rows = 2000" "a1.sources.r1.
     done
 ) &
 inserter=$!
+# the end offset of topic tt for read_committed consumers (kcat's default isolation level)
+end_offset() { kcat -Q -b "$BOOTSTRAP" -t tt:0:-1 2>/dev/null | sed -n 's/.* offset //p'; }
 for round in $(seq 1 "$KILLS"); do
     agent_start "$WORK/tt.conf" "$WORK/tt.log"
-    sleep "$((RANDOM % 2 + MIN_RUN)).$((RANDOM % 10))$((RANDOM % 10))"
+    if [ "$MODE" = eos ]; then
+        # kill while it produces: once the topic's end offset moved (a Kafka transaction of this
+        # agent committed), after a random 0-0.99 s more
+        end0=$(end_offset)
+        for _ in $(seq 1 150); do
+            [ "$(end_offset)" != "$end0" ] && break
+            sleep 0.1
+        done
+        sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+    else
+        sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 10))"
+    fi
     agent_kill9
     off=$(db_offset tt)
     echo "${off:-0}" >>"$WORK/tt.offsets"
@@ -89,16 +101,12 @@ case "$res" in
 esac
 if [ "$MODE" = eos ]; then
     assert_eq "lost=0 dup=0 extra=0" "$res" "exactly once across $KILLS kills"
-    # the kills did fall inside Kafka transactions: the log holds messages of aborted ones,
-    # which a read_uncommitted consumer sees (as duplicates) and the read_committed one did not
+    # how many kills fell inside a Kafka transaction, after some of its messages reached the log:
+    # a read_uncommitted consumer sees those messages too (as duplicates). Random, so only
+    # reported; kafka_eos.sh s_eos_kill_in_txn makes that case happen for certain.
     consume tt 0 "$WORK/tt.all"
     all=$(check_range "$WORK/tt.all" 1 "$last")
-    log "read_uncommitted consumer (aborted transactions included): $all"
-    case "$all" in
-    "lost=0 dup=0 "*) fail "no kill fell inside a Kafka transaction: $all" ;;
-    "lost=0 dup="*) ;;
-    *) fail "read_uncommitted consumer: $all" ;;
-    esac
+    echo "TORTURE $KIND $CHANNEL $MODE: read_uncommitted consumer (aborted transactions too): $all"
 elif [ "$CHANNEL" = file ]; then
     [ "$dup" -le $((KILLS * BATCH)) ] || fail "file channel: $dup duplicates > $KILLS kills x $BATCH"
     # restarts resumed from the offset recorded in the channel's own commits
