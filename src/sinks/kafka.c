@@ -35,21 +35,25 @@
  * ends its open transaction. Each Kafka transaction also writes one position record to partition 0
  * of kafka.positions.topic, keyed by the transactional.id (format at pos_record_build): per (topic,
  * `table` header) the highest `offset` header delivered so far (the batch's last one when offsets
- * increase) and, for integer offsets, the exact ranges of offsets delivered, plus the batch's own
+ * increase) and, for integer offsets, the set of offsets delivered (pos_ids: the span from the
+ * lowest to the highest, less the ids in it not delivered yet), plus the batch's own
  * first/last offsets and counts for audits. After every producer (re)creation the sink reads the
  * newest record of its transactional.id with a read_committed consumer (from the tail backwards,
  * and up to the high watermark it saw after init_transactions, so a record behind another
  * producer's open transaction is not missed). While producing, an event that Kafka has already is
- * committed in the channel with its batch instead of being produced: an integer offset inside the
- * delivered ranges, any other offset at or below the highest one (numerically when both are decimal
+ * committed in the channel with its batch instead of being produced: an integer offset in the
+ * delivered set, any other offset at or below the highest one (numerically when both are decimal
  * numbers, else by bytes, part by part for "ts,id"). Rows that the source reads again after a crash
  * (kill -9 between the Kafka commit and the channel commit, or before the source wrote its offset)
  * are thus delivered once, while rows that come late below the highest id (the source's gap
  * tracking, a backfill in key order) still go. Limits: non-integer offsets must increase per table
  * in channel order (a backfill in a timestamp mode does not: use at-least-once for it); one
  * transactional.id per sink, and all events of a table through that one sink (a sink group
- * spreading a table over several sinks is at least once across restarts); a pair with more than
- * RANGES_MAX ranges forgets the lowest (those rows would go again: at least once); events without
+ * spreading a table over several sinks is at least once across restarts); a pair's delivered set
+ * keeps at most POS_GAPS_MAX gaps and gives up the lowest beyond that (their ids then count as
+ * delivered: more than the source's own SF_GAPS_MAX, so the sink always knows every gap the
+ * source could still read again after a restart, and the set stays small however sparse the ids
+ * are: docs/DESIGN.md, "Offsets"); events without
  * `table` or `offset` headers are produced as usual. Exactly-once holds for consumers with
  * isolation.level=read_committed. Test hooks, for tests only: testCrashAfterCommits = N freezes
  * the sink right after its N-th Kafka commit, before the channel commit, as a crash would (stop()
@@ -60,6 +64,7 @@
 #include "sqlflume/avro_event.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
+#include "sqlflume/offset.h"
 #include "sqlflume/sinks.h"
 
 #include <errno.h>
@@ -90,9 +95,10 @@
 #define PARTS_RELEARN_MS   30000 /* ms between batches left to librdkafka's partitioner */
 #define PARTS_GROUP_MAX    4096  /* topics with more partitions are not grouped by the sink */
 /* exactly-once */
-#define POSITIONS_FORMAT     "sqlflume-positions 1" /* first line of a position record */
+#define POSITIONS_FORMAT     "sqlflume-positions 2" /* first line of a position record */
+#define POSITIONS_FORMAT_1   "sqlflume-positions 1" /* read too: "ranges" of delivered ids */
 #define POSITIONS_MAX        4096 /* (topic, table) pairs with a position; more are not tracked */
-#define RANGES_MAX           256 /* delivered integer offset ranges per pair; then the lowest goes */
+#define POS_GAPS_MAX         SF_GAPS_CAP /* gap ranges of a pair's delivered ids; then the lowest goes */
 #define POSITIONS_READ_MS    30000 /* one attempt at reading the stored positions */
 #define POSITIONS_WINDOW     256 /* records read from the tail first; then 8 times more each step */
 #define TXN_STEP_MS          500 /* init/commit_transaction block at most this long per process() */
@@ -149,29 +155,32 @@ struct rate_slot {
     unsigned suppressed;
 };
 
-/* Exactly-once: integer offsets lo..hi (inclusive) that were delivered. */
-struct irange {
-    long long lo, hi;
+/* Exactly-once: the integer offsets of one pair that Kafka has: every id of floor..set->hw except
+ * those in set's gaps (the ids below the highest one delivered that were not delivered yet, at
+ * most POS_GAPS_MAX ranges, the lowest given up first), so its size depends on the gaps, not on
+ * how sparse the ids are (see sqlflume/offset.h). */
+struct pos_ids {
+    bool has;              /* an id was delivered */
+    long long floor;       /* the lowest id of the span */
+    struct sf_gapset *set; /* owned, allocated on first use */
 };
 
 /* Exactly-once: what has been delivered of one (topic, table). While every offset of the pair is
- * an integer (int_mode), the exact set of delivered offsets is kept as ranges, so that a row the
- * source delivers late below the highest offset (an id whose transaction committed late, a
- * backfill ordered by key) is produced, and a row read again is not; other offsets are compared
- * with the highest one delivered. */
+ * an integer (int_mode), the delivered set is kept (pos_ids), so that a row the source delivers
+ * late below the highest offset (an id whose transaction committed late, read again from the
+ * source's gaps) is produced, and a row read again is not; other offsets are compared with the
+ * highest one delivered (sf_offset_cmp). */
 struct pos_entry {
     char *topic, *table; /* owned */
     size_t hash;
     bool int_mode;
     /* committed in Kafka */
-    char *max;          /* owned: the highest offset delivered (by offset_cmp), or NULL */
-    struct irange *rng; /* int_mode: sorted, disjoint, not adjacent */
-    size_t nrng, caprng;
+    char *max;          /* owned: the highest offset delivered (by sf_offset_cmp), or NULL */
+    struct pos_ids ids; /* int_mode */
     /* the open batch (in_batch), borrowed offsets point into its events */
     bool in_batch;
     const char *bmax;    /* the highest offset produced by the batch, or NULL */
-    struct irange *wrng; /* int_mode: rng plus what the batch produces */
-    size_t nwrng, capwrng;
+    struct pos_ids wids; /* int_mode: ids plus what the batch produces */
     const char *first, *last; /* first and last offset produced by the batch, in channel order */
     size_t count;             /* events produced by the batch */
 };
@@ -302,7 +311,7 @@ static const struct sf_option kafka_options[] = {
       offsetof(struct kafka_ctx, txn_id), 0, NULL, NULL,
       "turns on exactly-once delivery: each batch is one Kafka transaction of this producer id "
       "(unique per sink, stable across restarts) that also stores, per topic and table header, "
-      "which offset headers are delivered (the highest; for integer offsets the exact ranges) in "
+      "which offset headers are delivered (the highest; for integer offsets the ids below it not yet delivered) in "
       "kafka.positions.topic, so events the source reads again after a crash are not produced "
       "twice; consumers read with isolation.level = read_committed; one batch in flight "
       "(maxInFlightBatches is not used) and acks = all" },
@@ -1246,208 +1255,53 @@ static void producer_reset(struct sf_sink *snk)
 
 /* ---- exactly-once: positions ---- */
 
-/* A decimal number split for comparison: sign, integer digits without leading zeros, fraction
- * digits (trailing zeros are harmless: missing digits compare as '0'). */
-struct dec {
-    bool neg;
-    const char *ip, *fp;
-    size_t il, fl;
-};
-
-/* Whether s is -?[0-9]+(\.[0-9]+)? and, if so, its parts. */
-static bool dec_parse(const char *s, struct dec *d)
+/* Exactly-once: whether integer offset v is in the delivered set d. */
+static bool ids_has(const struct pos_ids *d, long long v)
 {
-    d->neg = *s == '-';
-    if (d->neg) {
-        s++;
-    }
-    const char *p = s;
-    while (*p >= '0' && *p <= '9') {
-        p++;
-    }
-    if (p == s) {
-        return false;
-    }
-    d->ip = s;
-    d->il = (size_t)(p - s);
-    while (d->il > 1 && *d->ip == '0') {
-        d->ip++;
-        d->il--;
-    }
-    d->fp = p;
-    d->fl = 0;
-    if (*p == '.') {
-        const char *f = ++p;
-        while (*p >= '0' && *p <= '9') {
-            p++;
-        }
-        if (p == f) {
-            return false;
-        }
-        d->fp = f;
-        d->fl = (size_t)(p - f);
-    }
-    if (*p) {
-        return false;
-    }
-    bool zero = d->il == 1 && *d->ip == '0';
-    for (size_t i = 0; zero && i < d->fl; i++) {
-        zero = d->fp[i] == '0';
-    }
-    if (zero) {
-        d->neg = false; /* -0 = 0 */
-    }
-    return true;
+    return d->has && v >= d->floor && v <= d->set->hw && !sf_gapset_in_gap(d->set, v);
 }
 
-static int dec_cmp_abs(const struct dec *a, const struct dec *b)
+/* Add v (not in d) to the delivered set d. An id below floor - 1 moves floor down to it, the ids
+ * between becoming a gap, unless the set has POS_GAPS_MAX gaps already: then it is not recorded,
+ * and produced again if the source sent it again (at least once there). @return the gap ranges
+ * given up because POS_GAPS_MAX was reached (their ids count as delivered). */
+static size_t ids_add(struct pos_ids *d, long long v)
 {
-    if (a->il != b->il) {
-        return a->il < b->il ? -1 : 1;
+    if (!d->set) {
+        d->set = malloc(sizeof(*d->set));
+        if (!d->set) {
+            abort(); /* as sf_buf does: nothing sensible to do without memory */
+        }
     }
-    int c = memcmp(a->ip, b->ip, a->il);
-    if (c) {
-        return c < 0 ? -1 : 1;
+    if (!d->has) {
+        d->has = true;
+        d->floor = v;
+        sf_gapset_init(d->set, v, POS_GAPS_MAX);
+        return 0;
     }
-    size_t n = a->fl > b->fl ? a->fl : b->fl;
-    for (size_t i = 0; i < n; i++) {
-        char x = '0', y = '0';
-        if (i < a->fl) {
-            x = a->fp[i];
-        }
-        if (i < b->fl) {
-            y = b->fp[i];
-        }
-        if (x != y) {
-            return x < y ? -1 : 1;
-        }
+    if (v >= d->floor) {
+        /* the same time for every gap: the lowest is the oldest and is given up first */
+        return sf_gapset_see(d->set, v, 0);
+    }
+    if (v == d->floor - 1 || sf_gapset_add_below(d->set, v + 1, d->floor - 1, 0)) {
+        d->floor = v;
     }
     return 0;
 }
 
-/* Order of two offset values without ',': numerically when both are decimal numbers, else by
- * bytes. */
-static int scalar_cmp(const char *a, size_t alen, const char *b, size_t blen)
+static void ids_copy(struct pos_ids *dst, const struct pos_ids *src)
 {
-    char x[64], y[64];
-    struct dec dx, dy;
-    if (alen < sizeof(x) && blen < sizeof(y)) {
-        memcpy(x, a, alen);
-        x[alen] = '\0';
-        memcpy(y, b, blen);
-        y[blen] = '\0';
-        if (dec_parse(x, &dx) && dec_parse(y, &dy)) {
-            if (dx.neg != dy.neg) {
-                return dx.neg ? -1 : 1;
+    dst->has = src->has;
+    dst->floor = src->floor;
+    if (src->has) {
+        if (!dst->set) {
+            dst->set = malloc(sizeof(*dst->set));
+            if (!dst->set) {
+                abort();
             }
-            int c = dec_cmp_abs(&dx, &dy);
-            return dx.neg ? -c : c;
         }
+        sf_gapset_copy(dst->set, src->set);
     }
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c == 0) {
-        c = (alen > blen) - (alen < blen);
-    }
-    return (c > 0) - (c < 0);
-}
-
-/* Order of two offset header values: numerically when both are decimal numbers, else by bytes;
- * values of several ','-separated parts (the source's "timestamp,id" of timestamp+incrementing
- * mode) part by part. */
-static int offset_cmp(const char *a, const char *b)
-{
-    for (;;) {
-        size_t al = strcspn(a, ","), bl = strcspn(b, ",");
-        int c = scalar_cmp(a, al, b, bl);
-        if (c != 0) {
-            return c;
-        }
-        if (!a[al] || !b[bl]) {
-            return (a[al] != 0) - (b[bl] != 0);
-        }
-        a += al + 1;
-        b += bl + 1;
-    }
-}
-
-/* Whether s is a whole decimal long long. */
-static bool int_parse(const char *s, long long *v)
-{
-    if (!*s || (*s != '-' && (*s < '0' || *s > '9'))) {
-        return false;
-    }
-    char *end;
-    errno = 0;
-    *v = strtoll(s, &end, 10);
-    return errno == 0 && *end == '\0';
-}
-
-/* Index of the range holding v, or of the first range above it (n when none). */
-static size_t ranges_find(const struct irange *r, size_t n, long long v)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r[mid].hi < v) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
-
-static bool ranges_has(const struct irange *r, size_t n, long long v)
-{
-    size_t i = ranges_find(r, n, v);
-    return i < n && r[i].lo <= v;
-}
-
-static void ranges_reserve(struct irange **r, size_t *cap, size_t want)
-{
-    if (want <= *cap) {
-        return;
-    }
-    size_t c = *cap ? *cap : 4;
-    while (c < want) {
-        c *= 2;
-    }
-    struct irange *v = realloc(*r, c * sizeof(*v));
-    if (!v) {
-        abort(); /* as sf_buf does: nothing sensible to do without memory */
-    }
-    *r = v;
-    *cap = c;
-}
-
-/* Add v (not in the set). @return true when the lowest range had to be forgotten. */
-static bool ranges_add(struct irange **r, size_t *n, size_t *cap, long long v)
-{
-    size_t i = ranges_find(*r, *n, v);
-    struct irange *a = *r;
-    bool joins_prev = i > 0 && a[i - 1].hi == v - 1 && v != LLONG_MIN;
-    bool joins_next = i < *n && a[i].lo == v + 1 && v != LLONG_MAX;
-    if (joins_prev && joins_next) {
-        a[i - 1].hi = a[i].hi;
-        memmove(&a[i], &a[i + 1], (*n - i - 1) * sizeof(*a));
-        (*n)--;
-    } else if (joins_prev) {
-        a[i - 1].hi = v;
-    } else if (joins_next) {
-        a[i].lo = v;
-    } else {
-        ranges_reserve(r, cap, *n + 1);
-        a = *r;
-        memmove(&a[i + 1], &a[i], (*n - i) * sizeof(*a));
-        a[i] = (struct irange){ v, v };
-        (*n)++;
-    }
-    if (*n > RANGES_MAX) {
-        memmove(&a[0], &a[1], (*n - 1) * sizeof(*a));
-        (*n)--;
-        return true;
-    }
-    return false;
 }
 
 static char *xstrdup(const char *s)
@@ -1538,8 +1392,8 @@ static void pos_free(struct kafka_ctx *ctx)
         free(ctx->pos[i].topic);
         free(ctx->pos[i].table);
         free(ctx->pos[i].max);
-        free(ctx->pos[i].rng);
-        free(ctx->pos[i].wrng);
+        free(ctx->pos[i].ids.set);
+        free(ctx->pos[i].wids.set);
     }
     free(ctx->pos);
     free(ctx->pos_index);
@@ -1571,13 +1425,9 @@ static void pos_commit_pending(struct kafka_ctx *ctx)
                 e->max = xstrdup(e->bmax);
             }
             if (e->int_mode) {
-                struct irange *r = e->rng;
-                size_t cap = e->caprng;
-                e->rng = e->wrng;
-                e->nrng = e->nwrng;
-                e->caprng = e->capwrng;
-                e->wrng = r;
-                e->capwrng = cap;
+                struct pos_ids d = e->ids;
+                e->ids = e->wids;
+                e->wids = d;
             }
         }
         e->in_batch = false;
@@ -1643,10 +1493,13 @@ static bool field_decode(char *s)
  *   txn <number of this Kafka transaction>
  *   prev <number of the last committed one, or ->
  *   pos <topic> <table> <offset>                 every pair: the highest offset delivered
- *   ranges <topic> <table> <lo>~<hi>,...         pairs with integer offsets: every one delivered
+ *   ids <topic> <table> <floor> <hw>[;<gaps>]    pairs with integer offsets: every one of
+ *                                                floor..hw was delivered except the gaps
+ *                                                ("lo-hi" or "id", ',' between; sqlflume/offset.h)
  *   batch <topic> <table> <first> <last> <count> the pairs of this batch: first and last offset
  *                                                produced (channel order) and how many
- * Fields are escaped by put_field.
+ * Fields are escaped by put_field. Format 1 had, instead of "ids", "ranges <topic> <table>
+ * <lo>~<hi>,..." listing the delivered ranges; pos_record_apply still reads it.
  */
 static void pos_record_build(struct kafka_ctx *ctx)
 {
@@ -1669,15 +1522,13 @@ static void pos_record_build(struct kafka_ctx *ctx)
             put_field(b, off);
             sf_buf_putc(b, '\n');
         }
-        const struct irange *r = open ? e->wrng : e->rng;
-        size_t n = open ? e->nwrng : e->nrng;
-        if (e->int_mode && n > 0) {
-            sf_buf_puts(b, "ranges");
+        const struct pos_ids *d = open ? &e->wids : &e->ids;
+        if (e->int_mode && d->has) {
+            sf_buf_puts(b, "ids");
             put_field(b, e->topic);
             put_field(b, e->table);
-            for (size_t k = 0; k < n; k++) {
-                sf_buf_printf(b, "%c%lld~%lld", k ? ',' : ' ', r[k].lo, r[k].hi);
-            }
+            sf_buf_printf(b, " %lld ", d->floor);
+            sf_gapset_encode(d->set, b, 0);
             sf_buf_putc(b, '\n');
         }
     }
@@ -1695,6 +1546,64 @@ static void pos_record_build(struct kafka_ctx *ctx)
     }
 }
 
+/* An "ids" line's floor and "hw;gaps" into *d. @return false when malformed. */
+static bool ids_parse(struct pos_ids *d, const char *floor, const char *gaps)
+{
+    long long lo;
+    struct pos_ids tmp = { 0 };
+    if (!sf_offset_int_parse(floor, &lo) || ids_add(&tmp, lo) != 0) {
+        free(tmp.set);
+        return false;
+    }
+    bool ok = sf_gapset_parse(tmp.set, gaps, 0) == 0 && tmp.set->hw >= lo &&
+              (tmp.set->n == 0 || tmp.set->g[0].lo > lo);
+    if (ok) {
+        free(d->set);
+        *d = tmp;
+    } else {
+        free(tmp.set);
+    }
+    return ok;
+}
+
+/* A format 1 "ranges" field "lo~hi,..." (sorted, disjoint delivered ranges) into *d: floor is
+ * the first lo, hw the last hi, and the ids between the ranges are the gaps. @return false when
+ * malformed. */
+static bool ranges_parse(struct pos_ids *d, char *text)
+{
+    struct pos_ids tmp = { 0 };
+    long long prev_hi = 0;
+    char *rsave = NULL;
+    bool ok = true;
+    for (char *t = strtok_r(text, ",", &rsave); t && ok; t = strtok_r(NULL, ",", &rsave)) {
+        char *tilde = strchr(t, '~');
+        long long lo, hi;
+        if (tilde) {
+            *tilde = '\0';
+        }
+        ok = tilde && sf_offset_int_parse(t, &lo) && sf_offset_int_parse(tilde + 1, &hi) &&
+             lo <= hi && (!tmp.has || lo > prev_hi + 1);
+        if (!ok) {
+            break;
+        }
+        if (!tmp.has) {
+            (void)ids_add(&tmp, lo);
+        } else {
+            ok = ids_add(&tmp, lo) == 0; /* opens the gap prev_hi+1..lo-1 */
+        }
+        tmp.set->hw = hi;
+        prev_hi = hi;
+    }
+    ok = ok && tmp.has;
+    if (ok) {
+        free(d->set);
+        *d = tmp;
+    } else {
+        free(tmp.set);
+    }
+    return ok;
+}
+
 /* Replace the committed positions by those of a record (NULL: none stored). @return SF_OK or
  * SF_ERR_DATA (errstr says why; nothing changed). */
 static int pos_record_apply(struct kafka_ctx *ctx,
@@ -1707,7 +1616,7 @@ static int pos_record_apply(struct kafka_ctx *ctx,
         struct pos_entry *e = &ctx->pos[i];
         free(e->max);
         e->max = NULL;
-        e->nrng = 0;
+        e->ids.has = false;
         e->int_mode = false;
     }
     ctx->committed_seq = -1;
@@ -1722,11 +1631,13 @@ static int pos_record_apply(struct kafka_ctx *ctx,
     int rc = SF_ERR_DATA;
     long long seq = -1;
     size_t nline = 0;
+    bool v1 = false;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         nline++;
         if (nline == 1) {
-            if (strcmp(line, POSITIONS_FORMAT) != 0) {
+            v1 = strcmp(line, POSITIONS_FORMAT_1) == 0;
+            if (!v1 && strcmp(line, POSITIONS_FORMAT) != 0) {
                 (void)snprintf(errstr, errstr_size, "unknown format \"%.40s\"", line);
                 goto out;
             }
@@ -1739,11 +1650,12 @@ static int pos_record_apply(struct kafka_ctx *ctx,
             f[nf++] = t;
         }
         if (nf == 2 && strcmp(f[0], "txn") == 0) {
-            if (!int_parse(f[1], &seq) || seq < 0) {
+            if (!sf_offset_int_parse(f[1], &seq) || seq < 0) {
                 (void)snprintf(errstr, errstr_size, "bad line %zu", nline);
                 goto out;
             }
-        } else if (nf == 4 && (strcmp(f[0], "pos") == 0 || strcmp(f[0], "ranges") == 0)) {
+        } else if ((nf == 4 && (strcmp(f[0], "pos") == 0 || (v1 && strcmp(f[0], "ranges") == 0))) ||
+                   (nf == 5 && !v1 && strcmp(f[0], "ids") == 0)) {
             if (!field_decode(f[1]) || !field_decode(f[2])) {
                 (void)snprintf(errstr, errstr_size, "bad line %zu", nline);
                 goto out;
@@ -1762,21 +1674,9 @@ static int pos_record_apply(struct kafka_ctx *ctx,
                 continue;
             }
             e->int_mode = true;
-            e->nrng = 0;
-            char *rsave = NULL;
-            for (char *t = strtok_r(f[3], ",", &rsave); t; t = strtok_r(NULL, ",", &rsave)) {
-                char *tilde = strchr(t, '~');
-                long long lo, hi;
-                if (tilde) {
-                    *tilde = '\0';
-                }
-                if (!tilde || !int_parse(t, &lo) || !int_parse(tilde + 1, &hi) || lo > hi ||
-                    (e->nrng > 0 && lo <= e->rng[e->nrng - 1].hi) || e->nrng >= RANGES_MAX) {
-                    (void)snprintf(errstr, errstr_size, "bad ranges on line %zu", nline);
-                    goto out;
-                }
-                ranges_reserve(&e->rng, &e->caprng, e->nrng + 1);
-                e->rng[e->nrng++] = (struct irange){ lo, hi };
+            if (f[0][0] == 'i' ? !ids_parse(&e->ids, f[3], f[4]) : !ranges_parse(&e->ids, f[3])) {
+                (void)snprintf(errstr, errstr_size, "bad delivered ids on line %zu", nline);
+                goto out;
             }
         } /* batch, prev and lines of later minor versions: not needed here */
     }
@@ -1791,7 +1691,7 @@ out:
         for (size_t i = 0; i < ctx->pos_n; i++) {
             free(ctx->pos[i].max);
             ctx->pos[i].max = NULL;
-            ctx->pos[i].nrng = 0;
+            ctx->pos[i].ids.has = false;
             ctx->pos[i].int_mode = false;
         }
     }
@@ -2078,7 +1978,7 @@ static void eos_committed(struct sf_sink *snk)
 /*
  * Decide, for the taken events, which to produce: those without (table, offset) headers, and
  * those that Kafka does not have: for a pair with integer offsets, an offset not in its delivered
- * ranges; otherwise an offset above the highest delivered. The state advances as it goes (so a
+ * set (pos_ids); otherwise an offset above the highest delivered. The state advances as it goes (so a
  * row that the source sent twice in one batch goes once). Fills ctx->send and ctx->touched.
  * @return the number of events to produce
  */
@@ -2094,7 +1994,7 @@ static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
         const char *topic = table && *table && off && *off ? topic_of(ctx, ev) : "";
         size_t idx;
         long long v = 0;
-        bool is_int = *topic && int_parse(off, &v);
+        bool is_int = *topic && sf_offset_int_parse(off, &v);
         struct pos_entry *e = NULL;
         if (*topic) {
             size_t before = ctx->pos_n;
@@ -2117,30 +2017,20 @@ static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
             e->bmax = e->first = e->last = NULL;
             e->count = 0;
             if (e->int_mode) {
-                ranges_reserve(&e->wrng, &e->capwrng, e->nrng);
-                if (e->nrng) {
-                    memcpy(e->wrng, e->rng, e->nrng * sizeof(*e->rng));
-                }
-                e->nwrng = e->nrng;
+                ids_copy(&e->wids, &e->ids);
             }
             ctx->touched[ctx->ntouched++] = idx;
         }
         const char *cur = e->bmax ? e->bmax : e->max;
         if (e->int_mode && is_int) {
-            if (ranges_has(e->wrng, e->nwrng, v)) {
+            if (ids_has(&e->wids, v)) {
                 continue;
             }
-            if (ranges_add(&e->wrng, &e->nwrng, &e->capwrng, v) &&
-                rate_allow(ctx, -300002, &suppressed)) {
-                SF_WARN(SF_SINK_FMT "table \"%s\": more than %d ranges of delivered offsets; the "
-                                    "lowest is forgotten (its rows would be produced again if the "
-                                    "source sent them again)",
-                        SF_SINK_ARGS(snk), table, RANGES_MAX);
-            }
-        } else if (cur && offset_cmp(off, cur) <= 0) {
+            (void)ids_add(&e->wids, v); /* a gap given up counts as delivered: see pos_ids */
+        } else if (cur && sf_offset_cmp(off, cur) <= 0) {
             continue;
         }
-        if (!cur || offset_cmp(off, cur) > 0) {
+        if (!cur || sf_offset_cmp(off, cur) > 0) {
             e->bmax = off;
         }
         if (e->count++ == 0) {

@@ -45,9 +45,9 @@
 #include "sqlflume/error.h"
 #include "sqlflume/format.h"
 #include "sqlflume/log.h"
+#include "sqlflume/offset.h"
 #include "sqlflume/source.h"
 
-#include "gapset.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1082,7 +1082,7 @@ static int deliver_batch(struct sf_source *src, struct sql_table *t, size_t n,
     int rc = sf_source_deliver(src, c->batch, n, t->chan_key,
                                c->mode == MODE_BULK ? NULL : last_offset);
     if (rc == SF_OK && t->gaps_on) {
-        t->gs = t->gs_work;
+        sf_gapset_copy(&t->gs, &t->gs_work);
     }
     if (rc == SF_OK) {
         atomic_fetch_add(&src->metrics.batch_accepted, 1);
@@ -1778,7 +1778,7 @@ static const char *batch_offset(struct sf_source *src, struct sql_table *t, stru
         return last->data;
     }
     sf_buf_reset(last);
-    if (sf_gapset_encode(&t->gs_work, last) > 0) {
+    if (sf_gapset_encode(&t->gs_work, last, SF_GAPS_TEXT_MAX) > 0) {
         SF_WARN(SF_SOURCE_FMT "table \"%s\": missing ids do not fit in currentIndex; the oldest "
                 "are given up", SF_SOURCE_ARGS(src), t->status_key);
     }
@@ -1795,7 +1795,7 @@ static const char *gap_query(struct sf_source *src, struct sql_table *t, struct 
     long long now = mono_ms();
     if (!t->gaps_init) {
         t->gaps_init = true;
-        memset(&t->gs, 0, sizeof(t->gs));
+        sf_gapset_init(&t->gs, 0, SF_GAPS_MAX);
         if (sf_gapset_parse(&t->gs, t->read_offset, now) != 0) {
             SF_INFO(SF_SOURCE_FMT "table \"%s\": offset \"%s\" is not an integer: ids that "
                     "commit out of order are not tracked", SF_SOURCE_ARGS(src), t->status_key,
@@ -1810,7 +1810,7 @@ static const char *gap_query(struct sf_source *src, struct sql_table *t, struct 
     long long ids = sf_gapset_expire(&t->gs, now, c->gap_timeout_ms, &first, &lastid);
     if (ids > 0) {
         struct sf_buf enc = SF_BUF_INIT;
-        sf_gapset_encode(&t->gs, &enc);
+        sf_gapset_encode(&t->gs, &enc, SF_GAPS_TEXT_MAX);
         SF_INFO(SF_SOURCE_FMT "table \"%s\": %lld missing id(s) between %lld and %lld did not "
                 "appear within %lld ms; counted as a permanent gap", SF_SOURCE_ARGS(src),
                 t->status_key, ids, first, lastid, c->gap_timeout_ms);
@@ -1820,7 +1820,7 @@ static const char *gap_query(struct sf_source *src, struct sql_table *t, struct 
         set_str(&t->read_offset, enc.data);
         sf_buf_free(&enc);
     }
-    t->gs_work = t->gs;
+    sf_gapset_copy(&t->gs_work, &t->gs);
     sf_buf_reset(&c->gap_sql);
     sf_buf_printf(&c->gap_sql, "%s WHERE %s > ", t->sel_from.data, t->qinc.data);
     c->cx->placeholder(1, &c->gap_sql);

@@ -1,5 +1,5 @@
-/* Unresolved gaps of an integer incremental column (see gapset.h). */
-#include "gapset.h"
+/* Sets of delivered integer offsets: the highest id and the gaps below it (see sqlflume/offset.h). */
+#include "sqlflume/offset.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,43 +16,78 @@ static int parse_ll(const char *s, char **end, long long *out)
     return 0;
 }
 
+static size_t bound(const struct sf_gapset *gs)
+{
+    if (gs->max == 0) {
+        return SF_GAPS_MAX;
+    }
+    return gs->max < SF_GAPS_CAP ? gs->max : SF_GAPS_CAP;
+}
+
+void sf_gapset_init(struct sf_gapset *gs, long long hw, size_t max)
+{
+    gs->hw = hw;
+    gs->max = max;
+    gs->n = 0;
+}
+
+void sf_gapset_copy(struct sf_gapset *dst, const struct sf_gapset *src)
+{
+    dst->hw = src->hw;
+    dst->max = src->max;
+    dst->n = src->n;
+    memcpy(dst->g, src->g, src->n * sizeof(src->g[0]));
+}
+
 int sf_gapset_parse(struct sf_gapset *gs, const char *s, long long now_ms)
 {
-    struct sf_gapset tmp = { 0 };
+    /* parsed aside, so that *gs is unchanged when s is not of the form */
+    long long hw;
     char *end;
-    if (parse_ll(s, &end, &tmp.hw) != 0) {
+    if (parse_ll(s, &end, &hw) != 0) {
         return -1;
     }
+    size_t max = bound(gs);
+    struct sf_gap *tmp = malloc(max * sizeof(*tmp));
+    if (!tmp) {
+        abort(); /* as sf_buf does: nothing sensible to do without memory */
+    }
+    size_t n = 0;
+    int rc = -1;
     if (*end == ';') {
         const char *p = end + 1;
         while (*p) {
             struct sf_gap g = { 0, 0, now_ms };
             if (parse_ll(p, &end, &g.lo) != 0) {
-                return -1;
+                goto out;
             }
             g.hi = g.lo;
             if (*end == '-' && end[1] != ',' && end[1]) {
                 if (parse_ll(end + 1, &end, &g.hi) != 0) {
-                    return -1;
+                    goto out;
                 }
             }
-            if (g.hi < g.lo || g.hi >= tmp.hw || (tmp.n && g.lo <= tmp.g[tmp.n - 1].hi) ||
-                tmp.n == SF_GAPS_MAX) {
-                return -1;
+            if (g.hi < g.lo || g.hi >= hw || (n && g.lo <= tmp[n - 1].hi) || n == max) {
+                goto out;
             }
-            tmp.g[tmp.n++] = g;
+            tmp[n++] = g;
             if (*end == ',') {
                 end++;
             } else if (*end) {
-                return -1;
+                goto out;
             }
             p = end;
         }
     } else if (*end) {
-        return -1;
+        goto out;
     }
-    *gs = tmp;
-    return 0;
+    gs->hw = hw;
+    gs->n = n;
+    memcpy(gs->g, tmp, n * sizeof(*tmp));
+    rc = 0;
+out:
+    free(tmp);
+    return rc;
 }
 
 static void remove_at(struct sf_gapset *gs, size_t i)
@@ -72,7 +107,7 @@ static size_t oldest(const struct sf_gapset *gs)
     return o;
 }
 
-size_t sf_gapset_encode(struct sf_gapset *gs, struct sf_buf *out)
+size_t sf_gapset_encode(struct sf_gapset *gs, struct sf_buf *out, size_t text_max)
 {
     size_t dropped = 0;
     size_t start = out->len;
@@ -87,7 +122,7 @@ size_t sf_gapset_encode(struct sf_gapset *gs, struct sf_buf *out)
                 sf_buf_printf(out, "%lld-%lld", gs->g[i].lo, gs->g[i].hi);
             }
         }
-        if (out->len - start <= SF_GAPS_TEXT_MAX || gs->n == 0) {
+        if (text_max == 0 || out->len - start <= text_max || gs->n == 0) {
             break;
         }
         remove_at(gs, oldest(gs));
@@ -114,7 +149,7 @@ size_t sf_gapset_see(struct sf_gapset *gs, long long v, long long now_ms)
             } else {
                 /* split in two; when full, the oldest range is given up to make room */
                 size_t dropped = 0;
-                if (gs->n == SF_GAPS_MAX) {
+                if (gs->n >= bound(gs)) {
                     size_t o = oldest(gs);
                     if (o == i) {
                         g->lo = v + 1; /* give up the lower part of this very range */
@@ -139,7 +174,7 @@ size_t sf_gapset_see(struct sf_gapset *gs, long long v, long long now_ms)
     }
     size_t dropped = 0;
     if (v > gs->hw + 1) {
-        if (gs->n == SF_GAPS_MAX) {
+        if (gs->n >= bound(gs)) {
             remove_at(gs, oldest(gs));
             dropped = 1;
         }
@@ -147,6 +182,31 @@ size_t sf_gapset_see(struct sf_gapset *gs, long long v, long long now_ms)
     }
     gs->hw = v;
     return dropped;
+}
+
+bool sf_gapset_add_below(struct sf_gapset *gs, long long lo, long long hi, long long now_ms)
+{
+    if (lo > hi || hi >= gs->hw || (gs->n && hi >= gs->g[0].lo) || gs->n >= bound(gs)) {
+        return false;
+    }
+    memmove(&gs->g[1], &gs->g[0], gs->n * sizeof(gs->g[0]));
+    gs->g[0] = (struct sf_gap){ lo, hi, now_ms };
+    gs->n++;
+    return true;
+}
+
+bool sf_gapset_in_gap(const struct sf_gapset *gs, long long v)
+{
+    size_t lo = 0, hi = gs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (gs->g[mid].hi < v) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < gs->n && gs->g[lo].lo <= v;
 }
 
 long long sf_gapset_expire(struct sf_gapset *gs, long long now_ms, long long timeout_ms,
