@@ -72,11 +72,21 @@
 #define BF_LOG_MS 5000     /* progress log lines at most this often */
 #define BF_BAR_MS 250      /* terminal progress bar redraws at most this often */
 #define BF_ROOM_WAIT_MS 20 /* backfill: re-check for channel room (writing offsets) this often */
+#define GAP_REPORT_MS 60000 /* gap tracking's summary line at most this often per table, ms */
 
 enum poll_mode { MODE_INCREMENTING = 0, MODE_TIMESTAMP, MODE_TS_INC, MODE_BULK };
 enum bf_state { BF_OFF = 0, BF_RUNNING, BF_DONE };
 
 /* One polled table (or the custom query) with its own offsets and delivery tracker. */
+/* What gap tracking did since its last summary line: ranges of missing ids opened by a row above
+ * the highest id, filled by a row that committed late, and given up (more than SF_GAPS_MAX at
+ * once; to fit currentIndex; after incremental.gap.timeout.ms). */
+struct gap_stats {
+    long long opened, filled, over_max, over_text, expired, expired_ids;
+    long long since_ms; /* monotonic ms of the last summary (or of the first count after it) */
+    bool reported;      /* a summary line was written already */
+};
+
 struct sql_table {
     char *name;       /* NULL for custom.query without table */
     char *status_key; /* source_tab of its flume_meta row */
@@ -98,6 +108,7 @@ struct sql_table {
     bool gaps_init;
     struct sf_gapset gs;      /* as of the last batch that reached the channels */
     struct sf_gapset gs_work; /* while a poll reads */
+    struct gap_stats gst;     /* since the last summary line (gap_report) */
     struct sf_buf sel_from;   /* "SELECT cols FROM t" */
     struct sf_buf qinc;       /* the quoted incremental column */
     struct sf_buf qts;        /* the quoted timestamp column */
@@ -1772,16 +1783,13 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
 }
 
 /* The offset a batch reaches: the last row's, or with gap tracking the encoded "hw;gaps". */
-static const char *batch_offset(struct sf_source *src, struct sql_table *t, struct sf_buf *last)
+static const char *batch_offset(struct sql_table *t, struct sf_buf *last)
 {
     if (!t->gaps_on) {
         return last->data;
     }
     sf_buf_reset(last);
-    if (sf_gapset_encode(&t->gs_work, last, SF_GAPS_TEXT_MAX) > 0) {
-        SF_WARN(SF_SOURCE_FMT "table \"%s\": missing ids do not fit in currentIndex; the oldest "
-                "are given up", SF_SOURCE_ARGS(src), t->status_key);
-    }
+    t->gst.over_text += (long long)sf_gapset_encode(&t->gs_work, last, SF_GAPS_TEXT_MAX);
     return last->data;
 }
 
@@ -1811,9 +1819,11 @@ static const char *gap_query(struct sf_source *src, struct sql_table *t, struct 
     if (ids > 0) {
         struct sf_buf enc = SF_BUF_INIT;
         sf_gapset_encode(&t->gs, &enc, SF_GAPS_TEXT_MAX);
-        SF_INFO(SF_SOURCE_FMT "table \"%s\": %lld missing id(s) between %lld and %lld did not "
-                "appear within %lld ms; counted as a permanent gap", SF_SOURCE_ARGS(src),
-                t->status_key, ids, first, lastid, c->gap_timeout_ms);
+        SF_DEBUG(SF_SOURCE_FMT "table \"%s\": %lld missing id(s) between %lld and %lld did not "
+                 "appear within %lld ms; counted as a permanent gap", SF_SOURCE_ARGS(src),
+                 t->status_key, ids, first, lastid, c->gap_timeout_ms);
+        t->gst.expired++;
+        t->gst.expired_ids += ids;
         /* an empty batch carries the new offset to flume_meta once everything before it is
          * delivered */
         sf_ack_tracker_add(t->tracker, 0, 1, enc.data);
@@ -1952,6 +1962,36 @@ static struct sf_event *row_event(struct sql_ctx *c, const struct sql_table *t,
     return sf_event_create_lens(h, 4, c->body.data, c->body.len);
 }
 
+/*
+ * Gap tracking's summary: one line per table at most every GAP_REPORT_MS (the first one at once)
+ * instead of a line per range, since tables whose ids step by 2 or more (deleted rows,
+ * auto_increment_increment, sequence caches) open a range per row. A WARN when ranges were given
+ * up (a row committing later in one is never read), else nothing: opening and filling ranges is
+ * normal. force (at stop) writes what is pending at once.
+ */
+static void gap_report(struct sf_source *src, struct sql_table *t, bool force)
+{
+    struct gap_stats *g = &t->gst;
+    struct sql_ctx *c = src->ctx;
+    long long now = mono_ms();
+    if (g->since_ms == 0) {
+        g->since_ms = now;
+    }
+    if (g->over_max + g->over_text + g->expired == 0 ||
+        (!force && g->reported && now - g->since_ms < GAP_REPORT_MS)) {
+        return;
+    }
+    SF_WARN(SF_SOURCE_FMT "table \"%s\": ranges of missing ids in the last %lld s: %lld opened, "
+            "%lld filled by rows that committed late, %lld given up (more than %d tracked at "
+            "once), %lld given up to fit currentIndex, %lld (%lld ids) given up after "
+            "incremental.gap.timeout.ms = %lld; a row that commits later in a range given up is "
+            "not read (at most one such line a minute)",
+            SF_SOURCE_ARGS(src), t->status_key, (now - g->since_ms + 999) / 1000, g->opened,
+            g->filled, g->over_max, SF_GAPS_MAX, g->over_text, g->expired, g->expired_ids,
+            c->gap_timeout_ms);
+    *g = (struct gap_stats){ .since_ms = now, .reported = true };
+}
+
 /* Run one query of table t and deliver its rows. *rows gets the number read.
  * @return SF_READY when the poll completed, else the status to return (backoff/fatal). */
 static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, long long *rows)
@@ -2043,12 +2083,13 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
             }
             sf_buf_append(&last, row.vals[inc_idx], row.lens[inc_idx]);
             if (t->gaps_on) {
-                size_t dropped =
-                    sf_gapset_see(&t->gs_work, parse_id(last.data, last.len), poll_start_ms);
-                if (dropped) {
-                    SF_WARN(SF_SOURCE_FMT "table \"%s\": more than %d ranges of missing ids; the "
-                            "oldest is given up", SF_SOURCE_ARGS(src), t->status_key, SF_GAPS_MAX);
+                long long id = parse_id(last.data, last.len);
+                if (id > t->gs_work.hw + 1) {
+                    t->gst.opened++;
+                } else if (sf_gapset_in_gap(&t->gs_work, id)) {
+                    t->gst.filled++;
                 }
+                t->gst.over_max += (long long)sf_gapset_see(&t->gs_work, id, poll_start_ms);
             }
         }
         if (!last.data) {
@@ -2067,7 +2108,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         }
         c->batch[n++] = ev;
         if (n == (size_t)c->batch_size) {
-            rc = deliver_batch(src, t, n, batch_offset(src, t, &last));
+            rc = deliver_batch(src, t, n, batch_offset(t, &last));
             n = 0;
             if (rc != SF_OK) { /* stopping: the unread rows are read again next start */
                 c->cx->query_end(c->conn);
@@ -2089,7 +2130,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     }
     c->cx->query_end(c->conn);
     if (n > 0) {
-        rc = deliver_batch(src, t, n, batch_offset(src, t, &last));
+        rc = deliver_batch(src, t, n, batch_offset(t, &last));
         if (rc != SF_OK) {
             sf_buf_free(&last);
             return SF_BACKOFF;
@@ -2508,6 +2549,9 @@ static enum sf_status sql_process(struct sf_source *src)
         full = true;
     } else {
         st = poll_table(src, t, &rows);
+        if (t->gaps_on) {
+            gap_report(src, t, false);
+        }
         full = c->mode != MODE_BULK && c->mode != MODE_TIMESTAMP && !c->custom_query &&
                rows >= c->max_rows;
     }
@@ -2542,6 +2586,9 @@ static void sql_stop(struct sf_source *src)
     if (c->cx && c->tabs) {
         flush_offsets(src, true);
         for (size_t i = 0; i < c->ntabs; i++) {
+            if (c->tabs[i].gaps_on) {
+                gap_report(src, &c->tabs[i], true);
+            }
             if (c->tabs[i].written_offset) {
                 SF_INFO(SF_SOURCE_FMT "stopped; delivered offset \"%s\" is in %s",
                         SF_SOURCE_ARGS(src), c->tabs[i].written_offset, c->status_table);

@@ -554,7 +554,33 @@ s_out_of_order() {
     consume "$topic" 11 "$WORK/ooo.out"
     assert_eq "1 2 3 4 5 6 7 8 9 10 12" "$(ids_of "$WORK/ooo.out" | sort -n | tr '\n' ' ' | sed 's/ $//')" "late commit delivered once, rolled-back id skipped" || return
     assert_contains "$WORK/ooo.out" 't1 commits late' "the late row" || return
-    assert_contains "$WORK/ooo.log" "1 missing id(s) between 11 and 11 did not appear within 8000 ms" "permanent gap logged" || return
+    assert_contains "$WORK/ooo.log" "1 (1 ids) given up after incremental.gap.timeout.ms = 8000" "permanent gap logged" || return
+    pass
+}
+
+# a 30,000-id table with every third id deleted (a hole after two rows in three): every row
+# delivered once, and gap tracking's warnings come as a summary line, not one per range
+s_sparse_gaps() {
+    t sparse_gaps
+    db_create_idv sparse
+    db_insert_range sparse 1 30000
+    db_exec "DELETE FROM sparse WHERE id % 3 = 0"
+    write_conf "$WORK/sparse.conf" sparse sparse
+    agent_start "$WORK/sparse.conf" "$WORK/sparse.log"
+    consume sparse 20000 "$WORK/sparse.out"
+    wait_hw sparse 29999 30 || return
+    agent_term
+    assert_eq "lost=0 dup=0 extra=0" "$($PY -c '
+import json, sys, collections
+seen = collections.Counter(int(json.loads(json.loads(l)["value"])["id"]) for l in open(sys.argv[1]))
+want = set(i for i in range(1, 30001) if i % 3)
+print("lost=%d dup=%d extra=%d" % (len(want - set(seen)), sum(c - 1 for c in seen.values() if c > 1), len(set(seen) - want)))' "$WORK/sparse.out")" "every row once" || return
+    local n
+    n=$(grep -c 'ranges of missing ids in the last' "$WORK/sparse.log")
+    [ "$n" -ge 1 ] && [ "$n" -le 3 ] || { fail "$n gap summary lines (want 1 to 3)"; return; }
+    assert_eq 0 "$(grep WARN "$WORK/sparse.log" | grep -vc 'ranges of missing ids in the last')" "other WARN lines" || return
+    # the ranges 3, 6, ..., 29997 were opened, counted over the summary lines
+    assert_eq 9999 "$(sed -n 's/.*ranges of missing ids in the last [0-9]* s: \([0-9]*\) opened.*/\1/p' "$WORK/sparse.log" | awk '{s += $1} END {print s}')" "ranges opened" || return
     pass
 }
 s_out_of_order_restart() { s_out_of_order restart; }
@@ -793,7 +819,7 @@ print("all values are strings; start times set" if ok else "bad values: %r" % m)
 ALL="s_config_errors s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
      s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down
      s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db s_out_of_order s_out_of_order_restart
-     s_backfill s_backfill_late_commit s_monitoring"
+     s_sparse_gaps s_backfill s_backfill_late_commit s_monitoring"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do

@@ -98,6 +98,15 @@ db_insert_range() { # table from to
         db_exec "INSERT INTO $(qi "$1") (id, v) SELECT g, 'row-' || g FROM generate_series($2, $3) g"
     fi
 }
+# insert the sparse ids of k = FROM..TO: 7k, every third k left out (a deleted row), so almost
+# every row has a hole after it
+db_insert_sparse() { # table from to
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT 7 * seq, CONCAT('row-', 7 * seq) FROM seq_$2_to_$3 WHERE seq % 3 <> 0"
+    else
+        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT 7 * g, 'row-' || 7 * g FROM generate_series($2, $3) g WHERE g % 3 <> 0"
+    fi
+}
 db_create_idv() { # table
     db_exec "DROP TABLE IF EXISTS $(qi "$1")"
     db_exec "CREATE TABLE $(qi "$1") (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(64))"
@@ -140,14 +149,21 @@ for line in open(sys.argv[1]):
     print(json.loads(json.loads(line)["value"])["id"])' "$1"; }
 # check_ids CONSUMED_FILE EXPECTED_COUNT FIRST LAST -> "lost=N dup=M"
 # (expected ids: every integer FIRST..LAST)
+# check_sparse FILE FROM TO: as check_range, for the ids of db_insert_sparse FROM TO
+check_sparse() {
+    SF_SPARSE=1 check_range "$@"
+}
 check_range() {
     $PY -c '
 import json, sys, collections
 seen = collections.Counter()
 for line in open(sys.argv[1]):
     seen[int(json.loads(json.loads(line)["value"])["id"])] += 1
+import os
 lo, hi = int(sys.argv[2]), int(sys.argv[3])
 want = set(range(lo, hi + 1))
+if os.environ.get("SF_SPARSE"):
+    want = set(7 * k for k in want if k % 3)
 lost = len(want - set(seen))
 dup = sum(c - 1 for c in seen.values() if c > 1)
 extra = len(set(seen) - want)
@@ -207,6 +223,16 @@ wait_offset() { # key value seconds
         sleep 0.3
     done
     fail "offset of $1 did not reach $2 (is $(db_offset "$1"))"
+    return 1
+}
+# wait_hw KEY ID SECONDS: as wait_offset, for the highest id of a gap-tracking offset ("hw;gaps")
+wait_hw() {
+    local end=$((SECONDS + $(secs "$3")))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(db_offset "$1" | cut -d';' -f1)" = "$2" ] && return 0
+        sleep 0.3
+    done
+    fail "highest id of $1 did not reach $2 (offset $(db_offset "$1"))"
     return 1
 }
 wait_log() { # file needle seconds
