@@ -51,7 +51,8 @@ sf_mysql_exec $MY_PORT "INSERT INTO dense SELECT seq, CONCAT('customer-', seq), 
 sf_mysql_exec $MY_PORT "INSERT INTO holey SELECT seq, CONCAT('customer-', seq), LPAD(seq, 20, 'n') FROM seq_1_to_$HOLEY WHERE seq % 3 <> 0"
 sf_pg_exec $PG_PORT "INSERT INTO dense SELECT g, 'customer-' || g, lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
 sf_pg_exec $PG_PORT "INSERT INTO holey SELECT g, 'customer-' || g, lpad(g::text, 20, 'n') FROM generate_series(1, $HOLEY) g WHERE g % 3 <> 0"
-sf_pg_exec $PG_PORT "VACUUM ANALYZE dense; VACUUM ANALYZE holey; CHECKPOINT" >/dev/null
+for t in dense holey; do sf_pg_exec $PG_PORT "VACUUM ANALYZE $t" >/dev/null; done
+sf_pg_exec $PG_PORT "CHECKPOINT" >/dev/null
 sf_mysql_exec $MY_PORT "FLUSH TABLES dense, holey FOR EXPORT; UNLOCK TABLES" >/dev/null
 sync
 

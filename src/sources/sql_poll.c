@@ -1794,8 +1794,11 @@ static const char *batch_offset(struct sql_table *t, struct sf_buf *last)
 }
 
 /* With gap tracking: load the state once, give up gaps past the timeout, and build
- *   SELECT cols FROM t WHERE inc > ? OR inc BETWEEN ? AND ? ... ORDER BY inc LIMIT n
- * with its parameters. @return the query text (in c->body's sibling buffer). */
+ *   (SELECT cols FROM t WHERE inc BETWEEN ? AND ? OR ... ORDER BY inc LIMIT n)
+ *   UNION ALL (SELECT cols FROM t WHERE inc > ? ORDER BY inc LIMIT n)
+ * (the first part only when there are gaps) with its parameters. The rows of the first part are
+ * below hw, those of the second above it: read in that order they ascend, as sf_gapset_see
+ * expects (which also copes with any order). @return the query text (in c->body's sibling buffer). */
 static const char *gap_query(struct sf_source *src, struct sql_table *t, struct sf_param *params,
                              char (*num)[24], size_t *nparams)
 {
@@ -1831,24 +1834,34 @@ static const char *gap_query(struct sf_source *src, struct sql_table *t, struct 
         sf_buf_free(&enc);
     }
     sf_gapset_copy(&t->gs_work, &t->gs);
+    /* the rows filling gaps and the rows above hw as two index range scans: one WHERE with
+     * "inc > ? OR inc BETWEEN ..." makes PostgreSQL scan everything above hw (a bitmap of the
+     * whole rest of the table, then a sort) on every poll, quadratic in a table with holes */
     sf_buf_reset(&c->gap_sql);
-    sf_buf_printf(&c->gap_sql, "%s WHERE %s > ", t->sel_from.data, t->qinc.data);
-    c->cx->placeholder(1, &c->gap_sql);
-    snprintf(num[0], sizeof(num[0]), "%lld", t->gs.hw);
-    params[0] = (struct sf_param){ num[0], SF_COL_INT };
-    size_t k = 1;
-    for (size_t i = 0; i < t->gs.n; i++) {
-        sf_buf_printf(&c->gap_sql, " OR %s BETWEEN ", t->qinc.data);
-        c->cx->placeholder((int)k + 1, &c->gap_sql);
-        sf_buf_puts(&c->gap_sql, " AND ");
-        c->cx->placeholder((int)k + 2, &c->gap_sql);
-        snprintf(num[k], sizeof(num[k]), "%lld", t->gs.g[i].lo);
-        snprintf(num[k + 1], sizeof(num[k + 1]), "%lld", t->gs.g[i].hi);
-        params[k] = (struct sf_param){ num[k], SF_COL_INT };
-        params[k + 1] = (struct sf_param){ num[k + 1], SF_COL_INT };
-        k += 2;
+    size_t k = 0;
+    if (t->gs.n > 0) {
+        sf_buf_printf(&c->gap_sql, "(%s WHERE ", t->sel_from.data);
+        for (size_t i = 0; i < t->gs.n; i++) {
+            sf_buf_printf(&c->gap_sql, "%s%s BETWEEN ", i ? " OR " : "", t->qinc.data);
+            c->cx->placeholder((int)k + 1, &c->gap_sql);
+            sf_buf_puts(&c->gap_sql, " AND ");
+            c->cx->placeholder((int)k + 2, &c->gap_sql);
+            snprintf(num[k], sizeof(num[k]), "%lld", t->gs.g[i].lo);
+            snprintf(num[k + 1], sizeof(num[k + 1]), "%lld", t->gs.g[i].hi);
+            params[k] = (struct sf_param){ num[k], SF_COL_INT };
+            params[k + 1] = (struct sf_param){ num[k + 1], SF_COL_INT };
+            k += 2;
+        }
+        sf_buf_printf(&c->gap_sql, " ORDER BY %s LIMIT %lld) UNION ALL (", t->qinc.data,
+                      c->max_rows);
     }
-    sf_buf_printf(&c->gap_sql, " ORDER BY %s LIMIT %lld", t->qinc.data, c->max_rows);
+    sf_buf_printf(&c->gap_sql, "%s WHERE %s > ", t->sel_from.data, t->qinc.data);
+    c->cx->placeholder((int)k + 1, &c->gap_sql);
+    snprintf(num[k], sizeof(num[k]), "%lld", t->gs.hw);
+    params[k] = (struct sf_param){ num[k], SF_COL_INT };
+    k++;
+    sf_buf_printf(&c->gap_sql, " ORDER BY %s LIMIT %lld%s", t->qinc.data, c->max_rows,
+                  t->gs.n > 0 ? ")" : "");
     *nparams = k;
     return c->gap_sql.data;
 }
