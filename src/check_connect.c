@@ -120,7 +120,7 @@ static const char *type_word(enum sf_coltype t)
     case SF_COL_OTHER:
         break;
     }
-    return "of a type compared as text (uuid, json, enum...)";
+    return "a uuid, json, enum or other non-numeric type";
 }
 
 /* ---- SQL helpers -------------------------------------------------------------------------- */
