@@ -22,8 +22,8 @@
 #include <time.h>
 
 #define KAFKA_TIMEOUT_MS 10000 /* the cluster must answer its metadata request within this */
-#define KAFKA_POLL_MS 500
-#define PRODUCER_PREFIX "kafka.producer."
+#define KAFKA_POLL_MS    500
+#define PRODUCER_PREFIX  "kafka.producer."
 
 enum verdict { V_OK, V_FAIL, V_SKIP };
 
@@ -51,8 +51,7 @@ static void report(struct check *ck, enum verdict v, const char *who, const char
     }
 }
 
-uint64_t sf_status_lock_id(const char *database, const char *status_table,
-                           const char *status_key)
+uint64_t sf_status_lock_id(const char *database, const char *status_table, const char *status_key)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     const char *parts[3] = { database ? database : "", status_table, status_key };
@@ -134,8 +133,15 @@ struct db {
 
 /* Run sql and copy up to nvals values of its first row into vals (malloc'd, NULL for SQL NULL or
  * no row; free with free_vals). @return SF_OK or the connector's error (errstr filled). */
-static int row1(struct db *db, const char *sql, const struct sf_param *params, size_t nparams,
-                char **vals, size_t nvals, bool *got, char *err, size_t errsz)
+static int row1(struct db *db,
+                const char *sql,
+                const struct sf_param *params,
+                size_t nparams,
+                char **vals,
+                size_t nvals,
+                bool *got,
+                char *err,
+                size_t errsz)
 {
     const struct sf_column *cols;
     size_t ncols;
@@ -168,28 +174,14 @@ static void free_vals(char **vals, size_t n)
     }
 }
 
-/* Append name quoted, a "schema.table" as two quoted parts (as the source does). */
-static int quote_qualified(const struct sf_connector_plugin *cx, const char *name,
-                           struct sf_buf *out)
-{
-    const char *dot = strchr(name, '.');
-    if (!dot) {
-        return cx->quote_ident(name, out);
-    }
-    char *schema = strndup(name, (size_t)(dot - name));
-    int rc = schema ? cx->quote_ident(schema, out) : SF_ERR_NOMEM;
-    free(schema);
-    if (rc == SF_OK) {
-        sf_buf_putc(out, '.');
-        rc = cx->quote_ident(dot + 1, out);
-    }
-    return rc;
-}
-
 /* "SELECT cols FROM table WHERE 1 = 0": whether the user may read it, and the columns' types.
  * col NULL = every column. @return SF_OK with *type set (col given), or the error. */
-static int probe(struct db *db, const char *table, const char *col, enum sf_coltype *type,
-                 char *err, size_t errsz)
+static int probe(struct db *db,
+                 const char *table,
+                 const char *col,
+                 enum sf_coltype *type,
+                 char *err,
+                 size_t errsz)
 {
     struct sf_buf q = SF_BUF_INIT;
     sf_buf_puts(&q, "SELECT ");
@@ -199,7 +191,7 @@ static int probe(struct db *db, const char *table, const char *col, enum sf_colt
     }
     sf_buf_puts(&q, " FROM ");
     if (rc == SF_OK) {
-        rc = quote_qualified(db->cx, table, &q);
+        rc = sf_quote_qualified(db->cx, table, &q);
     }
     if (rc != SF_OK) {
         snprintf(err, errsz, "bad name");
@@ -232,8 +224,13 @@ static bool is_denied(const char *msg)
 
 /* Parse url, apply the user/password overrides, connect. Reports the outcome under who with
  * what ("database", "status database"). @return true when connected. */
-static bool db_open(struct check *ck, const char *who, const char *what, const char *url,
-                    const char *user, const char *password, struct db *db)
+static bool db_open(struct check *ck,
+                    const char *who,
+                    const char *what,
+                    const char *url,
+                    const char *user,
+                    const char *password,
+                    struct db *db)
 {
     char err[1024] = "";
     memset(db, 0, sizeof(*db));
@@ -302,8 +299,8 @@ static void check_status_table(struct check *ck, const struct src_opts *so, stru
     bool got;
     const char *dot = strchr(so->status_table, '.');
     char *schema = dot ? strndup(so->status_table, (size_t)(dot - so->status_table)) : NULL;
-    struct sf_param p[2] = { { schema, SF_COL_TEXT }, { dot ? dot + 1 : so->status_table,
-                                                        SF_COL_TEXT } };
+    struct sf_param p[2] = { { schema, SF_COL_TEXT },
+                             { dot ? dot + 1 : so->status_table, SF_COL_TEXT } };
     int rc = row1(sdb, sdb->cx->privileges_sql, p, 2, v, 5, &got, err, sizeof(err));
     free(schema);
     if (rc != SF_OK || !got) {
@@ -329,8 +326,8 @@ static void check_status_table(struct check *ck, const struct src_opts *so, stru
                    so->status_table, sdb->user);
         }
     } else if (!so->status_create) {
-        report(ck, V_FAIL, so->name, "status table %s does not exist and status.table.create = false",
-               so->status_table);
+        report(ck, V_FAIL, so->name,
+               "status table %s does not exist and status.table.create = false", so->status_table);
     } else if (!is_true(v[4]) || lacks.len) {
         report(ck, V_FAIL, so->name,
                "status table %s does not exist and user %s may not create and write it (lacks "
@@ -348,8 +345,11 @@ static void check_status_table(struct check *ck, const struct src_opts *so, stru
 }
 
 /* The status key's lock: taken and released at once when free, else its holder is named. */
-static void check_lock(struct check *ck, const char *who, const struct src_opts *so,
-                       struct db *sdb, const char *key)
+static void check_lock(struct check *ck,
+                       const char *who,
+                       const struct src_opts *so,
+                       struct db *sdb,
+                       const char *key)
 {
     char err[1024] = "", id[32];
     snprintf(id, sizeof(id), "%lld",
@@ -374,14 +374,20 @@ static void check_lock(struct check *ck, const char *who, const struct src_opts 
         free_vals(v, 1);
         rc = row1(sdb, sdb->cx->lock_holder_sql, &p, 1, v, 1, &got, err, sizeof(err));
         report(ck, V_FAIL, who, "status key \"%s\" is held by a running agent (%s)", key,
-               rc != SF_OK ? err : v[0] ? v[0] : "its session could not be found");
+               rc != SF_OK ? err
+               : v[0]      ? v[0]
+                           : "its session could not be found");
     }
     free_vals(v, 1);
 }
 
 /* One table: exists, readable, incremental and timestamp columns usable, status key free. */
-static void check_table(struct check *ck, const struct src_opts *so, struct db *db,
-                        struct db *sdb, const char *table, const char *key)
+static void check_table(struct check *ck,
+                        const struct src_opts *so,
+                        struct db *db,
+                        struct db *sdb,
+                        const char *table,
+                        const char *key)
 {
     char who[512], err[1024] = "";
     snprintf(who, sizeof(who), "%s %s", so->name, table);
@@ -543,7 +549,7 @@ static void read_source_opts(const struct sf_source *src, struct src_opts *so)
     so->inc_column = opt(o, s, "incremental.column.name");
     so->ts_column = opt(o, s, "timestamp.column.name");
     const char *mode = opt(o, s, "incremental.mode");
-    so->mode = !mode                                         ? M_INC
+    so->mode = !mode                                             ? M_INC
                : strcasecmp(mode, "timestamp") == 0              ? M_TS
                : strcasecmp(mode, "timestamp+incrementing") == 0 ? M_TS_INC
                : strcasecmp(mode, "bulk") == 0                   ? M_BULK
@@ -721,8 +727,8 @@ static void check_kafka_sink(struct check *ck, const struct sf_agent *a, const s
     char errstr[512], client_id[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     snprintf(client_id, sizeof(client_id), "sqlflume-check-%s", snk->name);
-    bool conf_ok = rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof(errstr)) ==
-                   RD_KAFKA_CONF_OK;
+    bool conf_ok =
+        rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK;
     for (size_t i = 0; conf_ok && i < s->n; i++) {
         const char *sub = sf_section_subkey(s, s->v[i]);
         if (strncmp(sub, PRODUCER_PREFIX, strlen(PRODUCER_PREFIX)) != 0) {
@@ -780,9 +786,10 @@ static void check_kafka_sink(struct check *ck, const struct sf_agent *a, const s
         if (strcmp(topic, "%{table}") == 0) {
             mapped_topics(a, snk, &maps);
         }
-        report(ck, V_SKIP, snk->name, "kafka.topic \"%s\" is chosen per event from its headers "
-               "and cannot be checked%s%s", topic, maps.len ? "; the tables map to the topics " :
-               "", maps.len ? maps.data : "");
+        report(ck, V_SKIP, snk->name,
+               "kafka.topic \"%s\" is chosen per event from its headers "
+               "and cannot be checked%s%s",
+               topic, maps.len ? "; the tables map to the topics " : "", maps.len ? maps.data : "");
         sf_buf_free(&maps);
     } else {
         const struct rd_kafka_metadata_topic *mt = NULL;

@@ -43,7 +43,6 @@ int sf_check_connect(const struct sf_agent *a, FILE *out);
  * as the named lock "sqlflume.<16 lowercase hex digits>" (the connectors' lock_*_sql).
  * @param database, status_table, status_key  borrowed, NUL-terminated; database may be NULL
  */
-uint64_t sf_status_lock_id(const char *database, const char *status_table,
-                           const char *status_key);
+uint64_t sf_status_lock_id(const char *database, const char *status_table, const char *status_key);
 
 #endif

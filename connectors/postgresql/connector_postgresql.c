@@ -455,7 +455,8 @@ static void params_build(const struct sf_db_url *url, struct pg_params *p, bool 
             options_add(&p->opts, "search_path", val);
         } else if (strcmp(q, "client_encoding") == 0) {
             if (warn) {
-                SF_WARN("postgresql connector always uses client_encoding UTF8, ignoring \"%s\"", val);
+                SF_WARN("postgresql connector always uses client_encoding UTF8, ignoring \"%s\"",
+                        val);
             }
         } else if (is_libpq_keyword(p->defs, q)) {
             kv_add(kv, q, val);

@@ -286,7 +286,55 @@ s_check_bad_url_param() {
     pass
 }
 
-ALL="s_check_pass s_check_table_problems s_check_grants s_check_lock_held s_check_kafka s_check_bad_url_param"
+# the timestamp modes' columns, explicit columns of the wrong type or missing, the status table
+# in another database (status.connection.url), a custom query
+s_check_modes() {
+    t check_modes
+    db_exec "DROP TABLE IF EXISTS tsm"
+    db_exec "CREATE TABLE tsm (id BIGINT NOT NULL PRIMARY KEY, v VARCHAR(10), ts TIMESTAMP NULL, d DECIMAL(20,0))"
+    status_table_ready
+    kafka_cmd "topic tsm"
+    write_conf "$WORK/m1.conf" tsm tsm "a1.sources.r1.incremental.mode = timestamp+incrementing" \
+        "a1.sources.r1.timestamp.column.name = ts" "a1.sources.r1.incremental.column.name = d" \
+        "a1.sources.r1.status.connection.url = $DB_URL"
+    run_check "$WORK/m1.conf" "$WORK/m1.out"
+    assert_eq 0 "$RC" "exit code" || { cat "$WORK/m1.out" "$WORK/m1.out.err" >&2; return; }
+    assert_eq "$WORK/m1.conf: agent \"a1\" is valid
+ok   r1: database answers at $DB_URL_NOPW as user sqlflume
+ok   r1: status database answers at ${DB_URL/sqlflume-pw/***} as user sqlflume
+ok   r1: status table flume_meta exists; user sqlflume may SELECT, INSERT and UPDATE it
+ok   r1 tsm: table exists (primary key id)
+ok   r1 tsm: user sqlflume may SELECT from tsm
+ok   r1 tsm: incremental column \"d\" is a decimal
+ok   r1 tsm: timestamp column \"ts\" is a date/time
+ok   r1 tsm: status key \"tsm\" is not held by a running agent
+ok   k1: Kafka at $BOOTSTRAP answers (1 broker)
+ok   k1: topic \"tsm\" exists (1 partition)
+every check passed" "$(cat "$WORK/m1.out")" "output" || return
+    write_conf "$WORK/m2.conf" tsm tsm "a1.sources.r1.incremental.mode = timestamp+incrementing" \
+        "a1.sources.r1.timestamp.column.name = v" "a1.sources.r1.incremental.column.name = nope"
+    run_check "$WORK/m2.conf" "$WORK/m2.out"
+    assert_eq 1 "$RC" "exit code of unusable columns" || { cat "$WORK/m2.out" >&2; return; }
+    assert_contains "$WORK/m2.out" "FAIL r1 tsm: incremental column \"nope\" cannot be read: " "missing column" || return
+    assert_contains "$WORK/m2.out" "FAIL r1 tsm: timestamp.column.name \"v\" is text, not a date/time column" "text timestamp" || return
+    write_conf "$WORK/m3.conf" tsm tsm "a1.sources.r1.incremental.column.name = v"
+    run_check "$WORK/m3.conf" "$WORK/m3.out"
+    assert_eq 1 "$RC" "exit code of a text incremental column" || return
+    assert_contains "$WORK/m3.out" "FAIL r1 tsm: incremental.column.name \"v\" is text, not an integer or decimal column" "text incremental column" || return
+    assert_eq 1 "$(grep -c '^FAIL' "$WORK/m3.out")" "one failure" || { cat "$WORK/m3.out" >&2; return; }
+    # a custom query is not run; its status key is checked
+    write_conf "$WORK/m4.conf" tsm tsm "a1.sources.r1.custom.query = SELECT id FROM tsm WHERE id > \$@\$" \
+        "a1.sources.r1.status.key = tsm-custom"
+    sed -i '/^a1.sources.r1.table = /d' "$WORK/m4.conf"
+    run_check "$WORK/m4.conf" "$WORK/m4.out"
+    assert_eq 0 "$RC" "exit code of a custom query" || { cat "$WORK/m4.out" "$WORK/m4.out.err" >&2; return; }
+    assert_contains "$WORK/m4.out" "skip r1: custom.query is not run by check --connect" "custom query skipped" || return
+    assert_contains "$WORK/m4.out" "ok   r1: status key \"tsm-custom\" is not held by a running agent" "custom query status key" || return
+    pass
+}
+
+ALL="s_check_pass s_check_table_problems s_check_modes s_check_grants s_check_lock_held s_check_kafka
+     s_check_bad_url_param"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do

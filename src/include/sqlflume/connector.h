@@ -161,4 +161,12 @@ const struct sf_connector_plugin *sf_connector_find(const char *scheme);
  */
 int sf_quote_ident(const char *name, char quote, struct sf_buf *out);
 
+/**
+ * Append a possibly schema-qualified table name quoted for cx: "s.t" as two identifiers split at
+ * the first dot (quoted schema, '.', quoted rest), a name without a dot as one, the way the SQL
+ * source names its tables in queries.
+ * @return SF_OK, or SF_ERR_INVAL for an empty part (out may then hold part of the name).
+ */
+int sf_quote_qualified(const struct sf_connector_plugin *cx, const char *name, struct sf_buf *out);
+
 #endif
