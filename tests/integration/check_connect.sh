@@ -159,6 +159,18 @@ s_check_grants() {
     assert_contains "$WORK/gr2.out" "FAIL r1: user reader lacks INSERT, UPDATE on the status table flume_meta" "status grants" || return
     assert_contains "$WORK/gr2.out" "ok   r1 chk: user reader may SELECT from chk" "SELECT now granted" || return
     assert_eq 1 "$(grep -c '^FAIL' "$WORK/gr2.out")" "one failure" || { cat "$WORK/gr2.out" >&2; return; }
+    # a status table that does not exist, which the user may not create
+    db_exec "DROP TABLE IF EXISTS meta_none"
+    grep -v '^a1.sources.r1.status.table' "$WORK/gr.conf" >"$WORK/gr4.conf"
+    echo "a1.sources.r1.status.table = meta_none" >>"$WORK/gr4.conf"
+    run_check "$WORK/gr4.conf" "$WORK/gr4.out"
+    assert_eq 1 "$RC" "exit code without CREATE" || { cat "$WORK/gr4.out" >&2; return; }
+    if [ "$DB_KIND" = mysql ]; then
+        # MySQL grants no privilege on a table that does not exist yet to its creator
+        assert_contains "$WORK/gr4.out" "FAIL r1: status table meta_none does not exist and user reader may not create and write it (lacks CREATE, SELECT, INSERT, UPDATE)" "no CREATE" || return
+    else
+        assert_contains "$WORK/gr4.out" "FAIL r1: status table meta_none does not exist and user reader may not create and write it (lacks CREATE)" "no CREATE" || return
+    fi
     # every grant of the table and the status table; a backfill also lists the open transactions,
     # which MySQL/MariaDB allow only with the PROCESS privilege
     grant_reader "INSERT, UPDATE" flume_meta
