@@ -1,11 +1,12 @@
 /*
  * The `sqlflume` command line, shaped like `flume-ng`:
  *   sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]
- *   sqlflume check -f FILE -n NAME
+ *   sqlflume check [--connect] -f FILE -n NAME
  *   sqlflume --help | --version
  * SIGTERM/SIGINT stop the agent cleanly (sources stop, sinks drain and flush, final offsets are
  * written) and the exit code is 0; a fatal component error exits 1; a bad config exits 2.
  */
+#include "check_connect.h"
 #include "sqlflume/agent.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -23,7 +24,7 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]\n"
-        "       sqlflume check -n NAME -f FILE\n"
+        "       sqlflume check [--connect] -n NAME -f FILE\n"
         "       sqlflume help config   (configuration reference, Markdown)\n"
         "       sqlflume --help | --version\n"
         "\n"
@@ -41,7 +42,10 @@ static void usage(FILE *out)
         "  -h, --help             this help\n"
         "  -V, --version          version\n"
         "\n"
-        "check validates FILE for agent NAME, prints every problem and exits non-zero if any.\n");
+        "check validates FILE for agent NAME, prints every problem and exits 2 if any. With\n"
+        "--connect it then connects to every database and Kafka cluster of the configuration and\n"
+        "prints one line per check (ok, FAIL, or skip when it cannot be checked); exit 1 when a\n"
+        "check failed.\n");
 }
 
 struct cli {
@@ -51,6 +55,7 @@ struct cli {
     const char *monitoring_type; /* -Dflume.monitoring.type: "http" or NULL */
     const char *monitoring_host; /* -Dflume.monitoring.host (sqlflume extension): NULL = all */
     int monitoring_port;         /* -Dflume.monitoring.port, Flume's default 41414 */
+    bool connect;                /* check --connect */
 };
 
 /* Whether def ("key=value", eq at its '=') has the key k. */
@@ -108,6 +113,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
                                               { "help", no_argument, NULL, 'h' },
                                               { "version", no_argument, NULL, 'V' },
                                               { "no-reload-conf", no_argument, NULL, 'R' },
+                                              { "connect", no_argument, NULL, 'C' },
                                               { NULL, 0, NULL, 0 } };
     int opt;
     optind = 2;
@@ -128,6 +134,13 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             }
             break;
         case 'R':
+            break;
+        case 'C':
+            if (strcmp(argv[1], "check") != 0) {
+                fprintf(stderr, "sqlflume: --connect is an option of check\n");
+                return -1;
+            }
+            cli->connect = true;
             break;
         case 'h':
             usage(stdout);
@@ -259,6 +272,10 @@ static int cmd_check(int argc, char **argv)
     int rc = d.nerrors ? 2 : 0;
     if (rc == 0) {
         printf("%s: agent \"%s\" is valid\n", cli.file, cli.name);
+        fflush(stdout);
+        if (cli.connect) {
+            rc = sf_check_connect(a, stdout);
+        }
     }
     sf_diag_free(&d);
     sf_agent_destroy(a);

@@ -32,6 +32,9 @@ echo "== end-to-end, MariaDB"
 SF_BUILD=$ROOT/build bash tests/integration/e2e.sh mysql 43306 || fail=1
 echo "== end-to-end, PostgreSQL"
 SF_BUILD=$ROOT/build bash tests/integration/e2e.sh postgresql 45432 || fail=1
+echo "== check --connect against both databases (ports 43311-43312, 45437-45438)"
+SF_BUILD=$ROOT/build bash tests/integration/check_connect.sh mysql 43311 || fail=1
+SF_BUILD=$ROOT/build bash tests/integration/check_connect.sh postgresql 45437 || fail=1
 echo "== exactly-once into Kafka (transactional producer), both databases"
 SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh mysql 43309 || fail=1
 SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh postgresql 45435 || fail=1
@@ -59,6 +62,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh mysql 43307 || fail=1
 SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh postgresql 45433 || fail=1
+SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/check_connect.sh mysql 43311 || fail=1
+SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/check_connect.sh postgresql 45437 || fail=1
 
 echo "== docker-compose.yml"
 docker-compose -f docker-compose.yml config -q || fail=1

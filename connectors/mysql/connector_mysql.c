@@ -1506,4 +1506,8 @@ const struct sf_connector_plugin sf_connector_mysql = {
     .estimate_rows = my_estimate_rows,
     .open_txns_sql = MY_SQL_OPEN_TXNS,
     .open_txns_count_sql = MY_SQL_OPEN_TXNS_COUNT,
+    .privileges_sql = MY_SQL_PRIVILEGES,
+    .lock_try_sql = MY_SQL_LOCK_TRY,
+    .lock_release_sql = MY_SQL_LOCK_RELEASE,
+    .lock_holder_sql = MY_SQL_LOCK_HOLDER,
 };

@@ -73,4 +73,39 @@ extern const struct sf_connector_plugin sf_connector_mysql;
  */
 #define MY_SQL_NOW_MINUS_US_FMT "(NOW(6) - INTERVAL %lld MICROSECOND)"
 
+/*
+ * check --connect: the table named by parameters 1 = schema (NULL = the current database) and
+ * 2 = name exists, and the current user holds SELECT, INSERT, UPDATE on it and CREATE in the
+ * schema, from global, schema (LIKE patterns) or table grants. Grants through roles are not seen.
+ */
+#define MY_SQL_PRIVILEGES                                                                          \
+    "SELECT EXISTS(SELECT 1 FROM information_schema.TABLES t"                                      \
+    "   WHERE t.TABLE_SCHEMA = p.s AND t.TABLE_NAME = p.t),"                                       \
+    " COALESCE(MAX(v.PRIVILEGE_TYPE = 'SELECT'), 0),"                                              \
+    " COALESCE(MAX(v.PRIVILEGE_TYPE = 'INSERT'), 0),"                                              \
+    " COALESCE(MAX(v.PRIVILEGE_TYPE = 'UPDATE'), 0),"                                              \
+    " COALESCE(MAX(v.PRIVILEGE_TYPE = 'CREATE' AND v.tab IS NULL), 0)"                             \
+    " FROM (SELECT COALESCE(?, DATABASE()) AS s, ? AS t,"                                          \
+    "   CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''',"                            \
+    "          SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') AS g) p"                            \
+    " LEFT JOIN (SELECT GRANTEE, PRIVILEGE_TYPE, '%' AS sch, NULL AS tab"                          \
+    "   FROM information_schema.USER_PRIVILEGES"                                                   \
+    "  UNION ALL SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, NULL"                               \
+    "   FROM information_schema.SCHEMA_PRIVILEGES"                                                 \
+    "  UNION ALL SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, TABLE_NAME"                         \
+    "   FROM information_schema.TABLE_PRIVILEGES) v"                                               \
+    "  ON v.GRANTEE = p.g AND p.s LIKE v.sch AND (v.tab IS NULL OR v.tab = p.t)"                   \
+    " GROUP BY p.s, p.t, p.g"
+
+/* The status-key lock, named "sqlflume.<16 lowercase hex digits of the id>" (parameter 1 = the
+ * signed 64-bit lock id; HEX() of a negative BIGINT is its two's complement): try, release, and
+ * who holds it (the user and host need the PROCESS privilege, else only the connection id). */
+#define MY_SQL_LOCK_NAME    "CONCAT('sqlflume.', LOWER(LPAD(HEX(CAST(? AS SIGNED)), 16, '0')))"
+#define MY_SQL_LOCK_TRY     "SELECT GET_LOCK(" MY_SQL_LOCK_NAME ", 0)"
+#define MY_SQL_LOCK_RELEASE "SELECT RELEASE_LOCK(" MY_SQL_LOCK_NAME ")"
+#define MY_SQL_LOCK_HOLDER                                                                         \
+    "SELECT CONCAT('connection ', l.id, COALESCE(CONCAT(' of ', p.USER, '@', p.HOST), ''))"        \
+    " FROM (SELECT IS_USED_LOCK(" MY_SQL_LOCK_NAME ") AS id) l"                                    \
+    " LEFT JOIN information_schema.PROCESSLIST p ON p.ID = l.id WHERE l.id IS NOT NULL"
+
 #endif

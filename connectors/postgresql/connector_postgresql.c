@@ -400,22 +400,141 @@ static void notice_to_log(void *arg, const char *message)
     SF_DEBUG("postgresql at %s: %s", c->where, msg);
 }
 
+/* The libpq keyword/value arrays of a URL; the arrays point into the other fields. */
+struct pg_params {
+    struct kv_list kv;
+    struct sf_buf opts;
+    char *query;
+    char port[16];
+    PQconninfoOption *defs;
+};
+
+/* Fill p from url (host, port, database, user, password, sqlflume's fixed settings, then the URL
+ * query parameters passed through to libpq); free with params_free. */
+static void params_build(const struct sf_db_url *url, struct pg_params *p, bool warn)
+{
+    memset(p, 0, sizeof(*p));
+    p->opts = (struct sf_buf)SF_BUF_INIT;
+    p->query = url->query ? xstrdup(url->query) : NULL;
+    p->defs = PQconndefaults();
+    struct kv_list *kv = &p->kv;
+    const char *user_options = NULL;
+    kv_add(kv, "host", url->host);
+    if (url->port > 0) {
+        snprintf(p->port, sizeof(p->port), "%d", url->port);
+        kv_add(kv, "port", p->port);
+    }
+    kv_add(kv, "dbname", url->database);
+    kv_add(kv, "user", url->user);
+    kv_add(kv, "password", url->password);
+    kv_add(kv, "connect_timeout", PG_CONNECT_TIMEOUT);
+    kv_add(kv, "application_name", "sqlflume");
+    kv_add(kv, "keepalives_idle", "60");
+    kv_add(kv, "keepalives_interval", "10");
+    kv_add(kv, "keepalives_count", "6");
+    sf_buf_puts(&p->opts, PG_SESSION_OPTIONS);
+
+    /* URL query parameters pass through to libpq (sslmode, sslrootcert, target_session_attrs...) */
+    char *save = NULL;
+    for (char *q = p->query ? strtok_r(p->query, "&", &save) : NULL; q;
+         q = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(q, '=');
+        const char *val = "";
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+            pct_decode(eq + 1);
+        }
+        if (strcmp(q, "options") == 0) {
+            user_options = val;
+        } else if (strcmp(q, "ssl") == 0) { /* JDBC: ssl=true */
+            if (strcasecmp(val, "true") == 0) {
+                kv_add(kv, "sslmode", "require");
+            }
+        } else if (strcmp(q, "currentSchema") == 0) { /* JDBC */
+            options_add(&p->opts, "search_path", val);
+        } else if (strcmp(q, "client_encoding") == 0) {
+            if (warn) {
+                SF_WARN("postgresql connector always uses client_encoding UTF8, ignoring \"%s\"",
+                        val);
+            }
+        } else if (is_libpq_keyword(p->defs, q)) {
+            kv_add(kv, q, val);
+        } else if (warn) {
+            SF_WARN("postgresql connector ignores unknown URL parameter \"%s\"", q);
+        }
+    }
+    if (user_options) {
+        sf_buf_putc(&p->opts, ' ');
+        sf_buf_puts(&p->opts, user_options);
+    }
+    kv_add(kv, "options", p->opts.data);
+    kv_add(kv, "client_encoding", "UTF8");
+    kv->keys[kv->n] = NULL;
+    kv->vals[kv->n] = NULL;
+}
+
+static void params_free(struct pg_params *p)
+{
+    PQconninfoFree(p->defs);
+    sf_buf_free(&p->opts);
+    free(p->query);
+}
+
+/* A Unix socket directory that cannot exist: validation "connects" there, so libpq checks every
+ * parameter (connectOptions2: sslmode, target_session_attrs, ...) but sends nothing anywhere.
+ * PQconninfoParse would not do: it checks keywords only, not their values. */
+#define PG_VALIDATE_HOST "/nonexistent/sqlflume-validate"
+
+static int validate(const struct sf_db_url *url, bool warn, char *errstr, size_t errstr_size)
+{
+    struct pg_params p;
+    params_build(url, &p, warn);
+    kv_add(&p.kv, "host", PG_VALIDATE_HOST);
+    kv_add(&p.kv, "hostaddr", ""); /* empty = unset for libpq */
+    p.kv.keys[p.kv.n] = NULL;
+    p.kv.vals[p.kv.n] = NULL;
+    int rc = SF_OK;
+    PGconn *pg = PQconnectStartParams(p.kv.keys, p.kv.vals, 0);
+    if (!pg) {
+        set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
+        rc = SF_ERR_NOMEM;
+    } else if (PQstatus(pg) == CONNECTION_BAD && !strstr(PQerrorMessage(pg), PG_VALIDATE_HOST)) {
+        /* libpq refused the parameters before trying the (impossible) socket */
+        char msg[1024];
+        clean_message(PQerrorMessage(pg), msg, sizeof(msg));
+        set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
+                msg[0] ? msg : "unknown error");
+        if (errstr) {
+            scrub_password(errstr, url->password);
+        }
+        rc = SF_ERR_INVAL;
+    }
+    PQfinish(pg);
+    params_free(&p);
+    return rc;
+}
+
+static int pg_validate_url(const struct sf_db_url *url, char *errstr, size_t errstr_size)
+{
+    return validate(url, true, errstr, errstr_size);
+}
+
 static int
 pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
+    /* a parameter libpq refuses is a configuration error, not a retriable connection failure */
+    int rc = validate(url, false, errstr, errstr_size);
+    if (rc != SF_OK) {
+        return rc;
+    }
     struct sf_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         set_err(errstr, errstr_size, "could not connect to postgresql: out of memory");
         return SF_ERR_NOMEM;
     }
-    int rc = SF_OK;
-    char port[16];
-    struct kv_list kv = { .n = 0 };
-    struct sf_buf opts = SF_BUF_INIT;
-    char *query = url->query ? xstrdup(url->query) : NULL;
-    PQconninfoOption *defs = PQconndefaults();
-    const char *user_options = NULL;
+    struct pg_params p;
 
     snprintf(c->where, sizeof(c->where), "%s%s%s:%d",
              url->host && strchr(url->host, ':') ? "[" : "", url->host ? url->host : "localhost",
@@ -423,57 +542,9 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     if (url->password) {
         c->password = xstrdup(url->password);
     }
-    kv_add(&kv, "host", url->host);
-    if (url->port > 0) {
-        snprintf(port, sizeof(port), "%d", url->port);
-        kv_add(&kv, "port", port);
-    }
-    kv_add(&kv, "dbname", url->database);
-    kv_add(&kv, "user", url->user);
-    kv_add(&kv, "password", url->password);
-    kv_add(&kv, "connect_timeout", PG_CONNECT_TIMEOUT);
-    kv_add(&kv, "application_name", "sqlflume");
-    kv_add(&kv, "keepalives_idle", "60");
-    kv_add(&kv, "keepalives_interval", "10");
-    kv_add(&kv, "keepalives_count", "6");
-    sf_buf_puts(&opts, PG_SESSION_OPTIONS);
+    params_build(url, &p, true);
 
-    /* URL query parameters pass through to libpq (sslmode, sslrootcert, target_session_attrs...) */
-    char *save = NULL;
-    for (char *p = query ? strtok_r(query, "&", &save) : NULL; p; p = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(p, '=');
-        const char *val = "";
-        if (eq) {
-            *eq = '\0';
-            val = eq + 1;
-            pct_decode(eq + 1);
-        }
-        if (strcmp(p, "options") == 0) {
-            user_options = val;
-        } else if (strcmp(p, "ssl") == 0) { /* JDBC: ssl=true */
-            if (strcasecmp(val, "true") == 0) {
-                kv_add(&kv, "sslmode", "require");
-            }
-        } else if (strcmp(p, "currentSchema") == 0) { /* JDBC */
-            options_add(&opts, "search_path", val);
-        } else if (strcmp(p, "client_encoding") == 0) {
-            SF_WARN("postgresql connector always uses client_encoding UTF8, ignoring \"%s\"", val);
-        } else if (is_libpq_keyword(defs, p)) {
-            kv_add(&kv, p, val);
-        } else {
-            SF_WARN("postgresql connector ignores unknown URL parameter \"%s\"", p);
-        }
-    }
-    if (user_options) {
-        sf_buf_putc(&opts, ' ');
-        sf_buf_puts(&opts, user_options);
-    }
-    kv_add(&kv, "options", opts.data);
-    kv_add(&kv, "client_encoding", "UTF8");
-    kv.keys[kv.n] = NULL;
-    kv.vals[kv.n] = NULL;
-
-    c->pg = PQconnectdbParams(kv.keys, kv.vals, 0);
+    c->pg = PQconnectdbParams(p.kv.keys, p.kv.vals, 0);
     if (!c->pg) {
         set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
                 c->where);
@@ -502,9 +573,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     *out = c;
     c = NULL;
 out:
-    PQconninfoFree(defs);
-    sf_buf_free(&opts);
-    free(query);
+    params_free(&p);
     pg_close(c);
     return rc;
 }
@@ -1378,4 +1447,9 @@ const struct sf_connector_plugin sf_connector_postgresql = {
     .estimate_rows = pg_estimate_rows,
     .open_txns_sql = PG_SQL_OPEN_TXNS,
     .open_txns_count_sql = PG_SQL_OPEN_TXNS_COUNT,
+    .validate_url = pg_validate_url,
+    .privileges_sql = PG_SQL_PRIVILEGES,
+    .lock_try_sql = PG_SQL_LOCK_TRY,
+    .lock_release_sql = PG_SQL_LOCK_RELEASE,
+    .lock_holder_sql = PG_SQL_LOCK_HOLDER,
 };

@@ -90,4 +90,34 @@ extern const struct sf_connector_plugin sf_connector_postgresql;
     "INSERT INTO %s (source_tab, currentIndex) VALUES ($1, $2)"                                    \
     " ON CONFLICT (source_tab) DO UPDATE SET currentIndex = EXCLUDED.currentIndex"
 
+/*
+ * check --connect: the table named by parameters 1 = schema (NULL: found on the search path,
+ * created in current_schema()) and 2 = name exists, the user may SELECT/INSERT/UPDATE it (true
+ * for a missing table: its creator owns it), and may CREATE in the schema.
+ */
+#define PG_SQL_PRIVILEGES                                                                          \
+    "SELECT r.oid IS NOT NULL,"                                                                    \
+    " COALESCE(pg_catalog.has_table_privilege(r.oid, 'SELECT'), r.oid IS NULL),"                   \
+    " COALESCE(pg_catalog.has_table_privilege(r.oid, 'INSERT'), r.oid IS NULL),"                   \
+    " COALESCE(pg_catalog.has_table_privilege(r.oid, 'UPDATE'), r.oid IS NULL),"                   \
+    " COALESCE(pg_catalog.has_schema_privilege(COALESCE($1::text, pg_catalog.current_schema()),"   \
+    "   'CREATE'), false)"                                                                         \
+    " FROM (SELECT pg_catalog.to_regclass(CASE WHEN $1::text IS NULL"                              \
+    "   THEN pg_catalog.quote_ident($2::text) ELSE pg_catalog.quote_ident($1::text) || '.' ||"     \
+    "   pg_catalog.quote_ident($2::text) END) AS oid) r"
+
+/* The status-key lock (parameter 1 = the signed 64-bit lock id): try, release, and who holds it
+ * (an advisory bigint lock shows its high 32 bits as classid, the low ones as objid). */
+#define PG_SQL_LOCK_TRY     "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)"
+#define PG_SQL_LOCK_RELEASE "SELECT pg_catalog.pg_advisory_unlock($1::bigint)"
+#define PG_SQL_LOCK_HOLDER                                                                         \
+    "SELECT pg_catalog.format('pid %s from %s%s', a.pid,"                                          \
+    "  COALESCE(pg_catalog.host(a.client_addr), 'the local socket'),"                              \
+    "  CASE WHEN a.application_name <> ''"                                                         \
+    "  THEN pg_catalog.format(' (application %s)', a.application_name) ELSE '' END)"               \
+    " FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a USING (pid)"                   \
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"                              \
+    "  AND l.classid::bigint = ($1::bigint >> 32) & 4294967295"                                    \
+    "  AND l.objid::bigint = $1::bigint & 4294967295"
+
 #endif

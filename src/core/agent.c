@@ -670,3 +670,23 @@ void sf_agent_destroy(struct sf_agent *a)
     free(a->name);
     free(a);
 }
+
+size_t sf_agent_source_count(const struct sf_agent *a)
+{
+    return a->nsources;
+}
+
+const struct sf_source *sf_agent_source_at(const struct sf_agent *a, size_t i)
+{
+    return &a->sources[i];
+}
+
+size_t sf_agent_sink_count(const struct sf_agent *a)
+{
+    return a->nsinks;
+}
+
+const struct sf_sink *sf_agent_sink_at(const struct sf_agent *a, size_t i)
+{
+    return &a->sinks[i];
+}

@@ -388,8 +388,12 @@ static int check_url(struct sf_source *src, const char *url, struct sf_prop *at,
         return -1;
     }
     int rc = 0;
-    if (!sf_connector_find(u.scheme)) {
+    const struct sf_connector_plugin *cx = sf_connector_find(u.scheme);
+    if (!cx) {
         sf_diag_error(d, at, "no connector for scheme \"%s\"", u.scheme);
+        rc = -1;
+    } else if (cx->validate_url && cx->validate_url(&u, err, sizeof(err)) != SF_OK) {
+        sf_diag_error(d, at, "%s", err); /* e.g. libpq refuses sslmode=bogus */
         rc = -1;
     }
     struct sf_prop *type = sf_section_get(src->conf, "type");

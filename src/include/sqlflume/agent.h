@@ -71,4 +71,11 @@ const struct sf_sink_plugin *sf_registry_sink(const char *type);
  *  and nearest-match hints. NULL-terminated static array. */
 const char *const *sf_registry_names(const char *kind);
 
+/** The agent's sources and sinks in configuration order (i < the count), borrowed for the
+ *  agent's lifetime; for `sqlflume check --connect`, which reads their sections (conf). */
+size_t sf_agent_source_count(const struct sf_agent *a);
+const struct sf_source *sf_agent_source_at(const struct sf_agent *a, size_t i);
+size_t sf_agent_sink_count(const struct sf_agent *a);
+const struct sf_sink *sf_agent_sink_at(const struct sf_agent *a, size_t i);
+
 #endif

@@ -122,6 +122,29 @@ struct sf_connector_plugin {
     /** SQL with parameter 1 = such a list (text), returning one row with one integer column: how
      *  many of those transactions are still open. Set when open_txns_sql is. */
     const char *open_txns_count_sql;
+    /**
+     * Optional (NULL: nothing to check offline). Check url's connection parameters the way the
+     * client library will read them, without any network I/O (PostgreSQL: libpq's own checks of
+     * sslmode, target_session_attrs, unknown keywords...). connect() runs it first, so a bad
+     * parameter is SF_ERR_INVAL there too, never a retried connection error.
+     * @return SF_OK, or SF_ERR_INVAL with errstr holding the library's message (no password).
+     */
+    int (*validate_url)(const struct sf_db_url *url, char *errstr, size_t errstr_size);
+    /* SQL of `sqlflume check --connect` (src/check_connect.c); each returns one row. */
+    /** Parameters 1 = schema (NULL: the session's current one), 2 = table name: five booleans
+     *  (1/0 or t/f): the table exists, and the session's user may SELECT, INSERT and UPDATE it
+     *  (for a missing table: would be allowed to once it has created it), and may CREATE tables
+     *  in the schema. */
+    const char *privileges_sql;
+    /** Parameter 1 = a status key's lock id as signed 64-bit decimal text (sf_status_lock_id:
+     *  one running agent per status key): try to take the lock without waiting; one boolean,
+     *  true when taken. */
+    const char *lock_try_sql;
+    /** Parameter 1 = the lock id: release a lock taken with lock_try_sql. */
+    const char *lock_release_sql;
+    /** Parameter 1 = the lock id: one text naming the session that holds it (no row, or NULL:
+     *  nobody). */
+    const char *lock_holder_sql;
 };
 
 /** The connector serving url->scheme, or NULL. */
@@ -137,5 +160,13 @@ const struct sf_connector_plugin *sf_connector_find(const char *scheme);
  * @return SF_OK, or SF_ERR_INVAL when name is NULL or empty (out is then unchanged).
  */
 int sf_quote_ident(const char *name, char quote, struct sf_buf *out);
+
+/**
+ * Append a possibly schema-qualified table name quoted for cx: "s.t" as two identifiers split at
+ * the first dot (quoted schema, '.', quoted rest), a name without a dot as one, the way the SQL
+ * source names its tables in queries.
+ * @return SF_OK, or SF_ERR_INVAL for an empty part (out may then hold part of the name).
+ */
+int sf_quote_qualified(const struct sf_connector_plugin *cx, const char *name, struct sf_buf *out);
 
 #endif
