@@ -54,8 +54,8 @@ for ch in memory file; do torture mysql 43310 $ch eos "lost=0 dup=0 extra=0"; do
 for ch in memory file; do torture postgresql 45436 $ch eos "lost=0 dup=0 extra=0"; done
 echo "== the same on a table whose ids step by 7 with every third one deleted (a hole after almost every row)"
 export IDS=sparse
-for ch in memory file; do torture mysql 43311 $ch eos "lost=0 dup=0 extra=0"; done
-for ch in memory file; do torture postgresql 45437 $ch eos "lost=0 dup=0 extra=0"; done
+for ch in memory file; do torture mysql 43313 $ch eos "lost=0 dup=0 extra=0"; done
+for ch in memory file; do torture postgresql 45439 $ch eos "lost=0 dup=0 extra=0"; done
 unset IDS
 echo "== end-to-end under ASan/UBSan (both databases)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
