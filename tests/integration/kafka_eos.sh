@@ -157,7 +157,7 @@ s_eos_crash() {
     rec=$(last_position_record "eos-it-crash")
     log "newest position record: ${rec:0:200}"
     case "$rec" in
-    *"| pos eosc eosc 31000 | ranges eosc eosc 1~31000 |"*) ;;
+    *"| pos eosc eosc 31000 | ids eosc eosc 1 31000 |"*) ;;
     *) fail "position record: $rec"; return ;;
     esac
     pass
@@ -215,7 +215,7 @@ s_eos_late_row() {
     sleep 0.5
     db_exec "INSERT INTO eosl (v) VALUES ('d'), ('e')"
     wait_offset eosl "5;3" 10 || { wait $late; return; }
-    # restart while id 3 is still open: the sink's stored ranges say 3 was not delivered
+    # restart while id 3 is still open: the sink's stored gaps say 3 was not delivered
     agent_term
     agent_start "$WORK/eosl.conf" "$WORK/eosl.log"
     wait $late
@@ -227,7 +227,7 @@ s_eos_late_row() {
     rec=$(last_position_record "eos-it-late")
     log "newest position record: $rec"
     case "$rec" in
-    *"| ranges eosl eosl 1~5 |"*) ;;
+    *"| ids eosl eosl 1 5 |"*) ;;
     *) fail "position record: $rec"; return ;;
     esac
     pass
