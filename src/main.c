@@ -190,6 +190,8 @@ static const char *type_name(enum sf_opt_type t)
         return "choice";
     case SF_OPT_PREFIX:
         return "prefix";
+    case SF_OPT_UNSUPPORTED:
+        return "not supported (error)";
     }
     return "?";
 }

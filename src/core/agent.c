@@ -77,7 +77,17 @@ static void unknown_type(struct sf_diag *d, struct sf_prop *at, const char *kind
     }
 }
 
-/* Look up NAME.<kind>s.<comp>.type and resolve the section; NULL when missing (error added). */
+/* Mark every key of the section used: after an error about the component as a whole (no type,
+ * unknown type), so its other keys get no "unknown key" or "not listed" follow-on warnings. */
+static void section_mark_used(struct sf_section *sec)
+{
+    for (size_t i = 0; i < sec->n; i++) {
+        sec->v[i]->used = true;
+    }
+}
+
+/* Look up NAME.<kind>s.<comp>.type and resolve the section; NULL when missing (error added, the
+ * section's keys marked used). */
 static struct sf_prop *component_type(struct sf_agent *a, struct sf_section *sec,
                                       const char *kind, const char *comp, struct sf_diag *d)
 {
@@ -93,6 +103,7 @@ static struct sf_prop *component_type(struct sf_agent *a, struct sf_section *sec
         snprintf(key, sizeof(key), "%stype", prefix);
         struct sf_prop at = { .key = key, .file = a->props.file };
         sf_diag_error(d, &at, "missing required key: %s \"%s\" has no type", kind, comp);
+        section_mark_used(sec);
         return NULL;
     }
     type->used = true;
@@ -131,6 +142,7 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
         ch->plugin = sf_registry_channel(type->val);
         if (!ch->plugin) {
             unknown_type(d, type, "channel");
+            section_mark_used(sec);
             rc = -1;
             continue;
         }
@@ -172,6 +184,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         src->plugin = sf_registry_source(type->val);
         if (!src->plugin) {
             unknown_type(d, type, "source");
+            section_mark_used(sec);
             rc = -1;
             continue;
         }
@@ -229,13 +242,15 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
         snk->agent = a;
         snk->conf = sec;
         struct sf_prop *type = component_type(a, sec, "sink", names[i], d);
-        if (!type) {
-            rc = -1;
-            continue;
-        }
-        snk->plugin = sf_registry_sink(type->val);
+        snk->plugin = type ? sf_registry_sink(type->val) : NULL;
         if (!snk->plugin) {
-            unknown_type(d, type, "sink");
+            if (type) {
+                unknown_type(d, type, "sink");
+                section_mark_used(sec);
+            }
+            /* its channel counts as drained: no "has no sink" warning on top of this error */
+            struct sf_prop *chp = sf_section_get(sec, "channel");
+            snk->ch = chp ? find_channel(a, chp->val) : NULL;
             rc = -1;
             continue;
         }
@@ -304,8 +319,10 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
                              a->channels[c].name);
             }
         }
-        /* every key of this agent nobody consumed: component not listed, or a typo */
-        static const char *const top[] = { "sources", "channels", "sinks", "sinkgroups" };
+        /* every key of this agent nobody consumed: Flume's sink groups and config filters (not
+         * implemented: errors), a component not listed (one warning for all its keys), a typo */
+        static const char *const top[] = { "sources", "channels", "sinks", "sinkgroups",
+                                           "configfilters" };
         for (size_t i = 0; i < a->props.n; i++) {
             struct sf_prop *p = &a->props.v[i];
             if (p->used || strncmp(p->key, agent_prefix, strlen(agent_prefix)) != 0) {
@@ -315,10 +332,36 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
             const char *dot = strchr(sub, '.');
             char head[64];
             snprintf(head, sizeof(head), "%.*s", dot ? (int)(dot - sub) : (int)strlen(sub), sub);
-            const char *near = sf_nearest(head, top, 4);
-            if (near && strcmp(near, head) == 0) {
-                sf_diag_warn(d, p, "key of a component that is not listed in %s.%s; ignored",
-                             name, head);
+            const char *near = sf_nearest(head, top, sizeof(top) / sizeof(top[0]));
+            p->used = true;
+            if (strcmp(head, "sinkgroups") == 0) {
+                sf_diag_unsupported(d, p,
+                                    "sqlflume has no sink groups or sink processors such as "
+                                    "failover and load_balance: each sink takes from its "
+                                    "channel on its own");
+            } else if (strcmp(head, "configfilters") == 0) {
+                sf_diag_unsupported(d, p, "sqlflume has no config filters; use ${VAR} for "
+                                          "environment variables");
+            } else if (near && strcmp(near, head) == 0 && dot) {
+                /* a component of sources/channels/sinks that is not in the list */
+                const char *comp = dot + 1;
+                size_t clen = strcspn(comp, ".");
+                char prefix[512];
+                snprintf(prefix, sizeof(prefix), "%s%.*s.%.*s", agent_prefix, (int)(dot - sub),
+                         sub, (int)clen, comp);
+                size_t plen = strlen(prefix), nkeys = 0;
+                for (size_t j = i; j < a->props.n; j++) {
+                    struct sf_prop *q = &a->props.v[j];
+                    if (strncmp(q->key, prefix, plen) == 0 &&
+                        (q->key[plen] == '.' || q->key[plen] == '\0')) {
+                        q->used = true;
+                        nkeys++;
+                    }
+                }
+                sf_diag_warn(d, p,
+                             "%.*s \"%.*s\" is not listed in %s.%s, so it is neither checked nor "
+                             "started (%zu key(s) ignored)",
+                             (int)(dot - sub) - 1, sub, (int)clen, comp, name, head, nkeys);
             } else if (near) {
                 sf_diag_warn(d, p, "unknown key; did you mean \"%s.%s\"?", name, near);
             } else {
