@@ -478,6 +478,69 @@ char **sf_split_names(const char *s, size_t *n, bool space_separates)
     return v;
 }
 
+char **sf_split_quoted_names(const char *s, size_t *n, const char **err)
+{
+    *n = 0;
+    *err = NULL;
+    size_t cap = 4;
+    char **v = malloc(cap * sizeof(*v));
+    struct sf_buf name = SF_BUF_INIT;
+    while (v && *s) {
+        while (*s == ',' || *s == ' ' || *s == '\t') {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        sf_buf_reset(&name);
+        sf_buf_puts(&name, ""); /* a name of only "" is the empty string, not NULL */
+        while (*s && *s != ',' && *s != ' ' && *s != '\t') {
+            if (*s != '"' && *s != '`') {
+                sf_buf_putc(&name, *s++);
+                continue;
+            }
+            char q = *s++;
+            for (;;) {
+                if (!*s) {
+                    *err = q == '"' ? "a name opened with \" is not closed"
+                                    : "a name opened with ` is not closed";
+                    sf_buf_free(&name);
+                    sf_names_free(v, *n);
+                    *n = 0;
+                    return NULL;
+                }
+                if (*s == q && s[1] == q) { /* a doubled quote stands for itself */
+                    sf_buf_putc(&name, q);
+                    s += 2;
+                } else if (*s == q) {
+                    s++;
+                    break;
+                } else {
+                    sf_buf_putc(&name, *s++);
+                }
+            }
+        }
+        if (name.len == 0) {
+            *err = "a quoted name is empty";
+            sf_buf_free(&name);
+            sf_names_free(v, *n);
+            *n = 0;
+            return NULL;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            char **nv = realloc(v, cap * sizeof(*v));
+            if (!nv) {
+                break;
+            }
+            v = nv;
+        }
+        v[(*n)++] = strdup(name.data);
+    }
+    sf_buf_free(&name);
+    return v;
+}
+
 void sf_names_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -107,6 +107,22 @@ s_names() {
     agent_term
     assert_contains "$WORK/n2.out" '"value": "{\"Some Col\":\"b\",\"we\\\"ird\":2}"' "mixed-case table, explicit columns" || return
     assert_eq "20" "$(db_offset 'My Table')" "offset of the mixed-case table" || return
+    # tables = with quoted names (double quotes and backquotes keep the blank)
+    write_conf "$WORK/n3.conf" unused names3 "a1.sources.r1.incremental.gap.timeout.ms = 0" \
+        "a1.sources.r1.status.key = n3/" 'a1.sources.r1.tables = "My Table", `order`'
+    sed -i '/^a1.sources.r1.table = /d' "$WORK/n3.conf"
+    agent_start "$WORK/n3.conf" "$WORK/n3.log"
+    consume names3 4 "$WORK/n3.out"
+    agent_term
+    assert_contains "$WORK/n3.out" '"value": "{\"Id\":20,\"Some Col\":\"b\",\"we\\\"ird\":2}"' "quoted table name with a blank" || return
+    assert_contains "$WORK/n3.out" '{\"id\":2,\"select\":\"y\"}' "backquoted table name" || return
+    assert_eq "20 2" "$(db_offset 'n3/My Table') $(db_offset 'n3/order')" "offsets of the quoted tables" || return
+    write_conf "$WORK/n4.conf" unused names4 'a1.sources.r1.tables = "My Table, order'
+    sed -i '/^a1.sources.r1.table = /d' "$WORK/n4.conf"
+    local rc=0
+    "$SF_BIN" check -n a1 -f "$WORK/n4.conf" >"$WORK/n4.out" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "unclosed quote: check exit code" || return
+    assert_contains "$WORK/n4.out" "error: $WORK/n4.conf:17: a1.sources.r1.tables: a name opened with \" is not closed" "unclosed quote" || return
     pass
 }
 

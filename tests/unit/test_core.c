@@ -245,6 +245,46 @@ START_TEST(split_names)
 }
 END_TEST
 
+/* sf_split_quoted_names: quotes keep blanks and commas, doubled quotes, unclosed quotes. */
+static void check_quoted(const char *list, const char *want_err, const char *const *want)
+{
+    size_t n = 99;
+    const char *err = "unset";
+    char **v = sf_split_quoted_names(list, &n, &err);
+    if (want_err) {
+        ck_assert_ptr_null(v);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_str_eq(err, want_err);
+        return;
+    }
+    ck_assert_ptr_null(err);
+    ck_assert_ptr_nonnull(v);
+    size_t nwant = 0;
+    while (want[nwant]) {
+        nwant++;
+    }
+    ck_assert_msg(n == nwant, "\"%s\": %zu names, want %zu", list, n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(v[i], want[i]);
+    }
+    sf_names_free(v, n);
+}
+
+START_TEST(split_quoted_names)
+{
+    check_quoted("a, b c", NULL, (const char *const[]){ "a", "b", "c", NULL });
+    check_quoted("\"My Table\", `My Table`,orders", NULL,
+                 (const char *const[]){ "My Table", "My Table", "orders", NULL });
+    check_quoted(" shop.\"Order Lines\" \"a,b\" `we``ird` \"say \"\"hi\"\"\"", NULL,
+                 (const char *const[]){ "shop.Order Lines", "a,b", "we`ird", "say \"hi\"", NULL });
+    check_quoted("`it's \"x\"`", NULL, (const char *const[]){ "it's \"x\"", NULL });
+    check_quoted(" , ", NULL, (const char *const[]){ NULL });
+    check_quoted("a, \"My Table", "a name opened with \" is not closed", NULL);
+    check_quoted("`x", "a name opened with ` is not closed", NULL);
+    check_quoted("a, \"\"", "a quoted name is empty", NULL);
+}
+END_TEST
+
 /* ---------- agent configuration ---------- */
 
 static size_t agent_errors(const char *text, struct sf_diag *d)
@@ -941,6 +981,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, options_range);
     tcase_add_test(tc, option_tables_are_sound);
     tcase_add_test(tc, split_names);
+    tcase_add_test(tc, split_quoted_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("agent");
     tcase_add_test(tc, agent_config_valid);

@@ -141,6 +141,18 @@ const char *sf_nearest(const char *key, const char *const *cands, size_t n);
  * part way, the names split so far are returned, and a name whose copy failed is NULL.
  */
 char **sf_split_names(const char *s, size_t *n, bool space_separates);
+/**
+ * Split the sql source's `tables` list: names separated by commas, spaces or tabs, where a part
+ * of a name in double quotes or backquotes ("My Table", `My Table`, shop."Order Lines") keeps
+ * its blanks and commas, a doubled quote inside stands for one, and the quotes are removed (the
+ * connectors quote every name again as an identifier). Empty items are skipped.
+ * @param s    the list, NUL-terminated; borrowed
+ * @param n    out: the number of names in the result
+ * @param err  out: NULL, or a static message when a quote is not closed (then NULL is returned)
+ * @return a malloc'd array of *n malloc'd names in list order, owned by the caller (free with
+ * sf_names_free); NULL with *n = 0 on an unclosed quote or when the array cannot be allocated.
+ */
+char **sf_split_quoted_names(const char *s, size_t *n, const char **err);
 /** Free the n names of v and v itself (a result of sf_split_names); NULL names and v = NULL
  *  (with n = 0) are fine. */
 void sf_names_free(char **v, size_t n);
