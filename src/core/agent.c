@@ -43,6 +43,9 @@ struct sf_agent {
     int exit_code;
     long long start_time_ms;    /* wall clock, ms since the epoch, for the metrics' StartTime */
     struct sf_monitor *monitor; /* the HTTP metrics server, or NULL */
+    int monitor_fd;             /* its listening socket before it serves, or -1 */
+    int monitor_port;           /* the port monitor_fd is bound to */
+    char monitor_where[64];     /* monitor_fd's address as in a URL: "0.0.0.0", "[::1]" */
 };
 
 static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
@@ -288,6 +291,7 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
     }
     a->name = strdup(name);
     a->props = *props;
+    a->monitor_fd = -1;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
 
@@ -643,6 +647,25 @@ void sf_agent_metrics_json(struct sf_agent *a, struct sf_buf *out)
     sf_buf_putc(out, '}');
 }
 
+int sf_agent_bind_metrics(struct sf_agent *a,
+                          const char *host,
+                          int port,
+                          int *bound_port,
+                          char *errstr,
+                          size_t errstr_size)
+{
+    if (a->monitor || a->monitor_fd >= 0) {
+        (void)snprintf(errstr, errstr_size, "the metrics server is already bound");
+        return SF_ERR_STATE;
+    }
+    int rc = sf_monitor_listen(host, port, &a->monitor_fd, &a->monitor_port, a->monitor_where,
+                               sizeof(a->monitor_where), errstr, errstr_size);
+    if (rc == SF_OK && bound_port) {
+        *bound_port = a->monitor_port;
+    }
+    return rc;
+}
+
 int sf_agent_serve_metrics(struct sf_agent *a,
                            const char *host,
                            int port,
@@ -654,7 +677,19 @@ int sf_agent_serve_metrics(struct sf_agent *a,
         (void)snprintf(errstr, errstr_size, "the metrics server is already running");
         return SF_ERR_STATE;
     }
-    return sf_monitor_start(&a->monitor, a, host, port, bound_port, errstr, errstr_size);
+    if (a->monitor_fd < 0) {
+        int rc = sf_agent_bind_metrics(a, host, port, NULL, errstr, errstr_size);
+        if (rc != SF_OK) {
+            return rc;
+        }
+    }
+    int fd = a->monitor_fd;
+    a->monitor_fd = -1; /* the server's from here on */
+    if (bound_port) {
+        *bound_port = a->monitor_port;
+    }
+    return sf_monitor_start(&a->monitor, a, fd, a->monitor_where, a->monitor_port, errstr,
+                            errstr_size);
 }
 
 int sf_agent_exit_code(const struct sf_agent *a)
@@ -668,6 +703,10 @@ void sf_agent_destroy(struct sf_agent *a)
         return;
     }
     sf_agent_stop(a);
+    if (a->monitor_fd >= 0) { /* bound, never served */
+        close(a->monitor_fd);
+        a->monitor_fd = -1;
+    }
     for (size_t i = 0; i < a->nsources; i++) {
         struct sf_source *src = &a->sources[i];
         if (src->plugin && src->ctx) {

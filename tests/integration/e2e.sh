@@ -869,7 +869,19 @@ print("all values are strings; start times set" if ok else "bad values: %r" % m)
     timeout "$(secs 30)" "$SF_BIN" agent -n a1 -f "$WORK/mon2.conf" -Dflume.monitoring.type=http \
         -Dflume.monitoring.port="$port" -Dflume.monitoring.host=127.0.0.1 >"$WORK/mon2.log" 2>&1 || rc=$?
     assert_eq 1 "$rc" "exit code with the monitoring port taken" || return
-    assert_contains "$WORK/mon2.log" "could not serve metrics on 127.0.0.1:$port" "port in use logged" || return
+    assert_contains "$WORK/mon2.log" "ERROR could not serve metrics on 127.0.0.1:$port: Address already in use; nothing started" "port in use logged" || return
+    # the port is bound before any component starts: the database is never touched
+    assert_not_contains "$WORK/mon2.log" "connected to" "no database connection" || return
+    assert_not_contains "$WORK/mon2.log" "started:" "no component started" || return
+    assert_eq "" "$(db_offset mon2)" "no flume_meta row for the second agent" || return
+    agent_term
+    # an IPv6 address for flume.monitoring.host
+    agent_start "$WORK/mon.conf" "$WORK/mon6.log" -Dflume.monitoring.type=http \
+        -Dflume.monitoring.port=0 -Dflume.monitoring.host=::1
+    wait_log "$WORK/mon6.log" "serving metrics at http://[::1]:" 20 || return
+    port=$(sed -n 's|.*serving metrics at http://\[::1\]:\([0-9]*\)/metrics.*|\1|p' "$WORK/mon6.log" | head -1)
+    assert_eq "200" "$(curl -s -g -o "$WORK/mon6.json" -w '%{http_code}' "http://[::1]:$port/metrics")" "GET /metrics over IPv6" || return
+    assert_contains "$WORK/mon6.json" '"SOURCE.r1":{' "metrics over IPv6" || return
     agent_term
     rc=0
     "$SF_BIN" agent -n a1 -f "$WORK/mon.conf" -Dflume.monitoring.type=ganglia >"$WORK/mon3.log" 2>&1 || rc=$?
