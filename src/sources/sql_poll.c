@@ -635,7 +635,8 @@ static void close_conns(struct sql_ctx *c)
     }
 }
 
-/* Log a failure, double the backoff and return SF_BACKOFF. */
+/* Log a failure ("what: msg (error)", or "msg (error)" when msg starts with what already, as the
+ * connectors' "could not connect to mysql at ..." does), double the backoff, return SF_BACKOFF. */
 static enum sf_status backoff(struct sf_source *src, int err, const char *what, const char *msg)
 {
     struct sql_ctx *c = src->ctx;
@@ -643,8 +644,11 @@ static enum sf_status backoff(struct sf_source *src, int err, const char *what, 
     if (c->backoff_ms > BACKOFF_MAX_MS) {
         c->backoff_ms = BACKOFF_MAX_MS;
     }
-    SF_WARN(SF_SOURCE_FMT "%s: %s (%s); retrying in %lld ms", SF_SOURCE_ARGS(src), what, msg,
-            sf_err_str(err), c->backoff_ms);
+    if (strncmp(msg, what, strlen(what)) == 0) { /* "could not connect to mysql at ...": */
+        what = NULL;                             /* the message says it already, once */
+    }
+    SF_WARN(SF_SOURCE_FMT "%s%s%s (%s); retrying in %lld ms", SF_SOURCE_ARGS(src),
+            what ? what : "", what ? ": " : "", msg, sf_err_str(err), c->backoff_ms);
     src->backoff_ms = c->backoff_ms;
     return SF_BACKOFF;
 }
@@ -1752,7 +1756,7 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
             if (rc == SF_ERR_AUTH || rc == SF_ERR_INVAL) {
                 return fatal(src, "status database: %s", err);
             }
-            return backoff(src, rc, "could not connect to the status database", err);
+            return backoff(src, rc, "status database", err);
         }
     }
     bool is_fatal = false;

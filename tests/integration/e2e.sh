@@ -252,6 +252,9 @@ s_db_down_at_start() {
     agent_start "$WORK/dbd.conf" "$WORK/dbd.log"
     wait_log "$WORK/dbd.log" "could not connect" 20 || { db_restart; return; }
     db_restart
+    # one message per failure: the connector's, not wrapped in a second "could not connect"
+    assert_contains "$WORK/dbd.log" "WARN  [source r1 sql] could not connect to $DB_KIND at 127.0.0.1:$DB_PORT: " "connect failure logged once" || return
+    assert_not_contains "$WORK/dbd.log" "could not connect: could not connect" "no doubled prefix" || return
     wait_offset dbd 50 60 || return
     agent_term
     consume dbd 50 "$WORK/dbd.out"
