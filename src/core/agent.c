@@ -350,13 +350,12 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
                 /* a component of sources/channels/sinks that is not in the list */
                 const char *comp = dot + 1;
                 size_t clen = strcspn(comp, ".");
-                char prefix[512];
-                snprintf(prefix, sizeof(prefix), "%s%.*s.%.*s", agent_prefix, (int)(dot - sub),
-                         sub, (int)clen, comp);
-                size_t plen = strlen(prefix), nkeys = 0;
+                struct sf_buf prefix = SF_BUF_INIT;
+                sf_buf_append(&prefix, p->key, (size_t)(comp - p->key) + clen);
+                size_t plen = prefix.len, nkeys = 0;
                 for (size_t j = i; j < a->props.n; j++) {
                     struct sf_prop *q = &a->props.v[j];
-                    if (strncmp(q->key, prefix, plen) == 0 &&
+                    if (strncmp(q->key, prefix.data, plen) == 0 &&
                         (q->key[plen] == '.' || q->key[plen] == '\0')) {
                         q->used = true;
                         nkeys++;
@@ -366,6 +365,7 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
                              "%.*s \"%.*s\" is not listed in %s.%s, so it is neither checked nor "
                              "started (%zu key(s) ignored)",
                              (int)(dot - sub) - 1, sub, (int)clen, comp, name, head, nkeys);
+                sf_buf_free(&prefix);
             } else if (near) {
                 sf_diag_warn(d, p, "unknown key; did you mean \"%s.%s\"?", name, near);
             } else {
