@@ -344,8 +344,9 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
                                     "failover and load_balance: each sink takes from its "
                                     "channel on its own");
             } else if (strcmp(head, "configfilters") == 0) {
-                sf_diag_unsupported(d, p, "sqlflume has no config filters; use ${VAR} for "
-                                          "environment variables");
+                sf_diag_unsupported(d, p,
+                                    "sqlflume has no config filters; use ${VAR} for "
+                                    "environment variables");
             } else if (near && strcmp(near, head) == 0 && dot) {
                 /* a component of sources/channels/sinks that is not in the list */
                 const char *comp = dot + 1;

@@ -125,8 +125,8 @@ int sf_monitor_listen(const char *host,
         len = sizeof(*a6);
         (void)snprintf(where, where_size, "[%s]", h);
     } else {
-        (void)snprintf(errstr, errstr_size,
-                       "monitoring host \"%s\" is not an IPv4 or IPv6 address", host);
+        (void)snprintf(errstr, errstr_size, "monitoring host \"%s\" is not an IPv4 or IPv6 address",
+                       host);
         return SF_ERR_INVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

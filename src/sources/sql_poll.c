@@ -647,8 +647,8 @@ static enum sf_status backoff(struct sf_source *src, int err, const char *what, 
     if (strncmp(msg, what, strlen(what)) == 0) { /* "could not connect to mysql at ...": */
         what = NULL;                             /* the message says it already, once */
     }
-    SF_WARN(SF_SOURCE_FMT "%s%s%s (%s); retrying in %lld ms", SF_SOURCE_ARGS(src),
-            what ? what : "", what ? ": " : "", msg, sf_err_str(err), c->backoff_ms);
+    SF_WARN(SF_SOURCE_FMT "%s%s%s (%s); retrying in %lld ms", SF_SOURCE_ARGS(src), what ? what : "",
+            what ? ": " : "", msg, sf_err_str(err), c->backoff_ms);
     src->backoff_ms = c->backoff_ms;
     return SF_BACKOFF;
 }

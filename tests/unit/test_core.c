@@ -431,8 +431,8 @@ START_TEST(agent_config_unsupported_flume_keys)
     snprintf(want, sizeof(want),
              "agent.conf:13: a1.sources.r1.selector.optional = c1 is not supported %s", why_sel);
     ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
-    snprintf(want, sizeof(want), "agent.conf:14: a1.sources.r1.interceptors = i1 is not supported %s",
-             why_int);
+    snprintf(want, sizeof(want),
+             "agent.conf:14: a1.sources.r1.interceptors = i1 is not supported %s", why_int);
     ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
     snprintf(want, sizeof(want),
              "agent.conf:15: a1.sources.r1.interceptors.i1.type = timestamp is not supported %s",
@@ -444,7 +444,8 @@ START_TEST(agent_config_unsupported_flume_keys)
              "agent.conf:17: a1.sinkgroups.g1.processor.type = failover is not supported %s",
              why_grp);
     ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
-    ck_assert(has_msg(d.errors, d.nerrors, "agent.conf:18: a1.configfilters = f1 is not supported"));
+    ck_assert(
+        has_msg(d.errors, d.nerrors, "agent.conf:18: a1.configfilters = f1 is not supported"));
     sf_diag_free(&d);
 
     /* a component's own table: the file channel's encryption and replay variants */
@@ -482,8 +483,9 @@ START_TEST(agent_config_duplicate_key)
 {
     struct sf_props p = { 0 };
     struct sf_diag d = { 0 };
-    ck_assert_int_eq(sf_props_parse(&p, "agent.conf", VALID_AGENT "a1.sinks.k1.channel = c0\n"
-                                                                  "a1.sinks.k1.channel = c1\n",
+    ck_assert_int_eq(sf_props_parse(&p, "agent.conf",
+                                    VALID_AGENT "a1.sinks.k1.channel = c0\n"
+                                                "a1.sinks.k1.channel = c1\n",
                                     &d),
                      0);
     ck_assert_uint_eq(d.nerrors, 0);
@@ -518,9 +520,10 @@ START_TEST(agent_config_unlisted_component)
     ck_assert_str_eq(d.warnings[0], "agent.conf:11: a1.sinks.k2.type: sink \"k2\" is not listed in "
                                     "a1.sinks, so it is neither checked nor started (3 key(s) "
                                     "ignored)");
-    ck_assert_str_eq(d.warnings[1], "agent.conf:14: a1.sources.r2.type: source \"r2\" is not listed "
-                                    "in a1.sources, so it is neither checked nor started (1 key(s) "
-                                    "ignored)");
+    ck_assert_str_eq(d.warnings[1],
+                     "agent.conf:14: a1.sources.r2.type: source \"r2\" is not listed "
+                     "in a1.sources, so it is neither checked nor started (1 key(s) "
+                     "ignored)");
     ck_assert_str_eq(d.warnings[2], "agent.conf:15: a1.channels.c2.capacity: channel \"c2\" is not "
                                     "listed in a1.channels, so it is neither checked nor started "
                                     "(1 key(s) ignored)");

@@ -78,8 +78,7 @@ static int fc_start(const char *extra, struct fch **out, char *err, size_t errsz
     sf_section_init(&s, &t->props, "channel", "c1", "c.");
     ck_assert_int_eq(sf_options_apply(pl->options, &s, t->ch.ctx, &d), 0);
     for (size_t i = 0; i < d.nwarnings; i++) { /* extra may override the keys above */
-        ck_assert_msg(strstr(d.warnings[i], ": set twice, on lines ") != NULL, "%s",
-                      d.warnings[i]);
+        ck_assert_msg(strstr(d.warnings[i], ": set twice, on lines ") != NULL, "%s", d.warnings[i]);
     }
     sf_section_free(&s);
     sf_diag_free(&d);
