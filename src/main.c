@@ -29,8 +29,8 @@ static void usage(FILE *out)
         "       sqlflume --help | --version\n"
         "\n"
         "Runs the Flume-style agent NAME from the properties FILE: SQL sources (MySQL/MariaDB,\n"
-        "PostgreSQL) polled incrementally, memory channels, logger/kafka/null sinks, offsets in\n"
-        "the source database's flume_meta table.\n"
+        "PostgreSQL) polled incrementally, channels of type memory or file (durable), sinks of\n"
+        "type logger, kafka or null, offsets in the source database's flume_meta table.\n"
         "\n"
         "  -n, --name NAME        agent name (the prefix of the keys in FILE)\n"
         "  -f, --conf-file FILE   Flume properties file\n"
@@ -38,7 +38,7 @@ static void usage(FILE *out)
         "  -Dflume.root.logger=LEVEL,console   log level: DEBUG, INFO, WARN, ERROR\n"
         "  -Dflume.monitoring.type=http -Dflume.monitoring.port=PORT (default 41414)\n"
         "                         serve Flume's JSON metrics at http://HOST:PORT/metrics\n"
-        "                         (-Dflume.monitoring.host=ADDR binds one IPv4 address)\n"
+        "                         (-Dflume.monitoring.host=ADDR binds one IPv4 or IPv6 address)\n"
         "  -h, --help             this help\n"
         "  -V, --version          version\n"
         "\n"
@@ -190,6 +190,8 @@ static const char *type_name(enum sf_opt_type t)
         return "choice";
     case SF_OPT_PREFIX:
         return "prefix";
+    case SF_OPT_UNSUPPORTED:
+        return "not supported (error)";
     }
     return "?";
 }
@@ -308,6 +310,15 @@ static int cmd_agent(int argc, char **argv)
     }
     sf_diag_free(&d);
     SF_INFO("sqlflume %s starting agent \"%s\" from \"%s\"", SF_VERSION, cli.name, cli.file);
+    if (cli.monitoring_type) { /* bound before anything starts: a port in use touches nothing */
+        char err[512];
+        if (sf_agent_bind_metrics(a, cli.monitoring_host, cli.monitoring_port, NULL, err,
+                                  sizeof(err)) != SF_OK) {
+            SF_ERROR("%s; nothing started", err);
+            sf_agent_destroy(a);
+            return 1;
+        }
+    }
     if (sf_agent_start(a) != 0) {
         sf_agent_destroy(a);
         return 1;

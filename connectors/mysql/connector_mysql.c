@@ -61,7 +61,7 @@ struct my_col {
     bool is_unsigned;
     bool zerofill;
     unsigned decimals; /* fractional digits (temporal) or fixed scale (float/double) */
-    unsigned width;    /* display width: zerofill padding, YEAR digits, float format width */
+    unsigned width;    /* display width: zerofill padding, float format width */
     char *buf;         /* MK_STR value buffer (owned) */
     size_t cap;        /* bytes allocated in buf */
     unsigned long len; /* value length reported by the library (full length on truncation) */
@@ -703,7 +703,9 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
         c->cols[i].type = column_class(f);
         c->ncols = i + 1;
         m->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
-        m->zerofill = (f->flags & ZEROFILL_FLAG) != 0;
+        /* YEAR comes flagged ZEROFILL (the server shows 0 as "0000"): here it is a plain
+         * integer, so a JSON body has a number for every year */
+        m->zerofill = (f->flags & ZEROFILL_FLAG) != 0 && f->type != MYSQL_TYPE_YEAR;
         m->decimals = f->decimals;
         m->width = (unsigned)(f->length < 400 ? f->length : 400);
         b->is_null = &m->is_null;
@@ -977,7 +979,11 @@ static int float_digits(double x, int maxdigits, bool shortest, char *digits, in
 static size_t format_gcvt(double x, bool is_float, int width, char *out)
 {
     char *dst = out;
-    if (x == 0) {
+    if (x == 0) { /* my_gcvt prints "0" for -0 too; the sign is kept here */
+        if (signbit(x)) {
+            memcpy(dst, "-0", 2);
+            return 2;
+        }
         *dst++ = '0';
         return 1;
     }

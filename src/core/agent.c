@@ -43,6 +43,9 @@ struct sf_agent {
     int exit_code;
     long long start_time_ms;    /* wall clock, ms since the epoch, for the metrics' StartTime */
     struct sf_monitor *monitor; /* the HTTP metrics server, or NULL */
+    int monitor_fd;             /* its listening socket before it serves, or -1 */
+    int monitor_port;           /* the port monitor_fd is bound to */
+    char monitor_where[64];     /* monitor_fd's address as in a URL: "0.0.0.0", "[::1]" */
 };
 
 static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
@@ -77,7 +80,17 @@ static void unknown_type(struct sf_diag *d, struct sf_prop *at, const char *kind
     }
 }
 
-/* Look up NAME.<kind>s.<comp>.type and resolve the section; NULL when missing (error added). */
+/* Mark every key of the section used: after an error about the component as a whole (no type,
+ * unknown type), so its other keys get no "unknown key" or "not listed" follow-on warnings. */
+static void section_mark_used(struct sf_section *sec)
+{
+    for (size_t i = 0; i < sec->n; i++) {
+        sec->v[i]->used = true;
+    }
+}
+
+/* Look up NAME.<kind>s.<comp>.type and resolve the section; NULL when missing (error added, the
+ * section's keys marked used). */
 static struct sf_prop *component_type(struct sf_agent *a, struct sf_section *sec,
                                       const char *kind, const char *comp, struct sf_diag *d)
 {
@@ -93,6 +106,7 @@ static struct sf_prop *component_type(struct sf_agent *a, struct sf_section *sec
         snprintf(key, sizeof(key), "%stype", prefix);
         struct sf_prop at = { .key = key, .file = a->props.file };
         sf_diag_error(d, &at, "missing required key: %s \"%s\" has no type", kind, comp);
+        section_mark_used(sec);
         return NULL;
     }
     type->used = true;
@@ -131,6 +145,7 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
         ch->plugin = sf_registry_channel(type->val);
         if (!ch->plugin) {
             unknown_type(d, type, "channel");
+            section_mark_used(sec);
             rc = -1;
             continue;
         }
@@ -172,6 +187,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         src->plugin = sf_registry_source(type->val);
         if (!src->plugin) {
             unknown_type(d, type, "source");
+            section_mark_used(sec);
             rc = -1;
             continue;
         }
@@ -229,13 +245,15 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
         snk->agent = a;
         snk->conf = sec;
         struct sf_prop *type = component_type(a, sec, "sink", names[i], d);
-        if (!type) {
-            rc = -1;
-            continue;
-        }
-        snk->plugin = sf_registry_sink(type->val);
+        snk->plugin = type ? sf_registry_sink(type->val) : NULL;
         if (!snk->plugin) {
-            unknown_type(d, type, "sink");
+            if (type) {
+                unknown_type(d, type, "sink");
+                section_mark_used(sec);
+            }
+            /* its channel counts as drained: no "has no sink" warning on top of this error */
+            struct sf_prop *chp = sf_section_get(sec, "channel");
+            snk->ch = chp ? find_channel(a, chp->val) : NULL;
             rc = -1;
             continue;
         }
@@ -273,6 +291,7 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
     }
     a->name = strdup(name);
     a->props = *props;
+    a->monitor_fd = -1;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
 
@@ -304,8 +323,10 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
                              a->channels[c].name);
             }
         }
-        /* every key of this agent nobody consumed: component not listed, or a typo */
-        static const char *const top[] = { "sources", "channels", "sinks", "sinkgroups" };
+        /* every key of this agent nobody consumed: Flume's sink groups and config filters (not
+         * implemented: errors), a component not listed (one warning for all its keys), a typo */
+        static const char *const top[] = { "sources", "channels", "sinks", "sinkgroups",
+                                           "configfilters" };
         for (size_t i = 0; i < a->props.n; i++) {
             struct sf_prop *p = &a->props.v[i];
             if (p->used || strncmp(p->key, agent_prefix, strlen(agent_prefix)) != 0) {
@@ -315,10 +336,37 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
             const char *dot = strchr(sub, '.');
             char head[64];
             snprintf(head, sizeof(head), "%.*s", dot ? (int)(dot - sub) : (int)strlen(sub), sub);
-            const char *near = sf_nearest(head, top, 4);
-            if (near && strcmp(near, head) == 0) {
-                sf_diag_warn(d, p, "key of a component that is not listed in %s.%s; ignored",
-                             name, head);
+            const char *near = sf_nearest(head, top, sizeof(top) / sizeof(top[0]));
+            p->used = true;
+            if (strcmp(head, "sinkgroups") == 0) {
+                sf_diag_unsupported(d, p,
+                                    "sqlflume has no sink groups or sink processors such as "
+                                    "failover and load_balance: each sink takes from its "
+                                    "channel on its own");
+            } else if (strcmp(head, "configfilters") == 0) {
+                sf_diag_unsupported(d, p,
+                                    "sqlflume has no config filters; use ${VAR} for "
+                                    "environment variables");
+            } else if (near && strcmp(near, head) == 0 && dot) {
+                /* a component of sources/channels/sinks that is not in the list */
+                const char *comp = dot + 1;
+                size_t clen = strcspn(comp, ".");
+                struct sf_buf prefix = SF_BUF_INIT;
+                sf_buf_append(&prefix, p->key, (size_t)(comp - p->key) + clen);
+                size_t plen = prefix.len, nkeys = 0;
+                for (size_t j = i; j < a->props.n; j++) {
+                    struct sf_prop *q = &a->props.v[j];
+                    if (strncmp(q->key, prefix.data, plen) == 0 &&
+                        (q->key[plen] == '.' || q->key[plen] == '\0')) {
+                        q->used = true;
+                        nkeys++;
+                    }
+                }
+                sf_diag_warn(d, p,
+                             "%.*s \"%.*s\" is not listed in %s.%s, so it is neither checked nor "
+                             "started (%zu key(s) ignored)",
+                             (int)(dot - sub) - 1, sub, (int)clen, comp, name, head, nkeys);
+                sf_buf_free(&prefix);
             } else if (near) {
                 sf_diag_warn(d, p, "unknown key; did you mean \"%s.%s\"?", name, near);
             } else {
@@ -600,6 +648,25 @@ void sf_agent_metrics_json(struct sf_agent *a, struct sf_buf *out)
     sf_buf_putc(out, '}');
 }
 
+int sf_agent_bind_metrics(struct sf_agent *a,
+                          const char *host,
+                          int port,
+                          int *bound_port,
+                          char *errstr,
+                          size_t errstr_size)
+{
+    if (a->monitor || a->monitor_fd >= 0) {
+        (void)snprintf(errstr, errstr_size, "the metrics server is already bound");
+        return SF_ERR_STATE;
+    }
+    int rc = sf_monitor_listen(host, port, &a->monitor_fd, &a->monitor_port, a->monitor_where,
+                               sizeof(a->monitor_where), errstr, errstr_size);
+    if (rc == SF_OK && bound_port) {
+        *bound_port = a->monitor_port;
+    }
+    return rc;
+}
+
 int sf_agent_serve_metrics(struct sf_agent *a,
                            const char *host,
                            int port,
@@ -611,7 +678,19 @@ int sf_agent_serve_metrics(struct sf_agent *a,
         (void)snprintf(errstr, errstr_size, "the metrics server is already running");
         return SF_ERR_STATE;
     }
-    return sf_monitor_start(&a->monitor, a, host, port, bound_port, errstr, errstr_size);
+    if (a->monitor_fd < 0) {
+        int rc = sf_agent_bind_metrics(a, host, port, NULL, errstr, errstr_size);
+        if (rc != SF_OK) {
+            return rc;
+        }
+    }
+    int fd = a->monitor_fd;
+    a->monitor_fd = -1; /* the server's from here on */
+    if (bound_port) {
+        *bound_port = a->monitor_port;
+    }
+    return sf_monitor_start(&a->monitor, a, fd, a->monitor_where, a->monitor_port, errstr,
+                            errstr_size);
 }
 
 int sf_agent_exit_code(const struct sf_agent *a)
@@ -625,6 +704,10 @@ void sf_agent_destroy(struct sf_agent *a)
         return;
     }
     sf_agent_stop(a);
+    if (a->monitor_fd >= 0) { /* bound, never served */
+        close(a->monitor_fd);
+        a->monitor_fd = -1;
+    }
     for (size_t i = 0; i < a->nsources; i++) {
         struct sf_source *src = &a->sources[i];
         if (src->plugin && src->ctx) {

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct sf_monitor {
     struct MHD_Daemon *daemon;
@@ -81,49 +83,110 @@ static enum MHD_Result handle(void *cls,
                  MHD_RESPMEM_PERSISTENT);
 }
 
-int sf_monitor_start(struct sf_monitor **out,
-                     struct sf_agent *a,
-                     const char *host,
-                     int port,
-                     int *bound_port,
-                     char *errstr,
-                     size_t errstr_size)
+int sf_monitor_listen(const char *host,
+                      int port,
+                      int *fd_out,
+                      int *bound_port,
+                      char *where,
+                      size_t where_size,
+                      char *errstr,
+                      size_t errstr_size)
 {
-    *out = NULL;
+    *fd_out = -1;
     if (port < 0 || port > 65535) {
         (void)snprintf(errstr, errstr_size, "monitoring port %d is not a TCP port", port);
         return SF_ERR_INVAL;
     }
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (host && *host && inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        (void)snprintf(errstr, errstr_size, "monitoring host \"%s\" is not an IPv4 address", host);
+    /* "::1" or "[::1]" is IPv6, "127.0.0.1" IPv4; no host: every IPv4 address, as Flume */
+    char h[INET6_ADDRSTRLEN + 2] = "0.0.0.0";
+    if (host && *host) {
+        size_t hl = strlen(host);
+        if (host[0] == '[' && hl > 2 && host[hl - 1] == ']' && hl - 2 < sizeof(h)) {
+            (void)snprintf(h, sizeof(h), "%.*s", (int)(hl - 2), host + 1);
+        } else if (hl < sizeof(h)) {
+            (void)snprintf(h, sizeof(h), "%s", host);
+        } else {
+            h[0] = '\0';
+        }
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, h, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        len = sizeof(*a4);
+        (void)snprintf(where, where_size, "%s", h);
+    } else if (inet_pton(AF_INET6, h, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        len = sizeof(*a6);
+        (void)snprintf(where, where_size, "[%s]", h);
+    } else {
+        (void)snprintf(errstr, errstr_size, "monitoring host \"%s\" is not an IPv4 or IPv6 address",
+                       host);
         return SF_ERR_INVAL;
     }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        (void)snprintf(errstr, errstr_size, "could not serve metrics on %s:%d: %s", where, port,
+                       strerror(errno));
+        return SF_ERR_IO;
+    }
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6) {
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 64) != 0) {
+        (void)snprintf(errstr, errstr_size, "could not serve metrics on %s:%d: %s", where, port,
+                       strerror(errno));
+        close(fd);
+        return SF_ERR_IO;
+    }
+    len = sizeof(ss);
+    int bound = port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+        bound = ntohs(ss.ss_family == AF_INET6 ? a6->sin6_port : a4->sin_port);
+    }
+    if (bound_port) {
+        *bound_port = bound;
+    }
+    *fd_out = fd;
+    return SF_OK;
+}
+
+int sf_monitor_start(struct sf_monitor **out,
+                     struct sf_agent *a,
+                     int fd,
+                     const char *where,
+                     int bound_port,
+                     char *errstr,
+                     size_t errstr_size)
+{
+    *out = NULL;
     struct sf_monitor *m = calloc(1, sizeof(*m));
     if (!m) {
         (void)snprintf(errstr, errstr_size, "out of memory");
+        close(fd);
         return SF_ERR_NOMEM;
     }
     m->agent = a;
     errno = 0;
-    m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL,
-                                 handle, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+    m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, m,
+                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
     if (!m->daemon) {
-        (void)snprintf(errstr, errstr_size, "could not serve metrics on %s:%d: %s",
-                       host && *host ? host : "0.0.0.0", port,
-                       errno ? strerror(errno) : "libmicrohttpd failed to start");
+        (void)snprintf(errstr, errstr_size, "could not serve metrics on %s:%d: %s", where,
+                       bound_port, errno ? strerror(errno) : "libmicrohttpd failed to start");
         free(m);
+        close(fd);
         return SF_ERR_IO;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    int bound = info ? (int)info->port : port;
-    if (bound_port) {
-        *bound_port = bound;
-    }
-    SF_INFO("serving metrics at http://%s:%d/metrics", host && *host ? host : "0.0.0.0", bound);
+    SF_INFO("serving metrics at http://%s:%d/metrics", where, bound_port);
     *out = m;
     return SF_OK;
 }

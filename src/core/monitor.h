@@ -11,16 +11,34 @@ struct sf_agent;
 struct sf_monitor;
 
 /**
- * Start serving a's metrics on host:port (host NULL: INADDR_ANY; port 0: a free port) in
- * libmicrohttpd's own thread. *out gets the server (stop with sf_monitor_stop), *bound_port (if
- * not NULL) the port. @return SF_OK, or SF_ERR_INVAL (bad host), SF_ERR_IO (could not listen:
- * errstr says why), SF_ERR_NOMEM.
+ * Bind and listen on host:port (host NULL or "": every IPv4 address, as Flume; an IPv4 address;
+ * an IPv6 address, bare or in brackets: "::1", "[::1]"; port 0: a free port), before anything of
+ * the agent starts, so a port in use stops it before it touches a database. Connections wait in
+ * the backlog until sf_monitor_start. *fd_out gets the socket (owned by the caller until passed
+ * to sf_monitor_start; close it otherwise), *bound_port (if not NULL) the port, where the address
+ * as shown in a URL ("127.0.0.1", "[::1]").
+ * @return SF_OK, or SF_ERR_INVAL (bad host or port), SF_ERR_IO (could not listen: errstr says
+ * why, "could not serve metrics on HOST:PORT: Address already in use").
+ */
+int sf_monitor_listen(const char *host,
+                      int port,
+                      int *fd_out,
+                      int *bound_port,
+                      char *where,
+                      size_t where_size,
+                      char *errstr,
+                      size_t errstr_size);
+/**
+ * Start serving a's metrics on the listening socket fd (from sf_monitor_listen; owned by the
+ * server from here on, closed on failure too) in libmicrohttpd's own thread, and log the URL.
+ * *out gets the server (stop with sf_monitor_stop). @return SF_OK, or SF_ERR_IO /
+ * SF_ERR_NOMEM with errstr filled.
  */
 int sf_monitor_start(struct sf_monitor **out,
                      struct sf_agent *a,
-                     const char *host,
-                     int port,
-                     int *bound_port,
+                     int fd,
+                     const char *where,
+                     int bound_port,
                      char *errstr,
                      size_t errstr_size);
 /** Stop the server (waits for requests in progress) and free it; NULL is a no-op. */

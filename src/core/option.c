@@ -310,6 +310,12 @@ int sf_props_parse(struct sf_props *p, const char *name, const char *text, struc
         if (!val.data) {
             sf_buf_puts(&val, "");
         }
+        struct sf_prop *old = sf_props_get(p, key.data);
+        if (old && old->line > 0) { /* Java's Properties.load, and so Flume, keep the last */
+            struct sf_prop at = { .key = key.data, .file = p->file, .line = start_line };
+            sf_diag_warn(d, &at, "set twice, on lines %d and %d; the value of line %d is used",
+                         old->line, start_line, start_line);
+        }
         props_put(p, sf_buf_steal(&key), sf_buf_steal(&val), start_line);
     }
     sf_buf_free(&logical);
@@ -472,6 +478,69 @@ char **sf_split_names(const char *s, size_t *n, bool space_separates)
     return v;
 }
 
+char **sf_split_quoted_names(const char *s, size_t *n, const char **err)
+{
+    *n = 0;
+    *err = NULL;
+    size_t cap = 4;
+    char **v = malloc(cap * sizeof(*v));
+    struct sf_buf name = SF_BUF_INIT;
+    while (v && *s) {
+        while (*s == ',' || *s == ' ' || *s == '\t') {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        sf_buf_reset(&name);
+        sf_buf_puts(&name, ""); /* a name of only "" is the empty string, not NULL */
+        while (*s && *s != ',' && *s != ' ' && *s != '\t') {
+            if (*s != '"' && *s != '`') {
+                sf_buf_putc(&name, *s++);
+                continue;
+            }
+            char q = *s++;
+            for (;;) {
+                if (!*s) {
+                    *err = q == '"' ? "a name opened with \" is not closed"
+                                    : "a name opened with ` is not closed";
+                    sf_buf_free(&name);
+                    sf_names_free(v, *n);
+                    *n = 0;
+                    return NULL;
+                }
+                if (*s == q && s[1] == q) { /* a doubled quote stands for itself */
+                    sf_buf_putc(&name, q);
+                    s += 2;
+                } else if (*s == q) {
+                    s++;
+                    break;
+                } else {
+                    sf_buf_putc(&name, *s++);
+                }
+            }
+        }
+        if (name.len == 0) {
+            *err = "a quoted name is empty";
+            sf_buf_free(&name);
+            sf_names_free(v, *n);
+            *n = 0;
+            return NULL;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            char **nv = realloc(v, cap * sizeof(*v));
+            if (!nv) {
+                break;
+            }
+            v = nv;
+        }
+        v[(*n)++] = strdup(name.data);
+    }
+    sf_buf_free(&name);
+    return v;
+}
+
 void sf_names_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -590,21 +659,88 @@ static int set_value(const struct sf_option *o, const char *val, const struct sf
         return 0;
     }
     case SF_OPT_PREFIX:
+    case SF_OPT_UNSUPPORTED:
         return 0;
     }
     return 0;
 }
 
-/* Keys every component accepts beside its table (wiring, Flume generics). */
-static bool generic_key(const char *sub)
+/* Keys a component of this kind accepts beside its table: its type and its wiring (Flume's
+ * AbstractConfigurationProvider reads `channels` of a source and `channel` of a sink). */
+static bool generic_key(const char *kind, const char *sub)
 {
-    static const char *const generic[] = { "type", "channels", "channel", NULL };
-    for (size_t i = 0; generic[i]; i++) {
-        if (strcmp(sub, generic[i]) == 0) {
-            return true;
-        }
+    if (strcmp(sub, "type") == 0) {
+        return true;
     }
-    return strncmp(sub, "selector.", 9) == 0 || strncmp(sub, "interceptors", 12) == 0;
+    if (strcmp(kind, "source") == 0) {
+        return strcmp(sub, "channels") == 0;
+    }
+    if (strcmp(kind, "sink") == 0) {
+        return strcmp(sub, "channel") == 0;
+    }
+    return false;
+}
+
+static bool blank(const char *v)
+{
+    while (*v == ' ' || *v == '\t') {
+        v++;
+    }
+    return *v == '\0';
+}
+
+/*
+ * Flume's generic keys of a component kind that sqlflume does not implement (yet): true when sub
+ * is one, with *why the reason for the "is not supported" error, or NULL when its value is what
+ * sqlflume does anyway (`selector.type = replicating`, an empty `interceptors`) and it is
+ * accepted.
+ */
+static bool flume_generic(const char *kind, const char *sub, const char *val, const char **why)
+{
+    *why = NULL;
+    if (strcmp(kind, "source") != 0) {
+        return false;
+    }
+    if (strncmp(sub, "selector.", 9) == 0) {
+        if (strcmp(sub, "selector.type") != 0 ||
+            (strcasecmp(val, "replicating") != 0 &&
+             strcmp(val, "org.apache.flume.channel.ReplicatingChannelSelector") != 0)) {
+            *why = "sqlflume has only Flume's default replicating channel selector, which puts "
+                   "every event into every channel of the source";
+        }
+        return true;
+    }
+    if (strcmp(sub, "interceptors") == 0 || strncmp(sub, "interceptors.", 13) == 0) {
+        if (strcmp(sub, "interceptors") != 0 || !blank(val)) {
+            *why = "sqlflume has no interceptors: events go to the channels as the source made "
+                   "them";
+        }
+        return true;
+    }
+    return false;
+}
+
+void sf_diag_unsupported(struct sf_diag *d, const struct sf_prop *p, const char *why)
+{
+    if (p->line > 0) {
+        sf_diag_error(d, NULL, "%s:%d: %s = %s is not supported (%s)", p->file, p->line, p->key,
+                      p->val, why);
+    } else if (p->file) {
+        sf_diag_error(d, NULL, "%s: %s = %s is not supported (%s)", p->file, p->key, p->val, why);
+    } else {
+        sf_diag_error(d, NULL, "%s = %s is not supported (%s)", p->key, p->val, why);
+    }
+}
+
+/* Whether the row o (not SF_OPT_PREFIX) names sub: the key, one of its aliases, or for an
+ * SF_OPT_UNSUPPORTED row ending with '.' any key of that family. */
+static bool row_names(const struct sf_option *o, const char *sub)
+{
+    size_t kl = strlen(o->key);
+    if (o->type == SF_OPT_UNSUPPORTED && kl && o->key[kl - 1] == '.') {
+        return strncmp(sub, o->key, kl) == 0;
+    }
+    return strcmp(sub, o->key) == 0 || word_in(sub, o->aliases, ' ');
 }
 
 int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *ctx,
@@ -613,7 +749,7 @@ int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *c
     int rc = 0;
     struct sf_prop missing = { .key = NULL };
     for (const struct sf_option *o = opts; o->key; o++) {
-        if (o->type == SF_OPT_PREFIX) {
+        if (o->type == SF_OPT_PREFIX || o->type == SF_OPT_UNSUPPORTED) {
             continue;
         }
         /* the last of the key and its aliases in file order wins; the key itself wins ties */
@@ -646,17 +782,31 @@ int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *c
     const char *cands[256];
     size_t nc = 0;
     for (const struct sf_option *o = opts; o->key && nc < 256; o++) {
-        cands[nc++] = o->key;
+        if (o->type != SF_OPT_UNSUPPORTED) {
+            cands[nc++] = o->key;
+        }
     }
     for (size_t i = 0; i < s->n; i++) {
         const char *sub = sf_section_subkey(s, s->v[i]);
-        bool known = generic_key(sub);
-        for (const struct sf_option *o = opts; o->key && !known; o++) {
+        const char *why = NULL;
+        bool known = flume_generic(s->kind, sub, s->v[i]->val, &why);
+        known = (known && !why) || generic_key(s->kind, sub);
+        for (const struct sf_option *o = opts; o->key && !known && !why; o++) {
             if (o->type == SF_OPT_PREFIX) {
                 known = strncmp(sub, o->key, strlen(o->key)) == 0;
-            } else {
-                known = strcmp(sub, o->key) == 0 || word_in(sub, o->aliases, ' ');
+            } else if (row_names(o, sub)) {
+                if (o->type == SF_OPT_UNSUPPORTED) {
+                    why = o->desc;
+                } else {
+                    known = true;
+                }
             }
+        }
+        if (why) {
+            s->v[i]->used = true;
+            sf_diag_unsupported(d, s->v[i], why);
+            rc = -1;
+            continue;
         }
         if (known) {
             s->v[i]->used = true;

@@ -7,7 +7,9 @@
  * Unicode table 3-7 (no overlongs, surrogates or code points above U+10FFFF) and every byte that
  * is not part of a valid sequence becomes \u00XX, so the output is always valid JSON. Numbers are
  * emitted bare only when their text matches the JSON number grammar; anything else (ZEROFILL
- * "007", NaN, Infinity) is emitted as a string rather than producing invalid JSON.
+ * "007", NaN, Infinity) is emitted as a string rather than producing invalid JSON. A float's
+ * negative zero ("-0", as PostgreSQL and the MariaDB connector print it) becomes -0.0, which
+ * JSON parsers read back as a double with its sign.
  */
 #include "sqlflume/format.h"
 
@@ -262,6 +264,12 @@ static void json_value(struct sf_buf *out, enum sf_coltype type, const char *v, 
         }
         break;
     case SF_COL_FLOAT:
+        if (n == 2 && v[0] == '-' && v[1] == '0') {
+            /* negative zero: JSON's -0 reads back as the integer 0 in many parsers (Python,
+             * Jackson), -0.0 as the double it is */
+            put_raw(out, "-0.0", 4);
+            return;
+        }
         if (json_number_ok(u, n)) {
             put_raw(out, v, n);
             return;

@@ -216,8 +216,9 @@ static const struct sf_option sql_options[] = {
       "table to export (schema.table allowed), quoted as an identifier" },
     { "tables", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, tables), 0, "table.whitelist",
       NULL,
-      "several tables (comma or space separated) polled round-robin over one connection, one "
-      "offset row each (status.key + table)" },
+      "several tables (comma or space separated; a name with blanks in double quotes or "
+      "backquotes: \"My Table\") polled round-robin over one connection, one offset row each "
+      "(status.key + table)" },
     { "columns.to.select", SF_OPT_STRING, "*", 0, 0, offsetof(struct sql_ctx, columns), 0, NULL,
       NULL, "comma-separated column names, each quoted as an identifier, or *" },
     { "incremental.mode", SF_OPT_ENUM, "incrementing", 0, 0, offsetof(struct sql_ctx, mode), 0,
@@ -422,6 +423,19 @@ static int sql_configure(struct sf_source *src, struct sf_diag *d)
                       src->name);
         rc = -1;
     }
+    if (c->tables) {
+        const char *qerr;
+        size_t nt = 0;
+        char **tn = sf_split_quoted_names(c->tables, &nt, &qerr);
+        if (qerr) {
+            sf_diag_error(d, sf_section_get(src->conf, "tables"), "%s", qerr);
+            rc = -1;
+        } else if (nt == 0) {
+            sf_diag_error(d, sf_section_get(src->conf, "tables"), "no table named");
+            rc = -1;
+        }
+        sf_names_free(tn, nt);
+    }
     if (c->tables && (c->table || c->custom_query)) {
         sf_diag_error(d, sf_section_get(src->conf, "tables"),
                       "\"tables\" cannot be combined with \"table\" or \"custom.query\"");
@@ -522,7 +536,8 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
     char **names = NULL;
     size_t n = 0;
     if (c->tables) {
-        names = sf_split_names(c->tables, &n, true);
+        const char *qerr;
+        names = sf_split_quoted_names(c->tables, &n, &qerr);
     } else {
         names = calloc(1, sizeof(*names));
         if (names) {
@@ -620,7 +635,8 @@ static void close_conns(struct sql_ctx *c)
     }
 }
 
-/* Log a failure, double the backoff and return SF_BACKOFF. */
+/* Log a failure ("what: msg (error)", or "msg (error)" when msg starts with what already, as the
+ * connectors' "could not connect to mysql at ..." does), double the backoff, return SF_BACKOFF. */
 static enum sf_status backoff(struct sf_source *src, int err, const char *what, const char *msg)
 {
     struct sql_ctx *c = src->ctx;
@@ -628,8 +644,11 @@ static enum sf_status backoff(struct sf_source *src, int err, const char *what, 
     if (c->backoff_ms > BACKOFF_MAX_MS) {
         c->backoff_ms = BACKOFF_MAX_MS;
     }
-    SF_WARN(SF_SOURCE_FMT "%s: %s (%s); retrying in %lld ms", SF_SOURCE_ARGS(src), what, msg,
-            sf_err_str(err), c->backoff_ms);
+    if (strncmp(msg, what, strlen(what)) == 0) { /* "could not connect to mysql at ...": */
+        what = NULL;                             /* the message says it already, once */
+    }
+    SF_WARN(SF_SOURCE_FMT "%s%s%s (%s); retrying in %lld ms", SF_SOURCE_ARGS(src), what ? what : "",
+            what ? ": " : "", msg, sf_err_str(err), c->backoff_ms);
     src->backoff_ms = c->backoff_ms;
     return SF_BACKOFF;
 }
@@ -1737,7 +1756,7 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
             if (rc == SF_ERR_AUTH || rc == SF_ERR_INVAL) {
                 return fatal(src, "status database: %s", err);
             }
-            return backoff(src, rc, "could not connect to the status database", err);
+            return backoff(src, rc, "status database", err);
         }
     }
     bool is_fatal = false;

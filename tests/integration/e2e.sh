@@ -83,6 +83,26 @@ EOF
 row1 ok
 row2 ok
 row3 ok" "$(cat "$WORK/types.check")" "typed values" || { cat "$WORK/types.check" >&2; echo "want: $want2" >&2; return; }
+    # MariaDB's YEAR is a JSON number for every year (0000 too); a double's negative zero is -0.0
+    # (PostgreSQL; MariaDB stores -0 as 0)
+    db_exec "DROP TABLE IF EXISTS types2"
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "CREATE TABLE types2 (id BIGINT PRIMARY KEY, y YEAR, f DOUBLE)"
+        db_exec "INSERT INTO types2 VALUES (1, 0, 0), (2, 1901, -1.5), (3, 2155, 2.5), (4, NULL, NULL)"
+        want='{"id":1,"y":0,"f":0} {"id":2,"y":1901,"f":-1.5} {"id":3,"y":2155,"f":2.5} {"id":4,"y":null,"f":null}'
+    else
+        db_exec "CREATE TABLE types2 (id BIGINT PRIMARY KEY, f DOUBLE PRECISION, r REAL)"
+        db_exec "INSERT INTO types2 VALUES (1, '-0', '-0'), (2, 0, 0), (3, -1.5, 2.5), (4, NULL, NULL)"
+        want='{"id":1,"f":-0.0,"r":-0.0} {"id":2,"f":0,"r":0} {"id":3,"f":-1.5,"r":2.5} {"id":4,"f":null,"r":null}'
+    fi
+    write_conf "$WORK/types2.conf" types2 types2
+    agent_start "$WORK/types2.conf" "$WORK/types2.log"
+    consume types2 4 "$WORK/types2.out"
+    agent_term
+    assert_eq "$want" "$($PY -c '
+import json, sys
+rows = [json.loads(l)["value"] for l in open(sys.argv[1])]
+print(" ".join(sorted(rows, key=lambda v: json.loads(v)["id"])))' "$WORK/types2.out")" "YEAR and negative zero" || return
     pass
 }
 
@@ -107,6 +127,22 @@ s_names() {
     agent_term
     assert_contains "$WORK/n2.out" '"value": "{\"Some Col\":\"b\",\"we\\\"ird\":2}"' "mixed-case table, explicit columns" || return
     assert_eq "20" "$(db_offset 'My Table')" "offset of the mixed-case table" || return
+    # tables = with quoted names (double quotes and backquotes keep the blank)
+    write_conf "$WORK/n3.conf" unused names3 "a1.sources.r1.incremental.gap.timeout.ms = 0" \
+        "a1.sources.r1.status.key = n3/" 'a1.sources.r1.tables = "My Table", `order`'
+    sed -i '/^a1.sources.r1.table = /d' "$WORK/n3.conf"
+    agent_start "$WORK/n3.conf" "$WORK/n3.log"
+    consume names3 4 "$WORK/n3.out"
+    agent_term
+    assert_contains "$WORK/n3.out" '"value": "{\"Id\":20,\"Some Col\":\"b\",\"we\\\"ird\":2}"' "quoted table name with a blank" || return
+    assert_contains "$WORK/n3.out" '{\"id\":2,\"select\":\"y\"}' "backquoted table name" || return
+    assert_eq "20 2" "$(db_offset 'n3/My Table') $(db_offset 'n3/order')" "offsets of the quoted tables" || return
+    write_conf "$WORK/n4.conf" unused names4 'a1.sources.r1.tables = "My Table, order'
+    sed -i '/^a1.sources.r1.table = /d' "$WORK/n4.conf"
+    local rc=0
+    "$SF_BIN" check -n a1 -f "$WORK/n4.conf" >"$WORK/n4.out" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "unclosed quote: check exit code" || return
+    assert_contains "$WORK/n4.out" "error: $WORK/n4.conf:17: a1.sources.r1.tables: a name opened with \" is not closed" "unclosed quote" || return
     pass
 }
 
@@ -236,6 +272,9 @@ s_db_down_at_start() {
     agent_start "$WORK/dbd.conf" "$WORK/dbd.log"
     wait_log "$WORK/dbd.log" "could not connect" 20 || { db_restart; return; }
     db_restart
+    # one message per failure: the connector's, not wrapped in a second "could not connect"
+    assert_contains "$WORK/dbd.log" "WARN  [source r1 sql] could not connect to $DB_KIND at 127.0.0.1:$DB_PORT: " "connect failure logged once" || return
+    assert_not_contains "$WORK/dbd.log" "could not connect: could not connect" "no doubled prefix" || return
     wait_offset dbd 50 60 || return
     agent_term
     consume dbd 50 "$WORK/dbd.out"
@@ -392,6 +431,52 @@ EOF
     "$SF_BIN" check -n a1 -f "$WORK/missing.conf" >"$WORK/bad.out2" 2>&1 || rc=$?
     assert_eq 2 "$rc" "missing file" || return
     assert_contains "$WORK/bad.out2" "could not open configuration file" "missing file message" || return
+    # the unknown channel type is one error: no "not listed", "no sink" or "unknown key" noise
+    # about the channel's keys or the sink reading from it
+    assert_eq 1 "$(grep -c '^warning: ' "$WORK/bad.out")" "one warning (the misspelt key)" || return
+
+    # Flume keys sqlflume does not implement are errors, never ignored; a key given twice and a
+    # component not listed are warnings; the agent starts nothing and never connects
+    write_conf "$WORK/unsup.conf" unsup unsup \
+        "a1.sources.r1.selector.type = multiplexing" \
+        "a1.sources.r1.selector.header = table" \
+        "a1.sources.r1.interceptors = i1" \
+        "a1.sources.r1.interceptors.i1.type = timestamp" \
+        "a1.sinkgroups = g1" \
+        "a1.sinkgroups.g1.sinks = k1" \
+        "a1.sinkgroups.g1.processor.type = failover" \
+        "a1.channels.c1.capacity = 20000" \
+        "a1.sinks.k2.type = logger" \
+        "a1.sinks.k2.channel = c1"
+    local f="$WORK/unsup.conf" sel="(sqlflume has only Flume's default replicating channel selector, which puts every event into every channel of the source)"
+    local grp="(sqlflume has no sink groups or sink processors such as failover and load_balance: each sink takes from its channel on its own)"
+    local int="(sqlflume has no interceptors: events go to the channels as the source made them)"
+    rc=0
+    "$SF_BIN" check -n a1 -f "$f" >"$WORK/unsup.out" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "check exit code, unsupported keys" || return
+    assert_contains "$WORK/unsup.out" "error: $f:18: a1.sources.r1.selector.type = multiplexing is not supported $sel" "multiplexing selector" || return
+    assert_contains "$WORK/unsup.out" "error: $f:19: a1.sources.r1.selector.header = table is not supported $sel" "selector key" || return
+    assert_contains "$WORK/unsup.out" "error: $f:20: a1.sources.r1.interceptors = i1 is not supported $int" "interceptors" || return
+    assert_contains "$WORK/unsup.out" "error: $f:21: a1.sources.r1.interceptors.i1.type = timestamp is not supported $int" "interceptor key" || return
+    assert_contains "$WORK/unsup.out" "error: $f:22: a1.sinkgroups = g1 is not supported $grp" "sink groups" || return
+    assert_contains "$WORK/unsup.out" "error: $f:23: a1.sinkgroups.g1.sinks = k1 is not supported $grp" "sink group key" || return
+    assert_contains "$WORK/unsup.out" "error: $f:24: a1.sinkgroups.g1.processor.type = failover is not supported $grp" "sink processor" || return
+    assert_contains "$WORK/unsup.out" "warning: $f:25: a1.channels.c1.capacity: set twice, on lines 12 and 25; the value of line 25 is used" "key set twice" || return
+    assert_contains "$WORK/unsup.out" "warning: $f:26: a1.sinks.k2.type: sink \"k2\" is not listed in a1.sinks, so it is neither checked nor started (2 key(s) ignored)" "unlisted sink" || return
+    assert_eq "7 2" "$(grep -c '^error: ' "$WORK/unsup.out") $(grep -c '^warning: ' "$WORK/unsup.out")" "errors and warnings, one per problem" || return
+    rc=0
+    "$SF_BIN" agent -n a1 -f "$f" >"$WORK/unsup.agent" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "agent exit code, unsupported keys" || return
+    assert_contains "$WORK/unsup.agent" "configuration \"$f\" is invalid (7 error(s)); nothing started" "nothing started" || return
+    assert_contains "$WORK/unsup.agent" "a1.sources.r1.selector.type = multiplexing is not supported" "agent names the key" || return
+    assert_not_contains "$WORK/unsup.agent" "started:" "no component started" || return
+    assert_eq "" "$(db_offset unsup)" "no flume_meta row: the database was not touched" || return
+    # Flume's default selector, named explicitly, is what sqlflume does: accepted
+    write_conf "$WORK/repl.conf" unsup unsup "a1.sources.r1.selector.type = replicating"
+    rc=0
+    "$SF_BIN" check -n a1 -f "$WORK/repl.conf" >"$WORK/repl.out" 2>&1 || rc=$?
+    assert_eq 0 "$rc" "replicating selector accepted" || return
+    assert_eq "$WORK/repl.conf: agent \"a1\" is valid" "$(cat "$WORK/repl.out")" "no warning for the replicating selector" || return
     pass
 }
 
@@ -807,7 +892,19 @@ print("all values are strings; start times set" if ok else "bad values: %r" % m)
     timeout "$(secs 30)" "$SF_BIN" agent -n a1 -f "$WORK/mon2.conf" -Dflume.monitoring.type=http \
         -Dflume.monitoring.port="$port" -Dflume.monitoring.host=127.0.0.1 >"$WORK/mon2.log" 2>&1 || rc=$?
     assert_eq 1 "$rc" "exit code with the monitoring port taken" || return
-    assert_contains "$WORK/mon2.log" "could not serve metrics on 127.0.0.1:$port" "port in use logged" || return
+    assert_contains "$WORK/mon2.log" "ERROR could not serve metrics on 127.0.0.1:$port: Address already in use; nothing started" "port in use logged" || return
+    # the port is bound before any component starts: the database is never touched
+    assert_not_contains "$WORK/mon2.log" "connected to" "no database connection" || return
+    assert_not_contains "$WORK/mon2.log" "started:" "no component started" || return
+    assert_eq "" "$(db_offset mon2)" "no flume_meta row for the second agent" || return
+    agent_term
+    # an IPv6 address for flume.monitoring.host
+    agent_start "$WORK/mon.conf" "$WORK/mon6.log" -Dflume.monitoring.type=http \
+        -Dflume.monitoring.port=0 -Dflume.monitoring.host=::1
+    wait_log "$WORK/mon6.log" "serving metrics at http://[::1]:" 20 || return
+    port=$(sed -n 's|.*serving metrics at http://\[::1\]:\([0-9]*\)/metrics.*|\1|p' "$WORK/mon6.log" | head -1)
+    assert_eq "200" "$(curl -s -g -o "$WORK/mon6.json" -w '%{http_code}' "http://[::1]:$port/metrics")" "GET /metrics over IPv6" || return
+    assert_contains "$WORK/mon6.json" '"SOURCE.r1":{' "metrics over IPv6" || return
     agent_term
     rc=0
     "$SF_BIN" agent -n a1 -f "$WORK/mon.conf" -Dflume.monitoring.type=ganglia >"$WORK/mon3.log" 2>&1 || rc=$?

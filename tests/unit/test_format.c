@@ -201,7 +201,9 @@ START_TEST(json_float)
     ck_json_one(SF_COL_FLOAT, "0", "0");
     ck_json_one(SF_COL_FLOAT, "1.5", "1.5");
     ck_json_one(SF_COL_FLOAT, "-0.25", "-0.25");
-    ck_json_one(SF_COL_FLOAT, "-0", "-0");
+    ck_json_one(SF_COL_FLOAT, "-0", "-0.0"); /* stays a negative double when read back */
+    ck_json_one(SF_COL_FLOAT, "-0.000", "-0.000");
+    ck_json_one(SF_COL_FLOAT, "-0.5", "-0.5");
     ck_json_one(SF_COL_FLOAT, "1e+20", "1e+20");
     ck_json_one(SF_COL_FLOAT, "1E-5", "1E-5");
     ck_json_one(SF_COL_FLOAT, "2.5e10", "2.5e10");

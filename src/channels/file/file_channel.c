@@ -280,6 +280,12 @@ static const struct sf_option file_options[] = {
       "copy-on-write file systems (true/false, sqlflume extension)" },
     { "testSyncDelayMs", SF_OPT_INT, "0", 0, 10000, offsetof(struct file_ctx, sync_delay_ms), 0,
       NULL, NULL, "milliseconds added to every log fsync to emulate a slow disk (tests only)" },
+    /* Flume FileChannel keys not implemented: errors, never silently ignored */
+    { "encryption.", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
+      "the log is not encrypted: Flume's encryption.activeKey, encryption.cipherProvider and "
+      "encryption.keyProvider are not implemented" },
+    { "use-fast-replay", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, "use-log-replay-v1", NULL,
+      "Flume's replay variants: sqlflume replays its own log format from the checkpoint" },
     { 0 },
 };
 

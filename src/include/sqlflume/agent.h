@@ -46,11 +46,28 @@ void sf_agent_stop(struct sf_agent *a);
  */
 void sf_agent_metrics_json(struct sf_agent *a, struct sf_buf *out);
 /**
+ * Bind and listen on the metrics address before sf_agent_start(), so that a port in use or a bad
+ * host stops the agent before any component starts (nothing connects to a database). host is
+ * the address to bind (NULL: every IPv4 address, like Flume; an IPv4 address; an IPv6 address,
+ * "::1" or "[::1]"), port the TCP port (0: any free one, stored in *bound_port if not NULL).
+ * Connections wait in the socket's backlog until sf_agent_serve_metrics(); the socket is closed
+ * by sf_agent_destroy() if it is never served.
+ * @return SF_OK, or an error with errstr filled ("could not serve metrics on HOST:PORT: Address
+ * already in use", bad host); nothing is logged.
+ */
+int sf_agent_bind_metrics(struct sf_agent *a,
+                          const char *host,
+                          int port,
+                          int *bound_port,
+                          char *errstr,
+                          size_t errstr_size);
+/**
  * Serve sf_agent_metrics_json over HTTP, as Flume's -Dflume.monitoring.type=http does: GET
  * /metrics answers the JSON, GET / a pointer to it, anything else 404 (405 for other methods).
- * host is the address to bind (NULL: every IPv4 address, like Flume), port the TCP port (0: any
- * free one). The server runs in its own thread until sf_agent_stop(), which shuts it down first.
- * @return SF_OK (the bound port is logged and stored in *bound_port if not NULL), or an error
+ * Call after sf_agent_start(). It serves on the socket of sf_agent_bind_metrics() (host and port
+ * are then not used), else binds host and port first as that function does. The server runs in
+ * its own thread until sf_agent_stop(), which shuts it down first.
+ * @return SF_OK (the URL is logged, the port stored in *bound_port if not NULL), or an error
  * with errstr filled (address in use, bad host).
  */
 int sf_agent_serve_metrics(struct sf_agent *a,

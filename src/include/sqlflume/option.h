@@ -42,7 +42,8 @@ void sf_diag_free(struct sf_diag *d);
 
 /**
  * Load a Java/Flume properties file: `key = value`, `key: value` or `key value`, `#`/`!`
- * comments, `\` line continuation, later keys override earlier ones. `${VAR}` and `${env:VAR}`
+ * comments, `\` line continuation, later keys override earlier ones (as Java's Properties and
+ * so Flume do; a warning in d names both lines). `${VAR}` and `${env:VAR}`
  * are replaced by the environment variable (an undefined variable is an error in d).
  * @return 0, or -1 when the file cannot be read (error added to d).
  */
@@ -79,6 +80,9 @@ enum sf_opt_type {
     SF_OPT_BOOL,   /* bool in ctx: true/false (case-insensitive) */
     SF_OPT_ENUM,   /* int in ctx: index of the value in choices ("json|csv|text") */
     SF_OPT_PREFIX, /* pass-through family ("kafka.producer."): accepted, read by the component */
+    SF_OPT_UNSUPPORTED, /* a Flume key (a family when it ends with '.') that sqlflume does not
+                         * implement: setting it is an error "KEY = VALUE is not supported (desc)"
+                         * rather than a key silently ignored; no field in ctx */
 };
 
 #define SF_OPT_REQUIRED 0x1u /* no default: must be set */
@@ -100,13 +104,23 @@ struct sf_option {
 /**
  * Fill ctx from the section using the table: defaults first, then values (aliases accepted),
  * checked by type and range. Errors (missing required key, bad number, out of range, bad choice)
- * go to d naming file, line and key; keys of the section that no row (and not `type`,
- * `channels`, `channel`, `selector.*`) accepts are warned about with the nearest known key.
+ * go to d naming file, line and key. Flume keys sqlflume does not implement are errors
+ * "FILE:LINE: KEY = VALUE is not supported (why)": the table's SF_OPT_UNSUPPORTED rows and, for
+ * every source (s->kind "source"), Flume's channel selector (`selector.*`; only
+ * `selector.type = replicating`, Flume's default and what the agent does, is accepted) and
+ * interceptors (`interceptors`, `interceptors.*`). Other keys of the section that no row accepts
+ * (besides `type`, and `channels` of a source or `channel` of a sink) are warned about with the
+ * nearest known key. Every key of the section is marked used.
  * @return 0 when no error was added, -1 otherwise. Strings in ctx are owned by ctx: free them
  * with sf_options_free.
  */
 int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *ctx,
                      struct sf_diag *d);
+/**
+ * Add the error "FILE:LINE: KEY = VALUE is not supported (why)" for a Flume key sqlflume does
+ * not implement (the location as far as p has one). p and why are borrowed.
+ */
+void sf_diag_unsupported(struct sf_diag *d, const struct sf_prop *p, const char *why);
 /** Free the SF_OPT_STRING fields of ctx that the table describes. */
 void sf_options_free(const struct sf_option *opts, void *ctx);
 /** The closest string to key among cands (Levenshtein distance <= 3), or NULL. */
@@ -127,6 +141,18 @@ const char *sf_nearest(const char *key, const char *const *cands, size_t n);
  * part way, the names split so far are returned, and a name whose copy failed is NULL.
  */
 char **sf_split_names(const char *s, size_t *n, bool space_separates);
+/**
+ * Split the sql source's `tables` list: names separated by commas, spaces or tabs, where a part
+ * of a name in double quotes or backquotes ("My Table", `My Table`, shop."Order Lines") keeps
+ * its blanks and commas, a doubled quote inside stands for one, and the quotes are removed (the
+ * connectors quote every name again as an identifier). Empty items are skipped.
+ * @param s    the list, NUL-terminated; borrowed
+ * @param n    out: the number of names in the result
+ * @param err  out: NULL, or a static message when a quote is not closed (then NULL is returned)
+ * @return a malloc'd array of *n malloc'd names in list order, owned by the caller (free with
+ * sf_names_free); NULL with *n = 0 on an unclosed quote or when the array cannot be allocated.
+ */
+char **sf_split_quoted_names(const char *s, size_t *n, const char **err);
 /** Free the n names of v and v itself (a result of sf_split_names); NULL names and v = NULL
  *  (with n = 0) are fine. */
 void sf_names_free(char **v, size_t n);
