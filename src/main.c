@@ -100,8 +100,19 @@ static int parse_define(const char *def, struct cli *cli)
         cli->monitoring_port = (int)port;
     } else if (define_is(def, eq, "flume.monitoring.host")) {
         cli->monitoring_host = eq + 1;
+    } else if (strncmp(def, "flume.monitoring.", 17) == 0) {
+        /* Ganglia's hosts, pollFrequency, isGanglia3 ...: the http type has only port (and host) */
+        fprintf(stderr,
+                "sqlflume: -D%.*s is not supported (the http monitoring type takes "
+                "flume.monitoring.port and flume.monitoring.host)\n",
+                (int)(eq - def), def);
+        return -1;
+    } else {
+        /* other Java system properties have no meaning here: said once each, not ignored
+         * silently */
+        fprintf(stderr, "sqlflume: warning: -D%.*s has no meaning for sqlflume; ignored\n",
+                (int)(eq - def), def);
     }
-    /* other Java system properties have no meaning here */
     return 0;
 }
 

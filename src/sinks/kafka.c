@@ -311,8 +311,8 @@ static const struct sf_option kafka_options[] = {
       offsetof(struct kafka_ctx, txn_id), 0, NULL, NULL,
       "turns on exactly-once delivery: each batch is one Kafka transaction of this producer id "
       "(unique per sink, stable across restarts) that also stores, per topic and table header, "
-      "which offset headers are delivered (the highest; for integer offsets the ids below it not yet delivered) in "
-      "kafka.positions.topic, so events the source reads again after a crash are not produced "
+      "which offset headers are delivered (the highest; for integer offsets the ids below it not "
+      "yet delivered) in kafka.positions.topic, so events the source reads again after a crash are not produced "
       "twice; consumers read with isolation.level = read_committed; one batch in flight "
       "(maxInFlightBatches is not used) and acks = all" },
     { "kafka.positions.topic", SF_OPT_STRING, "__sqlflume_positions", 0, 0,

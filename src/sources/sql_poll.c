@@ -409,9 +409,34 @@ static int check_url(struct sf_source *src, const char *url, struct sf_prop *at,
     return rc;
 }
 
+/* keedio's keys that change what its source does, accepted for compatibility but without that
+ * effect here: each one set is a warning saying what sqlflume does instead. */
+static void warn_keedio_keys(struct sf_source *src, struct sf_diag *d)
+{
+    static const char *const keys[][2] = {
+        { "status.file.path", "keedio's position file is not read: the offset lives in the status "
+                              "table (status.table); to start after a position keedio reached, set "
+                              "start.from to the LastIndex of that file" },
+        { "status.file.name", "keedio's position file is not read: the offset lives in the status "
+                              "table (status.table); to start after a position keedio reached, set "
+                              "start.from to the LastIndex of that file" },
+        { "enclose.by.quotes", "values are quoted as format says (csv: RFC 4180 quoting when "
+                               "needed; json: JSON strings; text: never)" },
+        { "read.only", "the source only reads the table; the status table is written unless "
+                       "status.connection.url points elsewhere" },
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        struct sf_prop *p = sf_section_get(src->conf, keys[i][0]);
+        if (p) {
+            sf_diag_warn(d, p, "%s has no effect in sqlflume: %s", keys[i][0], keys[i][1]);
+        }
+    }
+}
+
 static int sql_configure(struct sf_source *src, struct sf_diag *d)
 {
     struct sql_ctx *c = src->ctx;
+    warn_keedio_keys(src, d);
     struct sf_prop *type = sf_section_get(src->conf, "type");
     struct sf_prop *urlp = sf_section_get(src->conf, "connection.url");
     if (!urlp) {

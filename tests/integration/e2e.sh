@@ -480,6 +480,37 @@ EOF
     pass
 }
 
+# keedio keys that would change behaviour are warned about (not ignored silently); -D properties:
+# an unknown flume.monitoring.* one is an error, any other a warning
+s_compat_keys() {
+    t compat_keys
+    cat >"$WORK/keedio.conf" <<EOF
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = org.keedio.flume.source.SQLSource
+a1.sources.r1.hibernate.connection.url = $DB_URL_NOPW
+a1.sources.r1.table = t
+a1.sources.r1.status.file.path = /var/lib/flume
+a1.sources.r1.enclose.by.quotes = false
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+EOF
+    local rc=0
+    "$SF_BIN" check -n a1 -f "$WORK/keedio.conf" -Duser.timezone=UTC >"$WORK/keedio.out" 2>&1 || rc=$?
+    assert_eq 0 "$rc" "check exit code (warnings only)" || return
+    assert_contains "$WORK/keedio.out" "keedio.conf:7: a1.sources.r1.status.file.path: status.file.path has no effect in sqlflume: keedio's position file is not read" "position file" || return
+    assert_contains "$WORK/keedio.out" "keedio.conf:8: a1.sources.r1.enclose.by.quotes: enclose.by.quotes has no effect in sqlflume" "quoting" || return
+    assert_contains "$WORK/keedio.out" "warning: -Duser.timezone has no meaning for sqlflume; ignored" "other -D" || return
+    rc=0
+    "$SF_BIN" agent -n a1 -f "$WORK/keedio.conf" -Dflume.monitoring.hosts=h:8649 >"$WORK/keedio.agent" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "agent exit code with an unknown monitoring property" || return
+    assert_contains "$WORK/keedio.agent" "-Dflume.monitoring.hosts is not supported" "monitoring property" || return
+    pass
+}
+
 
 # timestamp+incrementing: 10,000 rows sharing one timestamp across max.rows = 100 pages arrive
 # exactly once (the pair offset breaks the tie); the stored offset is the encoded pair
@@ -913,7 +944,7 @@ print("all values are strings; start times set" if ok else "bad values: %r" % m)
     pass
 }
 
-ALL="s_config_errors s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
+ALL="s_config_errors s_compat_keys s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
      s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down
      s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db s_out_of_order s_out_of_order_restart
      s_sparse_gaps s_backfill s_backfill_late_commit s_monitoring"
