@@ -285,7 +285,9 @@ static const struct sf_option sql_options[] = {
       "hibernate.connection.driver_class hibernate.dialect hibernate.connection.provider_class "
       "hibernate.connection.autocommit connection.autoReconnect enclose.by.quotes "
       "status.file.path status.file.name read.only",
-      NULL, "accepted for compatibility with the seed and keedio configs; ignored" },
+      NULL, "accepted for compatibility with the seed and keedio configs; ignored (the JDBC "
+      "and Hibernate settings), or warned about (status.file.path, status.file.name, "
+      "enclose.by.quotes, read.only: keedio's, without that effect here)" },
     { "hibernate.c3p0.", SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
       "connection-pool settings of keedio's source; ignored" },
     { 0 },
