@@ -107,26 +107,49 @@ static size_t oldest(const struct sf_gapset *gs)
     return o;
 }
 
+/* Characters of v in decimal. */
+static size_t dec_len(long long v)
+{
+    size_t n = v < 0 ? 2 : 1;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    while (u >= 10) {
+        u /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Characters gap g adds to the encoding, its separator included. */
+static size_t gap_len(const struct sf_gap *g)
+{
+    return 1 + dec_len(g->lo) + (g->lo == g->hi ? 0 : 1 + dec_len(g->hi));
+}
+
 size_t sf_gapset_encode(struct sf_gapset *gs, struct sf_buf *out, size_t text_max)
 {
     size_t dropped = 0;
-    size_t start = out->len;
-    for (;;) {
-        out->len = start;
-        sf_buf_printf(out, "%lld", gs->hw);
+    if (text_max > 0) {
+        /* give up the oldest gaps until the text fits, then write it once (a batch's offset is
+         * encoded per batch: rewriting it per gap given up was quadratic) */
+        size_t len = dec_len(gs->hw);
         for (size_t i = 0; i < gs->n; i++) {
-            sf_buf_putc(out, i ? ',' : ';');
-            if (gs->g[i].lo == gs->g[i].hi) {
-                sf_buf_printf(out, "%lld", gs->g[i].lo);
-            } else {
-                sf_buf_printf(out, "%lld-%lld", gs->g[i].lo, gs->g[i].hi);
-            }
+            len += gap_len(&gs->g[i]);
         }
-        if (text_max == 0 || out->len - start <= text_max || gs->n == 0) {
-            break;
+        while (len > text_max && gs->n > 0) {
+            size_t o = oldest(gs);
+            len -= gap_len(&gs->g[o]);
+            remove_at(gs, o);
+            dropped++;
         }
-        remove_at(gs, oldest(gs));
-        dropped++;
+    }
+    sf_buf_printf(out, "%lld", gs->hw);
+    for (size_t i = 0; i < gs->n; i++) {
+        sf_buf_putc(out, i ? ',' : ';');
+        if (gs->g[i].lo == gs->g[i].hi) {
+            sf_buf_printf(out, "%lld", gs->g[i].lo);
+        } else {
+            sf_buf_printf(out, "%lld-%lld", gs->g[i].lo, gs->g[i].hi);
+        }
     }
     out->data[out->len] = '\0';
     return dropped;
