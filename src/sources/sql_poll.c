@@ -625,24 +625,6 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
     return SF_OK;
 }
 
-/* Append a possibly schema-qualified name, each dotted part quoted. */
-static int quote_qualified(const struct sf_connector_plugin *cx, const char *name,
-                           struct sf_buf *out)
-{
-    const char *dot = strchr(name, '.');
-    if (!dot) {
-        return cx->quote_ident(name, out);
-    }
-    char *schema = strndup(name, (size_t)(dot - name));
-    int rc = schema ? cx->quote_ident(schema, out) : SF_ERR_NOMEM;
-    free(schema);
-    if (rc == SF_OK) {
-        sf_buf_putc(out, '.');
-        rc = cx->quote_ident(dot + 1, out);
-    }
-    return rc;
-}
-
 static void free_pk(struct sql_table *t)
 {
     sf_names_free(t->pk, t->npk);
@@ -754,7 +736,7 @@ static int meta_get(struct sql_ctx *c, const char *key, char **out, char *err, s
     *out = NULL;
     struct sf_buf q = SF_BUF_INIT;
     sf_buf_puts(&q, "SELECT currentIndex FROM ");
-    int rc = quote_qualified(c->scx, c->status_table, &q);
+    int rc = sf_quote_qualified(c->scx, c->status_table, &q);
     if (rc == SF_OK) {
         sf_buf_puts(&q, " WHERE source_tab = ");
         c->scx->placeholder(1, &q);
@@ -826,7 +808,7 @@ static int prepare_status(struct sf_source *src, char *err, size_t errsz, bool *
 {
     struct sql_ctx *c = src->ctx;
     struct sf_buf q = SF_BUF_INIT, qt = SF_BUF_INIT;
-    int rc = quote_qualified(c->scx, c->status_table, &qt);
+    int rc = sf_quote_qualified(c->scx, c->status_table, &qt);
     if (rc != SF_OK) {
         snprintf(err, errsz, "bad status.table name \"%s\"", c->status_table);
         *is_fatal = true;
@@ -931,7 +913,7 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
     set_str(&t->ts, c->mode == MODE_TIMESTAMP || c->mode == MODE_TS_INC ? c->ts_column : NULL);
 
     struct sf_buf qt = SF_BUF_INIT, qi = SF_BUF_INIT, qts = SF_BUF_INIT, cols = SF_BUF_INIT;
-    rc = quote_qualified(c->cx, t->name, &qt);
+    rc = sf_quote_qualified(c->cx, t->name, &qt);
     if (rc == SF_OK && t->inc) {
         rc = c->cx->quote_ident(t->inc, &qi);
     }

@@ -216,25 +216,22 @@ agent_kill9() {
     AGENT_PID=""
 }
 # wait until the stored offset of KEY equals VALUE (or timeout)
-wait_offset() { # key value seconds
-    local end=$((SECONDS + $(secs "$3")))
+# wait_offset KEY VALUE SECONDS [FIELD]: until the stored offset of KEY (with FIELD = hw, only its
+# highest id, the part of "hw;gaps" before the ';') is VALUE
+wait_offset() {
+    local end=$((SECONDS + $(secs "$3"))) what="offset of $1" cur
+    [ "${4:-}" = hw ] && what="highest id of $1"
     while [ $SECONDS -lt $end ]; do
-        [ "$(db_offset "$1")" = "$2" ] && return 0
+        cur=$(db_offset "$1")
+        [ "${4:-}" = hw ] && cur=${cur%%;*}
+        [ "$cur" = "$2" ] && return 0
         sleep 0.3
     done
-    fail "offset of $1 did not reach $2 (is $(db_offset "$1"))"
+    fail "$what did not reach $2 (is $(db_offset "$1"))"
     return 1
 }
 # wait_hw KEY ID SECONDS: as wait_offset, for the highest id of a gap-tracking offset ("hw;gaps")
-wait_hw() {
-    local end=$((SECONDS + $(secs "$3")))
-    while [ $SECONDS -lt $end ]; do
-        [ "$(db_offset "$1" | cut -d';' -f1)" = "$2" ] && return 0
-        sleep 0.3
-    done
-    fail "highest id of $1 did not reach $2 (offset $(db_offset "$1"))"
-    return 1
-}
+wait_hw() { wait_offset "$1" "$2" "$3" hw; }
 wait_log() { # file needle seconds
     local end=$((SECONDS + $(secs "$3")))
     while [ $SECONDS -lt $end ]; do
