@@ -13,6 +13,13 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 bash tests/support/deps.sh
+# The servers the tests start listen on fixed loopback ports (43300-43399, 45400-45499) inside
+# Linux's ephemeral range, so a client connection of an earlier test could hold one as its local
+# port and a server's bind fail ("Address already in use": seen once for 45434). Reserve them.
+if [ -w /proc/sys/net/ipv4/ip_local_reserved_ports ]; then
+    cur=$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)
+    echo "${cur:+$cur,}43300-43399,45400-45499" >/proc/sys/net/ipv4/ip_local_reserved_ports
+fi
 
 JOBS=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
