@@ -176,7 +176,7 @@ echo "targets: (a) <= 1.10x (b), (a') <= 0.90x (b), sqlflume peak RSS <= 64 MiB,
 echo
 echo "== channel alone: 1M events of 120 bytes, 1000-event transactions (bench/file_channel_bench.c)"
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
-    src/channels/file/file_channel.c src/channels/file/wal.c src/channels/file/checkpoint.c \
+    src/channels/file/*.c \
     src/channels/memory.c src/core/channel.c src/core/event.c src/core/option.c \
     src/core/buf.c src/core/log.c -lpthread -o "$WORK/fc_bench"
 sync

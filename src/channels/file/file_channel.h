@@ -5,7 +5,7 @@
  * PUT records (24 bytes per event) plus a bounded cache of recently put events (eventCacheBytes),
  * and a periodic checkpoint bounds replay after a restart. Source offsets committed with put
  * transactions (sf_txn.src_key/src_offset) survive restarts: sf_channel_offset_get(). See
- * file_channel.c for the design and wal.h / checkpoint.h for the on-disk formats.
+ * fc.h for the design (and the lock order) and wal.h / checkpoint.h for the on-disk formats.
  */
 #ifndef SF_FILE_CHANNEL_H
 #define SF_FILE_CHANNEL_H
