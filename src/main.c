@@ -29,8 +29,20 @@ static void usage(FILE *out)
         "       sqlflume --help | --version\n"
         "\n"
         "Runs the Flume-style agent NAME from the properties FILE: SQL sources (MySQL/MariaDB,\n"
-        "PostgreSQL) polled incrementally, channels of type memory or file (durable), sinks of\n"
-        "type logger, kafka or null, offsets in the source database's flume_meta table.\n"
+        "PostgreSQL) polled incrementally, channels (memory, or file: durable), sinks, offsets in\n"
+        "the source database's flume_meta table. Component types:\n");
+    static const char *const kinds[] = { "source", "channel", "sink" };
+    for (size_t k = 0; k < 3; k++) {
+        const char *names[32];
+        size_t n = sf_registry_names(kinds[k], names, sizeof(names) / sizeof(names[0]));
+        fprintf(out, "  %-8s", kinds[k]);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(out, "%s%s", i ? ", " : " ", names[i]);
+        }
+        fputc('\n', out);
+    }
+    fprintf(
+        out,
         "\n"
         "  -n, --name NAME        agent name (the prefix of the keys in FILE)\n"
         "  -f, --conf-file FILE   Flume properties file\n"
@@ -118,14 +130,12 @@ static int parse_define(const char *def, struct cli *cli)
 
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
-    static const struct option longopts[] = { { "name", required_argument, NULL, 'n' },
-                                              { "conf-file", required_argument, NULL, 'f' },
-                                              { "conf", required_argument, NULL, 'c' },
-                                              { "help", no_argument, NULL, 'h' },
-                                              { "version", no_argument, NULL, 'V' },
-                                              { "no-reload-conf", no_argument, NULL, 'R' },
-                                              { "connect", no_argument, NULL, 'C' },
-                                              { NULL, 0, NULL, 0 } };
+    static const struct option longopts[] = {
+        { "name", required_argument, NULL, 'n' }, { "conf-file", required_argument, NULL, 'f' },
+        { "conf", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },    { "no-reload-conf", no_argument, NULL, 'R' },
+        { "connect", no_argument, NULL, 'C' },    { NULL, 0, NULL, 0 }
+    };
     int opt;
     optind = 2;
     while ((opt = getopt_long(argc, argv, "n:f:c:D:hV", longopts, NULL)) != -1) {
@@ -225,7 +235,9 @@ static int cmd_help_config(void)
 {
     static const char *const kinds[] = { "source", "channel", "sink" };
     for (size_t k = 0; k < 3; k++) {
-        for (const char *const *n = sf_registry_names(kinds[k]); *n; n++) {
+        const char *pn;
+        for (size_t pi = 0; (pn = sf_registry_plugin_name(kinds[k], pi)); pi++) {
+            const char *const *n = &pn;
             const struct sf_option *opts = NULL;
             const char *const *aliases = NULL;
             const char *name = NULL;
@@ -238,9 +250,6 @@ static int cmd_help_config(void)
             } else {
                 const struct sf_sink_plugin *p = sf_registry_sink(*n);
                 opts = p->options, aliases = p->aliases, name = p->name;
-            }
-            if (strcmp(name, *n) != 0) {
-                continue; /* an alias listed among the names */
             }
             printf("### %s `type = %s`", kinds[k], name);
             for (size_t i = 0; aliases && aliases[i]; i++) {
@@ -256,8 +265,7 @@ static int cmd_help_config(void)
                 printf(" | ");
                 md_cell(o->type == SF_OPT_ENUM ? o->choices : type_name(o->type));
                 printf(" | ");
-                md_cell(o->def ? o->def
-                               : ((o->flags & SF_OPT_REQUIRED) ? "**required**" : "none"));
+                md_cell(o->def ? o->def : ((o->flags & SF_OPT_REQUIRED) ? "**required**" : "none"));
                 printf(" | ");
                 md_cell(o->desc);
                 printf("%s |\n", (o->flags & SF_OPT_SECRET) ? " (secret: never logged)" : "");

@@ -35,6 +35,7 @@ echo "== the same under ASan/UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 SF_TIME_MULT=3 ctest --output-on-failure)
 
 fail=0
+bash tests/support/readme_ref.sh check build || fail=1
 echo "== end-to-end, MariaDB"
 SF_BUILD=$ROOT/build bash tests/integration/e2e.sh mysql 43306 || fail=1
 echo "== end-to-end, PostgreSQL"

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DRAIN_TIMEOUT_MS 10000
+#define DRAIN_TIMEOUT_MS     10000
 #define SINK_BACKOFF_STEP_MS 100
-#define SINK_BACKOFF_MAX_MS 1000
+#define SINK_BACKOFF_MAX_MS  1000
 
 struct sf_agent {
     char *name;
@@ -61,11 +61,8 @@ static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
 /* "unknown channel type "x"; known types: memory" with the nearest name when close. */
 static void unknown_type(struct sf_diag *d, struct sf_prop *at, const char *kind)
 {
-    const char *const *names = sf_registry_names(kind);
-    size_t n = 0;
-    while (names[n]) {
-        n++;
-    }
+    const char *names[32];
+    size_t n = sf_registry_names(kind, names, sizeof(names) / sizeof(names[0]));
     const char *near = sf_nearest(at->val, names, n);
     char known[256] = "";
     for (size_t i = 0; i < n; i++) {
@@ -91,8 +88,11 @@ static void section_mark_used(struct sf_section *sec)
 
 /* Look up NAME.<kind>s.<comp>.type and resolve the section; NULL when missing (error added, the
  * section's keys marked used). */
-static struct sf_prop *component_type(struct sf_agent *a, struct sf_section *sec,
-                                      const char *kind, const char *comp, struct sf_diag *d)
+static struct sf_prop *component_type(struct sf_agent *a,
+                                      struct sf_section *sec,
+                                      const char *kind,
+                                      const char *comp,
+                                      struct sf_diag *d)
 {
     char prefix[512];
     snprintf(prefix, sizeof(prefix), "%s.%ss.%s.", a->name, kind, comp);
@@ -207,7 +207,8 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
             for (size_t c = 0; c < nch; c++) {
                 struct sf_channel *ch = find_channel(a, chn[c]);
                 if (!ch) {
-                    sf_diag_error(d, chl, "channel \"%s\" is referenced but not defined in %s.channels",
+                    sf_diag_error(d, chl,
+                                  "channel \"%s\" is referenced but not defined in %s.channels",
                                   chn[c], a->name);
                     rc = -1;
                 } else {

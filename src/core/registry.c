@@ -1,28 +1,45 @@
 /*
- * The registry: const tables of every channel, source and sink implementation, looked up by
- * Flume type name or class-name alias. Adding a component is one line here.
+ * The registry: const tables of every channel, source and sink implementation, built from
+ * plugins.def (one line per plugin), looked up by Flume type name or class-name alias. The type
+ * names shown in --help, errors and suggestions are derived from the same tables.
  */
 #include "sqlflume/agent.h"
 
 #include <string.h>
 #include <strings.h>
 
-extern const struct sf_channel_plugin sf_channel_memory;
-extern const struct sf_channel_plugin sf_channel_file;
-extern const struct sf_source_plugin sf_source_sql;
-extern const struct sf_sink_plugin sf_sink_logger;
-extern const struct sf_sink_plugin sf_sink_null;
-extern const struct sf_sink_plugin sf_sink_kafka;
+#define SF_CHANNEL(sym) extern const struct sf_channel_plugin sym;
+#define SF_SOURCE(sym)  extern const struct sf_source_plugin sym;
+#define SF_SINK(sym)    extern const struct sf_sink_plugin sym;
+#include "plugins.def"
+#undef SF_CHANNEL
+#undef SF_SOURCE
+#undef SF_SINK
 
-static const struct sf_channel_plugin *const channels[] = { &sf_channel_memory, &sf_channel_file,
-                                                             NULL };
-static const struct sf_source_plugin *const sources[] = { &sf_source_sql, NULL };
-static const struct sf_sink_plugin *const sinks[] = { &sf_sink_logger, &sf_sink_null,
-                                                      &sf_sink_kafka, NULL };
-
-static const char *const channel_names[] = { "memory", "file", NULL };
-static const char *const source_names[] = { "sql", "mysql", "postgresql", NULL };
-static const char *const sink_names[] = { "logger", "null", "kafka", NULL };
+#define SF_SOURCE(sym)
+#define SF_SINK(sym)
+#define SF_CHANNEL(sym) &(sym),
+static const struct sf_channel_plugin *const channels[] = {
+#include "plugins.def"
+    NULL
+};
+#undef SF_CHANNEL
+#define SF_CHANNEL(sym)
+#undef SF_SOURCE
+#define SF_SOURCE(sym) &(sym),
+static const struct sf_source_plugin *const sources[] = {
+#include "plugins.def"
+    NULL
+};
+#undef SF_SOURCE
+#define SF_SOURCE(sym)
+#undef SF_SINK
+#define SF_SINK(sym) &(sym),
+static const struct sf_sink_plugin *const sinks[] = {
+#include "plugins.def"
+    NULL
+};
+#undef SF_SINK
 
 static bool matches(const char *type, const char *name, const char *const *aliases)
 {
@@ -62,13 +79,49 @@ const struct sf_sink_plugin *sf_registry_sink(const char *type)
     LOOKUP(sinks, type);
 }
 
-const char *const *sf_registry_names(const char *kind)
+/* Name and aliases of the i-th plugin of a kind; false past the last. */
+static bool plugin_at(const char *kind, size_t i, const char **name, const char *const **aliases)
 {
     if (strcmp(kind, "channel") == 0) {
-        return channel_names;
+        if (!channels[i]) {
+            return false;
+        }
+        *name = channels[i]->name, *aliases = channels[i]->aliases;
+    } else if (strcmp(kind, "source") == 0) {
+        if (!sources[i]) {
+            return false;
+        }
+        *name = sources[i]->name, *aliases = sources[i]->aliases;
+    } else {
+        if (!sinks[i]) {
+            return false;
+        }
+        *name = sinks[i]->name, *aliases = sinks[i]->aliases;
     }
-    if (strcmp(kind, "source") == 0) {
-        return source_names;
+    return true;
+}
+
+const char *sf_registry_plugin_name(const char *kind, size_t i)
+{
+    const char *name;
+    const char *const *aliases;
+    return plugin_at(kind, i, &name, &aliases) ? name : NULL;
+}
+
+size_t sf_registry_names(const char *kind, const char **out, size_t max)
+{
+    size_t n = 0;
+    const char *name;
+    const char *const *aliases;
+    for (size_t i = 0; plugin_at(kind, i, &name, &aliases); i++) {
+        if (n < max) {
+            out[n++] = name;
+        }
+        for (size_t j = 0; aliases && aliases[j]; j++) {
+            if (!strchr(aliases[j], '.') && n < max) {
+                out[n++] = aliases[j]; /* a short type name, not a Java class name */
+            }
+        }
     }
-    return sink_names;
+    return n;
 }

@@ -57,8 +57,8 @@ START_TEST(props_env)
     unsetenv("SF_TEST_UNSET");
     struct sf_props p = { 0 };
     struct sf_diag d = { 0 };
-    ck_assert_int_eq(
-        sf_props_parse(&p, "t.conf", "a=${SF_TEST_PW}\nb=x${env:SF_TEST_PW}y\n", &d), 0);
+    ck_assert_int_eq(sf_props_parse(&p, "t.conf", "a=${SF_TEST_PW}\nb=x${env:SF_TEST_PW}y\n", &d),
+                     0);
     ck_assert_str_eq(sf_props_get(&p, "a")->val, "s3cret");
     ck_assert_str_eq(sf_props_get(&p, "b")->val, "xs3crety");
     ck_assert_int_eq(sf_props_parse(&p, "t.conf", "c=${SF_TEST_UNSET}\n", &d), -1);
@@ -89,8 +89,7 @@ static const struct sf_option test_opts[] = {
     { 0 },
 };
 
-static int apply_text(const char *text, struct opt_ctx *ctx, struct sf_diag *d,
-                      struct sf_props *p)
+static int apply_text(const char *text, struct opt_ctx *ctx, struct sf_diag *d, struct sf_props *p)
 {
     sf_props_parse(p, "o.conf", text, d);
     struct sf_section s;
@@ -156,9 +155,8 @@ START_TEST(options_range)
     struct sf_props p = { 0 };
     struct sf_diag d = { 0 };
     struct opt_ctx c = { 0 };
-    ck_assert_int_eq(apply_text("a1.sinks.k1.count = 101\na1.sinks.k1.required.key=1\n", &c, &d,
-                                &p),
-                     -1);
+    ck_assert_int_eq(
+        apply_text("a1.sinks.k1.count = 101\na1.sinks.k1.required.key=1\n", &c, &d, &p), -1);
     ck_assert_str_eq(d.errors[0], "o.conf:1: a1.sinks.k1.count: 101 is out of range [1, 100]");
     sf_options_free(test_opts, &c);
     sf_props_free(&p);
@@ -171,7 +169,9 @@ START_TEST(option_tables_are_sound)
 {
     const char *kinds[] = { "channel", "source", "sink" };
     for (size_t k = 0; k < 3; k++) {
-        for (const char *const *n = sf_registry_names(kinds[k]); *n; n++) {
+        const char *pn;
+        for (size_t pi = 0; (pn = sf_registry_plugin_name(kinds[k], pi)); pi++) {
+            const char *const *n = &pn;
             const struct sf_option *opts = NULL;
             size_t ctx_size = 0;
             if (k == 0) {
@@ -756,9 +756,10 @@ END_TEST
 
 START_TEST(channel_full_waits_keep_alive_then_fails)
 {
-    struct test_channel *t = channel_new(channel_types[_i], "a1.channels.c1.capacity = 10\n"
-                                                            "a1.channels.c1.transactionCapacity = 10\n"
-                                                            "a1.channels.c1.keep-alive = 1\n");
+    struct test_channel *t =
+        channel_new(channel_types[_i], "a1.channels.c1.capacity = 10\n"
+                                       "a1.channels.c1.transactionCapacity = 10\n"
+                                       "a1.channels.c1.keep-alive = 1\n");
     struct sf_channel *ch = &t->ch;
     ck_assert_int_eq(put_range(ch, 0, 10), SF_OK);
     time_t t0 = time(NULL);
@@ -809,8 +810,9 @@ static void *taker(void *p)
 
 START_TEST(channel_back_pressure_threads)
 {
-    struct test_channel *t = channel_new(channel_types[_i], "a1.channels.c1.capacity = 30\n"
-                                                            "a1.channels.c1.transactionCapacity = 10\n");
+    struct test_channel *t =
+        channel_new(channel_types[_i], "a1.channels.c1.capacity = 30\n"
+                                       "a1.channels.c1.transactionCapacity = 10\n");
     struct taker_arg a = { &t->ch, 5000, 0 };
     pthread_t th;
     pthread_create(&th, NULL, taker, &a);
@@ -829,10 +831,11 @@ START_TEST(channel_byte_capacity)
     if (strcmp(channel_types[_i], "memory") != 0) {
         return; /* byteCapacity is a MemoryChannel key */
     }
-    struct test_channel *t = channel_new(channel_types[_i], "a1.channels.c1.capacity = 100\n"
-                                                            "a1.channels.c1.byteCapacity = 50\n"
-                                                            "a1.channels.c1.byteCapacityBufferPercentage = 0\n"
-                                                            "a1.channels.c1.keep-alive = 0\n");
+    struct test_channel *t =
+        channel_new(channel_types[_i], "a1.channels.c1.capacity = 100\n"
+                                       "a1.channels.c1.byteCapacity = 50\n"
+                                       "a1.channels.c1.byteCapacityBufferPercentage = 0\n"
+                                       "a1.channels.c1.keep-alive = 0\n");
     /* "event-N" is 7 bytes: 7 fit in 50 bytes, the 8th does not */
     ck_assert_int_eq(put_range(&t->ch, 0, 7), SF_OK);
     ck_assert_int_eq(put_range(&t->ch, 7, 8), SF_ERR_FULL);

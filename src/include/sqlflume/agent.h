@@ -84,9 +84,16 @@ void sf_agent_destroy(struct sf_agent *a);
 const struct sf_channel_plugin *sf_registry_channel(const char *type);
 const struct sf_source_plugin *sf_registry_source(const char *type);
 const struct sf_sink_plugin *sf_registry_sink(const char *type);
-/** The names of every registered plugin of a kind ("channel", "source", "sink"), for messages
- *  and nearest-match hints. NULL-terminated static array. */
-const char *const *sf_registry_names(const char *kind);
+/**
+ * The type names of a kind ("channel", "source", anything else = "sink") for messages and
+ * nearest-match hints: each plugin's name followed by its short aliases (those that are not Java
+ * class names), in src/core/plugins.def order. Fills out[0..max-1] with borrowed static strings.
+ * @return the number stored (at most max).
+ */
+size_t sf_registry_names(const char *kind, const char **out, size_t max);
+/** The name of the i-th registered plugin of a kind (as above), or NULL when i is past the last:
+ *  iterate i = 0, 1, ... to visit every plugin once. Borrowed static string. */
+const char *sf_registry_plugin_name(const char *kind, size_t i);
 
 /** The agent's sources and sinks in configuration order (i < the count), borrowed for the
  *  agent's lifetime; for `sqlflume check --connect`, which reads their sections (conf). */
