@@ -13,7 +13,7 @@
  * fetch() returned 0 or an error the query is over; exec(), query() and primary_key() while one
  * runs fail with SF_ERR_STATE. After SF_ERR_CONN the caller closes and reconnects.
  */
-#include "mysql/mysql_sql.h"
+#include "mysql_sql.h"
 
 #include <errno.h>
 #include <float.h>

@@ -40,7 +40,7 @@
  * primary_key() while one runs fail with SF_ERR_STATE. After SF_ERR_CONN the caller closes and
  * reconnects.
  */
-#include "postgresql/postgresql_sql.h"
+#include "postgresql_sql.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -668,6 +668,12 @@ int sf_agent_bind_metrics(struct sf_agent *a,
     return rc;
 }
 
+/* The monitor's render callback: the agent's metrics document. */
+static void render_metrics(void *ctx, struct sf_buf *out)
+{
+    sf_agent_metrics_json(ctx, out);
+}
+
 int sf_agent_serve_metrics(struct sf_agent *a,
                            const char *host,
                            int port,
@@ -690,8 +696,8 @@ int sf_agent_serve_metrics(struct sf_agent *a,
     if (bound_port) {
         *bound_port = a->monitor_port;
     }
-    return sf_monitor_start(&a->monitor, a, fd, a->monitor_where, a->monitor_port, errstr,
-                            errstr_size);
+    return sf_monitor_start(&a->monitor, render_metrics, a, fd, a->monitor_where, a->monitor_port,
+                            errstr, errstr_size);
 }
 
 int sf_agent_exit_code(const struct sf_agent *a)

@@ -1,12 +1,12 @@
 /*
  * The HTTP metrics server: Flume's HTTPMetricsServer on libmicrohttpd. GET /metrics answers the
- * agent's counters as JSON (sf_agent_metrics_json), GET / a link to them, other paths 404 and
- * methods other than GET and HEAD 405. One internal polling thread of libmicrohttpd serves every
- * connection; a request only reads atomic counters and the channels' sizes.
+ * agent's counters as JSON (the render callback: sf_agent_metrics_json), GET / a link to them,
+ * other paths 404 and methods other than GET and HEAD 405. One internal polling thread of
+ * libmicrohttpd serves every connection; a request only reads atomic counters and the channels'
+ * sizes.
  */
 #include "monitor.h"
 
-#include "sqlflume/agent.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
@@ -22,7 +22,8 @@
 
 struct sf_monitor {
     struct MHD_Daemon *daemon;
-    struct sf_agent *agent; /* borrowed: the agent stops the monitor before it stops anything */
+    sf_monitor_render_fn render; /* with ctx: borrowed, the owner stops the monitor first */
+    void *ctx;
 };
 
 static const char ROOT_PAGE[] =
@@ -69,7 +70,7 @@ static enum MHD_Result handle(void *cls,
     }
     if (strcmp(url, "/metrics") == 0) {
         struct sf_buf b = SF_BUF_INIT;
-        sf_agent_metrics_json(m->agent, &b);
+        m->render(m->ctx, &b);
         size_t len = b.len;
         return reply(conn, MHD_HTTP_OK, "application/json;charset=utf-8", sf_buf_steal(&b), len,
                      MHD_RESPMEM_MUST_FREE);
@@ -159,7 +160,8 @@ int sf_monitor_listen(const char *host,
 }
 
 int sf_monitor_start(struct sf_monitor **out,
-                     struct sf_agent *a,
+                     sf_monitor_render_fn render,
+                     void *ctx,
                      int fd,
                      const char *where,
                      int bound_port,
@@ -173,7 +175,8 @@ int sf_monitor_start(struct sf_monitor **out,
         close(fd);
         return SF_ERR_NOMEM;
     }
-    m->agent = a;
+    m->render = render;
+    m->ctx = ctx;
     errno = 0;
     m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, m,
                                  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,

@@ -5,10 +5,15 @@
 #ifndef SQLFLUME_MONITOR_H
 #define SQLFLUME_MONITOR_H
 
+#include "sqlflume/buf.h"
+
 #include <stddef.h>
 
-struct sf_agent;
 struct sf_monitor;
+
+/** Renders the metrics document into out (appended; out is reset by the caller) for one request,
+ *  on libmicrohttpd's thread. ctx is what was given to sf_monitor_start. */
+typedef void (*sf_monitor_render_fn)(void *ctx, struct sf_buf *out);
 
 /**
  * Bind and listen on host:port (host NULL or "": every IPv4 address, as Flume; an IPv4 address;
@@ -29,13 +34,14 @@ int sf_monitor_listen(const char *host,
                       char *errstr,
                       size_t errstr_size);
 /**
- * Start serving a's metrics on the listening socket fd (from sf_monitor_listen; owned by the
- * server from here on, closed on failure too) in libmicrohttpd's own thread, and log the URL.
- * *out gets the server (stop with sf_monitor_stop). @return SF_OK, or SF_ERR_IO /
- * SF_ERR_NOMEM with errstr filled.
+ * Start serving the metrics that render(ctx) produces on the listening socket fd (from
+ * sf_monitor_listen; owned by the server from here on, closed on failure too) in libmicrohttpd's
+ * own thread, and log the URL. *out gets the server (stop with sf_monitor_stop). @return SF_OK, or
+ * SF_ERR_IO / SF_ERR_NOMEM with errstr filled.
  */
 int sf_monitor_start(struct sf_monitor **out,
-                     struct sf_agent *a,
+                     sf_monitor_render_fn render,
+                     void *ctx,
                      int fd,
                      const char *where,
                      int bound_port,

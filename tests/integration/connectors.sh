@@ -6,12 +6,12 @@
 #
 # Usage: tests/integration/connectors.sh [path/to/test_connectors]
 # Environment: SF_BUILD (build directory, default build), SF_TIME_MULT (timeout multiplier),
-#              SF_MYSQL_PORT / SF_PG_PORT (default 40311 / 40312).
+#              SF_MYSQL_PORT / SF_PG_PORT (default 43301 / 43302).
 set -u
 SF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${1:-${SF_BUILD:-$SF_ROOT/build}/test_connectors}
-MY_PORT=${SF_MYSQL_PORT:-40311}
-PG_PORT=${SF_PG_PORT:-40312}
+MY_PORT=${SF_MYSQL_PORT:-43301}
+PG_PORT=${SF_PG_PORT:-43302}
 # shellcheck source=../support/db.sh
 source "$SF_ROOT/tests/support/db.sh"
 
