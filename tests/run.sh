@@ -6,7 +6,8 @@
 #   4. end-to-end tests against real MariaDB and PostgreSQL servers and the mock Kafka broker
 #      (started and torn down by the scripts), with the normal build and then with the ASan build;
 #      the exactly-once tests use tests/support/mock_txn.sh's build of the mock, which writes
-#      transaction markers,
+#      transaction markers. One lane per database (e2e, check --connect, exactly-once, the kill -9
+#      tortures, e2e under ASan); the two lanes run side by side (SF_SERIAL=1: one after the other),
 #   5. the docker-compose file is checked with `docker-compose config -q`.
 # Exit code 0 only if everything passed.
 set -eu
@@ -36,42 +37,69 @@ echo "== the same under ASan/UBSan"
 
 fail=0
 bash tests/support/readme_ref.sh check build || fail=1
-echo "== end-to-end, MariaDB"
-SF_BUILD=$ROOT/build bash tests/integration/e2e.sh mysql 43306 || fail=1
-echo "== end-to-end, PostgreSQL"
-SF_BUILD=$ROOT/build bash tests/integration/e2e.sh postgresql 45432 || fail=1
-echo "== check --connect against both databases (ports 43311-43312, 45437-45438)"
-SF_BUILD=$ROOT/build bash tests/integration/check_connect.sh mysql 43311 || fail=1
-SF_BUILD=$ROOT/build bash tests/integration/check_connect.sh postgresql 45437 || fail=1
-echo "== exactly-once into Kafka (transactional producer), both databases"
-SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh mysql 43309 || fail=1
-SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh postgresql 45435 || fail=1
+
 # torture DB PORT CHANNEL MODE PASS_PATTERN: torture.sh's TORTURE lines shown; it passes when its
 # result line matches PASS_PATTERN and it reported no FAIL
 torture() {
-    local log=/tmp/sqlflume-torture-$1-$3-$4-${IDS:-dense}.log
-    SF_BUILD=$ROOT/build bash tests/integration/torture.sh "$1" "$2" "$3" 20 200000 "$4" 2>&1 |
-        tee "$log" | grep -E '^(TORTURE|FAIL)' || true
-    grep -q "^TORTURE.*$5" "$log" && ! grep -q '^FAIL' "$log" || fail=1
+    local log=/tmp/sqlflume-torture-$1-$3-$4-${IDS:-dense}.log rc=0
+    SF_BUILD=$ROOT/build bash tests/integration/torture.sh "$1" "$2" "$3" 20 200000 "$4" >"$log" 2>&1
+    grep -E '^(TORTURE|FAIL)' "$log" || true
+    grep -q "^TORTURE.*$5" "$log" && ! grep -q '^FAIL' "$log" || rc=1
+    return $rc
 }
-echo "== kill -9 torture: 20 kills, 200,000 rows plus live inserts, memory and file channels"
-for ch in memory file; do torture mysql 43308 $ch alo "lost=0"; done
-for ch in memory file; do torture postgresql 45434 $ch alo "lost=0"; done
-echo "== kill -9 torture, exactly-once (transactional producer, read_committed consumer): 0 lost, 0 duplicates"
-for ch in memory file; do torture mysql 43310 $ch eos "lost=0 dup=0 extra=0"; done
-for ch in memory file; do torture postgresql 45436 $ch eos "lost=0 dup=0 extra=0"; done
-echo "== the same on a table whose ids step by 7 with every third one deleted (a hole after almost every row)"
-export IDS=sparse
-for ch in memory file; do torture mysql 43313 $ch eos "lost=0 dup=0 extra=0"; done
-for ch in memory file; do torture postgresql 45439 $ch eos "lost=0 dup=0 extra=0"; done
-unset IDS
-echo "== end-to-end under ASan/UBSan (both databases)"
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh mysql 43307 || fail=1
-SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh postgresql 45433 || fail=1
-SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/check_connect.sh mysql 43311 || fail=1
-SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/check_connect.sh postgresql 45437 || fail=1
+# lane DB E2E_PORT CHECK_PORT EOS_PORT ALO_PORT EOS_TORTURE_PORT SPARSE_PORT ASAN_E2E_PORT: every
+# suite of one database, in order. The two lanes share no server (each starts its own on its own
+# ports), so they run side by side.
+lane() {
+    local db=$1 rc=0 ch
+    export ASAN_OPTIONS= UBSAN_OPTIONS=
+    echo "== end-to-end, $db"
+    SF_BUILD=$ROOT/build bash tests/integration/e2e.sh "$db" "$2" || rc=1
+    echo "== check --connect, $db"
+    SF_BUILD=$ROOT/build bash tests/integration/check_connect.sh "$db" "$3" || rc=1
+    echo "== exactly-once into Kafka (transactional producer), $db"
+    SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh "$db" "$4" || rc=1
+    echo "== kill -9 torture, $db: 20 kills, 200,000 rows plus live inserts, memory and file channels"
+    for ch in memory file; do torture "$db" "$5" $ch alo "lost=0" || rc=1; done
+    echo "== kill -9 torture, exactly-once (transactional producer, read_committed consumer), $db: 0 lost, 0 duplicates"
+    for ch in memory file; do torture "$db" "$6" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
+    echo "== the same on a table whose ids step by 7 with every third one deleted (a hole after almost every row), $db"
+    for ch in memory file; do IDS=sparse torture "$db" "$7" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
+    echo "== end-to-end and check --connect under ASan/UBSan, $db"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh "$db" "$8" || rc=1
+    SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/check_connect.sh "$db" "$3" || rc=1
+    echo "== lane $db: $([ $rc -eq 0 ] && echo passed || echo FAILED)"
+    return $rc
+}
+# SF_SERIAL=1 runs the lanes one after the other (for debugging; the timings in the README's
+# test table come from the parallel run)
+LANE_MY=(mysql 43306 43311 43309 43308 43310 43313 43307)
+LANE_PG=(postgresql 45432 45437 45435 45434 45436 45439 45433)
+if [ "${SF_SERIAL:-0}" = 1 ]; then
+    lane "${LANE_MY[@]}" || fail=1
+    lane "${LANE_PG[@]}" || fail=1
+else
+    echo "== the MariaDB and PostgreSQL lanes, side by side (logs: /tmp/sqlflume-lane-*.log)"
+    start=$SECONDS
+    lane "${LANE_MY[@]}" >/tmp/sqlflume-lane-mysql.log 2>&1 &
+    my=$!
+    lane "${LANE_PG[@]}" >/tmp/sqlflume-lane-postgresql.log 2>&1 &
+    pg=$!
+    wait $my || fail=1
+    wait $pg || fail=1
+    for db in mysql postgresql; do
+        echo "---- lane $db"
+        # the scenario results, torture lines and section headers; the whole log on failure
+        if grep -q "^== lane $db: passed" /tmp/sqlflume-lane-$db.log; then
+            grep -E '^(==|TORTURE|FAIL)|\] (ok|FAIL) |passed, [0-9]+ failed' /tmp/sqlflume-lane-$db.log
+        else
+            cat /tmp/sqlflume-lane-$db.log
+        fi
+    done
+    echo "== lanes took $((SECONDS - start)) s"
+fi
 
 echo "== docker-compose.yml"
 docker-compose -f docker-compose.yml config -q || fail=1
