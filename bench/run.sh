@@ -178,6 +178,6 @@ echo "== channel alone: 1M events of 120 bytes, 1000-event transactions (bench/f
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
     src/channels/file/*.c \
     src/channels/memory.c src/core/channel.c src/core/event.c src/core/option.c \
-    src/core/buf.c src/core/log.c -lpthread -o "$WORK/fc_bench"
+    src/core/buf.c src/core/log.c src/core/clock.c -lpthread -o "$WORK/fc_bench"
 sync
 "$WORK/fc_bench" 1000000 "$WORK" 3

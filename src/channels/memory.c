@@ -6,6 +6,7 @@
  * on the source and nothing is dropped. One lock round trip per transaction.
  */
 #include "sqlflume/channel.h"
+#include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
@@ -89,17 +90,6 @@ static void memory_stop(struct sf_channel *ch)
     pthread_cond_destroy(&m->not_full);
 }
 
-static void deadline_after_ms(struct timespec *ts, long long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static bool has_room(const struct memory_ctx *m, size_t n, size_t bytes)
 {
     if (m->held + n > (size_t)m->capacity) {
@@ -118,7 +108,7 @@ static int memory_put_commit(struct sf_txn *txn)
         txn->evs[i]->next = i + 1 < txn->n ? txn->evs[i + 1] : NULL;
     }
     struct timespec deadline;
-    deadline_after_ms(&deadline, m->keep_alive_s * 1000);
+    sf_deadline_after_ms(&deadline, m->keep_alive_s * 1000);
     pthread_mutex_lock(&m->mu);
     while (!has_room(m, txn->n, bytes)) {
         if (pthread_cond_timedwait(&m->not_full, &m->mu, &deadline) == ETIMEDOUT &&
@@ -143,14 +133,14 @@ static int memory_put_commit(struct sf_txn *txn)
     return SF_OK;
 }
 
-static int memory_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_t *n,
-                       int timeout_ms)
+static int
+memory_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_t *n, int timeout_ms)
 {
     struct memory_ctx *m = txn->ch->ctx;
     pthread_mutex_lock(&m->mu);
     if (m->queued == 0 && timeout_ms != 0) {
         struct timespec deadline;
-        deadline_after_ms(&deadline, timeout_ms < 0 ? 86400000LL : timeout_ms);
+        sf_deadline_after_ms(&deadline, timeout_ms < 0 ? 86400000LL : timeout_ms);
         while (m->queued == 0) {
             if (pthread_cond_timedwait(&m->not_empty, &m->mu, &deadline) == ETIMEDOUT) {
                 break;

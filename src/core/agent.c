@@ -4,6 +4,7 @@
  * one thread per source and per sink, and stops them in a lossless order (see agent.h).
  */
 #include "sqlflume/agent.h"
+#include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/format.h"
 #include "sqlflume/log.h"
@@ -505,13 +506,6 @@ bool sf_agent_stop_requested(struct sf_agent *a)
     return r;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void sf_agent_stop(struct sf_agent *a)
 {
     if (a->stopped) {
@@ -533,8 +527,8 @@ void sf_agent_stop(struct sf_agent *a)
             pthread_join(a->source_threads[i], NULL);
         }
         /* let the sinks drain what the sources put, for a bounded time */
-        long long deadline = mono_ms() + DRAIN_TIMEOUT_MS;
-        while (mono_ms() < deadline) {
+        long long deadline = sf_mono_ms() + DRAIN_TIMEOUT_MS;
+        while (sf_mono_ms() < deadline) {
             size_t held = 0;
             for (size_t i = 0; i < a->nchannels; i++) {
                 held += sf_channel_size(&a->channels[i]);

@@ -3,6 +3,7 @@
  * channel of the source in one put transaction per channel, retrying while a channel is full so
  * that back pressure reaches the source and nothing is ever dropped.
  */
+#include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/source.h"
@@ -17,13 +18,7 @@ bool sf_source_sleep(struct sf_source *src, long long ms)
         return !atomic_load(&src->stopping);
     }
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += ms / 1000;
-    deadline.tv_nsec += (ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    sf_deadline_after_ms(&deadline, ms);
     pthread_mutex_lock(&src->sleep_mu);
     while (!atomic_load(&src->stopping)) {
         if (pthread_cond_timedwait(&src->sleep_cv, &src->sleep_mu, &deadline) == ETIMEDOUT) {
@@ -36,7 +31,10 @@ bool sf_source_sleep(struct sf_source *src, long long ms)
 
 /* One put transaction of evs into ch. @return SF_OK (channel owns them) or an error (caller
  * still owns them). */
-static int put_all(struct sf_channel *ch, struct sf_event **evs, size_t n, const char *src_key,
+static int put_all(struct sf_channel *ch,
+                   struct sf_event **evs,
+                   size_t n,
+                   const char *src_key,
                    const char *src_offset)
 {
     struct sf_txn *txn = sf_channel_txn_begin(ch);
@@ -59,7 +57,10 @@ static int put_all(struct sf_channel *ch, struct sf_event **evs, size_t n, const
     return rc;
 }
 
-int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n, const char *src_key,
+int sf_source_deliver(struct sf_source *src,
+                      struct sf_event **evs,
+                      size_t n,
+                      const char *src_key,
                       const char *src_offset)
 {
     if (n == 0) {

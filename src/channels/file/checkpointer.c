@@ -148,8 +148,8 @@ void *fc_bg_main(void *arg)
     char tname[16];
     (void)snprintf(tname, sizeof(tname), "ckpt:%s", fc->ch->name);
     (void)pthread_setname_np(pthread_self(), tname);
-    long long next_ckpt = fc_mono_ms() + fc->checkpoint_interval_ms;
-    long long next_sync = fc->fsync_per_txn ? -1 : fc_mono_ms() + fc->fsync_interval_s * 1000;
+    long long next_ckpt = sf_mono_ms() + fc->checkpoint_interval_ms;
+    long long next_sync = fc->fsync_per_txn ? -1 : sf_mono_ms() + fc->fsync_interval_s * 1000;
     pthread_mutex_lock(&fc->bg_mu);
     while (!fc->stopping) {
         if (fc->bg_kick) {
@@ -160,10 +160,10 @@ void *fc_bg_main(void *arg)
             continue;
         }
         long long due = next_sync >= 0 && next_sync < next_ckpt ? next_sync : next_ckpt;
-        long long now = fc_mono_ms();
+        long long now = sf_mono_ms();
         if (due > now) {
             struct timespec deadline;
-            fc_deadline_after_ms(&deadline, due - now);
+            sf_deadline_after_ms(&deadline, due - now);
             pthread_cond_timedwait(&fc->bg_cond, &fc->bg_mu, &deadline);
             continue;
         }
@@ -184,7 +184,7 @@ void *fc_bg_main(void *arg)
             if (changed) {
                 fc_checkpoint_run(fc);
             }
-            next_ckpt = fc_mono_ms() + fc->checkpoint_interval_ms;
+            next_ckpt = sf_mono_ms() + fc->checkpoint_interval_ms;
         }
         pthread_mutex_lock(&fc->bg_mu);
     }

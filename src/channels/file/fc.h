@@ -53,6 +53,7 @@
 #include "wal.h"
 
 #include "sqlflume/buf.h"
+#include "sqlflume/clock.h"
 #include "sqlflume/channel.h"
 #include "sqlflume/error.h"
 #include "sqlflume/event.h"
@@ -239,10 +240,6 @@ struct file_ctx {
 
 
 /* util.c */
-void fc_deadline_after_us(struct timespec *ts, long long us);
-void fc_deadline_after_ms(struct timespec *ts, long long ms);
-long long fc_mono_us(void);
-long long fc_mono_ms(void);
 void fc_log_path(const struct file_ctx *fc, int dir, uint32_t id, char *out, size_t outsz);
 size_t fc_ev_bytes(const struct sf_event *ev);
 int fc_pwrite_all(int fd, const void *p, size_t n, uint64_t off);

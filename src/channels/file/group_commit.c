@@ -151,7 +151,7 @@ void *fc_syncer_main(void *arg)
     char tname[16];
     (void)snprintf(tname, sizeof(tname), "sync:%s", fc->ch->name);
     (void)pthread_setname_np(pthread_self(), tname); /* for top -H and perf */
-    long long last_sync_us = fc_mono_us();           /* when the last sync ended */
+    long long last_sync_us = sf_mono_us();           /* when the last sync ended */
     pthread_mutex_lock(&fc->sync_mu);
     for (;;) {
         uint64_t written = atomic_load(&fc->written_lsn);
@@ -165,12 +165,12 @@ void *fc_syncer_main(void *arg)
             pthread_cond_wait(&fc->sync_kick, &fc->sync_mu);
             continue;
         }
-        long long since_us = fc_mono_us() - last_sync_us;
+        long long since_us = sf_mono_us() - last_sync_us;
         if (atomic_load(&fc->pend_commits) == 0 && !fc->sync_stop &&
             since_us < FC_LAZY_SYNC_MS * 1000) {
             /* only take records to sync: no hurry, a crash before would only repeat events */
             struct timespec deadline;
-            fc_deadline_after_us(&deadline, FC_LAZY_SYNC_MS * 1000 - since_us);
+            sf_deadline_after_us(&deadline, FC_LAZY_SYNC_MS * 1000 - since_us);
             pthread_cond_timedwait(&fc->sync_kick, &fc->sync_mu, &deadline);
             continue;
         }
@@ -178,7 +178,7 @@ void *fc_syncer_main(void *arg)
          * fdatasync covers several (each costs the disk a flush); commits do not wait for it */
         if (!fc->sync_stop && since_us < FC_GROUP_WINDOW_US) {
             struct timespec deadline;
-            fc_deadline_after_us(&deadline, FC_GROUP_WINDOW_US - since_us);
+            sf_deadline_after_us(&deadline, FC_GROUP_WINDOW_US - since_us);
             while (!fc->sync_stop &&
                    pthread_cond_timedwait(&fc->sync_kick, &fc->sync_mu, &deadline) == 0) {
             }
@@ -187,7 +187,7 @@ void *fc_syncer_main(void *arg)
         pthread_rwlock_rdlock(&fc->ckpt_rw);
         written = atomic_load(&fc->written_lsn); /* what the window gathered */
         int rc = fc_log_wait_durable(fc, written);
-        last_sync_us = fc_mono_us();
+        last_sync_us = sf_mono_us();
         if (rc == SF_OK) {
             pthread_mutex_lock(&fc->sync_mu);
             uint64_t durable = fc->synced_lsn; /* a round may cover more than asked */

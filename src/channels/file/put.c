@@ -36,7 +36,7 @@ static int reserve_room(struct file_ctx *fc, struct sf_txn *txn)
 {
     size_t n = txn->n;
     struct timespec deadline;
-    fc_deadline_after_ms(&deadline, fc->keep_alive_s * 1000);
+    sf_deadline_after_ms(&deadline, fc->keep_alive_s * 1000);
     pthread_mutex_lock(&fc->q_mu);
     while (fc->held + fc->reserved + n > (size_t)fc->capacity) {
         if (pthread_cond_timedwait(&fc->not_full, &fc->q_mu, &deadline) == ETIMEDOUT &&

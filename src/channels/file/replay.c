@@ -426,7 +426,7 @@ static bool ckpt_pointers_ok(struct file_ctx *fc, const struct sf_ckpt *c, char 
  */
 int fc_recover(struct file_ctx *fc, char *err, size_t errsz)
 {
-    long long t0 = fc_mono_ms();
+    long long t0 = sf_mono_ms();
     struct sf_ckpt c = { 0 };
     bool have_ckpt = false;
     const char *dirs[2] = { fc->ckpt_dir, fc->backup_dir };
@@ -537,7 +537,7 @@ int fc_recover(struct file_ctx *fc, char *err, size_t errsz)
         } else {
             SF_INFO(FC_FMT "recovered %zu events in %lld ms: %s, %zu log file(s) replayed "
                            "(%zu transactions, %zu puts, %zu takes applied)",
-                    fc->ch->name, fc->held, fc_mono_ms() - t0,
+                    fc->ch->name, fc->held, sf_mono_ms() - t0,
                     have_ckpt ? "from the checkpoint" : "without a checkpoint", replayed_files,
                     r.txns, r.puts, r.takes);
         }

@@ -243,8 +243,8 @@ static void wait_not_empty(struct file_ctx *fc, int timeout_ms)
     /* committed events still being synced are as good as queued: wait for them whatever the
      * timeout (one fsync), so a take right after a put commit sees its events */
     struct timespec deadline, pend_deadline;
-    fc_deadline_after_ms(&deadline, timeout_ms < 0 ? 86400000LL : timeout_ms);
-    fc_deadline_after_ms(&pend_deadline, FC_PENDING_WAIT_MS);
+    sf_deadline_after_ms(&deadline, timeout_ms < 0 ? 86400000LL : timeout_ms);
+    sf_deadline_after_ms(&pend_deadline, FC_PENDING_WAIT_MS);
     if (pend_deadline.tv_sec < deadline.tv_sec ||
         (pend_deadline.tv_sec == deadline.tv_sec && pend_deadline.tv_nsec < deadline.tv_nsec)) {
         pend_deadline = deadline;

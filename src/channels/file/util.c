@@ -1,40 +1,11 @@
 /*
- * Flume's FileChannel, small helpers: deadlines and the monotonic clock, log file paths, event
+ * Flume's FileChannel, small helpers: log file paths, event
  * sizes, whole writes, directories. The design, the on-disk formats' use and the lock order are in
  * fc.h.
  */
 #include "fc.h"
 
 /* ---------- small helpers ---------- */
-
-/* The CLOCK_MONOTONIC time us microseconds from now (the channel's conds use that clock). */
-void fc_deadline_after_us(struct timespec *ts, long long us)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += us / 1000000;
-    ts->tv_nsec += (us % 1000000) * 1000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
-void fc_deadline_after_ms(struct timespec *ts, long long ms)
-{
-    fc_deadline_after_us(ts, ms * 1000);
-}
-
-long long fc_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-long long fc_mono_ms(void)
-{
-    return fc_mono_us() / 1000;
-}
 
 void fc_log_path(const struct file_ctx *fc, int dir, uint32_t id, char *out, size_t outsz)
 {
