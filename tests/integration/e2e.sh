@@ -1063,6 +1063,30 @@ s_text_incremental() {
     assert_contains "$WORK/txtinc2.log" 'flume_meta has "c"; resuming after "c"' "resume logged" || return
     consume txtinc 0 "$WORK/txtinc.out"
     assert_eq "a b c d" "$(field_of "$WORK/txtinc.out" code)" "every key exactly once" || return
+    # two offsets are ordered by the column's collation, not by bytes: under a case-insensitive
+    # (or ICU) collation 'a' < 'B' < 'c', in bytes 'B' < 'a'. A file channel recorded "B", the
+    # lagging flume_meta row says "a": the restart resumes after "B" (the channel's), so 'B' is
+    # not sent again and 'c' is
+    local coll='COLLATE "und-x-icu"'
+    [ "$DB_KIND" = mysql ] && coll='CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci'
+    db_exec "DROP TABLE IF EXISTS txtcoll"
+    db_exec "CREATE TABLE txtcoll (code VARCHAR(20) $coll NOT NULL PRIMARY KEY, v VARCHAR(10))"
+    db_exec "INSERT INTO txtcoll VALUES ('a', '1'), ('B', '2')"
+    write_conf "$WORK/txtcoll.conf" txtcoll txtcoll "a1.sources.r1.incremental.column.name = code" \
+        "a1.channels.c1.type = file" "a1.channels.c1.checkpointDir = $WORK/txtcoll-fc/checkpoint" \
+        "a1.channels.c1.dataDirs = $WORK/txtcoll-fc/data" "a1.channels.c1.minimumRequiredSpace = 1048576"
+    sed -i '/^a1.channels.c1.capacity\|^a1.channels.c1.transactionCapacity/d' "$WORK/txtcoll.conf"
+    agent_start "$WORK/txtcoll.conf" "$WORK/txtcoll1.log"
+    wait_offset txtcoll B 20 || return
+    agent_term
+    db_exec "UPDATE flume_meta SET currentIndex = 'a' WHERE source_tab = 'txtcoll'"
+    db_exec "INSERT INTO txtcoll VALUES ('c', '3')"
+    agent_start "$WORK/txtcoll.conf" "$WORK/txtcoll2.log"
+    wait_offset txtcoll c 20 || return
+    agent_term
+    assert_contains "$WORK/txtcoll2.log" 'flume_meta has "a", channel "c1" recorded "B" (flume_meta is brought up to the channels'"'"' offset); resuming after "B"' "resume after the channel's offset by the collation" || { cat "$WORK/txtcoll2.log" >&2; return; }
+    consume txtcoll 0 "$WORK/txtcoll.out"
+    assert_eq "B a c" "$(field_of "$WORK/txtcoll.out" code)" "every key exactly once" || return
     pass
 }
 
