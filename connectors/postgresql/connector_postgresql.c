@@ -407,7 +407,8 @@ struct pg_params {
     struct sf_buf opts;
     char *query;
     char port[16];
-    char appname[64]; /* "sqlflume pid N on HOST": names the session in pg_stat_activity */
+    char appname[96]; /* "sqlflume pid N on HOST": names the session in pg_stat_activity (the
+                       * server keeps its first 63 bytes) */
     PQconninfoOption *defs;
 };
 

@@ -372,6 +372,9 @@ static bool cmp_int_offset(const char *a, const char *b, int *res)
         return false;
     }
     *res = cmp_int_text(ha, hb);
+    if (*res == 0 && (a[la] || b[lb])) {
+        *res = strcmp(a, b); /* one hw, other gaps: as before, by the text of the gap list */
+    }
     return true;
 }
 
@@ -630,6 +633,18 @@ static void free_pk(struct sql_table *t)
     t->npk = 0;
 }
 
+/* Close the rows connection only (a failed poll): the status connection keeps its status-key
+ * locks, so no other agent can take them meanwhile; it is checked on its own (ensure_ready). */
+static void close_rows(struct sql_ctx *c)
+{
+    if (c->conn) {
+        c->cx->close(c->conn);
+        c->conn = NULL;
+    }
+    c->lock_check_ms = 0; /* the server may be gone: check the status connection first */
+}
+
+/* Close both connections (the status one releases the status-key locks). */
 static void close_conns(struct sql_ctx *c)
 {
     if (c->conn) {
@@ -2089,7 +2104,7 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
             if (is_fatal) {
                 return fatal(src, "%s", err);
             }
-            close_conns(c);
+            close_rows(c);
             return backoff(src, rc, "could not prepare the poll", err);
         }
     }
@@ -2392,7 +2407,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         if (!sf_err_retriable(rc)) {
             return fatal(src, "poll query of \"%s\" failed: %s", t->status_key, err);
         }
-        close_conns(c);
+        close_rows(c);
         return backoff(src, rc, "poll query failed", err);
     }
     /* where the offset and key values are in each row */
@@ -2484,7 +2499,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         if (!sf_err_retriable(got)) {
             return fatal(src, "reading rows of \"%s\" failed: %s", t->status_key, err);
         }
-        close_conns(c);
+        close_rows(c);
         return backoff(src, got, "reading rows failed", err);
     }
     c->cx->query_end(c->conn);
@@ -2754,7 +2769,7 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
         if (!sf_err_retriable(rc)) {
             return fatal(src, "backfill query of \"%s\" failed: %s", t->status_key, err);
         }
-        close_conns(c);
+        close_rows(c);
         return backoff(src, rc, "backfill query failed", err);
     }
     struct row_layout lo;
@@ -2825,7 +2840,7 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
             st = fatal(src, "reading backfill rows of \"%s\" failed: %s", t->status_key, err);
         } else {
             c->cx->query_end(c->conn);
-            close_conns(c);
+            close_rows(c);
             st = backoff(src, got, "reading backfill rows failed", err);
         }
         goto out; /* the rows of this batch are read again from the last key delivered */
@@ -2895,7 +2910,7 @@ static enum sf_status sql_process(struct sf_source *src)
                 return fatal(src, "checking the open transactions for the backfill of \"%s\" "
                              "failed: %s", t->status_key, err);
             }
-            close_conns(c);
+            close_rows(c);
             return backoff(src, rc, "checking open transactions failed", err);
         }
         rows = 0;
