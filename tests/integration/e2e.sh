@@ -1209,12 +1209,52 @@ s_lock_lost() {
     pass
 }
 
+# an existing status table needs no CREATE privilege (status.table.create = true, the default):
+# a user with SELECT on the table and SELECT, INSERT, UPDATE on the status table exports
+s_status_table_no_create() {
+    t status_table_no_create
+    db_create_idv nocr
+    db_insert_range nocr 1 3
+    db_exec "DROP TABLE IF EXISTS flume_nocr"
+    db_exec "CREATE TABLE flume_nocr (source_tab VARCHAR(255) NOT NULL PRIMARY KEY, currentIndex VARCHAR(255) NOT NULL)"
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "DROP USER IF EXISTS 'nocr'@'%', 'nocr'@'localhost'"
+        local h
+        for h in "'%'" "'localhost'"; do
+            db_exec "CREATE USER 'nocr'@$h IDENTIFIED BY 'nocr-pw'"
+            db_exec "GRANT SELECT ON sqlflume_test.nocr TO 'nocr'@$h"
+            db_exec "GRANT SELECT, INSERT, UPDATE ON sqlflume_test.flume_nocr TO 'nocr'@$h"
+        done
+    else
+        db_exec "DROP OWNED BY nocr" 2>/dev/null
+        db_exec "DROP ROLE IF EXISTS nocr"
+        db_exec "CREATE ROLE nocr LOGIN PASSWORD 'nocr-pw'"
+        db_exec "REVOKE CREATE ON SCHEMA public FROM PUBLIC"
+        db_exec "GRANT SELECT ON nocr TO nocr"
+        db_exec "GRANT SELECT, INSERT, UPDATE ON flume_nocr TO nocr"
+    fi
+    write_conf "$WORK/nocr.conf" nocr nocr "a1.sources.r1.status.table = flume_nocr"
+    sed -i -e 's/^a1.sources.r1.connection.user = .*/a1.sources.r1.connection.user = nocr/' \
+        -e 's/^a1.sources.r1.connection.password = .*/a1.sources.r1.connection.password = nocr-pw/' "$WORK/nocr.conf"
+    agent_start "$WORK/nocr.conf" "$WORK/nocr.log"
+    local end=$((SECONDS + $(secs 20))) cur=""
+    while [ $SECONDS -lt $end ]; do
+        cur=$(db_exec "SELECT currentIndex FROM flume_nocr WHERE source_tab = 'nocr'" | tr -d ' ')
+        [ "$cur" = 3 ] && break
+        sleep 0.3
+    done
+    agent_term
+    assert_eq 3 "$cur" "offset written by a user without CREATE" || { cat "$WORK/nocr.log" >&2; return; }
+    assert_eq 0 "$(grep -c ' ERROR \| WARN ' "$WORK/nocr.log")" "no error or warning" || { cat "$WORK/nocr.log" >&2; return; }
+    pass
+}
+
 ALL="s_config_errors s_compat_keys s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
      s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down
      s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db s_out_of_order s_out_of_order_restart
      s_sparse_gaps s_backfill s_backfill_late_commit s_monitoring
      s_no_lower_bound s_text_pk_refused s_text_incremental s_two_agents_one_key s_two_sources_one_key
-     s_status_table_race s_lock_lost"
+     s_status_table_race s_status_table_no_create s_lock_lost"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do
