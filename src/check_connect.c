@@ -11,6 +11,7 @@
 #include "sqlflume/error.h"
 #include "sqlflume/option.h"
 #include "sqlflume/sinks.h"
+#include "sqlflume/status_lock.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -51,21 +52,6 @@ static void report(struct check *ck, enum verdict v, const char *who, const char
     }
 }
 
-uint64_t sf_status_lock_id(const char *database, const char *status_table, const char *status_key)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    const char *parts[3] = { database ? database : "", status_table, status_key };
-    for (size_t i = 0; i < 3; i++) {
-        if (i) {
-            h = (h ^ (unsigned char)'\n') * 0x100000001b3ULL;
-        }
-        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++) {
-            h = (h ^ *p) * 0x100000001b3ULL;
-        }
-    }
-    return h;
-}
-
 /* The value of key in section s as the option table opts reads it: the key itself, then each
  * alias, then the table's default (NULL when none). Borrowed from s or opts. */
 static const char *opt(const struct sf_option *opts, const struct sf_section *s, const char *key)
@@ -97,29 +83,6 @@ static const char *opt(const struct sf_option *opts, const struct sf_section *s,
 static bool is_true(const char *v)
 {
     return v && (strcmp(v, "1") == 0 || strcasecmp(v, "t") == 0 || strcasecmp(v, "true") == 0);
-}
-
-static const char *type_word(enum sf_coltype t)
-{
-    switch (t) {
-    case SF_COL_INT:
-        return "an integer";
-    case SF_COL_FLOAT:
-        return "a floating-point column";
-    case SF_COL_DECIMAL:
-        return "a decimal";
-    case SF_COL_BOOL:
-        return "a boolean";
-    case SF_COL_TEXT:
-        return "text";
-    case SF_COL_BINARY:
-        return "binary";
-    case SF_COL_TEMPORAL:
-        return "a date/time";
-    case SF_COL_OTHER:
-        break;
-    }
-    return "a uuid, json, enum or other non-numeric type";
 }
 
 /* ---- SQL helpers -------------------------------------------------------------------------- */
@@ -352,8 +315,8 @@ static void check_lock(struct check *ck,
                        const char *key)
 {
     char err[1024] = "", id[32];
-    snprintf(id, sizeof(id), "%lld",
-             (long long)(int64_t)sf_status_lock_id(sdb->url.database, so->status_table, key));
+    sf_status_lock_param(sf_status_lock_id(sdb->url.database, so->status_table, key), id,
+                         sizeof(id));
     struct sf_param p = { id, SF_COL_INT };
     char *v[1];
     bool got;
@@ -430,19 +393,22 @@ static void check_table(struct check *ck,
                    npk == 0 ? "no primary key" : "a composite primary key");
         } else if (probe(db, table, inc, &type, err, sizeof(err)) != SF_OK) {
             report(ck, V_FAIL, who, "incremental column \"%s\" cannot be read: %s", inc, err);
-        } else if (type == SF_COL_INT || type == SF_COL_DECIMAL) {
-            report(ck, V_OK, who, "incremental column \"%s\" is %s", inc, type_word(type));
+        } else if (type == SF_COL_INT || type == SF_COL_DECIMAL || type == SF_COL_TEMPORAL) {
+            report(ck, V_OK, who, "incremental column \"%s\" is %s", inc, sf_coltype_words(type));
         } else if (!so->inc_column) {
+            /* the agent refuses to start with the same words (sql_poll.c, prepare_table) */
             report(ck, V_FAIL, who,
                    "the primary key \"%s\", the incremental column by default, is %s, not an "
-                   "integer or decimal: set incremental.column.name to an increasing integer "
-                   "column, or use incremental.mode = timestamp (with timestamp.column.name) or "
-                   "incremental.mode = bulk",
-                   inc, type_word(type));
+                   "integer, decimal or date/time column (whose order grows with inserts): set "
+                   "incremental.column.name to such a column, or use incremental.mode = "
+                   "timestamp (with timestamp.column.name) or incremental.mode = bulk",
+                   inc, sf_coltype_words(type));
         } else {
-            report(ck, V_FAIL, who,
-                   "incremental.column.name \"%s\" is %s, not an integer or decimal column", inc,
-                   type_word(type));
+            report(ck, V_OK, who,
+                   "incremental.column.name \"%s\" is %s: rows are read in the database's "
+                   "order of its values, and a row whose value sorts at or below the offset "
+                   "already read is never read",
+                   inc, sf_coltype_words(type));
         }
     }
     if (so->mode == M_TS || so->mode == M_TS_INC) {
@@ -453,7 +419,7 @@ static void check_table(struct check *ck,
             report(ck, V_OK, who, "timestamp column \"%s\" is a date/time", so->ts_column);
         } else {
             report(ck, V_FAIL, who, "timestamp.column.name \"%s\" is %s, not a date/time column",
-                   so->ts_column, type_word(type));
+                   so->ts_column, sf_coltype_words(type));
         }
     }
 lock:

@@ -26,23 +26,12 @@
  * can be created; with backfill, the open transactions can be listed (PROCESS on MySQL/MariaDB);
  * per table: it exists, the user may SELECT it, the incremental (integer or decimal) and
  * timestamp (date/time) columns exist with a usable type, and no running agent holds the lock of
- * its status key (taken and released at once; sf_status_lock_id). Kafka sink: the cluster
+ * its status key (taken and released at once; sqlflume/status_lock.h). Kafka sink: the cluster
  * answers a metadata request made with the sink's kafka.producer.* settings, and kafka.topic
  * exists or the broker will create it.
  * Connections are opened and closed here; nothing is written to any database or topic.
  * @return 0 when every check passed (skips allowed), SF_CHECK_EXIT_FAILED otherwise.
  */
 int sf_check_connect(const struct sf_agent *a, FILE *out);
-
-/**
- * The lock id of one status key, shared by every agent so that one status key (offset row) is
- * used by one running agent at a time: 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime
- * 0x100000001b3) of the bytes "<database>\n<status table>\n<status key>", the database being the
- * one of the status connection's URL ("" when the URL names none) and the status table as
- * configured (status.table). PostgreSQL takes it as a signed bigint advisory lock; MySQL/MariaDB
- * as the named lock "sqlflume.<16 lowercase hex digits>" (the connectors' lock_*_sql).
- * @param database, status_table, status_key  borrowed, NUL-terminated; database may be NULL
- */
-uint64_t sf_status_lock_id(const char *database, const char *status_table, const char *status_key);
 
 #endif

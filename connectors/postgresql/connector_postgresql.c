@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <libpq-fe.h>
@@ -406,6 +407,8 @@ struct pg_params {
     struct sf_buf opts;
     char *query;
     char port[16];
+    char appname[96]; /* "sqlflume pid N on HOST": names the session in pg_stat_activity (the
+                       * server keeps its first 63 bytes) */
     PQconninfoOption *defs;
 };
 
@@ -428,7 +431,12 @@ static void params_build(const struct sf_db_url *url, struct pg_params *p, bool 
     kv_add(kv, "user", url->user);
     kv_add(kv, "password", url->password);
     kv_add(kv, "connect_timeout", PG_CONNECT_TIMEOUT);
-    kv_add(kv, "application_name", "sqlflume");
+    char host[48] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0) {
+        snprintf(host, sizeof(host), "?");
+    }
+    snprintf(p->appname, sizeof(p->appname), "sqlflume pid %ld on %s", (long)getpid(), host);
+    kv_add(kv, "application_name", p->appname);
     kv_add(kv, "keepalives_idle", "60");
     kv_add(kv, "keepalives_interval", "10");
     kv_add(kv, "keepalives_count", "6");

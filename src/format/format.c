@@ -50,3 +50,26 @@ int sf_format_kind_parse(const char *s, enum sf_format_kind *out)
     }
     return -1;
 }
+
+const char *sf_coltype_words(enum sf_coltype t)
+{
+    switch (t) {
+    case SF_COL_INT:
+        return "an integer";
+    case SF_COL_FLOAT:
+        return "a floating-point column";
+    case SF_COL_DECIMAL:
+        return "a decimal";
+    case SF_COL_BOOL:
+        return "a boolean";
+    case SF_COL_TEXT:
+        return "text";
+    case SF_COL_BINARY:
+        return "binary";
+    case SF_COL_TEMPORAL:
+        return "a date/time";
+    case SF_COL_OTHER:
+        break;
+    }
+    return "a uuid, json, enum or other non-numeric type";
+}

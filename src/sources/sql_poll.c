@@ -47,6 +47,7 @@
 #include "sqlflume/log.h"
 #include "sqlflume/offset.h"
 #include "sqlflume/source.h"
+#include "sqlflume/status_lock.h"
 
 
 #include <ctype.h>
@@ -67,11 +68,15 @@
 #define OFFSET_FLUSH_MS 200 /* delivered offsets reach flume_meta at most this often, ms */
 #define MAX_KEY_COLS 16
 #define TS_FLOOR "0001-01-01 00:00:00"
+#define OFF_TEXT(o) ((o) ? (o) : "(no offset yet: from the first row)")
 #define BF_SUFFIX ".backfill"
 #define BF_VALUE_MAX 255   /* flume_meta.currentIndex is VARCHAR(255) */
 #define BF_LOG_MS 5000     /* progress log lines at most this often */
 #define BF_BAR_MS 250      /* terminal progress bar redraws at most this often */
 #define BF_ROOM_WAIT_MS 20 /* backfill: re-check for channel room (writing offsets) this often */
+#define LOCK_WAIT_MS 30000  /* after a reconnect, wait this long for a status-key lock held elsewhere */
+#define LOCK_CHECK_MS 1000  /* the status connection (holding the locks) is checked this often */
+#define LOCK_BUSY 1         /* status_open: a status key's lock is held by another session */
 #define GAP_REPORT_MS 60000 /* gap tracking's summary line at most this often per table, ms */
 
 enum poll_mode { MODE_INCREMENTING = 0, MODE_TIMESTAMP, MODE_TS_INC, MODE_BULK };
@@ -90,6 +95,8 @@ struct gap_stats {
 struct sql_table {
     char *name;       /* NULL for custom.query without table */
     char *status_key; /* source_tab of its flume_meta row */
+    uint64_t lock_id;    /* its status-key lock (sf_status_lock_id) */
+    char lock_param[24]; /* the id as lock_*_sql bind it (sf_status_lock_param) */
     char *chan_key;   /* key of its offsets inside durable channels: "<source>/<status_key>" */
     char **pk;        /* primary key columns */
     size_t npk;
@@ -97,7 +104,9 @@ struct sql_table {
     char *ts;  /* timestamp column (timestamp, timestamp+incrementing) */
     enum sf_coltype inc_type, ts_type;
     struct sf_buf sql;
+    struct sf_buf sql_first; /* the poll without the offset's lower bound (no offset yet) */
     bool prepared;
+    bool inc_warned; /* the WARN on an explicit incremental column without a usable order */
     bool offset_loaded;
     char *read_offset;    /* encoded offset where the next query starts */
     char *written_offset; /* last value written to flume_meta */
@@ -178,6 +187,9 @@ struct sql_ctx {
     struct sf_conn *status_conn; /* flume_meta reads and writes */
     struct sf_buf upsert_sql;
     bool status_ready;
+    bool locks_held;          /* the status-key locks were taken once (a later failure: lost) */
+    long long lock_wait_ms0;  /* monotonic ms the wait for a lost lock began; 0 = not waiting */
+    long long lock_check_ms;  /* monotonic ms of the last check of the status connection */
     struct sql_table *tabs;
     size_t ntabs;
     size_t cursor;   /* next table to poll */
@@ -240,10 +252,11 @@ static const struct sf_option sql_options[] = {
       "ms a missing id below the highest one read is waited for (its transaction may commit "
       "late) before it counts as a permanent gap; rows above it flow meanwhile and are delivered "
       "once; 0 = off (integer incrementing columns)" },
-    { "start.from", SF_OPT_STRING, "0", 0, 0, offsetof(struct sql_ctx, start_from), 0,
+    { "start.from", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, start_from), 0,
       "incremental.value", NULL,
-      "offset used when flume_meta has no row for this source (timestamp modes: the earliest "
-      "timestamp when left at 0)" },
+      "offset used when flume_meta has no row for this source: the first query reads the rows "
+      "past it (timestamp modes: 0 stands for the earliest timestamp). Unset: the first query has "
+      "no lower bound, so every row is read, ids 0 and below too (custom.query: 0)" },
     { "custom.query", SF_OPT_STRING, NULL, 0, 0, offsetof(struct sql_ctx, custom_query), 0, NULL,
       NULL, "query with $@$ standing for the last offset (bound as a parameter)" },
     { "max.rows", SF_OPT_INT, "2000", 1, 100000000, offsetof(struct sql_ctx, max_rows), 0, NULL,
@@ -342,43 +355,27 @@ static int cmp_int_text(const char *a, const char *b)
     return na ? -r : r;
 }
 
-/* Order of two offset values: numeric for integers, else textual (ISO timestamps sort so). */
-static int cmp_value(const char *a, const char *b)
+/* The integer order of two offsets of an integer column, or false when either is not a plain
+ * integer (or "hw;gaps" with an integer hw): those are ordered by the database (offset_cmp). */
+static bool cmp_int_offset(const char *a, const char *b, int *res)
 {
-    /* gap-tracking offsets "hw;gaps" order by hw */
     char ha[32], hb[32];
     size_t la = strcspn(a, ";"), lb = strcspn(b, ";");
-    if ((a[la] || b[lb]) && la < sizeof(ha) && lb < sizeof(hb)) {
-        memcpy(ha, a, la);
-        ha[la] = '\0';
-        memcpy(hb, b, lb);
-        hb[lb] = '\0';
-        if (is_integer(ha) && is_integer(hb) && cmp_int_text(ha, hb) != 0) {
-            return cmp_int_text(ha, hb);
-        }
+    if (la >= sizeof(ha) || lb >= sizeof(hb)) {
+        return false;
     }
-    if (is_integer(a) && is_integer(b)) {
-        return cmp_int_text(a, b);
+    memcpy(ha, a, la);
+    ha[la] = '\0';
+    memcpy(hb, b, lb);
+    hb[lb] = '\0';
+    if (!is_integer(ha) || !is_integer(hb)) {
+        return false;
     }
-    return strcmp(a, b);
-}
-
-/* Order of two encoded offsets; timestamp+incrementing offsets are "ts,inc". */
-static int cmp_offset(int mode, const char *a, const char *b)
-{
-    if (mode != MODE_TS_INC) {
-        return cmp_value(a, b);
+    *res = cmp_int_text(ha, hb);
+    if (*res == 0 && (a[la] || b[lb])) {
+        *res = strcmp(a, b); /* one hw, other gaps: as before, by the text of the gap list */
     }
-    const char *ca = strchr(a, ','), *cb = strchr(b, ',');
-    if (!ca || !cb) {
-        return strcmp(a, b);
-    }
-    size_t la = (size_t)(ca - a), lb = (size_t)(cb - b);
-    int r = strncmp(a, b, la < lb ? la : lb);
-    if (r == 0 && la != lb) {
-        r = la < lb ? -1 : 1;
-    }
-    return r ? r : cmp_value(ca + 1, cb + 1);
+    return true;
 }
 
 static int check_url(struct sf_source *src, const char *url, struct sf_prop *at,
@@ -593,6 +590,10 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
             sf_buf_puts(&key, c->status_key ? c->status_key : (t->name ? t->name : src->name));
         }
         t->status_key = sf_buf_steal(&key);
+        t->lock_id = sf_status_lock_id(c->status_url ? c->status_dburl.database
+                                                     : c->dburl.database,
+                                       c->status_table, t->status_key);
+        sf_status_lock_param(t->lock_id, t->lock_param, sizeof(t->lock_param));
         sf_buf_printf(&key, "%s/%s", src->name, t->status_key);
         t->chan_key = sf_buf_steal(&key);
         t->tracker = sf_ack_tracker_create();
@@ -632,6 +633,18 @@ static void free_pk(struct sql_table *t)
     t->npk = 0;
 }
 
+/* Close the rows connection only (a failed poll): the status connection keeps its status-key
+ * locks, so no other agent can take them meanwhile; it is checked on its own (ensure_ready). */
+static void close_rows(struct sql_ctx *c)
+{
+    if (c->conn) {
+        c->cx->close(c->conn);
+        c->conn = NULL;
+    }
+    c->lock_check_ms = 0; /* the server may be gone: check the status connection first */
+}
+
+/* Close both connections (the status one releases the status-key locks). */
 static void close_conns(struct sql_ctx *c)
 {
     if (c->conn) {
@@ -683,9 +696,14 @@ static enum sf_status fatal(struct sf_source *src, const char *fmt, ...)
     return SF_BACKOFF;
 }
 
-/* The default start offset of the mode. */
+/* The start offset of the mode when flume_meta has no row: start.from, or NULL (no offset yet:
+ * the first query has no lower bound) when it is not set; custom.query binds "0" then, since its
+ * text has the bound. */
 static const char *initial_offset(const struct sql_ctx *c)
 {
+    if (!c->start_from) {
+        return c->custom_query ? "0" : NULL;
+    }
     bool dflt = strcmp(c->start_from, "0") == 0;
     if (c->mode == MODE_TIMESTAMP) {
         return dflt ? TS_FLOOR : c->start_from;
@@ -754,9 +772,15 @@ static int meta_put(struct sql_ctx *c, const char *key, const char *val, char *e
     return c->scx->exec(c->status_conn, c->upsert_sql.data, p, 2, err, errsz);
 }
 
+static int offset_cmp(struct sql_ctx *c, struct sql_table *t, const char *a, const char *b,
+                      int *res, char *err, size_t errsz);
+static int status_open(struct sf_source *src, char *err, size_t errsz);
+
 /* Read the table's flume_meta row and each durable channel's offset, and choose where to resume:
  * per channel the later of the two (a durable channel holds what it recorded), then the earliest
- * over the channels (a row is resumed after only if every channel has it). */
+ * over the channels (a row is resumed after only if every channel has it). With neither a row
+ * nor start.from, read_offset stays NULL: no offset yet, the first query has no lower bound.
+ * Runs after prepare_table (non-integer offsets are ordered by the database). */
 static int load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
 {
     struct sql_ctx *c = src->ctx;
@@ -767,27 +791,50 @@ static int load_offset(struct sf_source *src, struct sql_table *t, char *err, si
     }
     const char *base = meta ? meta : initial_offset(c);
     char *resume = NULL;
+    bool have = false; /* resume was chosen (it may be NULL: no offset) */
     struct sf_buf why = SF_BUF_INIT;
-    sf_buf_printf(&why, "%s \"%s\"", meta ? "flume_meta has" : "flume_meta has no row; start at",
-                  base);
-    for (size_t i = 0; i < src->nch; i++) {
+    if (meta) {
+        sf_buf_printf(&why, "%s has \"%s\"", c->status_table, meta);
+    } else if (base) {
+        sf_buf_printf(&why, "%s has no row; start.from \"%s\"%s", c->status_table, base,
+                      c->start_from ? "" : " (custom.query without start.from)");
+    } else {
+        sf_buf_printf(&why, "%s has no row and start.from is not set: the first query has no "
+                      "lower bound", c->status_table);
+    }
+    int cmp = 0;
+    for (size_t i = 0; rc == SF_OK && i < src->nch; i++) {
         char *chan = NULL;
         const char *pos = base; /* a memory channel holds nothing across a restart */
         if (sf_channel_offset_get(src->chs[i], t->chan_key, &chan) == SF_OK && chan) {
             sf_buf_printf(&why, ", channel \"%s\" recorded \"%s\"", src->chs[i]->name, chan);
-            if (cmp_offset(c->mode, chan, base) > 0) {
+            rc = offset_cmp(c, t, chan, base, &cmp, err, errsz);
+            if (rc == SF_OK && cmp > 0) {
                 pos = chan;
             }
         }
-        if (!resume || cmp_offset(c->mode, pos, resume) < 0) {
+        if (rc == SF_OK && have) {
+            rc = offset_cmp(c, t, pos, resume, &cmp, err, errsz);
+        }
+        if (rc == SF_OK && (!have || cmp < 0)) {
             set_str(&resume, pos);
+            have = true;
         }
         free(chan);
     }
-    if (!resume) {
-        resume = strdup(base);
+    if (rc == SF_OK && !have) {
+        set_str(&resume, base);
     }
-    if (cmp_offset(c->mode, resume, base) > 0) {
+    if (rc == SF_OK) {
+        rc = offset_cmp(c, t, resume, base, &cmp, err, errsz);
+    }
+    if (rc != SF_OK) {
+        free(meta);
+        free(resume);
+        sf_buf_free(&why);
+        return rc;
+    }
+    if (cmp > 0) {
         /* every channel is durable and holds the rows up to resume: flume_meta follows it (it
          * lags the channels, never leads them); events replayed from a channel carry no tracker,
          * so without this it would stay behind until new rows arrive */
@@ -797,13 +844,47 @@ static int load_offset(struct sf_source *src, struct sql_table *t, char *err, si
     t->read_offset = resume;
     t->written_offset = meta;
     t->offset_loaded = true;
-    SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; resuming after \"%s\"", SF_SOURCE_ARGS(src),
-            t->status_key, why.data, resume);
+    if (resume) {
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; resuming after \"%s\"", SF_SOURCE_ARGS(src),
+                t->status_key, why.data, resume);
+    } else {
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; reading from the first row",
+                SF_SOURCE_ARGS(src), t->status_key, why.data);
+    }
     sf_buf_free(&why);
     return SF_OK;
 }
 
-/* Create the status table and the upsert text (once per connection of the status database). */
+/* Whether the status table exists (the connector's privileges_sql, first column), so that an
+ * existing table needs no CREATE privilege. @return SF_OK or the connector's error. */
+static int status_table_exists(struct sql_ctx *c, bool *exists, char *err, size_t errsz)
+{
+    const char *dot = strchr(c->status_table, '.');
+    char *schema = dot ? strndup(c->status_table, (size_t)(dot - c->status_table)) : NULL;
+    struct sf_param p[2] = { { schema, SF_COL_TEXT },
+                             { dot ? dot + 1 : c->status_table, SF_COL_TEXT } };
+    const struct sf_column *cols;
+    size_t ncols;
+    *exists = false;
+    int rc = c->scx->query(c->status_conn, c->scx->privileges_sql, p, 2, &cols, &ncols, err, errsz);
+    if (rc == SF_OK) {
+        struct sf_row row;
+        int got;
+        while ((got = c->scx->fetch(c->status_conn, &row, err, errsz)) == 1) {
+            if (row.ncols > 0 && row.vals[0]) {
+                *exists = row.vals[0][0] == '1' || row.vals[0][0] == 't';
+            }
+        }
+        c->scx->query_end(c->status_conn);
+        rc = got < 0 ? got : SF_OK;
+    }
+    free(schema);
+    return rc;
+}
+
+/* Create the status table when it is missing and build the upsert text (once). Several sources
+ * starting at once may race on the CREATE (PostgreSQL's CREATE TABLE IF NOT EXISTS can fail with
+ * 23505/42P07 then): a failed CREATE after which the table exists counts as done. */
 static int prepare_status(struct sf_source *src, char *err, size_t errsz, bool *is_fatal)
 {
     struct sql_ctx *c = src->ctx;
@@ -813,8 +894,19 @@ static int prepare_status(struct sf_source *src, char *err, size_t errsz, bool *
         snprintf(err, errsz, "bad status.table name \"%s\"", c->status_table);
         *is_fatal = true;
     } else if (c->status_create) {
-        c->scx->status_table_ddl(qt.data, &q);
-        rc = c->scx->exec(c->status_conn, q.data, NULL, 0, err, errsz);
+        bool exists = false;
+        rc = status_table_exists(c, &exists, err, errsz);
+        if (rc == SF_OK && !exists) {
+            c->scx->status_table_ddl(qt.data, &q);
+            rc = c->scx->exec(c->status_conn, q.data, NULL, 0, err, errsz);
+            char perr[256];
+            if (rc != SF_OK && !sf_err_retriable(rc) &&
+                status_table_exists(c, &exists, perr, sizeof(perr)) == SF_OK && exists) {
+                SF_DEBUG("status table %s: created meanwhile by another session (%s)",
+                         c->status_table, err);
+                rc = SF_OK;
+            }
+        }
         *is_fatal = rc != SF_OK && !sf_err_retriable(rc);
     }
     if (rc == SF_OK) {
@@ -825,6 +917,13 @@ static int prepare_status(struct sf_source *src, char *err, size_t errsz, bool *
     sf_buf_free(&q);
     sf_buf_free(&qt);
     return rc;
+}
+
+/* Whether an incremental column of class ty has an order the database and the agent agree on
+ * and that grows with inserts (integers, decimals, date/time). */
+static bool inc_type_ordered(enum sf_coltype ty)
+{
+    return ty == SF_COL_INT || ty == SF_COL_DECIMAL || ty == SF_COL_TEMPORAL;
 }
 
 /* Learn the class of column col of table (so offsets bind with the right type). */
@@ -851,6 +950,96 @@ static int probe_type(struct sql_ctx *c, const char *qtable, const char *col, en
     return rc;
 }
 
+/* Order of two encoded offsets a and b of table t into *res (<0, 0, >0); NULL stands for "no
+ * offset yet", below every offset. Integer offsets (and "hw;gaps") compare in C; everything else
+ * (text under the column's collation, decimals, date/time, the "ts,inc" pairs) is ordered by the
+ * database, the order its `col > ?` uses:
+ *   SELECT MIN(k), MAX(k) FROM (SELECT col AS v1, 0 AS k FROM t WHERE 1 = 0
+ *     UNION ALL SELECT ?, 1 UNION ALL SELECT ?, 2) x GROUP BY v1 ORDER BY v1 DESC
+ * (the empty branch gives the parameters the column's type and collation; a custom.query has
+ * none, so its values compare as the database orders text). The first row is the greater value:
+ * k 1 (a), 2 (b), or both (equal). Runs on the rows connection; no query may be running there.
+ * @return SF_OK or the connector's error (err filled). */
+static int offset_cmp(struct sql_ctx *c, struct sql_table *t, const char *a, const char *b,
+                      int *res, char *err, size_t errsz)
+{
+    if (!a || !b) {
+        *res = (a != NULL) - (b != NULL);
+        return SF_OK;
+    }
+    if (strcmp(a, b) == 0) {
+        *res = 0;
+        return SF_OK;
+    }
+    bool pair = c->mode == MODE_TS_INC;
+    if (!pair && cmp_int_offset(a, b, res)) {
+        return SF_OK;
+    }
+    const char *ca = pair ? strchr(a, ',') : NULL, *cb = pair ? strchr(b, ',') : NULL;
+    char *a1 = pair && ca ? strndup(a, (size_t)(ca - a)) : strdup(a);
+    char *b1 = pair && cb ? strndup(b, (size_t)(cb - b)) : strdup(b);
+    const char *a2 = ca ? ca + 1 : "0", *b2 = cb ? cb + 1 : "0";
+    if (!a1 || !b1) {
+        abort();
+    }
+    int rc = SF_OK;
+    if (pair && strcmp(a1, b1) == 0 && cmp_int_offset(a2, b2, res)) {
+        goto out;
+    }
+    struct sf_buf q = SF_BUF_INIT;
+    struct sf_param p[4];
+    size_t np = 0;
+    enum sf_coltype t1 = SF_COL_TEXT, t2 = SF_COL_TEXT;
+    bool typed = t->qtab.len > 0 && !c->custom_query;
+    sf_buf_puts(&q, "SELECT MIN(k), MAX(k) FROM (");
+    if (typed) {
+        const char *col1 = c->mode == MODE_TIMESTAMP || pair ? t->qts.data : t->qinc.data;
+        t1 = c->mode == MODE_TIMESTAMP || pair ? t->ts_type : t->inc_type;
+        t2 = t->inc_type;
+        sf_buf_printf(&q, "SELECT %s AS v1, %s%s0 AS k FROM %s WHERE 1 = 0 UNION ALL ", col1,
+                      pair ? t->qinc.data : "", pair ? " AS v2, " : "", t->qtab.data);
+    }
+    for (int k = 1; k <= 2; k++) {
+        if (k == 2) {
+            sf_buf_puts(&q, " UNION ALL ");
+        }
+        sf_buf_puts(&q, "SELECT ");
+        p[np] = (struct sf_param){ k == 1 ? a1 : b1, t1 };
+        c->cx->placeholder((int)++np, &q);
+        sf_buf_puts(&q, k == 1 && !typed ? " AS v1, " : ", ");
+        if (pair) {
+            p[np] = (struct sf_param){ k == 1 ? a2 : b2, t2 };
+            c->cx->placeholder((int)++np, &q);
+            sf_buf_puts(&q, k == 1 && !typed ? " AS v2, " : ", ");
+        }
+        sf_buf_printf(&q, "%d%s", k, k == 1 && !typed ? " AS k" : "");
+    }
+    sf_buf_printf(&q, ") x GROUP BY v1%s ORDER BY v1 DESC%s", pair ? ", v2" : "",
+                  pair ? ", v2 DESC" : "");
+    const struct sf_column *cols;
+    size_t ncols;
+    rc = c->cx->query(c->conn, q.data, p, np, &cols, &ncols, err, errsz);
+    if (rc == SF_OK) {
+        struct sf_row row;
+        int got = c->cx->fetch(c->conn, &row, err, errsz);
+        if (got == 1 && row.ncols >= 2 && row.vals[0] && row.vals[1]) {
+            bool has_a = row.vals[0][0] == '1', has_b = row.vals[1][0] == '2';
+            *res = has_a && has_b ? 0 : has_a ? 1 : -1;
+        } else if (got >= 0) {
+            snprintf(err, errsz, "the database did not order \"%s\" and \"%s\"", a, b);
+            rc = SF_ERR_SQL;
+        } else {
+            rc = got;
+        }
+        c->cx->query_end(c->conn);
+    }
+    sf_buf_free(&q);
+out:
+    free(a1);
+    free(b1);
+    return rc;
+}
+
 /* Resolve column roles and build the table's poll query. */
 static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, size_t errsz,
                          bool *is_fatal)
@@ -859,6 +1048,7 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
     int rc;
     *is_fatal = false;
     sf_buf_reset(&t->sql);
+    sf_buf_reset(&t->sql_first);
     if (c->custom_query) {
         /* replace every $@$ with the placeholder of parameter 1 */
         const char *s = c->custom_query;
@@ -966,12 +1156,16 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
             sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qi.data);
             c->cx->placeholder(1, &t->sql);
             sf_buf_printf(&t->sql, " ORDER BY %s LIMIT %lld", qi.data, c->max_rows);
+            sf_buf_printf(&t->sql_first, "SELECT %s FROM %s WHERE %s IS NOT NULL ORDER BY %s "
+                          "LIMIT %lld", sel, qt.data, qi.data, qi.data, c->max_rows);
             break;
         case MODE_TIMESTAMP:
             /* no LIMIT: rows sharing one timestamp must not be cut in two */
             sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qts.data);
             c->cx->placeholder(1, &t->sql);
             sf_buf_printf(&t->sql, " AND %s < %s ORDER BY %s", qts.data, upper.data, qts.data);
+            sf_buf_printf(&t->sql_first, "SELECT %s FROM %s WHERE %s < %s ORDER BY %s", sel,
+                          qt.data, qts.data, upper.data, qts.data);
             break;
         case MODE_TS_INC:
             sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s < %s AND (%s > ", sel, qt.data,
@@ -983,9 +1177,13 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
             c->cx->placeholder(3, &t->sql);
             sf_buf_printf(&t->sql, ")) ORDER BY %s, %s LIMIT %lld", qts.data, qi.data,
                           c->max_rows);
+            sf_buf_printf(&t->sql_first, "SELECT %s FROM %s WHERE %s < %s ORDER BY %s, %s LIMIT "
+                          "%lld", sel, qt.data, qts.data, upper.data, qts.data, qi.data,
+                          c->max_rows);
             break;
         default: /* bulk */
             sf_buf_printf(&t->sql, "SELECT %s FROM %s", sel, qt.data);
+            sf_buf_puts(&t->sql_first, t->sql.data);
             break;
         }
         sf_buf_free(&upper);
@@ -997,6 +1195,24 @@ static int prepare_table(struct sf_source *src, struct sql_table *t, char *err, 
         }
         if (rc != SF_OK) {
             *is_fatal = !sf_err_retriable(rc);
+        } else if (t->inc && !inc_type_ordered(t->inc_type)) {
+            if (!c->inc_column) {
+                snprintf(err, errsz,
+                         "table \"%s\": the primary key \"%s\", the incremental column by "
+                         "default, is %s, not an integer, decimal or date/time column (whose "
+                         "order grows with inserts): set incremental.column.name to such a "
+                         "column, or use incremental.mode = timestamp (with timestamp.column.name) "
+                         "or incremental.mode = bulk",
+                         t->name, t->inc, sf_coltype_words(t->inc_type));
+                *is_fatal = true;
+                rc = SF_ERR_INVAL;
+            } else if (!t->inc_warned) {
+                t->inc_warned = true;
+                SF_WARN(SF_SOURCE_FMT "table \"%s\": incremental.column.name \"%s\" is %s: rows "
+                        "are read in the database's order of its values (its collation), and a "
+                        "row whose value sorts at or below the offset already read is never read",
+                        SF_SOURCE_ARGS(src), t->name, t->inc, sf_coltype_words(t->inc_type));
+            }
         }
     } else {
         *is_fatal = true;
@@ -1040,11 +1256,7 @@ static bool flush_row(struct sf_source *src, struct sf_ack_tracker *tr, const ch
     char err[512] = "";
     int rc = SF_ERR_CONN;
     if (!c->status_conn) {
-        rc = c->scx->connect(c->status_url ? &c->status_dburl : &c->dburl, &c->status_conn, err,
-                             sizeof(err));
-        if (rc != SF_OK) {
-            c->status_conn = NULL;
-        }
+        rc = status_open(src, err, sizeof(err)); /* the locks first: never write another's row */
     }
     if (c->status_conn && c->upsert_sql.len) {
         rc = meta_put(c, key, off, err, sizeof(err));
@@ -1344,13 +1556,22 @@ static int bf_raise_main(struct sf_source *src, struct sql_table *t, const char 
 {
     struct sql_ctx *c = src->ctx;
     const char *cur = t->read_offset;
-    char *hw = strndup(cur, strcspn(cur, ";"));
-    if (!hw) {
-        return SF_ERR_NOMEM;
+    int cmp = -1;
+    if (cur && strcmp(cur, hwm) == 0) {
+        return SF_OK;
     }
-    bool raise = strcmp(cur, hwm) != 0 && cmp_offset(c->mode, hw, hwm) <= 0;
-    free(hw);
-    if (!raise) {
+    if (cur) {
+        char *hw = strndup(cur, strcspn(cur, ";"));
+        if (!hw) {
+            return SF_ERR_NOMEM;
+        }
+        int rc = offset_cmp(c, t, hw, hwm, &cmp, err, errsz);
+        free(hw);
+        if (rc != SF_OK) {
+            return rc;
+        }
+    }
+    if (cmp > 0) {
         return SF_OK;
     }
     int rc = meta_put(c, t->status_key, hwm, err, errsz);
@@ -1359,7 +1580,7 @@ static int bf_raise_main(struct sf_source *src, struct sql_table *t, const char 
     }
     SF_INFO(SF_SOURCE_FMT "table \"%s\": offset raised from \"%s\" to the backfill's high-water "
             "mark \"%s\" (streaming continues after it)",
-            SF_SOURCE_ARGS(src), t->status_key, cur, hwm);
+            SF_SOURCE_ARGS(src), t->status_key, cur ? cur : "(none: no offset yet)", hwm);
     set_str(&t->read_offset, hwm);
     set_str(&t->written_offset, hwm);
     t->gaps_init = false; /* the gap state is parsed again from the new offset */
@@ -1659,7 +1880,7 @@ static int bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t
             t->bf = BF_DONE;
             SF_INFO(SF_SOURCE_FMT "table \"%s\": backfill finished earlier (%s); streaming after "
                     "\"%s\"",
-                    SF_SOURCE_ARGS(src), t->status_key, why.data, t->read_offset);
+                    SF_SOURCE_ARGS(src), t->status_key, why.data, OFF_TEXT(t->read_offset));
             bf_prog_free(&p);
             sf_buf_free(&why);
             return SF_OK;
@@ -1675,7 +1896,7 @@ static int bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t
                 t->bf = BF_DONE;
                 SF_INFO(SF_SOURCE_FMT "table \"%s\": nothing to backfill (the table is empty); "
                         "streaming after \"%s\"",
-                        SF_SOURCE_ARGS(src), t->status_key, t->read_offset);
+                        SF_SOURCE_ARGS(src), t->status_key, OFF_TEXT(t->read_offset));
                 return SF_OK;
             }
         }
@@ -1739,6 +1960,65 @@ static int bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t
     return SF_OK;
 }
 
+/* Connect the status connection when it is down and take the lock of every table's status key on
+ * it (sf_status_lock_id: one running agent per offset row), before anything is read or written
+ * there. @return SF_OK (connected, every lock held), LOCK_BUSY (a lock is held by another session:
+ * err names the key and the holder; the connection is closed again, releasing the others), or a
+ * connection error. */
+static int status_open(struct sf_source *src, char *err, size_t errsz)
+{
+    struct sql_ctx *c = src->ctx;
+    int rc = SF_OK;
+    if (c->status_conn) {
+        return SF_OK;
+    }
+    rc = c->scx->connect(c->status_url ? &c->status_dburl : &c->dburl, &c->status_conn, err, errsz);
+    if (rc != SF_OK) {
+        c->status_conn = NULL;
+        return rc;
+    }
+    for (size_t i = 0; rc == SF_OK && i < c->ntabs; i++) {
+        struct sql_table *t = &c->tabs[i];
+        char *v = NULL;
+        rc = query_one_value(c->scx, c->status_conn, c->scx->lock_try_sql, t->lock_param, &v, err,
+                             errsz);
+        bool taken = rc == SF_OK && v && (strcmp(v, "1") == 0 || strcasecmp(v, "t") == 0);
+        free(v);
+        if (rc == SF_OK && !taken) {
+            char *holder = NULL;
+            char herr[512] = "";
+            if (query_one_value(c->scx, c->status_conn, c->scx->lock_holder_sql, t->lock_param,
+                                &holder, herr, sizeof(herr)) != SF_OK) {
+                free(holder);
+                holder = NULL;
+            }
+            char lname[40]; /* the lock as the database shows it */
+            if (strcmp(c->scx->name, "mysql") == 0) {
+                snprintf(lname, sizeof(lname), "\"sqlflume.%016llx\"",
+                         (unsigned long long)t->lock_id);
+            } else {
+                snprintf(lname, sizeof(lname), "%s", t->lock_param);
+            }
+            snprintf(err, errsz,
+                     "status key \"%s\" (its row in %s) is in use by another running agent: "
+                     "the database lock %s is held by %s; one agent per status key (set a "
+                     "different status.key, or stop the other agent)",
+                     t->status_key, c->status_table, lname,
+                     holder ? holder : herr[0] ? herr : "a session the database does not name");
+            free(holder);
+            rc = LOCK_BUSY;
+        }
+    }
+    if (rc != SF_OK) {
+        c->scx->close(c->status_conn);
+        c->status_conn = NULL;
+        return rc;
+    }
+    SF_DEBUG(SF_SOURCE_FMT "status connection up; %zu status-key lock(s) held",
+             SF_SOURCE_ARGS(src), c->ntabs);
+    return SF_OK;
+}
+
 /* Make sure the connections are up and the table is ready to poll. */
 static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, bool *ok)
 {
@@ -1758,14 +2038,53 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
         SF_INFO(SF_SOURCE_FMT "connected to %s", SF_SOURCE_ARGS(src), c->redacted_url);
     }
     if (!c->status_conn) {
-        rc = c->scx->connect(c->status_url ? &c->status_dburl : &c->dburl, &c->status_conn, err,
-                             sizeof(err));
+        rc = status_open(src, err, sizeof(err));
+        if (rc == LOCK_BUSY && !c->locks_held) {
+            return fatal(src, "%s", err);
+        }
+        if (rc == LOCK_BUSY) {
+            long long now = mono_ms();
+            if (!c->lock_wait_ms0) {
+                c->lock_wait_ms0 = now;
+                SF_WARN(SF_SOURCE_FMT "the status connection was lost and %s; waiting up to %d s "
+                        "for it", SF_SOURCE_ARGS(src), err, LOCK_WAIT_MS / 1000);
+            }
+            if (now - c->lock_wait_ms0 >= LOCK_WAIT_MS) {
+                return fatal(src, "lost the status-key lock after the status connection was lost "
+                             "and could not take it back within %d s: %s; stopping",
+                             LOCK_WAIT_MS / 1000, err);
+            }
+            src->backoff_ms = 1000;
+            return SF_BACKOFF;
+        }
         if (rc != SF_OK) {
-            c->status_conn = NULL;
             if (rc == SF_ERR_AUTH || rc == SF_ERR_INVAL) {
                 return fatal(src, "status database: %s", err);
             }
             return backoff(src, rc, "status database", err);
+        }
+        if (c->lock_wait_ms0) {
+            SF_INFO(SF_SOURCE_FMT "took the status-key lock(s) back after %lld ms",
+                    SF_SOURCE_ARGS(src), mono_ms() - c->lock_wait_ms0);
+        } else if (c->locks_held) {
+            SF_INFO(SF_SOURCE_FMT "status connection re-established; status-key lock(s) taken "
+                    "back", SF_SOURCE_ARGS(src));
+        }
+        c->locks_held = true;
+        c->lock_wait_ms0 = 0;
+        c->lock_check_ms = mono_ms();
+    } else if (mono_ms() - c->lock_check_ms >= LOCK_CHECK_MS) {
+        /* the locks live as long as the session: a session killed server-side is noticed here,
+         * and reconnected (locks first) before the next poll */
+        char *v = NULL;
+        c->lock_check_ms = mono_ms();
+        rc = query_one_value(c->scx, c->status_conn, "SELECT 1", NULL, &v, err, sizeof(err));
+        free(v);
+        if (rc != SF_OK) {
+            c->scx->close(c->status_conn);
+            c->status_conn = NULL;
+            return backoff(src, rc, "status connection lost (it holds the status-key locks)",
+                           err);
         }
     }
     bool is_fatal = false;
@@ -1779,6 +2098,16 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
             return backoff(src, rc, "could not prepare the status table", err);
         }
     }
+    if (!t->prepared) {
+        rc = prepare_table(src, t, err, sizeof(err), &is_fatal);
+        if (rc != SF_OK) {
+            if (is_fatal) {
+                return fatal(src, "%s", err);
+            }
+            close_rows(c);
+            return backoff(src, rc, "could not prepare the poll", err);
+        }
+    }
     if (!t->offset_loaded && c->mode != MODE_BULK) {
         rc = load_offset(src, t, err, sizeof(err));
         if (rc != SF_OK) {
@@ -1787,16 +2116,6 @@ static enum sf_status ensure_ready(struct sf_source *src, struct sql_table *t, b
             }
             close_conns(c);
             return backoff(src, rc, "could not read the stored offset", err);
-        }
-    }
-    if (!t->prepared) {
-        rc = prepare_table(src, t, err, sizeof(err), &is_fatal);
-        if (rc != SF_OK) {
-            if (is_fatal) {
-                return fatal(src, "%s", err);
-            }
-            close_conns(c);
-            return backoff(src, rc, "could not prepare the poll", err);
         }
     }
     if (c->backfill && !t->bf_loaded) {
@@ -2050,7 +2369,9 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     size_t nparams = 0;
     char *ts_part = NULL;
     const char *inc_part = NULL;
-    if (c->mode == MODE_TS_INC) {
+    if (!t->read_offset) {
+        nparams = 0; /* no offset yet: t->sql_first, without a lower bound */
+    } else if (c->mode == MODE_TS_INC) {
         const char *comma = strchr(t->read_offset, ',');
         ts_part = comma ? strndup(t->read_offset, (size_t)(comma - t->read_offset))
                         : strdup(t->read_offset);
@@ -2070,22 +2391,23 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         params[0] = (struct sf_param){ t->read_offset, ty };
         nparams = (c->custom_query && !strstr(c->custom_query, "$@$")) ? 0 : 1;
     }
-    const char *sql = t->sql.data;
+    const char *sql = t->read_offset ? t->sql.data : t->sql_first.data;
     struct sf_param gparams[1 + 2 * SF_GAPS_MAX];
     char gnum[1 + 2 * SF_GAPS_MAX][24];
-    if (t->gaps_on) {
+    bool gapq = t->gaps_on && t->read_offset;
+    if (gapq) {
         sql = gap_query(src, t, gparams, gnum, &nparams);
     }
     const struct sf_column *cols;
     size_t ncols;
-    int rc = c->cx->query(c->conn, sql, t->gaps_on ? gparams : params, nparams, &cols, &ncols,
-                          err, sizeof(err));
+    int rc = c->cx->query(c->conn, sql, gapq ? gparams : params, nparams, &cols, &ncols, err,
+                          sizeof(err));
     free(ts_part);
     if (rc != SF_OK) {
         if (!sf_err_retriable(rc)) {
             return fatal(src, "poll query of \"%s\" failed: %s", t->status_key, err);
         }
-        close_conns(c);
+        close_rows(c);
         return backoff(src, rc, "poll query failed", err);
     }
     /* where the offset and key values are in each row */
@@ -2129,6 +2451,13 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
             sf_buf_append(&last, row.vals[inc_idx], row.lens[inc_idx]);
             if (t->gaps_on) {
                 long long id = parse_id(last.data, last.len);
+                if (!t->gaps_init) {
+                    /* no offset yet, first row: ids from 1 below it may still commit (as with
+                     * the seed's start at 0); an id of 0 or below starts the set right under it */
+                    t->gaps_init = true;
+                    sf_gapset_init(&t->gs_work, id > 0 || id == LLONG_MIN ? 0 : id - 1,
+                                   SF_GAPS_MAX);
+                }
                 if (id > t->gs_work.hw + 1) {
                     t->gst.opened++;
                 } else if (sf_gapset_in_gap(&t->gs_work, id)) {
@@ -2170,7 +2499,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
         if (!sf_err_retriable(got)) {
             return fatal(src, "reading rows of \"%s\" failed: %s", t->status_key, err);
         }
-        close_conns(c);
+        close_rows(c);
         return backoff(src, got, "reading rows failed", err);
     }
     c->cx->query_end(c->conn);
@@ -2184,7 +2513,7 @@ static enum sf_status poll_table(struct sf_source *src, struct sql_table *t, lon
     sf_buf_free(&last);
     if (*rows > 0) {
         SF_DEBUG(SF_SOURCE_FMT "read %lld rows of \"%s\" up to offset \"%s\"",
-                 SF_SOURCE_ARGS(src), *rows, t->status_key, t->read_offset);
+                 SF_SOURCE_ARGS(src), *rows, t->status_key, OFF_TEXT(t->read_offset));
     }
     return SF_READY;
 }
@@ -2440,7 +2769,7 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
         if (!sf_err_retriable(rc)) {
             return fatal(src, "backfill query of \"%s\" failed: %s", t->status_key, err);
         }
-        close_conns(c);
+        close_rows(c);
         return backoff(src, rc, "backfill query failed", err);
     }
     struct row_layout lo;
@@ -2511,7 +2840,7 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
             st = fatal(src, "reading backfill rows of \"%s\" failed: %s", t->status_key, err);
         } else {
             c->cx->query_end(c->conn);
-            close_conns(c);
+            close_rows(c);
             st = backoff(src, got, "reading backfill rows failed", err);
         }
         goto out; /* the rows of this batch are read again from the last key delivered */
@@ -2534,7 +2863,7 @@ static enum sf_status backfill_chunk(struct sf_source *src, struct sql_table *t,
                 SF_SOURCE_ARGS(src), t->status_key, t->bf_rows, t->bf_chunks + (*rows > 0),
                 t->bf_rows - t->bf_rows_run0, secs,
                 secs > 0.001 ? (double)(t->bf_rows - t->bf_rows_run0) / secs : 0.0,
-                t->read_offset);
+                OFF_TEXT(t->read_offset));
     } else {
         bf_report(src, t);
     }
@@ -2581,7 +2910,7 @@ static enum sf_status sql_process(struct sf_source *src)
                 return fatal(src, "checking the open transactions for the backfill of \"%s\" "
                              "failed: %s", t->status_key, err);
             }
-            close_conns(c);
+            close_rows(c);
             return backoff(src, rc, "checking open transactions failed", err);
         }
         rows = 0;
@@ -2659,6 +2988,7 @@ static void sql_stop(struct sf_source *src)
         free(t->written_offset);
         free(t->pending_offset);
         sf_buf_free(&t->sql);
+        sf_buf_free(&t->sql_first);
         sf_buf_free(&t->sel_from);
         sf_buf_free(&t->qinc);
         sf_buf_free(&t->qts);

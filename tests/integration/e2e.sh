@@ -1059,10 +1059,317 @@ for l in open(sys.argv[1]):
     pass
 }
 
+# ---------------------------------------------------------------- issue 10: no row skipped, one agent per key
+
+# sorted values of FIELD of the JSON bodies of a consume output, space-separated
+field_of() { # file field
+    $PY -c '
+import json, sys
+print(" ".join(sorted(str(json.loads(json.loads(l)["value"])[sys.argv[2]]) for l in open(sys.argv[1]))))' "$1" "$2"
+}
+# the lock id of a status key in flume_meta of sqlflume_test (64-bit FNV-1a of "db\ntable\nkey",
+# computed here independently of the C code): signed decimal for PostgreSQL, the name for MySQL
+lock_of() { # key
+    $PY -c '
+import sys
+h = 0xcbf29ce484222325
+for b in ("sqlflume_test\nflume_meta\n" + sys.argv[1]).encode():
+    h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+print(("sqlflume.%016x" % h) if sys.argv[2] == "mysql" else (h - (1 << 64) if h >= 1 << 63 else h))' "$1" "$DB_KIND"
+}
+# the lock as the agent's message shows it: the name in quotes (MySQL), the id (PostgreSQL)
+lock_shown() { if [ "$DB_KIND" = mysql ]; then echo "\"$(lock_of "$1")\""; else lock_of "$1"; fi; }
+# wait_exit SECONDS: the agent's exit code once it ended by itself (124 = still running: killed)
+wait_exit() {
+    local end=$((SECONDS + $(secs "$1")))
+    while [ $SECONDS -lt $end ] && kill -0 "$AGENT_PID" 2>/dev/null; do sleep 0.2; done
+    if kill -0 "$AGENT_PID" 2>/dev/null; then agent_kill9; RC=124; return; fi
+    RC=0
+    wait "$AGENT_PID" || RC=$?
+    AGENT_PID=""
+}
+
+# no flume_meta row and no start.from: the first query has no lower bound (ids 0 and -5, the
+# earliest timestamp); an explicit start.from = 0 keeps the seed's meaning (> 0)
+s_no_lower_bound() {
+    t no_lower_bound
+    db_create_idv nlb
+    db_exec "INSERT INTO nlb (id, v) VALUES (-5, 'm'), (0, 'z'), (1, 'o')"
+    write_conf "$WORK/nlb.conf" nlb nlb
+    agent_start "$WORK/nlb.conf" "$WORK/nlb.log"
+    wait_hw nlb 1 20 || return
+    agent_term
+    assert_contains "$WORK/nlb.log" 'table "nlb": flume_meta has no row and start.from is not set: the first query has no lower bound; reading from the first row' "no lower bound logged" || return
+    db_exec "INSERT INTO nlb (id, v) VALUES (2, 't')"
+    agent_start "$WORK/nlb.conf" "$WORK/nlb.log"
+    wait_hw nlb 2 20 || return
+    agent_term
+    consume nlb 0 "$WORK/nlb.out"
+    assert_eq "-5 0 1 2" "$(ids_of "$WORK/nlb.out" | sort -n | tr '\n' ' ' | sed 's/ $//')" "every id exactly once" || return
+    # explicit start.from = 0: rows above 0 only, and the log says where it started
+    db_create_idv nlb0
+    db_exec "INSERT INTO nlb0 (id, v) VALUES (-5, 'm'), (0, 'z'), (1, 'o')"
+    write_conf "$WORK/nlb0.conf" nlb0 nlb0 "a1.sources.r1.start.from = 0"
+    agent_start "$WORK/nlb0.conf" "$WORK/nlb0.log"
+    wait_offset nlb0 1 20 || return
+    agent_term
+    assert_contains "$WORK/nlb0.log" 'table "nlb0": flume_meta has no row; start.from "0"; resuming after "0"' "start.from logged" || return
+    consume nlb0 0 "$WORK/nlb0.out"
+    assert_eq "1" "$(ids_of "$WORK/nlb0.out" | tr '\n' ' ' | sed 's/ $//')" "explicit start.from = 0 skips 0 and -5" || return
+    # timestamp mode: the earliest timestamp a column holds is read too
+    local tst=TIMESTAMP
+    [ "$DB_KIND" = mysql ] && tst=DATETIME
+    db_exec "DROP TABLE IF EXISTS nlbts"
+    db_exec "CREATE TABLE nlbts (id BIGINT NOT NULL PRIMARY KEY, ts $tst NOT NULL)"
+    db_exec "INSERT INTO nlbts VALUES (1, '0001-01-01 00:00:00'), (2, '2020-01-01 00:00:00')"
+    write_conf "$WORK/nlbts.conf" nlbts nlbts "a1.sources.r1.incremental.mode = timestamp" \
+        "a1.sources.r1.timestamp.column.name = ts"
+    agent_start "$WORK/nlbts.conf" "$WORK/nlbts.log"
+    wait_offset nlbts "2020-01-0100:00:00" 20 || return
+    agent_term
+    consume nlbts 0 "$WORK/nlbts.out"
+    assert_eq "1 2" "$(field_of "$WORK/nlbts.out" id)" "the earliest timestamp is read" || return
+    pass
+}
+
+# a text primary key as the default incremental column: refused at start with one ERROR naming
+# the ways out, nothing produced; check --connect reports the same
+s_text_pk_refused() {
+    t text_pk_refused
+    db_exec "DROP TABLE IF EXISTS txtpk"
+    db_exec "CREATE TABLE txtpk (code VARCHAR(20) NOT NULL PRIMARY KEY, v VARCHAR(10))"
+    db_exec "INSERT INTO txtpk VALUES ('a', 'x'), ('b', 'y')"
+    kafka_cmd "topic txtpk"
+    write_conf "$WORK/txtpk.conf" txtpk txtpk
+    local msg='table "txtpk": the primary key "code", the incremental column by default, is text, not an integer, decimal or date/time column (whose order grows with inserts): set incremental.column.name to such a column, or use incremental.mode = timestamp (with timestamp.column.name) or incremental.mode = bulk'
+    agent_start "$WORK/txtpk.conf" "$WORK/txtpk.log"
+    wait_exit 30
+    assert_eq 1 "$RC" "exit code" || { cat "$WORK/txtpk.log" >&2; return; }
+    assert_contains "$WORK/txtpk.log" "$msg" "error message" || return
+    assert_eq 1 "$(grep -c ' ERROR ' "$WORK/txtpk.log")" "exactly one error line" || { cat "$WORK/txtpk.log" >&2; return; }
+    assert_eq "" "$(db_offset txtpk)" "no offset written" || return
+    consume txtpk 0 "$WORK/txtpk.out" --idle 3
+    assert_eq 0 "$(wc -l <"$WORK/txtpk.out")" "nothing produced" || return
+    RC=0
+    timeout "$(secs 60)" "$SF_BIN" check --connect -n a1 -f "$WORK/txtpk.conf" >"$WORK/txtpk.chk" 2>&1 || RC=$?
+    assert_eq 1 "$RC" "check --connect exit code" || { cat "$WORK/txtpk.chk" >&2; return; }
+    assert_contains "$WORK/txtpk.chk" "FAIL r1 txtpk: the primary key \"code\", the incremental column by default, is text, not an integer, decimal or date/time column" "check --connect" || return
+    pass
+}
+
+# an explicitly named text incremental column runs, with one WARN; a restart resumes after the
+# last key: 'a', 'b', 'c', restart, 'd' arrive exactly once
+s_text_incremental() {
+    t text_incremental
+    db_exec "DROP TABLE IF EXISTS txtinc"
+    db_exec "CREATE TABLE txtinc (code VARCHAR(20) NOT NULL PRIMARY KEY, v VARCHAR(10))"
+    db_exec "INSERT INTO txtinc VALUES ('a', '1'), ('b', '2'), ('c', '3')"
+    write_conf "$WORK/txtinc.conf" txtinc txtinc "a1.sources.r1.incremental.column.name = code"
+    agent_start "$WORK/txtinc.conf" "$WORK/txtinc1.log"
+    wait_offset txtinc c 20 || return
+    agent_term
+    local warn='table "txtinc": incremental.column.name "code" is text: rows are read in the database'"'"'s order of its values (its collation), and a row whose value sorts at or below the offset already read is never read'
+    assert_contains "$WORK/txtinc1.log" "$warn" "warning" || return
+    assert_eq 1 "$(grep -c ' WARN .*incremental.column.name "code" is text' "$WORK/txtinc1.log")" "one warning" || return
+    db_exec "INSERT INTO txtinc VALUES ('d', '4')"
+    agent_start "$WORK/txtinc.conf" "$WORK/txtinc2.log"
+    wait_offset txtinc d 20 || return
+    agent_term
+    assert_contains "$WORK/txtinc2.log" 'flume_meta has "c"; resuming after "c"' "resume logged" || return
+    consume txtinc 0 "$WORK/txtinc.out"
+    assert_eq "a b c d" "$(field_of "$WORK/txtinc.out" code)" "every key exactly once" || return
+    # two offsets are ordered by the column's collation, not by bytes: under a case-insensitive
+    # (or ICU) collation 'a' < 'B' < 'c', in bytes 'B' < 'a'. A file channel recorded "B", the
+    # lagging flume_meta row says "a": the restart resumes after "B" (the channel's), so 'B' is
+    # not sent again and 'c' is
+    local coll='COLLATE "und-x-icu"'
+    [ "$DB_KIND" = mysql ] && coll='CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci'
+    db_exec "DROP TABLE IF EXISTS txtcoll"
+    db_exec "CREATE TABLE txtcoll (code VARCHAR(20) $coll NOT NULL PRIMARY KEY, v VARCHAR(10))"
+    db_exec "INSERT INTO txtcoll VALUES ('a', '1'), ('B', '2')"
+    write_conf "$WORK/txtcoll.conf" txtcoll txtcoll "a1.sources.r1.incremental.column.name = code" \
+        "a1.channels.c1.type = file" "a1.channels.c1.checkpointDir = $WORK/txtcoll-fc/checkpoint" \
+        "a1.channels.c1.dataDirs = $WORK/txtcoll-fc/data" "a1.channels.c1.minimumRequiredSpace = 1048576"
+    sed -i '/^a1.channels.c1.capacity\|^a1.channels.c1.transactionCapacity/d' "$WORK/txtcoll.conf"
+    agent_start "$WORK/txtcoll.conf" "$WORK/txtcoll1.log"
+    wait_offset txtcoll B 20 || return
+    agent_term
+    db_exec "UPDATE flume_meta SET currentIndex = 'a' WHERE source_tab = 'txtcoll'"
+    db_exec "INSERT INTO txtcoll VALUES ('c', '3')"
+    agent_start "$WORK/txtcoll.conf" "$WORK/txtcoll2.log"
+    wait_offset txtcoll c 20 || return
+    agent_term
+    assert_contains "$WORK/txtcoll2.log" 'flume_meta has "a", channel "c1" recorded "B" (flume_meta is brought up to the channels'"'"' offset); resuming after "B"' "resume after the channel's offset by the collation" || { cat "$WORK/txtcoll2.log" >&2; return; }
+    consume txtcoll 0 "$WORK/txtcoll.out"
+    assert_eq "B a c" "$(field_of "$WORK/txtcoll.out" code)" "every key exactly once" || return
+    pass
+}
+
+# a second agent on the same status key refuses to start, naming the key and the holder; the
+# first goes on delivering
+s_two_agents_one_key() {
+    t two_agents_one_key
+    db_create_idv twoa
+    db_insert_range twoa 1 10
+    write_conf "$WORK/twoa.conf" twoa twoa
+    agent_start "$WORK/twoa.conf" "$WORK/twoa1.log"
+    wait_offset twoa 10 20 || return
+    local first=$AGENT_PID
+    agent_start "$WORK/twoa.conf" "$WORK/twoa2.log"
+    wait_exit 30
+    AGENT_PID=$first
+    assert_eq 1 "$RC" "exit code of the second agent" || { cat "$WORK/twoa2.log" >&2; return; }
+    assert_contains "$WORK/twoa2.log" "status key \"twoa\" (its row in flume_meta) is in use by another running agent: the database lock $(lock_shown twoa) is held by " "refusal" || { cat "$WORK/twoa2.log" >&2; return; }
+    if [ "$DB_KIND" = mysql ]; then
+        assert_contains "$WORK/twoa2.log" "is held by connection " "holder named" || return
+        assert_contains "$WORK/twoa2.log" " of sqlflume@" "holder's user and host" || return
+    else
+        assert_contains "$WORK/twoa2.log" "is held by pid " "holder named" || return
+        assert_contains "$WORK/twoa2.log" "(application sqlflume pid $first on " "holder's application_name" || return
+    fi
+    assert_eq 1 "$(grep -c ' ERROR ' "$WORK/twoa2.log")" "one error line" || return
+    db_insert_range twoa 11 20
+    wait_offset twoa 20 20 || return
+    agent_term
+    consume twoa 20 "$WORK/twoa.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/twoa.out" 1 20)" "the first agent delivers" || return
+    pass
+}
+
+# one agent, two sources, one status key: refused at start
+s_two_sources_one_key() {
+    t two_sources_one_key
+    db_create_idv twos
+    db_insert_range twos 1 5
+    write_conf "$WORK/twos.conf" twos twos "a1.sources = r1 r2"
+    sed -n 's/^a1\.sources\.r1\./a1.sources.r2./p' "$WORK/twos.conf" >>"$WORK/twos.conf"
+    agent_start "$WORK/twos.conf" "$WORK/twos.log"
+    wait_exit 30
+    assert_eq 1 "$RC" "exit code" || { cat "$WORK/twos.log" >&2; return; }
+    assert_contains "$WORK/twos.log" 'status key "twos" (its row in flume_meta) is in use by another running agent: the database lock ' "refusal" || { cat "$WORK/twos.log" >&2; return; }
+    assert_eq 1 "$(grep -c ' ERROR ' "$WORK/twos.log")" "one error line" || { cat "$WORK/twos.log" >&2; return; }
+    pass
+}
+
+# four sources starting at once on a database without the status table, ten times: every start
+# succeeds
+s_status_table_race() {
+    t status_table_race
+    local i s
+    for i in 1 2 3 4; do db_create_idv "race$i"; db_insert_range "race$i" 1 3; done
+    for round in $(seq 1 10); do
+        db_exec "DROP TABLE IF EXISTS flume_race"
+        local pids=""
+        for s in 1 2 3 4; do
+            write_conf "$WORK/race$s.conf" "race$s" race "a1.sources.r1.status.table = flume_race"
+            agent_start "$WORK/race$s.conf" "$WORK/race$round-$s.log"
+            pids="$pids $AGENT_PID"
+        done
+        local end=$((SECONDS + $(secs 20))) n=0
+        while [ $SECONDS -lt $end ]; do
+            n=$(db_exec "SELECT COUNT(*) FROM flume_race WHERE currentIndex = '3'" 2>/dev/null | tr -d ' ')
+            [ "$n" = 4 ] && break
+            sleep 0.2
+        done
+        for AGENT_PID in $pids; do agent_term; done
+        assert_eq 4 "$n" "round $round: every source started and wrote its offset" || { cat "$WORK/race$round"-*.log | grep -E 'ERROR|WARN' >&2; return; }
+        assert_eq 0 "$(cat "$WORK/race$round"-*.log | grep -c ' ERROR ')" "round $round: no error" || return
+    done
+    pass
+}
+
+# the status connection is killed server-side: nobody takes the lock meanwhile, the agent takes it
+# back and goes on; another session takes it meanwhile: the agent waits, then stops with exit 1
+s_lock_lost() {
+    t lock_lost
+    db_create_idv lost
+    db_insert_range lost 1 5
+    write_conf "$WORK/lost.conf" lost lost
+    agent_start "$WORK/lost.conf" "$WORK/lost.log"
+    wait_offset lost 5 20 || return
+    local lock
+    lock=$(lock_of lost)
+    kill_holder() {
+        if [ "$DB_KIND" = mysql ]; then
+            db_exec "KILL $(db_exec "SELECT IS_USED_LOCK('$lock')")"
+        else
+            db_exec "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid::bigint = ($lock::bigint >> 32) & 4294967295 AND objid::bigint = $lock::bigint & 4294967295" >/dev/null
+        fi
+    }
+    kill_holder
+    wait_log "$WORK/lost.log" "status-key lock(s) taken back" 20 || return
+    db_insert_range lost 6 10
+    wait_offset lost 10 20 || return
+    # now a client session takes the lock as soon as the agent's session is gone
+    kill_holder
+    if [ "$DB_KIND" = mysql ]; then
+        sf_mysql_exec "$DB_PORT" "SELECT GET_LOCK('$lock', 10), SLEEP($(secs 60))" >/dev/null 2>&1 &
+    else
+        PGPASSWORD=$SF_DB_PASSWORD PGAPPNAME=lockholder "$SF_PG_BIN/psql" -X -q -h 127.0.0.1 -p "$DB_PORT" \
+            -U "$SF_DB_USER" -d "$SF_DB_NAME" -c "SELECT pg_advisory_lock($lock), pg_sleep($(secs 60))" >/dev/null 2>&1 &
+    fi
+    local holder=$!
+    wait_log "$WORK/lost.log" "the status connection was lost and status key \"lost\"" 20 || { kill "$holder"; return; }
+    wait_exit 45
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "KILL $(db_exec "SELECT IS_USED_LOCK('$lock')")" 2>/dev/null
+    else
+        db_exec "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lockholder'" >/dev/null
+    fi
+    wait "$holder" 2>/dev/null
+    assert_eq 1 "$RC" "exit code after the wait" || { tail -20 "$WORK/lost.log" >&2; return; }
+    assert_contains "$WORK/lost.log" "lost the status-key lock after the status connection was lost and could not take it back within 30 s: status key \"lost\"" "error" || return
+    consume lost 10 "$WORK/lost.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/lost.out" 1 10)" "rows exactly once" || return
+    pass
+}
+
+# an existing status table needs no CREATE privilege (status.table.create = true, the default):
+# a user with SELECT on the table and SELECT, INSERT, UPDATE on the status table exports
+s_status_table_no_create() {
+    t status_table_no_create
+    db_create_idv nocr
+    db_insert_range nocr 1 3
+    db_exec "DROP TABLE IF EXISTS flume_nocr"
+    db_exec "CREATE TABLE flume_nocr (source_tab VARCHAR(255) NOT NULL PRIMARY KEY, currentIndex VARCHAR(255) NOT NULL)"
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "DROP USER IF EXISTS 'nocr'@'%', 'nocr'@'localhost'"
+        local h
+        for h in "'%'" "'localhost'"; do
+            db_exec "CREATE USER 'nocr'@$h IDENTIFIED BY 'nocr-pw'"
+            db_exec "GRANT SELECT ON sqlflume_test.nocr TO 'nocr'@$h"
+            db_exec "GRANT SELECT, INSERT, UPDATE ON sqlflume_test.flume_nocr TO 'nocr'@$h"
+        done
+    else
+        db_exec "DROP OWNED BY nocr" 2>/dev/null
+        db_exec "DROP ROLE IF EXISTS nocr"
+        db_exec "CREATE ROLE nocr LOGIN PASSWORD 'nocr-pw'"
+        db_exec "REVOKE CREATE ON SCHEMA public FROM PUBLIC"
+        db_exec "GRANT SELECT ON nocr TO nocr"
+        db_exec "GRANT SELECT, INSERT, UPDATE ON flume_nocr TO nocr"
+    fi
+    write_conf "$WORK/nocr.conf" nocr nocr "a1.sources.r1.status.table = flume_nocr"
+    sed -i -e 's/^a1.sources.r1.connection.user = .*/a1.sources.r1.connection.user = nocr/' \
+        -e 's/^a1.sources.r1.connection.password = .*/a1.sources.r1.connection.password = nocr-pw/' "$WORK/nocr.conf"
+    agent_start "$WORK/nocr.conf" "$WORK/nocr.log"
+    local end=$((SECONDS + $(secs 20))) cur=""
+    while [ $SECONDS -lt $end ]; do
+        cur=$(db_exec "SELECT currentIndex FROM flume_nocr WHERE source_tab = 'nocr'" | tr -d ' ')
+        [ "$cur" = 3 ] && break
+        sleep 0.3
+    done
+    agent_term
+    assert_eq 3 "$cur" "offset written by a user without CREATE" || { cat "$WORK/nocr.log" >&2; return; }
+    assert_eq 0 "$(grep -c ' ERROR \| WARN ' "$WORK/nocr.log")" "no error or warning" || { cat "$WORK/nocr.log" >&2; return; }
+    pass
+}
+
 ALL="s_config_errors s_compat_keys s_gaps s_types s_names s_injection s_seed_meta s_custom_query_text_logger s_no_pk
      s_wrong_password s_live_and_restart s_kill9 s_db_restart s_db_down_at_start s_broker_down
      s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db s_out_of_order s_out_of_order_restart
-     s_sparse_gaps s_backfill s_backfill_late_commit s_monitoring s_seed_channel"
+     s_sparse_gaps s_backfill s_backfill_late_commit s_monitoring s_seed_channel
+     s_no_lower_bound s_text_pk_refused s_text_incremental s_two_agents_one_key s_two_sources_one_key
+     s_status_table_race s_status_table_no_create s_lock_lost"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do

@@ -24,6 +24,9 @@ enum sf_coltype {
     SF_COL_OTHER,    /* anything else (json, uuid, enum, arrays...): JSON string of its text */
 };
 
+/** The class in words for messages ("an integer", "text", "a date/time", ...); static text. */
+const char *sf_coltype_words(enum sf_coltype t);
+
 struct sf_column {
     char *name; /* owned by whoever owns the column array */
     enum sf_coltype type;
