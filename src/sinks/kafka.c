@@ -4,10 +4,17 @@
  * (bodies are referenced, not copied: a taken event stays valid until its transaction ends);
  * up to maxInFlightBatches transactions are kept open while librdkafka delivers them, and they
  * are committed strictly in take order, each only after every message of its batch has a
- * successful delivery report (DESIGN-NOTES 1: the source's offset never runs ahead of Kafka).
- * When the oldest open batch has a failed report, it and every later open batch are rolled back
- * (newest first, so the events return to the head of the channel in their original order) once
- * librdkafka has reported on all of them, and process() backs off. The topic is kafka.topic with
+ * successful delivery report (DESIGN-NOTES 1: the source's offset never runs ahead of Kafka) or
+ * was handled by errors.tolerance. Each message has its own delivery state (struct kmsg): once
+ * every report of a batch is in, its messages failed with a retriable error are produced again,
+ * those only, after a backoff of 100 ms doubling to 10 s (service()), so nothing that Kafka
+ * acknowledged is sent twice; a permanent error (err_permanent: too large, invalid record, not
+ * authorised, unknown or invalid topic) goes to errors.tolerance: none stops the sink and asks
+ * the agent to stop with exit code 1 (sink_fail), all dead-letters it to
+ * errors.deadletterqueue.topic.name or logs it (handle_failed, dlq_produce). Sizes are checked
+ * against message.max.bytes before producing (msg_size): under none a batch holding a too-large
+ * event is rolled back untouched and taken again up to the event before it (precheck_split),
+ * so what precedes it is delivered and committed and nothing after it is produced. The topic is kafka.topic with
  * %{header} replaced per event, or the event's topicHeader header when allowTopicOverride; the
  * `key` header is the message key; partitionIdHeader / defaultPartitionId pick a partition.
  * As in Flume (1.10), useFlumeEventFormat makes each message the event's AvroFlumeEvent datum
@@ -20,15 +27,18 @@
  * acks=all: that is the default here instead of Flume's acks=1, and an explicit acks other than
  * all turns idempotence off; linger.ms is 5 unless set, and skipped (rd_kafka_flush) whenever
  * the ring of in-flight batches is full, since nothing more can join their requests then. A
- * fatal producer error rolls everything back and recreates the producer. stop() waits up to
- * flushTimeout for in-flight batches, commits the delivered prefix and rolls back the rest.
+ * fatal producer error recreates the producer, which produces again only the messages without a
+ * successful report. stop() waits up to flushTimeout for in-flight batches, commits the
+ * delivered prefix and rolls back the rest.
  * librdkafka's error and log callbacks are rate-limited to one line per kind per 5 s, so a
  * broker that is down does not flood the log; pass-through values of secret properties
  * (passwords, secrets, keys) are never logged.
  *
  * Exactly-once (kafka.producer.transactional.id set): one take transaction at a time becomes one
  * Kafka transaction (init_transactions once per producer, then begin, produce the batch, commit);
- * the channel transaction commits only after the Kafka commit succeeded. An abortable error (or a
+ * the channel transaction commits only after the Kafka commit succeeded. A too-large event never
+ * enters the transaction (the size pre-check): under errors.tolerance = all its dead-letter record
+ * does, under none the transaction ends before it. An abortable error (or a
  * message librdkafka refused: committing would lose it) aborts the Kafka transaction and rolls the
  * channel transaction back; a fatal one (fenced, a failed abort) drops the producer and rolls back,
  * and the next process() creates a new producer, whose init_transactions fences the old one and
