@@ -191,6 +191,7 @@ struct kbatch {
     char err_topic[128];     /* topic of the first failure */
     struct sf_event **evs;   /* batch slots (kept across batches): the event of each message */
     struct kmsg *msg;        /* batch + 1 slots (kept): the last is the position record's */
+    long long seq;           /* number of the batch since start */
     long long retry_at_ms;   /* when the KM_RETRY messages go again (0: not scheduled) */
     long long backoff_ms;    /* the last wait: 100 ms doubling to 10 s */
 };
@@ -283,6 +284,9 @@ struct kafka_ctx {
     size_t ring_head, ring_count;
     bool tolerate;           /* errors.tolerance = all */
     bool dead;               /* errors.tolerance = none stopped the sink: nothing more goes */
+    long long dead_seq;      /* dead: the batch that holds the failed event (LLONG_MAX: none
+                              * in flight); it and later ones are not retried */
+    long long batch_seq;     /* batches begun since start */
     size_t take_limit;       /* the next take takes at most this many events (0: batch) */
     long long max_msg_bytes; /* the producer's message.max.bytes */
     rd_kafka_topic_t *dlq_rkt; /* the dead-letter topic's handle */
@@ -1201,6 +1205,7 @@ static void batch_init(struct kafka_ctx *ctx, struct kbatch *b, struct sf_txn *t
     b->err = RD_KAFKA_RESP_ERR_NO_ERROR;
     b->err_topic[0] = '\0';
     b->retry_at_ms = b->backoff_ms = 0;
+    b->seq = ++ctx->batch_seq;
 }
 
 /* Make km (the message of ev) message j of the produce scratch (b->pending grows by one), or,
@@ -1570,12 +1575,18 @@ static void handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
     const struct sf_event *ev = b->evs[i];
     if (km->dlq) {
         sink_fail(snk, ev, km->err, ctx->dlq_topic, msg_size(ctx, ev, km->len), true);
+        if (b->seq < ctx->dead_seq) {
+            ctx->dead_seq = b->seq;
+        }
         return;
     }
     const char *topic = topic_of(ctx, ev);
     size_t size = msg_size(ctx, ev, km->len);
     if (!ctx->tolerate) {
         sink_fail(snk, ev, km->err, topic, size, false);
+        if (b->seq < ctx->dead_seq) {
+            ctx->dead_seq = b->seq; /* what follows it is not produced again */
+        }
         return;
     }
     atomic_fetch_add(&snk->metrics.event_failed, 1);
@@ -1616,7 +1627,7 @@ static void service(struct sf_sink *snk)
     long long now = mono_ms();
     for (size_t r = 0; r < ctx->ring_count; r++) {
         struct kbatch *b = ring_at(ctx, r);
-        if (b->pending > 0) {
+        if (b->pending > 0 || (ctx->dead && b->seq >= ctx->dead_seq)) {
             continue;
         }
         size_t nretry = 0;
@@ -2907,7 +2918,9 @@ static void kafka_stop(struct sf_sink *snk)
         long long deadline = mono_ms() + ctx->flush_timeout_ms;
         settle(snk);
         while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && mono_ms() < deadline &&
-               !(ctx->dead && batch_stuck(ring_at(ctx, 0)))) {
+               !(ctx->dead && (batch_stuck(ring_at(ctx, 0)) ||
+                               (ring_at(ctx, 0)->seq >= ctx->dead_seq &&
+                                ring_at(ctx, 0)->pending == 0)))) {
             rd_kafka_flush(ctx->rk, RING_WAIT_MS); /* nothing more comes: skip linger.ms */
             service(snk);
             settle(snk);
@@ -3026,6 +3039,8 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     ctx->topic_buf = (struct sf_buf)SF_BUF_INIT;
     ctx->ring_head = ctx->ring_count = 0;
     ctx->dead = false;
+    ctx->dead_seq = LLONG_MAX;
+    ctx->batch_seq = 0;
     ctx->take_limit = 0;
     if (strcasecmp(ctx->errors_tolerance, "none") != 0 &&
         strcasecmp(ctx->errors_tolerance, "all") != 0) {

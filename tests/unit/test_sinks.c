@@ -1126,6 +1126,113 @@ START_TEST(kafka_poison_all_logged)
 }
 END_TEST
 
+/* The events of the topic (partition 0) and those left in the channel: each of 0..n-1 exactly
+ * once in the union (nothing lost, nothing produced twice), at most `missing` left out of it.
+ * @return how many are in the topic */
+static size_t check_topic_and_channel(const char *topic, struct sf_channel *ch, int n, int missing)
+{
+    const char *const topics[] = { topic, NULL };
+    int64_t hw = high_watermark(topic);
+    struct recs rs = hw > 0 ? consume(topics, (size_t)hw, 20000) : (struct recs){ 0 };
+    ck_assert_uint_eq(rs.n, (size_t)hw);
+    char *seen = calloc((size_t)n, 1);
+    for (size_t i = 0; i < rs.n; i++) {
+        long seq = strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert(seq >= 0 && seq < n);
+        ck_assert_msg(!seen[seq], "event %ld produced twice", seq);
+        seen[seq] = 1;
+    }
+    size_t in_topic = rs.n;
+    recs_free(&rs);
+    struct sf_event *evs[100];
+    size_t k;
+    struct sf_txn *t = sf_channel_txn_begin(ch);
+    do {
+        ck_assert_int_eq(sf_channel_take(t, evs, 100, &k, 0), SF_OK);
+        for (size_t i = 0; i < k; i++) {
+            long seq = strtol(evs[i]->body + 6, NULL, 10);
+            ck_assert(seq >= 0 && seq < n);
+            ck_assert_msg(!seen[seq], "event %ld in Kafka and in the channel", seq);
+            seen[seq] = 1;
+        }
+    } while (k > 0);
+    sf_channel_txn_rollback(t);
+    sf_channel_txn_close(t);
+    int absent = 0;
+    for (int i = 0; i < n; i++) {
+        absent += !seen[i];
+    }
+    ck_assert_int_le(absent, missing);
+    free(seen);
+    return in_topic;
+}
+
+/* A permanent error that Kafka reports after producing (TOPIC_AUTHORIZATION_FAILED on two
+ * Produce requests), errors.tolerance = none: the sink stops; the events not acknowledged stay
+ * in the channel (those of the failed batch and after it), no message is produced twice, and
+ * nothing is lost. */
+START_TEST(kafka_permanent_report_none)
+{
+    const int n = 500;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "permnone", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = permnone\n"
+                              "a1.sinks.k1.flumeBatchSize = 100\n");
+    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 2,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    put_events(&r->ch, 0, n, NULL, 0);
+    ck_assert(!drain(&r->snk, 3000));
+    rig_stop_sink(r);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_retried), 0);
+    ck_assert_uint_gt(sf_channel_size(&r->ch), 0);
+    /* the acknowledged messages of the rolled-back batches are in Kafka and in the channel:
+     * they would go again after a restart (logged); here nothing may be in neither */
+    const char *const topics[] = { "permnone", NULL };
+    int64_t hw = high_watermark("permnone");
+    struct recs rs = hw > 0 ? consume(topics, (size_t)hw, 20000) : (struct recs){ 0 };
+    ck_assert_uint_eq(rs.n, (size_t)hw);
+    char *seen = calloc((size_t)n, 1);
+    for (size_t i = 0; i < rs.n; i++) {
+        long seq = strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert_msg(!seen[seq], "event %ld produced twice", seq);
+        seen[seq] = 1;
+    }
+    recs_free(&rs);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success) + (long long)sf_channel_size(&r->ch),
+                     n);
+    free(seen);
+    rig_free(r);
+}
+END_TEST
+
+/* The same with errors.tolerance = all and errors.log.enable: the failed messages are logged and
+ * skipped, every other event is delivered once, the take transactions all commit. */
+START_TEST(kafka_permanent_report_all)
+{
+    const int n = 500;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "permall", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = permall\n"
+                              "a1.sinks.k1.flumeBatchSize = 100\n"
+                              "a1.sinks.k1.errors.tolerance = all\n"
+                              "a1.sinks.k1.errors.log.enable = true\n");
+    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 2,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    put_events(&r->ch, 0, n, NULL, 0);
+    ck_assert(drain(&r->snk, 30000));
+    rig_stop_sink(r);
+    long long failed = atomic_load(&r->snk.metrics.event_failed);
+    ck_assert_int_ge(failed, 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 0);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n);
+    size_t in_topic = check_topic_and_channel("permall", &r->ch, n, (int)failed);
+    ck_assert_int_eq((long long)in_topic, n - failed);
+    rig_free(r);
+}
+END_TEST
+
 START_TEST(kafka_poison_errors_config)
 {
     static const struct {
@@ -2028,6 +2135,8 @@ static Suite *sinks_suite(void)
     tcase_add_test(tk, kafka_poison_all_dead_letters);
     tcase_add_test(tk, kafka_poison_all_logged);
     tcase_add_test(tk, kafka_poison_errors_config);
+    tcase_add_test(tk, kafka_permanent_report_none);
+    tcase_add_test(tk, kafka_permanent_report_all);
     tcase_add_test(tk, kafka_eos_poison);
     tcase_add_test(tk, kafka_fatal_error_recovers);
     tcase_add_test(tk, kafka_stop_commits_delivered);
