@@ -14,9 +14,10 @@
  * errors.deadletterqueue.topic.name or logs it (handle_failed, dlq_produce). Sizes are checked
  * against message.max.bytes before producing (msg_size): under none a batch holding a too-large
  * event is rolled back untouched and taken again up to the event before it (precheck_split),
- * so what precedes it is delivered and committed and nothing after it is produced. The topic is kafka.topic with
- * %{header} replaced per event, or the event's topicHeader header when allowTopicOverride; the
- * `key` header is the message key; partitionIdHeader / defaultPartitionId pick a partition.
+ * so what precedes it is delivered and committed and nothing after it is produced. The topic is
+ * kafka.topic with %{header} replaced per event, or the event's topicHeader header when
+ * allowTopicOverride; the `key` header is the message key; partitionIdHeader /
+ * defaultPartitionId pick a partition.
  * As in Flume (1.10), useFlumeEventFormat makes each message the event's AvroFlumeEvent datum
  * (avro_event.h) instead of its body, header.NAME = KAFKA_NAME sends header NAME as the Kafka
  * header KAFKA_NAME, and timestampHeader names the header holding the message timestamp (ms); with
@@ -116,10 +117,10 @@
 #define ABORT_WAIT_MS        5000   /* abort_transaction, then waiting for the purged reports */
 #define POSITIONS_WARN_BYTES 900000 /* a position record this big nears message.max.bytes */
 /* per-message errors */
-#define RETRY_FIRST_MS   100   /* first wait before producing failed messages again */
-#define RETRY_MAX_MS     10000 /* the wait doubles up to this */
-#define MSG_OVERHEAD     64    /* bytes counted per message beyond value, key and headers */
-#define DLQ_HDR_PREFIX   "__sqlflume.errors."
+#define RETRY_FIRST_MS 100   /* first wait before producing failed messages again */
+#define RETRY_MAX_MS   10000 /* the wait doubles up to this */
+#define MSG_OVERHEAD   64    /* bytes counted per message beyond value, key and headers */
+#define DLQ_HDR_PREFIX "__sqlflume.errors."
 
 /* One piece of kafka.topic: a literal or a %{header}. */
 struct topic_part {
@@ -173,9 +174,9 @@ struct kmsg {
     size_t len;
     rd_kafka_resp_err_t err;   /* the last failure */
     rd_kafka_resp_err_t cause; /* the failure that sent it to the dead-letter topic */
-    unsigned char state;     /* enum kmsg_state */
-    bool dlq;                /* the message in flight is the event's dead-letter record */
-    bool cut;                /* that record's body is cut to the size limit */
+    unsigned char state;       /* enum kmsg_state */
+    bool dlq;                  /* the message in flight is the event's dead-letter record */
+    bool cut;                  /* that record's body is cut to the size limit */
 };
 
 /* One in-flight take transaction and what librdkafka has reported about its messages. The
@@ -246,11 +247,11 @@ struct kafka_ctx {
     long long flush_timeout_ms;
     bool flume_event_format; /* useFlumeEventFormat */
     char *timestamp_header;  /* timestampHeader, or NULL */
-    char *txn_id;          /* kafka.producer.transactional.id: exactly-once when set */
-    char *positions_topic; /* kafka.positions.topic */
-    char *errors_tolerance; /* errors.tolerance: none or all */
-    char *dlq_topic;        /* errors.deadletterqueue.topic.name, or NULL */
-    bool errors_log;        /* errors.log.enable */
+    char *txn_id;            /* kafka.producer.transactional.id: exactly-once when set */
+    char *positions_topic;   /* kafka.positions.topic */
+    char *errors_tolerance;  /* errors.tolerance: none or all */
+    char *dlq_topic;         /* errors.deadletterqueue.topic.name, or NULL */
+    bool errors_log;         /* errors.log.enable */
 
     /* runtime, from start to stop */
     const char **hdr_from, **hdr_to; /* header.NAME = KAFKA: NAME and KAFKA, borrowed from the
@@ -282,16 +283,16 @@ struct kafka_ctx {
     bool *msg_rkt_temp;         /* that handle is to be destroyed after producing */
     struct kbatch *ring;        /* max_inflight slots */
     size_t ring_head, ring_count;
-    bool tolerate;           /* errors.tolerance = all */
-    bool dead;               /* errors.tolerance = none stopped the sink: nothing more goes */
-    long long dead_seq;      /* dead: the batch that holds the failed event (LLONG_MAX: none
-                              * in flight); it and later ones are not retried */
-    long long batch_seq;     /* batches begun since start */
-    size_t take_limit;       /* the next take takes at most this many events (0: batch) */
-    long long max_msg_bytes; /* the producer's message.max.bytes */
+    bool tolerate;             /* errors.tolerance = all */
+    bool dead;                 /* errors.tolerance = none stopped the sink: nothing more goes */
+    long long dead_seq;        /* dead: the batch that holds the failed event (LLONG_MAX: none
+                                * in flight); it and later ones are not retried */
+    long long batch_seq;       /* batches begun since start */
+    size_t take_limit;         /* the next take takes at most this many events (0: batch) */
+    long long max_msg_bytes;   /* the producer's message.max.bytes */
     rd_kafka_topic_t *dlq_rkt; /* the dead-letter topic's handle */
-    atomic_bool fatal;       /* librdkafka raised a fatal error: recreate the producer */
-    pthread_mutex_t rate_mu; /* callbacks come from librdkafka's threads too */
+    atomic_bool fatal;         /* librdkafka raised a fatal error: recreate the producer */
+    pthread_mutex_t rate_mu;   /* callbacks come from librdkafka's threads too */
     struct rate_slot rate[RATE_SLOTS];
 
     /* runtime of the exactly-once mode (txn_id set); the open batch is ring slot 0 */
@@ -369,9 +370,9 @@ static const struct sf_option kafka_options[] = {
       "turns on exactly-once delivery: each batch is one Kafka transaction of this producer id "
       "(unique per sink, stable across restarts) that also stores, per topic and table header, "
       "which offset headers are delivered (the highest; for integer offsets the ids below it not "
-      "yet delivered) in kafka.positions.topic, so events the source reads again after a crash are not produced "
-      "twice; consumers read with isolation.level = read_committed; one batch in flight "
-      "(maxInFlightBatches is not used) and acks = all" },
+      "yet delivered) in kafka.positions.topic, so events the source reads again after a crash are "
+      "not produced twice; consumers read with isolation.level = read_committed; one batch in "
+      "flight (maxInFlightBatches is not used) and acks = all" },
     { "kafka.positions.topic", SF_OPT_STRING, "__sqlflume_positions", 0, 0,
       offsetof(struct kafka_ctx, positions_topic), 0, NULL, NULL,
       "topic whose partition 0 holds the position records of transactional sinks, keyed by "
@@ -391,8 +392,8 @@ static const struct sf_option kafka_options[] = {
       offsetof(struct kafka_ctx, dlq_topic), 0, NULL, NULL,
       "with errors.tolerance = all: topic that gets each failed event (its body, key and Kafka "
       "headers, plus headers " DLQ_HDR_PREFIX "topic, table, offset, sink.name and "
-      "exception.message; a body over the size limit is cut to it, with header "
-      DLQ_HDR_PREFIX "body.truncated = the original length)" },
+      "exception.message; a body over the size limit is cut to it, with header " DLQ_HDR_PREFIX
+      "body.truncated = the original length)" },
     { "errors.log.enable", SF_OPT_BOOL, "false", 0, 0, offsetof(struct kafka_ctx, errors_log), 0,
       NULL, NULL,
       "with errors.tolerance = all: log one ERROR line per failed event (rate-limited); needed "
@@ -1175,10 +1176,8 @@ static size_t msg_size_est(const struct kafka_ctx *ctx, const struct sf_event *e
 }
 
 /* The index of the first of evs[0..n) too large for message.max.bytes (*size: its size), or n. */
-static size_t first_oversize(const struct kafka_ctx *ctx,
-                             struct sf_event *const *evs,
-                             size_t n,
-                             size_t *size)
+static size_t
+first_oversize(const struct kafka_ctx *ctx, struct sf_event *const *evs, size_t n, size_t *size)
 {
     for (size_t i = 0; i < n; i++) {
         size_t sz = msg_size_est(ctx, evs[i]);
@@ -1339,12 +1338,11 @@ static void produce_each(struct sf_sink *snk, rd_kafka_topic_t *rkt, size_t from
         int64_t ts = timestamp_of(snk, ctx->msg_ev[i]);
         rd_kafka_resp_err_t err;
         do {
-            err =
-                rd_kafka_producev(ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
-                                  RD_KAFKA_V_VALUE(m->payload, m->len),
-                                  RD_KAFKA_V_KEY(m->key, m->key_len),
-                                  RD_KAFKA_V_OPAQUE(m->_private),
-                                  RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_END);
+            err = rd_kafka_producev(
+                ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
+                RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+                RD_KAFKA_V_OPAQUE(m->_private), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hs),
+                RD_KAFKA_V_END);
         } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && queue_full_wait(ctx, &give_up_ms));
         if (err) { /* on success the headers are librdkafka's */
             if (hs) {
@@ -1362,10 +1360,8 @@ static void produce_each(struct sf_sink *snk, rd_kafka_topic_t *rkt, size_t from
  * (false) when the count is unknown, when a message has no key or a set partition, and once per
  * PARTS_RELEARN_MS so the partitioner callback sees partitions added to the topic.
  */
-static bool produce_grouped(struct sf_sink *snk,
-                            rd_kafka_topic_t *rkt,
-                            rd_kafka_message_t *msgs,
-                            size_t cnt)
+static bool
+produce_grouped(struct sf_sink *snk, rd_kafka_topic_t *rkt, rd_kafka_message_t *msgs, size_t cnt)
 {
     struct kafka_ctx *ctx = snk->ctx;
     struct topic_meta *tm = ctx->partitioner ? rd_kafka_topic_opaque(rkt) : NULL;
@@ -1552,11 +1548,10 @@ static void dlq_produce(struct sf_sink *snk, struct kmsg *km, const struct sf_ev
     long long give_up_ms = 0;
     rd_kafka_resp_err_t err;
     do {
-        err = rd_kafka_producev(ctx->rk, RD_KAFKA_V_RKT(ctx->dlq_rkt),
-                                RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                                RD_KAFKA_V_VALUE((void *)km->payload, len),
-                                RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_OPAQUE(km),
-                                RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_END);
+        err = rd_kafka_producev(
+            ctx->rk, RD_KAFKA_V_RKT(ctx->dlq_rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_VALUE((void *)km->payload, len), RD_KAFKA_V_KEY(key, key_len),
+            RD_KAFKA_V_OPAQUE(km), RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_END);
     } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && queue_full_wait(ctx, &give_up_ms));
     if (err) {
         rd_kafka_headers_destroy(hs);
@@ -1594,8 +1589,10 @@ static void handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
     if ((ctx->errors_log || !ctx->dlq_topic) && rate_allow(ctx, -500000, &suppressed)) {
         char why[160];
         if (km->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-            (void)snprintf(why, sizeof(why), "over the limit (kafka.producer.message.max.bytes = "
-                           "%lld, or the topic's max.message.bytes)", ctx->max_msg_bytes);
+            (void)snprintf(why, sizeof(why),
+                           "over the limit (kafka.producer.message.max.bytes = "
+                           "%lld, or the topic's max.message.bytes)",
+                           ctx->max_msg_bytes);
         } else {
             (void)snprintf(why, sizeof(why), "%s", rd_kafka_err2str(km->err));
         }
@@ -1604,8 +1601,8 @@ static void handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
                  SF_SINK_ARGS(snk), hdr_or_dash(ev, "table"), hdr_or_dash(ev, "key"),
                  hdr_or_dash(ev, "offset"), size, topic, why,
                  ctx->dlq_topic ? "sending it to dead-letter topic " : "skipping it",
-                 ctx->dlq_topic ? ctx->dlq_topic : "", suppressed ? " (similar lines suppressed)"
-                                                                  : "");
+                 ctx->dlq_topic ? ctx->dlq_topic : "",
+                 suppressed ? " (similar lines suppressed)" : "");
     }
     if (ctx->dlq_topic) {
         km->cause = km->err;
@@ -2918,9 +2915,9 @@ static void kafka_stop(struct sf_sink *snk)
         long long deadline = mono_ms() + ctx->flush_timeout_ms;
         settle(snk);
         while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && mono_ms() < deadline &&
-               !(ctx->dead && (batch_stuck(ring_at(ctx, 0)) ||
-                               (ring_at(ctx, 0)->seq >= ctx->dead_seq &&
-                                ring_at(ctx, 0)->pending == 0)))) {
+               !(ctx->dead &&
+                 (batch_stuck(ring_at(ctx, 0)) ||
+                  (ring_at(ctx, 0)->seq >= ctx->dead_seq && ring_at(ctx, 0)->pending == 0)))) {
             rd_kafka_flush(ctx->rk, RING_WAIT_MS); /* nothing more comes: skip linger.ms */
             service(snk);
             settle(snk);

@@ -950,7 +950,8 @@ static void put_poison(struct sf_channel *ch, int n, int big_at)
         if (i == big_at) {
             char *big = malloc(POISON_BIG);
             memset(big, 'B', POISON_BIG);
-            const struct sf_header hs[] = { { "table", "poison" }, { "offset", "big" },
+            const struct sf_header hs[] = { { "table", "poison" },
+                                            { "offset", "big" },
                                             { "key", "big" } };
             ev = sf_event_create(hs, 3, big, POISON_BIG);
             free(big);
@@ -959,7 +960,9 @@ static void put_poison(struct sf_channel *ch, int n, int big_at)
         if (i < n) {
             (void)snprintf(off, sizeof(off), "%d", i);
             int len = snprintf(body, sizeof(body), "event-%06d", i);
-            const struct sf_header hs[] = { { "table", "poison" }, { "offset", off }, { "key", off } };
+            const struct sf_header hs[] = { { "table", "poison" },
+                                            { "offset", off },
+                                            { "key", off } };
             ev = sf_event_create(hs, 3, body, (size_t)len);
             ck_assert_int_eq(sf_channel_put(txn, ev), SF_OK);
         }
@@ -1098,8 +1101,7 @@ START_TEST(kafka_poison_all_dead_letters)
     ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.table=poison;"), "%s", rs.v[0].hdrs);
     ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.offset=big;"), "%s", rs.v[0].hdrs);
     ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.sink.name=k1;"), "%s", rs.v[0].hdrs);
-    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.exception.message="), "%s",
-                  rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.exception.message="), "%s", rs.v[0].hdrs);
     ck_assert_msg(strstr(rs.v[0].hdrs, "MSG_SIZE_TOO_LARGE"), "%s", rs.v[0].hdrs);
     ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.body.truncated=2097152;"), "%s",
                   rs.v[0].hdrs);
@@ -1200,8 +1202,8 @@ START_TEST(kafka_permanent_report_none)
         seen[seq] = 1;
     }
     recs_free(&rs);
-    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success) + (long long)sf_channel_size(&r->ch),
-                     n);
+    ck_assert_int_eq(
+        atomic_load(&r->snk.metrics.drain_success) + (long long)sf_channel_size(&r->ch), n);
     free(seen);
     rig_free(r);
 }
