@@ -636,6 +636,10 @@ void sf_agent_metrics_json(struct sf_agent *a, struct sf_buf *out)
         metric(out, &f, "EventDrainSuccessCount", atomic_load(&m->drain_success));
         metric(out, &f, "EventWriteFail", atomic_load(&m->write_fail));
         metric(out, &f, "ChannelReadFail", atomic_load(&m->channel_read_fail));
+        metric(out, &f, "EventFailedCount", atomic_load(&m->event_failed));
+        metric(out, &f, "EventRetriedCount", atomic_load(&m->event_retried));
+        metric(out, &f, "EventDeadLetteredCount", atomic_load(&m->event_dead_lettered));
+        metric(out, &f, "SinkFailed", atomic_load(&m->failed));
         metric(out, &f, "StartTime", a->start_time_ms);
         metric(out, &f, "StopTime", 0);
         sf_buf_puts(out, ",\"Type\":\"SINK\"}");

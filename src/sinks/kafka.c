@@ -4,12 +4,20 @@
  * (bodies are referenced, not copied: a taken event stays valid until its transaction ends);
  * up to maxInFlightBatches transactions are kept open while librdkafka delivers them, and they
  * are committed strictly in take order, each only after every message of its batch has a
- * successful delivery report (DESIGN-NOTES 1: the source's offset never runs ahead of Kafka).
- * When the oldest open batch has a failed report, it and every later open batch are rolled back
- * (newest first, so the events return to the head of the channel in their original order) once
- * librdkafka has reported on all of them, and process() backs off. The topic is kafka.topic with
- * %{header} replaced per event, or the event's topicHeader header when allowTopicOverride; the
- * `key` header is the message key; partitionIdHeader / defaultPartitionId pick a partition.
+ * successful delivery report (DESIGN-NOTES 1: the source's offset never runs ahead of Kafka) or
+ * was handled by errors.tolerance. Each message has its own delivery state (struct kmsg): once
+ * every report of a batch is in, its messages failed with a retriable error are produced again,
+ * those only, after a backoff of 100 ms doubling to 10 s (service()), so nothing that Kafka
+ * acknowledged is sent twice; a permanent error (err_permanent: too large, invalid record, not
+ * authorised, unknown or invalid topic) goes to errors.tolerance: none stops the sink and asks
+ * the agent to stop with exit code 1 (sink_fail), all dead-letters it to
+ * errors.deadletterqueue.topic.name or logs it (handle_failed, dlq_produce). Sizes are checked
+ * against message.max.bytes before producing (msg_size): under none a batch holding a too-large
+ * event is rolled back untouched and taken again up to the event before it (precheck_split),
+ * so what precedes it is delivered and committed and nothing after it is produced. The topic is
+ * kafka.topic with %{header} replaced per event, or the event's topicHeader header when
+ * allowTopicOverride; the `key` header is the message key; partitionIdHeader /
+ * defaultPartitionId pick a partition.
  * As in Flume (1.10), useFlumeEventFormat makes each message the event's AvroFlumeEvent datum
  * (avro_event.h) instead of its body, header.NAME = KAFKA_NAME sends header NAME as the Kafka
  * header KAFKA_NAME, and timestampHeader names the header holding the message timestamp (ms); with
@@ -20,15 +28,18 @@
  * acks=all: that is the default here instead of Flume's acks=1, and an explicit acks other than
  * all turns idempotence off; linger.ms is 5 unless set, and skipped (rd_kafka_flush) whenever
  * the ring of in-flight batches is full, since nothing more can join their requests then. A
- * fatal producer error rolls everything back and recreates the producer. stop() waits up to
- * flushTimeout for in-flight batches, commits the delivered prefix and rolls back the rest.
+ * fatal producer error recreates the producer, which produces again only the messages without a
+ * successful report. stop() waits up to flushTimeout for in-flight batches, commits the
+ * delivered prefix and rolls back the rest.
  * librdkafka's error and log callbacks are rate-limited to one line per kind per 5 s, so a
  * broker that is down does not flood the log; pass-through values of secret properties
  * (passwords, secrets, keys) are never logged.
  *
  * Exactly-once (kafka.producer.transactional.id set): one take transaction at a time becomes one
  * Kafka transaction (init_transactions once per producer, then begin, produce the batch, commit);
- * the channel transaction commits only after the Kafka commit succeeded. An abortable error (or a
+ * the channel transaction commits only after the Kafka commit succeeded. A too-large event never
+ * enters the transaction (the size pre-check): under errors.tolerance = all its dead-letter record
+ * does, under none the transaction ends before it. An abortable error (or a
  * message librdkafka refused: committing would lose it) aborts the Kafka transaction and rolls the
  * channel transaction back; a fatal one (fenced, a failed abort) drops the producer and rolls back,
  * and the next process() creates a new producer, whose init_transactions fences the old one and
@@ -61,6 +72,7 @@
  * SIGKILL before the N-th Kafka commit, once that transaction's messages are acknowledged (a crash
  * in the middle of a transaction).
  */
+#include "sqlflume/agent.h"
 #include "sqlflume/avro_event.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -104,6 +116,11 @@
 #define TXN_STEP_MS          500 /* init/commit_transaction block at most this long per process() */
 #define ABORT_WAIT_MS        5000   /* abort_transaction, then waiting for the purged reports */
 #define POSITIONS_WARN_BYTES 900000 /* a position record this big nears message.max.bytes */
+/* per-message errors */
+#define RETRY_FIRST_MS 100   /* first wait before producing failed messages again */
+#define RETRY_MAX_MS   10000 /* the wait doubles up to this */
+#define MSG_OVERHEAD   64    /* bytes counted per message beyond value, key and headers */
+#define DLQ_HDR_PREFIX "__sqlflume.errors."
 
 /* One piece of kafka.topic: a literal or a %{header}. */
 struct topic_part {
@@ -139,14 +156,45 @@ struct topic_meta {
     long long relearn_ms; /* sink thread: when a batch next goes to librdkafka's partitioner */
 };
 
-/* One in-flight take transaction and what librdkafka has reported about its messages. */
+/* Delivery state of one message of a batch (kmsg.state). */
+enum kmsg_state {
+    KM_PENDING = 0, /* produced, no delivery report yet */
+    KM_OK,          /* acknowledged by Kafka: never produced again */
+    KM_RETRY,       /* failed with a retriable error: produced again after the batch's backoff */
+    KM_PERM,        /* failed permanently (or too large to produce): errors.tolerance decides */
+    KM_DONE,        /* handled by errors.tolerance = all: dead-lettered or logged */
+};
+
+struct kbatch;
+
+/* One message of a batch: the opaque of its delivery report. */
+struct kmsg {
+    struct kbatch *b;
+    const void *payload; /* the message value: the event's body or its Avro datum (in avro[]) */
+    size_t len;
+    rd_kafka_resp_err_t err;   /* the last failure */
+    rd_kafka_resp_err_t cause; /* the failure that sent it to the dead-letter topic */
+    unsigned char state;       /* enum kmsg_state */
+    bool dlq;                  /* the message in flight is the event's dead-letter record */
+    bool cut;                  /* that record's body is cut to the size limit */
+};
+
+/* One in-flight take transaction and what librdkafka has reported about its messages. The
+ * take transaction commits once every message is KM_OK or KM_DONE; only KM_RETRY messages are
+ * produced again, so nothing Kafka acknowledged is sent twice. */
 struct kbatch {
     struct sf_txn *txn;
-    size_t n;                /* events (= messages) */
+    size_t n;                /* events taken */
+    size_t nmsg;             /* messages of events (n, or fewer in exactly-once: skipped ones) */
     size_t pending;          /* messages without a delivery report yet */
     size_t failed;           /* failed reports and messages librdkafka refused */
     rd_kafka_resp_err_t err; /* first failure */
     char err_topic[128];     /* topic of the first failure */
+    struct sf_event **evs;   /* batch slots (kept across batches): the event of each message */
+    struct kmsg *msg;        /* batch + 1 slots (kept): the last is the position record's */
+    long long seq;           /* number of the batch since start */
+    long long retry_at_ms;   /* when the KM_RETRY messages go again (0: not scheduled) */
+    long long backoff_ms;    /* the last wait: 100 ms doubling to 10 s */
 };
 
 struct rate_slot {
@@ -199,8 +247,11 @@ struct kafka_ctx {
     long long flush_timeout_ms;
     bool flume_event_format; /* useFlumeEventFormat */
     char *timestamp_header;  /* timestampHeader, or NULL */
-    char *txn_id;          /* kafka.producer.transactional.id: exactly-once when set */
-    char *positions_topic; /* kafka.positions.topic */
+    char *txn_id;            /* kafka.producer.transactional.id: exactly-once when set */
+    char *positions_topic;   /* kafka.positions.topic */
+    char *errors_tolerance;  /* errors.tolerance: none or all */
+    char *dlq_topic;         /* errors.deadletterqueue.topic.name, or NULL */
+    bool errors_log;         /* errors.log.enable */
 
     /* runtime, from start to stop */
     const char **hdr_from, **hdr_to; /* header.NAME = KAFKA: NAME and KAFKA, borrowed from the
@@ -232,9 +283,16 @@ struct kafka_ctx {
     bool *msg_rkt_temp;         /* that handle is to be destroyed after producing */
     struct kbatch *ring;        /* max_inflight slots */
     size_t ring_head, ring_count;
-    bool failing;            /* the oldest batch failed: waiting for the others' reports */
-    atomic_bool fatal;       /* librdkafka raised a fatal error: recreate the producer */
-    pthread_mutex_t rate_mu; /* callbacks come from librdkafka's threads too */
+    bool tolerate;             /* errors.tolerance = all */
+    bool dead;                 /* errors.tolerance = none stopped the sink: nothing more goes */
+    long long dead_seq;        /* dead: the batch that holds the failed event (LLONG_MAX: none
+                                * in flight); it and later ones are not retried */
+    long long batch_seq;       /* batches begun since start */
+    size_t take_limit;         /* the next take takes at most this many events (0: batch) */
+    long long max_msg_bytes;   /* the producer's message.max.bytes */
+    rd_kafka_topic_t *dlq_rkt; /* the dead-letter topic's handle */
+    atomic_bool fatal;         /* librdkafka raised a fatal error: recreate the producer */
+    pthread_mutex_t rate_mu;   /* callbacks come from librdkafka's threads too */
     struct rate_slot rate[RATE_SLOTS];
 
     /* runtime of the exactly-once mode (txn_id set); the open batch is ring slot 0 */
@@ -312,9 +370,9 @@ static const struct sf_option kafka_options[] = {
       "turns on exactly-once delivery: each batch is one Kafka transaction of this producer id "
       "(unique per sink, stable across restarts) that also stores, per topic and table header, "
       "which offset headers are delivered (the highest; for integer offsets the ids below it not "
-      "yet delivered) in kafka.positions.topic, so events the source reads again after a crash are not produced "
-      "twice; consumers read with isolation.level = read_committed; one batch in flight "
-      "(maxInFlightBatches is not used) and acks = all" },
+      "yet delivered) in kafka.positions.topic, so events the source reads again after a crash are "
+      "not produced twice; consumers read with isolation.level = read_committed; one batch in "
+      "flight (maxInFlightBatches is not used) and acks = all" },
     { "kafka.positions.topic", SF_OPT_STRING, "__sqlflume_positions", 0, 0,
       offsetof(struct kafka_ctx, positions_topic), 0, NULL, NULL,
       "topic whose partition 0 holds the position records of transactional sinks, keyed by "
@@ -322,6 +380,24 @@ static const struct sf_option kafka_options[] = {
       "its tail with isolation.level = read_committed)" },
     { PRODUCER_PREFIX, SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
       "any librdkafka producer property, e.g. kafka.producer.compression.type = lz4" },
+    { "errors.tolerance", SF_OPT_STRING, "none", 0, 0, offsetof(struct kafka_ctx, errors_tolerance),
+      0, NULL, NULL,
+      "what an event with a permanent error does (larger than kafka.producer.message.max.bytes or "
+      "the topic's max.message.bytes, an invalid record, not authorised, an unknown topic): none "
+      "stops the sink and the agent (exit code 1) with an ERROR line, its offset and every "
+      "later one not committed; all sends it to errors.deadletterqueue.topic.name or logs it "
+      "(errors.log.enable) and goes on. Retriable errors are retried, failed messages only, "
+      "waiting 100 ms doubling to 10 s" },
+    { "errors.deadletterqueue.topic.name", SF_OPT_STRING, NULL, 0, 0,
+      offsetof(struct kafka_ctx, dlq_topic), 0, NULL, NULL,
+      "with errors.tolerance = all: topic that gets each failed event (its body, key and Kafka "
+      "headers, plus headers " DLQ_HDR_PREFIX "topic, table, offset, sink.name and "
+      "exception.message; a body over the size limit is cut to it, with header " DLQ_HDR_PREFIX
+      "body.truncated = the original length)" },
+    { "errors.log.enable", SF_OPT_BOOL, "false", 0, 0, offsetof(struct kafka_ctx, errors_log), 0,
+      NULL, NULL,
+      "with errors.tolerance = all: log one ERROR line per failed event (rate-limited); needed "
+      "when there is no errors.deadletterqueue.topic.name" },
     { "testCrashAfterCommits", SF_OPT_INT, "0", 0, LLONG_MAX,
       offsetof(struct kafka_ctx, crash_after), 0, NULL, NULL,
       "number of the Kafka commit after which the sink freezes before committing the channel "
@@ -437,20 +513,56 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
     }
 }
 
+/* Whether err fails a message for good: sending it again cannot succeed until the
+ * configuration, the topic or the event change (errors.tolerance decides). Every other error
+ * (timeouts, brokers down, leader changes, purges, a full queue) is retried. */
+static bool err_permanent(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Record a failure of km (a report or a refusal): KM_PERM or KM_RETRY. */
+static void kmsg_fail(struct kmsg *km, rd_kafka_resp_err_t err, const char *topic)
+{
+    struct kbatch *b = km->b;
+    km->err = err;
+    km->state = err_permanent(err) ? KM_PERM : KM_RETRY;
+    if (b->failed++ == 0) {
+        b->err = err;
+        (void)snprintf(b->err_topic, sizeof(b->err_topic), "%s", topic ? topic : "");
+    }
+}
+
 /* Delivery report, served by rd_kafka_poll() on the sink's thread. */
 static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    (void)opaque;
-    struct kbatch *b = m->_private;
-    b->pending--;
-    if (m->err) {
-        if (b->failed++ == 0) {
-            b->err = m->err;
-            (void)snprintf(b->err_topic, sizeof(b->err_topic), "%s",
-                           m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+    struct sf_sink *snk = opaque;
+    struct kmsg *km = m->_private;
+    km->b->pending--;
+    if (!m->err) {
+        km->state = km->dlq ? KM_DONE : KM_OK;
+        if (km->dlq) {
+            atomic_fetch_add(&snk->metrics.event_dead_lettered, 1);
         }
+        return;
     }
+    kmsg_fail(km, m->err, m->rkt ? rd_kafka_topic_name(m->rkt) : "");
 }
 
 /* ---- topics ---- */
@@ -809,6 +921,27 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
             return SF_ERR_INVAL;
         }
     }
+    char mmb[32];
+    size_t mmb_size = sizeof(mmb);
+    ctx->max_msg_bytes = 1000000;
+    if (rd_kafka_conf_get(rd_kafka_conf(ctx->rk), "message.max.bytes", mmb, &mmb_size) ==
+        RD_KAFKA_CONF_OK) {
+        ctx->max_msg_bytes = atoll(mmb);
+    }
+    if (ctx->dlq_topic) {
+        ctx->dlq_rkt = rd_kafka_topic_new(ctx->rk, ctx->dlq_topic, NULL);
+        if (!ctx->dlq_rkt) {
+            (void)snprintf(errstr, errstr_size,
+                           "errors.deadletterqueue.topic.name: invalid topic \"%s\": %s",
+                           ctx->dlq_topic, rd_kafka_err2str(rd_kafka_last_error()));
+            if (ctx->static_rkt) {
+                rd_kafka_topic_destroy(ctx->static_rkt);
+                ctx->static_rkt = NULL;
+            }
+            rk_destroy(ctx);
+            return SF_ERR_INVAL;
+        }
+    }
     if (ctx->txn_id) {
         ctx->pos_rkt = rd_kafka_topic_new(ctx->rk, ctx->positions_topic, NULL);
         if (!ctx->pos_rkt) {
@@ -817,6 +950,10 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
             if (ctx->static_rkt) {
                 rd_kafka_topic_destroy(ctx->static_rkt);
                 ctx->static_rkt = NULL;
+            }
+            if (ctx->dlq_rkt) {
+                rd_kafka_topic_destroy(ctx->dlq_rkt);
+                ctx->dlq_rkt = NULL;
             }
             rk_destroy(ctx);
             return SF_ERR_INVAL;
@@ -844,6 +981,10 @@ static void producer_destroy(struct sf_sink *snk)
     if (ctx->pos_rkt) {
         rd_kafka_topic_destroy(ctx->pos_rkt);
         ctx->pos_rkt = NULL;
+    }
+    if (ctx->dlq_rkt) {
+        rd_kafka_topic_destroy(ctx->dlq_rkt);
+        ctx->dlq_rkt = NULL;
     }
     rk_destroy(ctx);
     atomic_fetch_add(&snk->metrics.connection_closed, 1);
@@ -883,34 +1024,29 @@ static void rollback_all(struct sf_sink *snk)
         b->txn = NULL;
         ctx->ring_count--;
     }
-    ctx->failing = false;
 }
 
-/*
- * Commit the completed, fully delivered batches at the head of the ring, in order. When the
- * oldest completed batch has a failure, enter the failing state; once every in-flight batch is
- * reported, roll them all back. @return true when batches were rolled back.
- */
-static bool settle(struct sf_sink *snk)
+/* Whether every message of b is acknowledged or handled by errors.tolerance. */
+static bool batch_done(const struct kbatch *b)
+{
+    if (b->pending > 0) {
+        return false;
+    }
+    for (size_t i = 0; i < b->nmsg; i++) {
+        if (b->msg[i].state != KM_OK && b->msg[i].state != KM_DONE) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Commit the batches at the head of the ring that are done (batch_done), in order. */
+static void settle(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    while (!ctx->failing && ctx->ring_count > 0) {
+    while (ctx->ring_count > 0) {
         struct kbatch *b = ring_at(ctx, 0);
-        if (b->pending > 0) {
-            break;
-        }
-        if (b->failed > 0) {
-            ctx->failing = true;
-            atomic_fetch_add(&snk->metrics.write_fail, 1);
-            unsigned suppressed;
-            bool purged = b->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-                          b->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT; /* stop says why */
-            if (!purged && rate_allow(ctx, -100000 - (int)b->err, &suppressed)) {
-                SF_ERROR(SF_SINK_FMT "could not deliver %zu of %zu events to topic \"%s\": %s; "
-                                     "rolling back%s",
-                         SF_SINK_ARGS(snk), b->failed, b->n, b->err_topic, rd_kafka_err2str(b->err),
-                         suppressed ? " (similar failures suppressed)" : "");
-            }
+        if (!batch_done(b)) {
             break;
         }
         int rc = sf_channel_txn_commit(b->txn);
@@ -926,25 +1062,13 @@ static bool settle(struct sf_sink *snk)
         ctx->ring_head = (ctx->ring_head + 1) % (size_t)ctx->max_inflight;
         ctx->ring_count--;
     }
-    if (ctx->failing && all_reported(ctx)) {
-        rollback_all(snk);
-        return true;
-    }
-    return false;
 }
 
-/* Record that count messages of b will never get a report (librdkafka refused them). */
-static void refuse(struct kbatch *b, rd_kafka_resp_err_t err, const char *topic, size_t count)
+/* Record that km will never get a report (librdkafka refused it). */
+static void refuse(struct kmsg *km, rd_kafka_resp_err_t err, const char *topic)
 {
-    if (count == 0) {
-        return;
-    }
-    if (b->failed == 0) {
-        b->err = err;
-        (void)snprintf(b->err_topic, sizeof(b->err_topic), "%s", topic);
-    }
-    b->failed += count;
-    b->pending -= count;
+    km->b->pending--;
+    kmsg_fail(km, err, topic);
 }
 
 /* librdkafka's queue is full: serve reports for QUEUE_FULL_WAIT_MS and return true to produce
@@ -965,7 +1089,6 @@ static bool queue_full_wait(struct kafka_ctx *ctx, long long *give_up_ms)
 /* Produce msgs[0..cnt) to rkt, each to its own partition field (partition UA), else all to
  * partition; waiting out a full librdkafka queue for a bounded time. */
 static void produce_run(struct sf_sink *snk,
-                        struct kbatch *b,
                         rd_kafka_topic_t *rkt,
                         int32_t partition,
                         rd_kafka_message_t *msgs,
@@ -985,14 +1108,16 @@ static void produce_run(struct sf_sink *snk,
                 break;
             }
             if (msgs[i].err) {
-                refuse(b, msgs[i].err, rd_kafka_topic_name(rkt), 1);
+                refuse(msgs[i]._private, msgs[i].err, rd_kafka_topic_name(rkt));
             }
         }
         if (retry == cnt) {
             return;
         }
         if (!queue_full_wait(ctx, &give_up_ms)) {
-            refuse(b, RD_KAFKA_RESP_ERR__QUEUE_FULL, rd_kafka_topic_name(rkt), cnt - retry);
+            for (size_t i = retry; i < cnt; i++) {
+                refuse(msgs[i]._private, RD_KAFKA_RESP_ERR__QUEUE_FULL, rd_kafka_topic_name(rkt));
+            }
             return;
         }
         for (size_t i = retry; i < cnt; i++) {
@@ -1025,53 +1150,139 @@ static int32_t partition_of(struct sf_sink *snk, const struct sf_event *ev)
     return ctx->default_partition >= 0 ? (int32_t)ctx->default_partition : RD_KAFKA_PARTITION_UA;
 }
 
-/* Hand the n taken events of b to librdkafka, one rd_kafka_produce_batch() call per run of one
- * topic (b->pending grows by n): produce_prepare() builds the messages, produce_send() produces
- * them. */
-static void produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
+/* The bytes that count against message.max.bytes for ev's message of len value bytes, as the
+ * sink reckons them: value, key, Kafka headers (names and values) and MSG_OVERHEAD. */
+static size_t msg_size(const struct kafka_ctx *ctx, const struct sf_event *ev, size_t len)
+{
+    size_t sz = len + MSG_OVERHEAD;
+    const char *key = sf_event_header(ev, "key");
+    if (key) {
+        sz += strlen(key);
+    }
+    for (size_t i = 0; i < ctx->nhdr; i++) {
+        const char *v = sf_event_header(ev, ctx->hdr_from[i]);
+        if (v) {
+            sz += strlen(ctx->hdr_to[i]) + strlen(v);
+        }
+    }
+    return sz;
+}
+
+/* msg_size of ev before its value is made: an AvroFlumeEvent is counted as the whole event
+ * (headers and body), a little more than its encoding. */
+static size_t msg_size_est(const struct kafka_ctx *ctx, const struct sf_event *ev)
+{
+    return msg_size(ctx, ev, ctx->flume_event_format ? sf_event_size(ev) : ev->body_len);
+}
+
+/* The index of the first of evs[0..n) too large for message.max.bytes (*size: its size), or n. */
+static size_t
+first_oversize(const struct kafka_ctx *ctx, struct sf_event *const *evs, size_t n, size_t *size)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t sz = msg_size_est(ctx, evs[i]);
+        if (sz > (size_t)ctx->max_msg_bytes) {
+            *size = sz;
+            return i;
+        }
+    }
+    return n;
+}
+
+/* A new take transaction in ring slot b (its event and message slots are kept across batches). */
+static void batch_init(struct kafka_ctx *ctx, struct kbatch *b, struct sf_txn *txn)
+{
+    if (!b->evs) {
+        b->evs = calloc(ctx->batch, sizeof(*b->evs));
+        b->msg = calloc(ctx->batch + 1, sizeof(*b->msg));
+        if (!b->evs || !b->msg) {
+            abort(); /* as sf_buf does: nothing sensible to do without memory */
+        }
+    }
+    b->txn = txn;
+    b->n = b->nmsg = b->pending = b->failed = 0;
+    b->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    b->err_topic[0] = '\0';
+    b->retry_at_ms = b->backoff_ms = 0;
+    b->seq = ++ctx->batch_seq;
+}
+
+/* Make km (the message of ev) message j of the produce scratch (b->pending grows by one), or,
+ * when it is too large or its topic invalid, KM_PERM without producing it. @return whether it
+ * became message j. */
+static bool msg_build(struct sf_sink *snk, struct kmsg *km, const struct sf_event *ev, size_t j)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    km->dlq = false;
+    if (msg_size(ctx, ev, km->len) > (size_t)ctx->max_msg_bytes) {
+        km->state = KM_PERM; /* librdkafka would refuse it; errors.tolerance decides */
+        km->err = RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+        return false;
+    }
+    rd_kafka_message_t *m = &ctx->msgs[j];
+    memset(m, 0, sizeof(*m));
+    m->payload = (void *)km->payload;
+    m->len = km->len;
+    if (ctx->per_msg) {
+        ctx->msg_ev[j] = ev;
+    }
+    const char *key = sf_event_header(ev, "key");
+    if (key) {
+        m->key = (void *)key;
+        m->key_len = strlen(key);
+    }
+    m->partition = partition_of(snk, ev);
+    m->_private = km;
+    const char *topic = topic_of(ctx, ev);
+    ctx->msg_rkt[j] = *topic ? topic_get(ctx, topic, &ctx->msg_rkt_temp[j]) : NULL;
+    if (!ctx->msg_rkt[j]) {
+        ctx->msg_rkt_temp[j] = false;
+        km->state = KM_PERM;
+        km->err = RD_KAFKA_RESP_ERR__INVALID_ARG;
+        unsigned suppressed;
+        if (rate_allow(ctx, RD_KAFKA_RESP_ERR__INVALID_ARG, &suppressed)) {
+            SF_ERROR(SF_SINK_FMT "invalid topic \"%s\" for an event (kafka.topic = \"%s\")",
+                     SF_SINK_ARGS(snk), topic, ctx->topic);
+        }
+        return false;
+    }
+    km->state = KM_PENDING;
+    km->b->pending++;
+    return true;
+}
+
+/* Make the n events evs[0..n) the messages of the new batch b (b->evs gets them; evs may be
+ * b->evs) and build the produce scratch of those that can be produced. @return how many. */
+static size_t
+produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_event *const *evs, size_t n)
 {
     struct kafka_ctx *ctx = snk->ctx;
     struct sf_buf *ab = ctx->flume_event_format ? &ctx->avro[b - ctx->ring] : NULL;
     if (ab) {
         sf_buf_reset(ab); /* the slot's previous batch is settled: librdkafka let go of it */
     }
-    b->pending += n;
+    b->nmsg = n;
     for (size_t i = 0; i < n; i++) {
-        const struct sf_event *ev = evs[i];
-        rd_kafka_message_t *m = &ctx->msgs[i];
-        memset(m, 0, sizeof(*m));
+        struct sf_event *ev = evs[i];
+        b->evs[i] = ev;
+        struct kmsg *km = &b->msg[i];
+        *km = (struct kmsg){ .b = b };
         if (ab) {
             ctx->avro_at[i] = sf_avro_event_encode(ab, ev);
         } else {
-            m->payload = ev->body;
-            m->len = ev->body_len;
-        }
-        if (ctx->per_msg) {
-            ctx->msg_ev[i] = ev;
-        }
-        const char *key = sf_event_header(ev, "key");
-        if (key) {
-            m->key = (void *)key;
-            m->key_len = strlen(key);
-        }
-        m->partition = partition_of(snk, ev);
-        m->_private = b;
-        const char *topic = topic_of(ctx, ev);
-        ctx->msg_rkt[i] = *topic ? topic_get(ctx, topic, &ctx->msg_rkt_temp[i]) : NULL;
-        if (!ctx->msg_rkt[i]) {
-            ctx->msg_rkt_temp[i] = false;
-            refuse(b, RD_KAFKA_RESP_ERR__INVALID_ARG, topic, 1);
-            unsigned suppressed;
-            if (rate_allow(ctx, RD_KAFKA_RESP_ERR__INVALID_ARG, &suppressed)) {
-                SF_ERROR(SF_SINK_FMT "invalid topic \"%s\" for an event (kafka.topic = \"%s\")",
-                         SF_SINK_ARGS(snk), topic, ctx->topic);
-            }
+            km->payload = ev->body;
+            km->len = ev->body_len;
         }
     }
     for (size_t i = 0; ab && i < n; i++) { /* ab->data is where it stays now */
-        ctx->msgs[i].payload = ab->data + ctx->avro_at[i];
-        ctx->msgs[i].len = (i + 1 < n ? ctx->avro_at[i + 1] : ab->len) - ctx->avro_at[i];
+        b->msg[i].payload = ab->data + ctx->avro_at[i];
+        b->msg[i].len = (i + 1 < n ? ctx->avro_at[i + 1] : ab->len) - ctx->avro_at[i];
     }
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        j += msg_build(snk, &b->msg[i], b->evs[i], j);
+    }
+    return j;
 }
 
 /* The timestamp of ev's message: timestampHeader's value in ms since the epoch, else 0 (librdkafka
@@ -1117,8 +1328,7 @@ static rd_kafka_headers_t *headers_of(struct kafka_ctx *ctx, const struct sf_eve
 
 /* Produce messages [from, to) of the batch one rd_kafka_producev() call each, with their Kafka
  * headers and timestamps; a full librdkafka queue is waited out for a bounded time. */
-static void
-produce_each(struct sf_sink *snk, struct kbatch *b, rd_kafka_topic_t *rkt, size_t from, size_t to)
+static void produce_each(struct sf_sink *snk, rd_kafka_topic_t *rkt, size_t from, size_t to)
 {
     struct kafka_ctx *ctx = snk->ctx;
     long long give_up_ms = 0;
@@ -1128,17 +1338,17 @@ produce_each(struct sf_sink *snk, struct kbatch *b, rd_kafka_topic_t *rkt, size_
         int64_t ts = timestamp_of(snk, ctx->msg_ev[i]);
         rd_kafka_resp_err_t err;
         do {
-            err =
-                rd_kafka_producev(ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
-                                  RD_KAFKA_V_VALUE(m->payload, m->len),
-                                  RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_OPAQUE(b),
-                                  RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_END);
+            err = rd_kafka_producev(
+                ctx->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition),
+                RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+                RD_KAFKA_V_OPAQUE(m->_private), RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_HEADERS(hs),
+                RD_KAFKA_V_END);
         } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && queue_full_wait(ctx, &give_up_ms));
         if (err) { /* on success the headers are librdkafka's */
             if (hs) {
                 rd_kafka_headers_destroy(hs); /* not NULL-safe */
             }
-            refuse(b, err, rd_kafka_topic_name(rkt), 1);
+            refuse(m->_private, err, rd_kafka_topic_name(rkt));
         }
     }
 }
@@ -1150,11 +1360,8 @@ produce_each(struct sf_sink *snk, struct kbatch *b, rd_kafka_topic_t *rkt, size_
  * (false) when the count is unknown, when a message has no key or a set partition, and once per
  * PARTS_RELEARN_MS so the partitioner callback sees partitions added to the topic.
  */
-static bool produce_grouped(struct sf_sink *snk,
-                            struct kbatch *b,
-                            rd_kafka_topic_t *rkt,
-                            rd_kafka_message_t *msgs,
-                            size_t cnt)
+static bool
+produce_grouped(struct sf_sink *snk, rd_kafka_topic_t *rkt, rd_kafka_message_t *msgs, size_t cnt)
 {
     struct kafka_ctx *ctx = snk->ctx;
     struct topic_meta *tm = ctx->partitioner ? rd_kafka_topic_opaque(rkt) : NULL;
@@ -1190,7 +1397,7 @@ static bool produce_grouped(struct sf_sink *snk,
     size_t start = 0;
     for (int32_t p = 0; p < np; p++) { /* grp_count[p] is now the end of partition p's slots */
         if (ctx->grp_count[p] > start) {
-            produce_run(snk, b, rkt, p, ctx->grp_msgs + start, ctx->grp_count[p] - start);
+            produce_run(snk, rkt, p, ctx->grp_msgs + start, ctx->grp_count[p] - start);
         }
         start = ctx->grp_count[p];
     }
@@ -1209,7 +1416,7 @@ static void grp_free(struct kafka_ctx *ctx)
 }
 
 /* Produce the n messages that produce_prepare() made ready. */
-static void produce_send(struct sf_sink *snk, struct kbatch *b, size_t n)
+static void produce_send(struct sf_sink *snk, size_t n)
 {
     struct kafka_ctx *ctx = snk->ctx;
     for (size_t i = 0; i < n;) {
@@ -1219,9 +1426,9 @@ static void produce_send(struct sf_sink *snk, struct kbatch *b, size_t n)
             j++;
         }
         if (rkt && ctx->per_msg) {
-            produce_each(snk, b, rkt, i, j);
-        } else if (rkt && !produce_grouped(snk, b, rkt, ctx->msgs + i, j - i)) {
-            produce_run(snk, b, rkt, RD_KAFKA_PARTITION_UA, ctx->msgs + i, j - i);
+            produce_each(snk, rkt, i, j);
+        } else if (rkt && !produce_grouped(snk, rkt, ctx->msgs + i, j - i)) {
+            produce_run(snk, rkt, RD_KAFKA_PARTITION_UA, ctx->msgs + i, j - i);
         }
         if (rkt && ctx->msg_rkt_temp[i]) {
             rd_kafka_topic_destroy(rkt);
@@ -1232,13 +1439,264 @@ static void produce_send(struct sf_sink *snk, struct kbatch *b, size_t n)
 
 static void produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
 {
-    produce_prepare(snk, b, evs, n);
-    produce_send(snk, b, n);
+    produce_send(snk, produce_prepare(snk, b, evs, n));
 }
 
-/* After a fatal producer error: purge, collect the reports, roll everything back, and drop the
- * producer; process() creates a new one. */
-static void producer_reset(struct sf_sink *snk)
+/* ---- per-message errors: errors.tolerance ---- */
+
+static const char *hdr_or_dash(const struct sf_event *ev, const char *name)
+{
+    const char *v = sf_event_header(ev, name);
+    return v ? v : "-";
+}
+
+/*
+ * errors.tolerance = none met a permanent error: log the one ERROR line (sink, table, key, offset,
+ * size and limit for a size error, the settings to change), mark the sink failed (SinkFailed = 1,
+ * EventFailedCount + 1) and ask the agent to stop with exit code 1. From here on the sink takes
+ * nothing more; its open batches are committed as far as they are delivered in order, and stop()
+ * rolls the rest back, so the channel keeps the event and what follows it.
+ * @param topic  where ev was going (the dead-letter topic when dlq)
+ * @param size  its message's bytes (msg_size)
+ */
+static void sink_fail(struct sf_sink *snk,
+                      const struct sf_event *ev,
+                      rd_kafka_resp_err_t err,
+                      const char *topic,
+                      size_t size,
+                      bool dlq)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->dead) {
+        return;
+    }
+    ctx->dead = true;
+    atomic_store(&snk->metrics.failed, 1);
+    atomic_fetch_add(&snk->metrics.event_failed, 1);
+    char what[160];
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        (void)snprintf(what, sizeof(what),
+                       "its message of %zu bytes is over the limit: "
+                       "kafka.producer.message.max.bytes = %lld",
+                       size, ctx->max_msg_bytes);
+    } else {
+        (void)snprintf(what, sizeof(what), "%s", rd_kafka_err2str(err));
+    }
+    SF_ERROR(SF_SINK_FMT "event of table \"%s\" (key \"%s\", offset \"%s\") cannot be delivered "
+                         "%sto topic \"%s\": %s%s; errors.tolerance = none: the sink stops, "
+                         "nothing from this event on is delivered (set errors.tolerance = all "
+                         "to dead-letter or skip such events)",
+             SF_SINK_ARGS(snk), hdr_or_dash(ev, "table"), hdr_or_dash(ev, "key"),
+             hdr_or_dash(ev, "offset"), dlq ? "as a dead-letter record " : "", topic, what,
+             err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
+                 ? " (raise it, and the topic's max.message.bytes if that is lower)"
+                 : "");
+    if (snk->agent) {
+        sf_agent_request_stop(snk->agent, 1);
+    }
+}
+
+static void hdr_add(rd_kafka_headers_t *hs, size_t *bytes, const char *name, const char *val)
+{
+    (void)rd_kafka_header_add(hs, name, -1, val, -1);
+    *bytes += strlen(name) + strlen(val);
+}
+
+/* Produce the dead-letter record of km (the message of ev, failed with km->err) to
+ * errors.deadletterqueue.topic.name: the same value and key, the event's Kafka headers, and the
+ * DLQ_HDR_PREFIX headers; a value that does not fit message.max.bytes with them is cut to fit and
+ * gets DLQ_HDR_PREFIX "body.truncated" = its length. km becomes KM_PENDING with dlq set. */
+static void dlq_produce(struct sf_sink *snk, struct kmsg *km, const struct sf_event *ev)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    rd_kafka_headers_t *hs = headers_of(ctx, ev);
+    if (!hs) {
+        hs = rd_kafka_headers_new(8);
+    }
+    size_t hbytes = 0;
+    for (size_t i = 0; i < ctx->nhdr; i++) {
+        const char *v = sf_event_header(ev, ctx->hdr_from[i]);
+        hbytes += v ? strlen(ctx->hdr_to[i]) + strlen(v) : 0;
+    }
+    hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "topic", topic_of(ctx, ev));
+    if (sf_event_header(ev, "table")) {
+        hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "table", sf_event_header(ev, "table"));
+    }
+    if (sf_event_header(ev, "offset")) {
+        hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "offset", sf_event_header(ev, "offset"));
+    }
+    hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "sink.name", snk->name ? snk->name : "");
+    char msg[256];
+    (void)snprintf(msg, sizeof(msg), "%s (%s)", rd_kafka_err2str(km->cause),
+                   rd_kafka_err2name(km->cause));
+    hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "exception.message", msg);
+    const char *key = sf_event_header(ev, "key");
+    size_t key_len = key ? strlen(key) : 0;
+    size_t len = km->len;
+    size_t fixed = MSG_OVERHEAD + key_len + hbytes + 64; /* 64: the body.truncated header */
+    km->cut = false;
+    if (len + fixed > (size_t)ctx->max_msg_bytes) {
+        len = (size_t)ctx->max_msg_bytes > fixed ? (size_t)ctx->max_msg_bytes - fixed : 0;
+        char orig[32];
+        (void)snprintf(orig, sizeof(orig), "%zu", km->len);
+        hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "body.truncated", orig);
+        km->cut = true;
+    }
+    km->dlq = true;
+    km->state = KM_PENDING;
+    km->b->pending++;
+    long long give_up_ms = 0;
+    rd_kafka_resp_err_t err;
+    do {
+        err = rd_kafka_producev(
+            ctx->rk, RD_KAFKA_V_RKT(ctx->dlq_rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_VALUE((void *)km->payload, len), RD_KAFKA_V_KEY(key, key_len),
+            RD_KAFKA_V_OPAQUE(km), RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_END);
+    } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && queue_full_wait(ctx, &give_up_ms));
+    if (err) {
+        rd_kafka_headers_destroy(hs);
+        refuse(km, err, ctx->dlq_topic);
+    }
+}
+
+/* Apply errors.tolerance to message i of b (KM_PERM): none stops the sink (sink_fail); all logs
+ * it (errors.log.enable, or always without a dead-letter topic: never skipped silently) and
+ * dead-letters it (KM_PENDING again) or marks it KM_DONE. A dead-letter record that failed for
+ * good stops the sink too. */
+static void handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    struct kmsg *km = &b->msg[i];
+    const struct sf_event *ev = b->evs[i];
+    if (km->dlq) {
+        sink_fail(snk, ev, km->err, ctx->dlq_topic, msg_size(ctx, ev, km->len), true);
+        if (b->seq < ctx->dead_seq) {
+            ctx->dead_seq = b->seq;
+        }
+        return;
+    }
+    const char *topic = topic_of(ctx, ev);
+    size_t size = msg_size(ctx, ev, km->len);
+    if (!ctx->tolerate) {
+        sink_fail(snk, ev, km->err, topic, size, false);
+        if (b->seq < ctx->dead_seq) {
+            ctx->dead_seq = b->seq; /* what follows it is not produced again */
+        }
+        return;
+    }
+    atomic_fetch_add(&snk->metrics.event_failed, 1);
+    unsigned suppressed;
+    if ((ctx->errors_log || !ctx->dlq_topic) && rate_allow(ctx, -500000, &suppressed)) {
+        char why[160];
+        if (km->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            (void)snprintf(why, sizeof(why),
+                           "over the limit (kafka.producer.message.max.bytes = "
+                           "%lld, or the topic's max.message.bytes)",
+                           ctx->max_msg_bytes);
+        } else {
+            (void)snprintf(why, sizeof(why), "%s", rd_kafka_err2str(km->err));
+        }
+        SF_ERROR(SF_SINK_FMT "event of table \"%s\" (key \"%s\", offset \"%s\", %zu bytes) not "
+                             "delivered to topic \"%s\": %s; errors.tolerance = all: %s%s%s",
+                 SF_SINK_ARGS(snk), hdr_or_dash(ev, "table"), hdr_or_dash(ev, "key"),
+                 hdr_or_dash(ev, "offset"), size, topic, why,
+                 ctx->dlq_topic ? "sending it to dead-letter topic " : "skipping it",
+                 ctx->dlq_topic ? ctx->dlq_topic : "",
+                 suppressed ? " (similar lines suppressed)" : "");
+    }
+    if (ctx->dlq_topic) {
+        km->cause = km->err;
+        dlq_produce(snk, km, ev);
+    } else {
+        km->state = KM_DONE;
+    }
+}
+
+/*
+ * For every batch whose reports are all in: apply errors.tolerance to its KM_PERM messages, and
+ * produce its KM_RETRY messages again (only those: what Kafka acknowledged is never sent twice)
+ * once its backoff has passed: RETRY_FIRST_MS after the first failure, doubling per round up to
+ * RETRY_MAX_MS. EventRetriedCount counts the messages produced again.
+ */
+static void service(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    long long now = mono_ms();
+    for (size_t r = 0; r < ctx->ring_count; r++) {
+        struct kbatch *b = ring_at(ctx, r);
+        if (b->pending > 0 || (ctx->dead && b->seq >= ctx->dead_seq)) {
+            continue;
+        }
+        size_t nretry = 0;
+        for (size_t i = 0; i < b->nmsg; i++) {
+            if (b->msg[i].state == KM_PERM && !ctx->dead) {
+                handle_failed(snk, b, i);
+            }
+            nretry += b->msg[i].state == KM_RETRY;
+        }
+        if (nretry == 0 || b->pending > 0) {
+            continue;
+        }
+        if (b->retry_at_ms == 0) {
+            b->backoff_ms = b->backoff_ms ? b->backoff_ms * 2 : RETRY_FIRST_MS;
+            if (b->backoff_ms > RETRY_MAX_MS) {
+                b->backoff_ms = RETRY_MAX_MS;
+            }
+            b->retry_at_ms = now + b->backoff_ms;
+            atomic_fetch_add(&snk->metrics.write_fail, 1);
+            unsigned suppressed;
+            bool purged = b->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                          b->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT; /* stop or reset says why */
+            if (!purged && rate_allow(ctx, -100000 - (int)b->err, &suppressed)) {
+                SF_WARN(SF_SINK_FMT "could not deliver %zu of %zu events to topic \"%s\": %s; "
+                                    "producing those again in %lld ms%s",
+                        SF_SINK_ARGS(snk), nretry, b->nmsg, b->err_topic, rd_kafka_err2str(b->err),
+                        b->backoff_ms, suppressed ? " (similar failures suppressed)" : "");
+            }
+            continue;
+        }
+        if (now < b->retry_at_ms || !ctx->rk) {
+            continue;
+        }
+        b->retry_at_ms = 0;
+        b->failed = 0;
+        size_t j = 0;
+        for (size_t i = 0; i < b->nmsg; i++) {
+            struct kmsg *km = &b->msg[i];
+            if (km->state != KM_RETRY) {
+                continue;
+            }
+            if (km->dlq) {
+                dlq_produce(snk, km, b->evs[i]);
+            } else {
+                j += msg_build(snk, km, b->evs[i], j);
+            }
+        }
+        produce_send(snk, j);
+        atomic_fetch_add(&snk->metrics.event_retried, (long long)nretry);
+    }
+}
+
+/* Whether b can make no progress: every report is in and a message awaits errors.tolerance, which
+ * a failed sink no longer applies. */
+static bool batch_stuck(const struct kbatch *b)
+{
+    if (b->pending > 0) {
+        return false;
+    }
+    for (size_t i = 0; i < b->nmsg; i++) {
+        if (b->msg[i].state == KM_PERM) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* After a fatal producer error: purge, collect the reports and drop the producer; process()
+ * creates a new one. With rollback (exactly-once: the open Kafka transaction is lost) every
+ * in-flight batch is rolled back; otherwise the batches stay open and only their messages
+ * without a successful report are produced again (KM_RETRY), by the new producer. */
+static void producer_reset(struct sf_sink *snk, bool rollback)
 {
     struct kafka_ctx *ctx = snk->ctx;
     rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -1246,11 +1704,29 @@ static void producer_reset(struct sf_sink *snk)
     while (!all_reported(ctx) && mono_ms() < deadline) {
         rd_kafka_poll(ctx->rk, 100);
     }
-    SF_WARN(SF_SINK_FMT "recreating the kafka producer after its fatal error; rolling back %zu "
-                        "in-flight batches",
-            SF_SINK_ARGS(snk), ctx->ring_count);
     producer_destroy(snk);
-    rollback_all(snk);
+    if (rollback) {
+        SF_WARN(SF_SINK_FMT "recreating the kafka producer after its fatal error; rolling back "
+                            "%zu in-flight batches",
+                SF_SINK_ARGS(snk), ctx->ring_count);
+        rollback_all(snk);
+        return;
+    }
+    size_t again = 0;
+    for (size_t r = 0; r < ctx->ring_count; r++) {
+        struct kbatch *b = ring_at(ctx, r);
+        for (size_t i = 0; i < b->nmsg; i++) {
+            if (b->msg[i].state == KM_PENDING) {
+                b->msg[i].state = KM_RETRY;
+                b->msg[i].err = RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+            }
+            again += b->msg[i].state == KM_RETRY;
+        }
+        b->pending = 0;
+    }
+    SF_WARN(SF_SINK_FMT "recreating the kafka producer after its fatal error; the %zu messages "
+                        "of %zu in-flight batches without a successful delivery report go again",
+            SF_SINK_ARGS(snk), again, ctx->ring_count);
 }
 
 /* ---- exactly-once: positions ---- */
@@ -1905,7 +2381,7 @@ static void eos_reset(struct sf_sink *snk)
     ctx->in_txn = false;
     pos_discard_pending(ctx);
     if (ctx->rk) {
-        producer_reset(snk); /* purges, waits for the reports, destroys, rolls back */
+        producer_reset(snk, true); /* purges, waits for the reports, destroys, rolls back */
     } else {
         rollback_all(snk);
     }
@@ -1973,6 +2449,37 @@ static void eos_committed(struct sf_sink *snk)
     sf_channel_txn_close(b->txn);
     b->txn = NULL;
     ctx->ring_count = 0;
+}
+
+/*
+ * errors.tolerance = none: before anything of the n taken events is produced, find the first one
+ * too large for message.max.bytes (librdkafka would refuse it). When there is one, roll txn back
+ * and: when it is the first, stop the sink (sink_fail: nothing of it or after it goes); else
+ * take only the events before it next time (ctx->take_limit), so that they are delivered and
+ * committed without it. @return true when txn was rolled back (*st set).
+ */
+static bool precheck_split(struct sf_sink *snk,
+                           struct sf_txn *txn,
+                           struct sf_event *const *evs,
+                           size_t n,
+                           enum sf_status *st)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    size_t size = 0;
+    size_t k = ctx->tolerate ? n : first_oversize(ctx, evs, n, &size);
+    if (k == n) {
+        return false;
+    }
+    if (k == 0) {
+        sink_fail(snk, evs[0], RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, topic_of(ctx, evs[0]), size,
+                  false);
+    } else {
+        ctx->take_limit = k;
+    }
+    sf_channel_txn_rollback(txn);
+    sf_channel_txn_close(txn);
+    *st = k == 0 ? SF_BACKOFF : SF_READY;
+    return true;
 }
 
 /*
@@ -2057,7 +2564,9 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
         return false;
     }
     size_t n = 0;
-    int rc = sf_channel_take(txn, ctx->evs, ctx->batch, &n, TAKE_WAIT_MS);
+    size_t max = ctx->take_limit ? ctx->take_limit : ctx->batch;
+    ctx->take_limit = 0;
+    int rc = sf_channel_take(txn, ctx->evs, max, &n, TAKE_WAIT_MS);
     if (rc != SF_OK) {
         SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
                  snk->ch->name, sf_err_str(rc));
@@ -2076,6 +2585,9 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
     atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
     atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
                      1);
+    if (precheck_split(snk, txn, ctx->evs, n, st)) {
+        return false;
+    }
     size_t m = eos_filter(snk, ctx->evs, n);
     unsigned suppressed;
     if (m < n) {
@@ -2097,7 +2609,8 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
         return false;
     }
     struct kbatch *b = ring_at(ctx, 0);
-    *b = (struct kbatch){ .txn = txn, .n = n };
+    batch_init(ctx, b, txn);
+    b->n = n;
     ctx->ring_count = 1;
     rd_kafka_error_t *e = rd_kafka_begin_transaction(ctx->rk);
     if (e) {
@@ -2121,13 +2634,28 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
                             "message.max.bytes must allow it",
                 SF_SINK_ARGS(snk), ctx->pos_buf.len, ctx->pos_n);
     }
-    produce_prepare(snk, b, ctx->send, m);
+    size_t j = produce_prepare(snk, b, ctx->send, m);
+    struct kmsg *pkm = &b->msg[m];
+    *pkm = (struct kmsg){ .b = b, .state = KM_PENDING };
     b->pending++;
     if (rd_kafka_produce(ctx->pos_rkt, 0, RD_KAFKA_MSG_F_COPY, ctx->pos_buf.data, ctx->pos_buf.len,
-                         ctx->txn_id, strlen(ctx->txn_id), b) != 0) {
-        refuse(b, rd_kafka_last_error(), ctx->positions_topic, 1);
+                         ctx->txn_id, strlen(ctx->txn_id), pkm) != 0) {
+        refuse(pkm, rd_kafka_last_error(), ctx->positions_topic);
     }
-    produce_send(snk, b, m);
+    produce_send(snk, j);
+    /* events too large for message.max.bytes never enter the transaction (a refused message
+     * would abort it): errors.tolerance = all dead-letters or logs them in it (none stopped at
+     * precheck_split); an invalid topic under none stops the sink */
+    for (size_t i = 0; b->failed == 0 && i < m; i++) {
+        if (b->msg[i].state == KM_PERM) {
+            handle_failed(snk, b, i);
+        }
+    }
+    if (ctx->dead) {
+        eos_abort(snk);
+        *st = SF_BACKOFF;
+        return false;
+    }
     if (b->failed > 0) {
         /* a message librdkafka refused is not in the transaction: committing would lose it */
         if (rate_allow(ctx, -100000 - (int)b->err, &suppressed)) {
@@ -2192,7 +2720,7 @@ static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
 static enum sf_status eos_process(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    if (ctx->crashed) {
+    if (ctx->crashed || (ctx->dead && !ctx->in_txn)) {
         return SF_BACKOFF;
     }
     char err[512];
@@ -2304,32 +2832,32 @@ static enum sf_status kafka_process(struct sf_sink *snk)
         }
     }
     if (atomic_load(&ctx->fatal)) {
-        producer_reset(snk);
+        producer_reset(snk, false);
         return SF_BACKOFF;
     }
     rd_kafka_poll(ctx->rk, 0);
-    if (settle(snk)) {
-        return SF_BACKOFF;
-    }
+    service(snk);
+    settle(snk);
     bool stopping = atomic_load(&snk->stopping);
-    if (ctx->failing || stopping || ctx->ring_count == (size_t)ctx->max_inflight) {
+    if (ctx->dead || stopping || ctx->ring_count == (size_t)ctx->max_inflight) {
         if (ctx->ring_count == 0) {
             return SF_BACKOFF;
         }
-        if (!ctx->failing && !stopping) {
+        if (!ctx->dead && !stopping) {
             /* The ring is full: nothing more is produced until the oldest batch is delivered,
              * so lingering (linger.ms) would only add latency. rd_kafka_flush() makes the broker
              * threads send what they hold now; it waits a moment only (the ring waits below). */
             rd_kafka_flush(ctx->rk, FLUSH_NUDGE_MS);
-            if (settle(snk)) {
-                return SF_BACKOFF;
-            }
+            service(snk);
+            settle(snk);
             if (ctx->ring_count < (size_t)ctx->max_inflight) {
                 return SF_READY;
             }
         }
         rd_kafka_poll(ctx->rk, RING_WAIT_MS);
-        return settle(snk) ? SF_BACKOFF : SF_READY;
+        service(snk);
+        settle(snk);
+        return ctx->dead ? SF_BACKOFF : SF_READY;
     }
 
     struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
@@ -2337,33 +2865,44 @@ static enum sf_status kafka_process(struct sf_sink *snk)
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
         return SF_BACKOFF;
     }
+    struct kbatch *b = ring_at(ctx, ctx->ring_count);
+    batch_init(ctx, b, txn);
     size_t n = 0;
-    int rc =
-        sf_channel_take(txn, ctx->evs, ctx->batch, &n, ctx->ring_count == 0 ? TAKE_WAIT_MS : 0);
+    size_t max = ctx->take_limit ? ctx->take_limit : ctx->batch;
+    ctx->take_limit = 0;
+    int rc = sf_channel_take(txn, b->evs, max, &n, ctx->ring_count == 0 ? TAKE_WAIT_MS : 0);
     if (rc != SF_OK) {
         SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
                  snk->ch->name, sf_err_str(rc));
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
         sf_channel_txn_close(txn);
+        b->txn = NULL;
         return SF_BACKOFF;
     }
     if (n == 0) {
         sf_channel_txn_commit(txn);
         sf_channel_txn_close(txn);
+        b->txn = NULL;
         if (ctx->ring_count == 0) {
             atomic_fetch_add(&snk->metrics.batch_empty, 1);
             return SF_BACKOFF;
         }
         rd_kafka_poll(ctx->rk, IDLE_POLL_MS);
-        return settle(snk) ? SF_BACKOFF : SF_READY;
+        service(snk);
+        settle(snk);
+        return SF_READY;
     }
     atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
     atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
                      1);
-    struct kbatch *b = ring_at(ctx, ctx->ring_count);
-    *b = (struct kbatch){ .txn = txn, .n = n };
+    enum sf_status st;
+    if (precheck_split(snk, txn, b->evs, n, &st)) {
+        b->txn = NULL;
+        return st;
+    }
+    b->n = n;
     ctx->ring_count++;
-    produce_batch(snk, b, ctx->evs, n);
+    produce_batch(snk, b, b->evs, n);
     return SF_READY;
 }
 
@@ -2375,8 +2914,12 @@ static void kafka_stop(struct sf_sink *snk)
     } else if (ctx->rk) {
         long long deadline = mono_ms() + ctx->flush_timeout_ms;
         settle(snk);
-        while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && mono_ms() < deadline) {
+        while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && mono_ms() < deadline &&
+               !(ctx->dead &&
+                 (batch_stuck(ring_at(ctx, 0)) ||
+                  (ring_at(ctx, 0)->seq >= ctx->dead_seq && ring_at(ctx, 0)->pending == 0)))) {
             rd_kafka_flush(ctx->rk, RING_WAIT_MS); /* nothing more comes: skip linger.ms */
+            service(snk);
             settle(snk);
         }
         if (ctx->ring_count > 0) {
@@ -2384,9 +2927,17 @@ static void kafka_stop(struct sf_sink *snk)
             for (size_t i = 0; i < ctx->ring_count; i++) {
                 events += ring_at(ctx, i)->n;
             }
-            SF_WARN(SF_SINK_FMT "%zu batches (%zu events) not delivered within flushTimeout "
-                                "(%lld ms): rolling back what is not acknowledged",
-                    SF_SINK_ARGS(snk), ctx->ring_count, events, ctx->flush_timeout_ms);
+            if (ctx->dead) {
+                SF_WARN(SF_SINK_FMT "the sink failed: rolling back %zu batches (%zu events) from "
+                                    "the failed event on; the channel keeps them (their messages "
+                                    "that Kafka acknowledged already are sent again after the "
+                                    "restart)",
+                        SF_SINK_ARGS(snk), ctx->ring_count, events);
+            } else {
+                SF_WARN(SF_SINK_FMT "%zu batches (%zu events) not delivered within flushTimeout "
+                                    "(%lld ms): rolling back what is not acknowledged",
+                        SF_SINK_ARGS(snk), ctx->ring_count, events, ctx->flush_timeout_ms);
+            }
             rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             deadline = mono_ms() + PURGE_WAIT_MS;
             while (!all_reported(ctx) && mono_ms() < deadline) {
@@ -2405,6 +2956,10 @@ static void kafka_stop(struct sf_sink *snk)
     grp_free(ctx);
     free(ctx->msg_rkt);
     free(ctx->msg_rkt_temp);
+    for (size_t i = 0; ctx->ring && i < (size_t)ctx->max_inflight; i++) {
+        free(ctx->ring[i].evs);
+        free(ctx->ring[i].msg);
+    }
     free(ctx->ring);
     for (size_t i = 0; ctx->avro && i < (size_t)ctx->max_inflight; i++) {
         sf_buf_free(&ctx->avro[i]);
@@ -2480,7 +3035,40 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     memset(ctx->rate, 0, sizeof(ctx->rate));
     ctx->topic_buf = (struct sf_buf)SF_BUF_INIT;
     ctx->ring_head = ctx->ring_count = 0;
-    ctx->failing = false;
+    ctx->dead = false;
+    ctx->dead_seq = LLONG_MAX;
+    ctx->batch_seq = 0;
+    ctx->take_limit = 0;
+    if (strcasecmp(ctx->errors_tolerance, "none") != 0 &&
+        strcasecmp(ctx->errors_tolerance, "all") != 0) {
+        (void)snprintf(errstr, errstr_size, "errors.tolerance: none or all, not \"%s\"",
+                       ctx->errors_tolerance);
+        return SF_ERR_INVAL;
+    }
+    ctx->tolerate = strcasecmp(ctx->errors_tolerance, "all") == 0;
+    if (ctx->dlq_topic && !*ctx->dlq_topic) {
+        free(ctx->dlq_topic);
+        ctx->dlq_topic = NULL;
+    }
+    if (ctx->dlq_topic && !ctx->tolerate) {
+        (void)snprintf(errstr, errstr_size,
+                       "errors.deadletterqueue.topic.name is used only with errors.tolerance = "
+                       "all (errors.tolerance = none stops at the first failed event)");
+        return SF_ERR_INVAL;
+    }
+    if (ctx->tolerate && !ctx->dlq_topic && !ctx->errors_log) {
+        (void)snprintf(errstr, errstr_size,
+                       "errors.tolerance = all without errors.deadletterqueue.topic.name needs "
+                       "errors.log.enable = true (a failed event would be skipped without a "
+                       "line saying so)");
+        return SF_ERR_INVAL;
+    }
+    if (ctx->errors_log && !ctx->tolerate) {
+        (void)snprintf(errstr, errstr_size,
+                       "errors.log.enable is used only with errors.tolerance = all (errors."
+                       "tolerance = none logs the failed event as it stops)");
+        return SF_ERR_INVAL;
+    }
     atomic_store(&ctx->fatal, false);
     ctx->evs = calloc(ctx->batch, sizeof(struct sf_event *));
     ctx->msgs = calloc(ctx->batch, sizeof(*ctx->msgs));

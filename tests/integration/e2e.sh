@@ -306,6 +306,100 @@ s_broker_down() {
     pass
 }
 
+# poison_rows TABLE: ids 1..100 and 102..200 small, id 101 a 2 MB TEXT (LONGTEXT) value (over the producer's
+# default message.max.bytes of 1000000)
+poison_rows() {
+    db_exec "DROP TABLE IF EXISTS $1"
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "CREATE TABLE $1 (id BIGINT NOT NULL PRIMARY KEY, v LONGTEXT)" # TEXT: 64 KB at most
+        db_exec "INSERT INTO $1 (id, v) SELECT seq, CONCAT('row-', seq) FROM seq_1_to_200 WHERE seq <> 101"
+        db_exec "INSERT INTO $1 (id, v) VALUES (101, REPEAT('x', 2097152))"
+    else
+        db_exec "CREATE TABLE $1 (id BIGINT NOT NULL PRIMARY KEY, v TEXT)"
+        db_exec "INSERT INTO $1 (id, v) SELECT g, 'row-' || g FROM generate_series(1, 200) g WHERE g <> 101"
+        db_exec "INSERT INTO $1 (id, v) VALUES (101, repeat('x', 2097152))"
+    fi
+}
+# agent_exit_within SECONDS: wait for the agent to exit by itself; AGENT_RC gets its exit code
+agent_exit_within() {
+    local end=$((SECONDS + $(secs "$1")))
+    while kill -0 "$AGENT_PID" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+    if kill -0 "$AGENT_PID" 2>/dev/null; then
+        agent_kill9
+        fail "the agent did not exit within $1 s"
+        return 1
+    fi
+    AGENT_RC=0
+    wait "$AGENT_PID" || AGENT_RC=$?
+    AGENT_PID=""
+}
+
+# a poison event: a 2 MB row among small ones. errors.tolerance = none (default): the agent exits
+# 1 with one ERROR line naming the row and the setting; Kafka has every row before it once and
+# nothing after; the offset stays below it; a restart with kafka.producer.message.max.bytes raised
+# delivers it and the rest, with no duplicate. errors.tolerance = all with a dead-letter topic:
+# every small row once, the big one once in the dead-letter topic with the error headers.
+# The source's offset moves per batch (batch.size = 10 here, so the big row starts a batch): rows
+# of its batch before it would be read again after the restart.
+s_poison() {
+    t poison
+    poison_rows poison
+    write_conf "$WORK/poison.conf" poison poison "a1.sources.r1.batch.size = 10" \
+        "a1.sinks.k1.flumeBatchSize = 100"
+    agent_start "$WORK/poison.conf" "$WORK/poison.log"
+    agent_exit_within 60 || return
+    assert_eq 1 "$AGENT_RC" "exit code after a poison event" || { tail -20 "$WORK/poison.log" >&2; return; }
+    assert_eq 1 "$(grep -c ' ERROR ' "$WORK/poison.log")" "exactly one error line" || { grep ' ERROR ' "$WORK/poison.log" >&2; return; }
+    grep ' ERROR ' "$WORK/poison.log" | grep -qE '\[sink k1 kafka\] event of table "poison" \(key "101", offset "101"\) cannot be delivered to topic "poison": its message of 2097[0-9]{3} bytes is over the limit: kafka.producer.message.max.bytes = 1000000 \(raise it, and the topic.s max.message.bytes if that is lower\); errors.tolerance = none: the sink stops, nothing from this event on is delivered' \
+        || { fail "the ERROR line"; grep ' ERROR ' "$WORK/poison.log" >&2; return; }
+    assert_eq 100 "$(db_offset poison)" "offset stays below the poison row" || return
+    consume poison 100 "$WORK/poison1.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/poison1.out" 1 100)" "rows before the poison row, once" || return
+    # restart with the limit raised: the big row and the rest, nothing twice
+    write_conf "$WORK/poison2.conf" poison poison "a1.sources.r1.batch.size = 10" \
+        "a1.sinks.k1.flumeBatchSize = 100" "a1.sinks.k1.kafka.producer.message.max.bytes = 3000000"
+    agent_start "$WORK/poison2.conf" "$WORK/poison2.log"
+    wait_offset poison 200 60 || return
+    agent_term || return
+    consume poison 200 "$WORK/poison2.out"
+    assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/poison2.out" 1 200)" "every row once after the restart" || return
+    assert_eq 0 "$(grep -c ' ERROR ' "$WORK/poison2.log")" "no error after the restart" || return
+
+    # errors.tolerance = all with a dead-letter topic
+    poison_rows poison_all
+    write_conf "$WORK/poison3.conf" poison_all poison_all "a1.sources.r1.batch.size = 10" \
+        "a1.sinks.k1.errors.tolerance = all" \
+        "a1.sinks.k1.errors.deadletterqueue.topic.name = poison_dlq" \
+        "a1.sinks.k1.errors.log.enable = true"
+    agent_start "$WORK/poison3.conf" "$WORK/poison3.log" -Dflume.monitoring.type=http -Dflume.monitoring.port=0
+    wait_offset poison_all 200 60 || return
+    wait_log "$WORK/poison3.log" "serving metrics at http://" 10 || return
+    local port
+    port=$(sed -n 's|.*serving metrics at http://[^:]*:\([0-9]*\)/metrics.*|\1|p' "$WORK/poison3.log" | head -1)
+    curl -s -o "$WORK/poison3.json" "http://127.0.0.1:$port/metrics"
+    agent_term || return
+    assert_eq "EventFailedCount=1 EventDeadLetteredCount=1 SinkFailed=0" "$($PY -c '
+import json, sys
+k = json.load(open(sys.argv[1]))["SINK.k1"]
+print(" ".join("%s=%s" % (n, k[n]) for n in ("EventFailedCount", "EventDeadLetteredCount", "SinkFailed")))' "$WORK/poison3.json")" "sink metrics" || return
+    consume poison_all 199 "$WORK/poison3.out"
+    assert_eq "lost=1 dup=0 extra=0" "$(check_range "$WORK/poison3.out" 1 200)" "every small row once (101 in the dead-letter topic)" || return
+    assert_eq 0 "$(ids_of "$WORK/poison3.out" | grep -c '^101$')" "the big row is not in the topic" || return
+    consume poison_dlq 1 "$WORK/poison_dlq.out"
+    assert_eq "1 101 poison_all poison_all 101 k1 2097169 yes" "$($PY -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+r = rows[0]
+h = r["headers"]
+print(len(rows), r["key"], h.get("__sqlflume.errors.topic"), h.get("__sqlflume.errors.table"),
+      h.get("__sqlflume.errors.offset"), h.get("__sqlflume.errors.sink.name"),
+      h.get("__sqlflume.errors.body.truncated"),
+      "yes" if "MSG_SIZE_TOO_LARGE" in h.get("__sqlflume.errors.exception.message", "") and
+      900000 < len(r["value"]) <= 1000000 and r["value"].startswith("{\"id\":101,\"v\":\"xxx") else "no")' "$WORK/poison_dlq.out")" "dead-letter record" || return
+    assert_contains "$WORK/poison3.log" 'errors.tolerance = all: sending it to dead-letter topic poison_dlq' "the failed row is logged" || return
+    pass
+}
+
 # a seed-shaped flume_meta created beforehand, with a row: export starts after its currentIndex
 s_seed_meta() {
     t seed_meta
@@ -1369,7 +1463,7 @@ ALL="s_config_errors s_compat_keys s_gaps s_types s_names s_injection s_seed_met
      s_ts_inc_ties s_timestamp_mode s_bulk_mode s_multi_table_status_db s_out_of_order s_out_of_order_restart
      s_sparse_gaps s_backfill s_backfill_late_commit s_monitoring s_seed_channel
      s_no_lower_bound s_text_pk_refused s_text_incremental s_two_agents_one_key s_two_sources_one_key
-     s_status_table_race s_status_table_no_create s_lock_lost"
+     s_status_table_race s_status_table_no_create s_lock_lost s_poison"
 db_start "$KIND" "$PORT"
 kafka_start
 for s in ${*:-$ALL}; do

@@ -661,8 +661,8 @@ START_TEST(kafka_headers_and_timestamp)
     }
     recs_free(&rs);
 
-    /* a message librdkafka refuses at once (larger than message.max.bytes) and no Kafka headers:
-     * the batch fails and goes back to the channel, nothing is lost */
+    /* a message larger than message.max.bytes, without Kafka headers: errors.tolerance = none
+     * stops the sink before producing it; the channel keeps it */
     r = kafka_rig("a1.sinks.k1.kafka.topic = hdrs\n"
                   "a1.sinks.k1.timestampHeader = timestamp\n"
                   "a1.sinks.k1.kafka.producer.message.max.bytes = 1000\n");
@@ -673,9 +673,11 @@ START_TEST(kafka_headers_and_timestamp)
     ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
     sf_channel_txn_close(txn);
     ck_assert(!drain(&r->snk, 1000));
-    ck_assert_int_ge(atomic_load(&r->snk.metrics.write_fail), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_failed), 1);
     ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), 0);
-    rig_free(r); /* stop rolls the batch back */
+    ck_assert_uint_eq(sf_channel_size(&r->ch), 1);
+    rig_free(r);
 
     /* a header.NAME without a name or a value is refused at start */
     char conf[1024], err[512];
@@ -880,25 +882,380 @@ static void check_at_least_once_in_order(const char *topic, int n)
     recs_free(&rs);
 }
 
-/* Produce requests fail: the batches roll back (nothing lost, the channel keeps its order) and
- * are produced again once the broker accepts them. */
-START_TEST(kafka_failed_delivery_rolls_back)
+/* Topic partition 0 of topic holds every event "event-%06d" 0..n-1 exactly once (in any order),
+ * and nothing else. */
+static void check_each_once(const char *topic, int n)
+{
+    const char *const topics[] = { topic, NULL };
+    int64_t hw = high_watermark(topic);
+    ck_assert_int_eq(hw, n);
+    struct recs rs = consume(topics, (size_t)n, 20000);
+    ck_assert_uint_eq(rs.n, (size_t)n);
+    char *seen = calloc((size_t)n, 1);
+    for (size_t i = 0; i < rs.n; i++) {
+        ck_assert_msg(strncmp(rs.v[i].val, "event-", 6) == 0, "unexpected %.40s", rs.v[i].val);
+        long seq = strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert(seq >= 0 && seq < n);
+        ck_assert_msg(!seen[seq], "event %ld produced twice", seq);
+        seen[seq] = 1;
+    }
+    free(seen);
+    recs_free(&rs);
+}
+
+/* Produce requests fail with a retriable error (librdkafka does not retry: retries = 0, so the
+ * reports fail): half of the messages of the first batch fail; only those are produced again,
+ * after the backoff, and the take transactions commit once all are delivered: every event once. */
+START_TEST(kafka_retriable_failures_resend_failed_only)
 {
     const int n = 1000;
-    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "fail", 1, 1), 0);
-    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = fail\n"
-                              "a1.sinks.k1.flumeBatchSize = 100\n");
-    /* the first three produce requests fail with a permanent error */
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "retry", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = retry\n"
+                              "a1.sinks.k1.flumeBatchSize = 100\n"
+                              "a1.sinks.k1.kafka.producer.acks = 1\n"
+                              "a1.sinks.k1.kafka.producer.message.send.max.retries = 0\n"
+                              "a1.sinks.k1.kafka.producer.batch.num.messages = 10\n"
+                              "a1.sinks.k1.kafka.producer.linger.ms = 20\n");
+    /* five requests of ten messages each fail: half of the first batch of 100 */
     rd_kafka_mock_push_request_errors(
-        mock, 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
-        RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+        mock, 0 /* Produce */, 5, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
     put_events(&r->ch, 0, n, NULL, 0);
     ck_assert(drain(&r->snk, 30000));
-    ck_assert_int_ge(atomic_load(&r->snk.metrics.write_fail), 1);
+    rig_stop_sink(r);
     ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n);
+    ck_assert_int_ge(atomic_load(&r->snk.metrics.write_fail), 1);
+    long long retried = atomic_load(&r->snk.metrics.event_retried);
+    ck_assert_msg(retried > 0 && retried <= 50, "EventRetriedCount %lld", retried);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_failed), 0);
     rig_free(r);
+    check_each_once("retry", n);
+}
+END_TEST
 
-    check_at_least_once_in_order("fail", n);
+/* ---------- poison events: errors.tolerance ---------- */
+
+#define POISON_BIG (2 * 1024 * 1024)
+
+/* Put n small events "event-%06d" 0..n-1 with headers table = poison, offset = key = their
+ * number, and, right before event big_at, one event of POISON_BIG bytes ('B's) with offset and
+ * key "big". */
+static void put_poison(struct sf_channel *ch, int n, int big_at)
+{
+    char off[32], body[64];
+    for (int i = 0; i <= n; i++) {
+        struct sf_txn *txn = sf_channel_txn_begin(ch);
+        struct sf_event *ev;
+        if (i == big_at) {
+            char *big = malloc(POISON_BIG);
+            memset(big, 'B', POISON_BIG);
+            const struct sf_header hs[] = { { "table", "poison" },
+                                            { "offset", "big" },
+                                            { "key", "big" } };
+            ev = sf_event_create(hs, 3, big, POISON_BIG);
+            free(big);
+            ck_assert_int_eq(sf_channel_put(txn, ev), SF_OK);
+        }
+        if (i < n) {
+            (void)snprintf(off, sizeof(off), "%d", i);
+            int len = snprintf(body, sizeof(body), "event-%06d", i);
+            const struct sf_header hs[] = { { "table", "poison" },
+                                            { "offset", off },
+                                            { "key", off } };
+            ev = sf_event_create(hs, 3, body, (size_t)len);
+            ck_assert_int_eq(sf_channel_put(txn, ev), SF_OK);
+        }
+        ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+        sf_channel_txn_close(txn);
+    }
+}
+
+/* Move every event of channel from to channel to, in order (what a file channel keeps across a
+ * restart of the agent). */
+static void move_events(struct sf_channel *from, struct sf_channel *to)
+{
+    struct sf_event *evs[100];
+    size_t n;
+    do {
+        struct sf_txn *t = sf_channel_txn_begin(from);
+        ck_assert_int_eq(sf_channel_take(t, evs, 100, &n, 0), SF_OK);
+        struct sf_txn *p = sf_channel_txn_begin(to);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_int_eq(sf_channel_put(p, sf_event_copy(evs[i])), SF_OK);
+        }
+        ck_assert_int_eq(sf_channel_txn_commit(p), SF_OK);
+        sf_channel_txn_close(p);
+        ck_assert_int_eq(sf_channel_txn_commit(t), SF_OK);
+        sf_channel_txn_close(t);
+    } while (n > 0);
+}
+
+/* Topic partition 0 of topic: the small events 0..n-1 once each (any order), and the big one
+ * (want_big) once or not at all. */
+static void check_poison_topic(const char *topic, int n, bool want_big)
+{
+    const char *const topics[] = { topic, NULL };
+    size_t expect = (size_t)n + want_big;
+    if (strncmp(topic, "eos", 3) != 0) { /* transactional topics hold markers too */
+        ck_assert_int_eq(high_watermark(topic), (int64_t)expect);
+    }
+    struct recs rs = consume(topics, expect, 30000);
+    ck_assert_uint_eq(rs.n, expect);
+    char *seen = calloc((size_t)n, 1);
+    size_t bigs = 0;
+    for (size_t i = 0; i < rs.n; i++) {
+        if (rs.v[i].val_len == POISON_BIG) {
+            ck_assert_str_eq(rs.v[i].key, "big");
+            bigs++;
+            continue;
+        }
+        long seq = strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert(seq >= 0 && seq < n);
+        ck_assert_msg(!seen[seq], "event %ld produced twice", seq);
+        seen[seq] = 1;
+    }
+    ck_assert_uint_eq(bigs, want_big ? 1 : 0);
+    free(seen);
+    recs_free(&rs);
+}
+
+/* errors.tolerance = none (the default): a 2 MB event among 1,000 small ones (message.max.bytes
+ * 1000000) stops the sink; the events before it are delivered once, nothing after it, the channel
+ * keeps it and the rest; a "restart" with message.max.bytes raised (the same events in the new
+ * agent's channel) delivers it and the rest, with no duplicate. */
+START_TEST(kafka_poison_none_stops)
+{
+    const int n = 1000, big_at = 450;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "poison1", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = poison1\n"
+                              "a1.sinks.k1.flumeBatchSize = 100\n");
+    put_poison(&r->ch, n, big_at);
+    ck_assert(!drain(&r->snk, 3000));
+    rig_stop_sink(r);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), big_at);
+    ck_assert_uint_eq(sf_channel_size(&r->ch), (size_t)(n - big_at + 1));
+    {
+        const char *const topics[] = { "poison1", NULL };
+        ck_assert_int_eq(high_watermark("poison1"), big_at);
+        struct recs rs = consume(topics, (size_t)big_at, 20000);
+        ck_assert_uint_eq(rs.n, (size_t)big_at);
+        for (size_t i = 0; i < rs.n; i++) { /* in order: nothing was retried */
+            char want[32];
+            (void)snprintf(want, sizeof(want), "event-%06zu", i);
+            ck_assert_str_eq(rs.v[i].val, want);
+        }
+        recs_free(&rs);
+    }
+    struct rig *r2 = kafka_rig("a1.sinks.k1.kafka.topic = poison1\n"
+                               "a1.sinks.k1.flumeBatchSize = 100\n"
+                               "a1.sinks.k1.kafka.producer.message.max.bytes = 3000000\n");
+    move_events(&r->ch, &r2->ch);
+    rig_free(r);
+    ck_assert(drain(&r2->snk, 30000));
+    rig_stop_sink(r2);
+    ck_assert_int_eq(atomic_load(&r2->snk.metrics.failed), 0);
+    ck_assert_int_eq(atomic_load(&r2->snk.metrics.drain_success), n - big_at + 1);
+    rig_free(r2);
+    check_poison_topic("poison1", n, true);
+}
+END_TEST
+
+/* errors.tolerance = all with a dead-letter topic: every small event once in the topic, the big
+ * one once in the dead-letter topic with the error headers, its body cut to the limit. */
+START_TEST(kafka_poison_all_dead_letters)
+{
+    const int n = 1000, big_at = 450;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "poison2", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "poison2_dlq", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = poison2\n"
+                              "a1.sinks.k1.flumeBatchSize = 100\n"
+                              "a1.sinks.k1.header.table = db.table\n"
+                              "a1.sinks.k1.errors.tolerance = all\n"
+                              "a1.sinks.k1.errors.deadletterqueue.topic.name = poison2_dlq\n"
+                              "a1.sinks.k1.errors.log.enable = true\n");
+    put_poison(&r->ch, n, big_at);
+    ck_assert(drain(&r->snk, 30000));
+    rig_stop_sink(r);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 0);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_dead_lettered), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n + 1);
+    rig_free(r);
+    check_poison_topic("poison2", n, false);
+
+    const char *const dlq[] = { "poison2_dlq", NULL };
+    ck_assert_int_eq(high_watermark("poison2_dlq"), 1);
+    struct recs rs = consume(dlq, 1, 20000);
+    ck_assert_uint_eq(rs.n, 1);
+    ck_assert_str_eq(rs.v[0].key, "big");
+    ck_assert_uint_gt(rs.v[0].val_len, 900000);
+    ck_assert_uint_le(rs.v[0].val_len, 1000000);
+    for (size_t i = 0; i < rs.v[0].val_len; i++) {
+        ck_assert_int_eq(rs.v[0].val[i], 'B');
+    }
+    ck_assert_msg(strstr(rs.v[0].hdrs, "db.table=poison;") == rs.v[0].hdrs, "%s", rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.topic=poison2;"), "%s", rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.table=poison;"), "%s", rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.offset=big;"), "%s", rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.sink.name=k1;"), "%s", rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.exception.message="), "%s", rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "MSG_SIZE_TOO_LARGE"), "%s", rs.v[0].hdrs);
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.body.truncated=2097152;"), "%s",
+                  rs.v[0].hdrs);
+    recs_free(&rs);
+}
+END_TEST
+
+/* errors.tolerance = all without a dead-letter topic: the big event is logged and skipped. */
+START_TEST(kafka_poison_all_logged)
+{
+    const int n = 300, big_at = 150;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "poison3", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = poison3\n"
+                              "a1.sinks.k1.errors.tolerance = all\n"
+                              "a1.sinks.k1.errors.log.enable = true\n");
+    put_poison(&r->ch, n, big_at);
+    ck_assert(drain(&r->snk, 30000));
+    rig_stop_sink(r);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_dead_lettered), 0);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n + 1);
+    rig_free(r);
+    check_poison_topic("poison3", n, false);
+}
+END_TEST
+
+/* The events of the topic (partition 0) and those left in the channel: each of 0..n-1 exactly
+ * once in the union (nothing lost, nothing produced twice), at most `missing` left out of it.
+ * @return how many are in the topic */
+static size_t check_topic_and_channel(const char *topic, struct sf_channel *ch, int n, int missing)
+{
+    const char *const topics[] = { topic, NULL };
+    int64_t hw = high_watermark(topic);
+    struct recs rs = hw > 0 ? consume(topics, (size_t)hw, 20000) : (struct recs){ 0 };
+    ck_assert_uint_eq(rs.n, (size_t)hw);
+    char *seen = calloc((size_t)n, 1);
+    for (size_t i = 0; i < rs.n; i++) {
+        long seq = strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert(seq >= 0 && seq < n);
+        ck_assert_msg(!seen[seq], "event %ld produced twice", seq);
+        seen[seq] = 1;
+    }
+    size_t in_topic = rs.n;
+    recs_free(&rs);
+    struct sf_event *evs[100];
+    size_t k;
+    struct sf_txn *t = sf_channel_txn_begin(ch);
+    do {
+        ck_assert_int_eq(sf_channel_take(t, evs, 100, &k, 0), SF_OK);
+        for (size_t i = 0; i < k; i++) {
+            long seq = strtol(evs[i]->body + 6, NULL, 10);
+            ck_assert(seq >= 0 && seq < n);
+            ck_assert_msg(!seen[seq], "event %ld in Kafka and in the channel", seq);
+            seen[seq] = 1;
+        }
+    } while (k > 0);
+    sf_channel_txn_rollback(t);
+    sf_channel_txn_close(t);
+    int absent = 0;
+    for (int i = 0; i < n; i++) {
+        absent += !seen[i];
+    }
+    ck_assert_int_le(absent, missing);
+    free(seen);
+    return in_topic;
+}
+
+/* A permanent error that Kafka reports after producing (TOPIC_AUTHORIZATION_FAILED on two
+ * Produce requests), errors.tolerance = none: the sink stops; the events not acknowledged stay
+ * in the channel (those of the failed batch and after it), no message is produced twice, and
+ * nothing is lost. */
+START_TEST(kafka_permanent_report_none)
+{
+    const int n = 500;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "permnone", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = permnone\n"
+                              "a1.sinks.k1.flumeBatchSize = 100\n");
+    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 2,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    put_events(&r->ch, 0, n, NULL, 0);
+    ck_assert(!drain(&r->snk, 3000));
+    rig_stop_sink(r);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_retried), 0);
+    ck_assert_uint_gt(sf_channel_size(&r->ch), 0);
+    /* the acknowledged messages of the rolled-back batches are in Kafka and in the channel:
+     * they would go again after a restart (logged); here nothing may be in neither */
+    const char *const topics[] = { "permnone", NULL };
+    int64_t hw = high_watermark("permnone");
+    struct recs rs = hw > 0 ? consume(topics, (size_t)hw, 20000) : (struct recs){ 0 };
+    ck_assert_uint_eq(rs.n, (size_t)hw);
+    char *seen = calloc((size_t)n, 1);
+    for (size_t i = 0; i < rs.n; i++) {
+        long seq = strtol(rs.v[i].val + 6, NULL, 10);
+        ck_assert_msg(!seen[seq], "event %ld produced twice", seq);
+        seen[seq] = 1;
+    }
+    recs_free(&rs);
+    ck_assert_int_eq(
+        atomic_load(&r->snk.metrics.drain_success) + (long long)sf_channel_size(&r->ch), n);
+    free(seen);
+    rig_free(r);
+}
+END_TEST
+
+/* The same with errors.tolerance = all and errors.log.enable: the failed messages are logged and
+ * skipped, every other event is delivered once, the take transactions all commit. */
+START_TEST(kafka_permanent_report_all)
+{
+    const int n = 500;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "permall", 1, 1), 0);
+    struct rig *r = kafka_rig("a1.sinks.k1.kafka.topic = permall\n"
+                              "a1.sinks.k1.flumeBatchSize = 100\n"
+                              "a1.sinks.k1.errors.tolerance = all\n"
+                              "a1.sinks.k1.errors.log.enable = true\n");
+    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 2,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    put_events(&r->ch, 0, n, NULL, 0);
+    ck_assert(drain(&r->snk, 30000));
+    rig_stop_sink(r);
+    long long failed = atomic_load(&r->snk.metrics.event_failed);
+    ck_assert_int_ge(failed, 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 0);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n);
+    size_t in_topic = check_topic_and_channel("permall", &r->ch, n, (int)failed);
+    ck_assert_int_eq((long long)in_topic, n - failed);
+    rig_free(r);
+}
+END_TEST
+
+START_TEST(kafka_poison_errors_config)
+{
+    static const struct {
+        const char *conf, *err;
+    } cases[] = {
+        { "a1.sinks.k1.errors.tolerance = some\n", "errors.tolerance: none or all" },
+        { "a1.sinks.k1.errors.deadletterqueue.topic.name = d\n",
+          "errors.deadletterqueue.topic.name is used only with errors.tolerance = all" },
+        { "a1.sinks.k1.errors.log.enable = true\n",
+          "errors.log.enable is used only with errors.tolerance = all" },
+        { "a1.sinks.k1.errors.tolerance = all\n", "needs errors.log.enable = true" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char conf[1024], err[512];
+        (void)snprintf(conf, sizeof(conf), "a1.sinks.k1.kafka.bootstrap.servers = %s\n%s",
+                       bootstraps, cases[i].conf);
+        struct rig *r = rig_new(&sf_sink_kafka, conf, err, sizeof(err));
+        ck_assert(!r->started);
+        ck_assert_msg(strstr(err, cases[i].err) != NULL, "%s", err);
+        rig_free(r);
+    }
 }
 END_TEST
 
@@ -1648,6 +2005,56 @@ static void process_until(struct sf_sink *snk, long long want)
  *    see the record and skips the batch: in Kafka as the mock shows it, every event is there
  *    once as well.
  */
+/* Exactly-once: a too-large event never enters a Kafka transaction (librdkafka would abort
+ * it). errors.tolerance = none: the events before it are committed once, then the sink stops;
+ * after a restart with message.max.bytes raised it goes, with the rest, once. errors.tolerance =
+ * all: it goes to the dead-letter topic inside the transaction. */
+START_TEST(kafka_eos_poison)
+{
+    const int n = 500, big_at = 220;
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "eospoison", 1, 1), 0);
+    struct rig *r = eos_rig("eos-poison", "a1.sinks.k1.kafka.topic = eospoison\n");
+    put_poison(&r->ch, n, big_at);
+    ck_assert(!drain(&r->snk, 5000));
+    rig_stop_sink(r);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.failed), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), big_at);
+    ck_assert_uint_eq(sf_channel_size(&r->ch), (size_t)(n - big_at + 1));
+    check_poison_topic("eospoison", big_at, false);
+    struct rig *r2 = eos_rig("eos-poison", "a1.sinks.k1.kafka.topic = eospoison\n"
+                                           "a1.sinks.k1.kafka.producer.message.max.bytes = "
+                                           "3000000\n");
+    move_events(&r->ch, &r2->ch);
+    rig_free(r);
+    ck_assert(drain(&r2->snk, 30000));
+    rig_stop_sink(r2);
+    ck_assert_int_eq(atomic_load(&r2->snk.metrics.failed), 0);
+    rig_free(r2);
+    check_poison_topic("eospoison", n, true);
+
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "eospoison2", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "eospoison2_dlq", 1, 1), 0);
+    r = eos_rig("eos-poison-all", "a1.sinks.k1.kafka.topic = eospoison2\n"
+                                  "a1.sinks.k1.errors.tolerance = all\n"
+                                  "a1.sinks.k1.errors.deadletterqueue.topic.name = "
+                                  "eospoison2_dlq\n");
+    put_poison(&r->ch, n, big_at);
+    ck_assert(drain(&r->snk, 30000));
+    rig_stop_sink(r);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.event_dead_lettered), 1);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n + 1);
+    rig_free(r);
+    check_poison_topic("eospoison2", n, false);
+    const char *const dlq[] = { "eospoison2_dlq", NULL };
+    struct recs rs = consume(dlq, 1, 20000);
+    ck_assert_uint_eq(rs.n, 1);
+    ck_assert_str_eq(rs.v[0].key, "big");
+    ck_assert_msg(strstr(rs.v[0].hdrs, "__sqlflume.errors.body.truncated=2097152;"), "%s",
+                  rs.v[0].hdrs);
+    recs_free(&rs);
+}
+END_TEST
+
 START_TEST(kafka_eos_errors_roll_back)
 {
     const int n = 2000;
@@ -1725,7 +2132,14 @@ static Suite *sinks_suite(void)
     tcase_add_test(tk, kafka_flume_event_format);
     tcase_add_test(tk, kafka_keyed_partitions);
     tcase_add_test(tk, kafka_broker_down_then_up);
-    tcase_add_test(tk, kafka_failed_delivery_rolls_back);
+    tcase_add_test(tk, kafka_retriable_failures_resend_failed_only);
+    tcase_add_test(tk, kafka_poison_none_stops);
+    tcase_add_test(tk, kafka_poison_all_dead_letters);
+    tcase_add_test(tk, kafka_poison_all_logged);
+    tcase_add_test(tk, kafka_poison_errors_config);
+    tcase_add_test(tk, kafka_permanent_report_none);
+    tcase_add_test(tk, kafka_permanent_report_all);
+    tcase_add_test(tk, kafka_eos_poison);
     tcase_add_test(tk, kafka_fatal_error_recovers);
     tcase_add_test(tk, kafka_stop_commits_delivered);
     tcase_add_test(tk, kafka_stop_rolls_back);

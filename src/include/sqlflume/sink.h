@@ -21,11 +21,16 @@ enum sf_status { SF_READY = 0, SF_BACKOFF = 1 };
 struct sf_sink;
 struct sf_agent;
 
-/** Flume's SinkCounter. */
+/** Flume's SinkCounter, plus the per-event error counters of sinks with an error policy (the
+ *  Kafka sink's errors.tolerance): event_failed = events with a permanent error (too large,
+ *  invalid, not authorised...), event_retried = messages sent again after a retriable failure,
+ *  event_dead_lettered = events written to the dead-letter topic; failed = 1 once the sink has
+ *  stopped on an error it may not get past (it then delivers nothing more until restarted). */
 struct sf_sink_metrics {
     atomic_llong connection_created, connection_closed, connection_failed;
     atomic_llong batch_empty, batch_underflow, batch_complete;
     atomic_llong drain_attempt, drain_success, write_fail, channel_read_fail;
+    atomic_llong event_failed, event_retried, event_dead_lettered, failed;
 };
 
 struct sf_sink_plugin {
