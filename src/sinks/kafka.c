@@ -222,6 +222,7 @@ struct pos_entry {
     char *topic, *table; /* owned */
     size_t hash;
     bool int_mode;
+    bool unordered_warned; /* the text-offset warning was logged for this pair */
     /* committed in Kafka */
     char *max;          /* owned: the highest offset delivered (by sf_offset_cmp), or NULL */
     struct pos_ids ids; /* int_mode */
@@ -2483,6 +2484,21 @@ static bool precheck_split(struct sf_sink *snk,
 }
 
 /*
+ * Whether the sink can order off as the database does: numbers, date/time values and "ts,id"
+ * pairs of them (digits and - : . T + , space; sf_offset_cmp orders those as the database
+ * does), not text, whose order is the column's collation, known only to the database.
+ */
+static bool offset_orderable(const char *off)
+{
+    for (const char *p = off; *p; p++) {
+        if (!strchr("0123456789-:.T+, ", *p)) {
+            return false;
+        }
+    }
+    return *off != '\0';
+}
+
+/*
  * Decide, for the taken events, which to produce: those without (table, offset) headers, and
  * those that Kafka does not have: for a pair with integer offsets, an offset not in its delivered
  * set (pos_ids); otherwise an offset above the highest delivered. The state advances as it goes (so a
@@ -2529,7 +2545,20 @@ static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
             ctx->touched[ctx->ntouched++] = idx;
         }
         const char *cur = e->bmax ? e->bmax : e->max;
-        if (e->int_mode && is_int) {
+        /* a text incremental column: never skipped by a byte comparison that the column's
+         * collation may contradict ("B" after "a"), so at least once, and said once; its
+         * position is the last offset in channel order (the database's order) */
+        bool orderable = (e->int_mode && is_int) || offset_orderable(off);
+        if (!orderable) {
+            if (!e->unordered_warned) {
+                e->unordered_warned = true;
+                SF_WARN(SF_SINK_FMT "table \"%s\": offset \"%.40s\" is text, which only the "
+                                    "database can order (its collation): its events are "
+                                    "delivered at least once, not exactly once; use an integer, "
+                                    "decimal or date/time incremental column for exactly once",
+                        SF_SINK_ARGS(snk), table, off);
+            }
+        } else if (e->int_mode && is_int) {
             if (ids_has(&e->wids, v)) {
                 continue;
             }
@@ -2537,7 +2566,7 @@ static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
         } else if (cur && sf_offset_cmp(off, cur) <= 0) {
             continue;
         }
-        if (!cur || sf_offset_cmp(off, cur) > 0) {
+        if (!orderable || !cur || sf_offset_cmp(off, cur) > 0) {
             e->bmax = off;
         }
         if (e->count++ == 0) {

@@ -1896,6 +1896,45 @@ START_TEST(kafka_eos_sparse_ids)
 }
 END_TEST
 
+/* Text offsets (an explicitly named text incremental column): the sink cannot order them as the
+ * database's collation does ("B" after "a" under a case-insensitive collation, before it in
+ * bytes), so none is ever skipped by comparing them: every event goes, with one warning; date/time
+ * offsets are still ordered, so a restart that reads them again produces nothing twice. */
+START_TEST(kafka_eos_text_offsets)
+{
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "txt", 1, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, EOS_POSITIONS, 1, 1), 0);
+    struct rig *r = eos_rig("eos-txt", "a1.sinks.k1.kafka.topic = txt\n");
+    put_offsets(&r->ch, "t", (const char *const[]){ "a", "B", "c" }, 3);
+    put_offsets(&r->ch, "ts",
+                (const char *const[]){ "2024-01-01 00:00:00", "2024-01-02 10:00:00.5" }, 2);
+    ck_assert(drain(&r->snk, 30000));
+    rig_free(r);
+    ck_assert_int_eq(high_watermark("txt"), 5);
+    /* the restarted source reads "B" and "d" (after "c" in its collation) and the timestamps again
+     */
+    r = eos_rig("eos-txt", "a1.sinks.k1.kafka.topic = txt\n");
+    put_offsets(&r->ch, "t", (const char *const[]){ "d", "B" }, 2);
+    put_offsets(&r->ch, "ts",
+                (const char *const[]){ "2024-01-02 10:00:00.5", "2024-01-03 00:00:00" }, 2);
+    ck_assert(drain(&r->snk, 30000));
+    rig_free(r);
+    /* "d" and "B" (text: at least once), the new timestamp; the old one not again */
+    ck_assert_int_eq(high_watermark("txt"), 5 + 3);
+    const char *const topics[] = { "txt", NULL };
+    struct recs rs = consume(topics, 8, 20000);
+    ck_assert_uint_eq(rs.n, 8);
+    size_t b = 0, old_ts = 0;
+    for (size_t i = 0; i < rs.n; i++) {
+        b += strcmp(rs.v[i].val, "t:B") == 0;
+        old_ts += strcmp(rs.v[i].val, "ts:2024-01-02 10:00:00.5") == 0;
+    }
+    ck_assert_uint_eq(b, 2);
+    ck_assert_uint_eq(old_ts, 1);
+    recs_free(&rs);
+}
+END_TEST
+
 /* A position record of format 1 (delivered ranges) written by an older sqlflume is read: its
  * ranges become the delivered set, rows in them are not produced again, rows between them are. */
 START_TEST(kafka_eos_reads_format_1)
@@ -2151,6 +2190,7 @@ static Suite *sinks_suite(void)
     tcase_add_test(tk, kafka_eos_late_rows);
     tcase_add_test(tk, kafka_eos_skip_only_batches);
     tcase_add_test(tk, kafka_eos_sparse_ids);
+    tcase_add_test(tk, kafka_eos_text_offsets);
     tcase_add_test(tk, kafka_eos_reads_format_1);
     suite_add_tcase(s, tk);
     return s;
