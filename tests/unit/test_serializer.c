@@ -7,6 +7,7 @@
  * (tests/support/avro_dump.py), comparing every header and body.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,21 +356,26 @@ static struct sf_event *make_event(size_t i)
     size_t len = i % 9973 == 17 ? 300000 : (size_t)(rnd() % 401);
     unsigned char *body = malloc(len + 1);
     for (size_t j = 0; j < len; j++) {
-        body[j] = (unsigned char)(i % 5 == 0 ? 'a' + j % 26 : rnd());
+        body[j] = (unsigned char)(i % 5 == 0   ? 'a' + j % 26
+                                  : i % 5 == 1 ? 1 + rnd() % 255 /* no NUL: avrocat sees it all */
+                                               : rnd());
     }
     struct sf_event *ev = ev_make(h, nh, body, len);
     free(body);
     return ev;
 }
 
-static void dump_event(FILE *f, const struct sf_event *ev)
+/* The record as avro_dump.py writes it; cut_at_nul: the body only up to its first NUL byte, as
+ * avrocat prints it (avro-c's JSON output of bytes stops at a NUL). */
+static void dump_event(FILE *f, const struct sf_event *ev, bool cut_at_nul)
 {
-    fprintf(f, "R %zu %zu\n", ev->nheaders, ev->body_len);
+    size_t len = cut_at_nul ? strnlen(ev->body, ev->body_len) : ev->body_len;
+    fprintf(f, "R %zu %zu\n", ev->nheaders, len);
     for (size_t j = 0; j < ev->nheaders; j++) {
         fprintf(f, "%zu %zu\n%s%s", strlen(ev->headers[j].key), strlen(ev->headers[j].val),
                 ev->headers[j].key, ev->headers[j].val);
     }
-    fwrite(ev->body, 1, ev->body_len, f);
+    fwrite(ev->body, 1, len, f);
 }
 
 static int64_t get_long(const unsigned char **p, const unsigned char *end)
@@ -445,9 +451,10 @@ START_TEST(avro_files)
     size_t batch = 250; /* flush every batch, as the sinks do */
     char tmpl[] = "/tmp/sf_ser_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    char avro_path[256], expect_path[256];
+    char avro_path[256], expect_path[256], expect_cut_path[256];
     snprintf(avro_path, sizeof(avro_path), "%s/f.avro", tmpl);
     snprintf(expect_path, sizeof(expect_path), "%s/expect", tmpl);
+    snprintf(expect_cut_path, sizeof(expect_cut_path), "%s/expect_cut", tmpl);
 
     char text[512];
     snprintf(text, sizeof(text),
@@ -461,8 +468,8 @@ START_TEST(avro_files)
     ck_assert_uint_eq(f.d.nerrors + f.d.nwarnings, 0);
     struct sf_serializer *s = sf_serializer_create(f.conf);
     struct sf_buf out = SF_BUF_INIT, datum = SF_BUF_INIT;
-    FILE *ex = fopen(expect_path, "wb");
-    ck_assert_ptr_nonnull(ex);
+    FILE *ex = fopen(expect_path, "wb"), *ex_cut = fopen(expect_cut_path, "wb");
+    ck_assert(ex && ex_cut);
     rng_state = (uint64_t)_i * 7919;
     /* the expected blocks: record counts and uncompressed sizes, by Avro's rule */
     size_t cap = n + 2, nblocks = 0;
@@ -472,7 +479,8 @@ START_TEST(avro_files)
     size_t header_len = out.len;
     for (size_t i = 0; i < n; i++) {
         struct sf_event *ev = make_event(i);
-        dump_event(ex, ev);
+        dump_event(ex, ev, false);
+        dump_event(ex_cut, ev, true);
         sf_buf_reset(&datum);
         sf_avro_event_encode(&datum, ev);
         ck_assert_int_eq(sf_serializer_write(s, ev, &out), SF_OK);
@@ -493,6 +501,7 @@ START_TEST(avro_files)
         bcount[nblocks] = open_n, bsize[nblocks++] = open_bytes;
     }
     fclose(ex);
+    fclose(ex_cut);
     sf_serializer_destroy(s);
     if (n >= 1000) {
         ck_assert_uint_gt(nblocks, n / batch); /* many blocks, some closed by the interval */
@@ -554,7 +563,9 @@ START_TEST(avro_files)
     ck_assert_uint_eq(fwrite(out.data, 1, out.len, af), out.len);
     fclose(af);
     check_reader("python", avro_path, expect_path, n, codec);
-    check_reader("avrocat", avro_path, expect_path, n, codec);
+    /* avrocat: every header, and every body up to its first NUL (what avro-c prints of bytes);
+     * python3-avro above compared the whole bodies */
+    check_reader("avrocat", avro_path, expect_cut_path, n, codec);
 
     /* a second file gets another sync marker */
     struct sf_buf out2 = SF_BUF_INIT;
@@ -567,6 +578,7 @@ START_TEST(avro_files)
 
     unlink(avro_path);
     unlink(expect_path);
+    unlink(expect_cut_path);
     rmdir(tmpl);
     free(bcount);
     free(bsize);
