@@ -174,11 +174,21 @@ START_TEST(lookup_names)
     ck_assert_ptr_null(sf_serializer_lookup("avro"));
     ck_assert_ptr_null(sf_serializer_lookup("org.apache.flume.sink.hdfs.AvroEventSerializer$Builder"));
     ck_assert_ptr_null(sf_serializer_plugin_at(3));
-    /* every table row has a description; defaults are valid (conf_create with no keys passes) */
+    /* every table row has a description and a field in conf; the defaults are valid */
     for (size_t i = 0; sf_serializer_plugin_at(i); i++) {
-        for (const struct sf_option *o = sf_serializer_plugin_at(i)->options; o->key; o++) {
-            ck_assert(o->desc && o->desc[0]);
+        const struct sf_serializer_plugin *p = sf_serializer_plugin_at(i);
+        for (const struct sf_option *o = p->options; o->key; o++) {
+            ck_assert_msg(o->desc && strlen(o->desc) > 3, "%s: %s has no description", p->name,
+                          o->key);
+            ck_assert_msg(o->offset < p->conf_size, "%s: %s offset", p->name, o->key);
         }
+        char cfg[128];
+        snprintf(cfg, sizeof(cfg), "a1.sinks.k1.hdfs.serializer = %s\n", p->name);
+        struct fixture f;
+        fx_open(&f, cfg, "hdfs.serializer", "serializer.");
+        ck_assert_msg(f.conf && f.conf->plugin == p, "%s: defaults rejected", p->name);
+        ck_assert_uint_eq(f.d.nerrors + f.d.nwarnings, 0);
+        fx_close(&f);
     }
 }
 END_TEST
