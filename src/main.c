@@ -283,7 +283,8 @@ static int cmd_help_config(void)
     /* the serializers of the file sinks, from src/format/serializers.def */
     printf("### Serializers\n\n"
            "What the file sinks write their files with (Flume's EventSerializer): the type is the "
-           "sink's `hdfs.serializer` (HDFS) or `sink.serializer` (file_roll), default `TEXT`, "
+           "sink's `serializer` (HDFS: Flume's HDFSDataStream reads `serializer`, not "
+           "`hdfs.serializer`) or `sink.serializer` (file_roll), default `TEXT`, "
            "matched in any case; the keys below go under the sink's `serializer.` (HDFS) or "
            "`sink.serializer.` (file_roll) prefix, e.g. `a1.sinks.k1.serializer.appendNewline = "
            "false`.\n\n");

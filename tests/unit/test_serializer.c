@@ -86,7 +86,7 @@ START_TEST(text_bytes)
         ev_make(NULL, 0, "x", 1),
     };
     struct fixture f;
-    fx_open(&f, "a1.sinks.k1.type = hdfs\n", "hdfs.serializer", "serializer.");
+    fx_open(&f, "a1.sinks.k1.type = hdfs\n", "serializer", "serializer.");
     ck_assert_ptr_nonnull(f.conf);
     ck_assert_str_eq(f.conf->plugin->name, "text"); /* the default, TEXT */
     ck_assert_uint_eq(f.d.nwarnings + f.d.nerrors, 0);
@@ -95,8 +95,8 @@ START_TEST(text_bytes)
     CK_BYTES(&out, "hello\n\n\0\xff\n\x01\nx\n");
     fx_close(&f);
 
-    fx_open(&f, "a1.sinks.k1.hdfs.serializer = TEXT\na1.sinks.k1.serializer.appendNewline = false\n",
-            "hdfs.serializer", "serializer.");
+    fx_open(&f, "a1.sinks.k1.serializer = TEXT\na1.sinks.k1.serializer.appendNewline = false\n",
+            "serializer", "serializer.");
     ck_assert_ptr_nonnull(f.conf);
     ck_assert_uint_eq(f.d.nwarnings + f.d.nerrors, 0);
     sf_buf_reset(&out);
@@ -183,9 +183,9 @@ START_TEST(lookup_names)
             ck_assert_msg(o->offset < p->conf_size, "%s: %s offset", p->name, o->key);
         }
         char cfg[128];
-        snprintf(cfg, sizeof(cfg), "a1.sinks.k1.hdfs.serializer = %s\n", p->name);
+        snprintf(cfg, sizeof(cfg), "a1.sinks.k1.serializer = %s\n", p->name);
         struct fixture f;
-        fx_open(&f, cfg, "hdfs.serializer", "serializer.");
+        fx_open(&f, cfg, "serializer", "serializer.");
         ck_assert_msg(f.conf && f.conf->plugin == p, "%s: defaults rejected", p->name);
         ck_assert_uint_eq(f.d.nerrors + f.d.nwarnings, 0);
         fx_close(&f);
@@ -197,22 +197,22 @@ START_TEST(option_errors)
 {
     struct fixture f;
     /* an unknown name: an error naming the known ones, at the key's line */
-    fx_open(&f, "a1.sinks.k1.type = hdfs\na1.sinks.k1.hdfs.serializer = txet\n"
+    fx_open(&f, "a1.sinks.k1.type = hdfs\na1.sinks.k1.serializer = txet\n"
                 "a1.sinks.k1.serializer.appendNewline = false\n",
-            "hdfs.serializer", "serializer.");
+            "serializer", "serializer.");
     ck_assert_ptr_null(f.conf);
     ck_assert_uint_eq(f.d.nerrors, 1);
     ck_assert_uint_eq(f.d.nwarnings, 0); /* the serializer's keys get no follow-on warning */
     ck_assert_str_eq(f.d.errors[0],
-                     "t.conf:2: a1.sinks.k1.hdfs.serializer: unknown serializer \"txet\" for sink "
+                     "t.conf:2: a1.sinks.k1.serializer: unknown serializer \"txet\" for sink "
                      "\"k1\" (known: text, header_and_text, avro_event, in any case, or their "
                      "Flume builder class names); did you mean \"text\"?");
     ck_assert(sf_props_get(&f.props, "a1.sinks.k1.serializer.appendNewline")->used);
     fx_close(&f);
 
     /* a bad appendNewline */
-    fx_open(&f, "a1.sinks.k1.hdfs.serializer = text\na1.sinks.k1.serializer.appendNewline = yes\n",
-            "hdfs.serializer", "serializer.");
+    fx_open(&f, "a1.sinks.k1.serializer = text\na1.sinks.k1.serializer.appendNewline = yes\n",
+            "serializer", "serializer.");
     ck_assert_ptr_null(f.conf);
     ck_assert_uint_eq(f.d.nerrors, 1);
     ck_assert_str_eq(f.d.errors[0], "t.conf:2: a1.sinks.k1.serializer.appendNewline: bad boolean "
@@ -240,10 +240,10 @@ START_TEST(option_errors)
 
     /* avro_event: a codec sqlflume lacks, a sync interval out of Avro's range */
     fx_open(&f,
-            "a1.sinks.k1.hdfs.serializer = avro_event\n"
+            "a1.sinks.k1.serializer = avro_event\n"
             "a1.sinks.k1.serializer.compressionCodec = bzip2\n"
             "a1.sinks.k1.serializer.syncIntervalBytes = 31\n",
-            "hdfs.serializer", "serializer.");
+            "serializer", "serializer.");
     ck_assert_ptr_null(f.conf);
     ck_assert_uint_eq(f.d.nerrors, 2);
     ck_assert_str_eq(f.d.errors[0], "t.conf:3: a1.sinks.k1.serializer.syncIntervalBytes: 31 is out "
@@ -257,7 +257,7 @@ END_TEST
 START_TEST(call_order)
 {
     struct fixture f;
-    fx_open(&f, "a1.sinks.k1.hdfs.serializer = text\n", "hdfs.serializer", "serializer.");
+    fx_open(&f, "a1.sinks.k1.serializer = text\n", "serializer", "serializer.");
     struct sf_serializer *s = sf_serializer_create(f.conf);
     struct sf_event *ev = ev_make(NULL, 0, "a", 1);
     struct sf_buf out = SF_BUF_INIT;
@@ -280,7 +280,7 @@ START_TEST(call_order)
     sf_serializer_destroy(s);
     fx_close(&f);
 
-    fx_open(&f, "a1.sinks.k1.hdfs.serializer = avro_event\n", "hdfs.serializer", "serializer.");
+    fx_open(&f, "a1.sinks.k1.serializer = avro_event\n", "serializer", "serializer.");
     s = sf_serializer_create(f.conf);
     ck_assert(!sf_serializer_supports_reopen(s));
     sf_buf_reset(&out);
@@ -468,12 +468,12 @@ START_TEST(avro_files)
 
     char text[512];
     snprintf(text, sizeof(text),
-             "a1.sinks.k1.hdfs.serializer = AVRO_EVENT\n"
+             "a1.sinks.k1.serializer = AVRO_EVENT\n"
              "a1.sinks.k1.serializer.compressionCodec = %s\n"
              "a1.sinks.k1.serializer.syncIntervalBytes = %lld\n",
              codec, interval);
     struct fixture f;
-    fx_open(&f, text, "hdfs.serializer", "serializer.");
+    fx_open(&f, text, "serializer", "serializer.");
     ck_assert_ptr_nonnull(f.conf);
     ck_assert_uint_eq(f.d.nerrors + f.d.nwarnings, 0);
     struct sf_serializer *s = sf_serializer_create(f.conf);

@@ -12,7 +12,8 @@
  * Types are looked up by name case-insensitively, as Flume's EventSerializerType (TEXT, text) or
  * by Flume's builder class name. The list is src/format/serializers.def.
  *
- * Configuration: a sink reads the type from one of its keys (HDFS: `hdfs.serializer`, file_roll:
+ * Configuration: a sink reads the type from one of its keys (HDFS: `serializer`, which Flume's
+ * HDFSDataStream reads from the sink's context, not `hdfs.serializer`; file_roll:
  * `sink.serializer`; default TEXT) and the serializer's keys under a prefix of its section
  * (HDFS: `serializer.`, file_roll: `sink.serializer.`), as Flume's sinks pass
  * context.getSubProperties(prefix) to the builder. The sink's own option table accepts the type
@@ -77,7 +78,7 @@ struct sf_serializer_conf {
 
 /**
  * Parse the serializer configuration of a sink: its type from the key type_key of sink (a
- * subkey such as "hdfs.serializer"; "TEXT" when absent) and its options from the keys of sink
+ * subkey such as "serializer"; "TEXT" when absent) and its options from the keys of sink
  * under prefix ("serializer."), with sf_options_apply (kind "serializer", name the type): bad
  * values are errors, unknown keys under prefix are warnings with the nearest known key, and every
  * key under prefix is marked used. The type key itself is marked used.
