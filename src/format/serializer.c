@@ -43,7 +43,8 @@ const struct sf_serializer_plugin *sf_serializer_plugin_at(size_t i)
 }
 
 struct sf_serializer_conf *sf_serializer_conf_create(const struct sf_section *sink,
-                                                     const char *type_key, const char *prefix,
+                                                     const char *type_key,
+                                                     const char *prefix,
                                                      struct sf_diag *d)
 {
     struct sf_prop *tp = sf_section_get(sink, type_key);
@@ -191,8 +192,8 @@ int sf_serializer_after_create(struct sf_serializer *s, struct sf_buf *out)
     if (s->state == SER_OPEN) {
         return state_error(s, "after_create");
     }
-    int rc = s->conf->plugin->after_create(s->ctx, s->conf->conf, out, s->errstr,
-                                           sizeof(s->errstr));
+    int rc =
+        s->conf->plugin->after_create(s->ctx, s->conf->conf, out, s->errstr, sizeof(s->errstr));
     s->state = rc == SF_OK ? SER_OPEN : SER_CLOSED;
     return rc;
 }
@@ -209,8 +210,8 @@ int sf_serializer_after_reopen(struct sf_serializer *s, struct sf_buf *out)
     if (s->state == SER_OPEN) {
         return state_error(s, "after_reopen");
     }
-    int rc = s->conf->plugin->after_reopen(s->ctx, s->conf->conf, out, s->errstr,
-                                           sizeof(s->errstr));
+    int rc =
+        s->conf->plugin->after_reopen(s->ctx, s->conf->conf, out, s->errstr, sizeof(s->errstr));
     s->state = rc == SF_OK ? SER_OPEN : SER_CLOSED;
     return rc;
 }
@@ -238,8 +239,8 @@ int sf_serializer_before_close(struct sf_serializer *s, struct sf_buf *out)
     }
     int rc = sf_serializer_flush(s, out);
     if (rc == SF_OK) {
-        rc = s->conf->plugin->before_close(s->ctx, s->conf->conf, out, s->errstr,
-                                           sizeof(s->errstr));
+        rc =
+            s->conf->plugin->before_close(s->ctx, s->conf->conf, out, s->errstr, sizeof(s->errstr));
     }
     s->state = SER_CLOSED;
     return rc;

@@ -59,8 +59,8 @@ static const char *const avro_aliases[] = {
 
 struct avro_ctx {
     unsigned char sync[16];
-    struct sf_buf block; /* the open block's records, uncompressed */
-    long long count;     /* records in block */
+    struct sf_buf block;  /* the open block's records, uncompressed */
+    long long count;      /* records in block */
     struct sf_buf packed; /* compressed block */
 };
 
@@ -114,8 +114,8 @@ static void random_sync(unsigned char sync[16])
     }
 }
 
-static int avro_after_create(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
-                             size_t errstr_size)
+static int
+avro_after_create(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size)
 {
     (void)errstr, (void)errstr_size;
     struct avro_ctx *a = ctx;
@@ -135,8 +135,11 @@ static int avro_after_create(void *ctx, const void *conf, struct sf_buf *out, ch
 }
 
 /* Append the open block (if it has records) to out and empty it. */
-static int close_block(struct avro_ctx *a, const struct avro_conf *c, struct sf_buf *out,
-                       char *errstr, size_t errstr_size)
+static int close_block(struct avro_ctx *a,
+                       const struct avro_conf *c,
+                       struct sf_buf *out,
+                       char *errstr,
+                       size_t errstr_size)
 {
     if (a->count == 0) {
         return SF_OK;
@@ -163,8 +166,10 @@ static int close_block(struct avro_ctx *a, const struct avro_conf *c, struct sf_
         size_t plen = (size_t)z.total_out;
         deflateEnd(&z);
         if (zr != Z_STREAM_END) {
-            snprintf(errstr, errstr_size, "avro_event: deflate of a block of %zu bytes failed "
-                     "(zlib error %d)", len, zr);
+            snprintf(errstr, errstr_size,
+                     "avro_event: deflate of a block of %zu bytes failed "
+                     "(zlib error %d)",
+                     len, zr);
             return SF_ERR_DATA;
         }
         a->packed.len = plen;
@@ -176,8 +181,10 @@ static int close_block(struct avro_ctx *a, const struct avro_conf *c, struct sf_
         sf_buf_reserve(&a->packed, plen + 4);
         snappy_status st = snappy_compress(data, len, a->packed.data, &plen);
         if (st != SNAPPY_OK) {
-            snprintf(errstr, errstr_size, "avro_event: snappy_compress of a block of %zu bytes "
-                     "failed (status %d)", len, (int)st);
+            snprintf(errstr, errstr_size,
+                     "avro_event: snappy_compress of a block of %zu bytes "
+                     "failed (status %d)",
+                     len, (int)st);
             return st == SNAPPY_BUFFER_TOO_SMALL ? SF_ERR_DATA : SF_ERR_NOMEM;
         }
         uLong crc = crc32(0L, (const Bytef *)data, (uInt)len);
@@ -197,8 +204,12 @@ static int close_block(struct avro_ctx *a, const struct avro_conf *c, struct sf_
     return SF_OK;
 }
 
-static int avro_write(void *ctx, const void *conf, const struct sf_event *ev, struct sf_buf *out,
-                      char *errstr, size_t errstr_size)
+static int avro_write(void *ctx,
+                      const void *conf,
+                      const struct sf_event *ev,
+                      struct sf_buf *out,
+                      char *errstr,
+                      size_t errstr_size)
 {
     struct avro_ctx *a = ctx;
     const struct avro_conf *c = conf;
@@ -210,14 +221,14 @@ static int avro_write(void *ctx, const void *conf, const struct sf_event *ev, st
     return SF_OK;
 }
 
-static int avro_flush(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
-                      size_t errstr_size)
+static int
+avro_flush(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size)
 {
     return close_block(ctx, conf, out, errstr, errstr_size);
 }
 
-static int avro_before_close(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
-                             size_t errstr_size)
+static int
+avro_before_close(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size)
 {
     return close_block(ctx, conf, out, errstr, errstr_size); /* no trailer */
 }

@@ -23,15 +23,19 @@ static const char *const hat_aliases[] = {
     "org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder", NULL
 };
 
-static int hat_nothing(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
-                       size_t errstr_size)
+static int
+hat_nothing(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size)
 {
     (void)ctx, (void)conf, (void)out, (void)errstr, (void)errstr_size;
     return SF_OK;
 }
 
-static int hat_write(void *ctx, const void *conf, const struct sf_event *ev, struct sf_buf *out,
-                     char *errstr, size_t errstr_size)
+static int hat_write(void *ctx,
+                     const void *conf,
+                     const struct sf_event *ev,
+                     struct sf_buf *out,
+                     char *errstr,
+                     size_t errstr_size)
 {
     (void)ctx, (void)errstr, (void)errstr_size;
     const struct hat_conf *c = conf;

@@ -21,15 +21,19 @@ static const char *const text_aliases[] = {
     "org.apache.flume.serialization.BodyTextEventSerializer$Builder", NULL
 };
 
-static int text_nothing(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
-                        size_t errstr_size)
+static int
+text_nothing(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size)
 {
     (void)ctx, (void)conf, (void)out, (void)errstr, (void)errstr_size;
     return SF_OK;
 }
 
-static int text_write(void *ctx, const void *conf, const struct sf_event *ev, struct sf_buf *out,
-                      char *errstr, size_t errstr_size)
+static int text_write(void *ctx,
+                      const void *conf,
+                      const struct sf_event *ev,
+                      struct sf_buf *out,
+                      char *errstr,
+                      size_t errstr_size)
 {
     (void)ctx, (void)errstr, (void)errstr_size;
     const struct text_conf *c = conf;

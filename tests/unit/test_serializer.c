@@ -56,8 +56,8 @@ static struct sf_event *ev_make(const struct sf_header *h, size_t nh, const void
 }
 
 /* Serialize one file of the events with c: after_create, writes, before_close. */
-static void run_file(const struct sf_serializer_conf *c, struct sf_event **evs, size_t n,
-                     struct sf_buf *out)
+static void
+run_file(const struct sf_serializer_conf *c, struct sf_event **evs, size_t n, struct sf_buf *out)
 {
     struct sf_serializer *s = sf_serializer_create(c);
     ck_assert_ptr_nonnull(s);
@@ -81,7 +81,7 @@ START_TEST(text_bytes)
 {
     struct sf_event *evs[4] = {
         ev_make(NULL, 0, "hello", 5),
-        ev_make(H2, 2, "", 0),                  /* empty body; headers are not written */
+        ev_make(H2, 2, "", 0),               /* empty body; headers are not written */
         ev_make(NULL, 0, "\0\xff\n\x01", 4), /* binary body, as it is */
         ev_make(NULL, 0, "x", 1),
     };
@@ -119,10 +119,8 @@ START_TEST(header_and_text_bytes)
     const struct sf_header h1[] = { { "k", "v" } };
     const struct sf_header hu[] = { { "city", "Zürich" }, { "", "" }, { "a=b", "c, d}" } };
     struct sf_event *evs[5] = {
-        ev_make(H2, 2, "row 1", 5),
-        ev_make(NULL, 0, "no headers", 10),
-        ev_make(h1, 1, "", 0),
-        ev_make(hu, 3, "\0\x80", 2),
+        ev_make(H2, 2, "row 1", 5), ev_make(NULL, 0, "no headers", 10),
+        ev_make(h1, 1, "", 0),      ev_make(hu, 3, "\0\x80", 2),
         ev_make(NULL, 0, "", 0),
     };
     struct fixture f;
@@ -172,7 +170,8 @@ START_TEST(lookup_names)
             ->name,
         "avro_event");
     ck_assert_ptr_null(sf_serializer_lookup("avro"));
-    ck_assert_ptr_null(sf_serializer_lookup("org.apache.flume.sink.hdfs.AvroEventSerializer$Builder"));
+    ck_assert_ptr_null(
+        sf_serializer_lookup("org.apache.flume.sink.hdfs.AvroEventSerializer$Builder"));
     ck_assert_ptr_null(sf_serializer_plugin_at(3));
     /* every table row has a description and a field in conf; the defaults are valid */
     for (size_t i = 0; sf_serializer_plugin_at(i); i++) {
@@ -197,8 +196,9 @@ START_TEST(option_errors)
 {
     struct fixture f;
     /* an unknown name: an error naming the known ones, at the key's line */
-    fx_open(&f, "a1.sinks.k1.type = hdfs\na1.sinks.k1.serializer = txet\n"
-                "a1.sinks.k1.serializer.appendNewline = false\n",
+    fx_open(&f,
+            "a1.sinks.k1.type = hdfs\na1.sinks.k1.serializer = txet\n"
+            "a1.sinks.k1.serializer.appendNewline = false\n",
             "serializer", "serializer.");
     ck_assert_ptr_null(f.conf);
     ck_assert_uint_eq(f.d.nerrors, 1);
@@ -421,8 +421,11 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* Run an independent reader; its dump must equal expect. */
-static void check_reader(const char *reader, const char *avro_path, const char *expect_path,
-                         size_t n, const char *codec)
+static void check_reader(const char *reader,
+                         const char *avro_path,
+                         const char *expect_path,
+                         size_t n,
+                         const char *codec)
 {
     char dump[512], cmd[2048];
     snprintf(dump, sizeof(dump), "%s.%s", avro_path, reader);
@@ -442,8 +445,10 @@ static void check_reader(const char *reader, const char *avro_path, const char *
     ck_assert_str_eq(line, want);
     size_t la, lb;
     char *a = read_file(dump, &la), *b = read_file(expect_path, &lb);
-    ck_assert_msg(la == lb && memcmp(a, b, la) == 0, "%s: %s's records differ from the events "
-                  "(%zu vs %zu bytes of dump)", avro_path, reader, la, lb);
+    ck_assert_msg(la == lb && memcmp(a, b, la) == 0,
+                  "%s: %s's records differ from the events "
+                  "(%zu vs %zu bytes of dump)",
+                  avro_path, reader, la, lb);
     free(a);
     free(b);
     unlink(dump);

@@ -47,19 +47,31 @@ struct sf_serializer_plugin {
     /** Optional: checks across keys once the table is applied. */
     int (*configure)(void *conf, char *errstr, size_t errstr_size);
     /** A new, empty file starts: append its header, if any. Resets the instance's file state. */
-    int (*after_create)(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
+    int (*after_create)(void *ctx,
+                        const void *conf,
+                        struct sf_buf *out,
+                        char *errstr,
                         size_t errstr_size);
     /** An existing file is appended to (NULL when !supports_reopen). */
-    int (*after_reopen)(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
+    int (*after_reopen)(void *ctx,
+                        const void *conf,
+                        struct sf_buf *out,
+                        char *errstr,
                         size_t errstr_size);
     /** Append ev (borrowed) or keep it for a later block. */
-    int (*write)(void *ctx, const void *conf, const struct sf_event *ev, struct sf_buf *out,
-                 char *errstr, size_t errstr_size);
-    /** Append everything kept back (Avro: close the open block). */
-    int (*flush)(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
+    int (*write)(void *ctx,
+                 const void *conf,
+                 const struct sf_event *ev,
+                 struct sf_buf *out,
+                 char *errstr,
                  size_t errstr_size);
+    /** Append everything kept back (Avro: close the open block). */
+    int (*flush)(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size);
     /** The file ends: append its trailer, if any. */
-    int (*before_close)(void *ctx, const void *conf, struct sf_buf *out, char *errstr,
+    int (*before_close)(void *ctx,
+                        const void *conf,
+                        struct sf_buf *out,
+                        char *errstr,
                         size_t errstr_size);
     /** Optional: free what the instance allocated (not ctx itself). */
     void (*free)(void *ctx);
@@ -89,7 +101,8 @@ struct sf_serializer_conf {
  *         error was added to d (or on out of memory, also reported in d).
  */
 struct sf_serializer_conf *sf_serializer_conf_create(const struct sf_section *sink,
-                                                     const char *type_key, const char *prefix,
+                                                     const char *type_key,
+                                                     const char *prefix,
                                                      struct sf_diag *d);
 /** Free c and its option strings; NULL is a no-op. */
 void sf_serializer_conf_destroy(struct sf_serializer_conf *c);
