@@ -11,6 +11,7 @@
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/option.h"
+#include "sqlflume/serializer.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -229,6 +230,26 @@ static void md_cell(const char *s)
     }
 }
 
+/* One option table as a Markdown table, then a blank line. */
+static void print_table(const struct sf_option *opts)
+{
+    printf("| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (const struct sf_option *o = opts; o->key; o++) {
+        printf("| `%s`", o->key);
+        if (o->aliases && o->type != SF_OPT_PREFIX) {
+            printf(" (also `%s`)", o->aliases);
+        }
+        printf(" | ");
+        md_cell(o->type == SF_OPT_ENUM ? o->choices : type_name(o->type));
+        printf(" | ");
+        md_cell(o->def ? o->def : ((o->flags & SF_OPT_REQUIRED) ? "**required**" : "none"));
+        printf(" | ");
+        md_cell(o->desc);
+        printf("%s |\n", (o->flags & SF_OPT_SECRET) ? " (secret: never logged)" : "");
+    }
+    printf("\n");
+}
+
 /* `sqlflume help config`: the configuration reference, generated from the option tables, in
  * Markdown (the README's reference is this output). */
 static int cmd_help_config(void)
@@ -255,23 +276,27 @@ static int cmd_help_config(void)
             for (size_t i = 0; aliases && aliases[i]; i++) {
                 printf("%s`%s`", i ? ", " : " (also ", aliases[i]);
             }
-            printf("%s\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
-                   aliases && aliases[0] ? ")" : "");
-            for (const struct sf_option *o = opts; o->key; o++) {
-                printf("| `%s`", o->key);
-                if (o->aliases && o->type != SF_OPT_PREFIX) {
-                    printf(" (also `%s`)", o->aliases);
-                }
-                printf(" | ");
-                md_cell(o->type == SF_OPT_ENUM ? o->choices : type_name(o->type));
-                printf(" | ");
-                md_cell(o->def ? o->def : ((o->flags & SF_OPT_REQUIRED) ? "**required**" : "none"));
-                printf(" | ");
-                md_cell(o->desc);
-                printf("%s |\n", (o->flags & SF_OPT_SECRET) ? " (secret: never logged)" : "");
-            }
-            printf("\n");
+            printf("%s\n\n", aliases && aliases[0] ? ")" : "");
+            print_table(opts);
         }
+    }
+    /* the serializers of the file sinks, from src/format/serializers.def */
+    printf("### Serializers\n\n"
+           "What the file sinks write their files with (Flume's EventSerializer): the type is the "
+           "sink's `serializer` (HDFS: Flume's HDFSDataStream reads `serializer`, not "
+           "`hdfs.serializer`) or `sink.serializer` (file_roll), default `TEXT`, "
+           "matched in any case; the keys below go under the sink's `serializer.` (HDFS) or "
+           "`sink.serializer.` (file_roll) prefix, e.g. `a1.sinks.k1.serializer.appendNewline = "
+           "false`.\n\n");
+    const struct sf_serializer_plugin *sp;
+    for (size_t i = 0; (sp = sf_serializer_plugin_at(i)); i++) {
+        printf("#### serializer `%s`", sp->name);
+        for (size_t j = 0; sp->aliases && sp->aliases[j]; j++) {
+            printf("%s`%s`", j ? ", " : " (also ", sp->aliases[j]);
+        }
+        printf("%s%s\n\n", sp->aliases && sp->aliases[0] ? ")" : "",
+               sp->supports_reopen ? "" : "; cannot append to an existing file");
+        print_table(sp->options);
     }
     return 0;
 }

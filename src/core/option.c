@@ -376,6 +376,32 @@ int sf_section_init(struct sf_section *s, struct sf_props *p, const char *kind, 
     return 0;
 }
 
+int sf_section_sub(struct sf_section *sub, const struct sf_section *parent, const char *kind,
+                   const char *name, const char *subprefix)
+{
+    memset(sub, 0, sizeof(*sub));
+    sub->kind = kind;
+    sub->name = name;
+    size_t pl = strlen(parent->prefix), sl = strlen(subprefix);
+    sub->prefix = malloc(pl + sl + 1);
+    sub->v = calloc(parent->n ? parent->n : 1, sizeof(*sub->v));
+    if (!sub->prefix || !sub->v) {
+        free(sub->prefix);
+        free(sub->v);
+        memset(sub, 0, sizeof(*sub));
+        return -1;
+    }
+    memcpy(sub->prefix, parent->prefix, pl);
+    memcpy(sub->prefix + pl, subprefix, sl + 1);
+    for (size_t i = 0; i < parent->n; i++) {
+        const char *k = parent->v[i]->key;
+        if (strncmp(k, sub->prefix, pl + sl) == 0 && k[pl + sl]) {
+            sub->v[sub->n++] = parent->v[i];
+        }
+    }
+    return 0;
+}
+
 void sf_section_free(struct sf_section *s)
 {
     free(s->prefix);
@@ -669,8 +695,9 @@ static int set_value(const struct sf_option *o, const char *val, const struct sf
  * AbstractConfigurationProvider reads `channels` of a source and `channel` of a sink). */
 static bool generic_key(const char *kind, const char *sub)
 {
-    if (strcmp(sub, "type") == 0) {
-        return true;
+    if (strcmp(sub, "type") == 0) { /* of a component; a part (a serializer) has no type key */
+        return strcmp(kind, "source") == 0 || strcmp(kind, "channel") == 0 ||
+               strcmp(kind, "sink") == 0;
     }
     if (strcmp(kind, "source") == 0) {
         return strcmp(sub, "channels") == 0;

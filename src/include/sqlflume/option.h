@@ -69,6 +69,16 @@ struct sf_section {
 int sf_section_init(struct sf_section *s, struct sf_props *p, const char *kind, const char *name,
                     const char *prefix);
 void sf_section_free(struct sf_section *s);
+/**
+ * The keys of parent under subprefix ("serializer." of a sink) as a section of their own, for
+ * sf_options_apply on a part of a component (its keys' subkeys are then relative to
+ * parent->prefix + subprefix, and its diagnostics name kind and name as a component's do).
+ * @param sub  filled; free with sf_section_free. Its props are parent's (borrowed).
+ * @param kind, name  borrowed; they must outlive sub
+ * @return 0, or -1 on out of memory (sub is then empty and need not be freed).
+ */
+int sf_section_sub(struct sf_section *sub, const struct sf_section *parent, const char *kind,
+                   const char *name, const char *subprefix);
 /** Lookup subkey ("type") in the section; NULL when absent. */
 struct sf_prop *sf_section_get(const struct sf_section *s, const char *subkey);
 /** Subkey of a property of the section (its key without the prefix). */

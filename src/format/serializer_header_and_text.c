@@ -1,0 +1,74 @@
+/*
+ * Serializer `header_and_text` (Flume's HeaderAndBodyTextEventSerializer): each event's headers
+ * as Java's Map.toString prints them, "{k=v, k2=v2}" ("{}" without headers; the keys and values
+ * as they are, nothing escaped) in the event's header order, a space, the body as it is, then
+ * '\n' when appendNewline (default true). Files can be reopened and appended.
+ */
+#include "sqlflume/error.h"
+#include "sqlflume/serializer.h"
+
+#include <stddef.h>
+
+struct hat_conf {
+    bool append_newline;
+};
+
+static const struct sf_option hat_options[] = {
+    { "appendNewline", SF_OPT_BOOL, "true", 0, 0, offsetof(struct hat_conf, append_newline), 0,
+      NULL, NULL, "write '\\n' after each event's body" },
+    { 0 },
+};
+
+static const char *const hat_aliases[] = {
+    "org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder", NULL
+};
+
+static int
+hat_nothing(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size)
+{
+    (void)ctx, (void)conf, (void)out, (void)errstr, (void)errstr_size;
+    return SF_OK;
+}
+
+static int hat_write(void *ctx,
+                     const void *conf,
+                     const struct sf_event *ev,
+                     struct sf_buf *out,
+                     char *errstr,
+                     size_t errstr_size)
+{
+    (void)ctx, (void)errstr, (void)errstr_size;
+    const struct hat_conf *c = conf;
+    size_t strs;
+    (void)sf_event_strs(ev, &strs);
+    sf_buf_reserve(out, strs + 2 * ev->nheaders + 4 + ev->body_len);
+    sf_buf_putc(out, '{');
+    for (size_t i = 0; i < ev->nheaders; i++) {
+        if (i) {
+            sf_buf_append(out, ", ", 2);
+        }
+        sf_buf_append(out, ev->headers[i].key, sf_event_key_len(ev, i));
+        sf_buf_putc(out, '=');
+        sf_buf_append(out, ev->headers[i].val, sf_event_val_len(ev, i));
+    }
+    sf_buf_append(out, "} ", 2);
+    sf_buf_append(out, ev->body, ev->body_len);
+    if (c->append_newline) {
+        sf_buf_putc(out, '\n');
+    }
+    return SF_OK;
+}
+
+const struct sf_serializer_plugin sf_serializer_header_and_text = {
+    .name = "header_and_text",
+    .aliases = hat_aliases,
+    .options = hat_options,
+    .conf_size = sizeof(struct hat_conf),
+    .ctx_size = 0,
+    .supports_reopen = true,
+    .after_create = hat_nothing,
+    .after_reopen = hat_nothing,
+    .write = hat_write,
+    .flush = hat_nothing,
+    .before_close = hat_nothing,
+};
