@@ -1156,7 +1156,7 @@ static int32_t partition_of(struct sf_sink *snk, const struct sf_event *ev)
 static size_t msg_size(const struct kafka_ctx *ctx, const struct sf_event *ev, size_t len)
 {
     size_t sz = len + MSG_OVERHEAD;
-    const char *key = sf_event_header(ev, "key");
+    const char *key = sf_event_header(ev, SF_HDR_KEY);
     if (key) {
         sz += strlen(key);
     }
@@ -1227,7 +1227,7 @@ static bool msg_build(struct sf_sink *snk, struct kmsg *km, const struct sf_even
     if (ctx->per_msg) {
         ctx->msg_ev[j] = ev;
     }
-    const char *key = sf_event_header(ev, "key");
+    const char *key = sf_event_header(ev, SF_HDR_KEY);
     if (key) {
         m->key = (void *)key;
         m->key_len = strlen(key);
@@ -1487,8 +1487,8 @@ static void sink_fail(struct sf_sink *snk,
                          "%sto topic \"%s\": %s%s; errors.tolerance = none: the sink stops, "
                          "nothing from this event on is delivered (set errors.tolerance = all "
                          "to dead-letter or skip such events)",
-             SF_SINK_ARGS(snk), hdr_or_dash(ev, "table"), hdr_or_dash(ev, "key"),
-             hdr_or_dash(ev, "offset"), dlq ? "as a dead-letter record " : "", topic, what,
+             SF_SINK_ARGS(snk), hdr_or_dash(ev, SF_HDR_TABLE), hdr_or_dash(ev, SF_HDR_KEY),
+             hdr_or_dash(ev, SF_HDR_OFFSET), dlq ? "as a dead-letter record " : "", topic, what,
              err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
                  ? " (raise it, and the topic's max.message.bytes if that is lower)"
                  : "");
@@ -1520,18 +1520,18 @@ static void dlq_produce(struct sf_sink *snk, struct kmsg *km, const struct sf_ev
         hbytes += v ? strlen(ctx->hdr_to[i]) + strlen(v) : 0;
     }
     hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "topic", topic_of(ctx, ev));
-    if (sf_event_header(ev, "table")) {
-        hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "table", sf_event_header(ev, "table"));
+    if (sf_event_header(ev, SF_HDR_TABLE)) {
+        hdr_add(hs, &hbytes, DLQ_HDR_PREFIX SF_HDR_TABLE, sf_event_header(ev, SF_HDR_TABLE));
     }
-    if (sf_event_header(ev, "offset")) {
-        hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "offset", sf_event_header(ev, "offset"));
+    if (sf_event_header(ev, SF_HDR_OFFSET)) {
+        hdr_add(hs, &hbytes, DLQ_HDR_PREFIX SF_HDR_OFFSET, sf_event_header(ev, SF_HDR_OFFSET));
     }
     hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "sink.name", snk->name ? snk->name : "");
     char msg[256];
     (void)snprintf(msg, sizeof(msg), "%s (%s)", rd_kafka_err2str(km->cause),
                    rd_kafka_err2name(km->cause));
     hdr_add(hs, &hbytes, DLQ_HDR_PREFIX "exception.message", msg);
-    const char *key = sf_event_header(ev, "key");
+    const char *key = sf_event_header(ev, SF_HDR_KEY);
     size_t key_len = key ? strlen(key) : 0;
     size_t len = km->len;
     size_t fixed = MSG_OVERHEAD + key_len + hbytes + 64; /* 64: the body.truncated header */
@@ -1599,8 +1599,8 @@ static void handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
         }
         SF_ERROR(SF_SINK_FMT "event of table \"%s\" (key \"%s\", offset \"%s\", %zu bytes) not "
                              "delivered to topic \"%s\": %s; errors.tolerance = all: %s%s%s",
-                 SF_SINK_ARGS(snk), hdr_or_dash(ev, "table"), hdr_or_dash(ev, "key"),
-                 hdr_or_dash(ev, "offset"), size, topic, why,
+                 SF_SINK_ARGS(snk), hdr_or_dash(ev, SF_HDR_TABLE), hdr_or_dash(ev, SF_HDR_KEY),
+                 hdr_or_dash(ev, SF_HDR_OFFSET), size, topic, why,
                  ctx->dlq_topic ? "sending it to dead-letter topic " : "skipping it",
                  ctx->dlq_topic ? ctx->dlq_topic : "",
                  suppressed ? " (similar lines suppressed)" : "");
@@ -2512,8 +2512,8 @@ static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
     unsigned suppressed;
     for (size_t i = 0; i < n; i++) {
         struct sf_event *ev = evs[i];
-        const char *table = sf_event_header(ev, "table");
-        const char *off = sf_event_header(ev, "offset");
+        const char *table = sf_event_header(ev, SF_HDR_TABLE);
+        const char *off = sf_event_header(ev, SF_HDR_OFFSET);
         const char *topic = table && *table && off && *off ? topic_of(ctx, ev) : "";
         size_t idx;
         long long v = 0;

@@ -2318,10 +2318,10 @@ static struct sf_event *row_event(struct sql_ctx *c, const struct sql_table *t,
     }
     const char *table = t->name ? t->name : t->status_key;
     struct sf_header_lens h[4] = {
-        { "table", 5, table, strlen(table) },
-        { "offset", 6, off, off_len },
-        { "key", 3, c->keybuf.data ? c->keybuf.data : "", c->keybuf.len },
-        { "timestamp", 9, ts, ts_len },
+        { SF_HDR_TABLE, sizeof(SF_HDR_TABLE) - 1, table, strlen(table) },
+        { SF_HDR_OFFSET, sizeof(SF_HDR_OFFSET) - 1, off, off_len },
+        { SF_HDR_KEY, sizeof(SF_HDR_KEY) - 1, c->keybuf.data ? c->keybuf.data : "", c->keybuf.len },
+        { SF_HDR_TIMESTAMP, sizeof(SF_HDR_TIMESTAMP) - 1, ts, ts_len },
     };
     return sf_event_create_lens(h, 4, c->body.data, c->body.len);
 }

@@ -144,8 +144,10 @@ static void append32(struct sf_buf *b, uint32_t v)
     sf_buf_append(b, x, 4);
 }
 
-/* The header names PUTC writes as one byte: code i + 1 is wal_names[i]. */
-static const char *const wal_names[] = { "table", "offset", "key", "timestamp" };
+/* The header names PUTC writes as one byte: code i + 1 is wal_names[i] (on-disk format: this
+ * order and these names never change). */
+static const char *const wal_names[] = { SF_HDR_TABLE, SF_HDR_OFFSET, SF_HDR_KEY,
+                                         SF_HDR_TIMESTAMP };
 #define WAL_NAMES    4
 #define WAL_BACKREFS 15 /* value codes 1..15: the value of an earlier header */
 

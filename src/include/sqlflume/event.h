@@ -13,6 +13,17 @@
 
 struct sf_ack_tracker;
 
+
+/*
+ * The headers every SQL source event carries (README "Events"): the source table, the row's
+ * offset (its incremental value, or "ts,id"), the message key (the primary key's values) and the
+ * read time in epoch milliseconds (Flume's `timestamp` header, which the HDFS sink's time escapes
+ * read). Sinks and the file channel's compact records refer to them by these names only.
+ */
+#define SF_HDR_TABLE     "table"
+#define SF_HDR_OFFSET    "offset"
+#define SF_HDR_KEY       "key"
+#define SF_HDR_TIMESTAMP "timestamp"
 struct sf_header {
     const char *key; /* NUL-terminated */
     const char *val; /* NUL-terminated */
@@ -32,8 +43,8 @@ struct sf_event {
  * Create an event holding copies of the n headers and of the body, in one allocation.
  * @return the event (caller owns; free with sf_event_destroy) or NULL on out of memory.
  */
-struct sf_event *sf_event_create(const struct sf_header *headers, size_t n, const void *body,
-                                 size_t body_len);
+struct sf_event *
+sf_event_create(const struct sf_header *headers, size_t n, const void *body, size_t body_len);
 /** A header with its lengths known, for sf_event_create_lens (the hot path skips strlen). */
 struct sf_header_lens {
     const char *key; /* key_len bytes; need not be NUL-terminated */
@@ -103,7 +114,9 @@ static inline const char *sf_event_header(const struct sf_event *ev, const char 
 struct sf_ack_tracker *sf_ack_tracker_create(void);
 void sf_ack_tracker_destroy(struct sf_ack_tracker *tr);
 /** Register a batch; last_offset is copied. @return batch id (> 0), 0 on out of memory. */
-uint64_t sf_ack_tracker_add(struct sf_ack_tracker *tr, size_t n_events, unsigned nchannels,
+uint64_t sf_ack_tracker_add(struct sf_ack_tracker *tr,
+                            size_t n_events,
+                            unsigned nchannels,
                             const char *last_offset);
 /** Acknowledge n deliveries of batch id (one per event per channel). */
 void sf_ack_tracker_ack(struct sf_ack_tracker *tr, uint64_t id, size_t n);
