@@ -397,7 +397,8 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
             return rc;
         }
         /* the longest value it will need without a key must fit */
-        if (!sq_bf_encode(c, false, 999999999999999999LL, 999999999999999999LL, NULL, hwm)) {
+        if (!sq_bf_encode(&c->bf_prog, false, 999999999999999999LL, 999999999999999999LL, NULL,
+                          hwm)) {
             snprintf(err, errsz,
                      "the high-water mark \"%.64s...\" of table \"%s\" is too long to keep in %s",
                      hwm, t->name, c->status_table);
@@ -406,7 +407,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
         }
         rc = bf_raise_main(src, t, hwm, err, errsz);
         if (rc == SF_OK) {
-            sq_bf_encode(c, false, 0, 0, NULL, hwm);
+            sq_bf_encode(&c->bf_prog, false, 0, 0, NULL, hwm);
             rc = sq_meta_put(c, t->bf_status_key, c->bf_prog.data, err, errsz);
         }
         if (rc != SF_OK) {
@@ -476,6 +477,11 @@ static bool wait_room(struct sf_source *src, size_t n)
 }
 
 /*
+ * (Not merged with deliver_batch in poll.c, whose fetch -> batch -> deliver loop backfill_chunk
+ * resembles: here the tracker is the backfill's, the recorded position is progress, an empty
+ * batch registers progress alone, the channels' room is awaited first and the read position is
+ * the key; there the offset, gap state and bulk mode. Left as it was, on purpose.)
+ *
  * Put the backfill rows c->batch[0..n) into the channels, registered with the table's backfill
  * tracker under the progress they complete: last_key is the key of their last row (unused when
  * n == 0), chunk_end says they end a chunk, done that nothing is left to read. With n == 0 the
@@ -498,7 +504,7 @@ static int bf_deliver(struct sf_source *src,
     long long chunks = t->bf_chunks + (chunk_end ? 1 : 0);
     long long rows = t->bf_rows + (long long)n;
     const char *key = n > 0 ? last_key : t->bf_key;
-    if (!sq_bf_encode(c, done, chunks, rows, key, t->bf_hwm)) {
+    if (!sq_bf_encode(&c->bf_prog, done, chunks, rows, key, t->bf_hwm)) {
         /* a key too long for currentIndex: keep the last progress that fit (a restart repeats
          * more rows, nothing is lost) */
         if (!t->bf_warned_long) {
@@ -554,41 +560,8 @@ enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, lon
     *rows = 0;
     long long limit = c->bf_chunk_size - t->bf_chunk_rows;
     struct sf_param params[4];
-    int np = 0;
     struct sf_buf *q = &c->bf_sql;
-    sf_buf_reset(q);
-    sf_buf_printf(q, "%s WHERE ", t->sel_from.data);
-    if (t->bf_key) {
-        sf_buf_printf(q, "%s > ", t->qpk.data);
-        params[np++] = (struct sf_param){ t->bf_key, t->pk_type };
-        c->cx->placeholder(np, q);
-        sf_buf_puts(q, " AND ");
-    }
-    switch (c->mode) {
-    case MODE_TS_INC:
-        sf_buf_printf(q, "(%s < ", t->qts.data);
-        params[np++] = (struct sf_param){ t->bf_h1, t->ts_type };
-        c->cx->placeholder(np, q);
-        sf_buf_printf(q, " OR (%s = ", t->qts.data);
-        params[np++] = (struct sf_param){ t->bf_h1, t->ts_type };
-        c->cx->placeholder(np, q);
-        sf_buf_printf(q, " AND %s <= ", t->qinc.data);
-        params[np++] = (struct sf_param){ t->bf_h2, t->inc_type };
-        c->cx->placeholder(np, q);
-        sf_buf_puts(q, "))");
-        break;
-    case MODE_TIMESTAMP:
-        sf_buf_printf(q, "%s <= ", t->qts.data);
-        params[np++] = (struct sf_param){ t->bf_h1, t->ts_type };
-        c->cx->placeholder(np, q);
-        break;
-    default:
-        sf_buf_printf(q, "%s <= ", t->qinc.data);
-        params[np++] = (struct sf_param){ t->bf_h1, t->inc_type };
-        c->cx->placeholder(np, q);
-        break;
-    }
-    sf_buf_printf(q, " ORDER BY %s LIMIT %lld", t->qpk.data, limit);
+    int np = sq_build_backfill_sql(c, t, limit, q, params);
     if (t->bf_chunks == 0 && !t->bf_key) {
         SF_INFO(SF_SOURCE_FMT "backfill chunks of \"%s\": %s", SF_SOURCE_ARGS(src), t->status_key,
                 q->data);

@@ -116,15 +116,14 @@ int sq_bf_parse(const char *s, struct bf_prog *p)
     return -1;
 }
 
-/* Encode progress into c->bf_prog. @return false when it is longer than currentIndex holds. */
-bool sq_bf_encode(struct sql_ctx *c,
+/* Encode progress into b (reset). @return false when it is longer than currentIndex holds. */
+bool sq_bf_encode(struct sf_buf *b,
                   bool done,
                   long long chunks,
                   long long rows,
                   const char *key,
                   const char *hwm)
 {
-    struct sf_buf *b = &c->bf_prog;
     sf_buf_reset(b);
     if (done) {
         sf_buf_printf(b, "done;rows=%lld", rows);

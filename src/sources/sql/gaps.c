@@ -57,41 +57,13 @@ const char *sq_gap_query(struct sf_source *src,
         sf_buf_free(&enc);
     }
     sf_gapset_copy(&t->gs_work, &t->gs);
-    /* the rows filling gaps and the rows above hw as two index range scans: one WHERE with
-     * "inc > ? OR inc BETWEEN ..." makes PostgreSQL scan everything above hw (a bitmap of the
-     * whole rest of the table, then a sort) on every poll, quadratic in a table with holes */
-    sf_buf_reset(&c->gap_sql);
-    size_t k = 0;
-    if (t->gs.n > 0) {
-        sf_buf_printf(&c->gap_sql, "(%s WHERE ", t->sel_from.data);
-        for (size_t i = 0; i < t->gs.n; i++) {
-            sf_buf_printf(&c->gap_sql, "%s%s BETWEEN ", i ? " OR " : "", t->qinc.data);
-            c->cx->placeholder((int)k + 1, &c->gap_sql);
-            sf_buf_puts(&c->gap_sql, " AND ");
-            c->cx->placeholder((int)k + 2, &c->gap_sql);
-            snprintf(num[k], sizeof(num[k]), "%lld", t->gs.g[i].lo);
-            snprintf(num[k + 1], sizeof(num[k + 1]), "%lld", t->gs.g[i].hi);
-            params[k] = (struct sf_param){ num[k], SF_COL_INT };
-            params[k + 1] = (struct sf_param){ num[k + 1], SF_COL_INT };
-            k += 2;
-        }
-        sf_buf_printf(&c->gap_sql, " ORDER BY %s LIMIT %lld) UNION ALL (", t->qinc.data,
-                      c->max_rows);
-    }
-    sf_buf_printf(&c->gap_sql, "%s WHERE %s > ", t->sel_from.data, t->qinc.data);
-    c->cx->placeholder((int)k + 1, &c->gap_sql);
-    snprintf(num[k], sizeof(num[k]), "%lld", t->gs.hw);
-    params[k] = (struct sf_param){ num[k], SF_COL_INT };
-    k++;
-    sf_buf_printf(&c->gap_sql, " ORDER BY %s LIMIT %lld%s", t->qinc.data, c->max_rows,
-                  t->gs.n > 0 ? ")" : "");
-    *nparams = k;
+    *nparams = sq_build_gap_sql(c, t, &t->gs, &c->gap_sql, params, num);
     return c->gap_sql.data;
 }
 
 /* The integer id in s[0..n) (the text of an integer column), as strtoll(s, NULL, 10) gives it;
  * plain digits, the common case, without strtoll's locale and base handling. */
-long long sq_parse_id(const char *s, size_t n)
+static long long parse_id(const char *s, size_t n)
 {
     if (n == 0 || n > 18) {
         return strtoll(s, NULL, 10); /* signs, spaces, or possibly out of range */
@@ -136,4 +108,24 @@ void sq_gap_report(struct sf_source *src, struct sql_table *t, bool force)
             g->filled, g->over_max, SF_GAPS_MAX, g->over_text, g->expired, g->expired_ids,
             c->gap_timeout_ms);
     *g = (struct gap_stats){ .since_ms = now, .reported = true };
+}
+
+/* With gap tracking: note the id of a row just read (its text id[0..len)) in the poll's gap set
+ * t->gs_work, counting ranges opened and filled for gap_report; first_seen_ms is the poll's
+ * start (the first-seen time of the ranges it opens). */
+void sq_gap_see(struct sql_table *t, const char *idtext, size_t len, long long first_seen_ms)
+{
+    long long id = parse_id(idtext, len);
+    if (!t->gaps_init) {
+        /* no offset yet, first row: ids from 1 below it may still commit (as with
+         * the seed's start at 0); an id of 0 or below starts the set right under it */
+        t->gaps_init = true;
+        sf_gapset_init(&t->gs_work, id > 0 || id == LLONG_MIN ? 0 : id - 1, SF_GAPS_MAX);
+    }
+    if (id > t->gs_work.hw + 1) {
+        t->gst.opened++;
+    } else if (sf_gapset_in_gap(&t->gs_work, id)) {
+        t->gst.filled++;
+    }
+    t->gst.over_max += (long long)sf_gapset_see(&t->gs_work, id, first_seen_ms);
 }

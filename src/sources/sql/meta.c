@@ -42,7 +42,6 @@ int sq_query_one_value(const struct sf_connector_plugin *cx,
 
 /* Read currentIndex of the status table's row key: *out is a malloc'd copy, or NULL when there is
  * no such row. */
-
 int sq_meta_get(struct sql_ctx *c, const char *key, char **out, char *err, size_t errsz)
 {
     *out = NULL;
@@ -268,4 +267,20 @@ void sq_flush_offsets(struct sf_source *src, bool force)
     for (size_t i = 0; i < c->ntabs; i++) {
         flush_table(src, &c->tabs[i]);
     }
+}
+
+/* Check that the status connection, which holds the status-key locks, is alive (SELECT 1); on an
+ * error it is closed (the server releases the locks with the session). @return SF_OK or the
+ * connector's error (err filled). */
+int sq_status_check(struct sql_ctx *c, char *err, size_t errsz)
+{
+    char *v = NULL;
+    c->lock_check_ms = sq_mono_ms();
+    int rc = sq_query_one_value(c->scx, c->status_conn, "SELECT 1", NULL, &v, err, errsz);
+    free(v);
+    if (rc != SF_OK) {
+        c->scx->close(c->status_conn);
+        c->status_conn = NULL;
+    }
+    return rc;
 }

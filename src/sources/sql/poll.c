@@ -47,31 +47,8 @@ enum sf_status sq_poll_table(struct sf_source *src, struct sql_table *t, long lo
     *rows = 0;
     /* the bound offset parameters of the mode */
     struct sf_param params[3];
-    size_t nparams = 0;
-    char *ts_part = NULL;
-    const char *inc_part = NULL;
-    if (!t->read_offset) {
-        nparams = 0; /* no offset yet: t->sql_first, without a lower bound */
-    } else if (c->mode == MODE_TS_INC) {
-        const char *comma = strchr(t->read_offset, ',');
-        ts_part = comma ? strndup(t->read_offset, (size_t)(comma - t->read_offset))
-                        : strdup(t->read_offset);
-        inc_part = comma ? comma + 1 : "0";
-        params[0] = (struct sf_param){ ts_part, t->ts_type };
-        params[1] = (struct sf_param){ ts_part, t->ts_type };
-        params[2] = (struct sf_param){ inc_part, t->inc_type };
-        nparams = 3;
-    } else if (c->mode == MODE_TIMESTAMP) {
-        params[0] = (struct sf_param){ t->read_offset, t->ts_type };
-        nparams = 1;
-    } else if (c->mode == MODE_INCREMENTING) {
-        enum sf_coltype ty = t->inc_type;
-        if (c->custom_query) {
-            ty = sq_is_integer(t->read_offset) ? SF_COL_INT : SF_COL_TEXT;
-        }
-        params[0] = (struct sf_param){ t->read_offset, ty };
-        nparams = (c->custom_query && !strstr(c->custom_query, "$@$")) ? 0 : 1;
-    }
+    char *ts_part;
+    size_t nparams = sq_poll_params(c, t, params, &ts_part);
     const char *sql = t->read_offset ? t->sql.data : t->sql_first.data;
     struct sf_param gparams[1 + 2 * SF_GAPS_MAX];
     char gnum[1 + 2 * SF_GAPS_MAX][24];
@@ -131,20 +108,7 @@ enum sf_status sq_poll_table(struct sf_source *src, struct sql_table *t, long lo
             }
             sf_buf_append(&last, row.vals[inc_idx], row.lens[inc_idx]);
             if (t->gaps_on) {
-                long long id = sq_parse_id(last.data, last.len);
-                if (!t->gaps_init) {
-                    /* no offset yet, first row: ids from 1 below it may still commit (as with
-                     * the seed's start at 0); an id of 0 or below starts the set right under it */
-                    t->gaps_init = true;
-                    sf_gapset_init(&t->gs_work, id > 0 || id == LLONG_MIN ? 0 : id - 1,
-                                   SF_GAPS_MAX);
-                }
-                if (id > t->gs_work.hw + 1) {
-                    t->gst.opened++;
-                } else if (sf_gapset_in_gap(&t->gs_work, id)) {
-                    t->gst.filled++;
-                }
-                t->gst.over_max += (long long)sf_gapset_see(&t->gs_work, id, poll_start_ms);
+                sq_gap_see(t, last.data, last.len, poll_start_ms);
             }
         }
         if (!last.data) {

@@ -118,14 +118,7 @@ int sq_prepare_table(struct sf_source *src,
     sf_buf_reset(&t->sql_first);
     if (c->custom_query) {
         /* replace every $@$ with the placeholder of parameter 1 */
-        const char *s = c->custom_query;
-        const char *m;
-        while ((m = strstr(s, "$@$")) != NULL) {
-            sf_buf_append(&t->sql, s, (size_t)(m - s));
-            c->cx->placeholder(1, &t->sql);
-            s = m + 3;
-        }
-        sf_buf_puts(&t->sql, s);
+        sq_build_custom_sql(c, &t->sql);
         sq_set_str(&t->inc, c->inc_column);
         if (t->name) {
             sq_free_pk(t);
@@ -169,98 +162,13 @@ int sq_prepare_table(struct sf_source *src,
     }
     sq_set_str(&t->ts, c->mode == MODE_TIMESTAMP || c->mode == MODE_TS_INC ? c->ts_column : NULL);
 
-    struct sf_buf qt = SF_BUF_INIT, qi = SF_BUF_INIT, qts = SF_BUF_INIT, cols = SF_BUF_INIT;
-    rc = sf_quote_qualified(c->cx, t->name, &qt);
-    if (rc == SF_OK && t->inc) {
-        rc = c->cx->quote_ident(t->inc, &qi);
-    }
-    if (rc == SF_OK && t->ts) {
-        rc = c->cx->quote_ident(t->ts, &qts);
-    }
-    bool star = strcmp(c->columns, "*") == 0;
-    if (rc == SF_OK && !star) {
-        size_t n = 0;
-        char **names = sf_split_names(c->columns, &n, false);
-        for (size_t i = 0; rc == SF_OK && i < n; i++) {
-            if (!names[i] || !*names[i]) {
-                snprintf(err, errsz, "empty column name in columns.to.select");
-                rc = SF_ERR_INVAL;
-                break;
-            }
-            if (cols.len) {
-                sf_buf_puts(&cols, ", ");
-            }
-            rc = c->cx->quote_ident(names[i], &cols);
-        }
-        sf_names_free(names, n);
-        /* the offset and key columns ride along, hidden, after the selected ones */
-        if (rc == SF_OK && t->inc) {
-            sf_buf_printf(&cols, ", %s", qi.data);
-        }
-        if (rc == SF_OK && t->ts) {
-            sf_buf_printf(&cols, ", %s", qts.data);
-        }
-        for (size_t i = 0; rc == SF_OK && i < t->npk; i++) {
-            sf_buf_puts(&cols, ", ");
-            rc = c->cx->quote_ident(t->pk[i], &cols);
-        }
-    }
+    rc = sq_build_poll_sql(c, t, err, errsz);
     if (rc == SF_OK) {
-        const char *sel = star ? "*" : cols.data;
-        struct sf_buf upper = SF_BUF_INIT;
-        c->cx->now_minus_ms(c->ts_delay_ms, &upper);
-        /* pieces of the gap and backfill queries */
-        sf_buf_reset(&t->sel_from);
-        sf_buf_printf(&t->sel_from, "SELECT %s FROM %s", sel, qt.data);
-        sf_buf_reset(&t->qtab);
-        sf_buf_puts(&t->qtab, qt.data);
-        sf_buf_reset(&t->qinc);
-        sf_buf_puts(&t->qinc, qi.data ? qi.data : "");
-        sf_buf_reset(&t->qts);
-        sf_buf_puts(&t->qts, qts.data ? qts.data : "");
-        switch (c->mode) {
-        case MODE_INCREMENTING:
-            sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qi.data);
-            c->cx->placeholder(1, &t->sql);
-            sf_buf_printf(&t->sql, " ORDER BY %s LIMIT %lld", qi.data, c->max_rows);
-            sf_buf_printf(&t->sql_first,
-                          "SELECT %s FROM %s WHERE %s IS NOT NULL ORDER BY %s "
-                          "LIMIT %lld",
-                          sel, qt.data, qi.data, qi.data, c->max_rows);
-            break;
-        case MODE_TIMESTAMP:
-            /* no LIMIT: rows sharing one timestamp must not be cut in two */
-            sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s > ", sel, qt.data, qts.data);
-            c->cx->placeholder(1, &t->sql);
-            sf_buf_printf(&t->sql, " AND %s < %s ORDER BY %s", qts.data, upper.data, qts.data);
-            sf_buf_printf(&t->sql_first, "SELECT %s FROM %s WHERE %s < %s ORDER BY %s", sel,
-                          qt.data, qts.data, upper.data, qts.data);
-            break;
-        case MODE_TS_INC:
-            sf_buf_printf(&t->sql, "SELECT %s FROM %s WHERE %s < %s AND (%s > ", sel, qt.data,
-                          qts.data, upper.data, qts.data);
-            c->cx->placeholder(1, &t->sql);
-            sf_buf_printf(&t->sql, " OR (%s = ", qts.data);
-            c->cx->placeholder(2, &t->sql);
-            sf_buf_printf(&t->sql, " AND %s > ", qi.data);
-            c->cx->placeholder(3, &t->sql);
-            sf_buf_printf(&t->sql, ")) ORDER BY %s, %s LIMIT %lld", qts.data, qi.data, c->max_rows);
-            sf_buf_printf(&t->sql_first,
-                          "SELECT %s FROM %s WHERE %s < %s ORDER BY %s, %s LIMIT "
-                          "%lld",
-                          sel, qt.data, qts.data, upper.data, qts.data, qi.data, c->max_rows);
-            break;
-        default: /* bulk */
-            sf_buf_printf(&t->sql, "SELECT %s FROM %s", sel, qt.data);
-            sf_buf_puts(&t->sql_first, t->sql.data);
-            break;
-        }
-        sf_buf_free(&upper);
         if (t->inc) {
-            rc = sq_probe_type(c, qt.data, t->inc, &t->inc_type, err, errsz);
+            rc = sq_probe_type(c, t->qtab.data, t->inc, &t->inc_type, err, errsz);
         }
         if (rc == SF_OK && t->ts) {
-            rc = sq_probe_type(c, qt.data, t->ts, &t->ts_type, err, errsz);
+            rc = sq_probe_type(c, t->qtab.data, t->ts, &t->ts_type, err, errsz);
         }
         if (rc != SF_OK) {
             *is_fatal = !sf_err_retriable(rc);
@@ -287,10 +195,6 @@ int sq_prepare_table(struct sf_source *src,
     } else {
         *is_fatal = true;
     }
-    sf_buf_free(&qt);
-    sf_buf_free(&qi);
-    sf_buf_free(&qts);
-    sf_buf_free(&cols);
     if (rc == SF_OK) {
         t->prepared = true;
         t->gaps_on =
@@ -361,13 +265,8 @@ enum sf_status sq_ensure_ready(struct sf_source *src, struct sql_table *t, bool 
     } else if (sq_mono_ms() - c->lock_check_ms >= LOCK_CHECK_MS) {
         /* the locks live as long as the session: a session killed server-side is noticed here,
          * and reconnected (locks first) before the next poll */
-        char *v = NULL;
-        c->lock_check_ms = sq_mono_ms();
-        rc = sq_query_one_value(c->scx, c->status_conn, "SELECT 1", NULL, &v, err, sizeof(err));
-        free(v);
+        rc = sq_status_check(c, err, sizeof(err));
         if (rc != SF_OK) {
-            c->scx->close(c->status_conn);
-            c->status_conn = NULL;
             return sq_backoff(src, rc, "status connection lost (it holds the status-key locks)",
                               err);
         }

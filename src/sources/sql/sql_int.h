@@ -41,11 +41,28 @@
  */
 
 /* Internal to the SQL source (the .c files of src/sources/sql); not a public interface. Each
- * function declared here is documented at its definition, in the file named above its group. */
+ * function declared here is documented at its definition, in the file named above its group.
+ *
+ * Files, one concern each:
+ *   sql_source.c  the plugin: options table, configure, start, the scheduler (process: one table
+ *                 per turn, round-robin, run.query.delay), stop; clocks and string helpers
+ *   ready.c       the connection state machine (connect, backoff, fatal errors, the lock wait
+ *                 after a reconnect) and preparing a table (roles of its columns, their types)
+ *   query.c       the query builder: (dialect, table, mode, offset) -> SQL text and parameters;
+ *                 pure (the connector's quoting and placeholders only, no connection)
+ *   meta.c        the flume_meta store: the only code that reads or writes the status table (and
+ *                 creates it), takes and checks the status-key locks, writes delivered offsets
+ *   offset.c      offset ordering (in C for integers, else by the database) and where a table
+ *                 resumes (flume_meta against the durable channels' records)
+ *   poll.c        one poll of a table: fetch, encode, deliver in batches
+ *   row.c         where a result's columns are, and a row into an event
+ *   gaps.c        gap tracking's use in the source (ids that commit out of order)
+ *   backfill.c    the backfill: start-up (high-water mark, resume), chunks and their delivery
+ *   bf_codec.c    the backfill's progress values in flume_meta: encode, parse, rank
+ *   progress.c    the backfill's progress reports: log lines with rate and ETA, the terminal bar */
 
 #ifndef SF_SQL_SOURCE_INTERNAL_H
 #define SF_SQL_SOURCE_INTERNAL_H
-
 
 #include "sqlflume/agent.h"
 #include "sqlflume/buf.h"
@@ -56,7 +73,6 @@
 #include "sqlflume/offset.h"
 #include "sqlflume/source.h"
 #include "sqlflume/status_lock.h"
-
 
 #include <ctype.h>
 #include <errno.h>
@@ -91,7 +107,6 @@
 enum poll_mode { MODE_INCREMENTING = 0, MODE_TIMESTAMP, MODE_TS_INC, MODE_BULK };
 enum bf_state { BF_OFF = 0, BF_RUNNING, BF_DONE };
 
-/* One polled table (or the custom query) with its own offsets and delivery tracker. */
 /* What gap tracking did since its last summary line: ranges of missing ids opened by a row above
  * the highest id, filled by a row that committed late, and given up (more than SF_GAPS_MAX at
  * once; to fit currentIndex; after incremental.gap.timeout.ms). */
@@ -101,6 +116,7 @@ struct gap_stats {
     bool reported;      /* a summary line was written already */
 };
 
+/* One polled table (or the custom query) with its own offsets and delivery tracker. */
 struct sql_table {
     char *name;          /* NULL for custom.query without table */
     char *status_key;    /* source_tab of its flume_meta row */
@@ -271,6 +287,7 @@ int sq_meta_put(struct sql_ctx *c, const char *key, const char *val, char *err, 
 int sq_prepare_status(struct sf_source *src, char *err, size_t errsz, bool *is_fatal);
 int sq_status_open(struct sf_source *src, char *err, size_t errsz);
 void sq_flush_offsets(struct sf_source *src, bool force);
+int sq_status_check(struct sql_ctx *c, char *err, size_t errsz);
 
 /* ready.c */
 void sq_free_pk(struct sql_table *t);
@@ -291,6 +308,25 @@ int sq_prepare_table(struct sf_source *src,
                      size_t errsz,
                      bool *is_fatal);
 enum sf_status sq_ensure_ready(struct sf_source *src, struct sql_table *t, bool *ok);
+
+/* query.c */
+void sq_build_custom_sql(const struct sql_ctx *c, struct sf_buf *out);
+int sq_build_poll_sql(const struct sql_ctx *c, struct sql_table *t, char *err, size_t errsz);
+size_t sq_poll_params(const struct sql_ctx *c,
+                      const struct sql_table *t,
+                      struct sf_param *params,
+                      char **ts_part);
+size_t sq_build_gap_sql(const struct sql_ctx *c,
+                        const struct sql_table *t,
+                        const struct sf_gapset *gs,
+                        struct sf_buf *out,
+                        struct sf_param *params,
+                        char (*num)[24]);
+int sq_build_backfill_sql(const struct sql_ctx *c,
+                          const struct sql_table *t,
+                          long long limit,
+                          struct sf_buf *q,
+                          struct sf_param *params);
 
 /* row.c */
 const char *sq_row_layout(const struct sql_ctx *c,
@@ -320,13 +356,13 @@ const char *sq_gap_query(struct sf_source *src,
                          struct sf_param *params,
                          char (*num)[24],
                          size_t *nparams);
-long long sq_parse_id(const char *s, size_t n);
+void sq_gap_see(struct sql_table *t, const char *idtext, size_t len, long long first_seen_ms);
 void sq_gap_report(struct sf_source *src, struct sql_table *t, bool force);
 
 /* bf_codec.c */
 void sq_bf_prog_free(struct bf_prog *p);
 int sq_bf_parse(const char *s, struct bf_prog *p);
-bool sq_bf_encode(struct sql_ctx *c,
+bool sq_bf_encode(struct sf_buf *b,
                   bool done,
                   long long chunks,
                   long long rows,
