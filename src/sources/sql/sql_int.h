@@ -257,7 +257,6 @@ struct row_layout {
 
 extern const struct sf_source_plugin sf_source_sql;
 
-
 /* sql_source.c */
 long long sq_now_ms(void);
 long long sq_mono_ms(void);
