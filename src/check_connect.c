@@ -396,7 +396,7 @@ static void check_table(struct check *ck,
         } else if (type == SF_COL_INT || type == SF_COL_DECIMAL || type == SF_COL_TEMPORAL) {
             report(ck, V_OK, who, "incremental column \"%s\" is %s", inc, sf_coltype_words(type));
         } else if (!so->inc_column) {
-            /* the agent refuses to start with the same words (sql_poll.c, prepare_table) */
+            /* the agent refuses to start with the same words (sq_prepare_table, src/sources/sql) */
             report(ck, V_FAIL, who,
                    "the primary key \"%s\", the incremental column by default, is %s, not an "
                    "integer, decimal or date/time column (whose order grows with inserts): set "

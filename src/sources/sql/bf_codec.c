@@ -1,0 +1,148 @@
+/* bf_codec.c: the backfill's progress codec (see sql_int.h). */
+#include "sql_int.h"
+
+void sq_bf_prog_free(struct bf_prog *p)
+{
+    free(p->key);
+    free(p->hwm);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Append s with '%' and ';' percent-escaped (';' separates the fields). */
+static void bf_escape(struct sf_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '%' || *s == ';') {
+            sf_buf_printf(out, "%%%02X", (unsigned)(unsigned char)*s);
+        } else {
+            sf_buf_putc(out, *s);
+        }
+    }
+}
+
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    return -1;
+}
+
+/* Undo bf_escape on s[0..len). @return malloc'd text, or NULL for a bad escape. */
+static char *bf_unescape(const char *s, size_t len)
+{
+    struct sf_buf b = SF_BUF_INIT;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            sf_buf_putc(&b, s[i]);
+            continue;
+        }
+        int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+        int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            sf_buf_free(&b);
+            return NULL;
+        }
+        sf_buf_putc(&b, (char)(hi * 16 + lo));
+        i += 2;
+    }
+    return sf_buf_steal(&b);
+}
+
+static bool parse_count(const char *s, size_t len, long long *out)
+{
+    if (len == 0 || len > 18) {
+        return false;
+    }
+    long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i])) {
+            return false;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Parse "chunk=N;rows=R;key=K;hwm=H", "done;rows=R;hwm=H" or "done" (unknown name=value fields
+ * are skipped). @return 0, or -1 (*p empty) when s is not backfill progress. */
+int sq_bf_parse(const char *s, struct bf_prog *p)
+{
+    memset(p, 0, sizeof(*p));
+    while (*s) {
+        size_t len = strcspn(s, ";");
+        const char *eq = memchr(s, '=', len);
+        size_t nlen = eq ? (size_t)(eq - s) : len;
+        const char *v = eq ? eq + 1 : s + len;
+        size_t vlen = (size_t)(s + len - v);
+        bool ok = true;
+        if (!eq) {
+            ok = len == 4 && strncmp(s, "done", 4) == 0;
+            p->done = p->done || ok;
+        } else if (nlen == 5 && strncmp(s, "chunk", 5) == 0) {
+            ok = parse_count(v, vlen, &p->chunks);
+            p->has_chunk = true;
+        } else if (nlen == 4 && strncmp(s, "rows", 4) == 0) {
+            ok = parse_count(v, vlen, &p->rows);
+        } else if (nlen == 3 && strncmp(s, "key", 3) == 0) {
+            free(p->key);
+            p->key = bf_unescape(v, vlen);
+            ok = p->key != NULL;
+        } else if (nlen == 3 && strncmp(s, "hwm", 3) == 0) {
+            free(p->hwm);
+            p->hwm = bf_unescape(v, vlen);
+            ok = p->hwm != NULL;
+        }
+        if (!ok) {
+            sq_bf_prog_free(p);
+            return -1;
+        }
+        s += len;
+        if (*s == ';') {
+            s++;
+        }
+    }
+    if (p->done || (p->has_chunk && p->hwm)) {
+        return 0;
+    }
+    sq_bf_prog_free(p);
+    return -1;
+}
+
+/* Encode progress into b (reset). @return false when it is longer than currentIndex holds. */
+bool sq_bf_encode(struct sf_buf *b,
+                  bool done,
+                  long long chunks,
+                  long long rows,
+                  const char *key,
+                  const char *hwm)
+{
+    sf_buf_reset(b);
+    if (done) {
+        sf_buf_printf(b, "done;rows=%lld", rows);
+    } else {
+        sf_buf_printf(b, "chunk=%lld;rows=%lld", chunks, rows);
+        if (key) {
+            sf_buf_puts(b, ";key=");
+            bf_escape(b, key);
+        }
+    }
+    if (hwm) {
+        sf_buf_puts(b, ";hwm=");
+        bf_escape(b, hwm);
+    }
+    return b->len <= BF_VALUE_MAX;
+}
+
+/* How far progress got: rows delivered; done beats everything. */
+long long sq_bf_rank(const struct bf_prog *p)
+{
+    return p->done ? LLONG_MAX : p->rows;
+}

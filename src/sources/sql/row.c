@@ -1,0 +1,108 @@
+/* row.c: row to event (see sql_int.h). */
+#include "sql_int.h"
+
+static int find_col(const struct sf_column *cols, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(cols[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(cols[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Find the columns of the query's result. @return NULL, or the name of the offset column that is
+ * missing from the result (a fatal error). */
+const char *sq_row_layout(const struct sql_ctx *c,
+                          const struct sql_table *t,
+                          const struct sf_column *cols,
+                          size_t ncols,
+                          struct row_layout *lo)
+{
+    bool explicit_cols = !c->custom_query && strcmp(c->columns, "*") != 0;
+    size_t hidden = (t->inc ? 1 : 0) + (t->ts ? 1 : 0) + t->npk;
+    lo->nvisible = explicit_cols ? ncols - hidden : ncols;
+    lo->inc_idx = -1;
+    lo->ts_idx = -1;
+    lo->nkey = t->npk < MAX_KEY_COLS ? t->npk : MAX_KEY_COLS;
+    if (explicit_cols) {
+        size_t at = lo->nvisible;
+        lo->inc_idx = t->inc ? (int)at++ : -1;
+        lo->ts_idx = t->ts ? (int)at++ : -1;
+        for (size_t i = 0; i < lo->nkey; i++) {
+            lo->key_idx[i] = (int)at++;
+        }
+    } else {
+        lo->inc_idx = t->inc ? find_col(cols, ncols, t->inc) : (c->custom_query ? 0 : -1);
+        lo->ts_idx = t->ts ? find_col(cols, ncols, t->ts) : -1;
+        for (size_t i = 0; i < lo->nkey; i++) {
+            lo->key_idx[i] = find_col(cols, ncols, t->pk[i]);
+            if (lo->key_idx[i] < 0) {
+                lo->nkey = 0;
+            }
+        }
+    }
+    if ((t->inc || c->custom_query) && lo->inc_idx < 0) {
+        return t->inc ? t->inc : "(first column)";
+    }
+    if (t->ts && lo->ts_idx < 0) {
+        return t->ts;
+    }
+    return NULL;
+}
+
+/* Build the JSON keys of a new result's visible columns (once per query, not per row); every
+ * query that sq_row_event() encodes rows of calls this first. */
+void sq_prepare_keys(struct sql_ctx *c, const struct sf_column *cols, const struct row_layout *lo)
+{
+    c->fmt.json_keys = NULL;
+    if (c->fmt.kind == SF_FORMAT_JSON) {
+        sf_json_keys_build(&c->jkeys, cols, lo->nvisible);
+        c->fmt.json_keys = &c->jkeys;
+    }
+}
+
+/* Encode row into an event with the headers table, offset (the row's offset text off, off_len
+ * bytes), key (the primary key values joined by ',', else off) and timestamp (ts, ts_len bytes).
+ * @return NULL on out of memory. */
+struct sf_event *sq_row_event(struct sql_ctx *c,
+                              const struct sql_table *t,
+                              const struct row_layout *lo,
+                              const struct sf_column *cols,
+                              const struct sf_row *row,
+                              const char *off,
+                              size_t off_len,
+                              const char *ts,
+                              size_t ts_len)
+{
+    struct sf_row vis = { lo->nvisible, row->vals, row->lens };
+    sf_buf_reset(&c->body);
+    sf_format_row(&c->fmt, cols, &vis, &c->body);
+    sf_buf_reset(&c->keybuf);
+    if (lo->nkey) {
+        for (size_t i = 0; i < lo->nkey; i++) {
+            if (i) {
+                sf_buf_putc(&c->keybuf, ',');
+            }
+            const char *kv = row->vals[lo->key_idx[i]];
+            if (kv) {
+                sf_buf_append(&c->keybuf, kv, row->lens[lo->key_idx[i]]);
+            }
+        }
+    } else {
+        sf_buf_append(&c->keybuf, off, off_len);
+    }
+    const char *table = t->name ? t->name : t->status_key;
+    struct sf_header_lens h[4] = {
+        { SF_HDR_TABLE, sizeof(SF_HDR_TABLE) - 1, table, strlen(table) },
+        { SF_HDR_OFFSET, sizeof(SF_HDR_OFFSET) - 1, off, off_len },
+        { SF_HDR_KEY, sizeof(SF_HDR_KEY) - 1, c->keybuf.data ? c->keybuf.data : "", c->keybuf.len },
+        { SF_HDR_TIMESTAMP, sizeof(SF_HDR_TIMESTAMP) - 1, ts, ts_len },
+    };
+    return sf_event_create_lens(h, 4, c->body.data, c->body.len);
+}
