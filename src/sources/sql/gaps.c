@@ -15,7 +15,8 @@ const char *sq_batch_offset(struct sql_table *t, struct sf_buf *last)
 /* With gap tracking: load the state once, give up gaps past the timeout, and build
  *   (SELECT cols FROM t WHERE inc BETWEEN ? AND ? OR ... ORDER BY inc LIMIT n)
  *   UNION ALL (SELECT cols FROM t WHERE inc > ? ORDER BY inc LIMIT n)
- * (the first part only when there are gaps) with its parameters. The rows of the first part are
+ * (the first part only when there are gaps, and while a backlog is read at most every
+ * GAP_RECHECK_MS) with its parameters. The rows of the first part are
  * below hw, those of the second above it: read in that order they ascend, as sf_gapset_see
  * expects (which also copes with any order). @return the query text (in c->body's sibling buffer).
  */
@@ -57,7 +58,16 @@ const char *sq_gap_query(struct sf_source *src,
         sf_buf_free(&enc);
     }
     sf_gapset_copy(&t->gs_work, &t->gs);
+    /* reading a backlog: the ranges again only every GAP_RECHECK_MS (the query's ORs of ranges
+     * are planned anew on every poll); the rows above hw as always */
+    size_t ngaps = t->gs.n;
+    if (t->poll_full && now - t->gap_checked_ms < GAP_RECHECK_MS) {
+        t->gs.n = 0; /* for the query only: the set itself is kept */
+    } else {
+        t->gap_checked_ms = now;
+    }
     *nparams = sq_build_gap_sql(c, t, &t->gs, &c->gap_sql, params, num);
+    t->gs.n = ngaps;
     return c->gap_sql.data;
 }
 

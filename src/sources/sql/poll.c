@@ -157,6 +157,7 @@ enum sf_status sq_poll_table(struct sf_source *src, struct sql_table *t, long lo
         }
     }
     sf_buf_free(&last);
+    t->poll_full = *rows >= c->max_rows;
     if (*rows > 0) {
         SF_DEBUG(SF_SOURCE_FMT "read %lld rows of \"%s\" up to offset \"%s\"", SF_SOURCE_ARGS(src),
                  *rows, t->status_key, OFF_TEXT(t->read_offset));

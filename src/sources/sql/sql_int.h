@@ -103,6 +103,10 @@
 #define LOCK_CHECK_MS 1000  /* the status connection (holding the locks) is checked this often */
 #define LOCK_BUSY     1     /* sq_status_open: a status key's lock is held by another session */
 #define GAP_REPORT_MS 60000 /* gap tracking's summary line at most this often per table, ms */
+/* While a backlog is read (polls of max.rows rows), the gap ranges are read again at most this
+ * often, ms, instead of on every poll: planning the ranges' ORs cost PostgreSQL about 1 ms a
+ * poll; a row committing late in a gap is then read at most this much later */
+#define GAP_RECHECK_MS 1000
 
 enum poll_mode { MODE_INCREMENTING = 0, MODE_TIMESTAMP, MODE_TS_INC, MODE_BULK };
 enum bf_state { BF_OFF = 0, BF_RUNNING, BF_DONE };
@@ -143,6 +147,8 @@ struct sql_table {
     struct sf_gapset gs;      /* as of the last batch that reached the channels */
     struct sf_gapset gs_work; /* while a poll reads */
     struct gap_stats gst;     /* since the last summary line (sq_gap_report) */
+    bool poll_full;           /* the last poll read max.rows rows: a backlog is being read */
+    long long gap_checked_ms; /* when a poll last read the gap ranges again (monotonic ms) */
     struct sf_buf sel_from;   /* "SELECT cols FROM t" */
     struct sf_buf qinc;       /* the quoted incremental column */
     struct sf_buf qts;        /* the quoted timestamp column */
