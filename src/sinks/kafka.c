@@ -26,8 +26,14 @@
  * Every other kafka.producer.<prop> goes to librdkafka as <prop>. The producer is idempotent
  * unless the user says otherwise (so librdkafka's own retries never duplicate), which needs
  * acks=all: that is the default here instead of Flume's acks=1, and an explicit acks other than
- * all turns idempotence off; linger.ms is 5 unless set, and skipped (rd_kafka_flush) whenever
- * the ring of in-flight batches is full, since nothing more can join their requests then. A
+ * all turns idempotence off; socket.nagle.disable is true unless set (TCP_NODELAY, as Kafka's
+ * Java clients); linger.ms is 5 unless set, and skipped whenever the sink can take nothing more
+ * (the ring of in-flight batches is full, or the channel looked empty: a channel smaller than
+ * maxInFlightBatches x flumeBatchSize holds fewer batches, since taken events count against its
+ * capacity until they commit), since nothing more can join their requests then: the sink then
+ * waits for acknowledgements inside rd_kafka_flush() and goes on at the first completed batch
+ * (wait_acks). Each batch's round trip (produce to its last delivery report) is a DEBUG line,
+ * and stop() logs their mean and maximum. A
  * fatal producer error recreates the producer, which produces again only the messages without a
  * successful report. stop() waits up to flushTimeout for in-flight batches, commits the
  * delivered prefix and rolls back the rest.
