@@ -15,6 +15,7 @@
 # default: build-bench/sqlflume, built Release here), SF_BENCH_BASELINE (a second sqlflume binary,
 # e.g. a build of an older commit, run interleaved with the first: rows "old ..."), SF_BENCH_EXTRA
 # (lines added to the agent's configuration, \n-separated, e.g. a1.sinks.k1.kafka.producer.linger.ms = 0).
+# SF_BENCH_KINDS (the kinds to run, default "b seed 10k 20k"; (b) is needed for the ratios).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
