@@ -101,9 +101,8 @@
 #define PRODUCER_PREFIX    "kafka.producer."
 #define HEADER_PREFIX      "header."
 #define TAKE_WAIT_MS       100  /* take wait when nothing is in flight */
-#define RING_WAIT_MS       100  /* poll wait when no batch can be taken (ring full, draining) */
-#define ACK_WAIT_MS        10   /* wait for acknowledgements when the channel looked empty and
-                                 * batches are in flight (returns at the first completed batch) */
+#define RING_WAIT_MS       100  /* ack wait when no batch can be taken (ring full, draining) */
+#define ACK_WAIT_MS        10   /* ack wait when the channel looked empty, batches in flight */
 #define QUEUE_FULL_WAIT_MS 10   /* poll wait before producing again on a full librdkafka queue */
 #define QUEUE_FULL_MAX_MS  1000 /* then give the batch up as failed (it is rolled back) */
 #define PURGE_WAIT_MS      5000 /* after a purge, how long to wait for the purged reports */
