@@ -7,6 +7,7 @@
 # in MariaDB and PostgreSQL, interleaved REPEAT times. Prints the best wall times, the ratio h/g
 # (target <= 1.2x) and the WARN lines each run wrote (target: a handful).
 #   bash bench/gaps.sh [ROWS]        (default 100000)
+# Ports: SF_BENCH_MY_PORT (43393), SF_BENCH_PG_PORT (45493).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -20,8 +21,8 @@ source tests/support/db.sh
 
 WORK=$(mktemp -d /tmp/sqlflume-gaps.XXXXXX)
 chmod 755 "$WORK"
-MY_PORT=43393
-PG_PORT=45493
+MY_PORT=${SF_BENCH_MY_PORT:-43393}
+PG_PORT=${SF_BENCH_PG_PORT:-45493}
 KAFKA_PID=""
 teardown() {
     [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null

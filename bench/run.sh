@@ -7,6 +7,7 @@
 # on a ROWS-row table (bigint id, short text, decimal(12,2), timestamp, 20-char note) in MariaDB
 # and PostgreSQL. Prints wall time, rows/s, peak RSS and the ratios a/b and a'/b.
 #   bash bench/run.sh [ROWS]        (default 1000000)
+# Ports: SF_BENCH_MY_PORT (43391), SF_BENCH_PG_PORT (45491).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -20,8 +21,8 @@ source tests/support/db.sh
 
 WORK=$(mktemp -d /tmp/sqlflume-bench.XXXXXX)
 chmod 755 "$WORK"
-MY_PORT=43391
-PG_PORT=45491
+MY_PORT=${SF_BENCH_MY_PORT:-43391}
+PG_PORT=${SF_BENCH_PG_PORT:-45491}
 KAFKA_PID=""
 teardown() {
     [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null

@@ -26,8 +26,14 @@
  * Every other kafka.producer.<prop> goes to librdkafka as <prop>. The producer is idempotent
  * unless the user says otherwise (so librdkafka's own retries never duplicate), which needs
  * acks=all: that is the default here instead of Flume's acks=1, and an explicit acks other than
- * all turns idempotence off; linger.ms is 5 unless set, and skipped (rd_kafka_flush) whenever
- * the ring of in-flight batches is full, since nothing more can join their requests then. A
+ * all turns idempotence off; socket.nagle.disable is true unless set (TCP_NODELAY, as Kafka's
+ * Java clients); linger.ms is 5 unless set, and skipped whenever the sink can take nothing more
+ * (the ring of in-flight batches is full, or the channel looked empty: a channel smaller than
+ * maxInFlightBatches x flumeBatchSize holds fewer batches, since taken events count against its
+ * capacity until they commit), since nothing more can join their requests then: the sink then
+ * waits for acknowledgements inside rd_kafka_flush() and goes on at the first completed batch
+ * (wait_acks). Each batch's round trip (produce to its last delivery report) is a DEBUG line,
+ * and stop() logs their mean and maximum. A
  * fatal producer error recreates the producer, which produces again only the messages without a
  * successful report. stop() waits up to flushTimeout for in-flight batches, commits the
  * delivered prefix and rolls back the rest.
@@ -95,9 +101,8 @@
 #define PRODUCER_PREFIX    "kafka.producer."
 #define HEADER_PREFIX      "header."
 #define TAKE_WAIT_MS       100  /* take wait when nothing is in flight */
-#define RING_WAIT_MS       100  /* poll wait when no batch can be taken (ring full, draining) */
-#define IDLE_POLL_MS       1    /* poll wait when the channel is empty but batches are in flight */
-#define FLUSH_NUDGE_MS     1    /* rd_kafka_flush() wait that makes librdkafka skip linger.ms */
+#define RING_WAIT_MS       100  /* ack wait when no batch can be taken (ring full, draining) */
+#define ACK_WAIT_MS        10   /* ack wait when the channel looked empty, batches in flight */
 #define QUEUE_FULL_WAIT_MS 10   /* poll wait before producing again on a full librdkafka queue */
 #define QUEUE_FULL_MAX_MS  1000 /* then give the batch up as failed (it is rolled back) */
 #define PURGE_WAIT_MS      5000 /* after a purge, how long to wait for the purged reports */
@@ -195,6 +200,8 @@ struct kbatch {
     long long seq;           /* number of the batch since start */
     long long retry_at_ms;   /* when the KM_RETRY messages go again (0: not scheduled) */
     long long backoff_ms;    /* the last wait: 100 ms doubling to 10 s */
+    long long sent_us;       /* monotonic µs of its produce (0: not timed: produced again) */
+    long long rtt_us;        /* produce to its last delivery report, µs (-1: not timed) */
 };
 
 struct rate_slot {
@@ -293,6 +300,11 @@ struct kafka_ctx {
     long long max_msg_bytes;   /* the producer's message.max.bytes */
     rd_kafka_topic_t *dlq_rkt; /* the dead-letter topic's handle */
     atomic_bool fatal;         /* librdkafka raised a fatal error: recreate the producer */
+    /* batch round trips and waits, for the DEBUG lines and the summary at stop */
+    long long rtt_n, rtt_sum_us, rtt_max_us; /* batches delivered at their first produce */
+    size_t ring_peak;                        /* most batches in flight at once */
+    long long waits_full, waits_empty;       /* waits for acknowledgements: ring full, channel
+                                              * empty (wait_acks) */
     pthread_mutex_t rate_mu;   /* callbacks come from librdkafka's threads too */
     struct rate_slot rate[RATE_SLOTS];
 
@@ -423,6 +435,13 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* ---- rate-limited logging of librdkafka's callbacks ---- */
 
 /* Whether a line of kind key may be logged now; *suppressed gets the count dropped since the
@@ -549,21 +568,33 @@ static void kmsg_fail(struct kmsg *km, rd_kafka_resp_err_t err, const char *topi
     }
 }
 
-/* Delivery report, served by rd_kafka_poll() on the sink's thread. */
+/* Delivery report, served by rd_kafka_poll() / rd_kafka_flush() on the sink's thread. The last
+ * report of a batch times its round trip and, outside exactly-once, makes the serving call return
+ * (rd_kafka_yield: the reports of the same response are still all served), so that the sink
+ * commits and takes again at once instead of at the end of its wait (wait_acks). */
 static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    (void)rk;
     struct sf_sink *snk = opaque;
+    struct kafka_ctx *ctx = snk->ctx;
     struct kmsg *km = m->_private;
-    km->b->pending--;
+    struct kbatch *b = km->b;
+    b->pending--;
     if (!m->err) {
         km->state = km->dlq ? KM_DONE : KM_OK;
         if (km->dlq) {
             atomic_fetch_add(&snk->metrics.event_dead_lettered, 1);
         }
-        return;
+    } else {
+        kmsg_fail(km, m->err, m->rkt ? rd_kafka_topic_name(m->rkt) : "");
     }
-    kmsg_fail(km, m->err, m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+    if (b->pending == 0) {
+        if (b->sent_us > 0 && b->failed == 0) {
+            b->rtt_us = mono_us() - b->sent_us;
+        }
+        if (!ctx->txn_id) {
+            rd_kafka_yield(rk);
+        }
+    }
 }
 
 /* ---- topics ---- */
@@ -871,6 +902,11 @@ static int producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size
     int rc = SF_OK;
     if ((rc = conf_set(conf, "client.id", "client.id", client_id, errstr, errstr_size)) ||
         (rc = conf_set(conf, "kafka.producer.linger.ms", "linger.ms", "5", errstr, errstr_size)) ||
+        /* TCP_NODELAY, as Kafka's Java clients always set (Flume's KafkaSink): with Nagle a
+         * request written while the previous one is unacknowledged waits for the peer's delayed
+         * ACK (40 ms on Linux) */
+        (rc = conf_set(conf, "kafka.producer.socket.nagle.disable", "socket.nagle.disable", "true",
+                       errstr, errstr_size)) ||
         (rc = conf_set(conf, "kafka.producer.enable.idempotence", "enable.idempotence", idem,
                        errstr, errstr_size)) ||
         (rc = conf_set(conf, "kafka.producer.acks", "acks", acks, errstr, errstr_size)) ||
@@ -1050,6 +1086,16 @@ static void settle(struct sf_sink *snk)
         if (!batch_done(b)) {
             break;
         }
+        if (b->rtt_us >= 0) {
+            ctx->rtt_n++;
+            ctx->rtt_sum_us += b->rtt_us;
+            if (b->rtt_us > ctx->rtt_max_us) {
+                ctx->rtt_max_us = b->rtt_us;
+            }
+            SF_DEBUG(SF_SINK_FMT "batch %lld of %zu events delivered in %.3f ms (produce to its "
+                                 "last delivery report; %zu batches in flight)",
+                     SF_SINK_ARGS(snk), b->seq, b->n, (double)b->rtt_us / 1000.0, ctx->ring_count);
+        }
         int rc = sf_channel_txn_commit(b->txn);
         if (rc != SF_OK) {
             /* cannot happen with the take semantics of our channels; the events return */
@@ -1205,6 +1251,8 @@ static void batch_init(struct kafka_ctx *ctx, struct kbatch *b, struct sf_txn *t
     b->err = RD_KAFKA_RESP_ERR_NO_ERROR;
     b->err_topic[0] = '\0';
     b->retry_at_ms = b->backoff_ms = 0;
+    b->sent_us = 0;
+    b->rtt_us = -1;
     b->seq = ++ctx->batch_seq;
 }
 
@@ -1440,6 +1488,7 @@ static void produce_send(struct sf_sink *snk, size_t n)
 
 static void produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
 {
+    b->sent_us = mono_us();
     produce_send(snk, produce_prepare(snk, b, evs, n));
 }
 
@@ -1661,6 +1710,7 @@ static void service(struct sf_sink *snk)
         }
         b->retry_at_ms = 0;
         b->failed = 0;
+        b->sent_us = 0; /* a round trip is timed for a batch's first produce only */
         size_t j = 0;
         for (size_t i = 0; i < b->nmsg; i++) {
             struct kmsg *km = &b->msg[i];
@@ -1691,6 +1741,38 @@ static bool batch_stuck(const struct kbatch *b)
         }
     }
     return false;
+}
+
+/*
+ * Wait up to max_ms (less when a batch's retry is due sooner) for acknowledgements while
+ * librdkafka sends what it holds at once: the sink can take nothing more now (its ring of
+ * in-flight batches is full, or the channel looked empty), so lingering (linger.ms) would only
+ * delay the reports that free the channel. rd_kafka_flush() keeps the producer in its flushing
+ * state for as long as it waits (librdkafka 2.0.2 skips linger.ms while a flush() call is in
+ * progress, and wakes the broker threads when it starts; a flush(0) would end before they look),
+ * serves the reports as they come and returns at the first batch whose reports are all in
+ * (kafka_dr_cb yields), or when librdkafka holds nothing more. When it holds nothing (every report
+ * is in: messages wait for their retry backoff) the wait is a plain poll. Then commits what is
+ * delivered (settle) and produces what is due again (service).
+ */
+static void wait_acks(struct sf_sink *snk, int max_ms)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    long long now = mono_ms();
+    long long wait = max_ms;
+    for (size_t r = 0; r < ctx->ring_count; r++) {
+        long long at = ring_at(ctx, r)->retry_at_ms;
+        if (at > 0 && at - now < wait) {
+            wait = at > now ? at - now : 0;
+        }
+    }
+    if (wait > 0 && rd_kafka_outq_len(ctx->rk) > 0) {
+        rd_kafka_flush(ctx->rk, (int)wait);
+    } else {
+        rd_kafka_poll(ctx->rk, (int)wait);
+    }
+    service(snk);
+    settle(snk);
 }
 
 /* After a fatal producer error: purge, collect the reports and drop the producer; process()
@@ -2872,20 +2954,9 @@ static enum sf_status kafka_process(struct sf_sink *snk)
         if (ctx->ring_count == 0) {
             return SF_BACKOFF;
         }
-        if (!ctx->dead && !stopping) {
-            /* The ring is full: nothing more is produced until the oldest batch is delivered,
-             * so lingering (linger.ms) would only add latency. rd_kafka_flush() makes the broker
-             * threads send what they hold now; it waits a moment only (the ring waits below). */
-            rd_kafka_flush(ctx->rk, FLUSH_NUDGE_MS);
-            service(snk);
-            settle(snk);
-            if (ctx->ring_count < (size_t)ctx->max_inflight) {
-                return SF_READY;
-            }
-        }
-        rd_kafka_poll(ctx->rk, RING_WAIT_MS);
-        service(snk);
-        settle(snk);
+        /* nothing more is taken until the oldest batch is delivered */
+        ctx->waits_full++;
+        wait_acks(snk, RING_WAIT_MS);
         return ctx->dead ? SF_BACKOFF : SF_READY;
     }
 
@@ -2916,9 +2987,12 @@ static enum sf_status kafka_process(struct sf_sink *snk)
             atomic_fetch_add(&snk->metrics.batch_empty, 1);
             return SF_BACKOFF;
         }
-        rd_kafka_poll(ctx->rk, IDLE_POLL_MS);
-        service(snk);
-        settle(snk);
+        /* The channel looks empty while batches are in flight: with a channel smaller than
+         * maxInFlightBatches x the batch size (taken events count against its capacity until
+         * their batch commits) the source waits for this sink's commits, so the sink waits for
+         * acknowledgements, with librdkafka sending at once. */
+        ctx->waits_empty++;
+        wait_acks(snk, ACK_WAIT_MS);
         return SF_READY;
     }
     atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
@@ -2931,8 +3005,32 @@ static enum sf_status kafka_process(struct sf_sink *snk)
     }
     b->n = n;
     ctx->ring_count++;
+    if (ctx->ring_count > ctx->ring_peak) {
+        ctx->ring_peak = ctx->ring_count;
+    }
     produce_batch(snk, b, b->evs, n);
+    if (n < max) {
+        /* the channel is empty now: the next take would find nothing (see above) */
+        ctx->waits_empty++;
+        wait_acks(snk, ACK_WAIT_MS);
+    }
     return SF_READY;
+}
+
+/* The summary of the batches' round trips and of the sink's waits, at stop (INFO). */
+static void rtt_summary(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->rtt_n == 0) {
+        return;
+    }
+    SF_INFO(SF_SINK_FMT "%lld batches delivered at their first produce, round trip from produce "
+                        "to the last delivery report: mean %.3f ms, max %.3f ms; at most %zu of "
+                        "%lld batches in flight; waited for acknowledgements %lld times with "
+                        "every batch slot in flight, %lld times with the channel empty",
+            SF_SINK_ARGS(snk), ctx->rtt_n, (double)ctx->rtt_sum_us / (double)ctx->rtt_n / 1000.0,
+            (double)ctx->rtt_max_us / 1000.0, ctx->ring_peak, ctx->max_inflight, ctx->waits_full,
+            ctx->waits_empty);
 }
 
 static void kafka_stop(struct sf_sink *snk)
@@ -2976,6 +3074,7 @@ static void kafka_stop(struct sf_sink *snk)
             settle(snk);
         }
         producer_destroy(snk); /* librdkafka lets go of every body here at the latest */
+        rtt_summary(snk);
     }
     rollback_all(snk);
     topic_parts_free(ctx);
@@ -3068,6 +3167,9 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     ctx->dead_seq = LLONG_MAX;
     ctx->batch_seq = 0;
     ctx->take_limit = 0;
+    ctx->rtt_n = ctx->rtt_sum_us = ctx->rtt_max_us = 0;
+    ctx->ring_peak = 0;
+    ctx->waits_full = ctx->waits_empty = 0;
     if (strcasecmp(ctx->errors_tolerance, "none") != 0 &&
         strcasecmp(ctx->errors_tolerance, "all") != 0) {
         (void)snprintf(errstr, errstr_size, "errors.tolerance: none or all, not \"%s\"",
@@ -3165,9 +3267,21 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
                 SF_SINK_ARGS(snk), ctx->topic, ctx->bootstrap, ctx->batch, ctx->txn_id,
                 ctx->positions_topic);
     } else {
+        long long cap = snk->ch->capacity;
+        long long fit = cap > 0 ? cap / (long long)ctx->batch : ctx->max_inflight;
+        char limit[256] = "";
+        if (fit < ctx->max_inflight) {
+            /* taken events count against the channel's capacity until their batch commits */
+            (void)snprintf(limit, sizeof(limit),
+                           " (at most %lld: channel \"%s\" holds %lld events, taken ones "
+                           "included, so the sink sends each batch at once when it can take "
+                           "no more)",
+                           fit < 1 ? 1 : fit, snk->ch->name, cap);
+        }
         SF_INFO(SF_SINK_FMT "producing to topic \"%s\" via %s: up to %zu events per batch, %lld "
-                            "batches in flight",
-                SF_SINK_ARGS(snk), ctx->topic, ctx->bootstrap, ctx->batch, ctx->max_inflight);
+                            "batches in flight%s",
+                SF_SINK_ARGS(snk), ctx->topic, ctx->bootstrap, ctx->batch, ctx->max_inflight,
+                limit);
     }
     return SF_OK;
 fail:

@@ -41,6 +41,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "mock_nodelay.h" /* TCP_NODELAY on the mock brokers' sockets */
+
 #define MAX_TOPICS     64
 #define LINE_MAX_BYTES 4096
 

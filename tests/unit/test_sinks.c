@@ -14,6 +14,7 @@
  * multiplied by SF_TIME_MULT (sanitizer runs).
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@
 #include "sqlflume/log.h"
 #include "sqlflume/option.h"
 #include "sqlflume/sinks.h"
+
+#include "../support/mock_nodelay.h" /* TCP_NODELAY on the mock brokers' sockets */
 
 extern const struct sf_channel_plugin sf_channel_memory;
 
@@ -1277,6 +1280,71 @@ START_TEST(kafka_fatal_error_recovers)
 }
 END_TEST
 
+/* A putter thread for kafka_tiny_channel: put_events into a channel that is full most of the
+ * time (its put commits wait for room: keep-alive). */
+struct putter {
+    struct sf_channel *ch;
+    int first, n;
+};
+
+static void *putter_run(void *arg)
+{
+    struct putter *p = arg;
+    put_events(p->ch, p->first, p->n, NULL, 0);
+    return NULL;
+}
+
+/* A channel smaller than maxInFlightBatches x flumeBatchSize (capacity 200: two batches of 100,
+ * taken events counting against the capacity until their batch commits) filled by another thread
+ * as fast as it empties: the sink finds the channel empty while its two batches are in flight,
+ * so it must make librdkafka send them at once (not after linger.ms = 5) and take again as soon as
+ * they are acknowledged. 20,000 events are at least 100 such round trips: the sink that lingered
+ * (5 ms each) and polled took 571-708 ms on this 2-core machine, this one 50-172 ms; the bound is
+ * 450 ms (times SF_TIME_MULT), under what lingering alone costs. Each event arrives once. */
+START_TEST(kafka_tiny_channel)
+{
+    const int n = 20000;
+    char conf[1024], err[512];
+    ck_assert_int_eq(rd_kafka_mock_topic_create(mock, "tiny", 1, 1), 0);
+    (void)snprintf(conf, sizeof(conf),
+                   "a1.channels.c1.capacity = 200\n"
+                   "a1.channels.c1.transactionCapacity = 100\n"
+                   "a1.channels.c1.keep-alive = 60\n"
+                   "a1.sinks.k1.kafka.bootstrap.servers = %s\n"
+                   "a1.sinks.k1.kafka.producer.log_level = 3\n"
+                   "a1.sinks.k1.kafka.topic = tiny\n"
+                   "a1.sinks.k1.flumeBatchSize = 100\n",
+                   bootstraps);
+    struct rig *r = rig_new(&sf_sink_kafka, conf, err, sizeof(err));
+    ck_assert_msg(r->started, "kafka sink did not start: %s", err);
+    /* the producer is connected and knows the topic before the clock starts */
+    put_events(&r->ch, 0, 1, NULL, 0);
+    ck_assert(drain(&r->snk, 10000));
+    while (atomic_load(&r->snk.metrics.drain_success) < 1) {
+        r->snk.plugin->process(&r->snk);
+    }
+    struct putter p = { &r->ch, 1, n - 1 };
+    pthread_t th;
+    long long t0 = now_ms();
+    ck_assert_int_eq(pthread_create(&th, NULL, putter_run, &p), 0);
+    long long deadline = t0 + 60000 * time_mult;
+    while (atomic_load(&r->snk.metrics.drain_success) < n && now_ms() < deadline) {
+        if (r->snk.plugin->process(&r->snk) == SF_BACKOFF) {
+            usleep(1000);
+        }
+    }
+    long long took = now_ms() - t0;
+    pthread_join(th, NULL);
+    (void)fprintf(stderr, "kafka_tiny_channel: %d events through a 200-event channel in %lld ms\n",
+                  n, took);
+    ck_assert_int_eq(atomic_load(&r->snk.metrics.drain_success), n);
+    ck_assert_msg(took <= 450 * time_mult, "20000 events through a 200-event channel took %lld ms",
+                  took);
+    rig_free(r);
+    check_each_once("tiny", n);
+}
+END_TEST
+
 /* stop() right after producing: it waits for the reports and commits the delivered batches. */
 START_TEST(kafka_stop_commits_delivered)
 {
@@ -2180,6 +2248,7 @@ static Suite *sinks_suite(void)
     tcase_add_test(tk, kafka_permanent_report_all);
     tcase_add_test(tk, kafka_eos_poison);
     tcase_add_test(tk, kafka_fatal_error_recovers);
+    tcase_add_test(tk, kafka_tiny_channel);
     tcase_add_test(tk, kafka_stop_commits_delivered);
     tcase_add_test(tk, kafka_stop_rolls_back);
     tcase_add_test(tk, kafka_eos_config_errors);

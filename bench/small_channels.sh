@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The Kafka sink with small channels (issue 12), side by side in one run on one mock Kafka cluster:
+# a ROWS-row PostgreSQL table (the bench/run.sh table) exported by sqlflume (memory channel, Kafka
+# sink, json, max.rows 2000, source batch.size = flumeBatchSize = transactionCapacity) with
+#   seed   capacity 1000,  transactionCapacity 100  (the seed tutorials' channel)
+#   10k    capacity 10000, transactionCapacity 100
+#   20k    capacity 20000, transactionCapacity 1000
+# against the shell pipe `psql COPY ... TO STDOUT | kcat -P` (b), REPEAT interleaved rounds, the
+# best run of each kind counting. Prints rows/s and the ratio of each to (b).
+#   bash bench/small_channels.sh [ROWS]          (default 1000000)
+#   bash bench/small_channels.sh rtt [ROWS]      (default 200000) the sink's batch round trip:
+#       the seed channel's export with the sink's DEBUG lines ("batch ... delivered in X ms",
+#       from produce to the batch's last delivery report) summarised: count, median, p90, max
+# Environment: SF_BENCH_REPEAT (3), SF_BENCH_PG_PORT (45495), SF_BENCH_BIN (the sqlflume binary;
+# default: build-bench/sqlflume, built Release here), SF_BENCH_BASELINE (a second sqlflume binary,
+# e.g. a build of an older commit, run interleaved with the first: rows "old ..."), SF_BENCH_EXTRA
+# (lines added to the agent's configuration, \n-separated, e.g. a1.sinks.k1.kafka.producer.linger.ms = 0).
+# SF_BENCH_KINDS (the kinds to run, default "b seed 10k 20k"; (b) is needed for the ratios).
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+MODE=export
+if [ "${1:-}" = rtt ]; then
+    MODE=rtt
+    shift
+fi
+if [ $MODE = rtt ]; then ROWS=${1:-200000}; else ROWS=${1:-1000000}; fi
+REPEAT=${SF_BENCH_REPEAT:-3}
+PG_PORT=${SF_BENCH_PG_PORT:-45495}
+bash tests/support/deps.sh
+if [ -z "${SF_BENCH_BIN:-}" ]; then
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build-bench -j"$(nproc)" >/dev/null
+    SF_BENCH_BIN=$ROOT/build-bench/sqlflume
+fi
+BIN=$SF_BENCH_BIN
+MOCK=$(dirname "$BIN")/mock_kafka
+source tests/support/db.sh
+
+WORK=$(mktemp -d /tmp/sqlflume-small.XXXXXX)
+chmod 755 "$WORK"
+KAFKA_PID=""
+teardown() {
+    [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null
+    sf_pg_stop "$WORK/pg" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap teardown EXIT
+
+mkdir -p "$WORK/pg"
+sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
+"$MOCK" -p 1 >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
+KAFKA_PID=$!
+for _ in $(seq 1 100); do
+    BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
+    [ -n "$BOOTSTRAP" ] && break
+    sleep 0.1
+done
+
+echo "loading $ROWS rows..."
+sf_pg_exec "$PG_PORT" "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
+    amount NUMERIC(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
+sf_pg_exec "$PG_PORT" "INSERT INTO bench SELECT g, 'customer-' || g, (g % 1000000) / 100.0,
+    to_timestamp(1700000000 + g) AT TIME ZONE 'UTC', lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
+sf_pg_exec "$PG_PORT" "VACUUM ANALYZE bench" >/dev/null
+sf_pg_exec "$PG_PORT" "CHECKPOINT" >/dev/null
+sync
+
+agent_conf() { # topic key capacity transactionCapacity
+    cat >"$WORK/agent.conf" <<EOF
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = sql
+a1.sources.r1.connection.url = postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test
+a1.sources.r1.table = bench
+a1.sources.r1.format = json
+a1.sources.r1.max.rows = 2000
+a1.sources.r1.batch.size = $4
+a1.sources.r1.status.key = $2
+a1.sources.r1.run.query.delay = 60000
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = $3
+a1.channels.c1.transactionCapacity = $4
+a1.sinks.k1.type = kafka
+a1.sinks.k1.channel = c1
+a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP
+a1.sinks.k1.kafka.topic = $1
+a1.sinks.k1.flumeBatchSize = $4
+EOF
+    [ -z "${SF_BENCH_EXTRA:-}" ] || printf '%b\n' "$SF_BENCH_EXTRA" >>"$WORK/agent.conf"
+}
+
+run_agent() { # bin capacity transactionCapacity [logger] -> "wall rss cpu"
+    n=$(($(cat "$WORK/runs" 2>/dev/null || echo 0) + 1))
+    echo $n >"$WORK/runs"
+    agent_conf "small-$n" "small-$n" "$2" "$3"
+    /usr/bin/python3 bench/measure_agent.py "$BOOTSTRAP" "small-$n" "$ROWS" -- \
+        "$1" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger="${4:-WARN},console"
+}
+
+if [ $MODE = rtt ]; then
+    run_agent "$BIN" 1000 100 DEBUG 2>"$WORK/agent.log" >/dev/null
+    grep -o 'delivered in [0-9.]* ms' "$WORK/agent.log" | awk '{print $3}' | sort -n >"$WORK/rtt"
+    awk 'function at(q,  i) { i = int(NR * q); if (i < 1) i = 1; return v[i] }
+        {v[NR] = $1; s += $1} END {
+        if (NR == 0) { print "no batch round trip lines (DEBUG) in the agent log"; exit 1 }
+        printf "%d batches of up to 100 events (seed channel 1000/100), round trip from produce to the last delivery report:\n", NR
+        printf "  median %.3f ms, mean %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n", at(0.5), s / NR, at(0.9), at(0.99), v[NR] }' "$WORK/rtt"
+    grep 'round trip from produce' "$WORK/agent.log" | sed 's/^/  agent: /' || true
+    exit 0
+fi
+
+export PGPASSWORD=sqlflume-pw
+PSQL="psql -h 127.0.0.1 -p $PG_PORT -U sqlflume -d sqlflume_test -X -q"
+read_cmd="$PSQL -c \"COPY (SELECT id, name, amount, created, note FROM bench ORDER BY id) TO STDOUT\""
+time_cmd() {
+    /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
+        cat "$WORK/cmd.err" >&2
+        return 1
+    }
+    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$WORK/time"
+}
+
+declare -A W ALL
+KINDS=${SF_BENCH_KINDS:-b seed 10k 20k}
+[ -n "${SF_BENCH_BASELINE:-}" ] && KINDS="$KINDS old-seed old-10k old-20k"
+record() { # kind "wall rss cpu"
+    local w
+    read -r w _ _ <<<"$2"
+    ALL[$1]="${ALL[$1]:-}$w "
+    if [ -z "${W[$1]:-}" ] || awk "BEGIN{exit !($w < ${W[$1]})}"; then W[$1]=$w; fi
+}
+run_kind() { # kind
+    local bin=$BIN k=$1 out
+    case $k in old-*) bin=$SF_BENCH_BASELINE k=${k#old-} ;; esac
+    sync
+    case $k in
+    b) out=$(time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe") ;;
+    seed) out=$(run_agent "$bin" 1000 100) ;;
+    10k) out=$(run_agent "$bin" 10000 100) ;;
+    20k) out=$(run_agent "$bin" 20000 1000) ;;
+    esac || { echo "benchmark run failed: $1" >&2; exit 1; }
+    record "$1" "$out"
+}
+for _ in $(seq 1 "$REPEAT"); do
+    for k in $KINDS; do run_kind "$k"; done
+done
+for k in $KINDS; do echo "  $k: ${ALL[$k]}"; done
+
+printf '\n%s rows, PostgreSQL, best of %s interleaved runs, mock Kafka cluster over TCP\n\n' "$ROWS" "$REPEAT"
+printf '| run | channel capacity / transactionCapacity, batch | wall s | rows/s | vs (b) |\n|---|---|---|---|---|\n'
+for k in $KINDS; do
+    case ${k#old-} in
+    b) name="(b) psql COPY \\| kcat -P" chan="-" ;;
+    seed) name="sqlflume json" chan="1000 / 100, 100 (seed tutorials)" ;;
+    10k) name="sqlflume json" chan="10000 / 100, 100" ;;
+    20k) name="sqlflume json" chan="20000 / 1000, 1000" ;;
+    esac
+    case $k in old-*) name="$name, baseline" ;; esac
+    NAME="$name" CHAN="$chan" awk -v w="${W[$k]}" -v b="${W[b]}" -v rows="$ROWS" \
+        'BEGIN{printf "| %s | %s | %.2f | %.0f | %.2fx |\n", ENVIRON["NAME"], ENVIRON["CHAN"], w, rows / w, w / b}'
+done
