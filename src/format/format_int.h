@@ -6,16 +6,20 @@
 #ifndef SQLFLUME_FORMAT_INT_H
 #define SQLFLUME_FORMAT_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "sqlflume/buf.h"
 #include "sqlflume/format.h"
+#include "sqlflume/option.h"
 
 /** Append row as one JSON object (json.c). */
-void sf_format_json_row(const struct sf_column *cols, const struct sf_json_keys *keys,
-                        const struct sf_row *row, struct sf_buf *out);
+void sf_format_json_row(const struct sf_column *cols,
+                        const struct sf_json_keys *keys,
+                        const struct sf_row *row,
+                        struct sf_buf *out);
 /** Append row as one RFC 4180 record without the line break (csv.c). */
 void sf_format_csv_row(const struct sf_format *fmt,
                        const struct sf_column *cols,
@@ -63,5 +67,21 @@ static inline uint64_t sf_swar_has_less(uint64_t w, unsigned char n)
 {
     return (w - SF_SWAR_ONES * n) & ~w & SF_SWAR_HIGHS;
 }
+
+struct sf_buf;
+/* The two text serializers' configuration (serializer_text.c, serializer_header_and_text.c):
+ * Flume's appendNewline. */
+struct sf_ser_text_conf {
+    bool append_newline;
+};
+/** Their option table: appendNewline (default true) into struct sf_ser_text_conf. */
+extern const struct sf_option sf_ser_text_options[];
+/** A serializer step that writes nothing (after_create, after_reopen, flush, before_close of the
+ *  serializers without a file header or blocks). @return SF_OK. */
+int sf_ser_nothing(void *ctx,
+                   const void *conf,
+                   struct sf_buf *out,
+                   char *errstr,
+                   size_t errstr_size);
 
 #endif

@@ -4,31 +4,15 @@
  * as they are, nothing escaped) in the event's header order, a space, the body as it is, then
  * '\n' when appendNewline (default true). Files can be reopened and appended.
  */
+#include "format_int.h"
 #include "sqlflume/error.h"
 #include "sqlflume/serializer.h"
 
 #include <stddef.h>
 
-struct hat_conf {
-    bool append_newline;
-};
-
-static const struct sf_option hat_options[] = {
-    { "appendNewline", SF_OPT_BOOL, "true", 0, 0, offsetof(struct hat_conf, append_newline), 0,
-      NULL, NULL, "write '\\n' after each event's body" },
-    { 0 },
-};
-
 static const char *const hat_aliases[] = {
     "org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder", NULL
 };
-
-static int
-hat_nothing(void *ctx, const void *conf, struct sf_buf *out, char *errstr, size_t errstr_size)
-{
-    (void)ctx, (void)conf, (void)out, (void)errstr, (void)errstr_size;
-    return SF_OK;
-}
 
 static int hat_write(void *ctx,
                      const void *conf,
@@ -38,7 +22,7 @@ static int hat_write(void *ctx,
                      size_t errstr_size)
 {
     (void)ctx, (void)errstr, (void)errstr_size;
-    const struct hat_conf *c = conf;
+    const struct sf_ser_text_conf *c = conf;
     size_t strs;
     (void)sf_event_strs(ev, &strs);
     sf_buf_reserve(out, strs + 2 * ev->nheaders + 4 + ev->body_len);
@@ -62,13 +46,13 @@ static int hat_write(void *ctx,
 const struct sf_serializer_plugin sf_serializer_header_and_text = {
     .name = "header_and_text",
     .aliases = hat_aliases,
-    .options = hat_options,
-    .conf_size = sizeof(struct hat_conf),
+    .options = sf_ser_text_options,
+    .conf_size = sizeof(struct sf_ser_text_conf),
     .ctx_size = 0,
     .supports_reopen = true,
-    .after_create = hat_nothing,
-    .after_reopen = hat_nothing,
+    .after_create = sf_ser_nothing,
+    .after_reopen = sf_ser_nothing,
     .write = hat_write,
-    .flush = hat_nothing,
-    .before_close = hat_nothing,
+    .flush = sf_ser_nothing,
+    .before_close = sf_ser_nothing,
 };
