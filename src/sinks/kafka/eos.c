@@ -1,0 +1,478 @@
+/* eos.c: exactly-once: one Kafka transaction per take transaction, eos_filter (see kafka_int.h). */
+#include "kafka_int.h"
+
+/* ---- exactly-once: one Kafka transaction per take transaction ---- */
+
+/* Give the producer up (fatal error, failed abort, unknown outcome): roll the open batch back;
+ * the next process() creates a producer, whose init_transactions ends the open transaction, and
+ * reads the positions again. */
+static void eos_reset(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    ctx->in_txn = false;
+    kf_pos_discard_pending(ctx);
+    if (ctx->rk) {
+        kf_producer_reset(snk, true); /* purges, waits for the reports, destroys, rolls back */
+    } else {
+        kf_rollback_all(snk);
+    }
+    ctx->txn_ready = ctx->pos_loaded = false;
+}
+
+/* Abort the open Kafka transaction and roll the channel transaction back. */
+static void eos_abort(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    atomic_fetch_add(&snk->metrics.write_fail, 1);
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(ctx->rk, ABORT_WAIT_MS);
+    if (e) {
+        SF_ERROR(SF_SINK_FMT "could not abort the kafka transaction: %s; recreating the producer",
+                 SF_SINK_ARGS(snk), rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        eos_reset(snk);
+        return;
+    }
+    long long deadline = kf_mono_ms() + ABORT_WAIT_MS;
+    while (!kf_all_reported(ctx) && kf_mono_ms() < deadline) {
+        rd_kafka_poll(ctx->rk, 100);
+    }
+    if (!kf_all_reported(ctx)) {
+        eos_reset(snk); /* librdkafka may still hold the bodies: only destroying lets go */
+        return;
+    }
+    ctx->in_txn = false;
+    kf_pos_discard_pending(ctx);
+    kf_rollback_all(snk);
+}
+
+/* The Kafka commit succeeded: the batch's positions are committed; commit the channel
+ * transaction (unless the test hook simulates a crash right here). */
+static void eos_committed(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    struct kbatch *b = kf_ring_at(ctx, 0);
+    /* commit_transaction served every report (it flushes); be sure before reusing the slot */
+    for (int i = 0; i < 100 && !kf_all_reported(ctx); i++) {
+        rd_kafka_poll(ctx->rk, 10);
+    }
+    ctx->in_txn = false;
+    ctx->committed_seq = ctx->txn_seq;
+    kf_pos_commit_pending(ctx);
+    if (ctx->crash_after > 0 && ++ctx->commits == ctx->crash_after) {
+        SF_WARN(SF_SINK_FMT "test hook: crashing after Kafka commit %lld, before the channel "
+                            "commit",
+                SF_SINK_ARGS(snk), ctx->commits);
+        if (ctx->crash_kill) {
+            (void)raise(SIGKILL);
+        }
+        ctx->crashed = true;
+        return;
+    }
+    int rc = sf_channel_txn_commit(b->txn);
+    if (rc != SF_OK) {
+        /* cannot happen with our channels' take semantics; the events would come back and be
+         * skipped, since Kafka has them */
+        SF_ERROR(SF_SINK_FMT "could not commit a delivered batch of %zu events: %s",
+                 SF_SINK_ARGS(snk), b->n, sf_err_str(rc));
+    } else {
+        atomic_fetch_add(&snk->metrics.drain_success, (long long)b->n);
+    }
+    sf_channel_txn_close(b->txn);
+    b->txn = NULL;
+    ctx->ring_count = 0;
+}
+
+/*
+ * errors.tolerance = none: before anything of the n taken events is produced, find the first one
+ * too large for message.max.bytes (librdkafka would refuse it). When there is one, roll txn back
+ * and: when it is the first, stop the sink (sink_fail: nothing of it or after it goes); else
+ * take only the events before it next time (ctx->take_limit), so that they are delivered and
+ * committed without it. @return true when txn was rolled back (*st set).
+ */
+bool kf_precheck_split(struct sf_sink *snk,
+                       struct sf_txn *txn,
+                       struct sf_event *const *evs,
+                       size_t n,
+                       enum sf_status *st)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    size_t size = 0;
+    size_t k = ctx->tolerate ? n : kf_first_oversize(ctx, evs, n, &size);
+    if (k == n) {
+        return false;
+    }
+    if (k == 0) {
+        kf_sink_fail(snk, evs[0], RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, kf_topic_of(ctx, evs[0]),
+                     size, false);
+    } else {
+        ctx->take_limit = k;
+    }
+    sf_channel_txn_rollback(txn);
+    sf_channel_txn_close(txn);
+    *st = k == 0 ? SF_BACKOFF : SF_READY;
+    return true;
+}
+
+/*
+ * Whether the sink can order off as the database does: numbers, date/time values and "ts,id"
+ * pairs of them (digits and - : . T + , space; sf_offset_cmp orders those as the database
+ * does), not text, whose order is the column's collation, known only to the database.
+ */
+static bool offset_orderable(const char *off)
+{
+    for (const char *p = off; *p; p++) {
+        if (!strchr("0123456789-:.T+, ", *p)) {
+            return false;
+        }
+    }
+    return *off != '\0';
+}
+
+/*
+ * Decide, for the taken events, which to produce: those without (table, offset) headers, and
+ * those that Kafka does not have: for a pair with integer offsets, an offset not in its delivered
+ * set (pos_ids); otherwise an offset above the highest delivered. The state advances as it goes (so
+ * a row that the source sent twice in one batch goes once). Fills ctx->send and ctx->touched.
+ * @return the number of events to produce
+ */
+static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    size_t m = 0;
+    unsigned suppressed;
+    for (size_t i = 0; i < n; i++) {
+        struct sf_event *ev = evs[i];
+        const char *table = sf_event_header(ev, SF_HDR_TABLE);
+        const char *off = sf_event_header(ev, SF_HDR_OFFSET);
+        const char *topic = table && *table && off && *off ? kf_topic_of(ctx, ev) : "";
+        size_t idx;
+        long long v = 0;
+        bool is_int = *topic && sf_offset_int_parse(off, &v);
+        struct pos_entry *e = NULL;
+        if (*topic) {
+            size_t before = ctx->pos_n;
+            e = kf_pos_get(ctx, topic, table, true, &idx);
+            if (e && ctx->pos_n != before) {
+                e->int_mode = is_int; /* a new pair: its first offset decides */
+            }
+        }
+        if (!e) {
+            if (*topic && kf_rate_allow(ctx, -300000, &suppressed)) {
+                SF_WARN(SF_SINK_FMT "more than %d topic and table pairs: events of table \"%s\" "
+                                    "are delivered at least once, not exactly once",
+                        SF_SINK_ARGS(snk), POSITIONS_MAX, table);
+            }
+            ctx->send[m++] = ev;
+            continue;
+        }
+        if (!e->in_batch) {
+            e->in_batch = true;
+            e->bmax = e->first = e->last = NULL;
+            e->count = 0;
+            if (e->int_mode) {
+                kf_ids_copy(&e->wids, &e->ids);
+            }
+            ctx->touched[ctx->ntouched++] = idx;
+        }
+        const char *cur = e->bmax ? e->bmax : e->max;
+        /* a text incremental column: never skipped by a byte comparison that the column's
+         * collation may contradict ("B" after "a"), so at least once, and said once; its
+         * position is the last offset in channel order (the database's order) */
+        bool orderable = (e->int_mode && is_int) || offset_orderable(off);
+        if (!orderable) {
+            if (!e->unordered_warned) {
+                e->unordered_warned = true;
+                SF_WARN(SF_SINK_FMT "table \"%s\": offset \"%.40s\" is text, which only the "
+                                    "database can order (its collation): its events are "
+                                    "delivered at least once, not exactly once; use an integer, "
+                                    "decimal or date/time incremental column for exactly once",
+                        SF_SINK_ARGS(snk), table, off);
+            }
+        } else if (e->int_mode && is_int) {
+            if (kf_ids_has(&e->wids, v)) {
+                continue;
+            }
+            (void)kf_ids_add(&e->wids, v); /* a gap given up counts as delivered: see pos_ids */
+        } else if (cur && sf_offset_cmp(off, cur) <= 0) {
+            continue;
+        }
+        if (!orderable || !cur || sf_offset_cmp(off, cur) > 0) {
+            e->bmax = off;
+        }
+        if (e->count++ == 0) {
+            e->first = off;
+        }
+        e->last = off;
+        ctx->send[m++] = ev;
+    }
+    return m;
+}
+
+/*
+ * Take a batch and produce what Kafka does not have yet inside a new Kafka transaction, with its
+ * position record. @return true when a transaction is now open (commit it), false with *st
+ * set otherwise.
+ */
+static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
+    if (!txn) {
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    size_t n = 0;
+    size_t max = ctx->take_limit ? ctx->take_limit : ctx->batch;
+    ctx->take_limit = 0;
+    int rc = sf_channel_take(txn, ctx->evs, max, &n, TAKE_WAIT_MS);
+    if (rc != SF_OK) {
+        SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
+                 snk->ch->name, sf_err_str(rc));
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        sf_channel_txn_close(txn);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    if (n == 0) {
+        sf_channel_txn_commit(txn);
+        sf_channel_txn_close(txn);
+        atomic_fetch_add(&snk->metrics.batch_empty, 1);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
+    atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
+                     1);
+    if (kf_precheck_split(snk, txn, ctx->evs, n, st)) {
+        return false;
+    }
+    size_t m = eos_filter(snk, ctx->evs, n);
+    unsigned suppressed;
+    if (m < n) {
+        ctx->skipped += (long long)(n - m);
+        if (kf_rate_allow(ctx, -300001, &suppressed)) {
+            SF_INFO(SF_SINK_FMT "exactly-once: skipped %zu of %zu events that Kafka has already "
+                                "(%lld so far)",
+                    SF_SINK_ARGS(snk), n - m, n, ctx->skipped);
+        }
+    }
+    if (m == 0) {
+        kf_pos_commit_pending(ctx); /* nothing produced: only ends the batch */
+        rc = sf_channel_txn_commit(txn);
+        if (rc == SF_OK) {
+            atomic_fetch_add(&snk->metrics.drain_success, (long long)n);
+        }
+        sf_channel_txn_close(txn);
+        *st = SF_READY;
+        return false;
+    }
+    struct kbatch *b = kf_ring_at(ctx, 0);
+    kf_batch_init(ctx, b, txn);
+    b->n = n;
+    ctx->ring_count = 1;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(ctx->rk);
+    if (e) {
+        SF_ERROR(SF_SINK_FMT "could not begin a kafka transaction: %s; recreating the producer",
+                 SF_SINK_ARGS(snk), rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        eos_reset(snk);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    ctx->in_txn = true;
+    ctx->txn_seq++;
+    ctx->begun++;
+    /* The position record right before the batch: librdkafka registers partitions with the
+     * transaction 1 ms after the first message to a new one, so both go in one
+     * AddPartitionsToTxn request (a round trip less than when the record follows the batch). */
+    kf_pos_record_build(ctx);
+    if (ctx->pos_buf.len > POSITIONS_WARN_BYTES && kf_rate_allow(ctx, -300003, &suppressed)) {
+        SF_WARN(SF_SINK_FMT "exactly-once: the position record has %zu bytes (%zu topic and table "
+                            "pairs): the topics' max.message.bytes and kafka.producer."
+                            "message.max.bytes must allow it",
+                SF_SINK_ARGS(snk), ctx->pos_buf.len, ctx->pos_n);
+    }
+    size_t j = kf_produce_prepare(snk, b, ctx->send, m);
+    struct kmsg *pkm = &b->msg[m];
+    *pkm = (struct kmsg){ .b = b, .state = KM_PENDING };
+    b->pending++;
+    if (rd_kafka_produce(ctx->pos_rkt, 0, RD_KAFKA_MSG_F_COPY, ctx->pos_buf.data, ctx->pos_buf.len,
+                         ctx->txn_id, strlen(ctx->txn_id), pkm) != 0) {
+        kf_refuse(pkm, rd_kafka_last_error(), ctx->positions_topic);
+    }
+    kf_produce_send(snk, j);
+    /* events too large for message.max.bytes never enter the transaction (a refused message
+     * would abort it): errors.tolerance = all dead-letters or logs them in it (none stopped at
+     * precheck_split); an invalid topic under none stops the sink */
+    for (size_t i = 0; b->failed == 0 && i < m; i++) {
+        if (b->msg[i].state == KM_PERM) {
+            kf_handle_failed(snk, b, i);
+        }
+    }
+    if (ctx->dead) {
+        eos_abort(snk);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    if (b->failed > 0) {
+        /* a message librdkafka refused is not in the transaction: committing would lose it */
+        if (kf_rate_allow(ctx, -100000 - (int)b->err, &suppressed)) {
+            SF_ERROR(SF_SINK_FMT "could not produce %zu of %zu events to topic \"%s\": %s; "
+                                 "aborting the kafka transaction and rolling back",
+                     SF_SINK_ARGS(snk), b->failed, m, b->err_topic, rd_kafka_err2str(b->err));
+        }
+        eos_abort(snk);
+        *st = SF_BACKOFF;
+        return false;
+    }
+    return true;
+}
+
+/* One bounded attempt at committing the open Kafka transaction. */
+static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->crash_before > 0 && ctx->begun == ctx->crash_before) {
+        /* test hook: the transaction's messages in the partitions' logs, no commit */
+        rd_kafka_resp_err_t ferr = rd_kafka_flush(ctx->rk, 30000);
+        SF_WARN(SF_SINK_FMT "test hook: killing the agent before committing Kafka transaction "
+                            "%lld (its messages flushed: %s)",
+                SF_SINK_ARGS(snk), ctx->txn_seq, rd_kafka_err2str(ferr));
+        (void)raise(SIGKILL);
+    }
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(ctx->rk, timeout_ms);
+    if (!e) {
+        eos_committed(snk);
+        return SF_READY;
+    }
+    unsigned suppressed;
+    if (rd_kafka_error_is_retriable(e) && !rd_kafka_error_is_fatal(e)) {
+        /* the commit goes on in the background: call again to resume it */
+        if (kf_rate_allow(ctx, -400000, &suppressed)) {
+            SF_WARN(SF_SINK_FMT "kafka transaction %lld not committed yet: %s", SF_SINK_ARGS(snk),
+                    ctx->txn_seq, rd_kafka_error_string(e));
+        }
+        rd_kafka_error_destroy(e);
+        return SF_READY;
+    }
+    if (rd_kafka_error_txn_requires_abort(e)) {
+        if (kf_rate_allow(ctx, -400001, &suppressed)) {
+            SF_ERROR(SF_SINK_FMT "could not commit kafka transaction %lld: %s; aborting it and "
+                                 "rolling back%s",
+                     SF_SINK_ARGS(snk), ctx->txn_seq, rd_kafka_error_string(e),
+                     suppressed ? " (similar failures suppressed)" : "");
+        }
+        rd_kafka_error_destroy(e);
+        eos_abort(snk);
+        return SF_BACKOFF;
+    }
+    SF_ERROR(SF_SINK_FMT "could not commit kafka transaction %lld: %s; rolling back and "
+                         "recreating the producer",
+             SF_SINK_ARGS(snk), ctx->txn_seq, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    atomic_fetch_add(&snk->metrics.write_fail, 1);
+    eos_reset(snk);
+    return SF_BACKOFF;
+}
+
+enum sf_status kf_eos_process(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->crashed || (ctx->dead && !ctx->in_txn)) {
+        return SF_BACKOFF;
+    }
+    char err[512];
+    if (!ctx->rk) {
+        if (kf_producer_create(snk, err, sizeof(err)) != SF_OK) {
+            SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), err);
+            return SF_BACKOFF;
+        }
+    }
+    if (atomic_load(&ctx->fatal)) {
+        eos_reset(snk);
+        return SF_BACKOFF;
+    }
+    if (!ctx->txn_ready) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(ctx->rk, TXN_STEP_MS);
+        if (e) {
+            bool retry = rd_kafka_error_is_retriable(e) && !rd_kafka_error_is_fatal(e);
+            unsigned suppressed;
+            if (!retry || kf_rate_allow(ctx, -400002, &suppressed)) {
+                SF_WARN(SF_SINK_FMT "kafka init_transactions (transactional.id \"%s\"): %s%s",
+                        SF_SINK_ARGS(snk), ctx->txn_id, rd_kafka_error_string(e),
+                        retry ? "; still trying" : "; recreating the producer");
+            }
+            rd_kafka_error_destroy(e);
+            if (!retry) {
+                eos_reset(snk);
+            }
+            return SF_BACKOFF;
+        }
+        ctx->txn_ready = true;
+    }
+    if (!ctx->pos_loaded) {
+        int rc = kf_positions_read(snk, err, sizeof(err));
+        if (rc != SF_OK) {
+            unsigned suppressed;
+            if (rc != SF_ERR_STOPPED && kf_rate_allow(ctx, -400003, &suppressed)) {
+                SF_ERROR(SF_SINK_FMT "exactly-once: could not read the stored positions: %s; "
+                                     "nothing is delivered until they are read",
+                         SF_SINK_ARGS(snk), err);
+            }
+            return SF_BACKOFF;
+        }
+        ctx->pos_loaded = true;
+    }
+    if (!ctx->in_txn) {
+        enum sf_status st;
+        if (!eos_begin(snk, &st)) {
+            return st;
+        }
+    }
+    return eos_commit(snk, TXN_STEP_MS);
+}
+
+/* stop() of the exactly-once mode: finish the open Kafka transaction within flushTimeout (then
+ * commit the channel transaction) or roll back. */
+void kf_eos_stop(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    if (ctx->rk && ctx->in_txn && !ctx->crashed && !atomic_load(&ctx->fatal)) {
+        int timeout_ms = ctx->flush_timeout_ms > INT32_MAX ? INT32_MAX : (int)ctx->flush_timeout_ms;
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(ctx->rk, timeout_ms);
+        if (!e) {
+            eos_committed(snk);
+        } else {
+            SF_WARN(SF_SINK_FMT "kafka transaction %lld not committed within flushTimeout (%lld "
+                                "ms): %s; rolling back its %zu events",
+                    SF_SINK_ARGS(snk), ctx->txn_seq, ctx->flush_timeout_ms,
+                    rd_kafka_error_string(e), kf_ring_at(ctx, 0)->n);
+            rd_kafka_error_destroy(e);
+            e = rd_kafka_abort_transaction(ctx->rk, 1000);
+            rd_kafka_error_destroy(e); /* NULL is fine; the next start ends it anyway */
+        }
+    }
+    if (ctx->rk && ctx->ring_count > 0 && !kf_all_reported(ctx)) {
+        rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        long long deadline = kf_mono_ms() + PURGE_WAIT_MS;
+        while (!kf_all_reported(ctx) && kf_mono_ms() < deadline) {
+            rd_kafka_poll(ctx->rk, 100);
+        }
+    }
+    if (ctx->skipped > 0) {
+        SF_INFO(SF_SINK_FMT "exactly-once: %lld events were not produced again since Kafka had "
+                            "them",
+                SF_SINK_ARGS(snk), ctx->skipped);
+    }
+    kf_producer_destroy(snk); /* librdkafka lets go of every body here at the latest */
+    ctx->in_txn = false;
+    kf_pos_discard_pending(ctx);
+    kf_rollback_all(snk);
+    kf_pos_free(ctx);
+    sf_buf_free(&ctx->pos_buf);
+    free(ctx->send);
+    free(ctx->touched);
+    ctx->send = NULL;
+    ctx->touched = NULL;
+}

@@ -1,0 +1,425 @@
+/*
+ * Flume's KafkaSink ("kafka", org.apache.flume.sink.kafka.KafkaSink) on librdkafka. Each batch
+ * of up to flumeBatchSize events is taken in its own take transaction and produced at once
+ * (bodies are referenced, not copied: a taken event stays valid until its transaction ends);
+ * up to maxInFlightBatches transactions are kept open while librdkafka delivers them, and they
+ * are committed strictly in take order, each only after every message of its batch has a
+ * successful delivery report (DESIGN-NOTES 1: the source's offset never runs ahead of Kafka) or
+ * was handled by errors.tolerance. Each message has its own delivery state (struct kmsg): once
+ * every report of a batch is in, its messages failed with a retriable error are produced again,
+ * those only, after a backoff of 100 ms doubling to 10 s (kf_service()), so nothing that Kafka
+ * acknowledged is sent twice; a permanent error (err_permanent: too large, invalid record, not
+ * authorised, unknown or invalid topic) goes to errors.tolerance: none stops the sink and asks
+ * the agent to stop with exit code 1 (sink_fail), all dead-letters it to
+ * errors.deadletterqueue.topic.name or logs it (handle_failed, dlq_produce). Sizes are checked
+ * against message.max.bytes before producing (msg_size): under none a batch holding a too-large
+ * event is rolled back untouched and taken again up to the event before it (precheck_split),
+ * so what precedes it is delivered and committed and nothing after it is produced. The topic is
+ * kafka.topic with %{header} replaced per event, or the event's topicHeader header when
+ * allowTopicOverride; the `key` header is the message key; partitionIdHeader /
+ * defaultPartitionId pick a partition.
+ * As in Flume (1.10), useFlumeEventFormat makes each message the event's AvroFlumeEvent datum
+ * (avro_event.h) instead of its body, header.NAME = KAFKA_NAME sends header NAME as the Kafka
+ * header KAFKA_NAME, and timestampHeader names the header holding the message timestamp (ms); with
+ * either of the last two each message gets its own rd_kafka_producev() call, since
+ * rd_kafka_produce_batch() carries no headers or timestamps.
+ * Every other kafka.producer.<prop> goes to librdkafka as <prop>. The producer is idempotent
+ * unless the user says otherwise (so librdkafka's own retries never duplicate), which needs
+ * acks=all: that is the default here instead of Flume's acks=1, and an explicit acks other than
+ * all turns idempotence off; socket.nagle.disable is true unless set (TCP_NODELAY, as Kafka's
+ * Java clients); linger.ms is 5 unless set, and skipped whenever the sink can take nothing more
+ * (the ring of in-flight batches is full, or the channel looked empty: a channel smaller than
+ * maxInFlightBatches x flumeBatchSize holds fewer batches, since taken events count against its
+ * capacity until they commit), since nothing more can join their requests then: the sink then
+ * waits for acknowledgements inside rd_kafka_flush() and goes on at the first completed batch
+ * (wait_acks). Each batch's round trip (produce to its last delivery report) is a DEBUG line,
+ * and stop() logs their mean and maximum. A
+ * fatal producer error recreates the producer, which produces again only the messages without a
+ * successful report. stop() waits up to flushTimeout for in-flight batches, commits the
+ * delivered prefix and rolls back the rest.
+ * librdkafka's error and log callbacks are rate-limited to one line per kind per 5 s, so a
+ * broker that is down does not flood the log; pass-through values of secret properties
+ * (passwords, secrets, keys) are never logged.
+ *
+ * Exactly-once (kafka.producer.transactional.id set): one take transaction at a time becomes one
+ * Kafka transaction (init_transactions once per producer, then begin, produce the batch, commit);
+ * the channel transaction commits only after the Kafka commit succeeded. A too-large event never
+ * enters the transaction (the size pre-check): under errors.tolerance = all its dead-letter record
+ * does, under none the transaction ends before it. An abortable error (or a
+ * message librdkafka refused: committing would lose it) aborts the Kafka transaction and rolls the
+ * channel transaction back; a fatal one (fenced, a failed abort) drops the producer and rolls back,
+ * and the next process() creates a new producer, whose init_transactions fences the old one and
+ * ends its open transaction. Each Kafka transaction also writes one position record to partition 0
+ * of kafka.positions.topic, keyed by the transactional.id (format at pos_record_build): per (topic,
+ * `table` header) the highest `offset` header delivered so far (the batch's last one when offsets
+ * increase) and, for integer offsets, the set of offsets delivered (pos_ids: the span from the
+ * lowest to the highest, less the ids in it not delivered yet), plus the batch's own
+ * first/last offsets and counts for audits. After every producer (re)creation the sink reads the
+ * newest record of its transactional.id with a read_committed consumer (from the tail backwards,
+ * and up to the high watermark it saw after init_transactions, so a record behind another
+ * producer's open transaction is not missed). While producing, an event that Kafka has already is
+ * committed in the channel with its batch instead of being produced: an integer offset in the
+ * delivered set, any other offset at or below the highest one (numerically when both are decimal
+ * numbers, else by bytes, part by part for "ts,id"). Rows that the source reads again after a crash
+ * (kill -9 between the Kafka commit and the channel commit, or before the source wrote its offset)
+ * are thus delivered once, while rows that come late below the highest id (the source's gap
+ * tracking, a backfill in key order) still go. Limits: non-integer offsets must increase per table
+ * in channel order (a backfill in a timestamp mode does not: use at-least-once for it); one
+ * transactional.id per sink, and all events of a table through that one sink (a sink group
+ * spreading a table over several sinks is at least once across restarts); a pair's delivered set
+ * keeps at most POS_GAPS_MAX gaps and gives up the lowest beyond that (their ids then count as
+ * delivered: more than the source's own SF_GAPS_MAX, so the sink always knows every gap the
+ * source could still read again after a restart, and the set stays small however sparse the ids
+ * are: docs/DESIGN.md, "Offsets"); events without
+ * `table` or `offset` headers are produced as usual. Exactly-once holds for consumers with
+ * isolation.level=read_committed. Test hooks, for tests only: testCrashAfterCommits = N freezes
+ * the sink right after its N-th Kafka commit, before the channel commit, as a crash would (stop()
+ * then rolls back), or with testCrashKill raises SIGKILL there; testCrashBeforeCommit = N raises
+ * SIGKILL before the N-th Kafka commit, once that transaction's messages are acknowledged (a crash
+ * in the middle of a transaction).
+ */
+
+#ifndef SF_SINKS_KAFKA_INT_H
+#define SF_SINKS_KAFKA_INT_H
+#include "sqlflume/agent.h"
+#include "sqlflume/avro_event.h"
+#include "sqlflume/error.h"
+#include "sqlflume/log.h"
+#include "sqlflume/offset.h"
+#include "sqlflume/sinks.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define PRODUCER_PREFIX    "kafka.producer."
+#define HEADER_PREFIX      "header."
+#define TAKE_WAIT_MS       100  /* take wait when nothing is in flight */
+#define RING_WAIT_MS       100  /* ack wait when no batch can be taken (ring full, draining) */
+#define ACK_WAIT_MS        10   /* ack wait when the channel looked empty, batches in flight */
+#define QUEUE_FULL_WAIT_MS 10   /* poll wait before producing again on a full librdkafka queue */
+#define QUEUE_FULL_MAX_MS  1000 /* then give the batch up as failed (it is rolled back) */
+#define PURGE_WAIT_MS      5000 /* after a purge, how long to wait for the purged reports */
+#define RATE_LIMIT_MS      5000 /* one log line per error kind per this many ms */
+#define RATE_SLOTS         32
+#define TOPIC_CACHE_MAX    4096  /* distinct topics with a cached handle; more are opened per run */
+#define PARTS_RELEARN_MS   30000 /* ms between batches left to librdkafka's partitioner */
+#define PARTS_GROUP_MAX    4096  /* topics with more partitions are not grouped by the sink */
+/* exactly-once */
+#define POSITIONS_FORMAT     "sqlflume-positions 2" /* first line of a position record */
+#define POSITIONS_FORMAT_1   "sqlflume-positions 1" /* read too: "ranges" of delivered ids */
+#define POSITIONS_MAX        4096 /* (topic, table) pairs with a position; more are not tracked */
+#define POS_GAPS_MAX         SF_GAPS_CAP /* gap ranges of a pair's delivered ids; then the lowest goes */
+#define POSITIONS_READ_MS    30000       /* one attempt at reading the stored positions */
+#define POSITIONS_WINDOW     256 /* records read from the tail first; then 8 times more each step */
+#define TXN_STEP_MS          500 /* init/commit_transaction block at most this long per process() */
+#define ABORT_WAIT_MS        5000   /* abort_transaction, then waiting for the purged reports */
+#define POSITIONS_WARN_BYTES 900000 /* a position record this big nears message.max.bytes */
+/* per-message errors */
+#define RETRY_FIRST_MS 100   /* first wait before producing failed messages again */
+#define RETRY_MAX_MS   10000 /* the wait doubles up to this */
+#define MSG_OVERHEAD   64    /* bytes counted per message beyond value, key and headers */
+#define DLQ_HDR_PREFIX "__sqlflume.errors."
+
+/* One piece of kafka.topic: a literal or a %{header}. */
+struct topic_part {
+    bool is_header;
+    char *text;
+};
+
+struct topic_entry {
+    char *name; /* NULL = free slot */
+    rd_kafka_topic_t *rkt;
+};
+
+/* librdkafka's partitioner function type (rd_kafka_msg_partitioner_*). */
+typedef int32_t (*partitioner_fn)(const rd_kafka_topic_t *rkt,
+                                  const void *key,
+                                  size_t key_len,
+                                  int32_t partition_cnt,
+                                  void *rkt_opaque,
+                                  void *msg_opaque);
+
+/*
+ * What the sink knows of a cached topic's partitions: the opaque of the topic's conf, so its
+ * partitioner callback (partition_learn_cb) records the partition count librdkafka knows. With
+ * that count the sink partitions keyed messages itself, by the same function, and produces each
+ * partition's run in one rd_kafka_produce_batch() call (one queue lock per run instead of one per
+ * message). Owned by kafka_ctx.metas; freed after rd_kafka_destroy (librdkafka's threads may call
+ * the partitioner until then).
+ */
+struct topic_meta {
+    struct topic_meta *next;
+    partitioner_fn fn;
+    atomic_int part_cnt;  /* partition count librdkafka last partitioned with; 0 = unknown */
+    long long relearn_ms; /* sink thread: when a batch next goes to librdkafka's partitioner */
+};
+
+/* Delivery state of one message of a batch (kmsg.state). */
+enum kmsg_state {
+    KM_PENDING = 0, /* produced, no delivery report yet */
+    KM_OK,          /* acknowledged by Kafka: never produced again */
+    KM_RETRY,       /* failed with a retriable error: produced again after the batch's backoff */
+    KM_PERM,        /* failed permanently (or too large to produce): errors.tolerance decides */
+    KM_DONE,        /* handled by errors.tolerance = all: dead-lettered or logged */
+};
+
+struct kbatch;
+
+/* One message of a batch: the opaque of its delivery report. */
+struct kmsg {
+    struct kbatch *b;
+    const void *payload; /* the message value: the event's body or its Avro datum (in avro[]) */
+    size_t len;
+    rd_kafka_resp_err_t err;   /* the last failure */
+    rd_kafka_resp_err_t cause; /* the failure that sent it to the dead-letter topic */
+    unsigned char state;       /* enum kmsg_state */
+    bool dlq;                  /* the message in flight is the event's dead-letter record */
+    bool cut;                  /* that record's body is cut to the size limit */
+};
+
+/* One in-flight take transaction and what librdkafka has reported about its messages. The
+ * take transaction commits once every message is KM_OK or KM_DONE; only KM_RETRY messages are
+ * produced again, so nothing Kafka acknowledged is sent twice. */
+struct kbatch {
+    struct sf_txn *txn;
+    size_t n;                /* events taken */
+    size_t nmsg;             /* messages of events (n, or fewer in exactly-once: skipped ones) */
+    size_t pending;          /* messages without a delivery report yet */
+    size_t failed;           /* failed reports and messages librdkafka refused */
+    rd_kafka_resp_err_t err; /* first failure */
+    char err_topic[128];     /* topic of the first failure */
+    struct sf_event **evs;   /* batch slots (kept across batches): the event of each message */
+    struct kmsg *msg;        /* batch + 1 slots (kept): the last is the position record's */
+    long long seq;           /* number of the batch since start */
+    long long retry_at_ms;   /* when the KM_RETRY messages go again (0: not scheduled) */
+    long long backoff_ms;    /* the last wait: 100 ms doubling to 10 s */
+    long long sent_us;       /* monotonic µs of its produce (0: not timed: produced again) */
+    long long rtt_us;        /* produce to its last delivery report, µs (-1: not timed) */
+};
+
+struct rate_slot {
+    int key;
+    long long last_ms;
+    unsigned suppressed;
+};
+
+/* Exactly-once: the integer offsets of one pair that Kafka has: every id of floor..set->hw except
+ * those in set's gaps (the ids below the highest one delivered that were not delivered yet, at
+ * most POS_GAPS_MAX ranges, the lowest given up first), so its size depends on the gaps, not on
+ * how sparse the ids are (see sqlflume/offset.h). */
+struct pos_ids {
+    bool has;              /* an id was delivered */
+    long long floor;       /* the lowest id of the span */
+    struct sf_gapset *set; /* owned, allocated on first use */
+};
+
+/* Exactly-once: what has been delivered of one (topic, table). While every offset of the pair is
+ * an integer (int_mode), the delivered set is kept (pos_ids), so that a row the source delivers
+ * late below the highest offset (an id whose transaction committed late, read again from the
+ * source's gaps) is produced, and a row read again is not; other offsets are compared with the
+ * highest one delivered (sf_offset_cmp). */
+struct pos_entry {
+    char *topic, *table; /* owned */
+    size_t hash;
+    bool int_mode;
+    bool unordered_warned; /* the text-offset warning was logged for this pair */
+    /* committed in Kafka */
+    char *max;          /* owned: the highest offset delivered (by sf_offset_cmp), or NULL */
+    struct pos_ids ids; /* int_mode */
+    /* the open batch (in_batch), borrowed offsets point into its events */
+    bool in_batch;
+    const char *bmax;         /* the highest offset produced by the batch, or NULL */
+    struct pos_ids wids;      /* int_mode: ids plus what the batch produces */
+    const char *first, *last; /* first and last offset produced by the batch, in channel order */
+    size_t count;             /* events produced by the batch */
+};
+
+struct kafka_ctx {
+    /* options */
+    char *bootstrap;
+    char *topic;
+    long long batch_size;
+    char *acks;
+    bool allow_topic_override;
+    char *topic_header;
+    char *partition_header;
+    long long default_partition;
+    long long max_inflight;
+    long long flush_timeout_ms;
+    bool flume_event_format; /* useFlumeEventFormat */
+    char *timestamp_header;  /* timestampHeader, or NULL */
+    char *txn_id;            /* kafka.producer.transactional.id: exactly-once when set */
+    char *positions_topic;   /* kafka.positions.topic */
+    char *errors_tolerance;  /* errors.tolerance: none or all */
+    char *dlq_topic;         /* errors.deadletterqueue.topic.name, or NULL */
+    bool errors_log;         /* errors.log.enable */
+
+    /* runtime, from start to stop */
+    const char **hdr_from, **hdr_to; /* header.NAME = KAFKA: NAME and KAFKA, borrowed from the
+                                      * configuration (which outlives the sink) */
+    size_t nhdr;
+    bool per_msg;                   /* Kafka headers or timestamps: one rd_kafka_producev per
+                                     * message instead of rd_kafka_produce_batch */
+    const struct sf_event **msg_ev; /* per_msg: batch slots, the event of each message */
+    struct sf_buf *avro;            /* useFlumeEventFormat: max_inflight slots, the message
+                                     * bodies of each ring slot's batch */
+    size_t *avro_at;                /* useFlumeEventFormat: batch slots, offsets in avro[] */
+    rd_kafka_t *rk;
+    struct topic_part *parts; /* kafka.topic as a template, when it has %{...} */
+    size_t nparts;
+    rd_kafka_topic_t *static_rkt; /* kafka.topic's handle, when it has no %{...} */
+    struct topic_entry *cache;    /* open addressing, cache_cap a power of 2 */
+    partitioner_fn partitioner;   /* kafka.producer.partitioner when keyed messages may be grouped
+                                   * by partition in the sink, else NULL */
+    struct topic_meta *metas;     /* of the topic handles made by topic_create */
+    int32_t *grp_part;            /* batch slots: partition of each message of a grouped run */
+    size_t *grp_count;            /* PARTS_GROUP_MAX + 1 slots: messages per partition */
+    rd_kafka_message_t *grp_msgs; /* batch slots: a run's messages ordered by partition */
+    size_t cache_cap, cache_n;
+    struct sf_buf topic_buf;
+    size_t batch;               /* min(flumeBatchSize, the channel's transactionCapacity) */
+    struct sf_event **evs;      /* take scratch, batch slots */
+    rd_kafka_message_t *msgs;   /* produce scratch, batch slots */
+    rd_kafka_topic_t **msg_rkt; /* topic of each message */
+    bool *msg_rkt_temp;         /* that handle is to be destroyed after producing */
+    struct kbatch *ring;        /* max_inflight slots */
+    size_t ring_head, ring_count;
+    bool tolerate;             /* errors.tolerance = all */
+    bool dead;                 /* errors.tolerance = none stopped the sink: nothing more goes */
+    long long dead_seq;        /* dead: the batch that holds the failed event (LLONG_MAX: none
+                                * in flight); it and later ones are not retried */
+    long long batch_seq;       /* batches begun since start */
+    size_t take_limit;         /* the next take takes at most this many events (0: batch) */
+    long long max_msg_bytes;   /* the producer's message.max.bytes */
+    rd_kafka_topic_t *dlq_rkt; /* the dead-letter topic's handle */
+    atomic_bool fatal;         /* librdkafka raised a fatal error: recreate the producer */
+    /* batch round trips and waits, for the DEBUG lines and the summary at stop */
+    long long rtt_n, rtt_sum_us, rtt_max_us; /* batches delivered at their first produce */
+    size_t ring_peak;                        /* most batches in flight at once */
+    long long waits_full, waits_empty;       /* waits for acknowledgements: ring full, channel
+                                              * empty (wait_acks) */
+    pthread_mutex_t rate_mu;                 /* callbacks come from librdkafka's threads too */
+    struct rate_slot rate[RATE_SLOTS];
+
+    /* runtime of the exactly-once mode (txn_id set); the open batch is ring slot 0 */
+    struct pos_entry *pos; /* positions, stable indices */
+    size_t pos_n, pos_cap;
+    size_t *pos_index;    /* open addressing: entry index + 1, 0 = free */
+    size_t pos_index_cap; /* a power of 2, or 0 */
+    size_t *touched;      /* entries the open batch advances, batch slots */
+    size_t ntouched;
+    struct sf_event **send;    /* the open batch's events to produce, batch slots */
+    rd_kafka_topic_t *pos_rkt; /* positions_topic's handle */
+    struct sf_buf pos_buf;     /* the open batch's position record */
+    bool txn_ready;            /* init_transactions done on rk */
+    bool pos_loaded;           /* positions read since rk was created */
+    bool in_txn;               /* a Kafka transaction is open or committing */
+    long long txn_seq;         /* number of the last Kafka transaction begun */
+    long long committed_seq;   /* number of the last one committed (-1: none known) */
+    long long skipped;         /* events not produced because Kafka had them */
+    long long commits;         /* Kafka commits since start, for the test hook */
+    long long begun;           /* Kafka transactions begun since start, for the test hook */
+    long long crash_before;    /* testCrashBeforeCommit (0: off) */
+    long long crash_after;     /* testCrashAfterCommits (0: off) */
+    bool crash_kill;           /* testCrashKill */
+    bool crashed;              /* the test hook froze the sink */
+};
+
+/* Functions shared by the files of the Kafka sink (src/sinks/kafka/), by the file defining them. */
+
+/* kafka_sink.c */
+long long kf_mono_ms(void);
+long long kf_mono_us(void);
+
+/* config.c */
+bool kf_rate_allow(struct kafka_ctx *ctx, int key, unsigned *suppressed);
+int kf_str_key(const char *s);
+void kf_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+int kf_conf_set(rd_kafka_conf_t *conf,
+                const char *flume_key,
+                const char *prop,
+                const char *val,
+                char *errstr,
+                size_t errstr_size);
+int kf_producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size);
+void kf_producer_destroy(struct sf_sink *snk);
+
+/* topics.c */
+void kf_topic_parts_free(struct kafka_ctx *ctx);
+int kf_topic_parse(struct kafka_ctx *ctx);
+const char *kf_topic_of(struct kafka_ctx *ctx, const struct sf_event *ev);
+size_t kf_hash_str(const char *s);
+void kf_cache_free(struct kafka_ctx *ctx);
+partitioner_fn kf_partitioner_by_name(const char *name);
+rd_kafka_topic_t *kf_topic_create(struct kafka_ctx *ctx, const char *name);
+rd_kafka_topic_t *kf_topic_get(struct kafka_ctx *ctx, const char *name, bool *temp);
+
+/* produce.c */
+void kf_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+struct kbatch *kf_ring_at(struct kafka_ctx *ctx, size_t i);
+bool kf_all_reported(struct kafka_ctx *ctx);
+void kf_rollback_all(struct sf_sink *snk);
+void kf_settle(struct sf_sink *snk);
+void kf_refuse(struct kmsg *km, rd_kafka_resp_err_t err, const char *topic);
+size_t
+kf_first_oversize(const struct kafka_ctx *ctx, struct sf_event *const *evs, size_t n, size_t *size);
+void kf_batch_init(struct kafka_ctx *ctx, struct kbatch *b, struct sf_txn *txn);
+size_t
+kf_produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_event *const *evs, size_t n);
+void kf_grp_free(struct kafka_ctx *ctx);
+void kf_produce_send(struct sf_sink *snk, size_t n);
+void kf_produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n);
+void kf_sink_fail(struct sf_sink *snk,
+                  const struct sf_event *ev,
+                  rd_kafka_resp_err_t err,
+                  const char *topic,
+                  size_t size,
+                  bool dlq);
+void kf_handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i);
+void kf_service(struct sf_sink *snk);
+bool kf_batch_stuck(const struct kbatch *b);
+void kf_wait_acks(struct sf_sink *snk, int max_ms);
+void kf_producer_reset(struct sf_sink *snk, bool rollback);
+
+/* positions.c */
+bool kf_ids_has(const struct pos_ids *d, long long v);
+size_t kf_ids_add(struct pos_ids *d, long long v);
+void kf_ids_copy(struct pos_ids *dst, const struct pos_ids *src);
+struct pos_entry *kf_pos_get(struct kafka_ctx *ctx,
+                             const char *topic,
+                             const char *table,
+                             bool create,
+                             size_t *idx_out);
+void kf_pos_free(struct kafka_ctx *ctx);
+void kf_pos_discard_pending(struct kafka_ctx *ctx);
+void kf_pos_commit_pending(struct kafka_ctx *ctx);
+void kf_pos_record_build(struct kafka_ctx *ctx);
+int kf_pos_record_apply(struct kafka_ctx *ctx,
+                        const char *rec,
+                        size_t len,
+                        char *errstr,
+                        size_t errstr_size);
+
+/* positions_read.c */
+int kf_positions_read(struct sf_sink *snk, char *errstr, size_t errstr_size);
+
+/* eos.c */
+bool kf_precheck_split(struct sf_sink *snk,
+                       struct sf_txn *txn,
+                       struct sf_event *const *evs,
+                       size_t n,
+                       enum sf_status *st);
+enum sf_status kf_eos_process(struct sf_sink *snk);
+void kf_eos_stop(struct sf_sink *snk);
+
+#endif
