@@ -14,6 +14,7 @@
  * runs fail with SF_ERR_STATE. After SF_ERR_CONN the caller closes and reconnects.
  */
 #include "mysql_sql.h"
+#include "../common.h"
 
 #include <errno.h>
 #include <float.h>
@@ -115,34 +116,6 @@ struct sf_conn {
 
 /* ---- messages and error classes ---------------------------------------------------------- */
 
-/* Replace every occurrence of the password in s by "***" (defensive: servers do not echo it).
- * Passwords shorter than 4 bytes are left alone: scrubbing them would mangle any message. */
-static void scrub_password(char *s, size_t size, const char *password)
-{
-    if (!password || strlen(password) < 4 || size == 0) {
-        return;
-    }
-    size_t plen = strlen(password);
-    char *hit;
-    while ((hit = strstr(s, password)) != NULL) {
-        hit[0] = hit[1] = hit[2] = '*';
-        memmove(hit + 3, hit + plen, strlen(hit + plen) + 1);
-    }
-}
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    /* truncation is fine; the NOLINT is the analyzer misreading _FORTIFY_SOURCE's wrapper */
-    (void)vsnprintf(errstr, errstr_size, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
-    va_end(ap);
-}
-
 /* Map a MySQL error number / SQLSTATE to an sf_err class. */
 static int classify(unsigned int no, const char *sqlstate)
 {
@@ -212,45 +185,13 @@ stmt_error(struct sf_conn *c, MYSQL_STMT *stmt, const char *what, char *errstr, 
         msg = mysql_error(c->my);
         state = mysql_sqlstate(c->my);
     }
-    set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->where,
+    sfc_set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->where,
             msg && *msg ? msg : "unknown error", no);
-    scrub_password(errstr, errstr_size, c->password);
+    sfc_scrub_password(errstr, errstr_size, c->password);
     return classify(no, state);
 }
 
 /* ---- small helpers ------------------------------------------------------------------------- */
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    memcpy(p, s, n);
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "sqlflume: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return q;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 static void stmt_drop(struct my_stmt *s)
 {
@@ -260,30 +201,6 @@ static void stmt_drop(struct my_stmt *s)
     free(s->sql);
     s->stmt = NULL;
     s->sql = NULL;
-}
-
-/* Decode %XX escapes of a query-string value in place. */
-static void pct_decode(char *s)
-{
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        if (*r == '%' && r[1] && r[2]) {
-            char hex[3] = { r[1], r[2], 0 };
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end == '\0' && v > 0) {
-                *w++ = (char)v;
-                r += 2;
-                continue;
-            }
-        }
-        char ch = *r;
-        if (ch == '+') {
-            ch = ' ';
-        }
-        *w++ = ch;
-    }
-    *w = '\0';
 }
 
 static bool truthy(const char *v)
@@ -298,7 +215,7 @@ static void apply_query_options(MYSQL *my, const char *query)
     if (!query || !*query) {
         return;
     }
-    char *copy = xstrdup(query);
+    char *copy = sfc_xstrdup(query);
     char *save = NULL;
     for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(kv, '=');
@@ -306,7 +223,7 @@ static void apply_query_options(MYSQL *my, const char *query)
         if (eq) {
             *eq = '\0';
             val = eq + 1;
-            pct_decode(eq + 1);
+            sfc_pct_decode(eq + 1);
         }
         my_bool on = 1;
         if (strcasecmp(kv, "sslMode") == 0 || strcasecmp(kv, "ssl-mode") == 0 ||
@@ -336,7 +253,7 @@ static int
 my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
-    struct sf_conn *c = xcalloc(1, sizeof(*c));
+    struct sf_conn *c = sfc_xcalloc(1, sizeof(*c));
     int rc = SF_OK;
     if (url->socket) {
         snprintf(c->where, sizeof(c->where), "%s", url->socket);
@@ -347,11 +264,11 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
                  url->port ? url->port : 3306);
     }
     if (url->password) {
-        c->password = xstrdup(url->password);
+        c->password = sfc_xstrdup(url->password);
     }
     c->my = mysql_init(NULL);
     if (!c->my) {
-        set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory", c->where);
+        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory", c->where);
         rc = SF_ERR_NOMEM;
         goto out;
     }
@@ -374,9 +291,9 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
                             url->database, (unsigned int)(url->port > 0 ? url->port : 0),
                             url->socket, 0)) {
         unsigned int no_ = mysql_errno(c->my);
-        set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->where,
+        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->where,
                 mysql_error(c->my));
-        scrub_password(errstr, errstr_size, c->password);
+        sfc_scrub_password(errstr, errstr_size, c->password);
         rc = classify(no_, mysql_sqlstate(c->my));
         if (rc == SF_ERR_SQL) {
             rc = SF_ERR_CONN; /* e.g. an init command the server refused: treat as transient */
@@ -448,9 +365,9 @@ static void params_reserve(struct sf_conn *c, size_t n)
     if (n <= c->params_cap) {
         return;
     }
-    c->pbind = xrealloc(c->pbind, n * sizeof(*c->pbind));
-    c->pvals = xrealloc(c->pvals, n * sizeof(*c->pvals));
-    c->plens = xrealloc(c->plens, n * sizeof(*c->plens));
+    c->pbind = sfc_xrealloc(c->pbind, n * sizeof(*c->pbind));
+    c->pvals = sfc_xrealloc(c->pvals, n * sizeof(*c->pvals));
+    c->plens = sfc_xrealloc(c->plens, n * sizeof(*c->plens));
     c->params_cap = n;
 }
 
@@ -553,11 +470,11 @@ static int stmt_execute(struct sf_conn *c,
                 stmt_drop(s);
                 return rc;
             }
-            s->sql = xstrdup(sql);
+            s->sql = sfc_xstrdup(sql);
         }
         unsigned long want = mysql_stmt_param_count(s->stmt);
         if (want != nparams) {
-            set_err(errstr, errstr_size,
+            sfc_set_err(errstr, errstr_size,
                     "statement has %lu parameter placeholders but %zu values were given", want,
                     nparams);
             return SF_ERR_INVAL;
@@ -646,11 +563,11 @@ static void cols_reserve(struct sf_conn *c, size_t n)
     if (n <= c->cols_cap) {
         return;
     }
-    c->cols = xrealloc(c->cols, n * sizeof(*c->cols));
-    c->mc = xrealloc(c->mc, n * sizeof(*c->mc));
-    c->rbind = xrealloc(c->rbind, n * sizeof(*c->rbind));
-    c->vals = xrealloc(c->vals, n * sizeof(*c->vals));
-    c->lens = xrealloc(c->lens, n * sizeof(*c->lens));
+    c->cols = sfc_xrealloc(c->cols, n * sizeof(*c->cols));
+    c->mc = sfc_xrealloc(c->mc, n * sizeof(*c->mc));
+    c->rbind = sfc_xrealloc(c->rbind, n * sizeof(*c->rbind));
+    c->vals = sfc_xrealloc(c->vals, n * sizeof(*c->vals));
+    c->lens = sfc_xrealloc(c->lens, n * sizeof(*c->lens));
     for (size_t i = c->cols_cap; i < n; i++) {
         memset(&c->cols[i], 0, sizeof(c->cols[i]));
         memset(&c->mc[i], 0, sizeof(c->mc[i]));
@@ -699,7 +616,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
         const MYSQL_FIELD *f = &fields[i];
         struct my_col *m = &c->mc[i];
         MYSQL_BIND *b = &c->rbind[i];
-        c->cols[i].name = xstrdup(f->name ? f->name : "");
+        c->cols[i].name = sfc_xstrdup(f->name ? f->name : "");
         c->cols[i].type = column_class(f);
         c->ncols = i + 1;
         m->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
@@ -775,7 +692,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
                 want = MY_STR_MAX_INIT_CAP;
             }
             if (m->cap < want) {
-                m->buf = xrealloc(m->buf, want);
+                m->buf = sfc_xrealloc(m->buf, want);
                 m->cap = want;
             }
             b->buffer_type = MYSQL_TYPE_STRING;
@@ -1074,17 +991,6 @@ static size_t format_real(struct my_col *m)
 /* ---- query / fetch ----------------------------------------------------------------------------
  */
 
-static int check_idle(struct sf_conn *c, char *errstr, size_t errstr_size)
-{
-    if (c->running) {
-        set_err(errstr, errstr_size,
-                "a query is still running on mysql connection to %s (call query_end first)",
-                c->where);
-        return SF_ERR_STATE;
-    }
-    return SF_OK;
-}
-
 static int my_query(struct sf_conn *c,
                     const char *sql,
                     const struct sf_param *params,
@@ -1094,7 +1000,7 @@ static int my_query(struct sf_conn *c,
                     char *errstr,
                     size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -1142,7 +1048,7 @@ static int refetch_truncated(struct sf_conn *c, char *errstr, size_t errstr_size
         while (cap < need) {
             cap *= 2;
         }
-        m->buf = xrealloc(m->buf, cap);
+        m->buf = sfc_xrealloc(m->buf, cap);
         m->cap = cap;
         MYSQL_BIND b;
         memset(&b, 0, sizeof(b));
@@ -1261,7 +1167,7 @@ static int my_exec(struct sf_conn *c,
                    char *errstr,
                    size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -1327,7 +1233,7 @@ static int pk_lookup(struct sf_conn *c,
         if (strcmp(tname, table) == 0) {
             exact_found = true;
             if (col) {
-                exact = xrealloc(exact, (nexact + 1) * sizeof(*exact));
+                exact = sfc_xrealloc(exact, (nexact + 1) * sizeof(*exact));
                 exact[nexact++] = col;
                 col = NULL;
             }
@@ -1335,10 +1241,10 @@ static int pk_lookup(struct sf_conn *c,
             /* case-insensitive match (lower_case_table_names servers): first such table */
             other_found = true;
             if (!other_table) {
-                other_table = xstrdup(tname);
+                other_table = sfc_xstrdup(tname);
             }
             if (col) {
-                other = xrealloc(other, (nother + 1) * sizeof(*other));
+                other = sfc_xrealloc(other, (nother + 1) * sizeof(*other));
                 other[nother++] = col;
                 col = NULL;
             }
@@ -1379,21 +1285,18 @@ static int my_primary_key(struct sf_conn *c,
     *cols = NULL;
     *n = 0;
     if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
+        sfc_set_err(errstr, errstr_size, "empty table name");
         return SF_ERR_INVAL;
     }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     bool found = false;
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        rc = pk_lookup(c, schema, dot + 1, &found, cols, n, errstr, errstr_size);
+    char *schema;
+    const char *rest = sfc_split_schema(table, &schema);
+    if (rest) {
+        rc = pk_lookup(c, schema, rest, &found, cols, n, errstr, errstr_size);
         free(schema);
         if (rc != SF_OK || found) {
             return rc;
@@ -1405,7 +1308,7 @@ static int my_primary_key(struct sf_conn *c,
         return rc;
     }
     if (!found) {
-        set_err(errstr, errstr_size, "table \"%s\" does not exist on mysql at %s", table, c->where);
+        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on mysql at %s", table, c->where);
         return SF_ERR_NOTFOUND;
     }
     return SF_OK;
@@ -1452,11 +1355,8 @@ static int estimate_lookup(struct sf_conn *c,
     }
     struct sf_row row = { 0, NULL, NULL };
     while ((rc = my_fetch(c, &row, errstr, errstr_size)) == 1) {
-        if (*rows < 0 && row.ncols >= 1 && row.vals[0] && row.lens[0] > 0 && row.lens[0] < 32) {
-            char num[32];
-            memcpy(num, row.vals[0], row.lens[0]);
-            num[row.lens[0]] = '\0';
-            *rows = strtoll(num, NULL, 10);
+        if (*rows < 0) {
+            (void)sfc_row_count(&row, rows);
         }
     }
     my_query_end(c);
@@ -1471,21 +1371,18 @@ static int my_estimate_rows(struct sf_conn *c,
 {
     *rows = -1;
     if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
+        sfc_set_err(errstr, errstr_size, "empty table name");
         return SF_ERR_INVAL;
     }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     /* as my_primary_key: "schema.table" first, then the whole name in the current database */
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        rc = estimate_lookup(c, schema, dot + 1, rows, errstr, errstr_size);
+    char *schema;
+    const char *rest = sfc_split_schema(table, &schema);
+    if (rest) {
+        rc = estimate_lookup(c, schema, rest, rows, errstr, errstr_size);
         free(schema);
         if (rc != SF_OK || *rows >= 0) {
             return rc;

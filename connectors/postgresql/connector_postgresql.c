@@ -41,6 +41,7 @@
  * reconnects.
  */
 #include "postgresql_sql.h"
+#include "../common.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -123,56 +124,6 @@ struct sf_conn {
 
 /* ---- helpers ----------------------------------------------------------------------------------
  */
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    /* truncation is fine; the NOLINT is the analyzer misreading _FORTIFY_SOURCE's wrapper */
-    (void)vsnprintf(errstr, errstr_size, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
-    va_end(ap);
-}
-
-/* Replace every occurrence of the password in s by "***" (defensive: servers do not echo it).
- * Passwords shorter than 4 bytes are left alone: scrubbing them would mangle any message. */
-static void scrub_password(char *s, const char *password)
-{
-    if (!password || strlen(password) < 4) {
-        return;
-    }
-    size_t plen = strlen(password);
-    char *hit;
-    while ((hit = strstr(s, password)) != NULL) {
-        hit[0] = hit[1] = hit[2] = '*';
-        memmove(hit + 3, hit + plen, strlen(hit + plen) + 1);
-    }
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    memcpy(p, s, n);
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "sqlflume: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return q;
-}
 
 /*
  * libpq's messages, made one line: "connection to server at ... failed: " prefixes and
@@ -271,14 +222,14 @@ static int result_error(struct sf_conn *c,
     }
     bool bad = PQstatus(c->pg) == CONNECTION_BAD;
     if (state) {
-        set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what, c->where,
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what, c->where,
                 msg[0] ? msg : "unknown error", state);
     } else {
-        set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->where,
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->where,
                 msg[0] ? msg : (bad ? "connection lost" : "unknown error"));
     }
     if (errstr) {
-        scrub_password(errstr, c->password);
+        sfc_scrub_password(errstr, errstr_size, c->password);
     }
     return classify(state, bad);
 }
@@ -289,30 +240,6 @@ static void drain(PGconn *pg)
     while ((r = PQgetResult(pg)) != NULL) {
         PQclear(r);
     }
-}
-
-/* Decode %XX escapes of a query-string value in place. */
-static void pct_decode(char *s)
-{
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        if (*r == '%' && r[1] && r[2]) {
-            char hex[3] = { r[1], r[2], 0 };
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end == '\0' && v > 0) {
-                *w++ = (char)v;
-                r += 2;
-                continue;
-            }
-        }
-        char ch = *r;
-        if (ch == '+') {
-            ch = ' ';
-        }
-        *w++ = ch;
-    }
-    *w = '\0';
 }
 
 /* Append "-c name=value" to an options string, escaping spaces and backslashes as libpq wants. */
@@ -418,7 +345,7 @@ static void params_build(const struct sf_db_url *url, struct pg_params *p, bool 
 {
     memset(p, 0, sizeof(*p));
     p->opts = (struct sf_buf)SF_BUF_INIT;
-    p->query = url->query ? xstrdup(url->query) : NULL;
+    p->query = url->query ? sfc_xstrdup(url->query) : NULL;
     p->defs = PQconndefaults();
     struct kv_list *kv = &p->kv;
     const char *user_options = NULL;
@@ -451,7 +378,7 @@ static void params_build(const struct sf_db_url *url, struct pg_params *p, bool 
         if (eq) {
             *eq = '\0';
             val = eq + 1;
-            pct_decode(eq + 1);
+            sfc_pct_decode(eq + 1);
         }
         if (strcmp(q, "options") == 0) {
             user_options = val;
@@ -505,16 +432,16 @@ static int validate(const struct sf_db_url *url, bool warn, char *errstr, size_t
     int rc = SF_OK;
     PGconn *pg = PQconnectStartParams(p.kv.keys, p.kv.vals, 0);
     if (!pg) {
-        set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
+        sfc_set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
         rc = SF_ERR_NOMEM;
     } else if (PQstatus(pg) == CONNECTION_BAD && !strstr(PQerrorMessage(pg), PG_VALIDATE_HOST)) {
         /* libpq refused the parameters before trying the (impossible) socket */
         char msg[1024];
         clean_message(PQerrorMessage(pg), msg, sizeof(msg));
-        set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
+        sfc_set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
                 msg[0] ? msg : "unknown error");
         if (errstr) {
-            scrub_password(errstr, url->password);
+            sfc_scrub_password(errstr, errstr_size, url->password);
         }
         rc = SF_ERR_INVAL;
     }
@@ -539,7 +466,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     }
     struct sf_conn *c = calloc(1, sizeof(*c));
     if (!c) {
-        set_err(errstr, errstr_size, "could not connect to postgresql: out of memory");
+        sfc_set_err(errstr, errstr_size, "could not connect to postgresql: out of memory");
         return SF_ERR_NOMEM;
     }
     struct pg_params p;
@@ -548,13 +475,13 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
              url->host && strchr(url->host, ':') ? "[" : "", url->host ? url->host : "localhost",
              url->host && strchr(url->host, ':') ? "]" : "", url->port ? url->port : 5432);
     if (url->password) {
-        c->password = xstrdup(url->password);
+        c->password = sfc_xstrdup(url->password);
     }
     params_build(url, &p, true);
 
     c->pg = PQconnectdbParams(p.kv.keys, p.kv.vals, 0);
     if (!c->pg) {
-        set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
+        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
                 c->where);
         rc = SF_ERR_NOMEM;
         goto out;
@@ -562,10 +489,10 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char msg[1024];
         clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
-        set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->where,
+        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->where,
                 msg[0] ? msg : "unknown error");
         if (errstr) {
-            scrub_password(errstr, c->password);
+            sfc_scrub_password(errstr, errstr_size, c->password);
         }
         if (is_auth_failure(c->pg, msg)) {
             rc = SF_ERR_AUTH;
@@ -672,26 +599,15 @@ static enum sf_coltype oid_class(Oid oid)
     }
 }
 
-static int check_idle(struct sf_conn *c, char *errstr, size_t errstr_size)
-{
-    if (c->running) {
-        set_err(errstr, errstr_size,
-                "a query is still running on postgresql connection to %s (call query_end first)",
-                c->where);
-        return SF_ERR_STATE;
-    }
-    return SF_OK;
-}
-
 static void describe(struct sf_conn *c, const PGresult *res)
 {
     size_t n = (size_t)PQnfields(res);
     cols_free_names(c);
     if (n > c->cols_cap) {
-        c->cols = xrealloc(c->cols, n * sizeof(*c->cols));
-        c->pc = xrealloc(c->pc, n * sizeof(*c->pc));
-        c->vals = xrealloc(c->vals, n * sizeof(*c->vals));
-        c->lens = xrealloc(c->lens, n * sizeof(*c->lens));
+        c->cols = sfc_xrealloc(c->cols, n * sizeof(*c->cols));
+        c->pc = sfc_xrealloc(c->pc, n * sizeof(*c->pc));
+        c->vals = sfc_xrealloc(c->vals, n * sizeof(*c->vals));
+        c->lens = sfc_xrealloc(c->lens, n * sizeof(*c->lens));
         for (size_t i = c->cols_cap; i < n; i++) {
             memset(&c->cols[i], 0, sizeof(c->cols[i]));
             memset(&c->pc[i], 0, sizeof(c->pc[i]));
@@ -700,7 +616,7 @@ static void describe(struct sf_conn *c, const PGresult *res)
     }
     for (size_t i = 0; i < n; i++) {
         Oid oid = PQftype(res, (int)i);
-        c->cols[i].name = xstrdup(PQfname(res, (int)i));
+        c->cols[i].name = sfc_xstrdup(PQfname(res, (int)i));
         c->cols[i].type = oid_class(oid);
         c->pc[i].bytea = oid == OID_BYTEA;
         c->ncols = i + 1;
@@ -846,7 +762,7 @@ read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t
     memmove(c->asked, c->asked + 1, (size_t)c->fetches * sizeof(c->asked[0]));
     int rc = pipe_read(c, &c->res, what, errstr, errstr_size);
     if (rc == SF_OK && !c->res) {
-        set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
                 c->where);
         rc = SF_ERR_CONN;
     }
@@ -960,7 +876,7 @@ query_single(struct sf_conn *c, const char *sql, size_t nparams, char *errstr, s
     }
     if (!PQsetSingleRowMode(c->pg)) {
         drain(c->pg);
-        set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
+        sfc_set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
                 c->where);
         return SF_ERR_CONN;
     }
@@ -1001,14 +917,14 @@ static int pg_query(struct sf_conn *c,
                     char *errstr,
                     size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     *cols = NULL;
     *ncols = 0;
     if (nparams > c->params_cap) {
-        c->pvals = xrealloc(c->pvals, nparams * sizeof(*c->pvals));
+        c->pvals = sfc_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
         c->params_cap = nparams;
     }
     for (size_t i = 0; i < nparams; i++) {
@@ -1070,7 +986,7 @@ static size_t bytea_decode(struct pg_col *col, const char *v, size_t len)
         while (cap < len + 1) {
             cap *= 2;
         }
-        col->buf = xrealloc(col->buf, cap);
+        col->buf = sfc_xrealloc(col->buf, cap);
         col->cap = cap;
     }
     unsigned char *o = (unsigned char *)col->buf;
@@ -1213,7 +1129,7 @@ static int pg_exec(struct sf_conn *c,
                    char *errstr,
                    size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -1222,7 +1138,7 @@ static int pg_exec(struct sf_conn *c,
         res = PQexec(c->pg, sql); /* allows several statements (DDL scripts) */
     } else {
         if (nparams > c->params_cap) {
-            c->pvals = xrealloc(c->pvals, nparams * sizeof(*c->pvals));
+            c->pvals = sfc_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
             c->params_cap = nparams;
         }
         for (size_t i = 0; i < nparams; i++) {
@@ -1245,6 +1161,22 @@ static int pg_exec(struct sf_conn *c,
 }
 
 /* Key columns of the relation named by quoted (to_regclass syntax); *found = it exists. */
+/* Quote "schema.table" as "schema"."table" into q (see sfc_split_schema); false (q untouched)
+ * when the name has no such dot and is to be taken whole. */
+static bool quote_qualified(const char *table, struct sf_buf *q)
+{
+    char *schema;
+    const char *rest = sfc_split_schema(table, &schema);
+    if (!rest) {
+        return false;
+    }
+    pg_quote_ident(schema, q);
+    sf_buf_putc(q, '.');
+    pg_quote_ident(rest, q);
+    free(schema);
+    return true;
+}
+
 static int pk_lookup(struct sf_conn *c,
                      const char *quoted,
                      bool *found,
@@ -1276,7 +1208,7 @@ static int pk_lookup(struct sf_conn *c,
             if (!name) {
                 abort();
             }
-            names = xrealloc(names, (nn + 1) * sizeof(*names));
+            names = sfc_xrealloc(names, (nn + 1) * sizeof(*names));
             names[nn++] = name;
         }
     }
@@ -1302,25 +1234,16 @@ static int pg_primary_key(struct sf_conn *c,
     *cols = NULL;
     *n = 0;
     if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
+        sfc_set_err(errstr, errstr_size, "empty table name");
         return SF_ERR_INVAL;
     }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     bool found = false;
     struct sf_buf q = SF_BUF_INIT;
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        pg_quote_ident(schema, &q);
-        sf_buf_putc(&q, '.');
-        pg_quote_ident(dot + 1, &q);
-        free(schema);
+    if (quote_qualified(table, &q)) {
         rc = pk_lookup(c, q.data, &found, cols, n, errstr, errstr_size);
         if (rc != SF_OK || found) {
             goto out;
@@ -1334,7 +1257,7 @@ static int pg_primary_key(struct sf_conn *c,
     pg_quote_ident(table, &q);
     rc = pk_lookup(c, q.data, &found, cols, n, errstr, errstr_size);
     if (rc == SF_OK && !found) {
-        set_err(errstr, errstr_size, "table \"%s\" does not exist on postgresql at %s", table,
+        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on postgresql at %s", table,
                 c->where);
         rc = SF_ERR_NOTFOUND;
     }
@@ -1387,12 +1310,7 @@ static int estimate_lookup(struct sf_conn *c,
     struct sf_row row = { 0, NULL, NULL };
     while ((rc = pg_fetch(c, &row, errstr, errstr_size)) == 1) {
         *found = true;
-        if (row.ncols >= 1 && row.vals[0] && row.lens[0] > 0 && row.lens[0] < 32) {
-            char num[32];
-            memcpy(num, row.vals[0], row.lens[0]);
-            num[row.lens[0]] = '\0';
-            *rows = strtoll(num, NULL, 10);
-        }
+        (void)sfc_row_count(&row, rows);
     }
     pg_query_end(c);
     return rc < 0 ? rc : SF_OK;
@@ -1406,26 +1324,17 @@ static int pg_estimate_rows(struct sf_conn *c,
 {
     *rows = -1;
     if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
+        sfc_set_err(errstr, errstr_size, "empty table name");
         return SF_ERR_INVAL;
     }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     /* as pg_primary_key: "schema"."table" first, then the whole name as one identifier */
     bool found = false;
     struct sf_buf q = SF_BUF_INIT;
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        pg_quote_ident(schema, &q);
-        sf_buf_putc(&q, '.');
-        pg_quote_ident(dot + 1, &q);
-        free(schema);
+    if (quote_qualified(table, &q)) {
         rc = estimate_lookup(c, q.data, &found, rows, errstr, errstr_size);
     }
     if (rc == SF_OK && !found) {
