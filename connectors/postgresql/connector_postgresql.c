@@ -1233,11 +1233,7 @@ static int pg_primary_key(struct sf_conn *c,
 {
     *cols = NULL;
     *n = 0;
-    if (!table || !*table) {
-        sfc_set_err(errstr, errstr_size, "empty table name");
-        return SF_ERR_INVAL;
-    }
-    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
+    int rc = sfc_table_request(table, c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -1323,11 +1319,7 @@ static int pg_estimate_rows(struct sf_conn *c,
                             size_t errstr_size)
 {
     *rows = -1;
-    if (!table || !*table) {
-        sfc_set_err(errstr, errstr_size, "empty table name");
-        return SF_ERR_INVAL;
-    }
-    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
+    int rc = sfc_table_request(table, c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
