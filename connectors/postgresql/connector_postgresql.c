@@ -42,6 +42,8 @@
  */
 #include "postgresql_sql.h"
 #include "../common.h"
+#include "postgresql_params.h"
+#include "postgresql_types.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -56,46 +58,12 @@
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
-#define PG_CONNECT_TIMEOUT  "10"
 #define PG_FETCH_ROWS       1000 /* rows per FETCH */
 #define PG_FETCH_FIRST_ROWS 1    /* rows of a query's first FETCH: their size sizes the next */
 #define PG_FETCH_GROWTH     8    /* a FETCH asks for at most this many times the previous one */
 #define PG_FETCH_DEPTH      2    /* FETCHes kept in flight while a batch is handed out */
 #define PG_FETCH_BYTES      (8 * 1024 * 1024) /* fewer rows per FETCH when a batch is larger */
 #define PG_BUF_KEEP_CAP     1048576           /* bytea buffers grown beyond this are released */
-#define PG_MAX_CONN_PARAMS  64
-
-/* PostgreSQL type OIDs (pg_type.dat) */
-enum {
-    OID_BOOL = 16,
-    OID_BYTEA = 17,
-    OID_CHAR = 18,
-    OID_NAME = 19,
-    OID_INT8 = 20,
-    OID_INT2 = 21,
-    OID_INT4 = 23,
-    OID_TEXT = 25,
-    OID_OID = 26,
-    OID_XID = 28,
-    OID_CID = 29,
-    OID_FLOAT4 = 700,
-    OID_FLOAT8 = 701,
-    OID_BPCHAR = 1042,
-    OID_VARCHAR = 1043,
-    OID_DATE = 1082,
-    OID_TIME = 1083,
-    OID_TIMESTAMP = 1114,
-    OID_TIMESTAMPTZ = 1184,
-    OID_INTERVAL = 1186,
-    OID_TIMETZ = 1266,
-    OID_NUMERIC = 1700,
-};
-
-struct pg_col {
-    bool bytea;
-    char *buf; /* decoded bytea (owned) */
-    size_t cap;
-};
 
 struct sf_conn {
     PGconn *pg;
@@ -242,54 +210,8 @@ static void drain(PGconn *pg)
     }
 }
 
-/* Append "-c name=value" to an options string, escaping spaces and backslashes as libpq wants. */
-static void options_add(struct sf_buf *opts, const char *name, const char *value)
-{
-    sf_buf_printf(opts, " -c %s=", name);
-    for (const char *p = value; *p; p++) {
-        if (*p == ' ' || *p == '\\') {
-            sf_buf_putc(opts, '\\');
-        }
-        sf_buf_putc(opts, *p);
-    }
-}
-
 /* ---- connect / close ----------------------------------------------------------------------------
  */
-
-struct kv_list {
-    const char *keys[PG_MAX_CONN_PARAMS + 1];
-    const char *vals[PG_MAX_CONN_PARAMS + 1];
-    int n;
-};
-
-static void kv_add(struct kv_list *kv, const char *key, const char *val)
-{
-    if (!val) {
-        return;
-    }
-    for (int i = 0; i < kv->n; i++) { /* a later value replaces an earlier one */
-        if (strcmp(kv->keys[i], key) == 0) {
-            kv->vals[i] = val;
-            return;
-        }
-    }
-    if (kv->n < PG_MAX_CONN_PARAMS) {
-        kv->keys[kv->n] = key;
-        kv->vals[kv->n] = val;
-        kv->n++;
-    }
-}
-
-static bool is_libpq_keyword(const PQconninfoOption *defs, const char *key)
-{
-    for (const PQconninfoOption *o = defs; o && o->keyword; o++) {
-        if (strcmp(o->keyword, key) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
 
 /* Connection failure without a SQLSTATE: recognise authentication failures by libpq's text. */
 static bool is_auth_failure(PGconn *pg, const char *msg)
@@ -328,94 +250,6 @@ static void notice_to_log(void *arg, const char *message)
     SF_DEBUG("postgresql at %s: %s", c->where, msg);
 }
 
-/* The libpq keyword/value arrays of a URL; the arrays point into the other fields. */
-struct pg_params {
-    struct kv_list kv;
-    struct sf_buf opts;
-    char *query;
-    char port[16];
-    char appname[96]; /* "sqlflume pid N on HOST": names the session in pg_stat_activity (the
-                       * server keeps its first 63 bytes) */
-    PQconninfoOption *defs;
-};
-
-/* Fill p from url (host, port, database, user, password, sqlflume's fixed settings, then the URL
- * query parameters passed through to libpq); free with params_free. */
-static void params_build(const struct sf_db_url *url, struct pg_params *p, bool warn)
-{
-    memset(p, 0, sizeof(*p));
-    p->opts = (struct sf_buf)SF_BUF_INIT;
-    p->query = url->query ? sfc_xstrdup(url->query) : NULL;
-    p->defs = PQconndefaults();
-    struct kv_list *kv = &p->kv;
-    const char *user_options = NULL;
-    kv_add(kv, "host", url->host);
-    if (url->port > 0) {
-        snprintf(p->port, sizeof(p->port), "%d", url->port);
-        kv_add(kv, "port", p->port);
-    }
-    kv_add(kv, "dbname", url->database);
-    kv_add(kv, "user", url->user);
-    kv_add(kv, "password", url->password);
-    kv_add(kv, "connect_timeout", PG_CONNECT_TIMEOUT);
-    char host[48] = "";
-    if (gethostname(host, sizeof(host) - 1) != 0) {
-        snprintf(host, sizeof(host), "?");
-    }
-    snprintf(p->appname, sizeof(p->appname), "sqlflume pid %ld on %s", (long)getpid(), host);
-    kv_add(kv, "application_name", p->appname);
-    kv_add(kv, "keepalives_idle", "60");
-    kv_add(kv, "keepalives_interval", "10");
-    kv_add(kv, "keepalives_count", "6");
-    sf_buf_puts(&p->opts, PG_SESSION_OPTIONS);
-
-    /* URL query parameters pass through to libpq (sslmode, sslrootcert, target_session_attrs...) */
-    char *save = NULL;
-    for (char *q = p->query ? strtok_r(p->query, "&", &save) : NULL; q;
-         q = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(q, '=');
-        const char *val = "";
-        if (eq) {
-            *eq = '\0';
-            val = eq + 1;
-            sfc_pct_decode(eq + 1);
-        }
-        if (strcmp(q, "options") == 0) {
-            user_options = val;
-        } else if (strcmp(q, "ssl") == 0) { /* JDBC: ssl=true */
-            if (strcasecmp(val, "true") == 0) {
-                kv_add(kv, "sslmode", "require");
-            }
-        } else if (strcmp(q, "currentSchema") == 0) { /* JDBC */
-            options_add(&p->opts, "search_path", val);
-        } else if (strcmp(q, "client_encoding") == 0) {
-            if (warn) {
-                SF_WARN("postgresql connector always uses client_encoding UTF8, ignoring \"%s\"",
-                        val);
-            }
-        } else if (is_libpq_keyword(p->defs, q)) {
-            kv_add(kv, q, val);
-        } else if (warn) {
-            SF_WARN("postgresql connector ignores unknown URL parameter \"%s\"", q);
-        }
-    }
-    if (user_options) {
-        sf_buf_putc(&p->opts, ' ');
-        sf_buf_puts(&p->opts, user_options);
-    }
-    kv_add(kv, "options", p->opts.data);
-    kv_add(kv, "client_encoding", "UTF8");
-    kv->keys[kv->n] = NULL;
-    kv->vals[kv->n] = NULL;
-}
-
-static void params_free(struct pg_params *p)
-{
-    PQconninfoFree(p->defs);
-    sf_buf_free(&p->opts);
-    free(p->query);
-}
-
 /* A Unix socket directory that cannot exist: validation "connects" there, so libpq checks every
  * parameter (connectOptions2: sslmode, target_session_attrs, ...) but sends nothing anywhere.
  * PQconninfoParse would not do: it checks keywords only, not their values. */
@@ -424,9 +258,9 @@ static void params_free(struct pg_params *p)
 static int validate(const struct sf_db_url *url, bool warn, char *errstr, size_t errstr_size)
 {
     struct pg_params p;
-    params_build(url, &p, warn);
-    kv_add(&p.kv, "host", PG_VALIDATE_HOST);
-    kv_add(&p.kv, "hostaddr", ""); /* empty = unset for libpq */
+    pg_params_build(url, &p, warn);
+    pg_kv_add(&p.kv, "host", PG_VALIDATE_HOST);
+    pg_kv_add(&p.kv, "hostaddr", ""); /* empty = unset for libpq */
     p.kv.keys[p.kv.n] = NULL;
     p.kv.vals[p.kv.n] = NULL;
     int rc = SF_OK;
@@ -446,7 +280,7 @@ static int validate(const struct sf_db_url *url, bool warn, char *errstr, size_t
         rc = SF_ERR_INVAL;
     }
     PQfinish(pg);
-    params_free(&p);
+    pg_params_free(&p);
     return rc;
 }
 
@@ -477,7 +311,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     if (url->password) {
         c->password = sfc_xstrdup(url->password);
     }
-    params_build(url, &p, true);
+    pg_params_build(url, &p, true);
 
     c->pg = PQconnectdbParams(p.kv.keys, p.kv.vals, 0);
     if (!c->pg) {
@@ -508,7 +342,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     *out = c;
     c = NULL;
 out:
-    params_free(&p);
+    pg_params_free(&p);
     pg_close(c);
     return rc;
 }
@@ -562,43 +396,6 @@ static void pg_placeholder(int index, struct sf_buf *out)
 
 /* ---- query / fetch --------------------------------------------------------------------------- */
 
-static enum sf_coltype oid_class(Oid oid)
-{
-    switch (oid) {
-    case OID_INT2:
-    case OID_INT4:
-    case OID_INT8:
-    case OID_OID:
-    case OID_XID:
-    case OID_CID:
-        return SF_COL_INT;
-    case OID_FLOAT4:
-    case OID_FLOAT8:
-        return SF_COL_FLOAT;
-    case OID_NUMERIC:
-        return SF_COL_DECIMAL;
-    case OID_BOOL:
-        return SF_COL_BOOL;
-    case OID_TEXT:
-    case OID_VARCHAR:
-    case OID_BPCHAR:
-    case OID_NAME:
-    case OID_CHAR:
-        return SF_COL_TEXT;
-    case OID_BYTEA:
-        return SF_COL_BINARY;
-    case OID_DATE:
-    case OID_TIME:
-    case OID_TIMESTAMP:
-    case OID_TIMESTAMPTZ:
-    case OID_INTERVAL:
-    case OID_TIMETZ:
-        return SF_COL_TEMPORAL;
-    default:
-        return SF_COL_OTHER; /* json, jsonb, uuid, arrays, enums, geometry, money, bit... */
-    }
-}
-
 static void describe(struct sf_conn *c, const PGresult *res)
 {
     size_t n = (size_t)PQnfields(res);
@@ -617,7 +414,7 @@ static void describe(struct sf_conn *c, const PGresult *res)
     for (size_t i = 0; i < n; i++) {
         Oid oid = PQftype(res, (int)i);
         c->cols[i].name = sfc_xstrdup(PQfname(res, (int)i));
-        c->cols[i].type = oid_class(oid);
+        c->cols[i].type = pg_oid_class(oid);
         c->pc[i].bytea = oid == OID_BYTEA;
         c->ncols = i + 1;
     }
@@ -964,60 +761,6 @@ static int pg_query(struct sf_conn *c,
     return SF_OK;
 }
 
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Decode bytea text output (hex "\x..." or the old escape form) into col->buf. */
-static size_t bytea_decode(struct pg_col *col, const char *v, size_t len)
-{
-    if (col->cap < len / 2 + 1 || col->cap < len + 1) {
-        size_t cap = col->cap ? col->cap : 64;
-        while (cap < len + 1) {
-            cap *= 2;
-        }
-        col->buf = sfc_xrealloc(col->buf, cap);
-        col->cap = cap;
-    }
-    unsigned char *o = (unsigned char *)col->buf;
-    size_t n = 0;
-    if (len >= 2 && v[0] == '\\' && v[1] == 'x') {
-        for (size_t i = 2; i + 1 < len; i += 2) {
-            int hi = hexval((unsigned char)v[i]);
-            int lo = hexval((unsigned char)v[i + 1]);
-            if (hi < 0 || lo < 0) { /* cannot happen with server output; skip the pair */
-                continue;
-            }
-            o[n++] = (unsigned char)(hi << 4 | lo);
-        }
-        return n;
-    }
-    for (size_t i = 0; i < len; i++) { /* escape format: \\ and \ooo */
-        if (v[i] == '\\' && i + 1 < len && v[i + 1] == '\\') {
-            o[n++] = '\\';
-            i++;
-        } else if (v[i] == '\\' && i + 3 < len && v[i + 1] >= '0' && v[i + 1] <= '3') {
-            o[n++] =
-                (unsigned char)((v[i + 1] - '0') << 6 | (v[i + 2] - '0') << 3 | (v[i + 3] - '0'));
-            i += 3;
-        } else {
-            o[n++] = (unsigned char)v[i];
-        }
-    }
-    return n;
-}
-
-
 /* Hand out row r of the current batch. */
 static void fill_row(struct sf_conn *c, int r, struct sf_row *row)
 {
@@ -1032,7 +775,7 @@ static void fill_row(struct sf_conn *c, int r, struct sf_row *row)
         const char *v = PQgetvalue(res, r, col);
         size_t len = (size_t)PQgetlength(res, r, col);
         if (c->pc[i].bytea) {
-            c->lens[i] = bytea_decode(&c->pc[i], v, len);
+            c->lens[i] = pg_bytea_decode(&c->pc[i], v, len);
             c->vals[i] = c->pc[i].buf;
         } else {
             c->vals[i] = v;
