@@ -88,7 +88,10 @@ void sfc_pct_decode(char *s)
     *w = '\0';
 }
 
-int sfc_check_idle(bool running, const char *db, const char *where, char *errstr,
+int sfc_check_idle(bool running,
+                   const char *db,
+                   const char *where,
+                   char *errstr,
                    size_t errstr_size)
 {
     if (running) {
@@ -100,8 +103,12 @@ int sfc_check_idle(bool running, const char *db, const char *where, char *errstr
     return SF_OK;
 }
 
-int sfc_table_request(const char *table, bool running, const char *db, const char *where,
-                      char *errstr, size_t errstr_size)
+int sfc_table_request(const char *table,
+                      bool running,
+                      const char *db,
+                      const char *where,
+                      char *errstr,
+                      size_t errstr_size)
 {
     if (!table || !*table) {
         sfc_set_err(errstr, errstr_size, "empty table name");

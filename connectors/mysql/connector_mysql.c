@@ -148,7 +148,7 @@ stmt_error(struct sf_conn *c, MYSQL_STMT *stmt, const char *what, char *errstr, 
         state = mysql_sqlstate(c->my);
     }
     sfc_set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->where,
-            msg && *msg ? msg : "unknown error", no);
+                msg && *msg ? msg : "unknown error", no);
     sfc_scrub_password(errstr, errstr_size, c->password);
     return classify(no, state);
 }
@@ -230,7 +230,8 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     }
     c->my = mysql_init(NULL);
     if (!c->my) {
-        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory", c->where);
+        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory",
+                    c->where);
         rc = SF_ERR_NOMEM;
         goto out;
     }
@@ -254,7 +255,7 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
                             url->socket, 0)) {
         unsigned int no_ = mysql_errno(c->my);
         sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->where,
-                mysql_error(c->my));
+                    mysql_error(c->my));
         sfc_scrub_password(errstr, errstr_size, c->password);
         rc = classify(no_, mysql_sqlstate(c->my));
         if (rc == SF_ERR_SQL) {
@@ -437,8 +438,8 @@ static int stmt_execute(struct sf_conn *c,
         unsigned long want = mysql_stmt_param_count(s->stmt);
         if (want != nparams) {
             sfc_set_err(errstr, errstr_size,
-                    "statement has %lu parameter placeholders but %zu values were given", want,
-                    nparams);
+                        "statement has %lu parameter placeholders but %zu values were given", want,
+                        nparams);
             return SF_ERR_INVAL;
         }
         if (nparams > 0) {
@@ -987,7 +988,8 @@ static int my_primary_key(struct sf_conn *c,
         return rc;
     }
     if (!found) {
-        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on mysql at %s", table, c->where);
+        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on mysql at %s", table,
+                    c->where);
         return SF_ERR_NOTFOUND;
     }
     return SF_OK;

@@ -288,4 +288,3 @@ size_t my_format_real(struct my_col *m)
     }
     return format_gcvt(x, m->kind == MK_FLOAT, width, m->text);
 }
-

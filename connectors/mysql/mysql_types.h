@@ -11,8 +11,8 @@
 
 #include <mysql.h>
 
-#define MY_TEXT_CAP          352     /* formatted number/temporal: DBL_MAX with 30 decimals fits */
-#define MY_NOT_FIXED_DEC     31      /* decimals >= this: float/double without fixed scale */
+#define MY_TEXT_CAP      352 /* formatted number/temporal: DBL_MAX with 30 decimals fits */
+#define MY_NOT_FIXED_DEC 31  /* decimals >= this: float/double without fixed scale */
 
 /* How a result column is bound and turned into text. */
 enum my_kind {

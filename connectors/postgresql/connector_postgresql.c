@@ -191,10 +191,10 @@ static int result_error(struct sf_conn *c,
     bool bad = PQstatus(c->pg) == CONNECTION_BAD;
     if (state) {
         sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what, c->where,
-                msg[0] ? msg : "unknown error", state);
+                    msg[0] ? msg : "unknown error", state);
     } else {
         sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->where,
-                msg[0] ? msg : (bad ? "connection lost" : "unknown error"));
+                    msg[0] ? msg : (bad ? "connection lost" : "unknown error"));
     }
     if (errstr) {
         sfc_scrub_password(errstr, errstr_size, c->password);
@@ -273,7 +273,7 @@ static int validate(const struct sf_db_url *url, bool warn, char *errstr, size_t
         char msg[1024];
         clean_message(PQerrorMessage(pg), msg, sizeof(msg));
         sfc_set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
-                msg[0] ? msg : "unknown error");
+                    msg[0] ? msg : "unknown error");
         if (errstr) {
             sfc_scrub_password(errstr, errstr_size, url->password);
         }
@@ -316,7 +316,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     c->pg = PQconnectdbParams(p.kv.keys, p.kv.vals, 0);
     if (!c->pg) {
         sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
-                c->where);
+                    c->where);
         rc = SF_ERR_NOMEM;
         goto out;
     }
@@ -324,7 +324,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
         char msg[1024];
         clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
         sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->where,
-                msg[0] ? msg : "unknown error");
+                    msg[0] ? msg : "unknown error");
         if (errstr) {
             sfc_scrub_password(errstr, errstr_size, c->password);
         }
@@ -560,7 +560,7 @@ read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t
     int rc = pipe_read(c, &c->res, what, errstr, errstr_size);
     if (rc == SF_OK && !c->res) {
         sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
-                c->where);
+                    c->where);
         rc = SF_ERR_CONN;
     }
     return rc;
@@ -674,7 +674,7 @@ query_single(struct sf_conn *c, const char *sql, size_t nparams, char *errstr, s
     if (!PQsetSingleRowMode(c->pg)) {
         drain(c->pg);
         sfc_set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
-                c->where);
+                    c->where);
         return SF_ERR_CONN;
     }
     PGresult *res = PQgetResult(c->pg);
@@ -997,7 +997,7 @@ static int pg_primary_key(struct sf_conn *c,
     rc = pk_lookup(c, q.data, &found, cols, n, errstr, errstr_size);
     if (rc == SF_OK && !found) {
         sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on postgresql at %s", table,
-                c->where);
+                    c->where);
         rc = SF_ERR_NOTFOUND;
     }
 out:

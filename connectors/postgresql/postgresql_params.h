@@ -13,8 +13,8 @@
 #include "sqlflume/buf.h"
 #include "sqlflume/connector.h"
 
-#define PG_CONNECT_TIMEOUT  "10"
-#define PG_MAX_CONN_PARAMS  64
+#define PG_CONNECT_TIMEOUT "10"
+#define PG_MAX_CONN_PARAMS 64
 
 struct kv_list {
     const char *keys[PG_MAX_CONN_PARAMS + 1];
