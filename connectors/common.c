@@ -131,6 +131,15 @@ const char *sfc_split_schema(const char *table, char **schema)
     return dot + 1;
 }
 
+void sfc_cols_free_names(struct sf_column *cols, size_t *ncols)
+{
+    for (size_t i = 0; i < *ncols; i++) {
+        free(cols[i].name);
+        cols[i].name = NULL;
+    }
+    *ncols = 0;
+}
+
 bool sfc_row_count(const struct sf_row *row, long long *rows)
 {
     if (row->ncols >= 1 && row->vals[0] && row->lens[0] > 0 && row->lens[0] < 32) {

@@ -55,6 +55,10 @@ int sfc_table_request(const char *table,
  * Otherwise returns NULL and sets *schema to NULL: the name is to be taken whole. */
 const char *sfc_split_schema(const char *table, char **schema);
 
+/* Free the names of cols[0 .. *ncols) (setting them NULL) and set *ncols to 0; the array itself
+ * stays allocated for reuse. */
+void sfc_cols_free_names(struct sf_column *cols, size_t *ncols);
+
 /* Parse the row's first value as a row count into *rows (strtoll, base 10) when it is non-NULL
  * and 1 to 31 bytes long; returns whether it did. *rows is left alone otherwise. */
 bool sfc_row_count(const struct sf_row *row, long long *rows);

@@ -270,15 +270,6 @@ out:
     return rc;
 }
 
-static void cols_free_names(struct sf_conn *c)
-{
-    for (size_t i = 0; i < c->ncols; i++) {
-        free(c->cols[i].name);
-        c->cols[i].name = NULL;
-    }
-    c->ncols = 0;
-}
-
 static void my_query_end(struct sf_conn *c);
 
 static void my_close(struct sf_conn *c)
@@ -292,7 +283,7 @@ static void my_close(struct sf_conn *c)
     if (c->my) {
         mysql_close(c->my);
     }
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     for (size_t i = 0; i < c->cols_cap; i++) {
         free(c->mc[i].buf);
     }
@@ -564,7 +555,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
 {
     MYSQL_STMT *stmt = c->q.stmt;
     unsigned int n = mysql_stmt_field_count(stmt);
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     cols_reserve(c, n);
     if (n == 0) {
         return SF_OK;

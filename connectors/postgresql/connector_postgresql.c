@@ -349,15 +349,6 @@ out:
 
 static void pg_query_end(struct sf_conn *c);
 
-static void cols_free_names(struct sf_conn *c)
-{
-    for (size_t i = 0; i < c->ncols; i++) {
-        free(c->cols[i].name);
-        c->cols[i].name = NULL;
-    }
-    c->ncols = 0;
-}
-
 static void pg_close(struct sf_conn *c)
 {
     if (!c) {
@@ -367,7 +358,7 @@ static void pg_close(struct sf_conn *c)
     if (c->pg) {
         PQfinish(c->pg);
     }
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     for (size_t i = 0; i < c->cols_cap; i++) {
         free(c->pc[i].buf);
     }
@@ -396,10 +387,22 @@ static void pg_placeholder(int index, struct sf_buf *out)
 
 /* ---- query / fetch --------------------------------------------------------------------------- */
 
+/* Point c->pvals at the parameters' values (grown as needed; the values stay the caller's). */
+static void params_set(struct sf_conn *c, const struct sf_param *params, size_t nparams)
+{
+    if (nparams > c->params_cap) {
+        c->pvals = sfc_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
+        c->params_cap = nparams;
+    }
+    for (size_t i = 0; i < nparams; i++) {
+        c->pvals[i] = params[i].val;
+    }
+}
+
 static void describe(struct sf_conn *c, const PGresult *res)
 {
     size_t n = (size_t)PQnfields(res);
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     if (n > c->cols_cap) {
         c->cols = sfc_xrealloc(c->cols, n * sizeof(*c->cols));
         c->pc = sfc_xrealloc(c->pc, n * sizeof(*c->pc));
@@ -720,13 +723,7 @@ static int pg_query(struct sf_conn *c,
     }
     *cols = NULL;
     *ncols = 0;
-    if (nparams > c->params_cap) {
-        c->pvals = sfc_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
-        c->params_cap = nparams;
-    }
-    for (size_t i = 0; i < nparams; i++) {
-        c->pvals[i] = params[i].val;
-    }
+    params_set(c, params, nparams);
     c->own_block = false;
     if (!cursor_query(sql)) {
         rc = query_single(c, sql, nparams, errstr, errstr_size);
@@ -880,13 +877,7 @@ static int pg_exec(struct sf_conn *c,
     if (nparams == 0) {
         res = PQexec(c->pg, sql); /* allows several statements (DDL scripts) */
     } else {
-        if (nparams > c->params_cap) {
-            c->pvals = sfc_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
-            c->params_cap = nparams;
-        }
-        for (size_t i = 0; i < nparams; i++) {
-            c->pvals[i] = params[i].val;
-        }
+        params_set(c, params, nparams);
         res = PQexecParams(c->pg, sql, (int)nparams, NULL, c->pvals, NULL, NULL, 0);
     }
     switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
