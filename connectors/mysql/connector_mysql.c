@@ -14,6 +14,8 @@
  * runs fail with SF_ERR_STATE. After SF_ERR_CONN the caller closes and reconnects.
  */
 #include "mysql_sql.h"
+#include "../common.h"
+#include "mysql_types.h"
 
 #include <errno.h>
 #include <float.h>
@@ -39,45 +41,6 @@
 #define MY_STR_INIT_CAP      256     /* first buffer for a string column (grows on demand) */
 #define MY_STR_MAX_INIT_CAP  8192    /* never pre-allocate more than this per column */
 #define MY_BUF_KEEP_CAP      1048576 /* buffers grown beyond this are released at query end */
-#define MY_TEXT_CAP          352     /* formatted number/temporal: DBL_MAX with 30 decimals fits */
-#define MY_NOT_FIXED_DEC     31      /* decimals >= this: float/double without fixed scale */
-
-/* How a result column is bound and turned into text. */
-enum my_kind {
-    MK_STR,      /* bound as a string: the server's bytes as they are */
-    MK_INT8,     /* TINYINT */
-    MK_INT16,    /* SMALLINT, YEAR */
-    MK_INT32,    /* INT, MEDIUMINT */
-    MK_INT64,    /* BIGINT */
-    MK_FLOAT,    /* FLOAT */
-    MK_DOUBLE,   /* DOUBLE */
-    MK_DATE,     /* DATE */
-    MK_TIME,     /* TIME */
-    MK_DATETIME, /* DATETIME, TIMESTAMP */
-};
-
-struct my_col {
-    enum my_kind kind;
-    bool is_unsigned;
-    bool zerofill;
-    unsigned decimals; /* fractional digits (temporal) or fixed scale (float/double) */
-    unsigned width;    /* display width: zerofill padding, float format width */
-    char *buf;         /* MK_STR value buffer (owned) */
-    size_t cap;        /* bytes allocated in buf */
-    unsigned long len; /* value length reported by the library (full length on truncation) */
-    my_bool is_null;
-    my_bool error; /* truncation flag set by the library */
-    union {
-        signed char i8;
-        short i16;
-        int i32;
-        long long i64;
-        float f;
-        double d;
-        MYSQL_TIME t;
-    } num;
-    char text[MY_TEXT_CAP]; /* formatted non-string value */
-};
 
 /* One cached prepared statement and the SQL text it was prepared from. */
 struct my_stmt {
@@ -114,34 +77,6 @@ struct sf_conn {
 };
 
 /* ---- messages and error classes ---------------------------------------------------------- */
-
-/* Replace every occurrence of the password in s by "***" (defensive: servers do not echo it).
- * Passwords shorter than 4 bytes are left alone: scrubbing them would mangle any message. */
-static void scrub_password(char *s, size_t size, const char *password)
-{
-    if (!password || strlen(password) < 4 || size == 0) {
-        return;
-    }
-    size_t plen = strlen(password);
-    char *hit;
-    while ((hit = strstr(s, password)) != NULL) {
-        hit[0] = hit[1] = hit[2] = '*';
-        memmove(hit + 3, hit + plen, strlen(hit + plen) + 1);
-    }
-}
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    /* truncation is fine; the NOLINT is the analyzer misreading _FORTIFY_SOURCE's wrapper */
-    (void)vsnprintf(errstr, errstr_size, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
-    va_end(ap);
-}
 
 /* Map a MySQL error number / SQLSTATE to an sf_err class. */
 static int classify(unsigned int no, const char *sqlstate)
@@ -212,45 +147,13 @@ stmt_error(struct sf_conn *c, MYSQL_STMT *stmt, const char *what, char *errstr, 
         msg = mysql_error(c->my);
         state = mysql_sqlstate(c->my);
     }
-    set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->where,
-            msg && *msg ? msg : "unknown error", no);
-    scrub_password(errstr, errstr_size, c->password);
+    sfc_set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->where,
+                msg && *msg ? msg : "unknown error", no);
+    sfc_scrub_password(errstr, errstr_size, c->password);
     return classify(no, state);
 }
 
 /* ---- small helpers ------------------------------------------------------------------------- */
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    memcpy(p, s, n);
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "sqlflume: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return q;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 static void stmt_drop(struct my_stmt *s)
 {
@@ -260,30 +163,6 @@ static void stmt_drop(struct my_stmt *s)
     free(s->sql);
     s->stmt = NULL;
     s->sql = NULL;
-}
-
-/* Decode %XX escapes of a query-string value in place. */
-static void pct_decode(char *s)
-{
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        if (*r == '%' && r[1] && r[2]) {
-            char hex[3] = { r[1], r[2], 0 };
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end == '\0' && v > 0) {
-                *w++ = (char)v;
-                r += 2;
-                continue;
-            }
-        }
-        char ch = *r;
-        if (ch == '+') {
-            ch = ' ';
-        }
-        *w++ = ch;
-    }
-    *w = '\0';
 }
 
 static bool truthy(const char *v)
@@ -298,7 +177,7 @@ static void apply_query_options(MYSQL *my, const char *query)
     if (!query || !*query) {
         return;
     }
-    char *copy = xstrdup(query);
+    char *copy = sfc_xstrdup(query);
     char *save = NULL;
     for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(kv, '=');
@@ -306,7 +185,7 @@ static void apply_query_options(MYSQL *my, const char *query)
         if (eq) {
             *eq = '\0';
             val = eq + 1;
-            pct_decode(eq + 1);
+            sfc_pct_decode(eq + 1);
         }
         my_bool on = 1;
         if (strcasecmp(kv, "sslMode") == 0 || strcasecmp(kv, "ssl-mode") == 0 ||
@@ -336,7 +215,7 @@ static int
 my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
-    struct sf_conn *c = xcalloc(1, sizeof(*c));
+    struct sf_conn *c = sfc_xcalloc(1, sizeof(*c));
     int rc = SF_OK;
     if (url->socket) {
         snprintf(c->where, sizeof(c->where), "%s", url->socket);
@@ -347,11 +226,12 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
                  url->port ? url->port : 3306);
     }
     if (url->password) {
-        c->password = xstrdup(url->password);
+        c->password = sfc_xstrdup(url->password);
     }
     c->my = mysql_init(NULL);
     if (!c->my) {
-        set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory", c->where);
+        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory",
+                    c->where);
         rc = SF_ERR_NOMEM;
         goto out;
     }
@@ -374,9 +254,9 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
                             url->database, (unsigned int)(url->port > 0 ? url->port : 0),
                             url->socket, 0)) {
         unsigned int no_ = mysql_errno(c->my);
-        set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->where,
-                mysql_error(c->my));
-        scrub_password(errstr, errstr_size, c->password);
+        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->where,
+                    mysql_error(c->my));
+        sfc_scrub_password(errstr, errstr_size, c->password);
         rc = classify(no_, mysql_sqlstate(c->my));
         if (rc == SF_ERR_SQL) {
             rc = SF_ERR_CONN; /* e.g. an init command the server refused: treat as transient */
@@ -388,15 +268,6 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
 out:
     my_close(c);
     return rc;
-}
-
-static void cols_free_names(struct sf_conn *c)
-{
-    for (size_t i = 0; i < c->ncols; i++) {
-        free(c->cols[i].name);
-        c->cols[i].name = NULL;
-    }
-    c->ncols = 0;
 }
 
 static void my_query_end(struct sf_conn *c);
@@ -412,7 +283,7 @@ static void my_close(struct sf_conn *c)
     if (c->my) {
         mysql_close(c->my);
     }
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     for (size_t i = 0; i < c->cols_cap; i++) {
         free(c->mc[i].buf);
     }
@@ -448,9 +319,9 @@ static void params_reserve(struct sf_conn *c, size_t n)
     if (n <= c->params_cap) {
         return;
     }
-    c->pbind = xrealloc(c->pbind, n * sizeof(*c->pbind));
-    c->pvals = xrealloc(c->pvals, n * sizeof(*c->pvals));
-    c->plens = xrealloc(c->plens, n * sizeof(*c->plens));
+    c->pbind = sfc_xrealloc(c->pbind, n * sizeof(*c->pbind));
+    c->pvals = sfc_xrealloc(c->pvals, n * sizeof(*c->pvals));
+    c->plens = sfc_xrealloc(c->plens, n * sizeof(*c->plens));
     c->params_cap = n;
 }
 
@@ -553,13 +424,13 @@ static int stmt_execute(struct sf_conn *c,
                 stmt_drop(s);
                 return rc;
             }
-            s->sql = xstrdup(sql);
+            s->sql = sfc_xstrdup(sql);
         }
         unsigned long want = mysql_stmt_param_count(s->stmt);
         if (want != nparams) {
-            set_err(errstr, errstr_size,
-                    "statement has %lu parameter placeholders but %zu values were given", want,
-                    nparams);
+            sfc_set_err(errstr, errstr_size,
+                        "statement has %lu parameter placeholders but %zu values were given", want,
+                        nparams);
             return SF_ERR_INVAL;
         }
         if (nparams > 0) {
@@ -646,11 +517,11 @@ static void cols_reserve(struct sf_conn *c, size_t n)
     if (n <= c->cols_cap) {
         return;
     }
-    c->cols = xrealloc(c->cols, n * sizeof(*c->cols));
-    c->mc = xrealloc(c->mc, n * sizeof(*c->mc));
-    c->rbind = xrealloc(c->rbind, n * sizeof(*c->rbind));
-    c->vals = xrealloc(c->vals, n * sizeof(*c->vals));
-    c->lens = xrealloc(c->lens, n * sizeof(*c->lens));
+    c->cols = sfc_xrealloc(c->cols, n * sizeof(*c->cols));
+    c->mc = sfc_xrealloc(c->mc, n * sizeof(*c->mc));
+    c->rbind = sfc_xrealloc(c->rbind, n * sizeof(*c->rbind));
+    c->vals = sfc_xrealloc(c->vals, n * sizeof(*c->vals));
+    c->lens = sfc_xrealloc(c->lens, n * sizeof(*c->lens));
     for (size_t i = c->cols_cap; i < n; i++) {
         memset(&c->cols[i], 0, sizeof(c->cols[i]));
         memset(&c->mc[i], 0, sizeof(c->mc[i]));
@@ -684,7 +555,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
 {
     MYSQL_STMT *stmt = c->q.stmt;
     unsigned int n = mysql_stmt_field_count(stmt);
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     cols_reserve(c, n);
     if (n == 0) {
         return SF_OK;
@@ -699,7 +570,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
         const MYSQL_FIELD *f = &fields[i];
         struct my_col *m = &c->mc[i];
         MYSQL_BIND *b = &c->rbind[i];
-        c->cols[i].name = xstrdup(f->name ? f->name : "");
+        c->cols[i].name = sfc_xstrdup(f->name ? f->name : "");
         c->cols[i].type = column_class(f);
         c->ncols = i + 1;
         m->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
@@ -775,7 +646,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
                 want = MY_STR_MAX_INIT_CAP;
             }
             if (m->cap < want) {
-                m->buf = xrealloc(m->buf, want);
+                m->buf = sfc_xrealloc(m->buf, want);
                 m->cap = want;
             }
             b->buffer_type = MYSQL_TYPE_STRING;
@@ -792,298 +663,8 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
     return SF_OK;
 }
 
-/* ---- value formatting (the hot path) -----------------------------------------------------------
- */
-
-/* Write the decimal digits of v ending at end; return the start. */
-static char *utoa_rev(char *end, unsigned long long v)
-{
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return end;
-}
-
-/* Format an integer into m->text; returns the length, sets *start. */
-static size_t
-fmt_int(struct my_col *m, long long sv, unsigned long long uv, bool neg, const char **start)
-{
-    char *end = m->text + MY_TEXT_CAP;
-    char *p = utoa_rev(end, neg ? uv : (unsigned long long)sv);
-    if (m->zerofill) {
-        char *want = end - (m->width < 64 ? m->width : 64);
-        while (p > want) {
-            *--p = '0';
-        }
-    }
-    if (neg) {
-        *--p = '-';
-    }
-    *start = p;
-    return (size_t)(end - p);
-}
-
-static size_t format_integer(struct my_col *m, const char **start)
-{
-    long long v;
-    switch (m->kind) {
-    case MK_INT8:
-        v = m->is_unsigned ? (long long)(unsigned char)m->num.i8 : m->num.i8;
-        break;
-    case MK_INT16:
-        v = m->is_unsigned ? (long long)(unsigned short)m->num.i16 : m->num.i16;
-        break;
-    case MK_INT32:
-        v = m->is_unsigned ? (long long)(unsigned int)m->num.i32 : m->num.i32;
-        break;
-    default:
-        if (m->is_unsigned) {
-            unsigned long long u;
-            memcpy(&u, &m->num.i64, sizeof(u));
-            char *end = m->text + MY_TEXT_CAP;
-            char *p = utoa_rev(end, u);
-            if (m->zerofill) {
-                char *want = end - (m->width < 64 ? m->width : 64);
-                while (p > want) {
-                    *--p = '0';
-                }
-            }
-            *start = p;
-            return (size_t)(end - p);
-        }
-        v = m->num.i64;
-        break;
-    }
-    if (v < 0) {
-        return fmt_int(m, 0, 0ULL - (unsigned long long)v, true, start);
-    }
-    return fmt_int(m, v, 0, false, start);
-}
-
-static char *put2(char *p, unsigned v)
-{
-    p[0] = (char)('0' + (v / 10) % 10);
-    p[1] = (char)('0' + v % 10);
-    return p + 2;
-}
-
-static char *put4(char *p, unsigned v)
-{
-    p[0] = (char)('0' + (v / 1000) % 10);
-    p[1] = (char)('0' + (v / 100) % 10);
-    p[2] = (char)('0' + (v / 10) % 10);
-    p[3] = (char)('0' + v % 10);
-    return p + 4;
-}
-
-/* ".ffffff" cut to the column's fractional digits (as the server shows them). */
-static char *put_frac(char *p, unsigned long usec, unsigned decimals)
-{
-    unsigned digits = decimals;
-    if (decimals > 6) { /* scale not known (expression): show microseconds when present */
-        digits = usec ? 6 : 0;
-    }
-    if (digits == 0) {
-        return p;
-    }
-    char six[6];
-    unsigned long v = usec % 1000000;
-    for (int i = 5; i >= 0; i--) {
-        six[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    *p++ = '.';
-    memcpy(p, six, digits);
-    return p + digits;
-}
-
-static size_t format_temporal(struct my_col *m)
-{
-    const MYSQL_TIME *t = &m->num.t;
-    char *p = m->text;
-    if (m->kind == MK_TIME) {
-        if (t->neg) {
-            *p++ = '-';
-        }
-        unsigned hours = t->hour; /* the library folds days into hours */
-        if (hours >= 100) {
-            char tmp[16];
-            char *s = utoa_rev(tmp + sizeof(tmp), hours);
-            size_t n = (size_t)(tmp + sizeof(tmp) - s);
-            memcpy(p, s, n);
-            p += n;
-        } else {
-            p = put2(p, hours);
-        }
-        *p++ = ':';
-        p = put2(p, t->minute);
-        *p++ = ':';
-        p = put2(p, t->second);
-        p = put_frac(p, t->second_part, m->decimals);
-        return (size_t)(p - m->text);
-    }
-    p = put4(p, t->year);
-    *p++ = '-';
-    p = put2(p, t->month);
-    *p++ = '-';
-    p = put2(p, t->day);
-    if (m->kind == MK_DATE) {
-        return (size_t)(p - m->text);
-    }
-    *p++ = ' ';
-    p = put2(p, t->hour);
-    *p++ = ':';
-    p = put2(p, t->minute);
-    *p++ = ':';
-    p = put2(p, t->second);
-    p = put_frac(p, t->second_part, m->decimals);
-    return (size_t)(p - m->text);
-}
-
-/*
- * Significant digits of x (no trailing zeros) rounded to at most maxdigits, shortest that reads
- * back as the same double when shortest is set. Returns the digit count and *decpt (the position
- * of the decimal point relative to the first digit, as dtoa reports it).
- */
-static int float_digits(double x, int maxdigits, bool shortest, char *digits, int *decpt)
-{
-    char tmp[40];
-    int p = shortest ? (maxdigits < 15 ? maxdigits : 15) : maxdigits;
-    for (;; p++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, x);
-        if (!shortest || p >= maxdigits || strtod(tmp, NULL) == x) {
-            break;
-        }
-    }
-    /* tmp: "d.ddde[+-]XX" (x >= 0 here) */
-    int n = 0;
-    const char *s = tmp;
-    for (; *s && *s != 'e'; s++) {
-        if (*s != '.') {
-            digits[n++] = *s;
-        }
-    }
-    int exp10 = (int)strtol(s + 1, NULL, 10);
-    while (n > 1 && digits[n - 1] == '0') {
-        n--;
-    }
-    *decpt = exp10 + 1;
-    return n;
-}
-
-/*
- * The server's text form of a FLOAT/DOUBLE without a fixed scale: MariaDB's my_gcvt() (dtoa mode
- * 4, 'f' or 'e' format by the same rules), with width = the column's display width.
- */
-static size_t format_gcvt(double x, bool is_float, int width, char *out)
-{
-    char *dst = out;
-    if (x == 0) { /* my_gcvt prints "0" for -0 too; the sign is kept here */
-        if (signbit(x)) {
-            memcpy(dst, "-0", 2);
-            return 2;
-        }
-        *dst++ = '0';
-        return 1;
-    }
-    if (x < 0) {
-        *dst++ = '-';
-        x = -x;
-        width--;
-    }
-    char digits[32];
-    int decpt;
-    int maxd = is_float ? (width < FLT_DIG ? width : FLT_DIG) : (width < 17 ? width : 17);
-    if (maxd < 1) {
-        maxd = 1;
-    }
-    int len = float_digits(x, maxd, true, digits, &decpt);
-    int exp_len = 1 + (decpt >= 101 || decpt <= -99) + (decpt >= 11 || decpt <= -9);
-    bool have_space = (decpt <= 0                   ? len - decpt + 2
-                       : (decpt > 0 && decpt < len) ? len + 1
-                                                    : decpt) <= width;
-    bool force_e = decpt <= 0 && width <= 2 - decpt && width >= 3 + exp_len;
-    const int max_decpt_f = DBL_DIG; /* MAX_DECPT_FOR_F_FORMAT */
-    if ((have_space ||
-         (decpt <= width && (decpt >= -1 || (decpt == -2 && (len > 1 || !force_e))) && !force_e)) &&
-        (!have_space || (decpt >= -max_decpt_f + 1 && (decpt <= max_decpt_f || len > decpt)))) {
-        /* 'f' format; the digits always fit the widths used here */
-        if (decpt <= 0) {
-            *dst++ = '0';
-            *dst++ = '.';
-            for (int i = decpt; i < 0; i++) {
-                *dst++ = '0';
-            }
-            memcpy(dst, digits, (size_t)len);
-            dst += len;
-        } else {
-            for (int i = 0; i < len; i++) {
-                *dst++ = digits[i];
-                if (i + 1 == decpt && i + 1 < len) {
-                    *dst++ = '.';
-                }
-            }
-            for (int i = len; i < decpt; i++) {
-                *dst++ = '0';
-            }
-        }
-    } else {
-        /* 'e' format: d.ddde[-]X */
-        int e = decpt - 1;
-        *dst++ = digits[0];
-        if (len > 1) {
-            *dst++ = '.';
-            memcpy(dst, digits + 1, (size_t)len - 1);
-            dst += len - 1;
-        }
-        *dst++ = 'e';
-        if (e < 0) {
-            *dst++ = '-';
-            e = -e;
-        }
-        char tmp[8];
-        char *s = utoa_rev(tmp + sizeof(tmp), (unsigned long long)e);
-        size_t n = (size_t)(tmp + sizeof(tmp) - s);
-        memcpy(dst, s, n);
-        dst += n;
-    }
-    return (size_t)(dst - out);
-}
-
-static size_t format_real(struct my_col *m)
-{
-    double x = m->kind == MK_FLOAT ? (double)m->num.f : m->num.d;
-    if (!isfinite(x)) { /* MySQL cannot store these; be safe anyway */
-        return (size_t)snprintf(m->text, MY_TEXT_CAP, "%s",
-                                isnan(x) ? "NaN"
-                                : x < 0  ? "-Infinity"
-                                         : "Infinity");
-    }
-    if (m->decimals < MY_NOT_FIXED_DEC) { /* FLOAT(M,D) / DOUBLE(M,D): fixed scale */
-        int n = snprintf(m->text, MY_TEXT_CAP, "%.*f", (int)m->decimals, x);
-        return n < 0 ? 0 : (size_t)n >= MY_TEXT_CAP ? MY_TEXT_CAP - 1 : (size_t)n;
-    }
-    int width = (int)m->width;
-    if (width < 12 || width > 64) {
-        width = m->kind == MK_FLOAT ? 12 : 22;
-    }
-    return format_gcvt(x, m->kind == MK_FLOAT, width, m->text);
-}
-
 /* ---- query / fetch ----------------------------------------------------------------------------
  */
-
-static int check_idle(struct sf_conn *c, char *errstr, size_t errstr_size)
-{
-    if (c->running) {
-        set_err(errstr, errstr_size,
-                "a query is still running on mysql connection to %s (call query_end first)",
-                c->where);
-        return SF_ERR_STATE;
-    }
-    return SF_OK;
-}
 
 static int my_query(struct sf_conn *c,
                     const char *sql,
@@ -1094,7 +675,7 @@ static int my_query(struct sf_conn *c,
                     char *errstr,
                     size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -1142,7 +723,7 @@ static int refetch_truncated(struct sf_conn *c, char *errstr, size_t errstr_size
         while (cap < need) {
             cap *= 2;
         }
-        m->buf = xrealloc(m->buf, cap);
+        m->buf = sfc_xrealloc(m->buf, cap);
         m->cap = cap;
         MYSQL_BIND b;
         memset(&b, 0, sizeof(b));
@@ -1210,17 +791,17 @@ static int my_fetch(struct sf_conn *c, struct sf_row *row, char *errstr, size_t 
         case MK_INT16:
         case MK_INT32:
         case MK_INT64:
-            c->lens[i] = format_integer(m, &c->vals[i]);
+            c->lens[i] = my_format_integer(m, &c->vals[i]);
             break;
         case MK_FLOAT:
         case MK_DOUBLE:
-            c->lens[i] = format_real(m);
+            c->lens[i] = my_format_real(m);
             c->vals[i] = m->text;
             break;
         case MK_DATE:
         case MK_TIME:
         case MK_DATETIME:
-            c->lens[i] = format_temporal(m);
+            c->lens[i] = my_format_temporal(m);
             c->vals[i] = m->text;
             break;
         }
@@ -1261,7 +842,7 @@ static int my_exec(struct sf_conn *c,
                    char *errstr,
                    size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -1327,7 +908,7 @@ static int pk_lookup(struct sf_conn *c,
         if (strcmp(tname, table) == 0) {
             exact_found = true;
             if (col) {
-                exact = xrealloc(exact, (nexact + 1) * sizeof(*exact));
+                exact = sfc_xrealloc(exact, (nexact + 1) * sizeof(*exact));
                 exact[nexact++] = col;
                 col = NULL;
             }
@@ -1335,10 +916,10 @@ static int pk_lookup(struct sf_conn *c,
             /* case-insensitive match (lower_case_table_names servers): first such table */
             other_found = true;
             if (!other_table) {
-                other_table = xstrdup(tname);
+                other_table = sfc_xstrdup(tname);
             }
             if (col) {
-                other = xrealloc(other, (nother + 1) * sizeof(*other));
+                other = sfc_xrealloc(other, (nother + 1) * sizeof(*other));
                 other[nother++] = col;
                 col = NULL;
             }
@@ -1378,22 +959,15 @@ static int my_primary_key(struct sf_conn *c,
 {
     *cols = NULL;
     *n = 0;
-    if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
-        return SF_ERR_INVAL;
-    }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_table_request(table, c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     bool found = false;
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        rc = pk_lookup(c, schema, dot + 1, &found, cols, n, errstr, errstr_size);
+    char *schema;
+    const char *rest = sfc_split_schema(table, &schema);
+    if (rest) {
+        rc = pk_lookup(c, schema, rest, &found, cols, n, errstr, errstr_size);
         free(schema);
         if (rc != SF_OK || found) {
             return rc;
@@ -1405,7 +979,8 @@ static int my_primary_key(struct sf_conn *c,
         return rc;
     }
     if (!found) {
-        set_err(errstr, errstr_size, "table \"%s\" does not exist on mysql at %s", table, c->where);
+        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on mysql at %s", table,
+                    c->where);
         return SF_ERR_NOTFOUND;
     }
     return SF_OK;
@@ -1452,11 +1027,8 @@ static int estimate_lookup(struct sf_conn *c,
     }
     struct sf_row row = { 0, NULL, NULL };
     while ((rc = my_fetch(c, &row, errstr, errstr_size)) == 1) {
-        if (*rows < 0 && row.ncols >= 1 && row.vals[0] && row.lens[0] > 0 && row.lens[0] < 32) {
-            char num[32];
-            memcpy(num, row.vals[0], row.lens[0]);
-            num[row.lens[0]] = '\0';
-            *rows = strtoll(num, NULL, 10);
+        if (*rows < 0) {
+            (void)sfc_row_count(&row, rows);
         }
     }
     my_query_end(c);
@@ -1470,22 +1042,15 @@ static int my_estimate_rows(struct sf_conn *c,
                             size_t errstr_size)
 {
     *rows = -1;
-    if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
-        return SF_ERR_INVAL;
-    }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_table_request(table, c->running, "mysql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     /* as my_primary_key: "schema.table" first, then the whole name in the current database */
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        rc = estimate_lookup(c, schema, dot + 1, rows, errstr, errstr_size);
+    char *schema;
+    const char *rest = sfc_split_schema(table, &schema);
+    if (rest) {
+        rc = estimate_lookup(c, schema, rest, rows, errstr, errstr_size);
         free(schema);
         if (rc != SF_OK || *rows >= 0) {
             return rc;

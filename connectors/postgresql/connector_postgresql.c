@@ -41,6 +41,9 @@
  * reconnects.
  */
 #include "postgresql_sql.h"
+#include "../common.h"
+#include "postgresql_params.h"
+#include "postgresql_types.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -55,46 +58,12 @@
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
-#define PG_CONNECT_TIMEOUT  "10"
 #define PG_FETCH_ROWS       1000 /* rows per FETCH */
 #define PG_FETCH_FIRST_ROWS 1    /* rows of a query's first FETCH: their size sizes the next */
 #define PG_FETCH_GROWTH     8    /* a FETCH asks for at most this many times the previous one */
 #define PG_FETCH_DEPTH      2    /* FETCHes kept in flight while a batch is handed out */
 #define PG_FETCH_BYTES      (8 * 1024 * 1024) /* fewer rows per FETCH when a batch is larger */
 #define PG_BUF_KEEP_CAP     1048576           /* bytea buffers grown beyond this are released */
-#define PG_MAX_CONN_PARAMS  64
-
-/* PostgreSQL type OIDs (pg_type.dat) */
-enum {
-    OID_BOOL = 16,
-    OID_BYTEA = 17,
-    OID_CHAR = 18,
-    OID_NAME = 19,
-    OID_INT8 = 20,
-    OID_INT2 = 21,
-    OID_INT4 = 23,
-    OID_TEXT = 25,
-    OID_OID = 26,
-    OID_XID = 28,
-    OID_CID = 29,
-    OID_FLOAT4 = 700,
-    OID_FLOAT8 = 701,
-    OID_BPCHAR = 1042,
-    OID_VARCHAR = 1043,
-    OID_DATE = 1082,
-    OID_TIME = 1083,
-    OID_TIMESTAMP = 1114,
-    OID_TIMESTAMPTZ = 1184,
-    OID_INTERVAL = 1186,
-    OID_TIMETZ = 1266,
-    OID_NUMERIC = 1700,
-};
-
-struct pg_col {
-    bool bytea;
-    char *buf; /* decoded bytea (owned) */
-    size_t cap;
-};
 
 struct sf_conn {
     PGconn *pg;
@@ -123,56 +92,6 @@ struct sf_conn {
 
 /* ---- helpers ----------------------------------------------------------------------------------
  */
-
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    /* truncation is fine; the NOLINT is the analyzer misreading _FORTIFY_SOURCE's wrapper */
-    (void)vsnprintf(errstr, errstr_size, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
-    va_end(ap);
-}
-
-/* Replace every occurrence of the password in s by "***" (defensive: servers do not echo it).
- * Passwords shorter than 4 bytes are left alone: scrubbing them would mangle any message. */
-static void scrub_password(char *s, const char *password)
-{
-    if (!password || strlen(password) < 4) {
-        return;
-    }
-    size_t plen = strlen(password);
-    char *hit;
-    while ((hit = strstr(s, password)) != NULL) {
-        hit[0] = hit[1] = hit[2] = '*';
-        memmove(hit + 3, hit + plen, strlen(hit + plen) + 1);
-    }
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    memcpy(p, s, n);
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "sqlflume: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return q;
-}
 
 /*
  * libpq's messages, made one line: "connection to server at ... failed: " prefixes and
@@ -271,14 +190,14 @@ static int result_error(struct sf_conn *c,
     }
     bool bad = PQstatus(c->pg) == CONNECTION_BAD;
     if (state) {
-        set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what, c->where,
-                msg[0] ? msg : "unknown error", state);
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what, c->where,
+                    msg[0] ? msg : "unknown error", state);
     } else {
-        set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->where,
-                msg[0] ? msg : (bad ? "connection lost" : "unknown error"));
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->where,
+                    msg[0] ? msg : (bad ? "connection lost" : "unknown error"));
     }
     if (errstr) {
-        scrub_password(errstr, c->password);
+        sfc_scrub_password(errstr, errstr_size, c->password);
     }
     return classify(state, bad);
 }
@@ -291,78 +210,8 @@ static void drain(PGconn *pg)
     }
 }
 
-/* Decode %XX escapes of a query-string value in place. */
-static void pct_decode(char *s)
-{
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        if (*r == '%' && r[1] && r[2]) {
-            char hex[3] = { r[1], r[2], 0 };
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end == '\0' && v > 0) {
-                *w++ = (char)v;
-                r += 2;
-                continue;
-            }
-        }
-        char ch = *r;
-        if (ch == '+') {
-            ch = ' ';
-        }
-        *w++ = ch;
-    }
-    *w = '\0';
-}
-
-/* Append "-c name=value" to an options string, escaping spaces and backslashes as libpq wants. */
-static void options_add(struct sf_buf *opts, const char *name, const char *value)
-{
-    sf_buf_printf(opts, " -c %s=", name);
-    for (const char *p = value; *p; p++) {
-        if (*p == ' ' || *p == '\\') {
-            sf_buf_putc(opts, '\\');
-        }
-        sf_buf_putc(opts, *p);
-    }
-}
-
 /* ---- connect / close ----------------------------------------------------------------------------
  */
-
-struct kv_list {
-    const char *keys[PG_MAX_CONN_PARAMS + 1];
-    const char *vals[PG_MAX_CONN_PARAMS + 1];
-    int n;
-};
-
-static void kv_add(struct kv_list *kv, const char *key, const char *val)
-{
-    if (!val) {
-        return;
-    }
-    for (int i = 0; i < kv->n; i++) { /* a later value replaces an earlier one */
-        if (strcmp(kv->keys[i], key) == 0) {
-            kv->vals[i] = val;
-            return;
-        }
-    }
-    if (kv->n < PG_MAX_CONN_PARAMS) {
-        kv->keys[kv->n] = key;
-        kv->vals[kv->n] = val;
-        kv->n++;
-    }
-}
-
-static bool is_libpq_keyword(const PQconninfoOption *defs, const char *key)
-{
-    for (const PQconninfoOption *o = defs; o && o->keyword; o++) {
-        if (strcmp(o->keyword, key) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
 
 /* Connection failure without a SQLSTATE: recognise authentication failures by libpq's text. */
 static bool is_auth_failure(PGconn *pg, const char *msg)
@@ -401,94 +250,6 @@ static void notice_to_log(void *arg, const char *message)
     SF_DEBUG("postgresql at %s: %s", c->where, msg);
 }
 
-/* The libpq keyword/value arrays of a URL; the arrays point into the other fields. */
-struct pg_params {
-    struct kv_list kv;
-    struct sf_buf opts;
-    char *query;
-    char port[16];
-    char appname[96]; /* "sqlflume pid N on HOST": names the session in pg_stat_activity (the
-                       * server keeps its first 63 bytes) */
-    PQconninfoOption *defs;
-};
-
-/* Fill p from url (host, port, database, user, password, sqlflume's fixed settings, then the URL
- * query parameters passed through to libpq); free with params_free. */
-static void params_build(const struct sf_db_url *url, struct pg_params *p, bool warn)
-{
-    memset(p, 0, sizeof(*p));
-    p->opts = (struct sf_buf)SF_BUF_INIT;
-    p->query = url->query ? xstrdup(url->query) : NULL;
-    p->defs = PQconndefaults();
-    struct kv_list *kv = &p->kv;
-    const char *user_options = NULL;
-    kv_add(kv, "host", url->host);
-    if (url->port > 0) {
-        snprintf(p->port, sizeof(p->port), "%d", url->port);
-        kv_add(kv, "port", p->port);
-    }
-    kv_add(kv, "dbname", url->database);
-    kv_add(kv, "user", url->user);
-    kv_add(kv, "password", url->password);
-    kv_add(kv, "connect_timeout", PG_CONNECT_TIMEOUT);
-    char host[48] = "";
-    if (gethostname(host, sizeof(host) - 1) != 0) {
-        snprintf(host, sizeof(host), "?");
-    }
-    snprintf(p->appname, sizeof(p->appname), "sqlflume pid %ld on %s", (long)getpid(), host);
-    kv_add(kv, "application_name", p->appname);
-    kv_add(kv, "keepalives_idle", "60");
-    kv_add(kv, "keepalives_interval", "10");
-    kv_add(kv, "keepalives_count", "6");
-    sf_buf_puts(&p->opts, PG_SESSION_OPTIONS);
-
-    /* URL query parameters pass through to libpq (sslmode, sslrootcert, target_session_attrs...) */
-    char *save = NULL;
-    for (char *q = p->query ? strtok_r(p->query, "&", &save) : NULL; q;
-         q = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(q, '=');
-        const char *val = "";
-        if (eq) {
-            *eq = '\0';
-            val = eq + 1;
-            pct_decode(eq + 1);
-        }
-        if (strcmp(q, "options") == 0) {
-            user_options = val;
-        } else if (strcmp(q, "ssl") == 0) { /* JDBC: ssl=true */
-            if (strcasecmp(val, "true") == 0) {
-                kv_add(kv, "sslmode", "require");
-            }
-        } else if (strcmp(q, "currentSchema") == 0) { /* JDBC */
-            options_add(&p->opts, "search_path", val);
-        } else if (strcmp(q, "client_encoding") == 0) {
-            if (warn) {
-                SF_WARN("postgresql connector always uses client_encoding UTF8, ignoring \"%s\"",
-                        val);
-            }
-        } else if (is_libpq_keyword(p->defs, q)) {
-            kv_add(kv, q, val);
-        } else if (warn) {
-            SF_WARN("postgresql connector ignores unknown URL parameter \"%s\"", q);
-        }
-    }
-    if (user_options) {
-        sf_buf_putc(&p->opts, ' ');
-        sf_buf_puts(&p->opts, user_options);
-    }
-    kv_add(kv, "options", p->opts.data);
-    kv_add(kv, "client_encoding", "UTF8");
-    kv->keys[kv->n] = NULL;
-    kv->vals[kv->n] = NULL;
-}
-
-static void params_free(struct pg_params *p)
-{
-    PQconninfoFree(p->defs);
-    sf_buf_free(&p->opts);
-    free(p->query);
-}
-
 /* A Unix socket directory that cannot exist: validation "connects" there, so libpq checks every
  * parameter (connectOptions2: sslmode, target_session_attrs, ...) but sends nothing anywhere.
  * PQconninfoParse would not do: it checks keywords only, not their values. */
@@ -497,29 +258,29 @@ static void params_free(struct pg_params *p)
 static int validate(const struct sf_db_url *url, bool warn, char *errstr, size_t errstr_size)
 {
     struct pg_params p;
-    params_build(url, &p, warn);
-    kv_add(&p.kv, "host", PG_VALIDATE_HOST);
-    kv_add(&p.kv, "hostaddr", ""); /* empty = unset for libpq */
+    pg_params_build(url, &p, warn);
+    pg_kv_add(&p.kv, "host", PG_VALIDATE_HOST);
+    pg_kv_add(&p.kv, "hostaddr", ""); /* empty = unset for libpq */
     p.kv.keys[p.kv.n] = NULL;
     p.kv.vals[p.kv.n] = NULL;
     int rc = SF_OK;
     PGconn *pg = PQconnectStartParams(p.kv.keys, p.kv.vals, 0);
     if (!pg) {
-        set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
+        sfc_set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
         rc = SF_ERR_NOMEM;
     } else if (PQstatus(pg) == CONNECTION_BAD && !strstr(PQerrorMessage(pg), PG_VALIDATE_HOST)) {
         /* libpq refused the parameters before trying the (impossible) socket */
         char msg[1024];
         clean_message(PQerrorMessage(pg), msg, sizeof(msg));
-        set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
-                msg[0] ? msg : "unknown error");
+        sfc_set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
+                    msg[0] ? msg : "unknown error");
         if (errstr) {
-            scrub_password(errstr, url->password);
+            sfc_scrub_password(errstr, errstr_size, url->password);
         }
         rc = SF_ERR_INVAL;
     }
     PQfinish(pg);
-    params_free(&p);
+    pg_params_free(&p);
     return rc;
 }
 
@@ -539,7 +300,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     }
     struct sf_conn *c = calloc(1, sizeof(*c));
     if (!c) {
-        set_err(errstr, errstr_size, "could not connect to postgresql: out of memory");
+        sfc_set_err(errstr, errstr_size, "could not connect to postgresql: out of memory");
         return SF_ERR_NOMEM;
     }
     struct pg_params p;
@@ -548,24 +309,24 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
              url->host && strchr(url->host, ':') ? "[" : "", url->host ? url->host : "localhost",
              url->host && strchr(url->host, ':') ? "]" : "", url->port ? url->port : 5432);
     if (url->password) {
-        c->password = xstrdup(url->password);
+        c->password = sfc_xstrdup(url->password);
     }
-    params_build(url, &p, true);
+    pg_params_build(url, &p, true);
 
     c->pg = PQconnectdbParams(p.kv.keys, p.kv.vals, 0);
     if (!c->pg) {
-        set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
-                c->where);
+        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
+                    c->where);
         rc = SF_ERR_NOMEM;
         goto out;
     }
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char msg[1024];
         clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
-        set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->where,
-                msg[0] ? msg : "unknown error");
+        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->where,
+                    msg[0] ? msg : "unknown error");
         if (errstr) {
-            scrub_password(errstr, c->password);
+            sfc_scrub_password(errstr, errstr_size, c->password);
         }
         if (is_auth_failure(c->pg, msg)) {
             rc = SF_ERR_AUTH;
@@ -581,21 +342,12 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     *out = c;
     c = NULL;
 out:
-    params_free(&p);
+    pg_params_free(&p);
     pg_close(c);
     return rc;
 }
 
 static void pg_query_end(struct sf_conn *c);
-
-static void cols_free_names(struct sf_conn *c)
-{
-    for (size_t i = 0; i < c->ncols; i++) {
-        free(c->cols[i].name);
-        c->cols[i].name = NULL;
-    }
-    c->ncols = 0;
-}
 
 static void pg_close(struct sf_conn *c)
 {
@@ -606,7 +358,7 @@ static void pg_close(struct sf_conn *c)
     if (c->pg) {
         PQfinish(c->pg);
     }
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     for (size_t i = 0; i < c->cols_cap; i++) {
         free(c->pc[i].buf);
     }
@@ -635,63 +387,27 @@ static void pg_placeholder(int index, struct sf_buf *out)
 
 /* ---- query / fetch --------------------------------------------------------------------------- */
 
-static enum sf_coltype oid_class(Oid oid)
+/* Point c->pvals at the parameters' values (grown as needed; the values stay the caller's). */
+static void params_set(struct sf_conn *c, const struct sf_param *params, size_t nparams)
 {
-    switch (oid) {
-    case OID_INT2:
-    case OID_INT4:
-    case OID_INT8:
-    case OID_OID:
-    case OID_XID:
-    case OID_CID:
-        return SF_COL_INT;
-    case OID_FLOAT4:
-    case OID_FLOAT8:
-        return SF_COL_FLOAT;
-    case OID_NUMERIC:
-        return SF_COL_DECIMAL;
-    case OID_BOOL:
-        return SF_COL_BOOL;
-    case OID_TEXT:
-    case OID_VARCHAR:
-    case OID_BPCHAR:
-    case OID_NAME:
-    case OID_CHAR:
-        return SF_COL_TEXT;
-    case OID_BYTEA:
-        return SF_COL_BINARY;
-    case OID_DATE:
-    case OID_TIME:
-    case OID_TIMESTAMP:
-    case OID_TIMESTAMPTZ:
-    case OID_INTERVAL:
-    case OID_TIMETZ:
-        return SF_COL_TEMPORAL;
-    default:
-        return SF_COL_OTHER; /* json, jsonb, uuid, arrays, enums, geometry, money, bit... */
+    if (nparams > c->params_cap) {
+        c->pvals = sfc_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
+        c->params_cap = nparams;
     }
-}
-
-static int check_idle(struct sf_conn *c, char *errstr, size_t errstr_size)
-{
-    if (c->running) {
-        set_err(errstr, errstr_size,
-                "a query is still running on postgresql connection to %s (call query_end first)",
-                c->where);
-        return SF_ERR_STATE;
+    for (size_t i = 0; i < nparams; i++) {
+        c->pvals[i] = params[i].val;
     }
-    return SF_OK;
 }
 
 static void describe(struct sf_conn *c, const PGresult *res)
 {
     size_t n = (size_t)PQnfields(res);
-    cols_free_names(c);
+    sfc_cols_free_names(c->cols, &c->ncols);
     if (n > c->cols_cap) {
-        c->cols = xrealloc(c->cols, n * sizeof(*c->cols));
-        c->pc = xrealloc(c->pc, n * sizeof(*c->pc));
-        c->vals = xrealloc(c->vals, n * sizeof(*c->vals));
-        c->lens = xrealloc(c->lens, n * sizeof(*c->lens));
+        c->cols = sfc_xrealloc(c->cols, n * sizeof(*c->cols));
+        c->pc = sfc_xrealloc(c->pc, n * sizeof(*c->pc));
+        c->vals = sfc_xrealloc(c->vals, n * sizeof(*c->vals));
+        c->lens = sfc_xrealloc(c->lens, n * sizeof(*c->lens));
         for (size_t i = c->cols_cap; i < n; i++) {
             memset(&c->cols[i], 0, sizeof(c->cols[i]));
             memset(&c->pc[i], 0, sizeof(c->pc[i]));
@@ -700,8 +416,8 @@ static void describe(struct sf_conn *c, const PGresult *res)
     }
     for (size_t i = 0; i < n; i++) {
         Oid oid = PQftype(res, (int)i);
-        c->cols[i].name = xstrdup(PQfname(res, (int)i));
-        c->cols[i].type = oid_class(oid);
+        c->cols[i].name = sfc_xstrdup(PQfname(res, (int)i));
+        c->cols[i].type = pg_oid_class(oid);
         c->pc[i].bytea = oid == OID_BYTEA;
         c->ncols = i + 1;
     }
@@ -846,8 +562,8 @@ read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t
     memmove(c->asked, c->asked + 1, (size_t)c->fetches * sizeof(c->asked[0]));
     int rc = pipe_read(c, &c->res, what, errstr, errstr_size);
     if (rc == SF_OK && !c->res) {
-        set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
-                c->where);
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
+                    c->where);
         rc = SF_ERR_CONN;
     }
     return rc;
@@ -960,8 +676,8 @@ query_single(struct sf_conn *c, const char *sql, size_t nparams, char *errstr, s
     }
     if (!PQsetSingleRowMode(c->pg)) {
         drain(c->pg);
-        set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
-                c->where);
+        sfc_set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
+                    c->where);
         return SF_ERR_CONN;
     }
     PGresult *res = PQgetResult(c->pg);
@@ -1001,19 +717,13 @@ static int pg_query(struct sf_conn *c,
                     char *errstr,
                     size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     *cols = NULL;
     *ncols = 0;
-    if (nparams > c->params_cap) {
-        c->pvals = xrealloc(c->pvals, nparams * sizeof(*c->pvals));
-        c->params_cap = nparams;
-    }
-    for (size_t i = 0; i < nparams; i++) {
-        c->pvals[i] = params[i].val;
-    }
+    params_set(c, params, nparams);
     c->own_block = false;
     if (!cursor_query(sql)) {
         rc = query_single(c, sql, nparams, errstr, errstr_size);
@@ -1048,60 +758,6 @@ static int pg_query(struct sf_conn *c,
     return SF_OK;
 }
 
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Decode bytea text output (hex "\x..." or the old escape form) into col->buf. */
-static size_t bytea_decode(struct pg_col *col, const char *v, size_t len)
-{
-    if (col->cap < len / 2 + 1 || col->cap < len + 1) {
-        size_t cap = col->cap ? col->cap : 64;
-        while (cap < len + 1) {
-            cap *= 2;
-        }
-        col->buf = xrealloc(col->buf, cap);
-        col->cap = cap;
-    }
-    unsigned char *o = (unsigned char *)col->buf;
-    size_t n = 0;
-    if (len >= 2 && v[0] == '\\' && v[1] == 'x') {
-        for (size_t i = 2; i + 1 < len; i += 2) {
-            int hi = hexval((unsigned char)v[i]);
-            int lo = hexval((unsigned char)v[i + 1]);
-            if (hi < 0 || lo < 0) { /* cannot happen with server output; skip the pair */
-                continue;
-            }
-            o[n++] = (unsigned char)(hi << 4 | lo);
-        }
-        return n;
-    }
-    for (size_t i = 0; i < len; i++) { /* escape format: \\ and \ooo */
-        if (v[i] == '\\' && i + 1 < len && v[i + 1] == '\\') {
-            o[n++] = '\\';
-            i++;
-        } else if (v[i] == '\\' && i + 3 < len && v[i + 1] >= '0' && v[i + 1] <= '3') {
-            o[n++] =
-                (unsigned char)((v[i + 1] - '0') << 6 | (v[i + 2] - '0') << 3 | (v[i + 3] - '0'));
-            i += 3;
-        } else {
-            o[n++] = (unsigned char)v[i];
-        }
-    }
-    return n;
-}
-
-
 /* Hand out row r of the current batch. */
 static void fill_row(struct sf_conn *c, int r, struct sf_row *row)
 {
@@ -1116,7 +772,7 @@ static void fill_row(struct sf_conn *c, int r, struct sf_row *row)
         const char *v = PQgetvalue(res, r, col);
         size_t len = (size_t)PQgetlength(res, r, col);
         if (c->pc[i].bytea) {
-            c->lens[i] = bytea_decode(&c->pc[i], v, len);
+            c->lens[i] = pg_bytea_decode(&c->pc[i], v, len);
             c->vals[i] = c->pc[i].buf;
         } else {
             c->vals[i] = v;
@@ -1213,7 +869,7 @@ static int pg_exec(struct sf_conn *c,
                    char *errstr,
                    size_t errstr_size)
 {
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -1221,13 +877,7 @@ static int pg_exec(struct sf_conn *c,
     if (nparams == 0) {
         res = PQexec(c->pg, sql); /* allows several statements (DDL scripts) */
     } else {
-        if (nparams > c->params_cap) {
-            c->pvals = xrealloc(c->pvals, nparams * sizeof(*c->pvals));
-            c->params_cap = nparams;
-        }
-        for (size_t i = 0; i < nparams; i++) {
-            c->pvals[i] = params[i].val;
-        }
+        params_set(c, params, nparams);
         res = PQexecParams(c->pg, sql, (int)nparams, NULL, c->pvals, NULL, NULL, 0);
     }
     switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
@@ -1245,6 +895,22 @@ static int pg_exec(struct sf_conn *c,
 }
 
 /* Key columns of the relation named by quoted (to_regclass syntax); *found = it exists. */
+/* Quote "schema.table" as "schema"."table" into q (see sfc_split_schema); false (q untouched)
+ * when the name has no such dot and is to be taken whole. */
+static bool quote_qualified(const char *table, struct sf_buf *q)
+{
+    char *schema;
+    const char *rest = sfc_split_schema(table, &schema);
+    if (!rest) {
+        return false;
+    }
+    pg_quote_ident(schema, q);
+    sf_buf_putc(q, '.');
+    pg_quote_ident(rest, q);
+    free(schema);
+    return true;
+}
+
 static int pk_lookup(struct sf_conn *c,
                      const char *quoted,
                      bool *found,
@@ -1276,7 +942,7 @@ static int pk_lookup(struct sf_conn *c,
             if (!name) {
                 abort();
             }
-            names = xrealloc(names, (nn + 1) * sizeof(*names));
+            names = sfc_xrealloc(names, (nn + 1) * sizeof(*names));
             names[nn++] = name;
         }
     }
@@ -1301,26 +967,13 @@ static int pg_primary_key(struct sf_conn *c,
 {
     *cols = NULL;
     *n = 0;
-    if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
-        return SF_ERR_INVAL;
-    }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_table_request(table, c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     bool found = false;
     struct sf_buf q = SF_BUF_INIT;
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        pg_quote_ident(schema, &q);
-        sf_buf_putc(&q, '.');
-        pg_quote_ident(dot + 1, &q);
-        free(schema);
+    if (quote_qualified(table, &q)) {
         rc = pk_lookup(c, q.data, &found, cols, n, errstr, errstr_size);
         if (rc != SF_OK || found) {
             goto out;
@@ -1334,8 +987,8 @@ static int pg_primary_key(struct sf_conn *c,
     pg_quote_ident(table, &q);
     rc = pk_lookup(c, q.data, &found, cols, n, errstr, errstr_size);
     if (rc == SF_OK && !found) {
-        set_err(errstr, errstr_size, "table \"%s\" does not exist on postgresql at %s", table,
-                c->where);
+        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on postgresql at %s", table,
+                    c->where);
         rc = SF_ERR_NOTFOUND;
     }
 out:
@@ -1387,12 +1040,7 @@ static int estimate_lookup(struct sf_conn *c,
     struct sf_row row = { 0, NULL, NULL };
     while ((rc = pg_fetch(c, &row, errstr, errstr_size)) == 1) {
         *found = true;
-        if (row.ncols >= 1 && row.vals[0] && row.lens[0] > 0 && row.lens[0] < 32) {
-            char num[32];
-            memcpy(num, row.vals[0], row.lens[0]);
-            num[row.lens[0]] = '\0';
-            *rows = strtoll(num, NULL, 10);
-        }
+        (void)sfc_row_count(&row, rows);
     }
     pg_query_end(c);
     return rc < 0 ? rc : SF_OK;
@@ -1405,27 +1053,14 @@ static int pg_estimate_rows(struct sf_conn *c,
                             size_t errstr_size)
 {
     *rows = -1;
-    if (!table || !*table) {
-        set_err(errstr, errstr_size, "empty table name");
-        return SF_ERR_INVAL;
-    }
-    int rc = check_idle(c, errstr, errstr_size);
+    int rc = sfc_table_request(table, c->running, "postgresql", c->where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
     /* as pg_primary_key: "schema"."table" first, then the whole name as one identifier */
     bool found = false;
     struct sf_buf q = SF_BUF_INIT;
-    const char *dot = strchr(table, '.');
-    if (dot && dot != table && dot[1]) {
-        char *schema = strndup(table, (size_t)(dot - table));
-        if (!schema) {
-            abort();
-        }
-        pg_quote_ident(schema, &q);
-        sf_buf_putc(&q, '.');
-        pg_quote_ident(dot + 1, &q);
-        free(schema);
+    if (quote_qualified(table, &q)) {
         rc = estimate_lookup(c, q.data, &found, rows, errstr, errstr_size);
     }
     if (rc == SF_OK && !found) {

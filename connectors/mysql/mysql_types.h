@@ -1,0 +1,67 @@
+/*
+ * MySQL/MariaDB connector, result values: how a bound result column is held (struct my_col) and
+ * the formatting of integers, floats and temporal values bound in their binary form into the
+ * exact text the server's text protocol would show. Internal to connectors/mysql.
+ */
+#ifndef SQLFLUME_MYSQL_TYPES_H
+#define SQLFLUME_MYSQL_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mysql.h>
+
+#define MY_TEXT_CAP      352 /* formatted number/temporal: DBL_MAX with 30 decimals fits */
+#define MY_NOT_FIXED_DEC 31  /* decimals >= this: float/double without fixed scale */
+
+/* How a result column is bound and turned into text. */
+enum my_kind {
+    MK_STR,      /* bound as a string: the server's bytes as they are */
+    MK_INT8,     /* TINYINT */
+    MK_INT16,    /* SMALLINT, YEAR */
+    MK_INT32,    /* INT, MEDIUMINT */
+    MK_INT64,    /* BIGINT */
+    MK_FLOAT,    /* FLOAT */
+    MK_DOUBLE,   /* DOUBLE */
+    MK_DATE,     /* DATE */
+    MK_TIME,     /* TIME */
+    MK_DATETIME, /* DATETIME, TIMESTAMP */
+};
+
+struct my_col {
+    enum my_kind kind;
+    bool is_unsigned;
+    bool zerofill;
+    unsigned decimals; /* fractional digits (temporal) or fixed scale (float/double) */
+    unsigned width;    /* display width: zerofill padding, float format width */
+    char *buf;         /* MK_STR value buffer (owned) */
+    size_t cap;        /* bytes allocated in buf */
+    unsigned long len; /* value length reported by the library (full length on truncation) */
+    my_bool is_null;
+    my_bool error; /* truncation flag set by the library */
+    union {
+        signed char i8;
+        short i16;
+        int i32;
+        long long i64;
+        float f;
+        double d;
+        MYSQL_TIME t;
+    } num;
+    char text[MY_TEXT_CAP]; /* formatted non-string value */
+};
+
+/* Format m's bound integer (MK_INT8..MK_INT64, signedness and ZEROFILL width from m) into
+ * m->text; *start gets the first byte of the text (it ends at the end of m->text). Returns the
+ * length. Never fails. */
+size_t my_format_integer(struct my_col *m, const char **start);
+
+/* Format m's bound MYSQL_TIME (MK_DATE, MK_TIME, MK_DATETIME, m->decimals fractional digits)
+ * into m->text from its start; returns the length. Never fails. */
+size_t my_format_temporal(struct my_col *m);
+
+/* Format m's bound FLOAT or DOUBLE (fixed scale when m->decimals < MY_NOT_FIXED_DEC, else the
+ * server's shortest round-trip form) into m->text from its start; returns the length. */
+size_t my_format_real(struct my_col *m);
+
+#endif
