@@ -8,7 +8,7 @@
  * last line of that kind. Thread-safe. */
 bool kf_rate_allow(struct kafka_ctx *ctx, int key, unsigned *suppressed)
 {
-    long long now = kf_mono_ms();
+    long long now = sf_mono_ms();
     bool ok = false;
     pthread_mutex_lock(&ctx->rate_mu);
     struct rate_slot *slot = NULL, *oldest = &ctx->rate[0];

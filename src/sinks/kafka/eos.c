@@ -32,8 +32,8 @@ static void eos_abort(struct sf_sink *snk)
         eos_reset(snk);
         return;
     }
-    long long deadline = kf_mono_ms() + ABORT_WAIT_MS;
-    while (!kf_all_reported(ctx) && kf_mono_ms() < deadline) {
+    long long deadline = sf_mono_ms() + ABORT_WAIT_MS;
+    while (!kf_all_reported(ctx) && sf_mono_ms() < deadline) {
         rd_kafka_poll(ctx->rk, 100);
     }
     if (!kf_all_reported(ctx)) {
@@ -455,8 +455,8 @@ void kf_eos_stop(struct sf_sink *snk)
     }
     if (ctx->rk && ctx->ring_count > 0 && !kf_all_reported(ctx)) {
         rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        long long deadline = kf_mono_ms() + PURGE_WAIT_MS;
-        while (!kf_all_reported(ctx) && kf_mono_ms() < deadline) {
+        long long deadline = sf_mono_ms() + PURGE_WAIT_MS;
+        while (!kf_all_reported(ctx) && sf_mono_ms() < deadline) {
             rd_kafka_poll(ctx->rk, 100);
         }
     }

@@ -83,6 +83,7 @@
 #define SF_SINKS_KAFKA_INT_H
 #include "sqlflume/agent.h"
 #include "sqlflume/avro_event.h"
+#include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/offset.h"
@@ -338,8 +339,6 @@ struct kafka_ctx {
 /* Functions shared by the files of the Kafka sink (src/sinks/kafka/), by the file defining them. */
 
 /* kafka_sink.c */
-long long kf_mono_ms(void);
-long long kf_mono_us(void);
 
 /* config.c */
 bool kf_rate_allow(struct kafka_ctx *ctx, int key, unsigned *suppressed);

@@ -97,19 +97,7 @@ static const struct sf_option kafka_options[] = {
     { 0 },
 };
 
-long long kf_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-long long kf_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 
 static enum sf_status kafka_process(struct sf_sink *snk)
@@ -222,9 +210,9 @@ static void kafka_stop(struct sf_sink *snk)
     if (ctx->txn_id) {
         kf_eos_stop(snk);
     } else if (ctx->rk) {
-        long long deadline = kf_mono_ms() + ctx->flush_timeout_ms;
+        long long deadline = sf_mono_ms() + ctx->flush_timeout_ms;
         kf_settle(snk);
-        while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && kf_mono_ms() < deadline &&
+        while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && sf_mono_ms() < deadline &&
                !(ctx->dead &&
                  (kf_batch_stuck(kf_ring_at(ctx, 0)) || (kf_ring_at(ctx, 0)->seq >= ctx->dead_seq &&
                                                          kf_ring_at(ctx, 0)->pending == 0)))) {
@@ -249,8 +237,8 @@ static void kafka_stop(struct sf_sink *snk)
                         SF_SINK_ARGS(snk), ctx->ring_count, events, ctx->flush_timeout_ms);
             }
             rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-            deadline = kf_mono_ms() + PURGE_WAIT_MS;
-            while (!kf_all_reported(ctx) && kf_mono_ms() < deadline) {
+            deadline = sf_mono_ms() + PURGE_WAIT_MS;
+            while (!kf_all_reported(ctx) && sf_mono_ms() < deadline) {
                 rd_kafka_poll(ctx->rk, 100);
             }
             /* commit what was delivered in order before the first failure */

@@ -86,7 +86,7 @@ int kf_positions_read(struct sf_sink *snk, char *errstr, size_t errstr_size)
     size_t found_len = 0;
     int64_t found_at = -1;
     size_t key_len = strlen(ctx->txn_id);
-    long long deadline = kf_mono_ms() + POSITIONS_READ_MS;
+    long long deadline = sf_mono_ms() + POSITIONS_READ_MS;
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t err =
         rd_kafka_query_watermark_offsets(rc, topic, 0, &lo, &hi, POSITIONS_READ_MS / 3);
@@ -121,7 +121,7 @@ int kf_positions_read(struct sf_sink *snk, char *errstr, size_t errstr_size)
                 ret = SF_ERR_STOPPED;
                 goto out;
             }
-            if (kf_mono_ms() >= deadline) {
+            if (sf_mono_ms() >= deadline) {
                 (void)snprintf(errstr, errstr_size,
                                "reading topic \"%s\" took longer than %d ms (at offset %lld)",
                                topic, POSITIONS_READ_MS, (long long)reached);

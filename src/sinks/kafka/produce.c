@@ -55,7 +55,7 @@ void kf_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     if (b->pending == 0) {
         if (b->sent_us > 0 && b->failed == 0) {
-            b->rtt_us = kf_mono_us() - b->sent_us;
+            b->rtt_us = sf_mono_us() - b->sent_us;
         }
         if (!ctx->txn_id) {
             rd_kafka_yield(rk);
@@ -160,7 +160,7 @@ void kf_refuse(struct kmsg *km, rd_kafka_resp_err_t err, const char *topic)
  * now) has passed or the producer has failed fatally. */
 static bool queue_full_wait(struct kafka_ctx *ctx, long long *give_up_ms)
 {
-    long long now = kf_mono_ms();
+    long long now = sf_mono_ms();
     if (*give_up_ms == 0) {
         *give_up_ms = now + QUEUE_FULL_MAX_MS;
     } else if (now >= *give_up_ms || atomic_load(&ctx->fatal)) {
@@ -456,7 +456,7 @@ produce_grouped(struct sf_sink *snk, rd_kafka_topic_t *rkt, rd_kafka_message_t *
         return false;
     }
     int32_t np = atomic_load(&tm->part_cnt);
-    long long now = kf_mono_ms();
+    long long now = sf_mono_ms();
     if (np <= 0 || np > PARTS_GROUP_MAX || now >= tm->relearn_ms) {
         tm->relearn_ms = now + PARTS_RELEARN_MS;
         return false;
@@ -526,7 +526,7 @@ void kf_produce_send(struct sf_sink *snk, size_t n)
 
 void kf_produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
 {
-    b->sent_us = kf_mono_us();
+    b->sent_us = sf_mono_us();
     kf_produce_send(snk, kf_produce_prepare(snk, b, evs, n));
 }
 
@@ -709,7 +709,7 @@ void kf_handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
 void kf_service(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    long long now = kf_mono_ms();
+    long long now = sf_mono_ms();
     for (size_t r = 0; r < ctx->ring_count; r++) {
         struct kbatch *b = kf_ring_at(ctx, r);
         if (b->pending > 0 || (ctx->dead && b->seq >= ctx->dead_seq)) {
@@ -796,7 +796,7 @@ bool kf_batch_stuck(const struct kbatch *b)
 void kf_wait_acks(struct sf_sink *snk, int max_ms)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    long long now = kf_mono_ms();
+    long long now = sf_mono_ms();
     long long wait = max_ms;
     for (size_t r = 0; r < ctx->ring_count; r++) {
         long long at = kf_ring_at(ctx, r)->retry_at_ms;
@@ -821,8 +821,8 @@ void kf_producer_reset(struct sf_sink *snk, bool rollback)
 {
     struct kafka_ctx *ctx = snk->ctx;
     rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    long long deadline = kf_mono_ms() + PURGE_WAIT_MS;
-    while (!kf_all_reported(ctx) && kf_mono_ms() < deadline) {
+    long long deadline = sf_mono_ms() + PURGE_WAIT_MS;
+    while (!kf_all_reported(ctx) && sf_mono_ms() < deadline) {
         rd_kafka_poll(ctx->rk, 100);
     }
     kf_producer_destroy(snk);

@@ -239,7 +239,7 @@ static int bf_take_open_txns(struct sf_source *src, struct sql_table *t, char *e
     }
     if (list && *list) {
         t->bf_wait_txns = list;
-        t->bf_wait_ms0 = t->bf_wait_log_ms = sq_mono_ms();
+        t->bf_wait_ms0 = t->bf_wait_log_ms = sf_mono_ms();
         SF_INFO(SF_SOURCE_FMT
                 "table \"%s\": the backfill first waits for the write "
                 "transactions open now (%s), which may hold rows below its high-water mark",
@@ -272,7 +272,7 @@ int sq_bf_open_txns_wait(struct sf_source *src,
     }
     long long open = n ? strtoll(n, NULL, 10) : 0;
     free(n);
-    long long now = sq_mono_ms();
+    long long now = sf_mono_ms();
     if (open > 0) {
         *waiting = true;
         if (now - t->bf_wait_log_ms >= BF_LOG_MS) {
@@ -446,7 +446,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
         return rc;
     }
     t->bf_rows_run0 = t->bf_rows;
-    t->bf_start_ms = t->bf_log_ms = t->bf_bar_ms = sq_mono_ms();
+    t->bf_start_ms = t->bf_log_ms = t->bf_bar_ms = sf_mono_ms();
     t->bf = BF_RUNNING;
     return SF_OK;
 }
@@ -662,7 +662,7 @@ enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, lon
     if (done) {
         t->bf = BF_DONE;
         sq_bar_clear(c);
-        double secs = (double)(sq_mono_ms() - t->bf_start_ms) / 1000.0;
+        double secs = (double)(sf_mono_ms() - t->bf_start_ms) / 1000.0;
         SF_INFO(SF_SOURCE_FMT
                 "table \"%s\": backfill read its last chunk: %lld rows in %lld "
                 "chunk(s) (%lld in %.1f s this run, %.0f rows/s); streaming continues after "

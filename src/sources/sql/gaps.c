@@ -27,7 +27,7 @@ const char *sq_gap_query(struct sf_source *src,
                          size_t *nparams)
 {
     struct sql_ctx *c = src->ctx;
-    long long now = sq_mono_ms();
+    long long now = sf_mono_ms();
     if (!t->gaps_init) {
         t->gaps_init = true;
         sf_gapset_init(&t->gs, 0, SF_GAPS_MAX);
@@ -100,7 +100,7 @@ void sq_gap_report(struct sf_source *src, struct sql_table *t, bool force)
 {
     struct gap_stats *g = &t->gst;
     struct sql_ctx *c = src->ctx;
-    long long now = sq_mono_ms();
+    long long now = sf_mono_ms();
     if (g->since_ms == 0) {
         g->since_ms = now;
     }

@@ -259,7 +259,7 @@ static void flush_table(struct sf_source *src, struct sql_table *t)
 void sq_flush_offsets(struct sf_source *src, bool force)
 {
     struct sql_ctx *c = src->ctx;
-    long long now = sq_mono_ms();
+    long long now = sf_mono_ms();
     if (!force && now - c->last_flush_ms < OFFSET_FLUSH_MS) {
         return;
     }
@@ -275,7 +275,7 @@ void sq_flush_offsets(struct sf_source *src, bool force)
 int sq_status_check(struct sql_ctx *c, char *err, size_t errsz)
 {
     char *v = NULL;
-    c->lock_check_ms = sq_mono_ms();
+    c->lock_check_ms = sf_mono_ms();
     int rc = sq_query_one_value(c->scx, c->status_conn, "SELECT 1", NULL, &v, err, errsz);
     free(v);
     if (rc != SF_OK) {

@@ -41,7 +41,7 @@ void sq_free_batch(struct sql_ctx *c, size_t n)
  * @return SF_READY when the poll completed, else the status to return (backoff/fatal). */
 enum sf_status sq_poll_table(struct sf_source *src, struct sql_table *t, long long *rows)
 {
-    long long poll_start_ms = sq_mono_ms(); /* first-seen time of gaps opened by this poll */
+    long long poll_start_ms = sf_mono_ms(); /* first-seen time of gaps opened by this poll */
     struct sql_ctx *c = src->ctx;
     char err[1024] = "";
     *rows = 0;

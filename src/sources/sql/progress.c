@@ -43,7 +43,7 @@ void sq_bar_clear(struct sql_ctx *c)
 void sq_bf_report(struct sf_source *src, struct sql_table *t)
 {
     struct sql_ctx *c = src->ctx;
-    long long now = sq_mono_ms();
+    long long now = sf_mono_ms();
     bool log_due = now - t->bf_log_ms >= BF_LOG_MS;
     bool bar_due = c->tty && now - t->bf_bar_ms >= BF_BAR_MS;
     if (!log_due && !bar_due) {

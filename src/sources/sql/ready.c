@@ -229,7 +229,7 @@ enum sf_status sq_ensure_ready(struct sf_source *src, struct sql_table *t, bool 
             return sq_fatal(src, "%s", err);
         }
         if (rc == LOCK_BUSY) {
-            long long now = sq_mono_ms();
+            long long now = sf_mono_ms();
             if (!c->lock_wait_ms0) {
                 c->lock_wait_ms0 = now;
                 SF_WARN(SF_SOURCE_FMT "the status connection was lost and %s; waiting up to %d s "
@@ -253,7 +253,7 @@ enum sf_status sq_ensure_ready(struct sf_source *src, struct sql_table *t, bool 
         }
         if (c->lock_wait_ms0) {
             SF_INFO(SF_SOURCE_FMT "took the status-key lock(s) back after %lld ms",
-                    SF_SOURCE_ARGS(src), sq_mono_ms() - c->lock_wait_ms0);
+                    SF_SOURCE_ARGS(src), sf_mono_ms() - c->lock_wait_ms0);
         } else if (c->locks_held) {
             SF_INFO(SF_SOURCE_FMT "status connection re-established; status-key lock(s) taken "
                                   "back",
@@ -261,8 +261,8 @@ enum sf_status sq_ensure_ready(struct sf_source *src, struct sql_table *t, bool 
         }
         c->locks_held = true;
         c->lock_wait_ms0 = 0;
-        c->lock_check_ms = sq_mono_ms();
-    } else if (sq_mono_ms() - c->lock_check_ms >= LOCK_CHECK_MS) {
+        c->lock_check_ms = sf_mono_ms();
+    } else if (sf_mono_ms() - c->lock_check_ms >= LOCK_CHECK_MS) {
         /* the locks live as long as the session: a session killed server-side is noticed here,
          * and reconnected (locks first) before the next poll */
         rc = sq_status_check(c, err, sizeof(err));

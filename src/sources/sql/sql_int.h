@@ -66,6 +66,7 @@
 
 #include "sqlflume/agent.h"
 #include "sqlflume/buf.h"
+#include "sqlflume/clock.h"
 #include "sqlflume/connector.h"
 #include "sqlflume/error.h"
 #include "sqlflume/format.h"
@@ -265,7 +266,6 @@ extern const struct sf_source_plugin sf_source_sql;
 
 /* sql_source.c */
 long long sq_now_ms(void);
-long long sq_mono_ms(void);
 void sq_set_str(char **dst, const char *val);
 
 /* offset.c */

@@ -105,12 +105,6 @@ long long sq_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-long long sq_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void sq_set_str(char **dst, const char *val)
 {
@@ -381,7 +375,7 @@ static enum sf_status sql_process(struct sf_source *src)
     }
     /* between polls, wake at least every OFFSET_FLUSH_MS so delivered offsets reach flume_meta even
      * with a long run.query.delay */
-    long long wait_ms = c->next_poll_ms - sq_mono_ms();
+    long long wait_ms = c->next_poll_ms - sf_mono_ms();
     if (wait_ms > 0) {
         sq_flush_offsets(src, false);
         src->backoff_ms = wait_ms < OFFSET_FLUSH_MS ? wait_ms : OFFSET_FLUSH_MS;
@@ -445,7 +439,7 @@ static enum sf_status sql_process(struct sf_source *src)
         delay = BF_WAIT_POLL_MS; /* a backfill waits for transactions: look again soon */
     }
     c->bf_waiting = false;
-    c->next_poll_ms = sq_mono_ms() + delay;
+    c->next_poll_ms = sf_mono_ms() + delay;
     src->backoff_ms = delay < OFFSET_FLUSH_MS ? delay : OFFSET_FLUSH_MS;
     return SF_BACKOFF;
 }
