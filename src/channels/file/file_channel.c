@@ -29,9 +29,11 @@ static const struct sf_option file_options[] = {
       "bytes after which the next log file is started" },
     { "minimumRequiredSpace", SF_OPT_INT, "524288000", 0, (long long)1 << 60,
       offsetof(struct file_ctx, min_space), 0, NULL, NULL,
-      "bytes that must stay free in the data directory, else put commits fail (floor 1048576)" },
+      "bytes that must stay free in the data directory (floor 1048576); short of it the channel "
+      "rolls its log and checkpoints as soon as log files are drained, deleting them, while put "
+      "commits wait up to keep-alive, then fail" },
     { "keep-alive", SF_OPT_INT, "3", 0, 86400, offsetof(struct file_ctx, keep_alive_s), 0, NULL,
-      NULL, "seconds a put commit waits for room before failing" },
+      NULL, "seconds a put commit waits for room (capacity, or minimumRequiredSpace) before failing" },
     { "fsyncPerTransaction", SF_OPT_BOOL, "true", 0, 0, offsetof(struct file_ctx, fsync_per_txn), 0,
       NULL, NULL,
       "fsync the log before every commit returns (true, shared by concurrent commits) or only "
@@ -156,6 +158,7 @@ static void file_free(struct file_ctx *fc)
         pthread_cond_destroy(&fc->not_full);
         pthread_mutex_destroy(&fc->bg_mu);
         pthread_cond_destroy(&fc->bg_cond);
+        pthread_cond_destroy(&fc->relief_cv);
         pthread_cond_destroy(&fc->zeroed);
         fc->locks_init = false;
     }
@@ -183,6 +186,7 @@ static void init_locks(struct file_ctx *fc)
     pthread_cond_init(&fc->not_empty, &ca);
     pthread_cond_init(&fc->not_full, &ca);
     pthread_cond_init(&fc->bg_cond, &ca);
+    pthread_cond_init(&fc->relief_cv, &ca);
     pthread_cond_init(&fc->zeroed, &ca);
     pthread_condattr_destroy(&ca);
     fc->locks_init = true;
@@ -350,6 +354,7 @@ static void file_stop(struct sf_channel *ch)
         pthread_mutex_lock(&fc->bg_mu);
         fc->stopping = true;
         pthread_cond_broadcast(&fc->bg_cond);
+        pthread_cond_broadcast(&fc->relief_cv);
         pthread_mutex_unlock(&fc->bg_mu);
         pthread_join(fc->bg, NULL);
         fc->bg_started = false;
