@@ -423,8 +423,15 @@ static void *sink_runner(void *arg)
         if (backoff_ms > SINK_BACKOFF_MAX_MS) {
             backoff_ms = SINK_BACKOFF_MAX_MS;
         }
+        /* A backoff on an empty channel ends as soon as an event arrives (checked every 20 ms),
+         * so an idle table's rows do not wait out the backoff; one on a failure (the channel
+         * still holds the rolled-back events) lasts its full time. */
+        bool was_empty = sf_channel_size(snk->ch) == 0;
         for (long long t = 0; t < backoff_ms && !atomic_load(&snk->stopping); t += 20) {
             usleep(20000);
+            if (was_empty && sf_channel_size(snk->ch) > 0) {
+                break;
+            }
         }
     }
     return NULL;
