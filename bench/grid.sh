@@ -11,7 +11,8 @@
 #   bash bench/grid.sh [ROWS]          (default 1000000)
 # Environment: SF_BENCH_REPEAT (2), SF_BENCH_MY_PORT (43393), SF_BENCH_PG_PORT (45493),
 # SF_BENCH_BIN (the sqlflume binary; default build-bench/sqlflume, built Release here),
-# SF_BENCH_DBS ("postgresql mysql"), SF_BENCH_FORMAT (json).
+# SF_BENCH_DBS ("postgresql mysql"), SF_BENCH_FORMAT (json), SF_BENCH_CELLS (the cells to run, as
+# "capacity/batch/max.rows ...", default the whole grid).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -115,8 +116,10 @@ record() { # key "wall rss cpu"
     read -r w r _ <<<"$2"
     if [ -z "${W[$1]:-}" ] || awk "BEGIN{exit !($w < ${W[$1]})}"; then W[$1]=$w; R[$1]=$r; fi
 }
-CELLS=""
-for cap in 1000 10000 100000; do for b in 100 1000; do for m in 2000 100000; do CELLS="$CELLS $cap/$b/$m"; done; done; done
+CELLS=${SF_BENCH_CELLS:-}
+if [ -z "$CELLS" ]; then
+    for cap in 1000 10000 100000; do for b in 100 1000; do for m in 2000 100000; do CELLS="$CELLS $cap/$b/$m"; done; done; done
+fi
 for db in $DBS; do
     if [ "$db" = postgresql ]; then
         pipe="psql -h 127.0.0.1 -p $PG_PORT -U sqlflume -d sqlflume_test -X -q -c \"COPY (SELECT $COLS FROM bench ORDER BY id) TO STDOUT\""
