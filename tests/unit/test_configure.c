@@ -9,6 +9,7 @@
  * unknown choice, a long name, empty names in pass-through families); whenever check accepts
  * one, start (for serializers: the calls that write a file) must accept it too. Then the rules
  * across keys by name, with their messages and locations, and through sf_agent_create.
+ * SF_TEST_VERBOSE=1 prints every value the walk tried and what check said.
  */
 #include <check.h>
 #include <limits.h>
@@ -58,11 +59,11 @@ static void base_keys(const char *kind, const char *name, struct sf_buf *b)
                          "minimumRequiredSpace = 1048576\n",
                       g_dir, g_seq, g_dir, g_seq);
     } else if (strcmp(kind, "sink") == 0 && strcmp(name, "kafka") == 0) {
-        /* nothing listens there (this test's port range): start connects in the background */
-        sf_buf_puts(b, "kafka.bootstrap.servers = 127.0.0.1:46499\n"
+        /* port 1: nothing listens there; start only connects in the background */
+        sf_buf_puts(b, "kafka.bootstrap.servers = 127.0.0.1:1\n"
                        "kafka.producer.log_level = 0\n");
     } else if (strcmp(kind, "source") == 0) {
-        sf_buf_puts(b, "connection.url = jdbc:mysql://127.0.0.1:46498/db\ntable = t\n");
+        sf_buf_puts(b, "connection.url = jdbc:mysql://127.0.0.1:1/db\ntable = t\n");
     }
 }
 
@@ -351,7 +352,7 @@ static void expect_errors(const char *kind,
     struct outcome o;
     run(kind, name, extra, &o);
     ck_assert_msg(!o.checked, "%s %s: check accepts \"%s\"", kind, name, extra);
-    for (size_t i = 0; i < o.d.nerrors; i++) {
+    for (size_t i = 0; i < o.d.nerrors && o.d.nerrors != nwant; i++) {
         fprintf(stderr, "  %s %s: %s\n", kind, name, o.d.errors[i]);
     }
     ck_assert_uint_eq(o.d.nerrors, nwant);
@@ -483,7 +484,7 @@ START_TEST(agent_reports_configure_errors)
              "a1.channels = c1 c2\n"
              "a1.sinks = k1 k2\n"
              "a1.sources.r1.type = sql\n"
-             "a1.sources.r1.connection.url = jdbc:mysql://127.0.0.1:46498/db\n"
+             "a1.sources.r1.connection.url = jdbc:mysql://127.0.0.1:1/db\n"
              "a1.sources.r1.table = t\n"
              "a1.sources.r1.channels = c1 c2\n"
              "a1.channels.c1.type = file\n"
@@ -493,7 +494,7 @@ START_TEST(agent_reports_configure_errors)
              "a1.channels.c2.type = memory\n"
              "a1.sinks.k1.type = kafka\n"
              "a1.sinks.k1.channel = c1\n"
-             "a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:46499\n"
+             "a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:1\n"
              "a1.sinks.k1.kafka.producer.transactional.id =\n"
              "a1.sinks.k1.header.table =\n"
              "a1.sinks.k2.type = logger\n"
@@ -504,7 +505,7 @@ START_TEST(agent_reports_configure_errors)
     ck_assert_int_eq(sf_props_parse(&props, "a.conf", text, &d), 0);
     struct sf_agent *a = sf_agent_create("a1", &props, &d);
     ck_assert_ptr_null(a);
-    for (size_t i = 0; i < d.nerrors; i++) {
+    for (size_t i = 0; i < d.nerrors && d.nerrors != 3; i++) {
         fprintf(stderr, "  agent: %s\n", d.errors[i]);
     }
     ck_assert_uint_eq(d.nerrors, 3);
@@ -528,7 +529,7 @@ START_TEST(agent_reports_configure_errors)
              "a1.channels = c1\n"
              "a1.sinks = k1\n"
              "a1.sources.r1.type = sql\n"
-             "a1.sources.r1.connection.url = jdbc:mysql://127.0.0.1:46498/db\n"
+             "a1.sources.r1.connection.url = jdbc:mysql://127.0.0.1:1/db\n"
              "a1.sources.r1.table = t\n"
              "a1.sources.r1.channels = c1\n"
              "a1.channels.c1.type = file\n"
@@ -538,7 +539,7 @@ START_TEST(agent_reports_configure_errors)
              "a1.channels.c1.backupCheckpointDir = %s/backup\n"
              "a1.sinks.k1.type = kafka\n"
              "a1.sinks.k1.channel = c1\n"
-             "a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:46499\n"
+             "a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:1\n"
              "a1.sinks.k1.kafka.producer.transactional.id = t1\n"
              "a1.sinks.k1.header.table = t\n",
              g_dir, g_dir, g_dir);
