@@ -151,7 +151,10 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
             continue;
         }
         ch->ctx = calloc(1, ch->plugin->ctx_size);
-        if (sf_options_apply(ch->plugin->options, sec, ch->ctx, d) != 0) {
+        ch->conf = sec;
+        /* the configure step sees only values the table accepted */
+        if (sf_options_apply(ch->plugin->options, sec, ch->ctx, d) != 0 ||
+            (ch->plugin->configure && ch->plugin->configure(ch, d) != 0)) {
             rc = -1;
         }
     }
@@ -276,7 +279,9 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
             }
         }
         snk->ctx = calloc(1, snk->plugin->ctx_size);
-        if (sf_options_apply(snk->plugin->options, sec, snk->ctx, d) != 0) {
+        /* the configure step sees only values the table accepted */
+        if (sf_options_apply(snk->plugin->options, sec, snk->ctx, d) != 0 ||
+            (snk->plugin->configure && snk->plugin->configure(snk, d) != 0)) {
             rc = -1;
         }
     }

@@ -39,7 +39,21 @@ struct sf_sink_plugin {
     const char *const *aliases;      /* NULL-terminated, e.g. "org.apache.flume.sink.kafka.KafkaSink" */
     const struct sf_option *options; /* table filling ctx */
     size_t ctx_size;
-    /** Open connections, create producers. @return SF_OK or an error with errstr filled. */
+    /**
+     * Optional (NULL: the option table checks everything). The configure step, after the option
+     * table filled ctx without error and before start: the rules across keys, the pass-through
+     * families (`header.`, `kafka.producer.*` through the client library's own configuration
+     * check) and every other rule start would reject a value for, with no I/O (no connection,
+     * no file; nothing allocated outlives the call), so that `sqlflume check` reports what start
+     * would reject. Each error goes to d at its key (sf_diag_error(d,
+     * sf_section_get(snk->conf, "key"), ...); at NULL when the key is not set), all of them,
+     * not only the first. snk->ch may be NULL (check of a sink whose channel is undefined).
+     * Called by the agent for check and for a run alike; start may then rely on it.
+     * @return 0 when it added no error to d, -1 otherwise
+     */
+    int (*configure)(struct sf_sink *snk, struct sf_diag *d);
+    /** Open connections, create producers, after configure accepted the options.
+     *  @return SF_OK or an error with errstr filled. */
     int (*start)(struct sf_sink *snk, char *errstr, size_t errstr_size);
     /** One step; see above. Must return within about a second when snk->stopping is set. */
     enum sf_status (*process)(struct sf_sink *snk);
