@@ -97,27 +97,27 @@ struct sf_conn {
 };
 
 static int fake_query(struct sf_conn *c,
-                      const char *sql,
-                      const struct sf_param *params,
-                      size_t nparams,
-                      const struct sf_column **cols,
-                      size_t *ncols,
-                      char *errstr,
-                      size_t errstr_size)
+                      const char *text,
+                      const struct sf_param *p,
+                      size_t np,
+                      const struct sf_column **rcols,
+                      size_t *rn,
+                      char *err,
+                      size_t errsz)
 {
-    (void)errstr;
-    (void)errstr_size;
+    (void)err;
+    (void)errsz;
     ck_assert_int_lt(c->nq, FAKE_MAX);
     char *s = c->sent[c->nq];
-    snprintf(s, sizeof(c->sent[0]), "%s", sql == c->base.dialect->primary_key_sql ? "PK" : "EST");
-    for (size_t i = 0; i < nparams; i++) {
+    snprintf(s, sizeof(c->sent[0]), "%s", text == c->base.dialect->primary_key_sql ? "PK" : "EST");
+    for (size_t i = 0; i < np; i++) {
         size_t len = strlen(s);
-        snprintf(s + len, sizeof(c->sent[0]) - len, "|%s", params[i].val ? params[i].val : "~");
+        snprintf(s + len, sizeof(c->sent[0]) - len, "|%s", p[i].val ? p[i].val : "~");
     }
     c->nq++;
     c->row = 0;
-    *cols = NULL;
-    *ncols = 2;
+    *rcols = NULL;
+    *rn = 2;
     return SF_OK;
 }
 
