@@ -30,13 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <mysql.h>
 
 #include "sqlflume/error.h"
-#include "sqlflume/log.h"
-#include "sqlflume/option.h"
 
 #define MY_CONNECT_TIMEOUT_S 10
 #define MY_READ_TIMEOUT_S    900

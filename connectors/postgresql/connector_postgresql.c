@@ -53,7 +53,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <strings.h>
 
 #include <libpq-fe.h>
 
