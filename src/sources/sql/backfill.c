@@ -477,11 +477,6 @@ static bool wait_room(struct sf_source *src, size_t n)
 }
 
 /*
- * (Not merged with deliver_batch in poll.c, whose fetch -> batch -> deliver loop backfill_chunk
- * resembles: here the tracker is the backfill's, the recorded position is progress, an empty
- * batch registers progress alone, the channels' room is awaited first and the read position is
- * the key; there the offset, gap state and bulk mode. Left as it was, on purpose.)
- *
  * Put the backfill rows c->batch[0..n) into the channels, registered with the table's backfill
  * tracker under the progress they complete: last_key is the key of their last row (unused when
  * n == 0), chunk_end says they end a chunk, done that nothing is left to read. With n == 0 the
@@ -516,25 +511,7 @@ static int bf_deliver(struct sf_source *src,
         sf_buf_reset(&c->bf_prog);
         sf_buf_puts(&c->bf_prog, t->bf_reg);
     }
-    uint64_t id =
-        sf_ack_tracker_add(t->bf_tracker, n, n > 0 ? (unsigned)src->nch : 1u, c->bf_prog.data);
-    int rc = SF_OK;
-    if (n > 0) {
-        for (size_t i = 0; i < n; i++) {
-            c->batch[i]->tracker = t->bf_tracker;
-            c->batch[i]->ack_id = id;
-        }
-        atomic_fetch_add(&src->metrics.batch_received, 1);
-        atomic_fetch_add(&src->metrics.event_received, (long long)n);
-        rc = sf_source_deliver(src, c->batch, n, t->bf_chan_key, c->bf_prog.data);
-        for (size_t i = 0; i < n; i++) {
-            c->batch[i] = NULL; /* the channels own them, or sf_source_deliver freed them */
-        }
-        if (rc == SF_OK) {
-            atomic_fetch_add(&src->metrics.batch_accepted, 1);
-            atomic_fetch_add(&src->metrics.event_accepted, (long long)n);
-        }
-    }
+    int rc = sq_deliver(src, t->bf_tracker, n, c->bf_prog.data, t->bf_chan_key, c->bf_prog.data);
     if (rc == SF_OK) {
         t->bf_chunks = chunks;
         t->bf_rows = rows;
@@ -547,6 +524,88 @@ static int bf_deliver(struct sf_source *src,
     return rc;
 }
 
+/* What a chunk's callbacks of the fetch loop share. */
+struct chunk_arg {
+    struct sf_buf key; /* the key of the row read last */
+    long long limit;   /* rows the chunk query asks for */
+    long long *rows;   /* rows read so far */
+};
+
+/* The key column (and the offset columns) must be in the result. */
+static bool chunk_layout(const struct sql_table *t,
+                         const char *missing,
+                         const struct row_layout *lo,
+                         char *err,
+                         size_t errsz)
+{
+    if (missing || lo->nkey != 1) {
+        snprintf(err, errsz, "column \"%s\" is not in the result of the backfill query of \"%s\"",
+                 missing ? missing : t->pk[0], t->status_key);
+        return false;
+    }
+    return true;
+}
+
+/* The row's key (fatal when NULL or with a NUL byte: it could not be resumed after) and its
+ * offset value, as streaming would give it. */
+static int chunk_row(struct sql_table *t,
+                     const struct row_layout *lo,
+                     const struct sf_row *row,
+                     struct sf_buf *off,
+                     void *arg,
+                     char *err,
+                     size_t errsz)
+{
+    struct chunk_arg *ca = arg;
+    int key_idx = lo->key_idx[0];
+    const char *kv = row->vals[key_idx];
+    if (!kv || memchr(kv, '\0', row->lens[key_idx])) {
+        snprintf(err, errsz,
+                 "a row of \"%s\" has a primary key that is %s; the backfill cannot resume after "
+                 "it",
+                 t->status_key, kv ? "text with a NUL byte" : "NULL");
+        return ROW_FATAL;
+    }
+    sf_buf_reset(&ca->key);
+    sf_buf_append(&ca->key, kv, row->lens[key_idx]);
+    if (lo->ts_idx >= 0 && row->vals[lo->ts_idx]) {
+        sf_buf_append(off, row->vals[lo->ts_idx], row->lens[lo->ts_idx]);
+    }
+    if (lo->inc_idx >= 0 && row->vals[lo->inc_idx]) {
+        if (lo->ts_idx >= 0) {
+            sf_buf_putc(off, ',');
+        }
+        sf_buf_append(off, row->vals[lo->inc_idx], row->lens[lo->inc_idx]);
+    }
+    return ROW_EVENT;
+}
+
+/* A batch of the chunk: a full one goes once the next row shows it is not the chunk's last; the
+ * last one carries the chunk's end, or "done" when the chunk came back short. */
+static int chunk_deliver(struct sf_source *src,
+                         struct sql_table *t,
+                         size_t n,
+                         struct sf_buf *last,
+                         bool end,
+                         void *arg)
+{
+    (void)last;
+    struct chunk_arg *ca = arg;
+    bool done = end && *ca->rows < ca->limit;
+    return bf_deliver(src, t, n, ca->key.data, end && !done, done);
+}
+
+static const struct fetch_ops chunk_ops = {
+    .what = "backfill",
+    .rows_what = "backfill rows",
+    .full_on_next = true,
+    .end_empty = true,
+    .layout = chunk_layout,
+    .row = chunk_row,
+    .deliver = chunk_deliver,
+    .after_batch = sq_bf_report,
+};
+
 /*
  * Read the table's next backfill chunk (the rest of it, when an error cut the last one short)
  * and put it into the channels. A chunk that comes back short ends the backfill: the table
@@ -556,110 +615,20 @@ static int bf_deliver(struct sf_source *src,
 enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, long long *rows)
 {
     struct sql_ctx *c = src->ctx;
-    char err[1024] = "";
-    *rows = 0;
-    long long limit = c->bf_chunk_size - t->bf_chunk_rows;
+    struct chunk_arg ca = { SF_BUF_INIT, c->bf_chunk_size - t->bf_chunk_rows, rows };
     struct sf_param params[4];
     struct sf_buf *q = &c->bf_sql;
-    int np = sq_build_backfill_sql(c, t, limit, q, params);
+    int np = sq_build_backfill_sql(c, t, ca.limit, q, params);
     if (t->bf_chunks == 0 && !t->bf_key) {
         SF_INFO(SF_SOURCE_FMT "backfill chunks of \"%s\": %s", SF_SOURCE_ARGS(src), t->status_key,
                 q->data);
     }
-    const struct sf_column *cols;
-    size_t ncols;
-    int rc = c->cx->query(c->conn, q->data, params, (size_t)np, &cols, &ncols, err, sizeof(err));
-    if (rc != SF_OK) {
-        if (!sf_err_retriable(rc)) {
-            return sq_fatal(src, "backfill query of \"%s\" failed: %s", t->status_key, err);
-        }
-        sq_close_rows(c);
-        return sq_backoff(src, rc, "backfill query failed", err);
+    enum sf_status st = sq_fetch_deliver(src, t, q->data, params, (size_t)np, &chunk_ops, &ca, rows);
+    sf_buf_free(&ca.key);
+    if (st != SF_READY) {
+        return st;
     }
-    struct row_layout lo;
-    const char *missing = sq_row_layout(c, t, cols, ncols, &lo);
-    sq_prepare_keys(c, cols, &lo);
-    if (missing || lo.nkey != 1) {
-        c->cx->query_end(c->conn);
-        return sq_fatal(src, "column \"%s\" is not in the result of the backfill query of \"%s\"",
-                        missing ? missing : t->pk[0], t->status_key);
-    }
-    int key_idx = lo.key_idx[0];
-    enum sf_status st = SF_READY;
-    size_t n = 0;
-    struct sf_buf off = SF_BUF_INIT, key = SF_BUF_INIT;
-    char tsbuf[24] = "";
-    size_t ts_len = 0;
-    struct sf_row row;
-    int got;
-    while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
-        if (n == (size_t)c->batch_size) {
-            /* a full batch goes once the next row shows it is not the chunk's last (the last
-             * one carries the chunk's end, or "done") */
-            rc = bf_deliver(src, t, n, key.data, false, false);
-            n = 0;
-            if (rc != SF_OK) { /* stopping */
-                st = SF_BACKOFF;
-                goto out;
-            }
-            sq_flush_offsets(src, false);
-            sq_bf_report(src, t);
-        }
-        const char *kv = row.vals[key_idx];
-        if (!kv || memchr(kv, '\0', row.lens[key_idx])) {
-            st = sq_fatal(src,
-                          "a row of \"%s\" has a primary key that is %s; the backfill cannot "
-                          "resume after it",
-                          t->status_key, kv ? "text with a NUL byte" : "NULL");
-            goto out;
-        }
-        (*rows)++;
-        sf_buf_reset(&key);
-        sf_buf_append(&key, kv, row.lens[key_idx]);
-        /* the row's offset value, as streaming would give it */
-        sf_buf_reset(&off);
-        if (lo.ts_idx >= 0 && row.vals[lo.ts_idx]) {
-            sf_buf_append(&off, row.vals[lo.ts_idx], row.lens[lo.ts_idx]);
-        }
-        if (lo.inc_idx >= 0 && row.vals[lo.inc_idx]) {
-            if (lo.ts_idx >= 0) {
-                sf_buf_putc(&off, ',');
-            }
-            sf_buf_append(&off, row.vals[lo.inc_idx], row.lens[lo.inc_idx]);
-        }
-        if (!off.data) {
-            sf_buf_puts(&off, "");
-        }
-        if (n == 0) {
-            int k = snprintf(tsbuf, sizeof(tsbuf), "%lld", sq_now_ms());
-            ts_len = k > 0 ? (size_t)k : 0;
-        }
-        struct sf_event *ev = sq_row_event(c, t, &lo, cols, &row, off.data, off.len, tsbuf, ts_len);
-        if (!ev) {
-            st = sq_backoff(src, SF_ERR_NOMEM, "could not allocate an event", "out of memory");
-            goto out;
-        }
-        c->batch[n++] = ev;
-    }
-    if (got < 0) {
-        if (!sf_err_retriable(got)) {
-            st = sq_fatal(src, "reading backfill rows of \"%s\" failed: %s", t->status_key, err);
-        } else {
-            c->cx->query_end(c->conn);
-            sq_close_rows(c);
-            st = sq_backoff(src, got, "reading backfill rows failed", err);
-        }
-        goto out; /* the rows of this batch are read again from the last key delivered */
-    }
-    c->cx->query_end(c->conn);
-    bool done = *rows < limit;
-    rc = bf_deliver(src, t, n, key.data, !done, done);
-    n = 0;
-    if (rc != SF_OK) {
-        st = SF_BACKOFF;
-        goto out;
-    }
-    if (done) {
+    if (*rows < ca.limit) {
         t->bf = BF_DONE;
         sq_bar_clear(c);
         double secs = (double)(sf_mono_ms() - t->bf_start_ms) / 1000.0;
@@ -674,12 +643,5 @@ enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, lon
     } else {
         sq_bf_report(src, t);
     }
-out:
-    sq_free_batch(c, n);
-    if (c->conn) {
-        c->cx->query_end(c->conn);
-    }
-    sf_buf_free(&off);
-    sf_buf_free(&key);
-    return st;
+    return SF_READY;
 }

@@ -54,10 +54,13 @@
  *                 creates it), takes and checks the status-key locks, writes delivered offsets
  *   offset.c      offset ordering (in C for integers, else by the database) and where a table
  *                 resumes (flume_meta against the durable channels' records)
- *   poll.c        one poll of a table: fetch, encode, deliver in batches
+ *   fetch.c       the one fetch -> batch -> deliver loop of polls and backfill chunks, and the
+ *                 delivery of a batch (tracker, channels, counters)
+ *   poll.c        one poll of a table: its query, its rows' offsets, its batches' delivery
  *   row.c         where a result's columns are, and a row into an event
  *   gaps.c        gap tracking's use in the source (ids that commit out of order)
- *   backfill.c    the backfill: start-up (high-water mark, resume), chunks and their delivery
+ *   backfill.c    the backfill: start-up (high-water mark, resume), a chunk's query, keys and
+ *                 delivery
  *   bf_codec.c    the backfill's progress values in flume_meta: encode, parse, rank
  *   progress.c    the backfill's progress reports: log lines with rate and ETA, the terminal bar */
 
@@ -262,6 +265,46 @@ struct row_layout {
     size_t nkey; /* 0 when the key columns are not in the result */
 };
 
+/* What ops->row of the fetch loop says of a row. */
+enum { ROW_EVENT = 0, ROW_SKIP, ROW_FATAL };
+
+/* The differences between the users of the fetch -> batch -> deliver loop (sq_fetch_deliver): a
+ * poll (poll.c) and a backfill chunk (backfill.c). arg is the caller's, passed through. */
+struct fetch_ops {
+    const char *what;      /* "poll", "backfill": in the messages of a failed query */
+    const char *rows_what; /* "rows", "backfill rows": in the messages of a failed fetch */
+    bool full_on_next; /* a full batch goes when the next row arrives (so that the result's last
+                        * batch is the one delivered with end), not as soon as it is full */
+    bool end_empty;    /* the end is delivered even with no event left (it carries progress) */
+    /* Whether the result's layout serves (missing: sq_row_layout's answer); false with err
+     * filled: a fatal error. */
+    bool (*layout)(const struct sql_table *t,
+                   const char *missing,
+                   const struct row_layout *lo,
+                   char *err,
+                   size_t errsz);
+    /* Check a row and append its offset text to off (empty on entry): ROW_EVENT, ROW_SKIP (not
+     * encoded, still counted as read) or ROW_FATAL (err filled). */
+    int (*row)(struct sql_table *t,
+               const struct row_layout *lo,
+               const struct sf_row *row,
+               struct sf_buf *off,
+               void *arg,
+               char *err,
+               size_t errsz);
+    /* Put c->batch[0..n) into the channels (last: the offset of the row read last, which it may
+     * overwrite; end: every row of the result is read). @return SF_OK or SF_ERR_STOPPED (the
+     * events are the channels' or freed either way). */
+    int (*deliver)(struct sf_source *src,
+                   struct sql_table *t,
+                   size_t n,
+                   struct sf_buf *last,
+                   bool end,
+                   void *arg);
+    /* After a batch that did not end the result went and the offsets were written; may be NULL. */
+    void (*after_batch)(struct sf_source *src, struct sql_table *t);
+};
+
 extern const struct sf_source_plugin sf_source_sql;
 
 /* sql_source.c */
@@ -350,8 +393,24 @@ struct sf_event *sq_row_event(struct sql_ctx *c,
                               const char *ts,
                               size_t ts_len);
 
-/* poll.c */
+/* fetch.c */
 void sq_free_batch(struct sql_ctx *c, size_t n);
+int sq_deliver(struct sf_source *src,
+               struct sf_ack_tracker *tracker,
+               size_t n,
+               const char *pos,
+               const char *chan_key,
+               const char *record);
+enum sf_status sq_fetch_deliver(struct sf_source *src,
+                                struct sql_table *t,
+                                const char *sql,
+                                const struct sf_param *params,
+                                size_t nparams,
+                                const struct fetch_ops *ops,
+                                void *arg,
+                                long long *rows);
+
+/* poll.c */
 enum sf_status sq_poll_table(struct sf_source *src, struct sql_table *t, long long *rows);
 
 /* gaps.c */
