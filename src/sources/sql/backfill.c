@@ -37,45 +37,6 @@ bf_resume_value(struct sf_source *src, struct sql_table *t, const char *meta, st
     return resume ? resume : strdup(meta);
 }
 
-/* Make the table's main offset at least hwm, written to flume_meta at once, so that streaming
- * continues right after the rows the backfill reads and no row falls between the two. An offset
- * "hw;gaps" with hw <= hwm becomes hwm: the ids missing below it are the backfill's. */
-static int
-bf_raise_main(struct sf_source *src, struct sql_table *t, const char *hwm, char *err, size_t errsz)
-{
-    struct sql_ctx *c = src->ctx;
-    const char *cur = t->read_offset;
-    int cmp = -1;
-    if (cur && strcmp(cur, hwm) == 0) {
-        return SF_OK;
-    }
-    if (cur) {
-        char *hw = strndup(cur, strcspn(cur, ";"));
-        if (!hw) {
-            return SF_ERR_NOMEM;
-        }
-        int rc = sq_offset_cmp(c, t, hw, hwm, &cmp, err, errsz);
-        free(hw);
-        if (rc != SF_OK) {
-            return rc;
-        }
-    }
-    if (cmp > 0) {
-        return SF_OK;
-    }
-    int rc = sq_meta_put(c, t->status_key, hwm, err, errsz);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    SF_INFO(SF_SOURCE_FMT "table \"%s\": offset raised from \"%s\" to the backfill's high-water "
-                          "mark \"%s\" (streaming continues after it)",
-            SF_SOURCE_ARGS(src), t->status_key, cur ? cur : "(none: no offset yet)", hwm);
-    sq_set_str(&t->read_offset, hwm);
-    sq_set_str(&t->written_offset, hwm);
-    t->gaps_init = false; /* the gap state is parsed again from the new offset */
-    return SF_OK;
-}
-
 /* The high-water mark: the mode's offset of the newest row now (timestamp modes: below the
  * database's now minus timestamp.delay.interval.ms, as their polls). *out is malloc'd, or NULL
  * for an empty table. */
@@ -224,7 +185,7 @@ static int bf_take_open_txns(struct sf_source *src, struct sql_table *t, char *e
         return SF_OK;
     }
     char *list = NULL;
-    int rc = sq_query_one_value(c->cx, c->conn, c->cx->open_txns_sql, NULL, &list, err, errsz);
+    int rc = sq_rows_value(c, c->cx->open_txns_sql, NULL, &list, err, errsz);
     if (rc != SF_OK && sf_err_retriable(rc)) {
         return rc;
     }
@@ -264,8 +225,7 @@ int sq_bf_open_txns_wait(struct sf_source *src,
         return SF_OK;
     }
     char *n = NULL;
-    int rc = sq_query_one_value(c->cx, c->conn, c->cx->open_txns_count_sql, t->bf_wait_txns, &n,
-                                err, errsz);
+    int rc = sq_rows_value(c, c->cx->open_txns_count_sql, t->bf_wait_txns, &n, err, errsz);
     if (rc != SF_OK) {
         free(n);
         return rc;
@@ -354,7 +314,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
             sf_buf_free(&why);
             return SF_ERR_NOMEM;
         }
-        rc = p.hwm ? bf_raise_main(src, t, p.hwm, err, errsz) : SF_OK;
+        rc = p.hwm ? sq_raise_offset(src, t, p.hwm, err, errsz) : SF_OK;
         if (rc != SF_OK) {
             *is_fatal = !sf_err_retriable(rc);
             free(meta);
@@ -405,7 +365,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
             free(hwm);
             return SF_ERR_INVAL;
         }
-        rc = bf_raise_main(src, t, hwm, err, errsz);
+        rc = sq_raise_offset(src, t, hwm, err, errsz);
         if (rc == SF_OK) {
             sq_bf_encode(&c->bf_prog, false, 0, 0, NULL, hwm);
             rc = sq_meta_put(c, t->bf_status_key, c->bf_prog.data, err, errsz);
@@ -528,19 +488,15 @@ static int bf_deliver(struct sf_source *src,
 struct chunk_arg {
     struct sf_buf key; /* the key of the row read last */
     long long limit;   /* rows the chunk query asks for */
-    long long *rows;   /* rows read so far */
 };
 
 /* The key column (and the offset columns) must be in the result. */
-static bool chunk_layout(const struct sql_table *t,
-                         const char *missing,
-                         const struct row_layout *lo,
-                         char *err,
-                         size_t errsz)
+static bool chunk_layout(struct fetch *f, const char *missing)
 {
-    if (missing || lo->nkey != 1) {
-        snprintf(err, errsz, "column \"%s\" is not in the result of the backfill query of \"%s\"",
-                 missing ? missing : t->pk[0], t->status_key);
+    if (missing || f->lo.nkey != 1) {
+        snprintf(f->err, sizeof(f->err),
+                 "column \"%s\" is not in the result of the backfill query of \"%s\"",
+                 missing ? missing : f->t->pk[0], f->t->status_key);
         return false;
     }
     return true;
@@ -548,22 +504,18 @@ static bool chunk_layout(const struct sql_table *t,
 
 /* The row's key (fatal when NULL or with a NUL byte: it could not be resumed after) and its
  * offset value, as streaming would give it. */
-static int chunk_row(struct sql_table *t,
-                     const struct row_layout *lo,
-                     const struct sf_row *row,
-                     struct sf_buf *off,
-                     void *arg,
-                     char *err,
-                     size_t errsz)
+static int chunk_row(struct fetch *f, const struct sf_row *row)
 {
-    struct chunk_arg *ca = arg;
+    struct chunk_arg *ca = f->arg;
+    const struct row_layout *lo = &f->lo;
+    struct sf_buf *off = &f->last;
     int key_idx = lo->key_idx[0];
     const char *kv = row->vals[key_idx];
     if (!kv || memchr(kv, '\0', row->lens[key_idx])) {
-        snprintf(err, errsz,
+        snprintf(f->err, sizeof(f->err),
                  "a row of \"%s\" has a primary key that is %s; the backfill cannot resume after "
                  "it",
-                 t->status_key, kv ? "text with a NUL byte" : "NULL");
+                 f->t->status_key, kv ? "text with a NUL byte" : "NULL");
         return ROW_FATAL;
     }
     sf_buf_reset(&ca->key);
@@ -582,17 +534,11 @@ static int chunk_row(struct sql_table *t,
 
 /* A batch of the chunk: a full one goes once the next row shows it is not the chunk's last; the
  * last one carries the chunk's end, or "done" when the chunk came back short. */
-static int chunk_deliver(struct sf_source *src,
-                         struct sql_table *t,
-                         size_t n,
-                         struct sf_buf *last,
-                         bool end,
-                         void *arg)
+static int chunk_deliver(struct fetch *f, size_t n, bool end)
 {
-    (void)last;
-    struct chunk_arg *ca = arg;
-    bool done = end && *ca->rows < ca->limit;
-    return bf_deliver(src, t, n, ca->key.data, end && !done, done);
+    const struct chunk_arg *ca = f->arg;
+    bool done = end && f->rows < ca->limit;
+    return bf_deliver(f->src, f->t, n, ca->key.data, end && !done, done);
 }
 
 static const struct fetch_ops chunk_ops = {
@@ -615,7 +561,7 @@ static const struct fetch_ops chunk_ops = {
 enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, long long *rows)
 {
     struct sql_ctx *c = src->ctx;
-    struct chunk_arg ca = { SF_BUF_INIT, c->bf_chunk_size - t->bf_chunk_rows, rows };
+    struct chunk_arg ca = { SF_BUF_INIT, c->bf_chunk_size - t->bf_chunk_rows };
     struct sf_param params[4];
     struct sf_buf *q = &c->bf_sql;
     int np = sq_build_backfill_sql(c, t, ca.limit, q, params);
@@ -623,8 +569,10 @@ enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, lon
         SF_INFO(SF_SOURCE_FMT "backfill chunks of \"%s\": %s", SF_SOURCE_ARGS(src), t->status_key,
                 q->data);
     }
-    enum sf_status st = sq_fetch_deliver(src, t, q->data, params, (size_t)np, &chunk_ops, &ca, rows);
+    struct fetch f = { .src = src, .t = t, .ops = &chunk_ops, .arg = &ca };
+    enum sf_status st = sq_fetch_deliver(&f, q->data, params, (size_t)np);
     sf_buf_free(&ca.key);
+    *rows = f.rows;
     if (st != SF_READY) {
         return st;
     }

@@ -46,85 +46,75 @@ int sq_deliver(struct sf_source *src,
 
 /* A batch that does not end the result: deliver it, then write the offsets delivered so far.
  * @return false when stopping. */
-static bool deliver_middle(struct sf_source *src,
-                           struct sql_table *t,
-                           const struct fetch_ops *ops,
-                           void *arg,
-                           size_t n,
-                           struct sf_buf *last)
+static bool deliver_middle(struct fetch *f, size_t n)
 {
-    if (ops->deliver(src, t, n, last, false, arg) != SF_OK) {
+    if (f->ops->deliver(f, n, false) != SF_OK) {
         return false; /* stopping: the unread rows are read again next start */
     }
-    sq_flush_offsets(src, false);
-    if (ops->after_batch) {
-        ops->after_batch(src, t);
+    sq_flush_offsets(f->src, false);
+    if (f->ops->after_batch) {
+        f->ops->after_batch(f->src, f->t);
     }
     return true;
 }
 
 /*
  * Run sql with its nparams params on the rows connection and put its rows into the channels:
- * each row is checked and given its offset by ops->row, encoded (sq_row_event) and collected in
- * c->batch; a batch of batch.size events goes to ops->deliver as soon as it is full (or, with
+ * each row is checked and given its offset by f->ops->row, encoded (sq_row_event) and collected
+ * in c->batch; a batch of batch.size events goes to ops->deliver as soon as it is full (or, with
  * ops->full_on_next, once the next row shows it does not end the result), the rest at the end
- * (with ops->end_empty even when nothing is left). *rows gets the number of rows read. A failed
+ * (with ops->end_empty even when nothing is left). f->rows gets the number of rows read. A failed
  * query or fetch backs off (retriable: the rows connection is closed) or is fatal; the rows after
  * the last delivered batch are read again by the next query.
  * @return SF_READY when the result was read and delivered completely, else the status to return
  * (backoff/fatal; SF_BACKOFF when stopping).
  */
-enum sf_status sq_fetch_deliver(struct sf_source *src,
-                                struct sql_table *t,
-                                const char *sql,
-                                const struct sf_param *params,
-                                size_t nparams,
-                                const struct fetch_ops *ops,
-                                void *arg,
-                                long long *rows)
+enum sf_status
+sq_fetch_deliver(struct fetch *f, const char *sql, const struct sf_param *params, size_t nparams)
 {
+    struct sf_source *src = f->src;
+    struct sql_table *t = f->t;
+    const struct fetch_ops *ops = f->ops;
     struct sql_ctx *c = src->ctx;
-    char err[1024] = "";
     char what[64];
-    *rows = 0;
+    f->rows = 0;
+    f->err[0] = '\0';
+    f->last = (struct sf_buf)SF_BUF_INIT;
     const struct sf_column *cols;
     size_t ncols;
-    int rc = c->cx->query(c->conn, sql, params, nparams, &cols, &ncols, err, sizeof(err));
+    int rc = c->cx->query(c->conn, sql, params, nparams, &cols, &ncols, f->err, sizeof(f->err));
     if (rc != SF_OK) {
         if (!sf_err_retriable(rc)) {
-            return sq_fatal(src, "%s query of \"%s\" failed: %s", ops->what, t->status_key, err);
+            return sq_fatal(src, "%s query of \"%s\" failed: %s", ops->what, t->status_key, f->err);
         }
         sq_close_rows(c);
         snprintf(what, sizeof(what), "%s query failed", ops->what);
-        return sq_backoff(src, rc, what, err);
+        return sq_backoff(src, rc, what, f->err);
     }
     /* where the offset and key values are in each row */
-    struct row_layout lo;
-    const char *missing = sq_row_layout(c, t, cols, ncols, &lo);
-    sq_prepare_keys(c, cols, &lo);
-    if (!ops->layout(t, missing, &lo, err, sizeof(err))) {
+    const char *missing = sq_row_layout(c, t, cols, ncols, &f->lo);
+    sq_prepare_keys(c, &f->lo);
+    if (!ops->layout(f, missing)) {
         c->cx->query_end(c->conn);
-        return sq_fatal(src, "%s", err);
+        return sq_fatal(src, "%s", f->err);
     }
     enum { READ_ALL, STOPPED, BAD_ROW, NO_MEMORY } why = READ_ALL;
     size_t n = 0;
-    struct sf_buf last = SF_BUF_INIT; /* the offset of the row read last */
     struct sf_row row;
     int got;
-    char tsbuf[24] = "";
-    size_t ts_len = 0;
-    while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
+    struct sf_buf ts = SF_BUF_INIT; /* the timestamp header of the batch's events */
+    while ((got = c->cx->fetch(c->conn, &row, f->err, sizeof(f->err))) == 1) {
         if (ops->full_on_next && n == (size_t)c->batch_size) {
-            bool more = deliver_middle(src, t, ops, arg, n, &last);
+            bool more = deliver_middle(f, n);
             n = 0;
             if (!more) {
                 why = STOPPED;
                 break;
             }
         }
-        (*rows)++;
-        sf_buf_reset(&last);
-        int r = ops->row(t, &lo, &row, &last, arg, err, sizeof(err));
+        f->rows++;
+        sf_buf_reset(&f->last);
+        int r = ops->row(f, &row);
         if (r == ROW_SKIP) {
             continue;
         }
@@ -132,22 +122,21 @@ enum sf_status sq_fetch_deliver(struct sf_source *src,
             why = BAD_ROW;
             break;
         }
-        if (!last.data) {
-            sf_buf_puts(&last, "");
+        if (!f->last.data) {
+            sf_buf_puts(&f->last, "");
         }
         if (n == 0) {
-            int k = snprintf(tsbuf, sizeof(tsbuf), "%lld", sq_now_ms());
-            ts_len = k > 0 ? (size_t)k : 0;
+            sf_buf_reset(&ts);
+            sf_buf_printf(&ts, "%lld", sq_now_ms());
         }
-        struct sf_event *ev =
-            sq_row_event(c, t, &lo, cols, &row, last.data, last.len, tsbuf, ts_len);
+        struct sf_event *ev = sq_row_event(c, t, &f->lo, &row, &f->last, &ts);
         if (!ev) {
             why = NO_MEMORY;
             break;
         }
         c->batch[n++] = ev;
         if (!ops->full_on_next && n == (size_t)c->batch_size) {
-            bool more = deliver_middle(src, t, ops, arg, n, &last);
+            bool more = deliver_middle(f, n);
             n = 0;
             if (!more) {
                 why = STOPPED;
@@ -155,6 +144,7 @@ enum sf_status sq_fetch_deliver(struct sf_source *src,
             }
         }
     }
+    sf_buf_free(&ts);
     c->cx->query_end(c->conn); /* nothing above closes the rows connection */
     if (why != READ_ALL || got < 0) {
         sq_free_batch(c, n);
@@ -164,21 +154,21 @@ enum sf_status sq_fetch_deliver(struct sf_source *src,
     if (why == STOPPED) {
         st = SF_BACKOFF; /* the unread rows are read again next start */
     } else if (why == BAD_ROW) {
-        st = sq_fatal(src, "%s", err);
+        st = sq_fatal(src, "%s", f->err);
     } else if (why == NO_MEMORY) {
         st = sq_backoff(src, SF_ERR_NOMEM, "could not allocate an event", "out of memory");
     } else if (got < 0) { /* the batch's rows are read again after the last offset delivered */
         if (!sf_err_retriable(got)) {
             st = sq_fatal(src, "reading %s of \"%s\" failed: %s", ops->rows_what, t->status_key,
-                          err);
+                          f->err);
         } else {
             sq_close_rows(c);
             snprintf(what, sizeof(what), "reading %s failed", ops->rows_what);
-            st = sq_backoff(src, got, what, err);
+            st = sq_backoff(src, got, what, f->err);
         }
-    } else if ((n > 0 || ops->end_empty) && ops->deliver(src, t, n, &last, true, arg) != SF_OK) {
+    } else if ((n > 0 || ops->end_empty) && ops->deliver(f, n, true) != SF_OK) {
         st = SF_BACKOFF; /* stopping */
     }
-    sf_buf_free(&last);
+    sf_buf_free(&f->last);
     return st;
 }

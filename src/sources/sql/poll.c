@@ -7,16 +7,11 @@ struct poll_arg {
 };
 
 /* The offset columns must be in the result. */
-static bool poll_layout(const struct sql_table *t,
-                        const char *missing,
-                        const struct row_layout *lo,
-                        char *err,
-                        size_t errsz)
+static bool poll_layout(struct fetch *f, const char *missing)
 {
-    (void)lo;
     if (missing) {
-        snprintf(err, errsz, "%s column \"%s\" is not in the result of the query",
-                 missing == t->ts ? "timestamp" : "incremental", missing);
+        snprintf(f->err, sizeof(f->err), "%s column \"%s\" is not in the result of the query",
+                 missing == f->t->ts ? "timestamp" : "incremental", missing);
         return false;
     }
     return true;
@@ -24,31 +19,28 @@ static bool poll_layout(const struct sql_table *t,
 
 /* The row's offset: "ts", "inc" or "ts,inc"; a row with a NULL timestamp is skipped, a NULL
  * incremental value is fatal. Gap tracking sees the id. */
-static int poll_row(struct sql_table *t,
-                    const struct row_layout *lo,
-                    const struct sf_row *row,
-                    struct sf_buf *off,
-                    void *arg,
-                    char *err,
-                    size_t errsz)
+static int poll_row(struct fetch *f, const struct sf_row *row)
 {
-    struct poll_arg *pa = arg;
-    if (lo->ts_idx >= 0) {
-        if (!row->vals[lo->ts_idx]) {
+    const struct poll_arg *pa = f->arg;
+    struct sql_table *t = f->t;
+    struct sf_buf *off = &f->last;
+    int ts_idx = f->lo.ts_idx, inc_idx = f->lo.inc_idx;
+    if (ts_idx >= 0) {
+        if (!row->vals[ts_idx]) {
             return ROW_SKIP; /* a NULL timestamp is never past any offset: not selected anyway */
         }
-        sf_buf_append(off, row->vals[lo->ts_idx], row->lens[lo->ts_idx]);
+        sf_buf_append(off, row->vals[ts_idx], row->lens[ts_idx]);
     }
-    if (lo->inc_idx >= 0) {
-        if (!row->vals[lo->inc_idx]) {
-            snprintf(err, errsz, "incremental column \"%s\" is NULL in a row of \"%s\"",
+    if (inc_idx >= 0) {
+        if (!row->vals[inc_idx]) {
+            snprintf(f->err, sizeof(f->err), "incremental column \"%s\" is NULL in a row of \"%s\"",
                      t->inc ? t->inc : "(first column)", t->name ? t->name : t->status_key);
             return ROW_FATAL;
         }
-        if (lo->ts_idx >= 0) {
+        if (ts_idx >= 0) {
             sf_buf_putc(off, ',');
         }
-        sf_buf_append(off, row->vals[lo->inc_idx], row->lens[lo->inc_idx]);
+        sf_buf_append(off, row->vals[inc_idx], row->lens[inc_idx]);
         if (t->gaps_on) {
             sq_gap_see(t, off->data, off->len, pa->start_ms);
         }
@@ -60,18 +52,13 @@ static int poll_row(struct sql_table *t,
  * "hw;gaps"), registered with the table's tracker and recorded in durable channels in the same
  * commit (not in bulk mode, which has no offset); the read position and the gap state advance
  * when the channels took it. */
-static int poll_deliver(struct sf_source *src,
-                        struct sql_table *t,
-                        size_t n,
-                        struct sf_buf *last,
-                        bool end,
-                        void *arg)
+static int poll_deliver(struct fetch *f, size_t n, bool end)
 {
     (void)end;
-    (void)arg;
-    struct sql_ctx *c = src->ctx;
-    const char *last_offset = sq_batch_offset(t, last);
-    int rc = sq_deliver(src, t->tracker, n, last_offset, t->chan_key,
+    struct sql_ctx *c = f->src->ctx;
+    struct sql_table *t = f->t;
+    const char *last_offset = sq_batch_offset(t, &f->last);
+    int rc = sq_deliver(f->src, t->tracker, n, last_offset, t->chan_key,
                         c->mode == MODE_BULK ? NULL : last_offset);
     if (rc == SF_OK && t->gaps_on) {
         sf_gapset_copy(&t->gs, &t->gs_work);
@@ -110,9 +97,10 @@ enum sf_status sq_poll_table(struct sf_source *src, struct sql_table *t, long lo
     if (gapq) {
         sql = sq_gap_query(src, t, gparams, gnum, &nparams);
     }
-    enum sf_status st =
-        sq_fetch_deliver(src, t, sql, gapq ? gparams : params, nparams, &poll_ops, &pa, rows);
+    struct fetch f = { .src = src, .t = t, .ops = &poll_ops, .arg = &pa };
+    enum sf_status st = sq_fetch_deliver(&f, sql, gapq ? gparams : params, nparams);
     free(ts_part);
+    *rows = f.rows;
     if (st != SF_READY) {
         return st;
     }
