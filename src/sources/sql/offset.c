@@ -17,19 +17,8 @@ bool sq_is_integer(const char *s)
     return true;
 }
 
-/* Compare two integer texts numerically (no leading zeros assumed beyond "0"). */
-static int cmp_int_text(const char *a, const char *b)
-{
-    bool na = *a == '-', nb = *b == '-';
-    if (na != nb) {
-        return na ? -1 : 1;
-    }
-    size_t la = strlen(a), lb = strlen(b);
-    int r = la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
-    return na ? -r : r;
-}
-
-/* The integer order of two offsets of an integer column, or false when either is not a plain
+/* The integer order of two offsets of an integer column (core's sf_offset_cmp, the order the Kafka
+ * sink's positions use too), or false when either is not a plain
  * integer (or "hw;gaps" with an integer hw): those are ordered by the database (offset_cmp). */
 static bool cmp_int_offset(const char *a, const char *b, int *res)
 {
@@ -45,7 +34,7 @@ static bool cmp_int_offset(const char *a, const char *b, int *res)
     if (!sq_is_integer(ha) || !sq_is_integer(hb)) {
         return false;
     }
-    *res = cmp_int_text(ha, hb);
+    *res = sf_offset_cmp(ha, hb); /* core's numeric order: any length, "007" = "7", "-0" = "0" */
     if (*res == 0 && (a[la] || b[lb])) {
         *res = strcmp(a, b); /* one hw, other gaps: as before, by the text of the gap list */
     }
