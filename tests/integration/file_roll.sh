@@ -18,29 +18,13 @@ PORT=$2
 shift 2
 
 # fr_conf FILE TABLE DIR [extra properties lines...]: SQL source -> memory channel -> file_roll
+# (lib.sh's write_conf with its Kafka sink replaced)
 fr_conf() {
     local f=$1 table=$2 dir=$3
     shift 3
     mkdir -p "$dir"
-    {
-        echo "a1.sources = r1"
-        echo "a1.channels = c1"
-        echo "a1.sinks = k1"
-        echo "a1.sources.r1.type = sql"
-        echo "a1.sources.r1.connection.url = $DB_URL_NOPW"
-        echo "a1.sources.r1.connection.user = sqlflume"
-        echo "a1.sources.r1.connection.password = \${SF_TEST_DB_PASSWORD}"
-        echo "a1.sources.r1.table = $table"
-        echo "a1.sources.r1.run.query.delay = 300"
-        echo "a1.sources.r1.channels = c1"
-        echo "a1.channels.c1.type = memory"
-        echo "a1.channels.c1.capacity = 10000"
-        echo "a1.channels.c1.transactionCapacity = 1000"
-        echo "a1.sinks.k1.type = file_roll"
-        echo "a1.sinks.k1.channel = c1"
-        echo "a1.sinks.k1.sink.directory = $dir"
-        for l in "$@"; do echo "$l"; done
-    } >"$f"
+    write_conf "$f" "$table" unused "a1.sinks.k1.sink.directory = $dir" "$@"
+    sed -i -e '/^a1\.sinks\.k1\.kafka\./d' -e 's/^a1\.sinks\.k1\.type = kafka$/a1.sinks.k1.type = file_roll/' "$f"
 }
 
 # fr_check DIR FIRST LAST [avro]: read every file of DIR (JSON lines, or avro_event containers),

@@ -183,6 +183,17 @@ static char *expect_text(int first, int n, size_t body_len)
     return b.len ? sf_buf_steal(&b) : (sf_buf_free(&b), calloc(1, 1));
 }
 
+/* Assert that file dir/name holds exactly the text lines of events first..first+n-1. */
+static void assert_text_file(const char *dir, const char *name, int first, int n, size_t body_len)
+{
+    size_t len;
+    char *got = slurp(dir, name, &len), *want = expect_text(first, n, body_len);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+
 static bool matches(const char *re, const char *s)
 {
     regex_t r;
@@ -209,12 +220,7 @@ START_TEST(default_names_and_text)
     char *names = list_dir(f->dir, &n);
     ck_assert_int_eq(n, 1); /* no roll: 30 s by default */
     ck_assert_msg(matches("^orders-[0-9]{13}-1\\.txt$", names), "name %s", names);
-    size_t len;
-    char *got = slurp(f->dir, names, &len);
-    char *want = expect_text(0, 20, 0);
-    ck_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    assert_text_file(f->dir, names, 0, 20, 0);
     free(names);
     fr_free(f, true);
 }
@@ -243,15 +249,8 @@ START_TEST(rolltime_names_and_interval)
     *second++ = '\0';
     ck_assert_msg(matches("^[0-9]{14}-1$", names), "name %s", names);
     ck_assert_msg(matches("^[0-9]{14}-[12]$", second), "name %s", second);
-    size_t len;
-    char *a = slurp(f->dir, names, &len), *b = slurp(f->dir, second, &len);
-    char *wa = expect_text(0, 10, 0), *wb = expect_text(10, 10, 0);
-    ck_assert_str_eq(a, wa);
-    ck_assert_str_eq(b, wb);
-    free(a);
-    free(b);
-    free(wa);
-    free(wb);
+    assert_text_file(f->dir, names, 0, 10, 0);
+    assert_text_file(f->dir, second, 10, 10, 0);
     free(names);
     fr_free(f, true);
 }
@@ -269,11 +268,7 @@ START_TEST(never_roll)
     int n;
     char *names = list_dir(f->dir, &n);
     ck_assert_int_eq(n, 1);
-    size_t len;
-    char *got = slurp(f->dir, names, &len), *want = expect_text(0, 10, 0);
-    ck_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    assert_text_file(f->dir, names, 0, 10, 0);
     free(names);
     fr_free(f, true);
 }
@@ -409,11 +404,7 @@ START_TEST(unwritable_directory)
     int n;
     char *names = list_dir(f->dir, &n);
     ck_assert_int_eq(n, 1);
-    size_t len;
-    char *got = slurp(f->dir, names, &len), *want = expect_text(0, 50, 0);
-    ck_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    assert_text_file(f->dir, names, 0, 50, 0);
     free(names);
     fr_free(f, !root);
     if (root) {
@@ -449,14 +440,11 @@ START_TEST(disk_full)
     int n;
     char *names = list_dir(dir, &n);
     ck_assert_int_eq(n, 1);
-    size_t len;
-    char *got = slurp(dir, names, &len), *want = expect_text(0, 10, 100);
-    ck_assert_str_eq(got, want); /* exactly the committed batch */
-    free(got);
-    free(want);
+    assert_text_file(dir, names, 0, 10, 100); /* exactly the committed batch */
     ck_assert_int_eq(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "size=1m"), 0);
     drain(f);
-    got = slurp(dir, names, &len);
+    size_t len;
+    char *got = slurp(dir, names, &len);
     struct sf_buf all = SF_BUF_INIT;
     char *a = expect_text(0, 10, 100), *b = expect_text(10, 100, 1000);
     sf_buf_puts(&all, a);
