@@ -134,10 +134,12 @@ static void next_name(struct file_roll_ctx *ctx, char *name, size_t name_size)
              ctx->extension[0] ? "." : "", ctx->extension);
 }
 
-/* Remember the failure in ctx->last_error and log it at ERROR, unless the same message was
- * logged less than REPEAT_ERROR_MS ago. */
-static void report(struct sf_sink *snk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(struct sf_sink *snk, const char *fmt, ...)
+/* Log the failure msg at ERROR, unless a failure with the same key (the message itself when key
+ * is NULL; the what, where and why of a failure without its batch's size) was logged less than
+ * REPEAT_ERROR_MS ago: a cause that persists is logged once a minute, not at every retry. */
+static void report(struct sf_sink *snk, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report(struct sf_sink *snk, const char *key, const char *fmt, ...)
 {
     struct file_roll_ctx *ctx = snk->ctx;
     char msg[sizeof(ctx->last_error)];
@@ -145,11 +147,14 @@ static void report(struct sf_sink *snk, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (!key) {
+        key = msg;
+    }
     long long now = sf_mono_ms();
-    if (strcmp(msg, ctx->last_error) != 0 || now - ctx->last_error_ms >= REPEAT_ERROR_MS) {
+    if (strcmp(key, ctx->last_error) != 0 || now - ctx->last_error_ms >= REPEAT_ERROR_MS) {
         SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), msg);
         ctx->last_error_ms = now;
-        snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", msg);
+        snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", key);
     }
 }
 
@@ -161,7 +166,7 @@ static int open_file(struct sf_sink *snk)
     size_t cap = strlen(ctx->directory) + strlen(ctx->prefix) + strlen(ctx->extension) + 64;
     char *path = malloc(cap);
     if (!path) {
-        report(snk, "out of memory for a file name");
+        report(snk, NULL, "out of memory for a file name");
         return SF_ERR_NOMEM;
     }
     char name[256];
@@ -172,21 +177,21 @@ static int open_file(struct sf_sink *snk)
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST) {
             ctx->counter--; /* the name stays free: the retry uses it */
-            report(snk, "could not create file \"%s\": %s; the events stay in channel \"%s\"",
+            report(snk, NULL, "could not create file \"%s\": %s; the events stay in channel \"%s\"",
                    path, strerror(errno), snk->ch->name);
             free(path);
             return SF_ERR_IO;
         }
     }
     if (fd < 0) {
-        report(snk, "could not create file \"%s\": %d names in a row exist already", path,
+        report(snk, NULL, "could not create file \"%s\": %d names in a row exist already", path,
                NAME_TRIES);
         free(path);
         return SF_ERR_IO;
     }
     ctx->ser = sf_serializer_create(ctx->ser_conf);
     if (!ctx->ser) {
-        report(snk, "out of memory for the serializer of \"%s\"", path);
+        report(snk, NULL, "out of memory for the serializer of \"%s\"", path);
         close(fd);
         unlink(path);
         free(path);
@@ -311,12 +316,12 @@ static int close_file(struct sf_sink *snk)
         sf_buf_reset(&ctx->out);
         rc = sf_serializer_before_close(ctx->ser, &ctx->out);
         if (rc != SF_OK) {
-            report(snk, "could not close file \"%s\": %s", ctx->path,
+            report(snk, NULL, "could not close file \"%s\": %s", ctx->path,
                    sf_serializer_errstr(ctx->ser));
         } else if (ctx->out.len > 0) {
             const char *what;
             if (write_durably(ctx, &what) != 0) {
-                report(snk, "could not %s the trailer of file \"%s\": %s", what, ctx->path,
+                report(snk, NULL, "could not %s the trailer of file \"%s\": %s", what, ctx->path,
                        strerror(errno));
                 rc = SF_ERR_IO;
             } else {
@@ -424,7 +429,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
     }
     rc = serialize(ctx, ctx->batch.evs, n);
     if (rc != SF_OK) {
-        report(snk, "could not serialize %zu events for file \"%s\": %s; the events stay in "
+        report(snk, NULL, "could not serialize %zu events for file \"%s\": %s; the events stay in "
                "channel \"%s\"", n, ctx->path, sf_serializer_errstr(ctx->ser), snk->ch->name);
         /* the serializer is unusable after an error: start the next batch in a new file */
         undo_batch(snk);
@@ -435,7 +440,11 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
     }
     const char *what;
     if (write_durably(ctx, &what) != 0) {
-        report(snk, "could not %s %zu events (%zu bytes) to file \"%s\": %s; rolled back, the "
+        int e = errno;
+        char key[sizeof(ctx->last_error)];
+        snprintf(key, sizeof(key), "%s %s: %s", what, ctx->path, strerror(e));
+        errno = e;
+        report(snk, key, "could not %s %zu events (%zu bytes) to file \"%s\": %s; rolled back, the "
                "events stay in channel \"%s\" and are retried", what, n, ctx->out.len,
                ctx->path, strerror(errno), snk->ch->name);
         undo_batch(snk);
@@ -444,7 +453,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
     rc = sf_channel_txn_commit(txn);
     if (rc != SF_OK) {
         /* the batch is in the file but the channel keeps it: take it out of the file again */
-        report(snk, "could not commit the take of %zu events from channel \"%s\": %s; cutting "
+        report(snk, NULL, "could not commit the take of %zu events from channel \"%s\": %s; cutting "
                "them out of file \"%s\"", n, snk->ch->name, sf_err_str(rc), ctx->path);
         undo_batch(snk);
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);

@@ -9,6 +9,8 @@
 #   that was in flume_meta at a kill (the source reads them again); with the file channel only
 #   the batch in flight at a kill (written and fsync'd, its take not yet committed) repeats, so at
 #   most sink.batchSize rows per kill. Every line of every file is a whole JSON row.
+# s_disk_full (root; skipped with a message otherwise): the directory's file system full, then
+#   grown: one ERROR line, the agent keeps running, every row once.
 # Runs every scenario when none is named. Uses lib.sh (database servers, the agent, assertions).
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -181,7 +183,42 @@ print("ok" if not bad else "duplicates at or below offset %d: %s" % (floor, bad[
 s_kill9_memory() { t kill9_memory; kill9 memory; }
 s_kill9_file() { t kill9_file; kill9 file; }
 
-ALL="s_text s_avro s_kill9_memory s_kill9_file"
+# the directory's file system full (a 32 KiB tmpfs, root only): the sink logs one ERROR, keeps
+# retrying, the agent keeps running; once there is room every row is in the files exactly once
+s_disk_full() {
+    t disk_full
+    if [ "$(id -u)" != 0 ]; then
+        log "SKIP disk_full: mounting a small tmpfs needs root"
+        return
+    fi
+    local dir=$WORK/frf
+    mkdir -p "$dir"
+    mount -t tmpfs -o size=32k tmpfs "$dir" || { fail "cannot mount a tmpfs on $dir"; return; }
+    db_create_idv frf
+    db_insert_range frf 1 3000
+    fr_conf "$WORK/frf.conf" frf "$dir" "a1.sinks.k1.sink.batchSize = 200"
+    agent_start "$WORK/frf.conf" "$WORK/frf.log"
+    wait_log "$WORK/frf.log" "No space left on device" 30 || { umount "$dir"; return; }
+    sleep "$(secs 4)" # a few retries
+    kill -0 "$AGENT_PID" || { fail "the agent stopped"; umount "$dir"; return; }
+    assert_eq "" "$(db_offset frf | grep -x 3000)" "offset not at the end while the disk is full"
+    mount -o remount,size=4m "$dir"
+    wait_offset frf 3000 60 || { umount "$dir"; return; }
+    agent_term
+    local res
+    res=$(fr_check "$dir" 1 3000)
+    log "disk full: $res, $(grep -c 'No space left on device' "$WORK/frf.log") ERROR line(s)"
+    umount "$dir"
+    case "$res" in
+    *" lost=0 dup=0 extra=0 bad=0") ;;
+    *) fail "rows in the files: $res"; return ;;
+    esac
+    assert_eq 1 "$(grep -c 'No space left on device' "$WORK/frf.log")" "one ERROR line while the cause stays the same" || return
+    assert_contains "$WORK/frf.log" "again after" "recovery logged" || return
+    pass
+}
+
+ALL="s_text s_avro s_disk_full s_kill9_memory s_kill9_file"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"
