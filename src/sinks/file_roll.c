@@ -335,6 +335,25 @@ static int close_file(struct sf_sink *snk)
     return rc;
 }
 
+/* The configure step: an empty sink.directory, the serializer's type and options are refused
+ * here, so that `check` reports them (no I/O: whether the directory exists is start's; start parses
+ * the serializer's options again and keeps the result). */
+static int file_roll_configure(struct sf_sink *snk, struct sf_diag *d)
+{
+    const struct file_roll_ctx *ctx = snk->ctx;
+    if (!ctx->directory || !*ctx->directory) {
+        sf_diag_error(d, sf_section_get(snk->conf, "sink.directory"), "must name a directory");
+        return SF_ERR_INVAL;
+    }
+    struct sf_serializer_conf *sc =
+        sf_serializer_conf_create(snk->conf, "sink.serializer", "sink.serializer.", d);
+    if (!sc) {
+        return SF_ERR_INVAL;
+    }
+    sf_serializer_conf_destroy(sc);
+    return SF_OK;
+}
+
 static int file_roll_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
 {
     struct file_roll_ctx *ctx = snk->ctx;
@@ -347,10 +366,8 @@ static int file_roll_start(struct sf_sink *snk, char *errstr, size_t errstr_size
         return SF_ERR_INVAL;
     }
     struct sf_diag d = { 0 };
+    /* its warnings were reported by the configure step */
     ctx->ser_conf = sf_serializer_conf_create(snk->conf, "sink.serializer", "sink.serializer.", &d);
-    for (size_t i = 0; i < d.nwarnings; i++) {
-        SF_WARN("%s", d.warnings[i]);
-    }
     if (!ctx->ser_conf) {
         /* the caller logs errstr: every error of d in it, once */
         size_t off = 0;
@@ -500,6 +517,7 @@ const struct sf_sink_plugin sf_sink_file_roll = {
     .aliases = file_roll_aliases,
     .options = file_roll_options,
     .ctx_size = sizeof(struct file_roll_ctx),
+    .configure = file_roll_configure,
     .start = file_roll_start,
     .process = file_roll_process,
     .stop = file_roll_stop,
