@@ -9,7 +9,6 @@
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #define TAKE_WAIT_MS  100 /* take wait when nothing is in flight (stop is noticed within it) */
@@ -20,9 +19,7 @@ int sf_sink_pipeline_init(struct sf_sink_pipeline *pl,
                           struct sf_sink *snk,
                           const struct sf_sink_pipeline_ops *ops,
                           long long max_inflight,
-                          long long batch_size,
-                          char *errstr,
-                          size_t errstr_size)
+                          long long batch_size)
 {
     *pl = (struct sf_sink_pipeline){ .ops = ops, .snk = snk };
     pl->max_inflight = max_inflight > 0 ? (size_t)max_inflight : 1;
@@ -38,12 +35,7 @@ int sf_sink_pipeline_init(struct sf_sink_pipeline *pl,
             sf_sink_pipeline_free(pl);
         }
     }
-    if (!pl->ring) {
-        (void)snprintf(errstr, errstr_size, "out of memory for %zu batches of %zu events",
-                       pl->max_inflight, pl->batch);
-        return SF_ERR_NOMEM;
-    }
-    return SF_OK;
+    return pl->ring ? SF_OK : SF_ERR_NOMEM;
 }
 
 void sf_sink_pipeline_free(struct sf_sink_pipeline *pl)

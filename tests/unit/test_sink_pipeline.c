@@ -204,10 +204,7 @@ static struct rig *rig_new(const struct sf_sink_pipeline_ops *ops,
     r->snk.ch = &r->ch;
     r->snk.ctx = &r->fs;
     r->fs.sync = ops == &sync_ops;
-    char err[128];
-    ck_assert_int_eq(
-        sf_sink_pipeline_init(&r->fs.pl, &r->snk, ops, max_inflight, batch, err, sizeof(err)),
-        SF_OK);
+    ck_assert_int_eq(sf_sink_pipeline_init(&r->fs.pl, &r->snk, ops, max_inflight, batch), SF_OK);
     return r;
 }
 

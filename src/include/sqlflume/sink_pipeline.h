@@ -120,16 +120,13 @@ struct sf_sink_pipeline {
  * transaction per batch)
  * @param batch_size  events per take transaction, >= 1; capped at the channel's
  * transactionCapacity when that is set
- * @param errstr  gets the message on error (errstr_size bytes, NUL-terminated)
- * @return SF_OK, SF_ERR_NOMEM ("out of memory for N batches of M events"; pl stays freeable)
+ * @return SF_OK, SF_ERR_NOMEM (the only failure; pl stays freeable)
  */
 int sf_sink_pipeline_init(struct sf_sink_pipeline *pl,
                           struct sf_sink *snk,
                           const struct sf_sink_pipeline_ops *ops,
                           long long max_inflight,
-                          long long batch_size,
-                          char *errstr,
-                          size_t errstr_size);
+                          long long batch_size);
 
 /**
  * Free the slots. Every batch must have been committed or rolled back (count == 0; a batch still

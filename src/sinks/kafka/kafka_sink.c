@@ -321,9 +321,10 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         goto fail;
     }
     /* exactly once: one batch at a time, each a Kafka transaction */
-    if ((rc = sf_sink_pipeline_init(&ctx->pl, snk, ctx->txn_id ? &kf_eos_ops : &alo_ops,
-                                    ctx->txn_id ? 1 : ctx->max_inflight, (long long)ctx->batch,
-                                    errstr, errstr_size)) != SF_OK) {
+    if (sf_sink_pipeline_init(&ctx->pl, snk, ctx->txn_id ? &kf_eos_ops : &alo_ops,
+                              ctx->txn_id ? 1 : ctx->max_inflight,
+                              (long long)ctx->batch) != SF_OK) {
+        (void)snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < ctx->pl.max_inflight; i++) {
