@@ -81,7 +81,9 @@ struct sf_sink_pipeline_ops {
      * Optional for synchronous sinks (every batch acknowledged in send), required otherwise: the
      * "flush now" hook. The pipeline can take nothing more: make the destination send what it
      * holds at once, then wait up to max_ms (milliseconds, > 0) for acknowledgements, returning
-     * early once one completes a batch. The pipeline commits what is complete afterwards.
+     * early once one completes a batch (a destination whose acknowledgement is one bounded step
+     * of its own, such as a Kafka transaction's commit, may take that step instead). The
+     * pipeline commits what is complete afterwards.
      * @return SF_READY, or SF_BACKOFF when the sink cannot deliver now (used only when no batch
      * is left in flight).
      */
