@@ -37,6 +37,9 @@ echo "== the same under ASan/UBSan"
 
 fail=0
 bash tests/support/readme_ref.sh check build || fail=1
+echo "== the test servers and readers of the file sinks: WebHDFS server (curl), SequenceFile reader"
+bash tests/support/webhdfs_selftest.sh 43380 43381 || fail=1
+/usr/bin/python3 tests/support/seqfile_read_test.py || fail=1
 
 # torture DB PORT CHANNEL MODE PASS_PATTERN: torture.sh's TORTURE lines shown; it passes when its
 # result line matches PASS_PATTERN and it reported no FAIL
@@ -47,8 +50,8 @@ torture() {
     grep -q "^TORTURE.*$5" "$log" && ! grep -q '^FAIL' "$log" || rc=1
     return $rc
 }
-# lane DB E2E_PORT CHECK_PORT EOS_PORT ALO_PORT EOS_TORTURE_PORT SPARSE_PORT ASAN_E2E_PORT: every
-# suite of one database, in order. The two lanes share no server (each starts its own on its own
+# lane DB E2E_PORT CHECK_PORT EOS_PORT ALO_PORT EOS_TORTURE_PORT SPARSE_PORT ASAN_E2E_PORT
+#      FILE_ROLL_PORT SPACE_PORT ASAN_FILE_ROLL_PORT: every suite of one database, in order. The two lanes share no server (each starts its own on its own
 # ports), so they run side by side.
 lane() {
     local db=$1 rc=0 ch
@@ -59,24 +62,29 @@ lane() {
     SF_BUILD=$ROOT/build bash tests/integration/check_connect.sh "$db" "$3" || rc=1
     echo "== exactly-once into Kafka (transactional producer), $db"
     SF_BUILD=$ROOT/build bash tests/integration/kafka_eos.sh "$db" "$4" || rc=1
+    echo "== file_roll sink, $db: rolling, serializers, disk full, kill -9"
+    SF_BUILD=$ROOT/build bash tests/integration/file_roll.sh "$db" "$9" || rc=1
+    echo "== file channel on a small file system, $db: 200,000 rows through a 2 MiB tmpfs"
+    SF_BUILD=$ROOT/build bash tests/integration/file_channel_space.sh "$db" "${10}" || rc=1
     echo "== kill -9 torture, $db: 20 kills, 200,000 rows plus live inserts, memory and file channels"
     for ch in memory file; do torture "$db" "$5" $ch alo "lost=0" || rc=1; done
     echo "== kill -9 torture, exactly-once (transactional producer, read_committed consumer), $db: 0 lost, 0 duplicates"
     for ch in memory file; do torture "$db" "$6" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
     echo "== the same on a table whose ids step by 7 with every third one deleted (a hole after almost every row), $db"
     for ch in memory file; do IDS=sparse torture "$db" "$7" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
-    echo "== end-to-end and check --connect under ASan/UBSan, $db"
+    echo "== end-to-end, check --connect and file_roll under ASan/UBSan, $db"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/e2e.sh "$db" "$8" || rc=1
     SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/check_connect.sh "$db" "$3" || rc=1
+    SF_BUILD=$ROOT/build-asan SF_TIME_MULT=3 bash tests/integration/file_roll.sh "$db" "${11}" || rc=1
     echo "== lane $db: $([ $rc -eq 0 ] && echo passed || echo FAILED)"
     return $rc
 }
 # SF_SERIAL=1 runs the lanes one after the other (for debugging; the timings in the README's
 # test table come from the parallel run)
-LANE_MY=(mysql 43306 43311 43309 43308 43310 43313 43307)
-LANE_PG=(postgresql 45432 45437 45435 45434 45436 45439 45433)
+LANE_MY=(mysql 43306 43311 43309 43308 43310 43313 43307 43314 43315 43316)
+LANE_PG=(postgresql 45432 45437 45435 45434 45436 45439 45433 45440 45441 45442)
 if [ "${SF_SERIAL:-0}" = 1 ]; then
     lane "${LANE_MY[@]}" || fail=1
     lane "${LANE_PG[@]}" || fail=1
