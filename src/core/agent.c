@@ -404,7 +404,10 @@ static void *source_runner(void *arg)
     while (!atomic_load(&src->stopping)) {
         src->backoff_ms = 0;
         enum sf_status st = src->plugin->process(src);
-        if (st == SF_BACKOFF) {
+        if (st == SF_FATAL) {
+            sf_agent_request_stop(src->agent, 1);
+        }
+        if (st != SF_READY) {
             sf_source_sleep(src, src->backoff_ms > 0 ? src->backoff_ms : 1000);
         }
     }
@@ -421,6 +424,9 @@ static void *sink_runner(void *arg)
         if (st == SF_READY) {
             backoff_ms = 0;
             continue;
+        }
+        if (st == SF_FATAL) {
+            sf_agent_request_stop(snk->agent, 1);
         }
         backoff_ms += SINK_BACKOFF_STEP_MS;
         if (backoff_ms > SINK_BACKOFF_MAX_MS) {

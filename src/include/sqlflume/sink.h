@@ -16,8 +16,8 @@
 
 #include "sqlflume/channel.h"
 #include "sqlflume/option.h"
+#include "sqlflume/status.h"
 
-enum sf_status { SF_READY = 0, SF_BACKOFF = 1 };
 
 struct sf_sink;
 struct sf_agent;
@@ -68,7 +68,7 @@ struct sf_sink {
     struct sf_channel *ch;         /* the channel this sink drains */
     const struct sf_section *conf; /* every key of this sink, for pass-through families */
     atomic_bool stopping;          /* set by the agent at shutdown */
-    struct sf_agent *agent;        /* owner; for sf_agent_request_stop() on fatal errors */
+    struct sf_agent *agent;        /* owner; its runner stops it on SF_FATAL */
     struct sf_sink_metrics metrics;
 };
 

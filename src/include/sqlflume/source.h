@@ -17,6 +17,7 @@
 #include "sqlflume/event.h"
 #include "sqlflume/option.h"
 #include "sqlflume/sink.h"
+#include "sqlflume/status.h"
 
 struct sf_source;
 struct sf_agent;
@@ -51,7 +52,7 @@ struct sf_source {
     const struct sf_section *conf;
     struct sf_ack_tracker *tracker; /* delivery tracker for this source's offsets */
     atomic_bool stopping;
-    struct sf_agent *agent; /* owner; for sf_agent_request_stop() on fatal errors */
+    struct sf_agent *agent; /* owner; its runner stops it on SF_FATAL */
     long long backoff_ms; /* set by process() before returning SF_BACKOFF */
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv;

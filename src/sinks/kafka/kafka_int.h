@@ -83,7 +83,6 @@
 
 #ifndef SF_SINKS_KAFKA_INT_H
 #define SF_SINKS_KAFKA_INT_H
-#include "sqlflume/agent.h"
 #include "sqlflume/avro_event.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"

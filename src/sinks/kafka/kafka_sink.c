@@ -146,7 +146,7 @@ static const struct sf_sink_pipeline_ops alo_ops = {
     .stalled = alo_stalled,
 };
 
-static enum sf_status kafka_process(struct sf_sink *snk)
+static enum sf_status kafka_step(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
     if (ctx->txn_id) {
@@ -364,6 +364,14 @@ fail:
 }
 
 static const char *const kafka_aliases[] = { "org.apache.flume.sink.kafka.KafkaSink", NULL };
+
+/* One step; SF_FATAL once kf_sink_fail stopped the sink (errors.tolerance = none), so that the
+ * runner stops the agent (exit code 1) while the batches before the failed event still commit. */
+static enum sf_status kafka_process(struct sf_sink *snk)
+{
+    enum sf_status st = kafka_step(snk);
+    return ((struct kafka_ctx *)snk->ctx)->pl.halted ? SF_FATAL : st;
+}
 
 const struct sf_sink_plugin sf_sink_kafka = {
     .name = "kafka",

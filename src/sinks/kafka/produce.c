@@ -470,7 +470,8 @@ static const char *hdr_or_dash(const struct sf_event *ev, const char *name)
 /*
  * errors.tolerance = none met a permanent error: log the one ERROR line (sink, table, key, offset,
  * size and limit for a size error, the settings to change), mark the sink failed (SinkFailed = 1,
- * EventFailedCount + 1) and ask the agent to stop with exit code 1. From here on the sink takes
+ * EventFailedCount + 1); from then on process() returns SF_FATAL, so the runner stops the agent
+ * with exit code 1. From here on the sink takes
  * nothing more; its open batches are committed as far as they are delivered in order, and stop()
  * rolls the rest back, so the channel keeps the event and what follows it.
  * @param topic  where ev was going (the dead-letter topic when dlq)
@@ -508,9 +509,6 @@ void kf_sink_fail(struct sf_sink *snk,
              err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
                  ? " (raise it, and the topic's max.message.bytes if that is lower)"
                  : "");
-    if (snk->agent) {
-        sf_agent_request_stop(snk->agent, 1);
-    }
 }
 
 static void hdr_add(rd_kafka_headers_t *hs, size_t *bytes, const char *name, const char *val)

@@ -51,7 +51,8 @@ enum sf_status sq_backoff(struct sf_source *src, int err, const char *what, cons
     return SF_BACKOFF;
 }
 
-/* Log one clear error, ask the agent to stop (exit code 1) and idle until it does. */
+/* Log one clear error and return SF_FATAL (the runner stops the agent, exit code 1); the source
+ * idles from then on (sql_process returns SF_FATAL whatever a step returned). */
 enum sf_status sq_fatal(struct sf_source *src, const char *fmt, ...)
 {
     struct sql_ctx *c = src->ctx;
@@ -63,10 +64,9 @@ enum sf_status sq_fatal(struct sf_source *src, const char *fmt, ...)
         va_end(ap);
         SF_ERROR(SF_SOURCE_FMT "%s", SF_SOURCE_ARGS(src), msg);
         c->fatal_logged = true;
-        sf_agent_request_stop(src->agent, 1);
     }
     src->backoff_ms = 1000;
-    return SF_BACKOFF;
+    return SF_FATAL;
 }
 
 /* Whether an incremental column of class ty has an order the database and the agent agree on

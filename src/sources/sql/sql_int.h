@@ -68,7 +68,6 @@
 #ifndef SF_SQL_SOURCE_INTERNAL_H
 #define SF_SQL_SOURCE_INTERNAL_H
 
-#include "sqlflume/agent.h"
 #include "sqlflume/buf.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/connector.h"

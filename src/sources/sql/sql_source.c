@@ -366,12 +366,12 @@ static int sql_start(struct sf_source *src, char *errstr, size_t errstr_size)
     return SF_OK;
 }
 
-static enum sf_status sql_process(struct sf_source *src)
+static enum sf_status sql_step(struct sf_source *src)
 {
     struct sql_ctx *c = src->ctx;
     if (c->fatal_logged) {
         src->backoff_ms = 1000;
-        return SF_BACKOFF;
+        return SF_FATAL;
     }
     /* between polls, wake at least every OFFSET_FLUSH_MS so delivered offsets reach flume_meta even
      * with a long run.query.delay */
@@ -523,6 +523,13 @@ static void sql_stop(struct sf_source *src)
 
 static const char *const sql_aliases[] = { "mysql", "postgresql", "com.atguigu.source.SQLSource",
                                            "org.keedio.flume.source.SQLSource", NULL };
+
+/* One step; SF_FATAL once sq_fatal has reported an error, whatever the step in between returned. */
+static enum sf_status sql_process(struct sf_source *src)
+{
+    enum sf_status st = sql_step(src);
+    return ((struct sql_ctx *)src->ctx)->fatal_logged ? SF_FATAL : st;
+}
 
 const struct sf_source_plugin sf_source_sql = {
     .name = "sql",
