@@ -4,8 +4,9 @@
 # Every scenario asserts exact outcomes (rows in Kafka by id: none lost, none duplicated; exact
 # JSON bodies; exit codes; log lines). Runs every scenario when none is named.
 # The scenarios live in tests/integration/e2e/, one file per feature (streaming, offsets, faults,
-# config, seed, backfill, monitoring, locking; helpers.sh for what several use). Exactly-once
-# into Kafka has its own script, kafka_eos.sh.
+# config, seed, backfill, monitoring, locking; helpers.sh for what several use); their checks of
+# consumer dumps, logs and metrics are tests/support/sfcheck.py. Exactly-once into Kafka has its
+# own script, kafka_eos.sh.
 set -u
 source "$(dirname "$0")/lib.sh"
 

@@ -91,56 +91,11 @@ s_backfill() {
     *) fail "rows lost or extra: $res"; return ;;
     esac
     # every restart resumed where its predecessor's delivered progress ended, at a chunk > 0
-    assert_eq "ok" "$($PY - "$WORK/bf.log" "$WORK/bf.kills" "$chunk" <<'PYEOF'
-import re, sys
-log = open(sys.argv[1]).read()
-kills = [l.split() for l in open(sys.argv[2])]
-chunk = int(sys.argv[3])
-res = re.findall(r'resuming backfill at chunk (\d+) after key "(\d+)"', log)
-bad = []
-if len(res) != len(kills):
-    bad.append("%d resume lines for %d interruptions" % (len(res), len(kills)))
-hwms = set()
-for (n, key), (rnd, k, val) in zip(res, kills):
-    f = dict(x.split("=", 1) for x in val.split(";"))
-    hwms.add(f["hwm"])
-    if int(n) < 1 or key != k or n != f["chunk"]:
-        bad.append("round %s: resumed at chunk %s after %s, recorded %s" % (rnd, n, key, val))
-    # dense ids from 1: the last key delivered equals the rows delivered, and lies in its chunk
-    if f["rows"] != k or not int(f["chunk"]) * chunk <= int(k) < (int(f["chunk"]) + 1) * chunk:
-        bad.append("round %s: progress %s is inconsistent" % (rnd, val))
-if len(hwms) != 1:
-    bad.append("the high-water mark changed: %s" % sorted(hwms))
-print("ok" if not bad else "; ".join(bad))
-PYEOF
-)" "restarts resume after the recorded key" || return
+    assert_eq "ok" "$(sfcheck backfill_resumes "$WORK/bf.log" "$WORK/bf.kills" "$chunk")" "restarts resume after the recorded key" || return
     # duplicates: only just above a key recorded at a kill (at most chunk + capacity per kill),
     # none after the clean stop, none among the streamed rows above the high-water mark
     local dupcheck
-    dupcheck=$($PY - "$WORK/bf.out" "$WORK/bf.kills" "$bound" "$hwm" <<'PYEOF'
-import collections, json, sys
-seen = collections.Counter(int(json.loads(json.loads(l)["value"])["id"]) for l in open(sys.argv[1]))
-kills = [l.split() for l in open(sys.argv[2])]
-bound, hwm = int(sys.argv[3]), int(sys.argv[4])
-keys = [int(k[1]) for k in kills[:3]]
-per = [0, 0, 0]
-bad = []
-for i, c in seen.items():
-    if c < 2:
-        continue
-    if i > hwm:
-        bad.append("streamed row %d sent %d times" % (i, c))
-        continue
-    for j, k in enumerate(keys):
-        if k < i <= k + bound:
-            per[j] += c - 1
-            break
-    else:
-        bad.append("id %d (x%d) is not just above a key recorded at a kill" % (i, c))
-over = [p for p in per if p > bound]
-print("per-kill %s %s" % (per, "ok" if not bad and not over else "BAD " + "; ".join(bad[:5])))
-PYEOF
-)
+    dupcheck=$(sfcheck backfill_dups "$WORK/bf.out" "$WORK/bf.kills" "$bound" "$hwm")
     log "duplicates $dupcheck (bound per kill: $bound)"
     case "$dupcheck" in
     *" ok") ;;

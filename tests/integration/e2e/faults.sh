@@ -49,12 +49,7 @@ s_kill9() {
     esac
     # at-least-once, and only after the stored offset: every duplicate lies above an offset that
     # was in flume_meta when the agent was killed
-    assert_eq "ok" "$($PY -c '
-import json, sys, collections
-seen = collections.Counter(int(json.loads(json.loads(l)["value"])["id"]) for l in open(sys.argv[1]))
-floor = min(int(x) for x in open(sys.argv[2]).read().split())
-bad = [i for i, c in seen.items() if c > 1 and i <= floor]
-print("ok" if not bad else "duplicates at or below offset %d: %s" % (floor, bad[:5]))' "$WORK/k9.out" "$WORK/k9.offsets")" "duplicates only above the stored offset" || return
+    assert_eq "ok" "$(sfcheck dups_above "$WORK/k9.out" "$WORK/k9.offsets")" "duplicates only above the stored offset" || return
     assert_contains "$WORK/k9.log" "; resuming after" "resumed from flume_meta" || return
     pass
 }
@@ -197,24 +192,12 @@ s_poison() {
     port=$(sed -n 's|.*serving metrics at http://[^:]*:\([0-9]*\)/metrics.*|\1|p' "$WORK/poison3.log" | head -1)
     curl -s -o "$WORK/poison3.json" "http://127.0.0.1:$port/metrics"
     agent_term || return
-    assert_eq "EventFailedCount=1 EventDeadLetteredCount=1 SinkFailed=0" "$($PY -c '
-import json, sys
-k = json.load(open(sys.argv[1]))["SINK.k1"]
-print(" ".join("%s=%s" % (n, k[n]) for n in ("EventFailedCount", "EventDeadLetteredCount", "SinkFailed")))' "$WORK/poison3.json")" "sink metrics" || return
+    assert_eq "EventFailedCount=1 EventDeadLetteredCount=1 SinkFailed=0" "$(sfcheck sink_errors "$WORK/poison3.json")" "sink metrics" || return
     consume poison_all 199 "$WORK/poison3.out"
     assert_eq "lost=1 dup=0 extra=0" "$(check_range "$WORK/poison3.out" 1 200)" "every small row once (101 in the dead-letter topic)" || return
     assert_eq 0 "$(ids_of "$WORK/poison3.out" | grep -c '^101$')" "the big row is not in the topic" || return
     consume poison_dlq 1 "$WORK/poison_dlq.out"
-    assert_eq "1 101 poison_all poison_all 101 k1 2097169 yes" "$($PY -c '
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-r = rows[0]
-h = r["headers"]
-print(len(rows), r["key"], h.get("__sqlflume.errors.topic"), h.get("__sqlflume.errors.table"),
-      h.get("__sqlflume.errors.offset"), h.get("__sqlflume.errors.sink.name"),
-      h.get("__sqlflume.errors.body.truncated"),
-      "yes" if "MSG_SIZE_TOO_LARGE" in h.get("__sqlflume.errors.exception.message", "") and
-      900000 < len(r["value"]) <= 1000000 and r["value"].startswith("{\"id\":101,\"v\":\"xxx") else "no")' "$WORK/poison_dlq.out")" "dead-letter record" || return
+    assert_eq "1 101 poison_all poison_all 101 k1 2097169 yes" "$(sfcheck dead_letter "$WORK/poison_dlq.out")" "dead-letter record" || return
     assert_contains "$WORK/poison3.log" 'errors.tolerance = all: sending it to dead-letter topic poison_dlq' "the failed row is logged" || return
     pass
 }

@@ -5,12 +5,7 @@
 # the lock id of a status key in flume_meta of sqlflume_test (64-bit FNV-1a of "db\ntable\nkey",
 # computed here independently of the C code): signed decimal for PostgreSQL, the name for MySQL
 lock_of() { # key
-    $PY -c '
-import sys
-h = 0xcbf29ce484222325
-for b in ("sqlflume_test\nflume_meta\n" + sys.argv[1]).encode():
-    h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-print(("sqlflume.%016x" % h) if sys.argv[2] == "mysql" else (h - (1 << 64) if h >= 1 << 63 else h))' "$1" "$DB_KIND"
+    sfcheck lock_id "$1" "$DB_KIND"
 }
 
 # the lock as the agent's message shows it: the name in quotes (MySQL), the id (PostgreSQL)

@@ -19,10 +19,7 @@ s_gaps() {
     # partitions interleave in the consumer: compare the sorted ids (order per key is Kafka's)
     assert_eq "1 2 3 7 50 51 1000 1001 99999" "$(ids_of "$WORK/gaps.out" | sort -n | tr '\n' ' ' | sed 's/ $//')" "ids" || return
     # key and topic: the key is the primary key
-    assert_eq "9" "$($PY -c '
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print(sum(1 for r in rows if r["key"] == str(json.loads(r["value"])["id"])))' "$WORK/gaps.out")" "message key = primary key" || return
+    assert_eq "9" "$(sfcheck key_is_id "$WORK/gaps.out")" "message key = primary key" || return
     assert_contains "$WORK/gaps.out" '"value": "{\"id\":7,\"v\":\"d\"}"' "json body" || return
     pass
 }
@@ -134,17 +131,7 @@ s_multi_table_status_db() {
     assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/mt_b.out" 1 30)" "table mt_b in its topic" || return
     assert_eq "lost=0 dup=0 extra=0" "$(check_range "$WORK/mt_c.out" 1 40)" "table mt_c in its topic" || return
     # round-robin: the small tables' rows were read before the busy table's last page
-    assert_eq "ok" "$($PY -c '
-import sys
-lines = open(sys.argv[1]).read().splitlines()
-def first(needle):
-    for i, l in enumerate(lines):
-        if needle in l:
-            return i
-    return -1
-a = first("read 500 rows of \"agentA.mt_a\" up to offset \"20000\"")
-b = first("rows of \"agentA.mt_b\"")
-print("ok" if 0 <= b < a else "order: mt_b at %d, mt_a last page at %d" % (b, a))' "$WORK/mt.log")" "round-robin" || return
+    assert_eq "ok" "$(sfcheck round_robin "$WORK/mt.log")" "round-robin" || return
     pass
 }
 
@@ -206,11 +193,7 @@ s_sparse_gaps() {
     consume sparse 20000 "$WORK/sparse.out"
     wait_hw sparse 29999 30 || return
     agent_term
-    assert_eq "lost=0 dup=0 extra=0" "$($PY -c '
-import json, sys, collections
-seen = collections.Counter(int(json.loads(json.loads(l)["value"])["id"]) for l in open(sys.argv[1]))
-want = set(i for i in range(1, 30001) if i % 3)
-print("lost=%d dup=%d extra=%d" % (len(want - set(seen)), sum(c - 1 for c in seen.values() if c > 1), len(set(seen) - want)))' "$WORK/sparse.out")" "every row once" || return
+    assert_eq "lost=0 dup=0 extra=0" "$(sfcheck range "$WORK/sparse.out" 1 30000 --not-multiple-of 3)" "every row once" || return
     local n
     n=$(grep -c 'ranges of missing ids in the last' "$WORK/sparse.log")
     [ "$n" -ge 1 ] && [ "$n" -le 3 ] || { fail "$n gap summary lines (want 1 to 3)"; return; }
@@ -222,9 +205,7 @@ print("lost=%d dup=%d extra=%d" % (len(want - set(seen)), sum(c - 1 for c in see
 
 # sorted values of FIELD of the JSON bodies of a consume output, space-separated
 field_of() { # file field
-    $PY -c '
-import json, sys
-print(" ".join(sorted(str(json.loads(json.loads(l)["value"])[sys.argv[2]]) for l in open(sys.argv[1]))))' "$1" "$2"
+    sfcheck field "$1" "$2"
 }
 
 # no flume_meta row and no start.from: the first query has no lower bound (ids 0 and -5, the

@@ -37,16 +37,7 @@ s_types() {
     agent_start "$WORK/types.conf" "$WORK/types.log"
     consume types 3 "$WORK/types.out"
     agent_term
-    $PY - "$WORK/types.out" "$want1" "$want2" >"$WORK/types.check" <<'EOF'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-vals = {json.loads(r["value"])["id"]: r["value"] for r in rows}
-print("count", len(rows))
-print("row1", "ok" if vals.get(1) == sys.argv[2] else "DIFF %r" % vals.get(1))
-print("row2", "ok" if vals.get(2) == sys.argv[3] else "DIFF %r" % vals.get(2))
-v3 = json.loads(vals.get(3, "{}"))
-print("row3", "ok" if v3.get("lt") == "x" * 10485760 else "DIFF len %d" % len(v3.get("lt") or ""))
-EOF
+    sfcheck types "$WORK/types.out" "$want1" "$want2" >"$WORK/types.check"
     assert_eq "count 3
 row1 ok
 row2 ok
@@ -67,10 +58,7 @@ row3 ok" "$(cat "$WORK/types.check")" "typed values" || { cat "$WORK/types.check
     agent_start "$WORK/types2.conf" "$WORK/types2.log"
     consume types2 4 "$WORK/types2.out"
     agent_term
-    assert_eq "$want" "$($PY -c '
-import json, sys
-rows = [json.loads(l)["value"] for l in open(sys.argv[1])]
-print(" ".join(sorted(rows, key=lambda v: json.loads(v)["id"])))' "$WORK/types2.out")" "YEAR and negative zero" || return
+    assert_eq "$want" "$(sfcheck by_id "$WORK/types2.out")" "YEAR and negative zero" || return
     pass
 }
 
