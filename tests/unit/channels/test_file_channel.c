@@ -5,7 +5,7 @@
  * corrupt and backup checkpoints, deletion of fully taken log files, the free-space guard, a
  * failed write (RLIMIT_FSIZE) being truncated away, source offsets across restarts, several take
  * transactions open at once, and group commit sharing fsyncs. The generic channel behaviour
- * (FIFO, capacities, keep-alive, threads) is covered for every channel type in test_core.c.
+ * (FIFO, capacities, keep-alive, threads) is covered for every channel type in test_channel.c.
  */
 #include "unit.h"
 #include <dirent.h>
