@@ -7,7 +7,9 @@
 # on a ROWS-row table (bigint id, short text, decimal(12,2), timestamp, 20-char note) in MariaDB
 # and PostgreSQL. Prints wall time, rows/s, peak RSS and the ratios a/b and a'/b.
 #   bash bench/run.sh [ROWS]        (default 1000000)
-# Ports: SF_BENCH_MY_PORT (43391), SF_BENCH_PG_PORT (45491).
+# Ports: SF_BENCH_MY_PORT (43391), SF_BENCH_PG_PORT (45491). SF_BENCH_BIN: the sqlflume binary to
+# time instead of this tree's build (bench/ab.sh compares two builds that way); SF_BENCH_REPEAT:
+# rounds (3); SF_BENCH_CHANNEL_ALONE=0 skips the channel-alone benchmark at the end.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -16,7 +18,7 @@ REPEAT=${SF_BENCH_REPEAT:-3}
 bash tests/support/deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
-BIN=$ROOT/build-bench/sqlflume
+BIN=${SF_BENCH_BIN:-$ROOT/build-bench/sqlflume}
 source tests/support/db.sh
 
 WORK=$(mktemp -d /tmp/sqlflume-bench.XXXXXX)
@@ -175,6 +177,7 @@ done
 echo
 echo "targets: (a) <= 1.10x (b), (a') <= 0.90x (b), sqlflume peak RSS <= 64 MiB, (f) <= 1.2x (a)"
 echo
+[ "${SF_BENCH_CHANNEL_ALONE:-1}" = 0 ] && exit 0
 echo "== channel alone: 1M events of 120 bytes, 1000-event transactions (bench/file_channel_bench.c)"
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
     src/channels/file/*.c \

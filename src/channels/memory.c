@@ -51,15 +51,16 @@ static const struct sf_option memory_options[] = {
     { 0 },
 };
 
+static int memory_configure(struct sf_channel *ch, struct sf_diag *d)
+{
+    const struct memory_ctx *m = ch->ctx;
+    return sf_channel_check_capacity(ch, m->capacity, m->txn_capacity, d);
+}
+
 static int memory_start(struct sf_channel *ch, char *errstr, size_t errstr_size)
 {
     struct memory_ctx *m = ch->ctx;
-    if (m->txn_capacity > m->capacity) {
-        snprintf(errstr, errstr_size,
-                 "transactionCapacity (%lld) must not be greater than capacity (%lld)",
-                 m->txn_capacity, m->capacity);
-        return SF_ERR_INVAL;
-    }
+    (void)errstr, (void)errstr_size; /* memory_configure checked the options */
     pthread_mutex_init(&m->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -212,6 +213,7 @@ const struct sf_channel_plugin sf_channel_memory = {
     .aliases = memory_aliases,
     .options = memory_options,
     .ctx_size = sizeof(struct memory_ctx),
+    .configure = memory_configure,
     .start = memory_start,
     .stop = memory_stop,
     .put_commit = memory_put_commit,

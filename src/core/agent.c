@@ -151,7 +151,10 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
             continue;
         }
         ch->ctx = calloc(1, ch->plugin->ctx_size);
-        if (sf_options_apply(ch->plugin->options, sec, ch->ctx, d) != 0) {
+        ch->conf = sec;
+        /* the configure step sees only values the table accepted */
+        if (sf_options_apply(ch->plugin->options, sec, ch->ctx, d) != 0 ||
+            (ch->plugin->configure && ch->plugin->configure(ch, d) != 0)) {
             rc = -1;
         }
     }
@@ -276,7 +279,9 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
             }
         }
         snk->ctx = calloc(1, snk->plugin->ctx_size);
-        if (sf_options_apply(snk->plugin->options, sec, snk->ctx, d) != 0) {
+        /* the configure step sees only values the table accepted */
+        if (sf_options_apply(snk->plugin->options, sec, snk->ctx, d) != 0 ||
+            (snk->plugin->configure && snk->plugin->configure(snk, d) != 0)) {
             rc = -1;
         }
     }
@@ -423,8 +428,15 @@ static void *sink_runner(void *arg)
         if (backoff_ms > SINK_BACKOFF_MAX_MS) {
             backoff_ms = SINK_BACKOFF_MAX_MS;
         }
+        /* A backoff on an empty channel ends as soon as an event arrives (checked every 20 ms),
+         * so an idle table's rows do not wait out the backoff; one on a failure (the channel
+         * still holds the rolled-back events) lasts its full time. */
+        bool was_empty = sf_channel_size(snk->ch) == 0;
         for (long long t = 0; t < backoff_ms && !atomic_load(&snk->stopping); t += 20) {
             usleep(20000);
+            if (was_empty && sf_channel_size(snk->ch) > 0) {
+                break;
+            }
         }
     }
     return NULL;

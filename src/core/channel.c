@@ -9,6 +9,21 @@
 
 #include <stdlib.h>
 
+int sf_channel_check_capacity(const struct sf_channel *ch,
+                              long long capacity,
+                              long long txn_capacity,
+                              struct sf_diag *d)
+{
+    if (txn_capacity <= capacity) {
+        return 0;
+    }
+    const struct sf_prop *at = sf_section_get(ch->conf, "transactionCapacity");
+    sf_diag_error(d, at ? at : sf_section_get(ch->conf, "capacity"),
+                  "transactionCapacity (%lld) must not be greater than capacity (%lld)",
+                  txn_capacity, capacity);
+    return -1;
+}
+
 struct sf_txn *sf_channel_txn_begin(struct sf_channel *ch)
 {
     struct sf_txn *txn = calloc(1, sizeof(*txn));

@@ -416,7 +416,7 @@ const char *sf_section_subkey(const struct sf_section *s, const struct sf_prop *
 
 struct sf_prop *sf_section_get(const struct sf_section *s, const char *subkey)
 {
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = 0; s && i < s->n; i++) {
         if (strcmp(sf_section_subkey(s, s->v[i]), subkey) == 0) {
             return s->v[i];
         }

@@ -73,9 +73,15 @@ rig_new(const struct sf_sink_plugin *plugin, const char *conf, char *errstr, siz
     r->snk.conf = &r->snk_sec;
     ck_assert_int_eq(sf_options_apply(plugin->options, &r->snk_sec, r->snk.ctx, &d), 0);
     ck_assert_uint_eq(d.nwarnings, 0);
-    sf_diag_free(&d);
     errstr[0] = '\0';
-    r->started = plugin->start(&r->snk, errstr, errstr_size) == SF_OK;
+    /* the configure step, as the agent runs it before start */
+    if (plugin->configure && plugin->configure(&r->snk, &d) != 0) {
+        ck_assert_uint_ge(d.nerrors, 1);
+        (void)snprintf(errstr, errstr_size, "%s", d.errors[0]);
+    } else {
+        r->started = plugin->start(&r->snk, errstr, errstr_size) == SF_OK;
+    }
+    sf_diag_free(&d);
     return r;
 }
 

@@ -140,8 +140,62 @@ long long sf_file_channel_sync_count(struct sf_channel *ch)
     return atomic_load(&fc->sync_count);
 }
 
-/* The background thread: zero-fills ahead of the writes when asked, checkpoints every
- * checkpointInterval, syncs the log every fsyncInterval when fsyncPerTransaction is false. */
+/*
+ * Free disk space now, for a put commit short of minimumRequiredSpace (background thread): start
+ * a new log file when the current one holds at least FC_RELIEF_ROLL_MIN bytes (the current file is
+ * never deleted, so with the default maxFileSize nothing could ever be freed), and checkpoint when
+ * the oldest log file holds no queued or in-flight event, which deletes it and the drained files
+ * after it (fc_checkpoint_run) instead of waiting for checkpointInterval.
+ */
+static void space_relief(struct file_ctx *fc)
+{
+    pthread_rwlock_rdlock(&fc->ckpt_rw);
+    pthread_mutex_lock(&fc->log_mu);
+    if (fc->cur && fc->cur_pos >= SF_WAL_FILE_HDR + FC_RELIEF_ROLL_MIN) {
+        (void)fc_log_roll(fc); /* a failure is logged; the checkpoint below may still help */
+    }
+    uint32_t cur = fc->cur ? fc->cur->id : 0;
+    pthread_mutex_unlock(&fc->log_mu);
+    pthread_rwlock_unlock(&fc->ckpt_rw);
+    /* a hint only: fc_checkpoint_run decides what is deleted, after publishing pending puts */
+    bool drained = false;
+    pthread_mutex_lock(&fc->q_mu);
+    for (size_t i = 0; i < fc->nfiles; i++) {
+        if (fc->files[i]) {
+            drained = fc->files[i]->refs == 0 && fc->files[i]->id < cur;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&fc->q_mu);
+    if (drained && fc_checkpoint_run(fc) == SF_OK) {
+        atomic_fetch_add(&fc->relief_ckpts, 1);
+    }
+}
+
+/*
+ * Ask the background thread for a round of space_relief and wait until it is done, at most ms
+ * (also returns early when the channel stops). For put commits short of minimumRequiredSpace.
+ */
+void fc_relief_wait(struct file_ctx *fc, long long ms)
+{
+    struct timespec deadline;
+    sf_deadline_after_ms(&deadline, ms);
+    pthread_mutex_lock(&fc->bg_mu);
+    /* a round running already may end the wait: the caller checks the space and asks again */
+    unsigned long long want = fc->relief_rounds + 1;
+    fc->relief_wanted = true;
+    pthread_cond_signal(&fc->bg_cond);
+    while (fc->relief_rounds < want && !fc->stopping && fc->bg_started) {
+        if (pthread_cond_timedwait(&fc->relief_cv, &fc->bg_mu, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&fc->bg_mu);
+}
+
+/* The background thread: frees disk space when a put commit asks (space_relief), zero-fills
+ * ahead of the writes when asked, checkpoints every checkpointInterval, syncs the log every
+ * fsyncInterval when fsyncPerTransaction is false. */
 void *fc_bg_main(void *arg)
 {
     struct file_ctx *fc = arg;
@@ -152,6 +206,15 @@ void *fc_bg_main(void *arg)
     long long next_sync = fc->fsync_per_txn ? -1 : sf_mono_ms() + fc->fsync_interval_s * 1000;
     pthread_mutex_lock(&fc->bg_mu);
     while (!fc->stopping) {
+        if (fc->relief_wanted) {
+            fc->relief_wanted = false;
+            pthread_mutex_unlock(&fc->bg_mu);
+            space_relief(fc);
+            pthread_mutex_lock(&fc->bg_mu);
+            fc->relief_rounds++;
+            pthread_cond_broadcast(&fc->relief_cv);
+            continue;
+        }
         if (fc->bg_kick) {
             fc->bg_kick = false;
             pthread_mutex_unlock(&fc->bg_mu);

@@ -88,6 +88,9 @@
 #define FC_ZERO_AHEAD      (16u << 20) /* bytes zero-filled ahead of the write position at a time */
 #define FC_ZERO_LOW        (12u << 20) /* zero-fill again when less than this is left, bytes */
 #define FC_ZERO_GAP        (4u << 20)  /* with none left, start this far beyond the writes, bytes */
+#define FC_RELIEF_ROLL_MIN (256u << 10) /* low on space: start a new log file when the current one
+                                          holds this many bytes, so it can go once drained */
+#define FC_RELIEF_POLL_MS  50          /* low on space: a put commit asks for relief this often */
 
 /* One queued or in-flight event. */
 struct fc_slot {
@@ -236,6 +239,12 @@ struct file_ctx {
     bool stopping;
     bool bg_kick;     /* zero-filling wanted */
     uint64_t ckpt_wo; /* write-order id of the last checkpoint (ckpt_mu) */
+    /* disk space relief (bg_mu): a put commit short of minimumRequiredSpace asks the background
+     * thread to roll the log and checkpoint as soon as the oldest log files are drained */
+    bool relief_wanted;
+    unsigned long long relief_rounds; /* rounds done; bumped with relief_cv broadcast */
+    pthread_cond_t relief_cv;
+    atomic_llong relief_ckpts; /* checkpoints taken to free space, since start */
 };
 
 
@@ -289,6 +298,7 @@ int fc_file_offset_get(struct sf_channel *ch, const char *src_key, char **out);
 
 /* checkpointer.c */
 int fc_checkpoint_run(struct file_ctx *fc);
+void fc_relief_wait(struct file_ctx *fc, long long ms);
 void *fc_bg_main(void *arg);
 
 /* replay.c */

@@ -29,9 +29,11 @@ static const struct sf_option file_options[] = {
       "bytes after which the next log file is started" },
     { "minimumRequiredSpace", SF_OPT_INT, "524288000", 0, (long long)1 << 60,
       offsetof(struct file_ctx, min_space), 0, NULL, NULL,
-      "bytes that must stay free in the data directory, else put commits fail (floor 1048576)" },
+      "bytes that must stay free in the data directory (floor 1048576); short of it the channel "
+      "rolls its log and checkpoints as soon as log files are drained, deleting them, while put "
+      "commits wait up to keep-alive, then fail" },
     { "keep-alive", SF_OPT_INT, "3", 0, 86400, offsetof(struct file_ctx, keep_alive_s), 0, NULL,
-      NULL, "seconds a put commit waits for room before failing" },
+      NULL, "seconds a put commit waits for room (capacity, or minimumRequiredSpace) before failing" },
     { "fsyncPerTransaction", SF_OPT_BOOL, "true", 0, 0, offsetof(struct file_ctx, fsync_per_txn), 0,
       NULL, NULL,
       "fsync the log before every commit returns (true, shared by concurrent commits) or only "
@@ -85,6 +87,20 @@ static int lock_dir(struct file_ctx *fc, const char *dir, char *err, size_t errs
     return SF_OK;
 }
 
+/* Free what dirs_parse filled. */
+static void dirs_free(struct file_ctx *fc)
+{
+    for (size_t i = 0; i < fc->ndirs; i++) {
+        free(fc->dirs[i]);
+    }
+    free(fc->dirs);
+    fc->dirs = NULL;
+    fc->ndirs = 0;
+    free(fc->ckpt_dir);
+    free(fc->backup_dir);
+    fc->ckpt_dir = fc->backup_dir = NULL;
+}
+
 /* Free everything; safe on a partly started channel. */
 static void file_free(struct file_ctx *fc)
 {
@@ -135,15 +151,7 @@ static void file_free(struct file_ctx *fc)
     free(fc->lock_fds);
     fc->lock_fds = NULL;
     fc->nlock_fds = 0;
-    for (size_t i = 0; i < fc->ndirs; i++) {
-        free(fc->dirs[i]);
-    }
-    free(fc->dirs);
-    fc->dirs = NULL;
-    fc->ndirs = 0;
-    free(fc->ckpt_dir);
-    free(fc->backup_dir);
-    fc->ckpt_dir = fc->backup_dir = NULL;
+    dirs_free(fc);
     if (fc->locks_init) {
         pthread_mutex_destroy(&fc->ckpt_mu);
         pthread_rwlock_destroy(&fc->ckpt_rw);
@@ -156,6 +164,7 @@ static void file_free(struct file_ctx *fc)
         pthread_cond_destroy(&fc->not_full);
         pthread_mutex_destroy(&fc->bg_mu);
         pthread_cond_destroy(&fc->bg_cond);
+        pthread_cond_destroy(&fc->relief_cv);
         pthread_cond_destroy(&fc->zeroed);
         fc->locks_init = false;
     }
@@ -183,27 +192,35 @@ static void init_locks(struct file_ctx *fc)
     pthread_cond_init(&fc->not_empty, &ca);
     pthread_cond_init(&fc->not_full, &ca);
     pthread_cond_init(&fc->bg_cond, &ca);
+    pthread_cond_init(&fc->relief_cv, &ca);
     pthread_cond_init(&fc->zeroed, &ca);
     pthread_condattr_destroy(&ca);
     fc->locks_init = true;
 }
 
-/* Parse dataDirs (comma-separated) and the checkpoint dirs; create and lock them. */
-static int setup_dirs(struct file_ctx *fc, char *err, size_t errsz)
+/* Parse dataDirs (comma-separated) and the checkpoint dirs into fc->dirs, ckpt_dir and backup_dir
+ * (free with dirs_free, also on error), "~" expanded; no I/O. They must name directories and all
+ * differ. On SF_ERR_INVAL *key is the option to blame. @return SF_OK, SF_ERR_INVAL, SF_ERR_NOMEM
+ * (err filled). */
+static int dirs_parse(struct file_ctx *fc, const char **key, char *err, size_t errsz)
 {
     size_t max = 1;
     for (const char *p = fc->data_dirs_opt; *p; p++) {
         max += *p == ',';
     }
     fc->dirs = calloc(max, sizeof(*fc->dirs));
-    fc->lock_fds = calloc(max + 2, sizeof(*fc->lock_fds));
     fc->ckpt_dir = fc_expand_home(fc->checkpoint_dir_opt);
     if (fc->dual_checkpoints) {
         fc->backup_dir = fc_expand_home(fc->backup_dir_opt);
     }
-    if (!fc->dirs || !fc->lock_fds || !fc->ckpt_dir || (fc->dual_checkpoints && !fc->backup_dir)) {
+    if (!fc->dirs || !fc->ckpt_dir || (fc->dual_checkpoints && !fc->backup_dir)) {
         snprintf(err, errsz, "out of memory");
         return SF_ERR_NOMEM;
+    }
+    if (!*fc->ckpt_dir) {
+        *key = "checkpointDir";
+        snprintf(err, errsz, "checkpointDir names no directory");
+        return SF_ERR_INVAL;
     }
     const char *p = fc->data_dirs_opt;
     while (*p) {
@@ -227,11 +244,11 @@ static int setup_dirs(struct file_ctx *fc, char *err, size_t errsz)
         }
         p += len + (p[len] == ',');
     }
+    *key = "dataDirs";
     if (fc->ndirs == 0) {
         snprintf(err, errsz, "dataDirs names no directory");
         return SF_ERR_INVAL;
     }
-    /* every directory: created, distinct, locked */
     size_t nall = 0;
     const char **all = calloc(fc->ndirs + 2, sizeof(*all));
     if (!all) {
@@ -253,18 +270,64 @@ static int setup_dirs(struct file_ctx *fc, char *err, size_t errsz)
                          "directory \"%s\" is given twice (checkpointDir, "
                          "backupCheckpointDir and dataDirs must all differ)",
                          all[i]);
+                *key = i == 1 && fc->backup_dir ? "backupCheckpointDir" : "dataDirs";
                 rc = SF_ERR_INVAL;
             }
         }
-        if (rc == SF_OK && fc_mkdirs(all[i]) != 0) {
-            snprintf(err, errsz, "could not create directory \"%s\": %s", all[i], strerror(errno));
+    }
+    free(all);
+    return rc;
+}
+
+/* Parse the directories (dirs_parse); create and lock them. */
+static int setup_dirs(struct file_ctx *fc, char *err, size_t errsz)
+{
+    const char *key;
+    int rc = dirs_parse(fc, &key, err, errsz);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    fc->lock_fds = calloc(fc->ndirs + 2, sizeof(*fc->lock_fds));
+    if (!fc->lock_fds) {
+        snprintf(err, errsz, "out of memory");
+        return SF_ERR_NOMEM;
+    }
+    /* every directory: created, locked */
+    const char *all[2] = { fc->ckpt_dir, fc->backup_dir };
+    for (size_t k = 0; k < 2 + fc->ndirs && rc == SF_OK; k++) {
+        const char *dir = k < 2 ? all[k] : fc->dirs[k - 2];
+        if (!dir) {
+            continue;
+        }
+        if (fc_mkdirs(dir) != 0) {
+            snprintf(err, errsz, "could not create directory \"%s\": %s", dir, strerror(errno));
             rc = SF_ERR_IO;
         }
         if (rc == SF_OK) {
-            rc = lock_dir(fc, all[i], err, errsz);
+            rc = lock_dir(fc, dir, err, errsz);
         }
     }
-    free(all);
+    return rc;
+}
+
+/* The configure step (sf_channel_plugin.configure): the capacities, the dual checkpoints and the
+ * directories' names (parsed and compared, neither created nor locked). */
+static int file_configure(struct sf_channel *ch, struct sf_diag *d)
+{
+    struct file_ctx *fc = ch->ctx;
+    int rc = sf_channel_check_capacity(ch, fc->capacity, fc->txn_capacity, d);
+    if (fc->dual_checkpoints && (!fc->backup_dir_opt || !*fc->backup_dir_opt)) {
+        sf_diag_error(d, sf_section_get(ch->conf, "useDualCheckpoints"),
+                      "useDualCheckpoints needs backupCheckpointDir");
+        return -1; /* the directories cannot be compared */
+    }
+    char err[4200];
+    const char *key = NULL;
+    if (dirs_parse(fc, &key, err, sizeof(err)) != SF_OK) {
+        sf_diag_error(d, key ? sf_section_get(ch->conf, key) : NULL, "%s", err);
+        rc = -1;
+    }
+    dirs_free(fc);
     return rc;
 }
 
@@ -273,16 +336,6 @@ static void file_stop(struct sf_channel *ch);
 static int file_start(struct sf_channel *ch, char *errstr, size_t errstr_size)
 {
     struct file_ctx *fc = ch->ctx;
-    if (fc->txn_capacity > fc->capacity) {
-        snprintf(errstr, errstr_size,
-                 "transactionCapacity (%lld) must not be greater than capacity (%lld)",
-                 fc->txn_capacity, fc->capacity);
-        return SF_ERR_INVAL;
-    }
-    if (fc->dual_checkpoints && (!fc->backup_dir_opt || !*fc->backup_dir_opt)) {
-        snprintf(errstr, errstr_size, "useDualCheckpoints needs backupCheckpointDir");
-        return SF_ERR_INVAL;
-    }
     if (fc->min_space < FC_MIN_SPACE_FLOOR) {
         fc->min_space = FC_MIN_SPACE_FLOOR;
     }
@@ -350,6 +403,7 @@ static void file_stop(struct sf_channel *ch)
         pthread_mutex_lock(&fc->bg_mu);
         fc->stopping = true;
         pthread_cond_broadcast(&fc->bg_cond);
+        pthread_cond_broadcast(&fc->relief_cv);
         pthread_mutex_unlock(&fc->bg_mu);
         pthread_join(fc->bg, NULL);
         fc->bg_started = false;
@@ -375,6 +429,7 @@ const struct sf_channel_plugin sf_channel_file = {
     .aliases = file_aliases,
     .options = file_options,
     .ctx_size = sizeof(struct file_ctx),
+    .configure = file_configure,
     .start = file_start,
     .stop = file_stop,
     .put_commit = fc_file_put_commit,

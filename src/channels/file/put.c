@@ -4,29 +4,58 @@
  */
 #include "fc.h"
 
+#include <limits.h>
+
 /* ---------- put ---------- */
 
-/* Fail put commits while the data directory is short of space (log once per episode). */
+/* Free bytes in the current data directory, or ULLONG_MAX when statvfs fails (then the write
+ * itself reports a full disk). */
+static unsigned long long free_space(struct file_ctx *fc, const char **dir)
+{
+    *dir = fc->dirs[atomic_load(&fc->cur_dir)];
+    struct statvfs sv;
+    if (statvfs(*dir, &sv) != 0) {
+        return ULLONG_MAX;
+    }
+    return (unsigned long long)sv.f_bavail * sv.f_frsize;
+}
+
+/*
+ * Put commits need minimumRequiredSpace free in the data directory. Short of it, the commit asks
+ * the background thread to free space at once (roll the log, checkpoint as soon as the oldest log
+ * files are drained, which deletes them: fc_relief_wait) and waits for it up to keep-alive, as it
+ * waits for room in the queue, then fails with SF_ERR_FULL (the source retries). Logged once per
+ * episode: WARN when space runs short, INFO when it is back.
+ */
 static int check_space(struct file_ctx *fc)
 {
-    const char *dir = fc->dirs[atomic_load(&fc->cur_dir)];
-    struct statvfs sv;
-    if (statvfs(dir, &sv) != 0) {
-        return SF_OK; /* cannot tell: the write itself will report a full disk */
-    }
-    unsigned long long free_bytes = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    const char *dir;
+    unsigned long long free_bytes = free_space(fc, &dir);
     if (free_bytes < (unsigned long long)fc->min_space) {
         if (!atomic_exchange(&fc->space_low, true)) {
             SF_WARN(FC_FMT "only %llu bytes free in data directory \"%s\", below "
-                           "minimumRequiredSpace (%lld bytes); put commits fail until space is "
-                           "freed",
+                           "minimumRequiredSpace (%lld bytes); rolling the log and checkpointing "
+                           "as soon as log files are drained, to delete them; put commits wait "
+                           "(keep-alive) or fail until space is freed",
                     fc->ch->name, free_bytes, dir, fc->min_space);
         }
-        return SF_ERR_FULL;
+        long long end = sf_mono_ms() + fc->keep_alive_s * 1000;
+        for (;;) {
+            long long left = end - sf_mono_ms();
+            fc_relief_wait(fc, left < FC_RELIEF_POLL_MS ? (left > 0 ? left : 0) : FC_RELIEF_POLL_MS);
+            free_bytes = free_space(fc, &dir);
+            if (free_bytes >= (unsigned long long)fc->min_space) {
+                break;
+            }
+            if (left <= 0) {
+                return SF_ERR_FULL;
+            }
+        }
     }
     if (atomic_exchange(&fc->space_low, false)) {
-        SF_INFO(FC_FMT "%llu bytes free in data directory \"%s\" again; accepting puts",
-                fc->ch->name, free_bytes, dir);
+        SF_INFO(FC_FMT "%llu bytes free in data directory \"%s\" again; accepting puts (%lld "
+                       "checkpoints taken early to free space since start)",
+                fc->ch->name, free_bytes, dir, (long long)atomic_load(&fc->relief_ckpts));
     }
     return SF_OK;
 }

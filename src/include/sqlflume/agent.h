@@ -19,8 +19,11 @@
 struct sf_agent;
 
 /**
- * Build (but do not start) the agent called name from props. Every problem goes to d (errors
- * name file, line and key; unknown keys are warnings).
+ * Build (but do not start) the agent called name from props: each component's option table,
+ * then its plugin's configure step (sources always; channels and sinks when their table raised
+ * no error), so that everything start would reject without I/O is reported here, by
+ * `sqlflume check` and a run alike. Every problem goes to d (errors name file, line and key;
+ * unknown keys are warnings).
  * @return the agent (free with sf_agent_destroy), or NULL when d has errors. props is moved
  * into the agent on success and left to the caller on failure.
  */

@@ -57,7 +57,19 @@ struct sf_channel_plugin {
     const char *const *aliases;      /* NULL-terminated: Flume class names */
     const struct sf_option *options; /* NULL-key-terminated option table for ctx */
     size_t ctx_size;                 /* bytes of ctx, zeroed, filled by the option table */
-    /** Called after options are applied; sets ch->capacity / ch->txn_capacity. */
+    /**
+     * Optional (NULL: the option table checks everything). The configure step, after the option
+     * table filled ctx without error and before start: the rules across keys and every other
+     * rule start would reject a value for, with no I/O (no file, directory or connection is
+     * opened, nothing is allocated that outlives the call), so that `sqlflume check` reports
+     * what start would reject. Each error goes to d at its key (sf_diag_error(d,
+     * sf_section_get(ch->conf, "key"), ...); at NULL when the key is not set or ch->conf is
+     * NULL), all of them, not only the first. Called by the agent for check and for a run alike;
+     * start may then rely on what configure accepted.
+     * @return 0 when it added no error to d, -1 otherwise
+     */
+    int (*configure)(struct sf_channel *ch, struct sf_diag *d);
+    /** Called after configure accepted the options; sets ch->capacity / ch->txn_capacity. */
     int (*start)(struct sf_channel *ch, char *errstr, size_t errstr_size);
     /** Free what start allocated, including queued events. */
     void (*stop)(struct sf_channel *ch);
@@ -90,11 +102,25 @@ struct sf_channel {
     char *name;
     const struct sf_channel_plugin *plugin;
     void *ctx;
+    const struct sf_section *conf; /* every key of this channel (for configure's locations); may
+                                    * be NULL when the channel is built without a file */
     long long capacity;     /* events */
     long long txn_capacity; /* events per transaction */
     atomic_ullong next_txn_id;
     struct sf_channel_metrics metrics;
 };
+
+/**
+ * The capacity rule every channel shares (Flume's MemoryChannel and FileChannel): a transaction
+ * may not hold more events than the channel. For a plugin's configure step.
+ * @param ch  borrowed; its conf (may be NULL) locates the error at transactionCapacity
+ * @param d  gets "transactionCapacity (T) must not be greater than capacity (C)"
+ * @return 0, or -1 when the error was added
+ */
+int sf_channel_check_capacity(const struct sf_channel *ch,
+                              long long capacity,
+                              long long txn_capacity,
+                              struct sf_diag *d);
 
 /** Begin a transaction on ch. @return the transaction (free with sf_channel_txn_close) or NULL
  *  on out of memory. */

@@ -79,7 +79,7 @@ void sf_section_free(struct sf_section *s);
  */
 int sf_section_sub(struct sf_section *sub, const struct sf_section *parent, const char *kind,
                    const char *name, const char *subprefix);
-/** Lookup subkey ("type") in the section; NULL when absent. */
+/** Lookup subkey ("type") in the section; NULL when absent or s is NULL. */
 struct sf_prop *sf_section_get(const struct sf_section *s, const char *subkey);
 /** Subkey of a property of the section (its key without the prefix). */
 const char *sf_section_subkey(const struct sf_section *s, const struct sf_prop *p);

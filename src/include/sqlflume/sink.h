@@ -3,7 +3,8 @@
  * takes a batch from the channel in a take transaction, delivers it, and commits only after a
  * durable acknowledgement (Kafka delivery report, HDFS flush, Avro RPC reply), else rolls back.
  * It returns SF_READY to be called again at once or SF_BACKOFF (channel empty or delivery failed)
- * for the runner to sleep (Flume: +1000 ms per consecutive backoff, at most 5000 ms).
+ * for the runner to sleep (+100 ms per consecutive backoff, at most 1000 ms; Flume: +1000 ms, at
+ * most 5000 ms); a backoff that began on an empty channel ends within 20 ms of an event's arrival.
  * A sink may keep several take transactions open at once (pipelining), committing each in order.
  */
 #ifndef SQLFLUME_SINK_H
@@ -38,7 +39,21 @@ struct sf_sink_plugin {
     const char *const *aliases;      /* NULL-terminated, e.g. "org.apache.flume.sink.kafka.KafkaSink" */
     const struct sf_option *options; /* table filling ctx */
     size_t ctx_size;
-    /** Open connections, create producers. @return SF_OK or an error with errstr filled. */
+    /**
+     * Optional (NULL: the option table checks everything). The configure step, after the option
+     * table filled ctx without error and before start: the rules across keys, the pass-through
+     * families (`header.`, `kafka.producer.*` through the client library's own configuration
+     * check) and every other rule start would reject a value for, with no I/O (no connection,
+     * no file; nothing allocated outlives the call), so that `sqlflume check` reports what start
+     * would reject. Each error goes to d at its key (sf_diag_error(d,
+     * sf_section_get(snk->conf, "key"), ...); at NULL when the key is not set), all of them,
+     * not only the first. snk->ch may be NULL (check of a sink whose channel is undefined).
+     * Called by the agent for check and for a run alike; start may then rely on it.
+     * @return 0 when it added no error to d, -1 otherwise
+     */
+    int (*configure)(struct sf_sink *snk, struct sf_diag *d);
+    /** Open connections, create producers, after configure accepted the options.
+     *  @return SF_OK or an error with errstr filled. */
     int (*start)(struct sf_sink *snk, char *errstr, size_t errstr_size);
     /** One step; see above. Must return within about a second when snk->stopping is set. */
     enum sf_status (*process)(struct sf_sink *snk);

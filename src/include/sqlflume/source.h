@@ -32,7 +32,9 @@ struct sf_source_plugin {
     const char *const *aliases;
     const struct sf_option *options;
     size_t ctx_size;
-    /** Validate what needs more than the option table (may add to d); no I/O. Optional. */
+    /** Optional. The configure step, as sf_sink_plugin's: validate what needs more than the
+     *  option table, every error to d at its key; no connection (the SQL source reads its
+     *  connection.password.file here, nothing else). @return 0, or -1 when it added errors */
     int (*configure)(struct sf_source *src, struct sf_diag *d);
     int (*start)(struct sf_source *src, char *errstr, size_t errstr_size);
     enum sf_status (*process)(struct sf_source *src);

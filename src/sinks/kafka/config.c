@@ -146,30 +146,32 @@ static void rk_destroy(struct kafka_ctx *ctx)
     }
 }
 
-/* Create ctx->rk from the options and the kafka.producer.* pass-through. */
-int kf_producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size)
+/* The producer's configuration from the options and the kafka.producer.* pass-through: librdkafka
+ * checks each property as it is set (rd_kafka_conf_set: no I/O). With log, the INFO line about
+ * the idempotent producer being off is logged.
+ * @param out  on SF_OK the conf (caller owns: rd_kafka_new or rd_kafka_conf_destroy)
+ * @param bad_key  on error the Flume key librdkafka rejected (errstr is "KEY: reason")
+ * @return SF_OK or SF_ERR_INVAL (errstr filled) */
+static int conf_build(struct sf_sink *snk,
+                      bool log,
+                      rd_kafka_conf_t **out,
+                      const char **bad_key,
+                      char *errstr,
+                      size_t errstr_size)
 {
     struct kafka_ctx *ctx = snk->ctx;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char client_id[256];
     (void)snprintf(client_id, sizeof(client_id), "sqlflume-%s", snk->name ? snk->name : "kafka");
 
-    /* Idempotence needs acks=all: an explicit weaker acks turns it off unless also explicit. */
+    /* Idempotence needs acks=all: an explicit weaker acks turns it off unless also explicit
+     * (kf_configure refuses a weaker acks with transactional.id). */
     const char *acks = ctx->acks;
     const char *idem = user_prop(snk, "enable.idempotence");
     bool acks_all = !acks || strcasecmp(acks, "all") == 0 || strcmp(acks, "-1") == 0;
-    if (ctx->txn_id && !acks_all) {
-        (void)snprintf(errstr, errstr_size,
-                       "kafka.producer.acks: must be all with kafka.producer.transactional.id, "
-                       "not \"%s\"",
-                       acks);
-        rd_kafka_conf_destroy(conf);
-        atomic_fetch_add(&snk->metrics.connection_failed, 1);
-        return SF_ERR_INVAL;
-    }
     if (!idem) {
         idem = acks_all ? "true" : "false";
-        if (!acks_all) {
+        if (!acks_all && log) {
             SF_INFO(SF_SINK_FMT "kafka.producer.acks = %s: the idempotent producer is off (it "
                                 "needs acks = all), so librdkafka's retries may duplicate",
                     SF_SINK_ARGS(snk), acks);
@@ -179,19 +181,22 @@ int kf_producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size)
         acks = strcasecmp(idem, "true") == 0 ? "all" : "1";
     }
     int rc = SF_OK;
-    if ((rc = kf_conf_set(conf, "client.id", "client.id", client_id, errstr, errstr_size)) ||
-        (rc = kf_conf_set(conf, "kafka.producer.linger.ms", "linger.ms", "5", errstr,
+    const char *key = "client.id";
+    if ((rc = kf_conf_set(conf, key, "client.id", client_id, errstr, errstr_size)) ||
+        (rc = kf_conf_set(conf, key = "kafka.producer.linger.ms", "linger.ms", "5", errstr,
                           errstr_size)) ||
         /* TCP_NODELAY, as Kafka's Java clients always set (Flume's KafkaSink): with Nagle a
          * request written while the previous one is unacknowledged waits for the peer's delayed
          * ACK (40 ms on Linux) */
-        (rc = kf_conf_set(conf, "kafka.producer.socket.nagle.disable", "socket.nagle.disable",
-                          "true", errstr, errstr_size)) ||
-        (rc = kf_conf_set(conf, "kafka.producer.enable.idempotence", "enable.idempotence", idem,
-                          errstr, errstr_size)) ||
-        (rc = kf_conf_set(conf, "kafka.producer.acks", "acks", acks, errstr, errstr_size)) ||
-        (ctx->txn_id && (rc = kf_conf_set(conf, "kafka.producer.transactional.id",
-                                          "transactional.id", ctx->txn_id, errstr, errstr_size)))) {
+        (rc = kf_conf_set(conf, key = "kafka.producer.socket.nagle.disable",
+                          "socket.nagle.disable", "true", errstr, errstr_size)) ||
+        (rc = kf_conf_set(conf, key = "kafka.producer.enable.idempotence", "enable.idempotence",
+                          idem, errstr, errstr_size)) ||
+        (rc = kf_conf_set(conf, key = "kafka.producer.acks", "acks", acks, errstr,
+                          errstr_size)) ||
+        (ctx->txn_id &&
+         (rc = kf_conf_set(conf, key = "kafka.producer.transactional.id", "transactional.id",
+                           ctx->txn_id, errstr, errstr_size)))) {
         goto fail;
     }
     for (size_t i = 0; snk->conf && i < snk->conf->n; i++) {
@@ -204,15 +209,131 @@ int kf_producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size)
         if (strcmp(prop, "acks") == 0 || strcmp(prop, "transactional.id") == 0) {
             continue; /* options of the table, set above */
         }
-        if ((rc = kf_conf_set(conf, sub, prop, p->val, errstr, errstr_size)) != SF_OK) {
+        if ((rc = kf_conf_set(conf, key = sub, prop, p->val, errstr, errstr_size)) != SF_OK) {
             goto fail;
         }
-        SF_DEBUG(SF_SINK_FMT "librdkafka %s = %s", SF_SINK_ARGS(snk), prop,
-                 is_secret(prop) ? "****" : p->val);
+        if (log) {
+            SF_DEBUG(SF_SINK_FMT "librdkafka %s = %s", SF_SINK_ARGS(snk), prop,
+                     is_secret(prop) ? "****" : p->val);
+        }
     }
-    if ((rc = kf_conf_set(conf, "kafka.bootstrap.servers", "bootstrap.servers", ctx->bootstrap,
-                          errstr, errstr_size)) != SF_OK) {
+    if ((rc = kf_conf_set(conf, key = "kafka.bootstrap.servers", "bootstrap.servers",
+                          ctx->bootstrap, errstr, errstr_size)) != SF_OK) {
         goto fail;
+    }
+    *out = conf;
+    return SF_OK;
+fail:
+    rd_kafka_conf_destroy(conf);
+    *bad_key = key;
+    return rc;
+}
+
+/* librdkafka's rd_kafka_topic_new refuses a name longer than this (bytes). */
+#define TOPIC_NAME_MAX 512
+
+/* Error "invalid topic" at key when name is one rd_kafka_topic_new refuses (as start would). */
+static int check_topic(struct sf_sink *snk, const char *key, const char *name, struct sf_diag *d)
+{
+    if (!name || strlen(name) <= TOPIC_NAME_MAX) {
+        return 0;
+    }
+    sf_diag_error(d, sf_section_get(snk->conf, key), "invalid topic \"%s\": %s", name,
+                  rd_kafka_err2str(RD_KAFKA_RESP_ERR__INVALID_ARG));
+    return -1;
+}
+
+int kf_configure(struct sf_sink *snk, struct sf_diag *d)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    const struct sf_section *sec = snk->conf;
+    int rc = 0;
+    const char *tol = ctx->errors_tolerance;
+    bool tolerate = strcasecmp(tol, "all") == 0;
+    if (!tolerate && strcasecmp(tol, "none") != 0) {
+        sf_diag_error(d, sf_section_get(sec, "errors.tolerance"), "none or all, not \"%s\"", tol);
+        rc = -1;
+    } else {
+        bool dlq = ctx->dlq_topic && *ctx->dlq_topic; /* empty: none */
+        if (dlq && !tolerate) {
+            sf_diag_error(d, sf_section_get(sec, "errors.deadletterqueue.topic.name"),
+                          "errors.deadletterqueue.topic.name is used only with errors.tolerance "
+                          "= all (errors.tolerance = none stops at the first failed event)");
+            rc = -1;
+        }
+        if (tolerate && !dlq && !ctx->errors_log) {
+            sf_diag_error(d, sf_section_get(sec, "errors.tolerance"),
+                          "errors.tolerance = all without errors.deadletterqueue.topic.name "
+                          "needs errors.log.enable = true (a failed event would be skipped "
+                          "without a line saying so)");
+            rc = -1;
+        }
+        if (ctx->errors_log && !tolerate) {
+            sf_diag_error(d, sf_section_get(sec, "errors.log.enable"),
+                          "errors.log.enable is used only with errors.tolerance = all (errors."
+                          "tolerance = none logs the failed event as it stops)");
+            rc = -1;
+        }
+        if (dlq && check_topic(snk, "errors.deadletterqueue.topic.name", ctx->dlq_topic, d)) {
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; sec && i < sec->n; i++) {
+        const struct sf_prop *p = sec->v[i];
+        const char *sub = sf_section_subkey(sec, p);
+        if (strncmp(sub, HEADER_PREFIX, strlen(HEADER_PREFIX)) == 0 &&
+            (!sub[strlen(HEADER_PREFIX)] || !*p->val)) {
+            sf_diag_error(d, p,
+                          "needs an event header name after \"" HEADER_PREFIX
+                          "\" and a Kafka header name as its value");
+            rc = -1;
+        }
+    }
+    if (!strstr(ctx->topic, "%{") && check_topic(snk, "kafka.topic", ctx->topic, d)) {
+        rc = -1;
+    }
+    if (ctx->txn_id) {
+        const char *acks = ctx->acks;
+        if (!*ctx->txn_id) {
+            sf_diag_error(d, sf_section_get(sec, "kafka.producer.transactional.id"), "empty");
+            rc = -1;
+        }
+        if (acks && strcasecmp(acks, "all") != 0 && strcmp(acks, "-1") != 0) {
+            sf_diag_error(d, sf_section_get(sec, "kafka.producer.acks"),
+                          "must be all with kafka.producer.transactional.id, not \"%s\"", acks);
+            rc = -1;
+        }
+        if (check_topic(snk, "kafka.positions.topic", ctx->positions_topic, d)) {
+            rc = -1;
+        }
+    }
+    /* every property through librdkafka's own check (the first it refuses) */
+    rd_kafka_conf_t *conf = NULL;
+    const char *bad_key = NULL;
+    char err[1024];
+    if (conf_build(snk, false, &conf, &bad_key, err, sizeof(err)) != SF_OK) {
+        const struct sf_prop *at = sf_section_get(sec, bad_key);
+        size_t klen = strlen(bad_key);
+        bool prefixed = at && strncmp(err, bad_key, klen) == 0 && strncmp(err + klen, ": ", 2) == 0;
+        sf_diag_error(d, at, "%s", prefixed ? err + klen + 2 : err);
+        rc = -1;
+    } else {
+        rd_kafka_conf_destroy(conf);
+    }
+    return rc;
+}
+
+/* Create ctx->rk from the options and the kafka.producer.* pass-through (kf_configure accepted
+ * them). */
+int kf_producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    rd_kafka_conf_t *conf = NULL;
+    const char *bad_key;
+    int rc = conf_build(snk, true, &conf, &bad_key, errstr, errstr_size);
+    if (rc != SF_OK) {
+        atomic_fetch_add(&snk->metrics.connection_failed, 1);
+        return rc;
     }
     rd_kafka_conf_set_opaque(conf, snk);
     rd_kafka_conf_set_dr_msg_cb(conf, kf_kafka_dr_cb);

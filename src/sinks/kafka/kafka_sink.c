@@ -281,8 +281,8 @@ static void kafka_stop(struct sf_sink *snk)
     pthread_mutex_destroy(&ctx->rate_mu);
 }
 
-/* Collect the header.NAME = KAFKA_NAME keys into hdr_from / hdr_to.
- * @return SF_OK, SF_ERR_INVAL (an empty name, in errstr) or SF_ERR_NOMEM. */
+/* Collect the header.NAME = KAFKA_NAME keys (kf_configure checked them) into hdr_from / hdr_to.
+ * @return SF_OK or SF_ERR_NOMEM (errstr filled). */
 static int headers_parse(struct sf_sink *snk, char *errstr, size_t errstr_size)
 {
     struct kafka_ctx *ctx = snk->ctx;
@@ -306,15 +306,7 @@ static int headers_parse(struct sf_sink *snk, char *errstr, size_t errstr_size)
         if (strncmp(sub, HEADER_PREFIX, strlen(HEADER_PREFIX)) != 0) {
             continue;
         }
-        const char *name = sub + strlen(HEADER_PREFIX);
-        if (!*name || !*p->val) {
-            (void)snprintf(errstr, errstr_size,
-                           "%s: needs an event header name after \"" HEADER_PREFIX
-                           "\" and a Kafka header name as its value",
-                           sub);
-            return SF_ERR_INVAL;
-        }
-        ctx->hdr_from[ctx->nhdr] = name;
+        ctx->hdr_from[ctx->nhdr] = sub + strlen(HEADER_PREFIX); /* kf_configure: not empty */
         ctx->hdr_to[ctx->nhdr++] = p->val;
     }
     return SF_OK;
@@ -341,35 +333,11 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     ctx->rtt_n = ctx->rtt_sum_us = ctx->rtt_max_us = 0;
     ctx->ring_peak = 0;
     ctx->waits_full = ctx->waits_empty = 0;
-    if (strcasecmp(ctx->errors_tolerance, "none") != 0 &&
-        strcasecmp(ctx->errors_tolerance, "all") != 0) {
-        (void)snprintf(errstr, errstr_size, "errors.tolerance: none or all, not \"%s\"",
-                       ctx->errors_tolerance);
-        return SF_ERR_INVAL;
-    }
+    /* kf_configure checked errors.* */
     ctx->tolerate = strcasecmp(ctx->errors_tolerance, "all") == 0;
     if (ctx->dlq_topic && !*ctx->dlq_topic) {
         free(ctx->dlq_topic);
         ctx->dlq_topic = NULL;
-    }
-    if (ctx->dlq_topic && !ctx->tolerate) {
-        (void)snprintf(errstr, errstr_size,
-                       "errors.deadletterqueue.topic.name is used only with errors.tolerance = "
-                       "all (errors.tolerance = none stops at the first failed event)");
-        return SF_ERR_INVAL;
-    }
-    if (ctx->tolerate && !ctx->dlq_topic && !ctx->errors_log) {
-        (void)snprintf(errstr, errstr_size,
-                       "errors.tolerance = all without errors.deadletterqueue.topic.name needs "
-                       "errors.log.enable = true (a failed event would be skipped without a "
-                       "line saying so)");
-        return SF_ERR_INVAL;
-    }
-    if (ctx->errors_log && !ctx->tolerate) {
-        (void)snprintf(errstr, errstr_size,
-                       "errors.log.enable is used only with errors.tolerance = all (errors."
-                       "tolerance = none logs the failed event as it stops)");
-        return SF_ERR_INVAL;
     }
     atomic_store(&ctx->fatal, false);
     ctx->evs = calloc(ctx->batch, sizeof(struct sf_event *));
@@ -408,11 +376,6 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         ctx->touched = calloc(ctx->batch, sizeof(size_t));
         if (!ctx->send || !ctx->touched) {
             (void)snprintf(errstr, errstr_size, "out of memory");
-            goto fail;
-        }
-        if (!*ctx->txn_id) {
-            (void)snprintf(errstr, errstr_size, "kafka.producer.transactional.id: empty");
-            rc = SF_ERR_INVAL;
             goto fail;
         }
         ctx->in_txn = ctx->crashed = false;
@@ -467,6 +430,7 @@ const struct sf_sink_plugin sf_sink_kafka = {
     .aliases = kafka_aliases,
     .options = kafka_options,
     .ctx_size = sizeof(struct kafka_ctx),
+    .configure = kf_configure,
     .start = kafka_start,
     .process = kafka_process,
     .stop = kafka_stop,

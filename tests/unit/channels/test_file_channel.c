@@ -81,9 +81,18 @@ static int fc_start(const char *extra, struct fch **out, char *err, size_t errsz
         ck_assert_msg(strstr(d.warnings[i], ": set twice, on lines ") != NULL, "%s", d.warnings[i]);
     }
     sf_section_free(&s);
-    sf_diag_free(&d);
     err[0] = '\0';
-    int rc = pl->start(&t->ch, err, errsz);
+    /* the configure step, as the agent runs it before start (t->ch.conf is NULL: its errors
+     * carry no file, line or key) */
+    int rc = pl->configure(&t->ch, &d) == 0 ? SF_OK : SF_ERR_INVAL;
+    if (rc != SF_OK) {
+        ck_assert_uint_ge(d.nerrors, 1);
+        snprintf(err, errsz, "%s", d.errors[0]);
+    }
+    sf_diag_free(&d);
+    if (rc == SF_OK) {
+        rc = pl->start(&t->ch, err, errsz);
+    }
     if (rc != SF_OK) {
         sf_options_free(pl->options, t->ch.ctx);
         free(t->ch.ctx);
