@@ -108,7 +108,7 @@ if [ $MODE = rtt ]; then
         if (NR == 0) { print "no batch round trip lines (DEBUG) in the agent log"; exit 1 }
         printf "%d batches of up to 100 events (seed channel 1000/100), round trip from produce to the last delivery report:\n", NR
         printf "  median %.3f ms, mean %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n", at(0.5), s / NR, at(0.9), at(0.99), v[NR] }' "$WORK/rtt"
-    grep 'round trip from produce' "$WORK/agent.log" | sed 's/^/  agent: /' || true
+    grep 'round trip from send' "$WORK/agent.log" | sed 's/^/  agent: /' || true
     exit 0
 fi
 

@@ -103,20 +103,6 @@ int sfc_check_idle(bool running,
     return SF_OK;
 }
 
-int sfc_table_request(const char *table,
-                      bool running,
-                      const char *db,
-                      const char *where,
-                      char *errstr,
-                      size_t errstr_size)
-{
-    if (!table || !*table) {
-        sfc_set_err(errstr, errstr_size, "empty table name");
-        return SF_ERR_INVAL;
-    }
-    return sfc_check_idle(running, db, where, errstr, errstr_size);
-}
-
 const char *sfc_split_schema(const char *table, char **schema)
 {
     *schema = NULL;

@@ -40,15 +40,6 @@ int sfc_check_idle(bool running,
                    char *errstr,
                    size_t errstr_size);
 
-/* The checks opening a request about a table (primary key, row estimate): SF_ERR_INVAL with
- * "empty table name" in errstr when table is NULL or empty, else sfc_check_idle(). */
-int sfc_table_request(const char *table,
-                      bool running,
-                      const char *db,
-                      const char *where,
-                      char *errstr,
-                      size_t errstr_size);
-
 /* The "schema.table" split of a table name: when table has a dot that is neither its first nor
  * its last byte, *schema gets a malloc'd copy of what comes before the first dot (the caller
  * frees it; abort() on out of memory) and the return value points into table after the dot.

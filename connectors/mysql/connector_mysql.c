@@ -15,6 +15,9 @@
  */
 #include "mysql_sql.h"
 #include "../common.h"
+#include "../shared_dialect.h"
+#include "mysql_errors.h"
+#include "mysql_params.h"
 #include "mysql_types.h"
 
 #include <errno.h>
@@ -27,13 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <mysql.h>
 
 #include "sqlflume/error.h"
-#include "sqlflume/log.h"
-#include "sqlflume/option.h"
 
 #define MY_CONNECT_TIMEOUT_S 10
 #define MY_READ_TIMEOUT_S    900
@@ -55,8 +55,8 @@ union my_pval {
 };
 
 struct sf_conn {
+    struct sfc_conn base; /* first: the shared layer's view (driver, dialect, where) */
     MYSQL *my;
-    char where[320];  /* "host:port" or the socket path, for messages */
     char *password;   /* only to scrub it from messages, never printed */
     struct my_stmt q; /* the query statement */
     struct my_stmt x; /* the exec statement */
@@ -78,63 +78,6 @@ struct sf_conn {
 
 /* ---- messages and error classes ---------------------------------------------------------- */
 
-/* Map a MySQL error number / SQLSTATE to an sf_err class. */
-static int classify(unsigned int no, const char *sqlstate)
-{
-    switch (no) {
-    case 1044: /* access denied to database */
-    case 1045: /* access denied (wrong password) */
-    case 1698: /* access denied (auth plugin) */
-    case 1251: /* client does not support the authentication protocol */
-        return SF_ERR_AUTH;
-    case 1049: /* unknown database */
-        return SF_ERR_INVAL;
-    case 1053: /* server shutdown in progress */
-    case 1040: /* too many connections */
-    case 1152: /* aborted connection */
-    case 1158: /* got an error reading communication packets */
-    case 1159: /* got timeout reading communication packets */
-    case 1160: /* got an error writing communication packets */
-    case 1161: /* got timeout writing communication packets */
-    case 1927: /* connection was killed */
-    case 2002: /* can't connect through socket */
-    case 2003: /* can't connect to server */
-    case 2005: /* unknown host */
-    case 2006: /* server has gone away */
-    case 2013: /* lost connection during query */
-    case 2026: /* TLS connection error */
-    case 2055: /* lost connection (system error) */
-    case 4031: /* disconnected by the server because of inactivity */
-        return SF_ERR_CONN;
-    case 1205: /* lock wait timeout */
-    case 1213: /* deadlock */
-    case 1317: /* query execution was interrupted */
-    case 1969: /* query execution was interrupted (max_statement_time) */
-    case 3024: /* maximum statement execution time exceeded */
-        return SF_ERR_RETRY;
-    case 1146: /* no such table */
-        return SF_ERR_SQL;
-    default:
-        break;
-    }
-    if (no >= 2000 && no < 3000) {
-        /* other client-side errors (out of sync, malformed packet...): the session is unusable */
-        return SF_ERR_CONN;
-    }
-    if (sqlstate) {
-        if (strncmp(sqlstate, "08", 2) == 0) {
-            return SF_ERR_CONN;
-        }
-        if (strcmp(sqlstate, "40001") == 0) {
-            return SF_ERR_RETRY;
-        }
-        if (strncmp(sqlstate, "28", 2) == 0) {
-            return SF_ERR_AUTH;
-        }
-    }
-    return SF_ERR_SQL;
-}
-
 /* Fill errstr with "<what> on mysql at <where>: <message> (error N)" and classify. */
 static int
 stmt_error(struct sf_conn *c, MYSQL_STMT *stmt, const char *what, char *errstr, size_t errstr_size)
@@ -147,10 +90,10 @@ stmt_error(struct sf_conn *c, MYSQL_STMT *stmt, const char *what, char *errstr, 
         msg = mysql_error(c->my);
         state = mysql_sqlstate(c->my);
     }
-    sfc_set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->where,
+    sfc_set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->base.where,
                 msg && *msg ? msg : "unknown error", no);
     sfc_scrub_password(errstr, errstr_size, c->password);
-    return classify(no, state);
+    return my_classify(no, state);
 }
 
 /* ---- small helpers ------------------------------------------------------------------------- */
@@ -165,48 +108,6 @@ static void stmt_drop(struct my_stmt *s)
     s->sql = NULL;
 }
 
-static bool truthy(const char *v)
-{
-    return strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0;
-}
-
-/* Apply the few URL query options the connector understands (TLS); others are ignored with a
- * debug line, since JDBC URLs carry many driver-specific ones. */
-static void apply_query_options(MYSQL *my, const char *query)
-{
-    if (!query || !*query) {
-        return;
-    }
-    char *copy = sfc_xstrdup(query);
-    char *save = NULL;
-    for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(kv, '=');
-        const char *val = "";
-        if (eq) {
-            *eq = '\0';
-            val = eq + 1;
-            sfc_pct_decode(eq + 1);
-        }
-        my_bool on = 1;
-        if (strcasecmp(kv, "sslMode") == 0 || strcasecmp(kv, "ssl-mode") == 0 ||
-            strcasecmp(kv, "ssl_mode") == 0) {
-            if (strcasecmp(val, "REQUIRED") == 0 || strcasecmp(val, "VERIFY_CA") == 0 ||
-                strcasecmp(val, "VERIFY_IDENTITY") == 0) {
-                mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &on);
-            }
-            if (strcasecmp(val, "VERIFY_CA") == 0 || strcasecmp(val, "VERIFY_IDENTITY") == 0) {
-                mysql_options(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
-            }
-        } else if ((strcasecmp(kv, "useSSL") == 0 || strcasecmp(kv, "requireSSL") == 0) &&
-                   truthy(val)) {
-            mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &on);
-        } else if (strcasecmp(kv, "socket") != 0 && strcasecmp(kv, "unix_socket") != 0) {
-            SF_DEBUG("mysql connector ignores URL option \"%s\"", kv);
-        }
-    }
-    free(copy);
-}
-
 /* ---- connect / close ----------------------------------------------------------------------- */
 
 static void my_close(struct sf_conn *c);
@@ -217,12 +118,15 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     *out = NULL;
     struct sf_conn *c = sfc_xcalloc(1, sizeof(*c));
     int rc = SF_OK;
+    c->base.cx = &sf_connector_mysql;
+    c->base.dialect = &sfc_dialect_mysql;
     if (url->socket) {
-        snprintf(c->where, sizeof(c->where), "%s", url->socket);
+        snprintf(c->base.where, sizeof(c->base.where), "%s", url->socket);
     } else if (url->host && strchr(url->host, ':')) {
-        snprintf(c->where, sizeof(c->where), "[%s]:%d", url->host, url->port ? url->port : 3306);
+        snprintf(c->base.where, sizeof(c->base.where), "[%s]:%d", url->host,
+                 url->port ? url->port : 3306);
     } else {
-        snprintf(c->where, sizeof(c->where), "%s:%d", url->host ? url->host : "localhost",
+        snprintf(c->base.where, sizeof(c->base.where), "%s:%d", url->host ? url->host : "localhost",
                  url->port ? url->port : 3306);
     }
     if (url->password) {
@@ -231,7 +135,7 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     c->my = mysql_init(NULL);
     if (!c->my) {
         sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory",
-                    c->where);
+                    c->base.where);
         rc = SF_ERR_NOMEM;
         goto out;
     }
@@ -249,15 +153,15 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     mysql_options(c->my, MYSQL_OPT_RECONNECT, &no);
     mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     mysql_options(c->my, MYSQL_INIT_COMMAND, MY_SQL_SESSION_INIT);
-    apply_query_options(c->my, url->query);
+    my_apply_query_options(c->my, url->query);
     if (!mysql_real_connect(c->my, url->socket ? NULL : url->host, url->user, url->password,
                             url->database, (unsigned int)(url->port > 0 ? url->port : 0),
                             url->socket, 0)) {
         unsigned int no_ = mysql_errno(c->my);
-        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->where,
+        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->base.where,
                     mysql_error(c->my));
         sfc_scrub_password(errstr, errstr_size, c->password);
-        rc = classify(no_, mysql_sqlstate(c->my));
+        rc = my_classify(no_, mysql_sqlstate(c->my));
         if (rc == SF_ERR_SQL) {
             rc = SF_ERR_CONN; /* e.g. an init command the server refused: treat as transient */
         }
@@ -299,19 +203,6 @@ static void my_close(struct sf_conn *c)
     free(c);
 }
 
-/* ---- identifiers ----------------------------------------------------------------------------- */
-
-static int my_quote_ident(const char *name, struct sf_buf *out)
-{
-    return sf_quote_ident(name, '`', out);
-}
-
-static void my_placeholder(int index, struct sf_buf *out)
-{
-    (void)index;
-    sf_buf_putc(out, '?');
-}
-
 /* ---- parameters ------------------------------------------------------------------------------ */
 
 static void params_reserve(struct sf_conn *c, size_t n)
@@ -323,29 +214,6 @@ static void params_reserve(struct sf_conn *c, size_t n)
     c->pvals = sfc_xrealloc(c->pvals, n * sizeof(*c->pvals));
     c->plens = sfc_xrealloc(c->plens, n * sizeof(*c->plens));
     c->params_cap = n;
-}
-
-/* Parse the whole of s as an integer; *is_unsigned set for values above LLONG_MAX. */
-static bool parse_int(const char *s, long long *out, bool *is_unsigned)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end != s && *end == '\0' && errno == 0) {
-        *out = v;
-        *is_unsigned = false;
-        return true;
-    }
-    if (*s != '-' && errno == ERANGE) {
-        errno = 0;
-        unsigned long long u = strtoull(s, &end, 10);
-        if (end != s && *end == '\0' && errno == 0) {
-            memcpy(out, &u, sizeof(u));
-            *is_unsigned = true;
-            return true;
-        }
-    }
-    return false;
 }
 
 static void bind_params(struct sf_conn *c, const struct sf_param *params, size_t nparams)
@@ -361,7 +229,7 @@ static void bind_params(struct sf_conn *c, const struct sf_param *params, size_t
         }
         if (p->type == SF_COL_INT) {
             bool uns;
-            if (parse_int(p->val, &c->pvals[i].ll, &uns)) {
+            if (my_parse_int(p->val, &c->pvals[i].ll, &uns)) {
                 b->buffer_type = MYSQL_TYPE_LONGLONG;
                 b->buffer = &c->pvals[i].ll;
                 b->is_unsigned = (my_bool)uns;
@@ -456,62 +324,6 @@ static int stmt_execute(struct sf_conn *c,
 
 /* ---- result columns -------------------------------------------------------------------------- */
 
-static enum sf_coltype column_class(const MYSQL_FIELD *f)
-{
-    switch (f->type) {
-    case MYSQL_TYPE_TINY:
-    case MYSQL_TYPE_SHORT:
-    case MYSQL_TYPE_LONG:
-    case MYSQL_TYPE_INT24:
-    case MYSQL_TYPE_LONGLONG:
-    case MYSQL_TYPE_YEAR:
-        return SF_COL_INT;
-    case MYSQL_TYPE_FLOAT:
-    case MYSQL_TYPE_DOUBLE:
-        return SF_COL_FLOAT;
-    case MYSQL_TYPE_DECIMAL:
-    case MYSQL_TYPE_NEWDECIMAL:
-        return SF_COL_DECIMAL;
-    case MYSQL_TYPE_DATE:
-    case MYSQL_TYPE_NEWDATE:
-    case MYSQL_TYPE_TIME:
-    case MYSQL_TYPE_DATETIME:
-    case MYSQL_TYPE_TIMESTAMP:
-    case MYSQL_TYPE_TIME2:
-    case MYSQL_TYPE_DATETIME2:
-    case MYSQL_TYPE_TIMESTAMP2:
-        return SF_COL_TEMPORAL;
-    case MYSQL_TYPE_BIT:
-        return SF_COL_BINARY;
-    case MYSQL_TYPE_ENUM:
-    case MYSQL_TYPE_SET:
-        return SF_COL_TEXT;
-    case MYSQL_TYPE_TINY_BLOB:
-    case MYSQL_TYPE_MEDIUM_BLOB:
-    case MYSQL_TYPE_LONG_BLOB:
-    case MYSQL_TYPE_BLOB:
-    case MYSQL_TYPE_VAR_STRING:
-    case MYSQL_TYPE_STRING:
-    case MYSQL_TYPE_VARCHAR: {
-        if (f->charsetnr == 63) {
-            return SF_COL_BINARY;
-        }
-        if (f->flags & (ENUM_FLAG | SET_FLAG)) {
-            return SF_COL_TEXT;
-        }
-        /* MariaDB's JSON is LONGTEXT; the extended metadata names its format */
-        MARIADB_CONST_STRING fmt = { NULL, 0 };
-        if (mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME) == 0 && fmt.length == 4 &&
-            strncasecmp(fmt.str, "json", 4) == 0) {
-            return SF_COL_OTHER;
-        }
-        return SF_COL_TEXT;
-    }
-    default:
-        return SF_COL_OTHER; /* JSON (MySQL), GEOMETRY, NULL */
-    }
-}
-
 static void cols_reserve(struct sf_conn *c, size_t n)
 {
     if (n <= c->cols_cap) {
@@ -571,7 +383,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
         struct my_col *m = &c->mc[i];
         MYSQL_BIND *b = &c->rbind[i];
         c->cols[i].name = sfc_xstrdup(f->name ? f->name : "");
-        c->cols[i].type = column_class(f);
+        c->cols[i].type = my_column_class(f);
         c->ncols = i + 1;
         m->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
         /* YEAR comes flagged ZEROFILL (the server shows 0 as "0000"): here it is a plain
@@ -675,7 +487,7 @@ static int my_query(struct sf_conn *c,
                     char *errstr,
                     size_t errstr_size)
 {
-    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->base.where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -832,7 +644,7 @@ static void my_query_end(struct sf_conn *c)
     }
 }
 
-/* ---- exec / primary key ------------------------------------------------------------------------
+/* ---- exec -------------------------------------------------------------------------------------
  */
 
 static int my_exec(struct sf_conn *c,
@@ -842,7 +654,7 @@ static int my_exec(struct sf_conn *c,
                    char *errstr,
                    size_t errstr_size)
 {
-    int rc = sfc_check_idle(c->running, "mysql", c->where, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "mysql", c->base.where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -870,194 +682,38 @@ static int my_exec(struct sf_conn *c,
     return SF_OK;
 }
 
-/*
- * Look up the key of schema.table (schema NULL = current database). *found tells whether the
- * table exists; names are returned in key order.
+/* ---- dialect ---------------------------------------------------------------------------------
+ * The shared layer (../shared_dialect.h) with this database's row, sfc_dialect_mysql
+ * (mysql_dialect.c): quoting, placeholders, status table, "now minus"; primary_key and
+ * estimate_rows are the shared ones themselves.
  */
-static int pk_lookup(struct sf_conn *c,
-                     const char *schema,
-                     const char *table,
-                     bool *found,
-                     char ***cols,
-                     size_t *n,
-                     char *errstr,
-                     size_t errstr_size)
+
+static int my_quote_ident(const char *name, struct sf_buf *out)
 {
-    struct sf_param params[2] = { { schema, SF_COL_TEXT }, { table, SF_COL_TEXT } };
-    const struct sf_column *rcols;
-    size_t rn;
-    char **exact = NULL, **other = NULL;
-    size_t nexact = 0, nother = 0;
-    bool exact_found = false, other_found = false;
-    char *other_table = NULL;
-    *found = false;
-    int rc = my_query(c, MY_SQL_PRIMARY_KEY, params, 2, &rcols, &rn, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    struct sf_row row = { 0, NULL, NULL };
-    while ((rc = my_fetch(c, &row, errstr, errstr_size)) == 1) {
-        if (row.ncols < 2 || !row.vals[0]) {
-            continue;
-        }
-        char *tname = strndup(row.vals[0], row.lens[0]);
-        char *col = row.vals[1] ? strndup(row.vals[1], row.lens[1]) : NULL;
-        if (!tname || (row.vals[1] && !col)) {
-            abort(); /* out of memory */
-        }
-        if (strcmp(tname, table) == 0) {
-            exact_found = true;
-            if (col) {
-                exact = sfc_xrealloc(exact, (nexact + 1) * sizeof(*exact));
-                exact[nexact++] = col;
-                col = NULL;
-            }
-        } else if (!other_table || strcmp(other_table, tname) == 0) {
-            /* case-insensitive match (lower_case_table_names servers): first such table */
-            other_found = true;
-            if (!other_table) {
-                other_table = sfc_xstrdup(tname);
-            }
-            if (col) {
-                other = sfc_xrealloc(other, (nother + 1) * sizeof(*other));
-                other[nother++] = col;
-                col = NULL;
-            }
-        }
-        free(col);
-        free(tname);
-    }
-    free(other_table);
-    if (rc < 0) {
-        sf_names_free(exact, nexact);
-        sf_names_free(other, nother);
-        return rc;
-    }
-    if (exact_found) {
-        *found = true;
-        *cols = exact;
-        *n = nexact;
-        sf_names_free(other, nother);
-    } else if (other_found) {
-        *found = true;
-        *cols = other;
-        *n = nother;
-        sf_names_free(exact, nexact);
-    } else {
-        sf_names_free(exact, nexact);
-        sf_names_free(other, nother);
-    }
-    return SF_OK;
+    return sfc_dialect_quote_ident(&sfc_dialect_mysql, name, out);
 }
 
-static int my_primary_key(struct sf_conn *c,
-                          const char *table,
-                          char ***cols,
-                          size_t *n,
-                          char *errstr,
-                          size_t errstr_size)
+static void my_placeholder(int index, struct sf_buf *out)
 {
-    *cols = NULL;
-    *n = 0;
-    int rc = sfc_table_request(table, c->running, "mysql", c->where, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    bool found = false;
-    char *schema;
-    const char *rest = sfc_split_schema(table, &schema);
-    if (rest) {
-        rc = pk_lookup(c, schema, rest, &found, cols, n, errstr, errstr_size);
-        free(schema);
-        if (rc != SF_OK || found) {
-            return rc;
-        }
-    }
-    /* no dot, or no such schema.table: the whole name as a table of the current database */
-    rc = pk_lookup(c, NULL, table, &found, cols, n, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    if (!found) {
-        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on mysql at %s", table,
-                    c->where);
-        return SF_ERR_NOTFOUND;
-    }
-    return SF_OK;
+    sfc_dialect_placeholder(&sfc_dialect_mysql, index, out);
 }
-
-/* ---- status table ------------------------------------------------------------------------------
- */
 
 static void my_status_table_ddl(const char *quoted_table, struct sf_buf *out)
 {
-    sf_buf_printf(out, MY_SQL_STATUS_DDL_FMT, quoted_table);
+    sfc_dialect_status_ddl(&sfc_dialect_mysql, quoted_table, out);
 }
 
 static void my_status_upsert_sql(const char *quoted_table, struct sf_buf *out)
 {
-    sf_buf_printf(out, MY_SQL_STATUS_UPSERT_FMT, quoted_table);
+    sfc_dialect_status_upsert(&sfc_dialect_mysql, quoted_table, out);
+}
+
+static void my_now_minus_ms(long long ms, struct sf_buf *out)
+{
+    sfc_dialect_now_minus_ms(&sfc_dialect_mysql, ms, out);
 }
 
 static const char *const my_schemes[] = { "mysql", NULL };
-
-/* NOW(6) is the statement's start in the session time zone (UTC): a timestamp-mode upper bound. */
-static void my_now_minus_ms(long long ms, struct sf_buf *out)
-{
-    sf_buf_printf(out, MY_SQL_NOW_MINUS_US_FMT, ms * 1000);
-}
-
-/* ---- row estimate ------------------------------------------------------------------------------
- */
-
-/* One estimate lookup of schema.name; *rows stays -1 when there is no row or the value is NULL. */
-static int estimate_lookup(struct sf_conn *c,
-                           const char *schema,
-                           const char *name,
-                           long long *rows,
-                           char *errstr,
-                           size_t errstr_size)
-{
-    struct sf_param params[2] = { { schema, SF_COL_TEXT }, { name, SF_COL_TEXT } };
-    const struct sf_column *rcols;
-    size_t rn;
-    int rc = my_query(c, MY_SQL_ESTIMATE_ROWS, params, 2, &rcols, &rn, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    struct sf_row row = { 0, NULL, NULL };
-    while ((rc = my_fetch(c, &row, errstr, errstr_size)) == 1) {
-        if (*rows < 0) {
-            (void)sfc_row_count(&row, rows);
-        }
-    }
-    my_query_end(c);
-    return rc < 0 ? rc : SF_OK;
-}
-
-static int my_estimate_rows(struct sf_conn *c,
-                            const char *table,
-                            long long *rows,
-                            char *errstr,
-                            size_t errstr_size)
-{
-    *rows = -1;
-    int rc = sfc_table_request(table, c->running, "mysql", c->where, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    /* as my_primary_key: "schema.table" first, then the whole name in the current database */
-    char *schema;
-    const char *rest = sfc_split_schema(table, &schema);
-    if (rest) {
-        rc = estimate_lookup(c, schema, rest, rows, errstr, errstr_size);
-        free(schema);
-        if (rc != SF_OK || *rows >= 0) {
-            return rc;
-        }
-    }
-    return estimate_lookup(c, NULL, table, rows, errstr, errstr_size);
-}
 
 const struct sf_connector_plugin sf_connector_mysql = {
     .name = "mysql",
@@ -1066,7 +722,7 @@ const struct sf_connector_plugin sf_connector_mysql = {
     .close = my_close,
     .quote_ident = my_quote_ident,
     .placeholder = my_placeholder,
-    .primary_key = my_primary_key,
+    .primary_key = sfc_primary_key,
     .query = my_query,
     .fetch = my_fetch,
     .query_end = my_query_end,
@@ -1074,7 +730,7 @@ const struct sf_connector_plugin sf_connector_mysql = {
     .status_table_ddl = my_status_table_ddl,
     .status_upsert_sql = my_status_upsert_sql,
     .now_minus_ms = my_now_minus_ms,
-    .estimate_rows = my_estimate_rows,
+    .estimate_rows = sfc_estimate_rows,
     .open_txns_sql = MY_SQL_OPEN_TXNS,
     .open_txns_count_sql = MY_SQL_OPEN_TXNS_COUNT,
     .privileges_sql = MY_SQL_PRIVILEGES,

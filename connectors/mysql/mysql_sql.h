@@ -10,8 +10,13 @@
 
 #include "sqlflume/connector.h"
 
+#include "../shared_dialect.h"
+
 /** The plugin itself (defined in connector_mysql.c, listed by the connector registry). */
 extern const struct sf_connector_plugin sf_connector_mysql;
+
+/** The dialect, data only (mysql_dialect.c): what the shared layer runs with these statements. */
+extern const struct sfc_dialect sfc_dialect_mysql;
 
 /* Session set-up, run once per connection right after the handshake (sessions run in UTC). */
 #define MY_SQL_SESSION_INIT "SET time_zone = '+00:00'"

@@ -1,6 +1,8 @@
-/* MySQL/MariaDB connector: formatting of binary-bound result values (see mysql_types.h). */
+/* MySQL/MariaDB connector: column classes, parameter integers and the formatting of binary-bound
+ * result values (see mysql_types.h). */
 #include "mysql_types.h"
 
+#include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- value formatting (the hot path) -----------------------------------------------------------
  */
@@ -287,4 +290,85 @@ size_t my_format_real(struct my_col *m)
         width = m->kind == MK_FLOAT ? 12 : 22;
     }
     return format_gcvt(x, m->kind == MK_FLOAT, width, m->text);
+}
+
+/* ---- column classes and parameter values ------------------------------------------------------
+ */
+
+bool my_parse_int(const char *s, long long *out, bool *is_unsigned)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end != s && *end == '\0' && errno == 0) {
+        *out = v;
+        *is_unsigned = false;
+        return true;
+    }
+    if (*s != '-' && errno == ERANGE) {
+        errno = 0;
+        unsigned long long u = strtoull(s, &end, 10);
+        if (end != s && *end == '\0' && errno == 0) {
+            memcpy(out, &u, sizeof(u));
+            *is_unsigned = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+enum sf_coltype my_column_class(const MYSQL_FIELD *f)
+{
+    switch (f->type) {
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_YEAR:
+        return SF_COL_INT;
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE:
+        return SF_COL_FLOAT;
+    case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_NEWDECIMAL:
+        return SF_COL_DECIMAL;
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE:
+    case MYSQL_TYPE_TIME:
+    case MYSQL_TYPE_DATETIME:
+    case MYSQL_TYPE_TIMESTAMP:
+    case MYSQL_TYPE_TIME2:
+    case MYSQL_TYPE_DATETIME2:
+    case MYSQL_TYPE_TIMESTAMP2:
+        return SF_COL_TEMPORAL;
+    case MYSQL_TYPE_BIT:
+        return SF_COL_BINARY;
+    case MYSQL_TYPE_ENUM:
+    case MYSQL_TYPE_SET:
+        return SF_COL_TEXT;
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB:
+    case MYSQL_TYPE_BLOB:
+    case MYSQL_TYPE_VAR_STRING:
+    case MYSQL_TYPE_STRING:
+    case MYSQL_TYPE_VARCHAR: {
+        if (f->charsetnr == 63) {
+            return SF_COL_BINARY;
+        }
+        if (f->flags & (ENUM_FLAG | SET_FLAG)) {
+            return SF_COL_TEXT;
+        }
+        /* MariaDB's JSON is LONGTEXT; the extended metadata names its format */
+        MARIADB_CONST_STRING fmt = { NULL, 0 };
+        if (mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME) == 0 && fmt.length == 4 &&
+            strncasecmp(fmt.str, "json", 4) == 0) {
+            return SF_COL_OTHER;
+        }
+        return SF_COL_TEXT;
+    }
+    default:
+        return SF_COL_OTHER; /* JSON (MySQL), GEOMETRY, NULL */
+    }
 }

@@ -1,7 +1,8 @@
 /*
- * MySQL/MariaDB connector, result values: how a bound result column is held (struct my_col) and
- * the formatting of integers, floats and temporal values bound in their binary form into the
- * exact text the server's text protocol would show. Internal to connectors/mysql.
+ * MySQL/MariaDB connector, types and values: the sf_coltype class of a result column, the parsing
+ * of integer parameters, how a bound result column is held (struct my_col) and the formatting of
+ * integers, floats and temporal values bound in their binary form into the exact text the
+ * server's text protocol would show. Internal to connectors/mysql.
  */
 #ifndef SQLFLUME_MYSQL_TYPES_H
 #define SQLFLUME_MYSQL_TYPES_H
@@ -10,6 +11,8 @@
 #include <stddef.h>
 
 #include <mysql.h>
+
+#include "sqlflume/format.h"
 
 #define MY_TEXT_CAP      352 /* formatted number/temporal: DBL_MAX with 30 decimals fits */
 #define MY_NOT_FIXED_DEC 31  /* decimals >= this: float/double without fixed scale */
@@ -63,5 +66,14 @@ size_t my_format_temporal(struct my_col *m);
 /* Format m's bound FLOAT or DOUBLE (fixed scale when m->decimals < MY_NOT_FIXED_DEC, else the
  * server's shortest round-trip form) into m->text from its start; returns the length. */
 size_t my_format_real(struct my_col *m);
+
+/* The sf_coltype class of result column f (binary strings by charset 63, MariaDB's JSON by its
+ * extended format metadata; SF_COL_OTHER for MySQL's JSON, GEOMETRY and types not listed). */
+enum sf_coltype my_column_class(const MYSQL_FIELD *f);
+
+/* Parse the whole of s as a base-10 integer into *out; *is_unsigned is set for values above
+ * LLONG_MAX (then *out holds the unsigned long long's bytes). Returns false, leaving *out alone,
+ * when s is not such an integer. */
+bool my_parse_int(const char *s, long long *out, bool *is_unsigned);
 
 #endif

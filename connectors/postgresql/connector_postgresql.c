@@ -42,6 +42,8 @@
  */
 #include "postgresql_sql.h"
 #include "../common.h"
+#include "../shared_dialect.h"
+#include "postgresql_errors.h"
 #include "postgresql_params.h"
 #include "postgresql_types.h"
 
@@ -51,7 +53,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <strings.h>
 
 #include <libpq-fe.h>
 
@@ -66,8 +67,8 @@
 #define PG_BUF_KEEP_CAP     1048576           /* bytea buffers grown beyond this are released */
 
 struct sf_conn {
+    struct sfc_conn base; /* first: the shared layer's view (driver, dialect, where) */
     PGconn *pg;
-    char where[320];           /* "host:port", for messages */
     char *password;            /* only to scrub it from messages, never printed */
     bool running;              /* between a successful query() and the end of its result */
     bool own_block;            /* the running query opened its transaction block (BEGIN) itself */
@@ -93,83 +94,6 @@ struct sf_conn {
 /* ---- helpers ----------------------------------------------------------------------------------
  */
 
-/*
- * libpq's messages, made one line: "connection to server at ... failed: " prefixes and
- * "FATAL:  " / "ERROR:  " severities dropped, lines joined with "; ", no trailing newline.
- */
-static void clean_message(const char *msg, char *out, size_t size)
-{
-    size_t o = 0;
-    out[0] = '\0';
-    if (!msg) {
-        return;
-    }
-    const char *line = msg;
-    while (*line) {
-        const char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        const char *s = line;
-        const char *end = line + n;
-        if (strncmp(s, "connection to server ", 21) == 0) {
-            const char *f = strstr(s, " failed: ");
-            if (f && f < end) {
-                s = f + 9;
-            }
-        }
-        static const char *const sev[] = { "FATAL:  ", "ERROR:  ", "NOTICE:  ", "WARNING:  " };
-        for (size_t k = 0; k < sizeof(sev) / sizeof(sev[0]); k++) {
-            size_t kl = strlen(sev[k]);
-            if ((size_t)(end - s) >= kl && strncmp(s, sev[k], kl) == 0) {
-                s += kl;
-                break;
-            }
-        }
-        while (end > s && (end[-1] == ' ' || end[-1] == '\r' || end[-1] == '\t')) {
-            end--;
-        }
-        if (end > s) {
-            if (o > 0 && o + 2 < size) {
-                out[o++] = ';';
-                out[o++] = ' ';
-            }
-            size_t len = (size_t)(end - s);
-            if (o + len >= size) {
-                len = size - o - 1;
-            }
-            memcpy(out + o, s, len);
-            o += len;
-            out[o] = '\0';
-        }
-        if (!nl) {
-            break;
-        }
-        line = nl + 1;
-    }
-}
-
-/* Map a SQLSTATE to an sf_err class; conn_bad: the connection is gone. */
-static int classify(const char *state, bool conn_bad)
-{
-    if (conn_bad) {
-        return SF_ERR_CONN;
-    }
-    if (!state || strlen(state) != 5) {
-        return SF_ERR_CONN; /* client-side failure without a server error: treat as lost */
-    }
-    if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-        strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 || strcmp(state, "53300") == 0) {
-        return SF_ERR_CONN;
-    }
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
-        strcmp(state, "57014") == 0) {
-        return SF_ERR_RETRY; /* serialization, deadlock, lock not available, statement timeout */
-    }
-    if (strncmp(state, "28", 2) == 0) {
-        return SF_ERR_AUTH;
-    }
-    return SF_ERR_SQL;
-}
-
 /* Fill errstr from a failed result (or the connection when res is NULL) and classify. */
 static int result_error(struct sf_conn *c,
                         const PGresult *res,
@@ -183,23 +107,23 @@ static int result_error(struct sf_conn *c,
     if (primary) {
         snprintf(msg, sizeof(msg), "%s", primary);
     } else {
-        clean_message(res ? PQresultErrorMessage(res) : NULL, msg, sizeof(msg));
+        pg_clean_message(res ? PQresultErrorMessage(res) : NULL, msg, sizeof(msg));
         if (!msg[0]) {
-            clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
+            pg_clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
         }
     }
     bool bad = PQstatus(c->pg) == CONNECTION_BAD;
     if (state) {
-        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what, c->where,
-                    msg[0] ? msg : "unknown error", state);
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what,
+                    c->base.where, msg[0] ? msg : "unknown error", state);
     } else {
-        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->where,
+        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->base.where,
                     msg[0] ? msg : (bad ? "connection lost" : "unknown error"));
     }
     if (errstr) {
         sfc_scrub_password(errstr, errstr_size, c->password);
     }
-    return classify(state, bad);
+    return pg_classify(state, bad);
 }
 
 static void drain(PGconn *pg)
@@ -213,32 +137,6 @@ static void drain(PGconn *pg)
 /* ---- connect / close ----------------------------------------------------------------------------
  */
 
-/* Connection failure without a SQLSTATE: recognise authentication failures by libpq's text. */
-static bool is_auth_failure(PGconn *pg, const char *msg)
-{
-    static const char *const pats[] = {
-        "password authentication failed",
-        "authentication failed",
-        "no password supplied",
-        "pg_hba.conf",
-        "does not exist", /* role "x" does not exist (28000) */
-        "SCRAM authentication",
-        "server requested a password",
-    };
-    if (PQconnectionNeedsPassword(pg)) {
-        return true;
-    }
-    if (strstr(msg, "database \"") && strstr(msg, "does not exist")) {
-        return false;
-    }
-    for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
-        if (strstr(msg, pats[i])) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static void pg_close(struct sf_conn *c);
 
 /* Server notices ("table does not exist, skipping") go to the debug log, not to stderr. */
@@ -246,47 +144,13 @@ static void notice_to_log(void *arg, const char *message)
 {
     const struct sf_conn *c = arg;
     char msg[1024];
-    clean_message(message, msg, sizeof(msg));
-    SF_DEBUG("postgresql at %s: %s", c->where, msg);
-}
-
-/* A Unix socket directory that cannot exist: validation "connects" there, so libpq checks every
- * parameter (connectOptions2: sslmode, target_session_attrs, ...) but sends nothing anywhere.
- * PQconninfoParse would not do: it checks keywords only, not their values. */
-#define PG_VALIDATE_HOST "/nonexistent/sqlflume-validate"
-
-static int validate(const struct sf_db_url *url, bool warn, char *errstr, size_t errstr_size)
-{
-    struct pg_params p;
-    pg_params_build(url, &p, warn);
-    pg_kv_add(&p.kv, "host", PG_VALIDATE_HOST);
-    pg_kv_add(&p.kv, "hostaddr", ""); /* empty = unset for libpq */
-    p.kv.keys[p.kv.n] = NULL;
-    p.kv.vals[p.kv.n] = NULL;
-    int rc = SF_OK;
-    PGconn *pg = PQconnectStartParams(p.kv.keys, p.kv.vals, 0);
-    if (!pg) {
-        sfc_set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
-        rc = SF_ERR_NOMEM;
-    } else if (PQstatus(pg) == CONNECTION_BAD && !strstr(PQerrorMessage(pg), PG_VALIDATE_HOST)) {
-        /* libpq refused the parameters before trying the (impossible) socket */
-        char msg[1024];
-        clean_message(PQerrorMessage(pg), msg, sizeof(msg));
-        sfc_set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
-                    msg[0] ? msg : "unknown error");
-        if (errstr) {
-            sfc_scrub_password(errstr, errstr_size, url->password);
-        }
-        rc = SF_ERR_INVAL;
-    }
-    PQfinish(pg);
-    pg_params_free(&p);
-    return rc;
+    pg_clean_message(message, msg, sizeof(msg));
+    SF_DEBUG("postgresql at %s: %s", c->base.where, msg);
 }
 
 static int pg_validate_url(const struct sf_db_url *url, char *errstr, size_t errstr_size)
 {
-    return validate(url, true, errstr, errstr_size);
+    return pg_validate(url, true, errstr, errstr_size);
 }
 
 static int
@@ -294,7 +158,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
 {
     *out = NULL;
     /* a parameter libpq refuses is a configuration error, not a retriable connection failure */
-    int rc = validate(url, false, errstr, errstr_size);
+    int rc = pg_validate(url, false, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -303,9 +167,11 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
         sfc_set_err(errstr, errstr_size, "could not connect to postgresql: out of memory");
         return SF_ERR_NOMEM;
     }
+    c->base.cx = &sf_connector_postgresql;
+    c->base.dialect = &sfc_dialect_postgresql;
     struct pg_params p;
 
-    snprintf(c->where, sizeof(c->where), "%s%s%s:%d",
+    snprintf(c->base.where, sizeof(c->base.where), "%s%s%s:%d",
              url->host && strchr(url->host, ':') ? "[" : "", url->host ? url->host : "localhost",
              url->host && strchr(url->host, ':') ? "]" : "", url->port ? url->port : 5432);
     if (url->password) {
@@ -316,19 +182,19 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     c->pg = PQconnectdbParams(p.kv.keys, p.kv.vals, 0);
     if (!c->pg) {
         sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
-                    c->where);
+                    c->base.where);
         rc = SF_ERR_NOMEM;
         goto out;
     }
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char msg[1024];
-        clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
-        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->where,
+        pg_clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
+        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->base.where,
                     msg[0] ? msg : "unknown error");
         if (errstr) {
             sfc_scrub_password(errstr, errstr_size, c->password);
         }
-        if (is_auth_failure(c->pg, msg)) {
+        if (pg_is_auth_failure(c->pg, msg)) {
             rc = SF_ERR_AUTH;
         } else if ((strstr(msg, "database \"") && strstr(msg, "does not exist")) ||
                    (strstr(msg, "invalid ") && strstr(msg, "option"))) {
@@ -372,19 +238,6 @@ static void pg_close(struct sf_conn *c)
     free(c);
 }
 
-/* ---- identifiers -------------------------------------------------------------------------------
- */
-
-static int pg_quote_ident(const char *name, struct sf_buf *out)
-{
-    return sf_quote_ident(name, '"', out);
-}
-
-static void pg_placeholder(int index, struct sf_buf *out)
-{
-    sf_buf_printf(out, "$%d", index);
-}
-
 /* ---- query / fetch --------------------------------------------------------------------------- */
 
 /* Point c->pvals at the parameters' values (grown as needed; the values stay the caller's). */
@@ -421,49 +274,6 @@ static void describe(struct sf_conn *c, const PGresult *res)
         c->pc[i].bytea = oid == OID_BYTEA;
         c->ncols = i + 1;
     }
-}
-
-/* A byte that may continue a keyword or identifier. */
-static bool ident_byte(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '_' || ch == '$' || ch >= 0x80;
-}
-
-/* Whether sql can be a cursor's query: its first keyword, past blanks, comments and opening
- * parentheses, is SELECT, WITH, VALUES or TABLE. */
-static bool cursor_query(const char *sql)
-{
-    static const char *const kw[] = { "select", "with", "values", "table" };
-    const char *p = sql;
-    for (;;) {
-        p += strspn(p, " \t\n\r\f(");
-        if (p[0] == '-' && p[1] == '-') {
-            p += strcspn(p, "\n");
-        } else if (p[0] == '/' && p[1] == '*') { /* nested, as in PostgreSQL */
-            int depth = 0;
-            do {
-                if (p[0] == '/' && p[1] == '*') {
-                    depth++;
-                    p += 2;
-                } else if (p[0] == '*' && p[1] == '/') {
-                    depth--;
-                    p += 2;
-                } else {
-                    p++;
-                }
-            } while (depth > 0 && *p);
-        } else {
-            break;
-        }
-    }
-    for (size_t k = 0; k < sizeof(kw) / sizeof(kw[0]); k++) {
-        size_t n = strlen(kw[k]);
-        if (strncasecmp(p, kw[k], n) == 0 && !ident_byte((unsigned char)p[n])) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* Queue one statement of the pipeline; parameters from c->pvals. */
@@ -563,7 +373,7 @@ read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t
     int rc = pipe_read(c, &c->res, what, errstr, errstr_size);
     if (rc == SF_OK && !c->res) {
         sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
-                    c->where);
+                    c->base.where);
         rc = SF_ERR_CONN;
     }
     return rc;
@@ -615,6 +425,15 @@ static int batch_arrived(struct sf_conn *c, int asked, char *errstr, size_t errs
     return SF_OK;
 }
 
+/* Clear the current batch (row values handed out from it are no longer valid). */
+static void clear_batch(struct sf_conn *c)
+{
+    PQclear(c->res);
+    c->res = NULL;
+    c->nrows = 0;
+    c->row = 0;
+}
+
 /*
  * End the query: queue the end of the cursor behind a FETCH still in flight, read whatever is in
  * flight (discarding unread rows), leave pipeline mode, and roll back a block of ours that an
@@ -624,10 +443,7 @@ static int batch_arrived(struct sf_conn *c, int asked, char *errstr, size_t errs
 static int end_query(struct sf_conn *c, char *errstr, size_t errstr_size)
 {
     int rc = SF_OK;
-    PQclear(c->res);
-    c->res = NULL;
-    c->nrows = 0;
-    c->row = 0;
+    clear_batch(c);
     if (c->single) {
         drain(c->pg);
     } else if (c->fetches > 0 && !c->ending && PQstatus(c->pg) == CONNECTION_OK && !send_end(c)) {
@@ -650,8 +466,8 @@ static int end_query(struct sf_conn *c, char *errstr, size_t errstr_size)
         PGresult *r = PQexec(c->pg, PG_SQL_ROLLBACK);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             char msg[1024];
-            clean_message(PQresultErrorMessage(r), msg, sizeof(msg));
-            SF_DEBUG("could not roll back on postgresql at %s: %s", c->where, msg);
+            pg_clean_message(PQresultErrorMessage(r), msg, sizeof(msg));
+            SF_DEBUG("could not roll back on postgresql at %s: %s", c->base.where, msg);
         }
         PQclear(r);
     }
@@ -677,7 +493,7 @@ query_single(struct sf_conn *c, const char *sql, size_t nparams, char *errstr, s
     if (!PQsetSingleRowMode(c->pg)) {
         drain(c->pg);
         sfc_set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
-                    c->where);
+                    c->base.where);
         return SF_ERR_CONN;
     }
     PGresult *res = PQgetResult(c->pg);
@@ -712,20 +528,20 @@ static int pg_query(struct sf_conn *c,
                     const char *sql,
                     const struct sf_param *params,
                     size_t nparams,
-                    const struct sf_column **cols,
-                    size_t *ncols,
+                    const struct sf_column **out_cols,
+                    size_t *out_ncols,
                     char *errstr,
                     size_t errstr_size)
 {
-    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->base.where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
-    *cols = NULL;
-    *ncols = 0;
+    *out_cols = NULL;
+    *out_ncols = 0;
     params_set(c, params, nparams);
     c->own_block = false;
-    if (!cursor_query(sql)) {
+    if (!pg_cursor_query(sql)) {
         rc = query_single(c, sql, nparams, errstr, errstr_size);
     } else {
         /* [BEGIN] DECLARE FETCH sync: one round trip */
@@ -753,8 +569,8 @@ static int pg_query(struct sf_conn *c,
         return rc;
     }
     c->running = true;
-    *cols = c->cols;
-    *ncols = c->ncols;
+    *out_cols = c->cols;
+    *out_ncols = c->ncols;
     return SF_OK;
 }
 
@@ -792,10 +608,7 @@ static void fill_row(struct sf_conn *c, int r, struct sf_row *row)
 static int next_batch(struct sf_conn *c, char *errstr, size_t errstr_size)
 {
     int rc = SF_OK;
-    PQclear(c->res);
-    c->res = NULL;
-    c->nrows = 0;
-    c->row = 0;
+    clear_batch(c);
     if (c->single) {
         PGresult *res = PQgetResult(c->pg);
         switch (res ? PQresultStatus(res) : PGRES_TUPLES_OK) {
@@ -859,7 +672,7 @@ static void pg_query_end(struct sf_conn *c)
     }
 }
 
-/* ---- exec / primary key ------------------------------------------------------------------------
+/* ---- exec -------------------------------------------------------------------------------------
  */
 
 static int pg_exec(struct sf_conn *c,
@@ -869,7 +682,7 @@ static int pg_exec(struct sf_conn *c,
                    char *errstr,
                    size_t errstr_size)
 {
-    int rc = sfc_check_idle(c->running, "postgresql", c->where, errstr, errstr_size);
+    int rc = sfc_check_idle(c->running, "postgresql", c->base.where, errstr, errstr_size);
     if (rc != SF_OK) {
         return rc;
     }
@@ -894,183 +707,38 @@ static int pg_exec(struct sf_conn *c,
     return rc;
 }
 
-/* Key columns of the relation named by quoted (to_regclass syntax); *found = it exists. */
-/* Quote "schema.table" as "schema"."table" into q (see sfc_split_schema); false (q untouched)
- * when the name has no such dot and is to be taken whole. */
-static bool quote_qualified(const char *table, struct sf_buf *q)
-{
-    char *schema;
-    const char *rest = sfc_split_schema(table, &schema);
-    if (!rest) {
-        return false;
-    }
-    pg_quote_ident(schema, q);
-    sf_buf_putc(q, '.');
-    pg_quote_ident(rest, q);
-    free(schema);
-    return true;
-}
-
-static int pk_lookup(struct sf_conn *c,
-                     const char *quoted,
-                     bool *found,
-                     char ***cols,
-                     size_t *n,
-                     char *errstr,
-                     size_t errstr_size)
-{
-    struct sf_param param = { quoted, SF_COL_TEXT };
-    const struct sf_column *rcols;
-    size_t rn;
-    char **names = NULL;
-    size_t nn = 0;
-    *found = false;
-    int rc = pg_query(c, PG_SQL_PRIMARY_KEY, &param, 1, &rcols, &rn, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    struct sf_row row = { 0, NULL, NULL };
-    while ((rc = pg_fetch(c, &row, errstr, errstr_size)) == 1) {
-        if (row.ncols < 2) {
-            continue;
-        }
-        if (row.vals[0] && row.vals[0][0] == 't') {
-            *found = true;
-        }
-        if (row.vals[1]) {
-            char *name = strndup(row.vals[1], row.lens[1]);
-            if (!name) {
-                abort();
-            }
-            names = sfc_xrealloc(names, (nn + 1) * sizeof(*names));
-            names[nn++] = name;
-        }
-    }
-    if (rc < 0) {
-        for (size_t i = 0; i < nn; i++) {
-            free(names[i]);
-        }
-        free(names);
-        return rc;
-    }
-    *cols = names;
-    *n = nn;
-    return SF_OK;
-}
-
-static int pg_primary_key(struct sf_conn *c,
-                          const char *table,
-                          char ***cols,
-                          size_t *n,
-                          char *errstr,
-                          size_t errstr_size)
-{
-    *cols = NULL;
-    *n = 0;
-    int rc = sfc_table_request(table, c->running, "postgresql", c->where, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    bool found = false;
-    struct sf_buf q = SF_BUF_INIT;
-    if (quote_qualified(table, &q)) {
-        rc = pk_lookup(c, q.data, &found, cols, n, errstr, errstr_size);
-        if (rc != SF_OK || found) {
-            goto out;
-        }
-        free(*cols);
-        *cols = NULL;
-        *n = 0;
-    }
-    /* no dot, or no such schema.table: the whole name as one identifier on the search path */
-    sf_buf_reset(&q);
-    pg_quote_ident(table, &q);
-    rc = pk_lookup(c, q.data, &found, cols, n, errstr, errstr_size);
-    if (rc == SF_OK && !found) {
-        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on postgresql at %s", table,
-                    c->where);
-        rc = SF_ERR_NOTFOUND;
-    }
-out:
-    sf_buf_free(&q);
-    return rc;
-}
-
-/* ---- status table ------------------------------------------------------------------------------
+/* ---- dialect ---------------------------------------------------------------------------------
+ * The shared layer (../shared_dialect.h) with this database's row, sfc_dialect_postgresql
+ * (postgresql_dialect.c): quoting, placeholders, status table, "now minus"; primary_key and
+ * estimate_rows are the shared ones themselves.
  */
+
+static int pg_quote_ident(const char *name, struct sf_buf *out)
+{
+    return sfc_dialect_quote_ident(&sfc_dialect_postgresql, name, out);
+}
+
+static void pg_placeholder(int index, struct sf_buf *out)
+{
+    sfc_dialect_placeholder(&sfc_dialect_postgresql, index, out);
+}
 
 static void pg_status_table_ddl(const char *quoted_table, struct sf_buf *out)
 {
-    sf_buf_printf(out, PG_SQL_STATUS_DDL_FMT, quoted_table);
+    sfc_dialect_status_ddl(&sfc_dialect_postgresql, quoted_table, out);
 }
 
 static void pg_status_upsert_sql(const char *quoted_table, struct sf_buf *out)
 {
-    sf_buf_printf(out, PG_SQL_STATUS_UPSERT_FMT, quoted_table);
+    sfc_dialect_status_upsert(&sfc_dialect_postgresql, quoted_table, out);
+}
+
+static void pg_now_minus_ms(long long ms, struct sf_buf *out)
+{
+    sfc_dialect_now_minus_ms(&sfc_dialect_postgresql, ms, out);
 }
 
 static const char *const pg_schemes[] = { "postgresql", NULL };
-
-/* clock_timestamp(), not now(): now() is the transaction's start, which may be far behind when a
- * poll runs inside a long transaction. */
-static void pg_now_minus_ms(long long ms, struct sf_buf *out)
-{
-    sf_buf_printf(out, "(clock_timestamp() - interval '%lld milliseconds')", ms);
-}
-
-/* ---- row estimate ------------------------------------------------------------------------------
- */
-
-/* One estimate lookup of the relation named by quoted; *found = it exists. */
-static int estimate_lookup(struct sf_conn *c,
-                           const char *quoted,
-                           bool *found,
-                           long long *rows,
-                           char *errstr,
-                           size_t errstr_size)
-{
-    struct sf_param param = { quoted, SF_COL_TEXT };
-    const struct sf_column *rcols;
-    size_t rn;
-    *found = false;
-    int rc = pg_query(c, PG_SQL_ESTIMATE_ROWS, &param, 1, &rcols, &rn, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    struct sf_row row = { 0, NULL, NULL };
-    while ((rc = pg_fetch(c, &row, errstr, errstr_size)) == 1) {
-        *found = true;
-        (void)sfc_row_count(&row, rows);
-    }
-    pg_query_end(c);
-    return rc < 0 ? rc : SF_OK;
-}
-
-static int pg_estimate_rows(struct sf_conn *c,
-                            const char *table,
-                            long long *rows,
-                            char *errstr,
-                            size_t errstr_size)
-{
-    *rows = -1;
-    int rc = sfc_table_request(table, c->running, "postgresql", c->where, errstr, errstr_size);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    /* as pg_primary_key: "schema"."table" first, then the whole name as one identifier */
-    bool found = false;
-    struct sf_buf q = SF_BUF_INIT;
-    if (quote_qualified(table, &q)) {
-        rc = estimate_lookup(c, q.data, &found, rows, errstr, errstr_size);
-    }
-    if (rc == SF_OK && !found) {
-        sf_buf_reset(&q);
-        pg_quote_ident(table, &q);
-        rc = estimate_lookup(c, q.data, &found, rows, errstr, errstr_size);
-    }
-    sf_buf_free(&q);
-    return rc;
-}
 
 const struct sf_connector_plugin sf_connector_postgresql = {
     .name = "postgresql",
@@ -1079,7 +747,7 @@ const struct sf_connector_plugin sf_connector_postgresql = {
     .close = pg_close,
     .quote_ident = pg_quote_ident,
     .placeholder = pg_placeholder,
-    .primary_key = pg_primary_key,
+    .primary_key = sfc_primary_key,
     .query = pg_query,
     .fetch = pg_fetch,
     .query_end = pg_query_end,
@@ -1087,7 +755,7 @@ const struct sf_connector_plugin sf_connector_postgresql = {
     .status_table_ddl = pg_status_table_ddl,
     .status_upsert_sql = pg_status_upsert_sql,
     .now_minus_ms = pg_now_minus_ms,
-    .estimate_rows = pg_estimate_rows,
+    .estimate_rows = sfc_estimate_rows,
     .open_txns_sql = PG_SQL_OPEN_TXNS,
     .open_txns_count_sql = PG_SQL_OPEN_TXNS_COUNT,
     .validate_url = pg_validate_url,

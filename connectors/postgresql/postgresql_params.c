@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "../common.h"
+#include "postgresql_errors.h"
 #include "postgresql_sql.h"
+#include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
 /* Append "-c name=value" to an options string, escaping spaces and backslashes as libpq wants. */
@@ -126,4 +128,38 @@ void pg_params_free(struct pg_params *p)
     PQconninfoFree(p->defs);
     sf_buf_free(&p->opts);
     free(p->query);
+}
+
+/* A Unix socket directory that cannot exist: validation "connects" there, so libpq checks every
+ * parameter (connectOptions2: sslmode, target_session_attrs, ...) but sends nothing anywhere.
+ * PQconninfoParse would not do: it checks keywords only, not their values. */
+#define PG_VALIDATE_HOST "/nonexistent/sqlflume-validate"
+
+int pg_validate(const struct sf_db_url *url, bool warn, char *errstr, size_t errstr_size)
+{
+    struct pg_params p;
+    pg_params_build(url, &p, warn);
+    pg_kv_add(&p.kv, "host", PG_VALIDATE_HOST);
+    pg_kv_add(&p.kv, "hostaddr", ""); /* empty = unset for libpq */
+    p.kv.keys[p.kv.n] = NULL;
+    p.kv.vals[p.kv.n] = NULL;
+    int rc = SF_OK;
+    PGconn *pg = PQconnectStartParams(p.kv.keys, p.kv.vals, 0);
+    if (!pg) {
+        sfc_set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
+        rc = SF_ERR_NOMEM;
+    } else if (PQstatus(pg) == CONNECTION_BAD && !strstr(PQerrorMessage(pg), PG_VALIDATE_HOST)) {
+        /* libpq refused the parameters before trying the (impossible) socket */
+        char msg[1024];
+        pg_clean_message(PQerrorMessage(pg), msg, sizeof(msg));
+        sfc_set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
+                    msg[0] ? msg : "unknown error");
+        if (errstr) {
+            sfc_scrub_password(errstr, errstr_size, url->password);
+        }
+        rc = SF_ERR_INVAL;
+    }
+    PQfinish(pg);
+    pg_params_free(&p);
+    return rc;
 }

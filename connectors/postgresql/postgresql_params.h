@@ -1,7 +1,7 @@
 /*
  * PostgreSQL connector, connection parameters: the libpq keyword/value arrays built from a
  * database URL (sqlflume's fixed session settings, then the URL's query parameters passed through
- * to libpq). Internal to connectors/postgresql.
+ * to libpq), and their offline check by libpq. Internal to connectors/postgresql.
  */
 #ifndef SQLFLUME_POSTGRESQL_PARAMS_H
 #define SQLFLUME_POSTGRESQL_PARAMS_H
@@ -46,5 +46,12 @@ void pg_params_build(const struct sf_db_url *url, struct pg_params *p, bool warn
 
 /* Free what pg_params_build allocated in p (not p itself). */
 void pg_params_free(struct pg_params *p);
+
+/* Check url's connection parameters the way libpq reads them, without any network I/O: libpq
+ * "connects" to a socket directory that cannot exist, so it checks every parameter (sslmode,
+ * target_session_attrs, ...) but sends nothing anywhere. warn: as for pg_params_build.
+ * @return SF_OK, SF_ERR_INVAL ("libpq rejects the connection parameters: <libpq's message>", no
+ * password) or SF_ERR_NOMEM, errstr filled. */
+int pg_validate(const struct sf_db_url *url, bool warn, char *errstr, size_t errstr_size);
 
 #endif

@@ -2,15 +2,29 @@
  * All SQL text the PostgreSQL connector sends, in one place so that a reviewer can read every
  * statement the agent runs against a PostgreSQL server without reading the C code. Parameters use
  * $n placeholders and are sent as text (the server infers their types); the two status-table
- * statements are printf formats taking the already quoted table name (%s).
+ * statements are printf formats taking the already quoted table name (%s), and the "now minus"
+ * expression a printf format taking milliseconds (%lld).
  */
 #ifndef SQLFLUME_POSTGRESQL_SQL_H
 #define SQLFLUME_POSTGRESQL_SQL_H
 
+#include <stdbool.h>
+
 #include "sqlflume/connector.h"
+
+#include "../shared_dialect.h"
 
 /** The plugin itself (defined in connector_postgresql.c, listed by the connector registry). */
 extern const struct sf_connector_plugin sf_connector_postgresql;
+
+/** The dialect, data only (postgresql_dialect.c): what the shared layer runs with these
+ *  statements. */
+extern const struct sfc_dialect sfc_dialect_postgresql;
+
+/* Whether sql can be a cursor's query (postgresql_sql.c): its first keyword, past blanks,
+ * comments (nested, as in PostgreSQL) and opening parentheses, is SELECT, WITH, VALUES or
+ * TABLE. */
+bool pg_cursor_query(const char *sql);
 
 /* Session settings, sent in the startup packet ("options" connection parameter) so that no extra
  * round trip is needed: UTC, ISO dates, hex bytea, and floats that read back exactly.
@@ -89,6 +103,14 @@ extern const struct sf_connector_plugin sf_connector_postgresql;
 #define PG_SQL_STATUS_UPSERT_FMT                                                                   \
     "INSERT INTO %s (source_tab, currentIndex) VALUES ($1, $2)"                                    \
     " ON CONFLICT (source_tab) DO UPDATE SET currentIndex = EXCLUDED.currentIndex"
+
+/*
+ * Expression for "now minus some time" (the upper bound of the timestamp modes), spliced into
+ * queries: a printf format taking the time in milliseconds (long long, %lld). clock_timestamp(),
+ * not now(): now() is the transaction's start, which may be far behind when a poll runs inside a
+ * long transaction.
+ */
+#define PG_SQL_NOW_MINUS_MS_FMT "(clock_timestamp() - interval '%lld milliseconds')"
 
 /*
  * check --connect: the table named by parameters 1 = schema (NULL: found on the search path,

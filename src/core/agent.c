@@ -44,9 +44,7 @@ struct sf_agent {
     int exit_code;
     long long start_time_ms;    /* wall clock, ms since the epoch, for the metrics' StartTime */
     struct sf_monitor *monitor; /* the HTTP metrics server, or NULL */
-    int monitor_fd;             /* its listening socket before it serves, or -1 */
-    int monitor_port;           /* the port monitor_fd is bound to */
-    char monitor_where[64];     /* monitor_fd's address as in a URL: "0.0.0.0", "[::1]" */
+    struct sf_monitor_socket monitor_sock; /* its listening socket before it serves (fd -1) */
 };
 
 static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
@@ -298,7 +296,7 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
     }
     a->name = strdup(name);
     a->props = *props;
-    a->monitor_fd = -1;
+    a->monitor_sock.fd = -1;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
 
@@ -666,14 +664,13 @@ int sf_agent_bind_metrics(struct sf_agent *a,
                           char *errstr,
                           size_t errstr_size)
 {
-    if (a->monitor || a->monitor_fd >= 0) {
+    if (a->monitor || a->monitor_sock.fd >= 0) {
         (void)snprintf(errstr, errstr_size, "the metrics server is already bound");
         return SF_ERR_STATE;
     }
-    int rc = sf_monitor_listen(host, port, &a->monitor_fd, &a->monitor_port, a->monitor_where,
-                               sizeof(a->monitor_where), errstr, errstr_size);
+    int rc = sf_monitor_listen(host, port, &a->monitor_sock, errstr, errstr_size);
     if (rc == SF_OK && bound_port) {
-        *bound_port = a->monitor_port;
+        *bound_port = a->monitor_sock.port;
     }
     return rc;
 }
@@ -695,19 +692,16 @@ int sf_agent_serve_metrics(struct sf_agent *a,
         (void)snprintf(errstr, errstr_size, "the metrics server is already running");
         return SF_ERR_STATE;
     }
-    if (a->monitor_fd < 0) {
+    if (a->monitor_sock.fd < 0) {
         int rc = sf_agent_bind_metrics(a, host, port, NULL, errstr, errstr_size);
         if (rc != SF_OK) {
             return rc;
         }
     }
-    int fd = a->monitor_fd;
-    a->monitor_fd = -1; /* the server's from here on */
     if (bound_port) {
-        *bound_port = a->monitor_port;
+        *bound_port = a->monitor_sock.port;
     }
-    return sf_monitor_start(&a->monitor, render_metrics, a, fd, a->monitor_where, a->monitor_port,
-                            errstr, errstr_size);
+    return sf_monitor_start(&a->monitor, render_metrics, a, &a->monitor_sock, errstr, errstr_size);
 }
 
 int sf_agent_exit_code(const struct sf_agent *a)
@@ -721,9 +715,9 @@ void sf_agent_destroy(struct sf_agent *a)
         return;
     }
     sf_agent_stop(a);
-    if (a->monitor_fd >= 0) { /* bound, never served */
-        close(a->monitor_fd);
-        a->monitor_fd = -1;
+    if (a->monitor_sock.fd >= 0) { /* bound, never served */
+        close(a->monitor_sock.fd);
+        a->monitor_sock.fd = -1;
     }
     for (size_t i = 0; i < a->nsources; i++) {
         struct sf_source *src = &a->sources[i];

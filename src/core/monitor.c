@@ -86,14 +86,14 @@ static enum MHD_Result handle(void *cls,
 
 int sf_monitor_listen(const char *host,
                       int port,
-                      int *fd_out,
-                      int *bound_port,
-                      char *where,
-                      size_t where_size,
+                      struct sf_monitor_socket *sock,
                       char *errstr,
                       size_t errstr_size)
 {
-    *fd_out = -1;
+    sock->fd = -1;
+    char *where = sock->where;
+    size_t where_size = sizeof(sock->where);
+    where[0] = '\0';
     if (port < 0 || port > 65535) {
         (void)snprintf(errstr, errstr_size, "monitoring port %d is not a TCP port", port);
         return SF_ERR_INVAL;
@@ -152,23 +152,23 @@ int sf_monitor_listen(const char *host,
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
         bound = ntohs(ss.ss_family == AF_INET6 ? a6->sin6_port : a4->sin_port);
     }
-    if (bound_port) {
-        *bound_port = bound;
-    }
-    *fd_out = fd;
+    sock->port = bound;
+    sock->fd = fd;
     return SF_OK;
 }
 
 int sf_monitor_start(struct sf_monitor **out,
                      sf_monitor_render_fn render,
                      void *ctx,
-                     int fd,
-                     const char *where,
-                     int bound_port,
+                     struct sf_monitor_socket *sock,
                      char *errstr,
                      size_t errstr_size)
 {
     *out = NULL;
+    int fd = sock->fd;
+    const char *where = sock->where;
+    int bound_port = sock->port;
+    sock->fd = -1; /* the server's from here on */
     struct sf_monitor *m = calloc(1, sizeof(*m));
     if (!m) {
         (void)snprintf(errstr, errstr_size, "out of memory");

@@ -15,36 +15,38 @@ struct sf_monitor;
  *  on libmicrohttpd's thread. ctx is what was given to sf_monitor_start. */
 typedef void (*sf_monitor_render_fn)(void *ctx, struct sf_buf *out);
 
+/* A listening socket of the metrics server, bound but not served yet (sf_monitor_listen). */
+struct sf_monitor_socket {
+    int fd;         /* the socket, or -1 */
+    int port;       /* the port it is bound to */
+    char where[64]; /* its address as shown in a URL: "0.0.0.0", "[::1]" */
+};
+
 /**
  * Bind and listen on host:port (host NULL or "": every IPv4 address, as Flume; an IPv4 address;
  * an IPv6 address, bare or in brackets: "::1", "[::1]"; port 0: a free port), before anything of
  * the agent starts, so a port in use stops it before it touches a database. Connections wait in
- * the backlog until sf_monitor_start. *fd_out gets the socket (owned by the caller until passed
- * to sf_monitor_start; close it otherwise), *bound_port (if not NULL) the port, where the address
- * as shown in a URL ("127.0.0.1", "[::1]").
+ * the backlog until sf_monitor_start. *sock gets the socket (sock->fd is owned by the caller until
+ * passed to sf_monitor_start; close it otherwise; -1 on failure), the port it is bound to and its
+ * address as shown in a URL ("127.0.0.1", "[::1]").
  * @return SF_OK, or SF_ERR_INVAL (bad host or port), SF_ERR_IO (could not listen: errstr says
  * why, "could not serve metrics on HOST:PORT: Address already in use").
  */
 int sf_monitor_listen(const char *host,
                       int port,
-                      int *fd_out,
-                      int *bound_port,
-                      char *where,
-                      size_t where_size,
+                      struct sf_monitor_socket *sock,
                       char *errstr,
                       size_t errstr_size);
 /**
- * Start serving the metrics that render(ctx) produces on the listening socket fd (from
- * sf_monitor_listen; owned by the server from here on, closed on failure too) in libmicrohttpd's
- * own thread, and log the URL. *out gets the server (stop with sf_monitor_stop). @return SF_OK, or
- * SF_ERR_IO / SF_ERR_NOMEM with errstr filled.
+ * Start serving the metrics that render(ctx) produces on the listening socket sock (from
+ * sf_monitor_listen; its fd is the server's from here on, closed on failure too, and sock->fd
+ * becomes -1) in libmicrohttpd's own thread, and log the URL. *out gets the server (stop with
+ * sf_monitor_stop). @return SF_OK, or SF_ERR_IO / SF_ERR_NOMEM with errstr filled.
  */
 int sf_monitor_start(struct sf_monitor **out,
                      sf_monitor_render_fn render,
                      void *ctx,
-                     int fd,
-                     const char *where,
-                     int bound_port,
+                     struct sf_monitor_socket *sock,
                      char *errstr,
                      size_t errstr_size);
 /** Stop the server (waits for requests in progress) and free it; NULL is a no-op. */

@@ -150,19 +150,13 @@ static void unescape_into(struct sf_buf *out, const char *s, size_t n)
             continue;
         }
         char c = s[++i];
+        static const char from[] = "tnrf", to[] = "\t\n\r\f";
+        const char *e = c ? strchr(from, c) : NULL;
+        if (e) {
+            sf_buf_putc(out, to[e - from]);
+            continue;
+        }
         switch (c) {
-        case 't':
-            sf_buf_putc(out, '\t');
-            break;
-        case 'n':
-            sf_buf_putc(out, '\n');
-            break;
-        case 'r':
-            sf_buf_putc(out, '\r');
-            break;
-        case 'f':
-            sf_buf_putc(out, '\f');
-            break;
         case 'u':
             if (i + 4 < n + 0 && isxdigit((unsigned char)s[i + 1])) {
                 char hex[5] = { s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0 };
@@ -470,6 +464,22 @@ const char *sf_nearest(const char *key, const char *const *cands, size_t n)
     return best;
 }
 
+/* Room for one more name in *v (*cap slots, n of them used): doubles it when full. @return false
+ * when out of memory (*v unchanged). */
+static bool names_room(char ***v, size_t *cap, size_t n)
+{
+    if (n < *cap) {
+        return true;
+    }
+    char **nv = realloc(*v, *cap * 2 * sizeof(**v));
+    if (!nv) {
+        return false;
+    }
+    *v = nv;
+    *cap *= 2;
+    return true;
+}
+
 char **sf_split_names(const char *s, size_t *n, bool space_separates)
 {
     *n = 0;
@@ -490,13 +500,8 @@ char **sf_split_names(const char *s, size_t *n, bool space_separates)
         while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
             len--;
         }
-        if (*n == cap) {
-            cap *= 2;
-            char **nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                break;
-            }
-            v = nv;
+        if (!names_room(&v, &cap, *n)) {
+            break;
         }
         v[(*n)++] = strndup(s, len);
         s = e;
@@ -553,13 +558,8 @@ char **sf_split_quoted_names(const char *s, size_t *n, const char **err)
             *n = 0;
             return NULL;
         }
-        if (*n == cap) {
-            cap *= 2;
-            char **nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                break;
-            }
-            v = nv;
+        if (!names_room(&v, &cap, *n)) {
+            break;
         }
         v[(*n)++] = strdup(name.data);
     }
@@ -575,36 +575,20 @@ void sf_names_free(char **v, size_t n)
     free(v);
 }
 
-static bool word_in(const char *word, const char *list, char sep)
+/* The index of word among the sep-separated items of list (compared ignoring case when nocase),
+ * or -1 (also for a NULL list). */
+static int item_index(const char *word, const char *list, char sep, bool nocase)
 {
     if (!list) {
-        return false;
+        return -1;
     }
+    int idx = 0;
     size_t wl = strlen(word);
     const char *p = list;
     while (*p) {
         const char *e = strchr(p, sep);
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == wl && strncmp(p, word, wl) == 0) {
-            return true;
-        }
-        if (!e) {
-            break;
-        }
-        p = e + 1;
-    }
-    return false;
-}
-
-static int choice_index(const char *val, const char *choices)
-{
-    int idx = 0;
-    const char *p = choices;
-    size_t vl = strlen(val);
-    while (*p) {
-        const char *e = strchr(p, '|');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == vl && strncasecmp(p, val, vl) == 0) {
+        if (len == wl && (nocase ? strncasecmp(p, word, wl) : strncmp(p, word, wl)) == 0) {
             return idx;
         }
         if (!e) {
@@ -614,6 +598,16 @@ static int choice_index(const char *val, const char *choices)
         idx++;
     }
     return -1;
+}
+
+static bool word_in(const char *word, const char *list, char sep)
+{
+    return item_index(word, list, sep, false) >= 0;
+}
+
+static int choice_index(const char *val, const char *choices)
+{
+    return item_index(val, choices, '|', true);
 }
 
 /* Parse an integer with an optional unit-free value; reject garbage and overflow. */

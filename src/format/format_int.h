@@ -83,5 +83,25 @@ int sf_ser_nothing(void *ctx,
                    struct sf_buf *out,
                    char *errstr,
                    size_t errstr_size);
+struct sf_event;
+/** The text serializer's write (Flume's BodyTextEventSerializer.write): ev's body as it is, then
+ *  '\n' when the configuration conf (struct sf_ser_text_conf) says appendNewline; also the end of
+ *  header_and_text's. @return SF_OK. */
+int sf_ser_text_write(void *ctx,
+                      const void *conf,
+                      const struct sf_event *ev,
+                      struct sf_buf *out,
+                      char *errstr,
+                      size_t errstr_size);
+/* The plugin of a text serializer named nm (aliases al, writing events with wr): the options
+ * sf_ser_text_options, no context, files reopened and appended, nothing before or after the
+ * events. */
+#define SF_SER_TEXT_PLUGIN(nm, al, wr)                                                             \
+    {                                                                                              \
+        .name = (nm), .aliases = (al), .options = sf_ser_text_options,                             \
+        .conf_size = sizeof(struct sf_ser_text_conf), .ctx_size = 0, .supports_reopen = true,      \
+        .after_create = sf_ser_nothing, .after_reopen = sf_ser_nothing, .write = (wr),             \
+        .flush = sf_ser_nothing, .before_close = sf_ser_nothing,                                   \
+    }
 
 #endif

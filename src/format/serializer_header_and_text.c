@@ -21,8 +21,6 @@ static int hat_write(void *ctx,
                      char *errstr,
                      size_t errstr_size)
 {
-    (void)ctx, (void)errstr, (void)errstr_size;
-    const struct sf_ser_text_conf *c = conf;
     size_t strs;
     (void)sf_event_strs(ev, &strs);
     sf_buf_reserve(out, strs + 2 * ev->nheaders + 4 + ev->body_len);
@@ -36,23 +34,8 @@ static int hat_write(void *ctx,
         sf_buf_append(out, ev->headers[i].val, sf_event_val_len(ev, i));
     }
     sf_buf_append(out, "} ", 2);
-    sf_buf_append(out, ev->body, ev->body_len);
-    if (c->append_newline) {
-        sf_buf_putc(out, '\n');
-    }
-    return SF_OK;
+    return sf_ser_text_write(ctx, conf, ev, out, errstr, errstr_size); /* the body, '\n' */
 }
 
-const struct sf_serializer_plugin sf_serializer_header_and_text = {
-    .name = "header_and_text",
-    .aliases = hat_aliases,
-    .options = sf_ser_text_options,
-    .conf_size = sizeof(struct sf_ser_text_conf),
-    .ctx_size = 0,
-    .supports_reopen = true,
-    .after_create = sf_ser_nothing,
-    .after_reopen = sf_ser_nothing,
-    .write = hat_write,
-    .flush = sf_ser_nothing,
-    .before_close = sf_ser_nothing,
-};
+const struct sf_serializer_plugin sf_serializer_header_and_text =
+    SF_SER_TEXT_PLUGIN("header_and_text", hat_aliases, hat_write);

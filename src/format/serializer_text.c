@@ -28,7 +28,7 @@ static const char *const text_aliases[] = {
     "org.apache.flume.serialization.BodyTextEventSerializer$Builder", NULL
 };
 
-static int text_write(void *ctx,
+int sf_ser_text_write(void *ctx,
                       const void *conf,
                       const struct sf_event *ev,
                       struct sf_buf *out,
@@ -44,16 +44,5 @@ static int text_write(void *ctx,
     return SF_OK;
 }
 
-const struct sf_serializer_plugin sf_serializer_text = {
-    .name = "text",
-    .aliases = text_aliases,
-    .options = sf_ser_text_options,
-    .conf_size = sizeof(struct sf_ser_text_conf),
-    .ctx_size = 0,
-    .supports_reopen = true,
-    .after_create = sf_ser_nothing,
-    .after_reopen = sf_ser_nothing,
-    .write = text_write,
-    .flush = sf_ser_nothing,
-    .before_close = sf_ser_nothing,
-};
+const struct sf_serializer_plugin sf_serializer_text =
+    SF_SER_TEXT_PLUGIN("text", text_aliases, sf_ser_text_write);

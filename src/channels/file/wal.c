@@ -300,13 +300,12 @@ bool sf_wal_crc_ok(const struct sf_wal_hdr *h,
     return sf_wal_crc32c(c, hdr_bytes + 4, SF_WAL_REC_HDR - 4) == h->crc;
 }
 
-/* Decode a PUTC payload (see sf_wal_decode_put). */
-static int decode_putc(const unsigned char *payload,
-                       uint32_t len,
-                       struct sf_header *headers,
-                       size_t *nheaders,
-                       const char **body,
-                       size_t *body_len)
+int sf_wal_decode_compact_put(const unsigned char *payload,
+                              uint32_t len,
+                              struct sf_header *headers,
+                              size_t *nheaders,
+                              const char **body,
+                              size_t *body_len)
 {
     if (len < 1) {
         return -1;
@@ -352,18 +351,14 @@ static int decode_putc(const unsigned char *payload,
     return 0;
 }
 
-int sf_wal_decode_put(uint8_t type,
-                      const unsigned char *payload,
-                      uint32_t len,
-                      struct sf_header *headers,
-                      size_t *nheaders,
-                      const char **body,
-                      size_t *body_len)
+int sf_wal_decode_plain_put(const unsigned char *payload,
+                            uint32_t len,
+                            struct sf_header *headers,
+                            size_t *nheaders,
+                            const char **body,
+                            size_t *body_len)
 {
-    if (type == SF_WAL_PUTC) {
-        return decode_putc(payload, len, headers, nheaders, body, body_len);
-    }
-    if (type != SF_WAL_PUT || len < 12) {
+    if (len < 12) {
         return -1;
     }
     uint32_t nh = sf_wal_get32(payload);

@@ -154,20 +154,43 @@ bool sf_wal_crc_ok(const struct sf_wal_hdr *h,
                    const unsigned char *hdr_bytes,
                    const unsigned char *payload);
 
+/** Decode the payload of a PUT record, as sf_wal_decode_put. */
+int sf_wal_decode_plain_put(const unsigned char *payload,
+                            uint32_t len,
+                            struct sf_header *headers,
+                            size_t *nheaders,
+                            const char **body,
+                            size_t *body_len);
+/** Decode the payload of a PUTC record (the compact form), as sf_wal_decode_put. */
+int sf_wal_decode_compact_put(const unsigned char *payload,
+                              uint32_t len,
+                              struct sf_header *headers,
+                              size_t *nheaders,
+                              const char **body,
+                              size_t *body_len);
 /**
  * Decode the payload of a PUT or PUTC record (type) into headers (caller-provided array of
  * *nheaders slots; on return *nheaders is the count; the strings point into payload, which holds
  * their NULs, or to static names) and body.
- * @return 0, -1 when the payload is malformed, or -2 when more than the given slots are needed
- * (*nheaders is then the number needed).
+ * @return 0, -1 when the payload is malformed (or type is neither), or -2 when more than the given
+ * slots are needed (*nheaders is then the number needed).
  */
-int sf_wal_decode_put(uint8_t type,
-                      const unsigned char *payload,
-                      uint32_t len,
-                      struct sf_header *headers,
-                      size_t *nheaders,
-                      const char **body,
-                      size_t *body_len);
+static inline int sf_wal_decode_put(uint8_t type,
+                                    const unsigned char *payload,
+                                    uint32_t len,
+                                    struct sf_header *headers,
+                                    size_t *nheaders,
+                                    const char **body,
+                                    size_t *body_len)
+{
+    if (type == SF_WAL_PUTC) {
+        return sf_wal_decode_compact_put(payload, len, headers, nheaders, body, body_len);
+    }
+    if (type != SF_WAL_PUT) {
+        return -1;
+    }
+    return sf_wal_decode_plain_put(payload, len, headers, nheaders, body, body_len);
+}
 /** Number of pairs in a TAKE payload of len bytes; 0 when malformed. */
 static inline uint32_t sf_wal_take_count(uint32_t len)
 {

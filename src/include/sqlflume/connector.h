@@ -5,6 +5,9 @@
  * result size (mysql_use_result / unbuffered prepared statements; PostgreSQL server-side cursors
  * read in FETCH batches).
  * Sessions run in UTC. All query text of a connector lives in its own *_sql.h header.
+ * Each connector is a driver (connect, query, fetch, query_end, exec, close) plus a dialect that
+ * is data; its primary_key, estimate_rows, quoting, placeholders, status-table SQL and now_minus_ms
+ * come from the shared layer driven by that dialect (connectors/shared_dialect.h).
  */
 #ifndef SQLFLUME_CONNECTOR_H
 #define SQLFLUME_CONNECTOR_H

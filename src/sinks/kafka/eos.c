@@ -14,7 +14,7 @@ static void eos_reset(struct sf_sink *snk)
     if (ctx->rk) {
         kf_producer_reset(snk, true); /* purges, waits for the reports, destroys, rolls back */
     } else {
-        kf_rollback_all(snk);
+        sf_sink_pipeline_rollback_all(&ctx->pl);
     }
     ctx->txn_ready = ctx->pos_loaded = false;
 }
@@ -42,15 +42,16 @@ static void eos_abort(struct sf_sink *snk)
     }
     ctx->in_txn = false;
     kf_pos_discard_pending(ctx);
-    kf_rollback_all(snk);
+    sf_sink_pipeline_rollback_all(&ctx->pl);
 }
 
-/* The Kafka commit succeeded: the batch's positions are committed; commit the channel
- * transaction (unless the test hook simulates a crash right here). */
+/* The Kafka commit succeeded: the batch's positions are committed; it acknowledges every event
+ * of the batch, so the pipeline commits the channel transaction (unless the test hook simulates
+ * a crash right here). */
 static void eos_committed(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    struct kbatch *b = kf_ring_at(ctx, 0);
+    struct sf_pipeline_batch *pb = sf_sink_pipeline_at(&ctx->pl, 0);
     /* commit_transaction served every report (it flushes); be sure before reusing the slot */
     for (int i = 0; i < 100 && !kf_all_reported(ctx); i++) {
         rd_kafka_poll(ctx->rk, 10);
@@ -68,49 +69,35 @@ static void eos_committed(struct sf_sink *snk)
         ctx->crashed = true;
         return;
     }
-    int rc = sf_channel_txn_commit(b->txn);
-    if (rc != SF_OK) {
-        /* cannot happen with our channels' take semantics; the events would come back and be
-         * skipped, since Kafka has them */
-        SF_ERROR(SF_SINK_FMT "could not commit a delivered batch of %zu events: %s",
-                 SF_SINK_ARGS(snk), b->n, sf_err_str(rc));
-    } else {
-        atomic_fetch_add(&snk->metrics.drain_success, (long long)b->n);
-    }
-    sf_channel_txn_close(b->txn);
-    b->txn = NULL;
-    ctx->ring_count = 0;
+    /* a failed channel commit (which our channels' take semantics rule out) would bring the
+     * events back, to be skipped since Kafka has them */
+    (void)sf_sink_pipeline_ack(&ctx->pl, pb, pb->n - pb->acked);
+    sf_sink_pipeline_settle(&ctx->pl);
 }
 
 /*
  * errors.tolerance = none: before anything of the n taken events is produced, find the first one
- * too large for message.max.bytes (librdkafka would refuse it). When there is one, roll txn back
- * and: when it is the first, stop the sink (sink_fail: nothing of it or after it goes); else
- * take only the events before it next time (ctx->take_limit), so that they are delivered and
- * committed without it. @return true when txn was rolled back (*st set).
+ * too large for message.max.bytes (librdkafka would refuse it). When there is one: when it is the
+ * first, stop the sink (sink_fail: nothing of it or after it goes); else take only the events
+ * before it next time (sf_sink_pipeline_limit_next), so that they are delivered and committed
+ * without it. @return SF_OK, or SF_ERR_DATA when the batch must be rolled back untouched (the
+ * pipeline does so when send returns it).
  */
-bool kf_precheck_split(struct sf_sink *snk,
-                       struct sf_txn *txn,
-                       struct sf_event *const *evs,
-                       size_t n,
-                       enum sf_status *st)
+int kf_precheck(struct sf_sink *snk, struct sf_event *const *evs, size_t n)
 {
     struct kafka_ctx *ctx = snk->ctx;
     size_t size = 0;
     size_t k = ctx->tolerate ? n : kf_first_oversize(ctx, evs, n, &size);
     if (k == n) {
-        return false;
+        return SF_OK;
     }
     if (k == 0) {
         kf_sink_fail(snk, evs[0], RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, kf_topic_of(ctx, evs[0]),
                      size, false);
     } else {
-        ctx->take_limit = k;
+        sf_sink_pipeline_limit_next(&ctx->pl, k);
     }
-    sf_channel_txn_rollback(txn);
-    sf_channel_txn_close(txn);
-    *st = k == 0 ? SF_BACKOFF : SF_READY;
-    return true;
+    return SF_ERR_DATA;
 }
 
 /*
@@ -209,45 +196,22 @@ static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
 }
 
 /*
- * Take a batch and produce what Kafka does not have yet inside a new Kafka transaction, with its
- * position record. @return true when a transaction is now open (commit it), false with *st
- * set otherwise.
+ * The pipeline's send exactly once: produce what Kafka does not have yet of the new batch pb
+ * inside a new Kafka transaction, with its position record. A batch Kafka has entirely is
+ * acknowledged at once (only its positions end it). pb is not timed: the Kafka commit is its
+ * acknowledgement. @return SF_OK (a Kafka transaction is open, or pb is acknowledged), else an
+ * error: pb is rolled back (by the pipeline, or by eos_abort / eos_reset here).
  */
-static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
+static int eos_send(struct sf_sink *snk, struct sf_pipeline_batch *pb)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
-    if (!txn) {
-        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        *st = SF_BACKOFF;
-        return false;
-    }
-    size_t n = 0;
-    size_t max = ctx->take_limit ? ctx->take_limit : ctx->batch;
-    ctx->take_limit = 0;
-    int rc = sf_channel_take(txn, ctx->evs, max, &n, TAKE_WAIT_MS);
+    size_t n = pb->n;
+    pb->sent_us = 0;
+    int rc = kf_precheck(snk, pb->evs, n);
     if (rc != SF_OK) {
-        SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
-                 snk->ch->name, sf_err_str(rc));
-        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        sf_channel_txn_close(txn);
-        *st = SF_BACKOFF;
-        return false;
+        return rc;
     }
-    if (n == 0) {
-        sf_channel_txn_commit(txn);
-        sf_channel_txn_close(txn);
-        atomic_fetch_add(&snk->metrics.batch_empty, 1);
-        *st = SF_BACKOFF;
-        return false;
-    }
-    atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
-    atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
-                     1);
-    if (kf_precheck_split(snk, txn, ctx->evs, n, st)) {
-        return false;
-    }
-    size_t m = eos_filter(snk, ctx->evs, n);
+    size_t m = eos_filter(snk, pb->evs, n);
     unsigned suppressed;
     if (m < n) {
         ctx->skipped += (long long)(n - m);
@@ -259,26 +223,18 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
     }
     if (m == 0) {
         kf_pos_commit_pending(ctx); /* nothing produced: only ends the batch */
-        rc = sf_channel_txn_commit(txn);
-        if (rc == SF_OK) {
-            atomic_fetch_add(&snk->metrics.drain_success, (long long)n);
-        }
-        sf_channel_txn_close(txn);
-        *st = SF_READY;
-        return false;
+        (void)sf_sink_pipeline_ack(&ctx->pl, pb, n);
+        return SF_OK;
     }
-    struct kbatch *b = kf_ring_at(ctx, 0);
-    kf_batch_init(ctx, b, txn);
-    b->n = n;
-    ctx->ring_count = 1;
+    struct kbatch *b = &ctx->kb[pb->slot];
+    kf_batch_init(ctx, b);
     rd_kafka_error_t *e = rd_kafka_begin_transaction(ctx->rk);
     if (e) {
         SF_ERROR(SF_SINK_FMT "could not begin a kafka transaction: %s; recreating the producer",
                  SF_SINK_ARGS(snk), rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         eos_reset(snk);
-        *st = SF_BACKOFF;
-        return false;
+        return SF_ERR_DELIVERY;
     }
     ctx->in_txn = true;
     ctx->txn_seq++;
@@ -304,16 +260,15 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
     kf_produce_send(snk, j);
     /* events too large for message.max.bytes never enter the transaction (a refused message
      * would abort it): errors.tolerance = all dead-letters or logs them in it (none stopped at
-     * precheck_split); an invalid topic under none stops the sink */
+     * kf_precheck); an invalid topic under none stops the sink */
     for (size_t i = 0; b->failed == 0 && i < m; i++) {
         if (b->msg[i].state == KM_PERM) {
             kf_handle_failed(snk, b, i);
         }
     }
-    if (ctx->dead) {
+    if (ctx->pl.halted) {
         eos_abort(snk);
-        *st = SF_BACKOFF;
-        return false;
+        return SF_ERR_DELIVERY;
     }
     if (b->failed > 0) {
         /* a message librdkafka refused is not in the transaction: committing would lose it */
@@ -323,13 +278,12 @@ static bool eos_begin(struct sf_sink *snk, enum sf_status *st)
                      SF_SINK_ARGS(snk), b->failed, m, b->err_topic, rd_kafka_err2str(b->err));
         }
         eos_abort(snk);
-        *st = SF_BACKOFF;
-        return false;
+        return SF_ERR_DELIVERY;
     }
-    return true;
+    return SF_OK;
 }
 
-/* One bounded attempt at committing the open Kafka transaction. */
+/* One bounded attempt (timeout_ms) at committing the open Kafka transaction. */
 static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
 {
     struct kafka_ctx *ctx = snk->ctx;
@@ -376,10 +330,24 @@ static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
     return SF_BACKOFF;
 }
 
+/* The pipeline's flush_wait exactly once: the batch in flight is acknowledged by its Kafka
+ * commit, which flushes (no lingering) and waits for every report: one attempt of TXN_STEP_MS,
+ * librdkafka's commit step, whatever max_ms (a shorter attempt would only fail and log). */
+static enum sf_status eos_flush_wait(struct sf_sink *snk, int max_ms)
+{
+    (void)max_ms;
+    return eos_commit(snk, TXN_STEP_MS);
+}
+
+const struct sf_sink_pipeline_ops kf_eos_ops = {
+    .send = eos_send,
+    .flush_wait = eos_flush_wait,
+};
+
 enum sf_status kf_eos_process(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    if (ctx->crashed || (ctx->dead && !ctx->in_txn)) {
+    if (ctx->crashed || (ctx->pl.halted && !ctx->in_txn)) {
         return SF_BACKOFF;
     }
     char err[512];
@@ -424,13 +392,8 @@ enum sf_status kf_eos_process(struct sf_sink *snk)
         }
         ctx->pos_loaded = true;
     }
-    if (!ctx->in_txn) {
-        enum sf_status st;
-        if (!eos_begin(snk, &st)) {
-            return st;
-        }
-    }
-    return eos_commit(snk, TXN_STEP_MS);
+    /* takes and sends a batch (eos_send) when none is open, else commits it (eos_flush_wait) */
+    return sf_sink_pipeline_process(&ctx->pl);
 }
 
 /* stop() of the exactly-once mode: finish the open Kafka transaction within flushTimeout (then
@@ -447,13 +410,13 @@ void kf_eos_stop(struct sf_sink *snk)
             SF_WARN(SF_SINK_FMT "kafka transaction %lld not committed within flushTimeout (%lld "
                                 "ms): %s; rolling back its %zu events",
                     SF_SINK_ARGS(snk), ctx->txn_seq, ctx->flush_timeout_ms,
-                    rd_kafka_error_string(e), kf_ring_at(ctx, 0)->n);
+                    rd_kafka_error_string(e), sf_sink_pipeline_at(&ctx->pl, 0)->n);
             rd_kafka_error_destroy(e);
             e = rd_kafka_abort_transaction(ctx->rk, 1000);
             rd_kafka_error_destroy(e); /* NULL is fine; the next start ends it anyway */
         }
     }
-    if (ctx->rk && ctx->ring_count > 0 && !kf_all_reported(ctx)) {
+    if (ctx->rk && ctx->pl.count > 0 && !kf_all_reported(ctx)) {
         rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         long long deadline = sf_mono_ms() + PURGE_WAIT_MS;
         while (!kf_all_reported(ctx) && sf_mono_ms() < deadline) {
@@ -468,7 +431,7 @@ void kf_eos_stop(struct sf_sink *snk)
     kf_producer_destroy(snk); /* librdkafka lets go of every body here at the latest */
     ctx->in_txn = false;
     kf_pos_discard_pending(ctx);
-    kf_rollback_all(snk);
+    sf_sink_pipeline_rollback_all(&ctx->pl);
     kf_pos_free(ctx);
     sf_buf_free(&ctx->pos_buf);
     free(ctx->send);

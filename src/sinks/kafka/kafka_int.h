@@ -1,22 +1,23 @@
 /*
- * Flume's KafkaSink ("kafka", org.apache.flume.sink.kafka.KafkaSink) on librdkafka. Each batch
- * of up to flumeBatchSize events is taken in its own take transaction and produced at once
- * (bodies are referenced, not copied: a taken event stays valid until its transaction ends);
- * up to maxInFlightBatches transactions are kept open while librdkafka delivers them, and they
- * are committed strictly in take order, each only after every message of its batch has a
- * successful delivery report (DESIGN-NOTES 1: the source's offset never runs ahead of Kafka) or
- * was handled by errors.tolerance. Each message has its own delivery state (struct kmsg): once
- * every report of a batch is in, its messages failed with a retriable error are produced again,
- * those only, after a backoff of 100 ms doubling to 10 s (kf_service()), so nothing that Kafka
- * acknowledged is sent twice; a permanent error (err_permanent: too large, invalid record, not
- * authorised, unknown or invalid topic) goes to errors.tolerance: none stops the sink and asks
- * the agent to stop with exit code 1 (sink_fail), all dead-letters it to
- * errors.deadletterqueue.topic.name or logs it (handle_failed, dlq_produce). Sizes are checked
- * against message.max.bytes before producing (msg_size): under none a batch holding a too-large
- * event is rolled back untouched and taken again up to the event before it (precheck_split),
- * so what precedes it is delivered and committed and nothing after it is produced. The topic is
- * kafka.topic with %{header} replaced per event, or the event's topicHeader header when
- * allowTopicOverride; the `key` header is the message key; partitionIdHeader /
+ * Flume's KafkaSink ("kafka", org.apache.flume.sink.kafka.KafkaSink) on librdkafka, an
+ * asynchronous user of the acknowledged-sink pipeline (sqlflume/sink_pipeline.h). Each batch of
+ * up to flumeBatchSize events is taken in its own take transaction and produced at once (bodies
+ * are referenced, not copied: a taken event stays valid until its transaction ends); up to
+ * maxInFlightBatches transactions are kept open while librdkafka delivers them, and the pipeline
+ * commits them strictly in take order, each only after every message of its batch has a
+ * successful delivery report (docs/DESIGN.md: the source's offset never runs ahead of Kafka) or
+ * was handled by errors.tolerance: each such message acknowledges its event (kmsg_final). Each
+ * message has its own delivery state (struct kmsg): once every report of a batch is in, its
+ * messages failed with a retriable error are produced again, those only, after a backoff of 100 ms
+ * doubling to 10 s (kf_service()), so nothing that Kafka acknowledged is sent twice; a permanent
+ * error (err_permanent: too large, invalid record, not authorised, unknown or invalid topic) goes
+ * to errors.tolerance: none stops the sink and asks the agent to stop with exit code 1 (sink_fail),
+ * all dead-letters it to errors.deadletterqueue.topic.name or logs it (handle_failed, dlq_produce).
+ * Sizes are checked against message.max.bytes before producing (msg_size): under none a batch
+ * holding a too-large event is rolled back untouched and taken again up to the event before it
+ * (kf_precheck), so what precedes it is delivered and committed and nothing after it is produced.
+ * The topic is kafka.topic with %{header} replaced per event, or the event's topicHeader header
+ * when allowTopicOverride; the `key` header is the message key; partitionIdHeader /
  * defaultPartitionId pick a partition.
  * As in Flume (1.10), useFlumeEventFormat makes each message the event's AvroFlumeEvent datum
  * (avro_event.h) instead of its body, header.NAME = KAFKA_NAME sends header NAME as the Kafka
@@ -28,12 +29,12 @@
  * acks=all: that is the default here instead of Flume's acks=1, and an explicit acks other than
  * all turns idempotence off; socket.nagle.disable is true unless set (TCP_NODELAY, as Kafka's
  * Java clients); linger.ms is 5 unless set, and skipped whenever the sink can take nothing more
- * (the ring of in-flight batches is full, or the channel looked empty: a channel smaller than
+ * (every batch slot is in flight, or the channel looked empty: a channel smaller than
  * maxInFlightBatches x flumeBatchSize holds fewer batches, since taken events count against its
- * capacity until they commit), since nothing more can join their requests then: the sink then
- * waits for acknowledgements inside rd_kafka_flush() and goes on at the first completed batch
- * (wait_acks). Each batch's round trip (produce to its last delivery report) is a DEBUG line,
- * and stop() logs their mean and maximum. A
+ * capacity until they commit), since nothing more can join their requests then: the pipeline's
+ * flush_wait (kf_wait_acks) waits for acknowledgements inside rd_kafka_flush() and goes on at the
+ * first completed batch. Each batch's round trip (produce to its last delivery report) is a
+ * DEBUG line of the pipeline, and stop() logs their mean and maximum. A
  * fatal producer error recreates the producer, which produces again only the messages without a
  * successful report. stop() waits up to flushTimeout for in-flight batches, commits the
  * delivered prefix and rolls back the rest.
@@ -43,9 +44,10 @@
  *
  * Exactly-once (kafka.producer.transactional.id set): one take transaction at a time becomes one
  * Kafka transaction (init_transactions once per producer, then begin, produce the batch, commit);
- * the channel transaction commits only after the Kafka commit succeeded. A too-large event never
- * enters the transaction (the size pre-check): under errors.tolerance = all its dead-letter record
- * does, under none the transaction ends before it. An abortable error (or a
+ * the pipeline runs with one batch in flight, and the Kafka commit acknowledges the whole batch
+ * (eos_committed), so the channel transaction commits only after the Kafka commit succeeded. A
+ * too-large event never enters the transaction (the size pre-check): under errors.tolerance = all
+ * its dead-letter record does, under none the transaction ends before it. An abortable error (or a
  * message librdkafka refused: committing would lose it) aborts the Kafka transaction and rolls the
  * channel transaction back; a fatal one (fenced, a failed abort) drops the producer and rolls back,
  * and the next process() creates a new producer, whose init_transactions fences the old one and
@@ -87,6 +89,7 @@
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/offset.h"
+#include "sqlflume/sink_pipeline.h"
 #include "sqlflume/sinks.h"
 
 #include <errno.h>
@@ -104,9 +107,6 @@
 
 #define PRODUCER_PREFIX    "kafka.producer."
 #define HEADER_PREFIX      "header."
-#define TAKE_WAIT_MS       100  /* take wait when nothing is in flight */
-#define RING_WAIT_MS       100  /* ack wait when no batch can be taken (ring full, draining) */
-#define ACK_WAIT_MS        10   /* ack wait when the channel looked empty, batches in flight */
 #define QUEUE_FULL_WAIT_MS 10   /* poll wait before producing again on a full librdkafka queue */
 #define QUEUE_FULL_MAX_MS  1000 /* then give the batch up as failed (it is rolled back) */
 #define PURGE_WAIT_MS      5000 /* after a purge, how long to wait for the purged reports */
@@ -130,6 +130,13 @@
 #define RETRY_MAX_MS   10000 /* the wait doubles up to this */
 #define MSG_OVERHEAD   64    /* bytes counted per message beyond value, key and headers */
 #define DLQ_HDR_PREFIX "__sqlflume.errors."
+
+/* free(p), then p = NULL: a stop after a failed start frees nothing twice */
+#define KF_FREE(p)                                                                                 \
+    do {                                                                                           \
+        free(p);                                                                                   \
+        (p) = NULL;                                                                                \
+    } while (0)
 
 /* One piece of kafka.topic: a literal or a %{header}. */
 struct topic_part {
@@ -188,12 +195,13 @@ struct kmsg {
     bool cut;                  /* that record's body is cut to the size limit */
 };
 
-/* One in-flight take transaction and what librdkafka has reported about its messages. The
- * take transaction commits once every message is KM_OK or KM_DONE; only KM_RETRY messages are
- * produced again, so nothing Kafka acknowledged is sent twice. */
+/* What librdkafka has reported about the messages of one in-flight batch (the pipeline's batch
+ * pb: its take transaction and events). At least once, each message that becomes KM_OK or KM_DONE
+ * acknowledges its event to the pipeline (kmsg_final), which commits the take transaction once
+ * every event is acknowledged; exactly once, the Kafka commit acknowledges the whole batch. Only
+ * KM_RETRY messages are produced again, so nothing Kafka acknowledged is sent twice. */
 struct kbatch {
-    struct sf_txn *txn;
-    size_t n;                /* events taken */
+    struct sf_pipeline_batch *pb; /* the pipeline's slot of the same index (kafka_ctx.kb) */
     size_t nmsg;             /* messages of events (n, or fewer in exactly-once: skipped ones) */
     size_t pending;          /* messages without a delivery report yet */
     size_t failed;           /* failed reports and messages librdkafka refused */
@@ -201,11 +209,8 @@ struct kbatch {
     char err_topic[128];     /* topic of the first failure */
     struct sf_event **evs;   /* batch slots (kept across batches): the event of each message */
     struct kmsg *msg;        /* batch + 1 slots (kept): the last is the position record's */
-    long long seq;           /* number of the batch since start */
     long long retry_at_ms;   /* when the KM_RETRY messages go again (0: not scheduled) */
     long long backoff_ms;    /* the last wait: 100 ms doubling to 10 s */
-    long long sent_us;       /* monotonic µs of its produce (0: not timed: produced again) */
-    long long rtt_us;        /* produce to its last delivery report, µs (-1: not timed) */
 };
 
 struct rate_slot {
@@ -289,30 +294,23 @@ struct kafka_ctx {
     size_t cache_cap, cache_n;
     struct sf_buf topic_buf;
     size_t batch;               /* min(flumeBatchSize, the channel's transactionCapacity) */
-    struct sf_event **evs;      /* take scratch, batch slots */
     rd_kafka_message_t *msgs;   /* produce scratch, batch slots */
     rd_kafka_topic_t **msg_rkt; /* topic of each message */
     bool *msg_rkt_temp;         /* that handle is to be destroyed after producing */
-    struct kbatch *ring;        /* max_inflight slots */
-    size_t ring_head, ring_count;
-    bool tolerate;             /* errors.tolerance = all */
-    bool dead;                 /* errors.tolerance = none stopped the sink: nothing more goes */
-    long long dead_seq;        /* dead: the batch that holds the failed event (LLONG_MAX: none
-                                * in flight); it and later ones are not retried */
-    long long batch_seq;       /* batches begun since start */
-    size_t take_limit;         /* the next take takes at most this many events (0: batch) */
-    long long max_msg_bytes;   /* the producer's message.max.bytes */
-    rd_kafka_topic_t *dlq_rkt; /* the dead-letter topic's handle */
-    atomic_bool fatal;         /* librdkafka raised a fatal error: recreate the producer */
-    /* batch round trips and waits, for the DEBUG lines and the summary at stop */
-    long long rtt_n, rtt_sum_us, rtt_max_us; /* batches delivered at their first produce */
-    size_t ring_peak;                        /* most batches in flight at once */
-    long long waits_full, waits_empty;       /* waits for acknowledgements: ring full, channel
-                                              * empty (wait_acks) */
-    pthread_mutex_t rate_mu;                 /* callbacks come from librdkafka's threads too */
+    struct sf_sink_pipeline pl; /* the take transactions in flight: max_inflight (exactly once:
+                                 * 1); pl.halted: errors.tolerance = none stopped the sink,
+                                 * nothing more goes */
+    struct kbatch *kb;          /* pl.max_inflight slots, kb[i] of pl's slot i */
+    bool tolerate;              /* errors.tolerance = all */
+    long long dead_seq;         /* halted: the batch that holds the failed event (LLONG_MAX: none
+                                 * in flight); it and later ones are not retried */
+    long long max_msg_bytes;    /* the producer's message.max.bytes */
+    rd_kafka_topic_t *dlq_rkt;  /* the dead-letter topic's handle */
+    atomic_bool fatal;          /* librdkafka raised a fatal error: recreate the producer */
+    pthread_mutex_t rate_mu;    /* callbacks come from librdkafka's threads too */
     struct rate_slot rate[RATE_SLOTS];
 
-    /* runtime of the exactly-once mode (txn_id set); the open batch is ring slot 0 */
+    /* runtime of the exactly-once mode (txn_id set); the open batch is pipeline slot 0 */
     struct pos_entry *pos; /* positions, stable indices */
     size_t pos_n, pos_cap;
     size_t *pos_index;    /* open addressing: entry index + 1, 0 = free */
@@ -370,17 +368,14 @@ rd_kafka_topic_t *kf_topic_get(struct kafka_ctx *ctx, const char *name, bool *te
 void kf_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 struct kbatch *kf_ring_at(struct kafka_ctx *ctx, size_t i);
 bool kf_all_reported(struct kafka_ctx *ctx);
-void kf_rollback_all(struct sf_sink *snk);
-void kf_settle(struct sf_sink *snk);
 void kf_refuse(struct kmsg *km, rd_kafka_resp_err_t err, const char *topic);
 size_t
 kf_first_oversize(const struct kafka_ctx *ctx, struct sf_event *const *evs, size_t n, size_t *size);
-void kf_batch_init(struct kafka_ctx *ctx, struct kbatch *b, struct sf_txn *txn);
+void kf_batch_init(struct kafka_ctx *ctx, struct kbatch *b);
 size_t
 kf_produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_event *const *evs, size_t n);
 void kf_grp_free(struct kafka_ctx *ctx);
 void kf_produce_send(struct sf_sink *snk, size_t n);
-void kf_produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n);
 void kf_sink_fail(struct sf_sink *snk,
                   const struct sf_event *ev,
                   rd_kafka_resp_err_t err,
@@ -416,11 +411,8 @@ int kf_pos_record_apply(struct kafka_ctx *ctx,
 int kf_positions_read(struct sf_sink *snk, char *errstr, size_t errstr_size);
 
 /* eos.c */
-bool kf_precheck_split(struct sf_sink *snk,
-                       struct sf_txn *txn,
-                       struct sf_event *const *evs,
-                       size_t n,
-                       enum sf_status *st);
+int kf_precheck(struct sf_sink *snk, struct sf_event *const *evs, size_t n);
+extern const struct sf_sink_pipeline_ops kf_eos_ops;
 enum sf_status kf_eos_process(struct sf_sink *snk);
 void kf_eos_stop(struct sf_sink *snk);
 

@@ -97,8 +97,54 @@ static const struct sf_option kafka_options[] = {
     { 0 },
 };
 
+/* ---- at least once: the pipeline's ops (sqlflume/sink_pipeline.h) ---- */
 
+/* Produce the new batch pb: the size pre-check (errors.tolerance = none), then every message. */
+static int alo_send(struct sf_sink *snk, struct sf_pipeline_batch *pb)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    int rc = kf_precheck(snk, pb->evs, pb->n);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    struct kbatch *b = &ctx->kb[pb->slot];
+    kf_batch_init(ctx, b);
+    kf_produce_send(snk, kf_produce_prepare(snk, b, pb->evs, pb->n));
+    return SF_OK;
+}
 
+/* Serve the delivery reports that are in, and produce again what is due. */
+static void alo_poll(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    rd_kafka_poll(ctx->rk, 0);
+    kf_service(snk);
+}
+
+static enum sf_status alo_flush_wait(struct sf_sink *snk, int max_ms)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    kf_wait_acks(snk, max_ms);
+    return ctx->pl.halted ? SF_BACKOFF : SF_READY;
+}
+
+/* Whether waiting cannot complete the oldest batch: the producer failed, or errors.tolerance =
+ * none stopped the sink at (or before) it. */
+static bool alo_stalled(struct sf_sink *snk)
+{
+    struct kafka_ctx *ctx = snk->ctx;
+    struct kbatch *b = kf_ring_at(ctx, 0);
+    return atomic_load(&ctx->fatal) ||
+           (ctx->pl.halted &&
+            (kf_batch_stuck(b) || (b->pb->seq >= ctx->dead_seq && b->pending == 0)));
+}
+
+static const struct sf_sink_pipeline_ops alo_ops = {
+    .send = alo_send,
+    .poll = alo_poll,
+    .flush_wait = alo_flush_wait,
+    .stalled = alo_stalled,
+};
 
 static enum sf_status kafka_process(struct sf_sink *snk)
 {
@@ -117,91 +163,7 @@ static enum sf_status kafka_process(struct sf_sink *snk)
         kf_producer_reset(snk, false);
         return SF_BACKOFF;
     }
-    rd_kafka_poll(ctx->rk, 0);
-    kf_service(snk);
-    kf_settle(snk);
-    bool stopping = atomic_load(&snk->stopping);
-    if (ctx->dead || stopping || ctx->ring_count == (size_t)ctx->max_inflight) {
-        if (ctx->ring_count == 0) {
-            return SF_BACKOFF;
-        }
-        /* nothing more is taken until the oldest batch is delivered */
-        ctx->waits_full++;
-        kf_wait_acks(snk, RING_WAIT_MS);
-        return ctx->dead ? SF_BACKOFF : SF_READY;
-    }
-
-    struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
-    if (!txn) {
-        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        return SF_BACKOFF;
-    }
-    struct kbatch *b = kf_ring_at(ctx, ctx->ring_count);
-    kf_batch_init(ctx, b, txn);
-    size_t n = 0;
-    size_t max = ctx->take_limit ? ctx->take_limit : ctx->batch;
-    ctx->take_limit = 0;
-    int rc = sf_channel_take(txn, b->evs, max, &n, ctx->ring_count == 0 ? TAKE_WAIT_MS : 0);
-    if (rc != SF_OK) {
-        SF_ERROR(SF_SINK_FMT "could not take from channel \"%s\": %s", SF_SINK_ARGS(snk),
-                 snk->ch->name, sf_err_str(rc));
-        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        sf_channel_txn_close(txn);
-        b->txn = NULL;
-        return SF_BACKOFF;
-    }
-    if (n == 0) {
-        sf_channel_txn_commit(txn);
-        sf_channel_txn_close(txn);
-        b->txn = NULL;
-        if (ctx->ring_count == 0) {
-            atomic_fetch_add(&snk->metrics.batch_empty, 1);
-            return SF_BACKOFF;
-        }
-        /* The channel looks empty while batches are in flight: with a channel smaller than
-         * maxInFlightBatches x the batch size (taken events count against its capacity until
-         * their batch commits) the source waits for this sink's commits, so the sink waits for
-         * acknowledgements, with librdkafka sending at once. */
-        ctx->waits_empty++;
-        kf_wait_acks(snk, ACK_WAIT_MS);
-        return SF_READY;
-    }
-    atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
-    atomic_fetch_add(n < ctx->batch ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete,
-                     1);
-    enum sf_status st;
-    if (kf_precheck_split(snk, txn, b->evs, n, &st)) {
-        b->txn = NULL;
-        return st;
-    }
-    b->n = n;
-    ctx->ring_count++;
-    if (ctx->ring_count > ctx->ring_peak) {
-        ctx->ring_peak = ctx->ring_count;
-    }
-    kf_produce_batch(snk, b, b->evs, n);
-    if (n < max) {
-        /* the channel is empty now: the next take would find nothing (see above) */
-        ctx->waits_empty++;
-        kf_wait_acks(snk, ACK_WAIT_MS);
-    }
-    return SF_READY;
-}
-
-/* The summary of the batches' round trips and of the sink's waits, at stop (INFO). */
-static void rtt_summary(struct sf_sink *snk)
-{
-    struct kafka_ctx *ctx = snk->ctx;
-    if (ctx->rtt_n == 0) {
-        return;
-    }
-    SF_INFO(SF_SINK_FMT "%lld batches delivered at their first produce, round trip from produce "
-                        "to the last delivery report: mean %.3f ms, max %.3f ms; at most %zu of "
-                        "%lld batches in flight; waited for acknowledgements %lld times with "
-                        "every batch slot in flight, %lld times with the channel empty",
-            SF_SINK_ARGS(snk), ctx->rtt_n, (double)ctx->rtt_sum_us / (double)ctx->rtt_n / 1000.0,
-            (double)ctx->rtt_max_us / 1000.0, ctx->ring_peak, ctx->max_inflight, ctx->waits_full,
-            ctx->waits_empty);
+    return sf_sink_pipeline_process(&ctx->pl);
 }
 
 static void kafka_stop(struct sf_sink *snk)
@@ -210,74 +172,51 @@ static void kafka_stop(struct sf_sink *snk)
     if (ctx->txn_id) {
         kf_eos_stop(snk);
     } else if (ctx->rk) {
-        long long deadline = sf_mono_ms() + ctx->flush_timeout_ms;
-        kf_settle(snk);
-        while (ctx->ring_count > 0 && !atomic_load(&ctx->fatal) && sf_mono_ms() < deadline &&
-               !(ctx->dead &&
-                 (kf_batch_stuck(kf_ring_at(ctx, 0)) || (kf_ring_at(ctx, 0)->seq >= ctx->dead_seq &&
-                                                         kf_ring_at(ctx, 0)->pending == 0)))) {
-            rd_kafka_flush(ctx->rk, RING_WAIT_MS); /* nothing more comes: skip linger.ms */
-            kf_service(snk);
-            kf_settle(snk);
-        }
-        if (ctx->ring_count > 0) {
-            size_t events = 0;
-            for (size_t i = 0; i < ctx->ring_count; i++) {
-                events += kf_ring_at(ctx, i)->n;
-            }
-            if (ctx->dead) {
+        if (sf_sink_pipeline_drain(&ctx->pl, ctx->flush_timeout_ms) > 0) {
+            size_t events = sf_sink_pipeline_events(&ctx->pl);
+            if (ctx->pl.halted) {
                 SF_WARN(SF_SINK_FMT "the sink failed: rolling back %zu batches (%zu events) from "
                                     "the failed event on; the channel keeps them (their messages "
                                     "that Kafka acknowledged already are sent again after the "
                                     "restart)",
-                        SF_SINK_ARGS(snk), ctx->ring_count, events);
+                        SF_SINK_ARGS(snk), ctx->pl.count, events);
             } else {
                 SF_WARN(SF_SINK_FMT "%zu batches (%zu events) not delivered within flushTimeout "
                                     "(%lld ms): rolling back what is not acknowledged",
-                        SF_SINK_ARGS(snk), ctx->ring_count, events, ctx->flush_timeout_ms);
+                        SF_SINK_ARGS(snk), ctx->pl.count, events, ctx->flush_timeout_ms);
             }
             rd_kafka_purge(ctx->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-            deadline = sf_mono_ms() + PURGE_WAIT_MS;
+            long long deadline = sf_mono_ms() + PURGE_WAIT_MS;
             while (!kf_all_reported(ctx) && sf_mono_ms() < deadline) {
                 rd_kafka_poll(ctx->rk, 100);
             }
             /* commit what was delivered in order before the first failure */
-            kf_settle(snk);
+            sf_sink_pipeline_settle(&ctx->pl);
         }
         kf_producer_destroy(snk); /* librdkafka lets go of every body here at the latest */
-        rtt_summary(snk);
+        sf_sink_pipeline_summary(&ctx->pl);
     }
-    kf_rollback_all(snk);
+    sf_sink_pipeline_free(&ctx->pl); /* rolls back what is left, newest first */
     kf_topic_parts_free(ctx);
     sf_buf_free(&ctx->topic_buf);
-    free(ctx->evs);
-    free(ctx->msgs);
     kf_grp_free(ctx);
-    free(ctx->msg_rkt);
-    free(ctx->msg_rkt_temp);
-    for (size_t i = 0; ctx->ring && i < (size_t)ctx->max_inflight; i++) {
-        free(ctx->ring[i].evs);
-        free(ctx->ring[i].msg);
+    for (size_t i = 0; ctx->kb && i < (size_t)ctx->max_inflight; i++) {
+        KF_FREE(ctx->kb[i].evs);
+        KF_FREE(ctx->kb[i].msg);
     }
-    free(ctx->ring);
     for (size_t i = 0; ctx->avro && i < (size_t)ctx->max_inflight; i++) {
         sf_buf_free(&ctx->avro[i]);
     }
-    free(ctx->avro);
-    free(ctx->avro_at);
-    free(ctx->msg_ev);
-    free(ctx->hdr_from);
-    free(ctx->hdr_to);
-    ctx->avro = NULL;
-    ctx->avro_at = NULL;
-    ctx->msg_ev = NULL;
-    ctx->hdr_from = ctx->hdr_to = NULL;
+    KF_FREE(ctx->kb);
+    KF_FREE(ctx->avro);
+    KF_FREE(ctx->avro_at);
+    KF_FREE(ctx->msg_ev);
+    KF_FREE(ctx->hdr_from);
+    KF_FREE(ctx->hdr_to);
     ctx->nhdr = 0;
-    ctx->evs = NULL;
-    ctx->msgs = NULL;
-    ctx->msg_rkt = NULL;
-    ctx->msg_rkt_temp = NULL;
-    ctx->ring = NULL;
+    KF_FREE(ctx->msgs);
+    KF_FREE(ctx->msg_rkt);
+    KF_FREE(ctx->msg_rkt_temp);
     pthread_mutex_destroy(&ctx->rate_mu);
 }
 
@@ -325,14 +264,7 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     pthread_mutex_init(&ctx->rate_mu, NULL);
     memset(ctx->rate, 0, sizeof(ctx->rate));
     ctx->topic_buf = (struct sf_buf)SF_BUF_INIT;
-    ctx->ring_head = ctx->ring_count = 0;
-    ctx->dead = false;
     ctx->dead_seq = LLONG_MAX;
-    ctx->batch_seq = 0;
-    ctx->take_limit = 0;
-    ctx->rtt_n = ctx->rtt_sum_us = ctx->rtt_max_us = 0;
-    ctx->ring_peak = 0;
-    ctx->waits_full = ctx->waits_empty = 0;
     /* kf_configure checked errors.* */
     ctx->tolerate = strcasecmp(ctx->errors_tolerance, "all") == 0;
     if (ctx->dlq_topic && !*ctx->dlq_topic) {
@@ -340,11 +272,10 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         ctx->dlq_topic = NULL;
     }
     atomic_store(&ctx->fatal, false);
-    ctx->evs = calloc(ctx->batch, sizeof(struct sf_event *));
     ctx->msgs = calloc(ctx->batch, sizeof(*ctx->msgs));
     ctx->msg_rkt = calloc(ctx->batch, sizeof(rd_kafka_topic_t *));
     ctx->msg_rkt_temp = calloc(ctx->batch, sizeof(*ctx->msg_rkt_temp));
-    ctx->ring = calloc((size_t)ctx->max_inflight, sizeof(*ctx->ring));
+    ctx->kb = calloc((size_t)ctx->max_inflight, sizeof(*ctx->kb));
     /* grouping by partition is an optimisation: without its scratch, librdkafka partitions */
     ctx->grp_part = calloc(ctx->batch, sizeof(*ctx->grp_part));
     ctx->grp_count = calloc(PARTS_GROUP_MAX + 1, sizeof(*ctx->grp_count));
@@ -353,10 +284,19 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         kf_grp_free(ctx);
     }
     int rc = SF_ERR_NOMEM;
-    if (!ctx->evs || !ctx->msgs || !ctx->msg_rkt || !ctx->msg_rkt_temp || !ctx->ring ||
-        kf_topic_parse(ctx) != 0) {
+    if (!ctx->msgs || !ctx->msg_rkt || !ctx->msg_rkt_temp || !ctx->kb || kf_topic_parse(ctx) != 0) {
         (void)snprintf(errstr, errstr_size, "out of memory");
         goto fail;
+    }
+    /* exactly once: one batch at a time, each a Kafka transaction */
+    if (sf_sink_pipeline_init(&ctx->pl, snk, ctx->txn_id ? &kf_eos_ops : &alo_ops,
+                              ctx->txn_id ? 1 : ctx->max_inflight,
+                              (long long)ctx->batch) != SF_OK) {
+        (void)snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ctx->pl.max_inflight; i++) {
+        ctx->kb[i].pb = &ctx->pl.ring[i];
     }
     if ((rc = headers_parse(snk, errstr, errstr_size)) != SF_OK) {
         goto fail;

@@ -22,10 +22,12 @@ static bool err_permanent(rd_kafka_resp_err_t err)
     }
 }
 
-/* Record a failure of km (a report or a refusal): KM_PERM or KM_RETRY. */
+/* Record a failure of km (a report or a refusal): KM_PERM or KM_RETRY. A batch with a failure
+ * is not timed. */
 static void kmsg_fail(struct kmsg *km, rd_kafka_resp_err_t err, const char *topic)
 {
     struct kbatch *b = km->b;
+    b->pb->sent_us = 0;
     km->err = err;
     km->state = err_permanent(err) ? KM_PERM : KM_RETRY;
     if (b->failed++ == 0) {
@@ -34,10 +36,21 @@ static void kmsg_fail(struct kmsg *km, rd_kafka_resp_err_t err, const char *topi
     }
 }
 
-/* Delivery report, served by rd_kafka_poll() / rd_kafka_flush() on the sink's thread. The last
- * report of a batch times its round trip and, outside exactly-once, makes the serving call return
- * (rd_kafka_yield: the reports of the same response are still all served), so that the sink
- * commits and takes again at once instead of at the end of its wait (wait_acks). */
+/* km is delivered (KM_OK) or handled by errors.tolerance (KM_DONE): at least once, that
+ * acknowledges its event to the pipeline (exactly once, the Kafka commit acknowledges the whole
+ * batch: eos_committed). */
+static void kmsg_final(struct kafka_ctx *ctx, struct kmsg *km, enum kmsg_state state)
+{
+    km->state = state;
+    if (!ctx->txn_id) {
+        (void)sf_sink_pipeline_ack(&ctx->pl, km->b->pb, 1);
+    }
+}
+
+/* Delivery report, served by rd_kafka_poll() / rd_kafka_flush() on the sink's thread. Outside
+ * exactly-once, the last report of a batch makes the serving call return (rd_kafka_yield: the
+ * reports of the same response are still all served), so that the sink commits and takes again at
+ * once instead of at the end of its wait (kf_wait_acks). */
 void kf_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct sf_sink *snk = opaque;
@@ -46,106 +59,34 @@ void kf_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct kbatch *b = km->b;
     b->pending--;
     if (!m->err) {
-        km->state = km->dlq ? KM_DONE : KM_OK;
+        kmsg_final(ctx, km, km->dlq ? KM_DONE : KM_OK);
         if (km->dlq) {
             atomic_fetch_add(&snk->metrics.event_dead_lettered, 1);
         }
     } else {
         kmsg_fail(km, m->err, m->rkt ? rd_kafka_topic_name(m->rkt) : "");
     }
-    if (b->pending == 0) {
-        if (b->sent_us > 0 && b->failed == 0) {
-            b->rtt_us = sf_mono_us() - b->sent_us;
-        }
-        if (!ctx->txn_id) {
-            rd_kafka_yield(rk);
-        }
+    if (b->pending == 0 && !ctx->txn_id) {
+        rd_kafka_yield(rk);
     }
 }
 
+/* ---- in-flight batches (the pipeline's, src/core/sink_pipeline.c) ---- */
 
-/* ---- in-flight batches ---- */
-
+/* The delivery state of the batch i places after the oldest in flight. */
 struct kbatch *kf_ring_at(struct kafka_ctx *ctx, size_t i)
 {
-    return &ctx->ring[(ctx->ring_head + i) % (size_t)ctx->max_inflight];
+    return &ctx->kb[sf_sink_pipeline_at(&ctx->pl, i)->slot];
 }
 
 bool kf_all_reported(struct kafka_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->ring_count; i++) {
+    for (size_t i = 0; i < ctx->pl.count; i++) {
         if (kf_ring_at(ctx, i)->pending > 0) {
             return false;
         }
     }
     return true;
-}
-
-/* Roll back every in-flight batch, newest first (each rollback puts its events at the head of
- * the channel, so they end up in their original order). Only call when librdkafka no longer
- * references their bodies: every report is in, or the producer is destroyed. */
-void kf_rollback_all(struct sf_sink *snk)
-{
-    struct kafka_ctx *ctx = snk->ctx;
-    while (ctx->ring_count > 0) {
-        struct kbatch *b = kf_ring_at(ctx, ctx->ring_count - 1);
-        int rc = sf_channel_txn_rollback(b->txn);
-        if (rc != SF_OK) {
-            SF_ERROR(SF_SINK_FMT "could not roll back a batch of %zu events: %s", SF_SINK_ARGS(snk),
-                     b->n, sf_err_str(rc));
-        }
-        sf_channel_txn_close(b->txn);
-        b->txn = NULL;
-        ctx->ring_count--;
-    }
-}
-
-/* Whether every message of b is acknowledged or handled by errors.tolerance. */
-static bool batch_done(const struct kbatch *b)
-{
-    if (b->pending > 0) {
-        return false;
-    }
-    for (size_t i = 0; i < b->nmsg; i++) {
-        if (b->msg[i].state != KM_OK && b->msg[i].state != KM_DONE) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Commit the batches at the head of the ring that are done (batch_done), in order. */
-void kf_settle(struct sf_sink *snk)
-{
-    struct kafka_ctx *ctx = snk->ctx;
-    while (ctx->ring_count > 0) {
-        struct kbatch *b = kf_ring_at(ctx, 0);
-        if (!batch_done(b)) {
-            break;
-        }
-        if (b->rtt_us >= 0) {
-            ctx->rtt_n++;
-            ctx->rtt_sum_us += b->rtt_us;
-            if (b->rtt_us > ctx->rtt_max_us) {
-                ctx->rtt_max_us = b->rtt_us;
-            }
-            SF_DEBUG(SF_SINK_FMT "batch %lld of %zu events delivered in %.3f ms (produce to its "
-                                 "last delivery report; %zu batches in flight)",
-                     SF_SINK_ARGS(snk), b->seq, b->n, (double)b->rtt_us / 1000.0, ctx->ring_count);
-        }
-        int rc = sf_channel_txn_commit(b->txn);
-        if (rc != SF_OK) {
-            /* cannot happen with the take semantics of our channels; the events return */
-            SF_ERROR(SF_SINK_FMT "could not commit a delivered batch of %zu events: %s",
-                     SF_SINK_ARGS(snk), b->n, sf_err_str(rc));
-        } else {
-            atomic_fetch_add(&snk->metrics.drain_success, (long long)b->n);
-        }
-        sf_channel_txn_close(b->txn);
-        b->txn = NULL;
-        ctx->ring_head = (ctx->ring_head + 1) % (size_t)ctx->max_inflight;
-        ctx->ring_count--;
-    }
 }
 
 /* Record that km will never get a report (librdkafka refused it). */
@@ -274,8 +215,9 @@ kf_first_oversize(const struct kafka_ctx *ctx, struct sf_event *const *evs, size
     return n;
 }
 
-/* A new take transaction in ring slot b (its event and message slots are kept across batches). */
-void kf_batch_init(struct kafka_ctx *ctx, struct kbatch *b, struct sf_txn *txn)
+/* The delivery state of a new batch in slot b (its event and message slots are kept across
+ * batches). */
+void kf_batch_init(struct kafka_ctx *ctx, struct kbatch *b)
 {
     if (!b->evs) {
         b->evs = calloc(ctx->batch, sizeof(*b->evs));
@@ -284,14 +226,10 @@ void kf_batch_init(struct kafka_ctx *ctx, struct kbatch *b, struct sf_txn *txn)
             abort(); /* as sf_buf does: nothing sensible to do without memory */
         }
     }
-    b->txn = txn;
-    b->n = b->nmsg = b->pending = b->failed = 0;
+    b->nmsg = b->pending = b->failed = 0;
     b->err = RD_KAFKA_RESP_ERR_NO_ERROR;
     b->err_topic[0] = '\0';
     b->retry_at_ms = b->backoff_ms = 0;
-    b->sent_us = 0;
-    b->rtt_us = -1;
-    b->seq = ++ctx->batch_seq;
 }
 
 /* Make km (the message of ev) message j of the produce scratch (b->pending grows by one), or,
@@ -344,7 +282,7 @@ size_t
 kf_produce_prepare(struct sf_sink *snk, struct kbatch *b, struct sf_event *const *evs, size_t n)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    struct sf_buf *ab = ctx->flume_event_format ? &ctx->avro[b - ctx->ring] : NULL;
+    struct sf_buf *ab = ctx->flume_event_format ? &ctx->avro[b->pb->slot] : NULL;
     if (ab) {
         sf_buf_reset(ab); /* the slot's previous batch is settled: librdkafka let go of it */
     }
@@ -494,12 +432,9 @@ produce_grouped(struct sf_sink *snk, rd_kafka_topic_t *rkt, rd_kafka_message_t *
 /* Free the scratch of produce_grouped (all three, or none, are set). */
 void kf_grp_free(struct kafka_ctx *ctx)
 {
-    free(ctx->grp_part);
-    free(ctx->grp_count);
-    free(ctx->grp_msgs);
-    ctx->grp_part = NULL;
-    ctx->grp_count = NULL;
-    ctx->grp_msgs = NULL;
+    KF_FREE(ctx->grp_part);
+    KF_FREE(ctx->grp_count);
+    KF_FREE(ctx->grp_msgs);
 }
 
 /* Produce the n messages that kf_produce_prepare() made ready. */
@@ -522,12 +457,6 @@ void kf_produce_send(struct sf_sink *snk, size_t n)
         }
         i = j;
     }
-}
-
-void kf_produce_batch(struct sf_sink *snk, struct kbatch *b, struct sf_event **evs, size_t n)
-{
-    b->sent_us = sf_mono_us();
-    kf_produce_send(snk, kf_produce_prepare(snk, b, evs, n));
 }
 
 /* ---- per-message errors: errors.tolerance ---- */
@@ -555,10 +484,10 @@ void kf_sink_fail(struct sf_sink *snk,
                   bool dlq)
 {
     struct kafka_ctx *ctx = snk->ctx;
-    if (ctx->dead) {
+    if (ctx->pl.halted) {
         return;
     }
-    ctx->dead = true;
+    ctx->pl.halted = true;
     atomic_store(&snk->metrics.failed, 1);
     atomic_fetch_add(&snk->metrics.event_failed, 1);
     char what[160];
@@ -658,8 +587,8 @@ void kf_handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
     const struct sf_event *ev = b->evs[i];
     if (km->dlq) {
         kf_sink_fail(snk, ev, km->err, ctx->dlq_topic, msg_size(ctx, ev, km->len), true);
-        if (b->seq < ctx->dead_seq) {
-            ctx->dead_seq = b->seq;
+        if (b->pb->seq < ctx->dead_seq) {
+            ctx->dead_seq = b->pb->seq;
         }
         return;
     }
@@ -667,8 +596,8 @@ void kf_handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
     size_t size = msg_size(ctx, ev, km->len);
     if (!ctx->tolerate) {
         kf_sink_fail(snk, ev, km->err, topic, size, false);
-        if (b->seq < ctx->dead_seq) {
-            ctx->dead_seq = b->seq; /* what follows it is not produced again */
+        if (b->pb->seq < ctx->dead_seq) {
+            ctx->dead_seq = b->pb->seq; /* what follows it is not produced again */
         }
         return;
     }
@@ -696,7 +625,7 @@ void kf_handle_failed(struct sf_sink *snk, struct kbatch *b, size_t i)
         km->cause = km->err;
         dlq_produce(snk, km, ev);
     } else {
-        km->state = KM_DONE;
+        kmsg_final(ctx, km, KM_DONE);
     }
 }
 
@@ -710,14 +639,14 @@ void kf_service(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
     long long now = sf_mono_ms();
-    for (size_t r = 0; r < ctx->ring_count; r++) {
+    for (size_t r = 0; r < ctx->pl.count; r++) {
         struct kbatch *b = kf_ring_at(ctx, r);
-        if (b->pending > 0 || (ctx->dead && b->seq >= ctx->dead_seq)) {
+        if (b->pending > 0 || (ctx->pl.halted && b->pb->seq >= ctx->dead_seq)) {
             continue;
         }
         size_t nretry = 0;
         for (size_t i = 0; i < b->nmsg; i++) {
-            if (b->msg[i].state == KM_PERM && !ctx->dead) {
+            if (b->msg[i].state == KM_PERM && !ctx->pl.halted) {
                 kf_handle_failed(snk, b, i);
             }
             nretry += b->msg[i].state == KM_RETRY;
@@ -748,7 +677,7 @@ void kf_service(struct sf_sink *snk)
         }
         b->retry_at_ms = 0;
         b->failed = 0;
-        b->sent_us = 0; /* a round trip is timed for a batch's first produce only */
+        b->pb->sent_us = 0; /* a round trip is timed for a batch's first produce only */
         size_t j = 0;
         for (size_t i = 0; i < b->nmsg; i++) {
             struct kmsg *km = &b->msg[i];
@@ -782,23 +711,23 @@ bool kf_batch_stuck(const struct kbatch *b)
 }
 
 /*
- * Wait up to max_ms (less when a batch's retry is due sooner) for acknowledgements while
- * librdkafka sends what it holds at once: the sink can take nothing more now (its ring of
- * in-flight batches is full, or the channel looked empty), so lingering (linger.ms) would only
- * delay the reports that free the channel. rd_kafka_flush() keeps the producer in its flushing
- * state for as long as it waits (librdkafka 2.0.2 skips linger.ms while a flush() call is in
- * progress, and wakes the broker threads when it starts; a flush(0) would end before they look),
- * serves the reports as they come and returns at the first batch whose reports are all in
- * (kafka_dr_cb yields), or when librdkafka holds nothing more. When it holds nothing (every report
- * is in: messages wait for their retry backoff) the wait is a plain poll. Then commits what is
- * delivered (settle) and produces what is due again (service).
+ * The pipeline's flush_wait at least once: wait up to max_ms (less when a batch's retry is due
+ * sooner) for acknowledgements while librdkafka sends what it holds at once: the sink can take
+ * nothing more now (every batch slot is in flight, or the channel looked empty), so lingering
+ * (linger.ms) would only delay the reports that free the channel. rd_kafka_flush() keeps the
+ * producer in its flushing state for as long as it waits (librdkafka 2.0.2 skips linger.ms while a
+ * flush() call is in progress, and wakes the broker threads when it starts; a flush(0) would end
+ * before they look), serves the reports as they come and returns at the first batch whose reports
+ * are all in (kafka_dr_cb yields), or when librdkafka holds nothing more. When it holds nothing
+ * (every report is in: messages wait for their retry backoff) the wait is a plain poll. Then
+ * produces what is due again (kf_service); the pipeline commits what is delivered.
  */
 void kf_wait_acks(struct sf_sink *snk, int max_ms)
 {
     struct kafka_ctx *ctx = snk->ctx;
     long long now = sf_mono_ms();
     long long wait = max_ms;
-    for (size_t r = 0; r < ctx->ring_count; r++) {
+    for (size_t r = 0; r < ctx->pl.count; r++) {
         long long at = kf_ring_at(ctx, r)->retry_at_ms;
         if (at > 0 && at - now < wait) {
             wait = at > now ? at - now : 0;
@@ -810,7 +739,6 @@ void kf_wait_acks(struct sf_sink *snk, int max_ms)
         rd_kafka_poll(ctx->rk, (int)wait);
     }
     kf_service(snk);
-    kf_settle(snk);
 }
 
 /* After a fatal producer error: purge, collect the reports and drop the producer; process()
@@ -829,12 +757,12 @@ void kf_producer_reset(struct sf_sink *snk, bool rollback)
     if (rollback) {
         SF_WARN(SF_SINK_FMT "recreating the kafka producer after its fatal error; rolling back "
                             "%zu in-flight batches",
-                SF_SINK_ARGS(snk), ctx->ring_count);
-        kf_rollback_all(snk);
+                SF_SINK_ARGS(snk), ctx->pl.count);
+        sf_sink_pipeline_rollback_all(&ctx->pl);
         return;
     }
     size_t again = 0;
-    for (size_t r = 0; r < ctx->ring_count; r++) {
+    for (size_t r = 0; r < ctx->pl.count; r++) {
         struct kbatch *b = kf_ring_at(ctx, r);
         for (size_t i = 0; i < b->nmsg; i++) {
             if (b->msg[i].state == KM_PENDING) {
@@ -847,5 +775,5 @@ void kf_producer_reset(struct sf_sink *snk, bool rollback)
     }
     SF_WARN(SF_SINK_FMT "recreating the kafka producer after its fatal error; the %zu messages "
                         "of %zu in-flight batches without a successful delivery report go again",
-            SF_SINK_ARGS(snk), again, ctx->ring_count);
+            SF_SINK_ARGS(snk), again, ctx->pl.count);
 }

@@ -37,45 +37,6 @@ bf_resume_value(struct sf_source *src, struct sql_table *t, const char *meta, st
     return resume ? resume : strdup(meta);
 }
 
-/* Make the table's main offset at least hwm, written to flume_meta at once, so that streaming
- * continues right after the rows the backfill reads and no row falls between the two. An offset
- * "hw;gaps" with hw <= hwm becomes hwm: the ids missing below it are the backfill's. */
-static int
-bf_raise_main(struct sf_source *src, struct sql_table *t, const char *hwm, char *err, size_t errsz)
-{
-    struct sql_ctx *c = src->ctx;
-    const char *cur = t->read_offset;
-    int cmp = -1;
-    if (cur && strcmp(cur, hwm) == 0) {
-        return SF_OK;
-    }
-    if (cur) {
-        char *hw = strndup(cur, strcspn(cur, ";"));
-        if (!hw) {
-            return SF_ERR_NOMEM;
-        }
-        int rc = sq_offset_cmp(c, t, hw, hwm, &cmp, err, errsz);
-        free(hw);
-        if (rc != SF_OK) {
-            return rc;
-        }
-    }
-    if (cmp > 0) {
-        return SF_OK;
-    }
-    int rc = sq_meta_put(c, t->status_key, hwm, err, errsz);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    SF_INFO(SF_SOURCE_FMT "table \"%s\": offset raised from \"%s\" to the backfill's high-water "
-                          "mark \"%s\" (streaming continues after it)",
-            SF_SOURCE_ARGS(src), t->status_key, cur ? cur : "(none: no offset yet)", hwm);
-    sq_set_str(&t->read_offset, hwm);
-    sq_set_str(&t->written_offset, hwm);
-    t->gaps_init = false; /* the gap state is parsed again from the new offset */
-    return SF_OK;
-}
-
 /* The high-water mark: the mode's offset of the newest row now (timestamp modes: below the
  * database's now minus timestamp.delay.interval.ms, as their polls). *out is malloc'd, or NULL
  * for an empty table. */
@@ -224,7 +185,7 @@ static int bf_take_open_txns(struct sf_source *src, struct sql_table *t, char *e
         return SF_OK;
     }
     char *list = NULL;
-    int rc = sq_query_one_value(c->cx, c->conn, c->cx->open_txns_sql, NULL, &list, err, errsz);
+    int rc = sq_rows_value(c, c->cx->open_txns_sql, NULL, &list, err, errsz);
     if (rc != SF_OK && sf_err_retriable(rc)) {
         return rc;
     }
@@ -264,8 +225,7 @@ int sq_bf_open_txns_wait(struct sf_source *src,
         return SF_OK;
     }
     char *n = NULL;
-    int rc = sq_query_one_value(c->cx, c->conn, c->cx->open_txns_count_sql, t->bf_wait_txns, &n,
-                                err, errsz);
+    int rc = sq_rows_value(c, c->cx->open_txns_count_sql, t->bf_wait_txns, &n, err, errsz);
     if (rc != SF_OK) {
         free(n);
         return rc;
@@ -354,7 +314,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
             sf_buf_free(&why);
             return SF_ERR_NOMEM;
         }
-        rc = p.hwm ? bf_raise_main(src, t, p.hwm, err, errsz) : SF_OK;
+        rc = p.hwm ? sq_raise_offset(src, t, p.hwm, err, errsz) : SF_OK;
         if (rc != SF_OK) {
             *is_fatal = !sf_err_retriable(rc);
             free(meta);
@@ -405,7 +365,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
             free(hwm);
             return SF_ERR_INVAL;
         }
-        rc = bf_raise_main(src, t, hwm, err, errsz);
+        rc = sq_raise_offset(src, t, hwm, err, errsz);
         if (rc == SF_OK) {
             sq_bf_encode(&c->bf_prog, false, 0, 0, NULL, hwm);
             rc = sq_meta_put(c, t->bf_status_key, c->bf_prog.data, err, errsz);
@@ -477,11 +437,6 @@ static bool wait_room(struct sf_source *src, size_t n)
 }
 
 /*
- * (Not merged with deliver_batch in poll.c, whose fetch -> batch -> deliver loop backfill_chunk
- * resembles: here the tracker is the backfill's, the recorded position is progress, an empty
- * batch registers progress alone, the channels' room is awaited first and the read position is
- * the key; there the offset, gap state and bulk mode. Left as it was, on purpose.)
- *
  * Put the backfill rows c->batch[0..n) into the channels, registered with the table's backfill
  * tracker under the progress they complete: last_key is the key of their last row (unused when
  * n == 0), chunk_end says they end a chunk, done that nothing is left to read. With n == 0 the
@@ -516,25 +471,7 @@ static int bf_deliver(struct sf_source *src,
         sf_buf_reset(&c->bf_prog);
         sf_buf_puts(&c->bf_prog, t->bf_reg);
     }
-    uint64_t id =
-        sf_ack_tracker_add(t->bf_tracker, n, n > 0 ? (unsigned)src->nch : 1u, c->bf_prog.data);
-    int rc = SF_OK;
-    if (n > 0) {
-        for (size_t i = 0; i < n; i++) {
-            c->batch[i]->tracker = t->bf_tracker;
-            c->batch[i]->ack_id = id;
-        }
-        atomic_fetch_add(&src->metrics.batch_received, 1);
-        atomic_fetch_add(&src->metrics.event_received, (long long)n);
-        rc = sf_source_deliver(src, c->batch, n, t->bf_chan_key, c->bf_prog.data);
-        for (size_t i = 0; i < n; i++) {
-            c->batch[i] = NULL; /* the channels own them, or sf_source_deliver freed them */
-        }
-        if (rc == SF_OK) {
-            atomic_fetch_add(&src->metrics.batch_accepted, 1);
-            atomic_fetch_add(&src->metrics.event_accepted, (long long)n);
-        }
-    }
+    int rc = sq_deliver(src, t->bf_tracker, n, c->bf_prog.data, t->bf_chan_key, c->bf_prog.data);
     if (rc == SF_OK) {
         t->bf_chunks = chunks;
         t->bf_rows = rows;
@@ -547,6 +484,74 @@ static int bf_deliver(struct sf_source *src,
     return rc;
 }
 
+/* What a chunk's callbacks of the fetch loop share. */
+struct chunk_arg {
+    struct sf_buf key; /* the key of the row read last */
+    long long limit;   /* rows the chunk query asks for */
+};
+
+/* The key column (and the offset columns) must be in the result. */
+static bool chunk_layout(struct fetch *f, const char *missing)
+{
+    if (missing || f->lo.nkey != 1) {
+        snprintf(f->err, sizeof(f->err),
+                 "column \"%s\" is not in the result of the backfill query of \"%s\"",
+                 missing ? missing : f->t->pk[0], f->t->status_key);
+        return false;
+    }
+    return true;
+}
+
+/* The row's key (fatal when NULL or with a NUL byte: it could not be resumed after) and its
+ * offset value, as streaming would give it. */
+static int chunk_row(struct fetch *f, const struct sf_row *row)
+{
+    struct chunk_arg *ca = f->arg;
+    const struct row_layout *lo = &f->lo;
+    struct sf_buf *off = &f->last;
+    int key_idx = lo->key_idx[0];
+    const char *kv = row->vals[key_idx];
+    if (!kv || memchr(kv, '\0', row->lens[key_idx])) {
+        snprintf(f->err, sizeof(f->err),
+                 "a row of \"%s\" has a primary key that is %s; the backfill cannot resume after "
+                 "it",
+                 f->t->status_key, kv ? "text with a NUL byte" : "NULL");
+        return ROW_FATAL;
+    }
+    sf_buf_reset(&ca->key);
+    sf_buf_append(&ca->key, kv, row->lens[key_idx]);
+    if (lo->ts_idx >= 0 && row->vals[lo->ts_idx]) {
+        sf_buf_append(off, row->vals[lo->ts_idx], row->lens[lo->ts_idx]);
+    }
+    if (lo->inc_idx >= 0 && row->vals[lo->inc_idx]) {
+        if (lo->ts_idx >= 0) {
+            sf_buf_putc(off, ',');
+        }
+        sf_buf_append(off, row->vals[lo->inc_idx], row->lens[lo->inc_idx]);
+    }
+    return ROW_EVENT;
+}
+
+/* A batch of the chunk: a full one goes once the next row shows it is not the chunk's last; the
+ * last one carries the chunk's end, or "done" when the chunk came back short. */
+static int chunk_deliver(struct fetch *f, size_t n, bool end)
+{
+    const struct chunk_arg *ca = f->arg;
+    bool done = end && f->rows < ca->limit;
+    return bf_deliver(f->src, f->t, n, ca->key.data, end && !done, done);
+}
+
+static const struct fetch_ops chunk_ops = {
+    .what = "backfill",
+    .rows_what = "backfill rows",
+    .full_on_next = true,
+    .end_empty = true,
+    .layout = chunk_layout,
+    .row = chunk_row,
+    .deliver = chunk_deliver,
+    .after_batch = sq_bf_report,
+};
+
 /*
  * Read the table's next backfill chunk (the rest of it, when an error cut the last one short)
  * and put it into the channels. A chunk that comes back short ends the backfill: the table
@@ -556,110 +561,22 @@ static int bf_deliver(struct sf_source *src,
 enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, long long *rows)
 {
     struct sql_ctx *c = src->ctx;
-    char err[1024] = "";
-    *rows = 0;
-    long long limit = c->bf_chunk_size - t->bf_chunk_rows;
+    struct chunk_arg ca = { SF_BUF_INIT, c->bf_chunk_size - t->bf_chunk_rows };
     struct sf_param params[4];
     struct sf_buf *q = &c->bf_sql;
-    int np = sq_build_backfill_sql(c, t, limit, q, params);
+    int np = sq_build_backfill_sql(c, t, ca.limit, q, params);
     if (t->bf_chunks == 0 && !t->bf_key) {
         SF_INFO(SF_SOURCE_FMT "backfill chunks of \"%s\": %s", SF_SOURCE_ARGS(src), t->status_key,
                 q->data);
     }
-    const struct sf_column *cols;
-    size_t ncols;
-    int rc = c->cx->query(c->conn, q->data, params, (size_t)np, &cols, &ncols, err, sizeof(err));
-    if (rc != SF_OK) {
-        if (!sf_err_retriable(rc)) {
-            return sq_fatal(src, "backfill query of \"%s\" failed: %s", t->status_key, err);
-        }
-        sq_close_rows(c);
-        return sq_backoff(src, rc, "backfill query failed", err);
+    struct fetch f = { .src = src, .t = t, .ops = &chunk_ops, .arg = &ca };
+    enum sf_status st = sq_fetch_deliver(&f, q->data, params, (size_t)np);
+    sf_buf_free(&ca.key);
+    *rows = f.rows;
+    if (st != SF_READY) {
+        return st;
     }
-    struct row_layout lo;
-    const char *missing = sq_row_layout(c, t, cols, ncols, &lo);
-    sq_prepare_keys(c, cols, &lo);
-    if (missing || lo.nkey != 1) {
-        c->cx->query_end(c->conn);
-        return sq_fatal(src, "column \"%s\" is not in the result of the backfill query of \"%s\"",
-                        missing ? missing : t->pk[0], t->status_key);
-    }
-    int key_idx = lo.key_idx[0];
-    enum sf_status st = SF_READY;
-    size_t n = 0;
-    struct sf_buf off = SF_BUF_INIT, key = SF_BUF_INIT;
-    char tsbuf[24] = "";
-    size_t ts_len = 0;
-    struct sf_row row;
-    int got;
-    while ((got = c->cx->fetch(c->conn, &row, err, sizeof(err))) == 1) {
-        if (n == (size_t)c->batch_size) {
-            /* a full batch goes once the next row shows it is not the chunk's last (the last
-             * one carries the chunk's end, or "done") */
-            rc = bf_deliver(src, t, n, key.data, false, false);
-            n = 0;
-            if (rc != SF_OK) { /* stopping */
-                st = SF_BACKOFF;
-                goto out;
-            }
-            sq_flush_offsets(src, false);
-            sq_bf_report(src, t);
-        }
-        const char *kv = row.vals[key_idx];
-        if (!kv || memchr(kv, '\0', row.lens[key_idx])) {
-            st = sq_fatal(src,
-                          "a row of \"%s\" has a primary key that is %s; the backfill cannot "
-                          "resume after it",
-                          t->status_key, kv ? "text with a NUL byte" : "NULL");
-            goto out;
-        }
-        (*rows)++;
-        sf_buf_reset(&key);
-        sf_buf_append(&key, kv, row.lens[key_idx]);
-        /* the row's offset value, as streaming would give it */
-        sf_buf_reset(&off);
-        if (lo.ts_idx >= 0 && row.vals[lo.ts_idx]) {
-            sf_buf_append(&off, row.vals[lo.ts_idx], row.lens[lo.ts_idx]);
-        }
-        if (lo.inc_idx >= 0 && row.vals[lo.inc_idx]) {
-            if (lo.ts_idx >= 0) {
-                sf_buf_putc(&off, ',');
-            }
-            sf_buf_append(&off, row.vals[lo.inc_idx], row.lens[lo.inc_idx]);
-        }
-        if (!off.data) {
-            sf_buf_puts(&off, "");
-        }
-        if (n == 0) {
-            int k = snprintf(tsbuf, sizeof(tsbuf), "%lld", sq_now_ms());
-            ts_len = k > 0 ? (size_t)k : 0;
-        }
-        struct sf_event *ev = sq_row_event(c, t, &lo, cols, &row, off.data, off.len, tsbuf, ts_len);
-        if (!ev) {
-            st = sq_backoff(src, SF_ERR_NOMEM, "could not allocate an event", "out of memory");
-            goto out;
-        }
-        c->batch[n++] = ev;
-    }
-    if (got < 0) {
-        if (!sf_err_retriable(got)) {
-            st = sq_fatal(src, "reading backfill rows of \"%s\" failed: %s", t->status_key, err);
-        } else {
-            c->cx->query_end(c->conn);
-            sq_close_rows(c);
-            st = sq_backoff(src, got, "reading backfill rows failed", err);
-        }
-        goto out; /* the rows of this batch are read again from the last key delivered */
-    }
-    c->cx->query_end(c->conn);
-    bool done = *rows < limit;
-    rc = bf_deliver(src, t, n, key.data, !done, done);
-    n = 0;
-    if (rc != SF_OK) {
-        st = SF_BACKOFF;
-        goto out;
-    }
-    if (done) {
+    if (*rows < ca.limit) {
         t->bf = BF_DONE;
         sq_bar_clear(c);
         double secs = (double)(sf_mono_ms() - t->bf_start_ms) / 1000.0;
@@ -674,12 +591,5 @@ enum sf_status sq_backfill_chunk(struct sf_source *src, struct sql_table *t, lon
     } else {
         sq_bf_report(src, t);
     }
-out:
-    sq_free_batch(c, n);
-    if (c->conn) {
-        c->cx->query_end(c->conn);
-    }
-    sf_buf_free(&off);
-    sf_buf_free(&key);
-    return st;
+    return SF_READY;
 }

@@ -5,13 +5,13 @@
 /* Run sql on conn (parameter 1 = p1, as text, when not NULL) and return its first row's first
  * value, malloc'd in *out (NULL for no row or SQL NULL). @return SF_OK or the connector's error
  * (*out NULL). */
-int sq_query_one_value(const struct sf_connector_plugin *cx,
-                       struct sf_conn *conn,
-                       const char *sql,
-                       const char *p1,
-                       char **out,
-                       char *err,
-                       size_t errsz)
+static int query_one_value(const struct sf_connector_plugin *cx,
+                           struct sf_conn *conn,
+                           const char *sql,
+                           const char *p1,
+                           char **out,
+                           char *err,
+                           size_t errsz)
 {
     *out = NULL;
     struct sf_param param = { p1, SF_COL_TEXT };
@@ -40,6 +40,17 @@ int sq_query_one_value(const struct sf_connector_plugin *cx,
     return SF_OK;
 }
 
+/* query_one_value on the rows connection (the backfill's look at open transactions). */
+int sq_rows_value(struct sql_ctx *c,
+                  const char *sql,
+                  const char *p1,
+                  char **out,
+                  char *err,
+                  size_t errsz)
+{
+    return query_one_value(c->cx, c->conn, sql, p1, out, err, errsz);
+}
+
 /* Read currentIndex of the status table's row key: *out is a malloc'd copy, or NULL when there is
  * no such row. */
 int sq_meta_get(struct sql_ctx *c, const char *key, char **out, char *err, size_t errsz)
@@ -51,7 +62,7 @@ int sq_meta_get(struct sql_ctx *c, const char *key, char **out, char *err, size_
     if (rc == SF_OK) {
         sf_buf_puts(&q, " WHERE source_tab = ");
         c->scx->placeholder(1, &q);
-        rc = sq_query_one_value(c->scx, c->status_conn, q.data, key, out, err, errsz);
+        rc = query_one_value(c->scx, c->status_conn, q.data, key, out, err, errsz);
     }
     sf_buf_free(&q);
     return rc;
@@ -149,15 +160,15 @@ int sq_status_open(struct sf_source *src, char *err, size_t errsz)
     for (size_t i = 0; rc == SF_OK && i < c->ntabs; i++) {
         struct sql_table *t = &c->tabs[i];
         char *v = NULL;
-        rc = sq_query_one_value(c->scx, c->status_conn, c->scx->lock_try_sql, t->lock_param, &v,
-                                err, errsz);
+        rc = query_one_value(c->scx, c->status_conn, c->scx->lock_try_sql, t->lock_param, &v, err,
+                             errsz);
         bool taken = rc == SF_OK && v && (strcmp(v, "1") == 0 || strcasecmp(v, "t") == 0);
         free(v);
         if (rc == SF_OK && !taken) {
             char *holder = NULL;
             char herr[512] = "";
-            if (sq_query_one_value(c->scx, c->status_conn, c->scx->lock_holder_sql, t->lock_param,
-                                   &holder, herr, sizeof(herr)) != SF_OK) {
+            if (query_one_value(c->scx, c->status_conn, c->scx->lock_holder_sql, t->lock_param,
+                                &holder, herr, sizeof(herr)) != SF_OK) {
                 free(holder);
                 holder = NULL;
             }
@@ -276,7 +287,7 @@ int sq_status_check(struct sql_ctx *c, char *err, size_t errsz)
 {
     char *v = NULL;
     c->lock_check_ms = sf_mono_ms();
-    int rc = sq_query_one_value(c->scx, c->status_conn, "SELECT 1", NULL, &v, err, errsz);
+    int rc = query_one_value(c->scx, c->status_conn, "SELECT 1", NULL, &v, err, errsz);
     free(v);
     if (rc != SF_OK) {
         c->scx->close(c->status_conn);

@@ -17,20 +17,9 @@ bool sq_is_integer(const char *s)
     return true;
 }
 
-/* Compare two integer texts numerically (no leading zeros assumed beyond "0"). */
-static int cmp_int_text(const char *a, const char *b)
-{
-    bool na = *a == '-', nb = *b == '-';
-    if (na != nb) {
-        return na ? -1 : 1;
-    }
-    size_t la = strlen(a), lb = strlen(b);
-    int r = la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
-    return na ? -r : r;
-}
-
-/* The integer order of two offsets of an integer column, or false when either is not a plain
- * integer (or "hw;gaps" with an integer hw): those are ordered by the database (sq_offset_cmp). */
+/* The integer order of two offsets of an integer column (core's sf_offset_cmp, the order the Kafka
+ * sink's positions use too), or false when either is not a plain
+ * integer (or "hw;gaps" with an integer hw): those are ordered by the database (offset_cmp). */
 static bool cmp_int_offset(const char *a, const char *b, int *res)
 {
     char ha[32], hb[32];
@@ -45,110 +34,11 @@ static bool cmp_int_offset(const char *a, const char *b, int *res)
     if (!sq_is_integer(ha) || !sq_is_integer(hb)) {
         return false;
     }
-    *res = cmp_int_text(ha, hb);
+    *res = sf_offset_cmp(ha, hb); /* core's numeric order: any length, "007" = "7", "-0" = "0" */
     if (*res == 0 && (a[la] || b[lb])) {
         *res = strcmp(a, b); /* one hw, other gaps: as before, by the text of the gap list */
     }
     return true;
-}
-
-/* The start offset of the mode when flume_meta has no row: start.from, or NULL (no offset yet:
- * the first query has no lower bound) when it is not set; custom.query binds "0" then, since its
- * text has the bound. */
-static const char *initial_offset(const struct sql_ctx *c)
-{
-    if (!c->start_from) {
-        return c->custom_query ? "0" : NULL;
-    }
-    bool dflt = strcmp(c->start_from, "0") == 0;
-    if (c->mode == MODE_TIMESTAMP) {
-        return dflt ? TS_FLOOR : c->start_from;
-    }
-    if (c->mode == MODE_TS_INC) {
-        return dflt ? TS_FLOOR ",0" : c->start_from;
-    }
-    return c->start_from;
-}
-
-/* Read the table's flume_meta row and each durable channel's offset, and choose where to resume:
- * per channel the later of the two (a durable channel holds what it recorded), then the earliest
- * over the channels (a row is resumed after only if every channel has it). With neither a row
- * nor start.from, read_offset stays NULL: no offset yet, the first query has no lower bound.
- * Runs after sq_prepare_table (non-integer offsets are ordered by the database). */
-int sq_load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
-{
-    struct sql_ctx *c = src->ctx;
-    char *meta = NULL;
-    int rc = sq_meta_get(c, t->status_key, &meta, err, errsz);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    const char *base = meta ? meta : initial_offset(c);
-    char *resume = NULL;
-    bool have = false; /* resume was chosen (it may be NULL: no offset) */
-    struct sf_buf why = SF_BUF_INIT;
-    if (meta) {
-        sf_buf_printf(&why, "%s has \"%s\"", c->status_table, meta);
-    } else if (base) {
-        sf_buf_printf(&why, "%s has no row; start.from \"%s\"%s", c->status_table, base,
-                      c->start_from ? "" : " (custom.query without start.from)");
-    } else {
-        sf_buf_printf(&why,
-                      "%s has no row and start.from is not set: the first query has no "
-                      "lower bound",
-                      c->status_table);
-    }
-    int cmp = 0;
-    for (size_t i = 0; rc == SF_OK && i < src->nch; i++) {
-        char *chan = NULL;
-        const char *pos = base; /* a memory channel holds nothing across a restart */
-        if (sf_channel_offset_get(src->chs[i], t->chan_key, &chan) == SF_OK && chan) {
-            sf_buf_printf(&why, ", channel \"%s\" recorded \"%s\"", src->chs[i]->name, chan);
-            rc = sq_offset_cmp(c, t, chan, base, &cmp, err, errsz);
-            if (rc == SF_OK && cmp > 0) {
-                pos = chan;
-            }
-        }
-        if (rc == SF_OK && have) {
-            rc = sq_offset_cmp(c, t, pos, resume, &cmp, err, errsz);
-        }
-        if (rc == SF_OK && (!have || cmp < 0)) {
-            sq_set_str(&resume, pos);
-            have = true;
-        }
-        free(chan);
-    }
-    if (rc == SF_OK && !have) {
-        sq_set_str(&resume, base);
-    }
-    if (rc == SF_OK) {
-        rc = sq_offset_cmp(c, t, resume, base, &cmp, err, errsz);
-    }
-    if (rc != SF_OK) {
-        free(meta);
-        free(resume);
-        sf_buf_free(&why);
-        return rc;
-    }
-    if (cmp > 0) {
-        /* every channel is durable and holds the rows up to resume: flume_meta follows it (it
-         * lags the channels, never leads them); events replayed from a channel carry no tracker,
-         * so without this it would stay behind until new rows arrive */
-        sf_ack_tracker_add(t->tracker, 0, 1, resume);
-        sf_buf_puts(&why, " (flume_meta is brought up to the channels' offset)");
-    }
-    t->read_offset = resume;
-    t->written_offset = meta;
-    t->offset_loaded = true;
-    if (resume) {
-        SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; resuming after \"%s\"", SF_SOURCE_ARGS(src),
-                t->status_key, why.data, resume);
-    } else {
-        SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; reading from the first row", SF_SOURCE_ARGS(src),
-                t->status_key, why.data);
-    }
-    sf_buf_free(&why);
-    return SF_OK;
 }
 
 /* Order of two encoded offsets a and b of table t into *res (<0, 0, >0); NULL stands for "no
@@ -161,13 +51,13 @@ int sq_load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t
  * none, so its values compare as the database orders text). The first row is the greater value:
  * k 1 (a), 2 (b), or both (equal). Runs on the rows connection; no query may be running there.
  * @return SF_OK or the connector's error (err filled). */
-int sq_offset_cmp(struct sql_ctx *c,
-                  struct sql_table *t,
-                  const char *a,
-                  const char *b,
-                  int *res,
-                  char *err,
-                  size_t errsz)
+static int offset_cmp(struct sql_ctx *c,
+                      struct sql_table *t,
+                      const char *a,
+                      const char *b,
+                      int *res,
+                      char *err,
+                      size_t errsz)
 {
     if (!a || !b) {
         *res = (a != NULL) - (b != NULL);
@@ -244,4 +134,146 @@ out:
     free(a1);
     free(b1);
     return rc;
+}
+
+/* The start offset of the mode when flume_meta has no row: start.from, or NULL (no offset yet:
+ * the first query has no lower bound) when it is not set; custom.query binds "0" then, since its
+ * text has the bound. */
+static const char *initial_offset(const struct sql_ctx *c)
+{
+    if (!c->start_from) {
+        return c->custom_query ? "0" : NULL;
+    }
+    bool dflt = strcmp(c->start_from, "0") == 0;
+    if (c->mode == MODE_TIMESTAMP) {
+        return dflt ? TS_FLOOR : c->start_from;
+    }
+    if (c->mode == MODE_TS_INC) {
+        return dflt ? TS_FLOOR ",0" : c->start_from;
+    }
+    return c->start_from;
+}
+
+/* Read the table's flume_meta row and each durable channel's offset, and choose where to resume:
+ * per channel the later of the two (a durable channel holds what it recorded), then the earliest
+ * over the channels (a row is resumed after only if every channel has it). With neither a row
+ * nor start.from, read_offset stays NULL: no offset yet, the first query has no lower bound.
+ * Runs after sq_prepare_table (non-integer offsets are ordered by the database). */
+int sq_load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
+{
+    struct sql_ctx *c = src->ctx;
+    char *meta = NULL;
+    int rc = sq_meta_get(c, t->status_key, &meta, err, errsz);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    const char *base = meta ? meta : initial_offset(c);
+    char *resume = NULL;
+    bool have = false; /* resume was chosen (it may be NULL: no offset) */
+    struct sf_buf why = SF_BUF_INIT;
+    if (meta) {
+        sf_buf_printf(&why, "%s has \"%s\"", c->status_table, meta);
+    } else if (base) {
+        sf_buf_printf(&why, "%s has no row; start.from \"%s\"%s", c->status_table, base,
+                      c->start_from ? "" : " (custom.query without start.from)");
+    } else {
+        sf_buf_printf(&why,
+                      "%s has no row and start.from is not set: the first query has no "
+                      "lower bound",
+                      c->status_table);
+    }
+    int cmp = 0;
+    for (size_t i = 0; rc == SF_OK && i < src->nch; i++) {
+        char *chan = NULL;
+        const char *pos = base; /* a memory channel holds nothing across a restart */
+        if (sf_channel_offset_get(src->chs[i], t->chan_key, &chan) == SF_OK && chan) {
+            sf_buf_printf(&why, ", channel \"%s\" recorded \"%s\"", src->chs[i]->name, chan);
+            rc = offset_cmp(c, t, chan, base, &cmp, err, errsz);
+            if (rc == SF_OK && cmp > 0) {
+                pos = chan;
+            }
+        }
+        if (rc == SF_OK && have) {
+            rc = offset_cmp(c, t, pos, resume, &cmp, err, errsz);
+        }
+        if (rc == SF_OK && (!have || cmp < 0)) {
+            sq_set_str(&resume, pos);
+            have = true;
+        }
+        free(chan);
+    }
+    if (rc == SF_OK && !have) {
+        sq_set_str(&resume, base);
+    }
+    if (rc == SF_OK) {
+        rc = offset_cmp(c, t, resume, base, &cmp, err, errsz);
+    }
+    if (rc != SF_OK) {
+        free(meta);
+        free(resume);
+        sf_buf_free(&why);
+        return rc;
+    }
+    if (cmp > 0) {
+        /* every channel is durable and holds the rows up to resume: flume_meta follows it (it
+         * lags the channels, never leads them); events replayed from a channel carry no tracker,
+         * so without this it would stay behind until new rows arrive */
+        sf_ack_tracker_add(t->tracker, 0, 1, resume);
+        sf_buf_puts(&why, " (flume_meta is brought up to the channels' offset)");
+    }
+    t->read_offset = resume;
+    t->written_offset = meta;
+    t->offset_loaded = true;
+    if (resume) {
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; resuming after \"%s\"", SF_SOURCE_ARGS(src),
+                t->status_key, why.data, resume);
+    } else {
+        SF_INFO(SF_SOURCE_FMT "table \"%s\": %s; reading from the first row", SF_SOURCE_ARGS(src),
+                t->status_key, why.data);
+    }
+    sf_buf_free(&why);
+    return SF_OK;
+}
+
+/* Make the table's main offset at least hwm (the backfill's high-water mark), written to flume_meta
+ * at once, so that streaming continues right after the rows the backfill reads and no row falls
+ * between the two. An offset "hw;gaps" with hw <= hwm becomes hwm: the ids missing below it are the
+ * backfill's. */
+int sq_raise_offset(struct sf_source *src,
+                    struct sql_table *t,
+                    const char *hwm,
+                    char *err,
+                    size_t errsz)
+{
+    struct sql_ctx *c = src->ctx;
+    const char *cur = t->read_offset;
+    int cmp = -1;
+    if (cur && strcmp(cur, hwm) == 0) {
+        return SF_OK;
+    }
+    if (cur) {
+        char *hw = strndup(cur, strcspn(cur, ";"));
+        if (!hw) {
+            return SF_ERR_NOMEM;
+        }
+        int rc = offset_cmp(c, t, hw, hwm, &cmp, err, errsz);
+        free(hw);
+        if (rc != SF_OK) {
+            return rc;
+        }
+    }
+    if (cmp > 0) {
+        return SF_OK;
+    }
+    int rc = sq_meta_put(c, t->status_key, hwm, err, errsz);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    SF_INFO(SF_SOURCE_FMT "table \"%s\": offset raised from \"%s\" to the backfill's high-water "
+                          "mark \"%s\" (streaming continues after it)",
+            SF_SOURCE_ARGS(src), t->status_key, cur ? cur : "(none: no offset yet)", hwm);
+    sq_set_str(&t->read_offset, hwm);
+    sq_set_str(&t->written_offset, hwm);
+    t->gaps_init = false; /* the gap state is parsed again from the new offset */
+    return SF_OK;
 }

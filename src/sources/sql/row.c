@@ -25,6 +25,7 @@ const char *sq_row_layout(const struct sql_ctx *c,
                           struct row_layout *lo)
 {
     bool explicit_cols = !c->custom_query && strcmp(c->columns, "*") != 0;
+    lo->cols = cols;
     size_t hidden = (t->inc ? 1 : 0) + (t->ts ? 1 : 0) + t->npk;
     lo->nvisible = explicit_cols ? ncols - hidden : ncols;
     lo->inc_idx = -1;
@@ -58,31 +59,28 @@ const char *sq_row_layout(const struct sql_ctx *c,
 
 /* Build the JSON keys of a new result's visible columns (once per query, not per row); every
  * query that sq_row_event() encodes rows of calls this first. */
-void sq_prepare_keys(struct sql_ctx *c, const struct sf_column *cols, const struct row_layout *lo)
+void sq_prepare_keys(struct sql_ctx *c, const struct row_layout *lo)
 {
     c->fmt.json_keys = NULL;
     if (c->fmt.kind == SF_FORMAT_JSON) {
-        sf_json_keys_build(&c->jkeys, cols, lo->nvisible);
+        sf_json_keys_build(&c->jkeys, lo->cols, lo->nvisible);
         c->fmt.json_keys = &c->jkeys;
     }
 }
 
-/* Encode row into an event with the headers table, offset (the row's offset text off, off_len
- * bytes), key (the primary key values joined by ',', else off) and timestamp (ts, ts_len bytes).
- * @return NULL on out of memory. */
+/* Encode row (of the result lo describes) into an event with the headers table, offset (the
+ * row's offset text off), key (the primary key values joined by ',', else off) and timestamp
+ * (ts). @return NULL on out of memory. */
 struct sf_event *sq_row_event(struct sql_ctx *c,
                               const struct sql_table *t,
                               const struct row_layout *lo,
-                              const struct sf_column *cols,
                               const struct sf_row *row,
-                              const char *off,
-                              size_t off_len,
-                              const char *ts,
-                              size_t ts_len)
+                              const struct sf_buf *off,
+                              const struct sf_buf *ts)
 {
     struct sf_row vis = { lo->nvisible, row->vals, row->lens };
     sf_buf_reset(&c->body);
-    sf_format_row(&c->fmt, cols, &vis, &c->body);
+    sf_format_row(&c->fmt, lo->cols, &vis, &c->body);
     sf_buf_reset(&c->keybuf);
     if (lo->nkey) {
         for (size_t i = 0; i < lo->nkey; i++) {
@@ -95,14 +93,14 @@ struct sf_event *sq_row_event(struct sql_ctx *c,
             }
         }
     } else {
-        sf_buf_append(&c->keybuf, off, off_len);
+        sf_buf_append(&c->keybuf, off->data, off->len);
     }
     const char *table = t->name ? t->name : t->status_key;
     struct sf_header_lens h[4] = {
         { SF_HDR_TABLE, sizeof(SF_HDR_TABLE) - 1, table, strlen(table) },
-        { SF_HDR_OFFSET, sizeof(SF_HDR_OFFSET) - 1, off, off_len },
+        { SF_HDR_OFFSET, sizeof(SF_HDR_OFFSET) - 1, off->data, off->len },
         { SF_HDR_KEY, sizeof(SF_HDR_KEY) - 1, c->keybuf.data ? c->keybuf.data : "", c->keybuf.len },
-        { SF_HDR_TIMESTAMP, sizeof(SF_HDR_TIMESTAMP) - 1, ts, ts_len },
+        { SF_HDR_TIMESTAMP, sizeof(SF_HDR_TIMESTAMP) - 1, ts->data ? ts->data : "", ts->len },
     };
     return sf_event_create_lens(h, 4, c->body.data, c->body.len);
 }

@@ -53,11 +53,15 @@
  *   meta.c        the flume_meta store: the only code that reads or writes the status table (and
  *                 creates it), takes and checks the status-key locks, writes delivered offsets
  *   offset.c      offset ordering (in C for integers, else by the database) and where a table
- *                 resumes (flume_meta against the durable channels' records)
- *   poll.c        one poll of a table: fetch, encode, deliver in batches
+ *                 resumes (flume_meta against the durable channels' records; raised to a
+ *                 backfill's high-water mark)
+ *   fetch.c       the one fetch -> batch -> deliver loop of polls and backfill chunks, and the
+ *                 delivery of a batch (tracker, channels, counters)
+ *   poll.c        one poll of a table: its query, its rows' offsets, its batches' delivery
  *   row.c         where a result's columns are, and a row into an event
  *   gaps.c        gap tracking's use in the source (ids that commit out of order)
- *   backfill.c    the backfill: start-up (high-water mark, resume), chunks and their delivery
+ *   backfill.c    the backfill: start-up (high-water mark, resume), a chunk's query, keys and
+ *                 delivery
  *   bf_codec.c    the backfill's progress values in flume_meta: encode, parse, rank
  *   progress.c    the backfill's progress reports: log lines with rate and ETA, the terminal bar */
 
@@ -256,10 +260,52 @@ struct bf_prog {
 
 /* Where the visible, offset and key columns of a poll or backfill result are. */
 struct row_layout {
+    const struct sf_column *cols; /* the result's columns (the connector's, until query_end) */
     size_t nvisible;
     int inc_idx, ts_idx;
     int key_idx[MAX_KEY_COLS];
     size_t nkey; /* 0 when the key columns are not in the result */
+};
+
+/* What ops->row of the fetch loop says of a row. */
+enum { ROW_EVENT = 0, ROW_SKIP, ROW_FATAL };
+
+struct fetch;
+
+/* The differences between the users of the fetch -> batch -> deliver loop (sq_fetch_deliver): a
+ * poll (poll.c) and a backfill chunk (backfill.c). */
+struct fetch_ops {
+    const char *what;      /* "poll", "backfill": in the messages of a failed query */
+    const char *rows_what; /* "rows", "backfill rows": in the messages of a failed fetch */
+    /* a full batch goes when the next row arrives (so that the result's last batch is the one
+     * delivered with end), not as soon as it is full */
+    bool full_on_next;
+    bool end_empty; /* the end is delivered even with no event left (it carries progress) */
+    /* Whether the result's layout f->lo serves (missing: sq_row_layout's answer); false with
+     * f->err filled: a fatal error. */
+    bool (*layout)(struct fetch *f, const char *missing);
+    /* Check a row and append its offset text to f->last (empty on entry): ROW_EVENT, ROW_SKIP
+     * (not encoded, still counted as read) or ROW_FATAL (f->err filled). */
+    int (*row)(struct fetch *f, const struct sf_row *row);
+    /* Put c->batch[0..n) into the channels (f->last: the offset of the row read last, which it
+     * may overwrite; end: every row of the result is read). @return SF_OK or SF_ERR_STOPPED (the
+     * events are the channels' or freed either way). */
+    int (*deliver)(struct fetch *f, size_t n, bool end);
+    /* After a batch that did not end the result went and the offsets were written; may be NULL. */
+    void (*after_batch)(struct sf_source *src, struct sql_table *t);
+};
+
+/* One run of the fetch loop: set src, t, ops and arg (the caller's, for its callbacks); the loop
+ * fills the rest. */
+struct fetch {
+    struct sf_source *src;
+    struct sql_table *t;
+    const struct fetch_ops *ops;
+    void *arg;
+    long long rows;       /* rows read so far */
+    struct row_layout lo; /* where the result's columns are */
+    struct sf_buf last;   /* the offset text of the row read last */
+    char err[1024];       /* what failed */
 };
 
 extern const struct sf_source_plugin sf_source_sql;
@@ -271,22 +317,19 @@ void sq_set_str(char **dst, const char *val);
 /* offset.c */
 bool sq_is_integer(const char *s);
 int sq_load_offset(struct sf_source *src, struct sql_table *t, char *err, size_t errsz);
-int sq_offset_cmp(struct sql_ctx *c,
-                  struct sql_table *t,
-                  const char *a,
-                  const char *b,
-                  int *res,
-                  char *err,
-                  size_t errsz);
+int sq_raise_offset(struct sf_source *src,
+                    struct sql_table *t,
+                    const char *hwm,
+                    char *err,
+                    size_t errsz);
 
 /* meta.c */
-int sq_query_one_value(const struct sf_connector_plugin *cx,
-                       struct sf_conn *conn,
-                       const char *sql,
-                       const char *p1,
-                       char **out,
-                       char *err,
-                       size_t errsz);
+int sq_rows_value(struct sql_ctx *c,
+                  const char *sql,
+                  const char *p1,
+                  char **out,
+                  char *err,
+                  size_t errsz);
 int sq_meta_get(struct sql_ctx *c, const char *key, char **out, char *err, size_t errsz);
 int sq_meta_put(struct sql_ctx *c, const char *key, const char *val, char *err, size_t errsz);
 int sq_prepare_status(struct sf_source *src, char *err, size_t errsz, bool *is_fatal);
@@ -339,19 +382,26 @@ const char *sq_row_layout(const struct sql_ctx *c,
                           const struct sf_column *cols,
                           size_t ncols,
                           struct row_layout *lo);
-void sq_prepare_keys(struct sql_ctx *c, const struct sf_column *cols, const struct row_layout *lo);
+void sq_prepare_keys(struct sql_ctx *c, const struct row_layout *lo);
 struct sf_event *sq_row_event(struct sql_ctx *c,
                               const struct sql_table *t,
                               const struct row_layout *lo,
-                              const struct sf_column *cols,
                               const struct sf_row *row,
-                              const char *off,
-                              size_t off_len,
-                              const char *ts,
-                              size_t ts_len);
+                              const struct sf_buf *off,
+                              const struct sf_buf *ts);
+
+/* fetch.c */
+void sq_free_batch(struct sql_ctx *c, size_t n);
+int sq_deliver(struct sf_source *src,
+               struct sf_ack_tracker *tracker,
+               size_t n,
+               const char *pos,
+               const char *chan_key,
+               const char *record);
+enum sf_status
+sq_fetch_deliver(struct fetch *f, const char *sql, const struct sf_param *params, size_t nparams);
 
 /* poll.c */
-void sq_free_batch(struct sql_ctx *c, size_t n);
 enum sf_status sq_poll_table(struct sf_source *src, struct sql_table *t, long long *rows);
 
 /* gaps.c */

@@ -62,6 +62,8 @@ static void base_keys(const char *kind, const char *name, struct sf_buf *b)
         /* port 1: nothing listens there; start only connects in the background */
         sf_buf_puts(b, "kafka.bootstrap.servers = 127.0.0.1:1\n"
                        "kafka.producer.log_level = 0\n");
+    } else if (strcmp(kind, "sink") == 0 && strcmp(name, "file_roll") == 0) {
+        sf_buf_printf(b, "sink.directory = %s\n", g_dir);
     } else if (strcmp(kind, "source") == 0) {
         sf_buf_puts(b, "connection.url = jdbc:mysql://127.0.0.1:1/db\ntable = t\n");
     }
@@ -269,7 +271,8 @@ static size_t walk(const char *kind, const char *name, const struct sf_option *o
 {
     char vals[8][700];
     size_t rejected = 0;
-    bool paths = strcmp(kind, "channel") == 0;
+    /* the plugins whose string options are paths: the file channel's, file_roll's directory */
+    bool paths = strcmp(kind, "channel") == 0 || strcmp(name, "file_roll") == 0;
     for (const struct sf_option *opt = opts; opt && opt->key; opt++) {
         size_t nv = bad_values(opt, paths, vals, 8);
         for (size_t v = 0; v < nv; v++) {
