@@ -142,32 +142,19 @@ consume() {
     $PY "$SF_ROOT/tests/support/consume.py" --bootstrap "$BOOTSTRAP" --topic "$topic" \
         --expect "$expect" --idle "$(secs 8)" --timeout "$(secs 120)" "$@" >"$out"
 }
+# sfcheck COMMAND ARG...: the scenarios' checks of consumer dumps, logs and metrics
+# (tests/support/sfcheck.py; its docstrings say what each command prints)
+sfcheck() { $PY "$SF_ROOT/tests/support/sfcheck.py" "$@"; }
 # ids of the JSON bodies in a consume output, one per line, in arrival order
-ids_of() { $PY -c '
-import json, sys
-for line in open(sys.argv[1]):
-    print(json.loads(json.loads(line)["value"])["id"])' "$1"; }
-# check_ids CONSUMED_FILE EXPECTED_COUNT FIRST LAST -> "lost=N dup=M"
+ids_of() { sfcheck ids "$1"; }
+# check_range CONSUMED_FILE FIRST LAST -> "lost=N dup=M extra=K"
 # (expected ids: every integer FIRST..LAST)
+check_range() {
+    sfcheck range "$1" "$2" "$3"
+}
 # check_sparse FILE FROM TO: as check_range, for the ids of db_insert_sparse FROM TO
 check_sparse() {
-    SF_SPARSE=1 check_range "$@"
-}
-check_range() {
-    $PY -c '
-import json, sys, collections
-seen = collections.Counter()
-for line in open(sys.argv[1]):
-    seen[int(json.loads(json.loads(line)["value"])["id"])] += 1
-import os
-lo, hi = int(sys.argv[2]), int(sys.argv[3])
-want = set(range(lo, hi + 1))
-if os.environ.get("SF_SPARSE"):
-    want = set(7 * k for k in want if k % 3)
-lost = len(want - set(seen))
-dup = sum(c - 1 for c in seen.values() if c > 1)
-extra = len(set(seen) - want)
-print("lost=%d dup=%d extra=%d" % (lost, dup, extra))' "$1" "$2" "$3"
+    sfcheck range "$1" "$2" "$3" --sparse
 }
 
 # ---- agent ----

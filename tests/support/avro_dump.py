@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Independent readers of Avro container files of Flume's Event records, for
-tests/unit/test_serializer.c: dump every record as
+tests/unit/format/test_serializer.c: dump every record as
 
     R <nheaders> <bodylen>\n  then per header  <klen> <vlen>\n KEY VALUE  then the body
 

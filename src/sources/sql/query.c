@@ -1,6 +1,7 @@
 /* query.c: query builder: (dialect, table, mode, offset) -> SQL text and parameters (see
  * sql_int.h). Pure: these functions use only the connector's quoting, placeholders and
- * now_minus_ms, never a connection, so they run without a database (tests/unit/test_sql_source.c).
+ * now_minus_ms, never a connection, so they run without a database
+ * (tests/unit/sources/test_sql_source.c).
  */
 #include "sql_int.h"
 

@@ -5,7 +5,7 @@
  * "ranges" read as format 2's "ids", field escaping, and malformed records (SF_ERR_DATA, the
  * positions left empty).
  */
-#include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,7 +163,7 @@ START_TEST(record_malformed)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(kafka_positions)
 {
     Suite *s = suite_create("kafka_positions");
     TCase *tc = tcase_create("positions");
@@ -173,9 +173,5 @@ int main(void)
     tcase_add_test(tc, record_batch_built);
     tcase_add_test(tc, record_malformed);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -3,7 +3,7 @@
  * which may still commit out of order (parse/encode round trips, filling, opening, splitting,
  * expiry, limits, the Kafka sink's larger bound) and the order of offset values.
  */
-#include <check.h>
+#include "unit.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,7 +243,7 @@ START_TEST(offset_cmp_random)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(offset)
 {
     Suite *s = suite_create("offset");
     TCase *tc = tcase_create("offset");
@@ -254,9 +254,5 @@ int main(void)
     tcase_add_test(tc, bound_below_and_membership);
     tcase_add_test(tc, offset_cmp_random);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

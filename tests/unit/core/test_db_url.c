@@ -5,7 +5,7 @@
  * exact error messages, that no error message ever contains the password, and redaction of
  * well-formed and malformed URLs.
  */
-#include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,7 +421,7 @@ START_TEST(quote_ident)
 }
 END_TEST
 
-static Suite *url_suite(void)
+SF_UNIT_SUITE(db_url)
 {
     Suite *s = suite_create("db_url");
     TCase *tc = tcase_create("parse");
@@ -442,13 +442,4 @@ static Suite *url_suite(void)
     tcase_add_test(tc, quote_ident);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(url_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -4,7 +4,7 @@
  * refused templates with their messages, rounding by second/minute/hour in UTC and in zones with
  * DST and a half-hour offset, and zone offsets from the system's tz database.
  */
-#include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +171,7 @@ START_TEST(zones)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(bucket_path)
 {
     Suite *s = suite_create("bucket_path");
     TCase *tc = tcase_create("bucket_path");
@@ -181,9 +181,5 @@ int main(void)
     tcase_add_test(tc, rounding);
     tcase_add_test(tc, zones);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

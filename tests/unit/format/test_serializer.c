@@ -6,7 +6,7 @@
  * and read back by two independent readers: Debian's python3-avro and avro-c's avrocat
  * (tests/support/avro_dump.py), comparing every header and body.
  */
-#include <check.h>
+#include "unit.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -603,7 +603,7 @@ START_TEST(avro_files)
 }
 END_TEST
 
-static Suite *suite(void)
+SF_UNIT_SUITE(serializer)
 {
     Suite *s = suite_create("serializer");
     TCase *tc = tcase_create("text");
@@ -619,13 +619,4 @@ static Suite *suite(void)
     tcase_add_loop_test(av, avro_files, 0, 12);
     suite_add_tcase(s, av);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,9 +5,9 @@
  * corrupt and backup checkpoints, deletion of fully taken log files, the free-space guard, a
  * failed write (RLIMIT_FSIZE) being truncated away, source offsets across restarts, several take
  * transactions open at once, and group commit sharing fsyncs. The generic channel behaviour
- * (FIFO, capacities, keep-alive, threads) is covered for every channel type in test_core.c.
+ * (FIFO, capacities, keep-alive, threads) is covered for every channel type in test_channel.c.
  */
-#include <check.h>
+#include "unit.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1335,7 +1335,7 @@ START_TEST(start_errors)
 }
 END_TEST
 
-static Suite *file_channel_suite(void)
+SF_UNIT_SUITE(file_channel)
 {
     Suite *s = suite_create("file_channel");
     TCase *tc = tcase_create("format");
@@ -1374,13 +1374,4 @@ static Suite *file_channel_suite(void)
     tcase_add_test(tc, commit_returns_before_sync);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(file_channel_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,7 +4,7 @@
  * chunks, in both dialects (the real connectors' quoting and placeholders, which need no
  * connection), and the backfill progress codec (bf_codec.c): round trips and malformed values.
  */
-#include <check.h>
+#include "unit.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,7 +428,7 @@ START_TEST(progress_codec)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(sql_source)
 {
     Suite *s = suite_create("sql_source");
     TCase *tc = tcase_create("sql_source");
@@ -441,9 +441,5 @@ int main(void)
     tcase_add_test(tc, backfill_chunks);
     tcase_add_test(tc, progress_codec);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -3,7 +3,7 @@
  * fixed function of database, status table and key, so agents of any version or machine agree
  * on it. The expected values are FNV-1a 64 of the documented bytes, computed independently.
  */
-#include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 
 #include "sqlflume/status_lock.h"
@@ -46,7 +46,7 @@ START_TEST(param_is_signed_decimal)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(status_lock)
 {
     Suite *s = suite_create("status_lock");
     TCase *tc = tcase_create("id");
@@ -55,9 +55,5 @@ int main(void)
     tcase_add_test(tc, parts_are_separated);
     tcase_add_test(tc, param_is_signed_decimal);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -6,7 +6,7 @@
  * base64 against the RFC 4648 vectors; and 10 MB values. Every assertion compares the exact
  * output bytes.
  */
-#include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -916,7 +916,7 @@ START_TEST(avro_event_bytes)
 }
 END_TEST
 
-static Suite *format_suite(void)
+SF_UNIT_SUITE(format)
 {
     Suite *s = suite_create("format");
     TCase *tc = tcase_create("json");
@@ -969,13 +969,4 @@ static Suite *format_suite(void)
     tcase_add_test(tc, format_bad_kind);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(format_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -11,7 +11,7 @@
  * across keys by name, with their messages and locations, and through sf_agent_create.
  * SF_TEST_VERBOSE=1 prints every value the walk tried and what check said.
  */
-#include <check.h>
+#include "unit.h"
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -555,10 +555,17 @@ START_TEST(agent_reports_configure_errors)
 }
 END_TEST
 
-static Suite *configure_suite(void)
+/* the expected errors stay out of the test output (in each test's process) */
+static void quiet_logs(void)
+{
+    sf_log_set_level(SF_LOG_ERROR);
+}
+
+SF_UNIT_SUITE(configure)
 {
     Suite *s = suite_create("configure");
     TCase *tc = tcase_create("configure");
+    tcase_add_checked_fixture(tc, quiet_logs, NULL);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, every_option_of_every_plugin);
@@ -568,14 +575,4 @@ static Suite *configure_suite(void)
     tcase_add_test(tc, agent_reports_configure_errors);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    sf_log_set_level(SF_LOG_ERROR);
-    SRunner *sr = srunner_create(configure_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
