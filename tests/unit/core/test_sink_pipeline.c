@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "sqlflume/channel.h"
 #include "sqlflume/error.h"
 #include "sqlflume/event.h"
@@ -551,11 +552,7 @@ static Suite *pipeline_suite(void)
     return s;
 }
 
-int main(void)
+SF_UNIT_SUITE(sink_pipeline)
 {
-    SRunner *sr = srunner_create(pipeline_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pipeline_suite();
 }

@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "sqlflume/connector.h"
 #include "sqlflume/error.h"
 #include "sqlflume/option.h"
 
-#include "../../connectors/mysql/mysql_sql.h"
-#include "../../connectors/postgresql/postgresql_sql.h"
-#include "../../connectors/shared_dialect.h"
+#include "../../../connectors/mysql/mysql_sql.h"
+#include "../../../connectors/postgresql/postgresql_sql.h"
+#include "../../../connectors/shared_dialect.h"
 
 /* ---- dialect text --------------------------------------------------------------------------- */
 
@@ -319,11 +320,7 @@ static Suite *dialect_suite(void)
     return s;
 }
 
-int main(void)
+SF_UNIT_SUITE(connector_dialect)
 {
-    SRunner *sr = srunner_create(dialect_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return dialect_suite();
 }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unit.h"
 #include "sqlflume/buf.h"
 #include "sqlflume/channel.h"
 #include "sqlflume/error.h"
@@ -322,9 +323,8 @@ START_TEST(avro_event_read_back)
     ck_assert_int_eq(n, 1);
     char cmd[1024], dump[600];
     snprintf(dump, sizeof(dump), "%s.dump", f->dir);
-    const char *self = __FILE__; /* tests/unit/test_file_roll.c, absolute under CMake */
-    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %.*s/../support/avro_dump.py python %s/%s %s",
-             (int)(strrchr(self, '/') - self), self, f->dir, names, dump);
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/support/avro_dump.py python %s/%s %s",
+             SF_SOURCE_DIR, f->dir, names, dump);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     char line[256] = "";
@@ -462,7 +462,7 @@ START_TEST(disk_full)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(file_roll)
 {
     const char *m = getenv("SF_TIME_MULT");
     if (m && atoll(m) > 0) {
@@ -480,9 +480,5 @@ int main(void)
     tcase_add_test(tc, unwritable_directory);
     tcase_add_test(tc, disk_full);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

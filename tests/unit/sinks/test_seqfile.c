@@ -11,9 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit.h"
 #include "sqlflume/error.h"
 
-#include "../../src/sinks/hdfs/seqfile.h"
+#include "../../../src/sinks/hdfs/seqfile.h"
 
 #ifndef SF_SOURCE_DIR
 #define SF_SOURCE_DIR "."
@@ -141,7 +142,7 @@ START_TEST(files_read_back)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(seqfile)
 {
     Suite *s = suite_create("seqfile");
     TCase *tc = tcase_create("seqfile");
@@ -150,9 +151,5 @@ int main(void)
     tcase_add_test(tc, header_bytes);
     tcase_add_test(tc, files_read_back);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "sqlflume/offset.h"
 
 /* ck_assert_msg reports its place to check on every call, which costs more than the comparison
@@ -621,7 +622,7 @@ START_TEST(sorted)
 }
 END_TEST
 
-int main(void)
+SF_UNIT_SUITE(offset_order)
 {
     Suite *s = suite_create("offset_order");
     TCase *tc = tcase_create("offset_order");
@@ -633,9 +634,5 @@ int main(void)
     tcase_add_test(tc, hw_gaps);
     tcase_add_test(tc, sorted);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
