@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sqlflume/error.h"
+#include "sqlflume/pct.h"
 
 void sfc_set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
@@ -69,15 +70,12 @@ void sfc_pct_decode(char *s)
 {
     char *w = s;
     for (const char *r = s; *r; r++) {
-        if (*r == '%' && r[1] && r[2]) {
-            char hex[3] = { r[1], r[2], 0 };
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end == '\0' && v > 0) {
-                *w++ = (char)v;
-                r += 2;
-                continue;
-            }
+        int hi = *r == '%' ? sf_hex_val((unsigned char)r[1]) : -1;
+        int lo = hi >= 0 ? sf_hex_val((unsigned char)r[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 2;
+            continue;
         }
         char ch = *r;
         if (ch == '+') {

@@ -28,8 +28,9 @@ char *sfc_xstrdup(const char *s);
 void *sfc_xrealloc(void *p, size_t n);
 void *sfc_xcalloc(size_t n, size_t size);
 
-/* Decode %XX escapes of a URL query-string value in place, and '+' as a space. A '%' not followed
- * by two hex digits naming a non-zero byte is kept as it is. Never fails. */
+/* Decode %XX escapes of a URL query-string value in place, and '+' as a space (form encoding,
+ * unlike sqlflume/pct.h's strict decoder). A '%' not followed by two hex digits (sf_hex_val) naming
+ * a non-zero byte is kept as it is. Never fails. */
 void sfc_pct_decode(char *s);
 
 /* SF_OK when no query is running; else SF_ERR_STATE and errstr says "a query is still running on

@@ -10,6 +10,7 @@
  * the userinfo password and the value of every *password= query parameter with "***", erring on
  * the side of hiding too much when the URL is malformed.
  */
+#include "sqlflume/pct.h"
 #include "sqlflume/connector.h"
 
 #include <stdarg.h>
@@ -140,54 +141,6 @@ static int parse_port(const char *p, size_t n, int *out)
     return 0;
 }
 
-static int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/**
- * Percent-decode p[0..n) into a new string (RFC 3986; '+' stays '+').
- * @return SF_OK, SF_ERR_INVAL (bad escape, or %00, which a C string cannot hold), SF_ERR_NOMEM.
- */
-static int pct_decode(const char *p, size_t n, char **out)
-{
-    char *s = malloc(n + 1);
-    size_t o = 0;
-    if (!s) {
-        return SF_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '%') {
-            s[o++] = p[i];
-            continue;
-        }
-        if (n - i < 3) {
-            free(s);
-            return SF_ERR_INVAL;
-        }
-        int h = hex_val((unsigned char)p[i + 1]);
-        int l = hex_val((unsigned char)p[i + 2]);
-        if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-            free(s);
-            return SF_ERR_INVAL;
-        }
-        s[o++] = (char)(h << 4 | l);
-        i += 2;
-    }
-    s[o] = '\0';
-    *out = s;
-    return SF_OK;
-}
-
 /**
  * Decode p[0..n) into *dst; an empty result becomes NULL when empty_is_null.
  * @return SF_OK or an error with errstr naming what (never quoting the text).
@@ -201,7 +154,7 @@ static int decode_into(const char *p,
                        size_t errstr_size)
 {
     char *s = NULL;
-    int rc = pct_decode(p, n, &s);
+    int rc = sf_pct_decode(p, n, &s);
     if (rc == SF_ERR_NOMEM) {
         set_err(errstr, errstr_size, "out of memory parsing the database url");
         return rc;

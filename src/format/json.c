@@ -11,6 +11,7 @@
  * negative zero ("-0", as PostgreSQL and the MariaDB connector print it) becomes -0.0, which
  * JSON parsers read back as a double with its sign.
  */
+#include "sqlflume/pct.h"
 #include "sqlflume/format.h"
 
 #include <stdlib.h>
@@ -51,7 +52,6 @@ static const unsigned char json_esc[256] = {
 };
 #undef R16
 
-static const char hex_digits[16] = "0123456789abcdef";
 
 /* Input bytes escaped per reservation; bounds over-allocation to 6x this for huge values. */
 #define JSON_CHUNK_BYTES 65536
@@ -141,8 +141,8 @@ static void json_escape_body(struct sf_buf *out, const unsigned char *s, size_t 
                 o[0] = 'u';
                 o[1] = '0';
                 o[2] = '0';
-                o[3] = (unsigned char)hex_digits[c >> 4];
-                o[4] = (unsigned char)hex_digits[c & 15];
+                o[3] = (unsigned char)sf_hex_lower[c >> 4];
+                o[4] = (unsigned char)sf_hex_lower[c & 15];
                 o += 5;
             } else {
                 *o++ = e;

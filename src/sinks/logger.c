@@ -5,6 +5,7 @@
  * committed right after. Lines go to the log (stderr) only. Unlike Flume, which takes one event
  * per transaction, it takes up to batchSize events per transaction; the output is the same.
  */
+#include "sqlflume/pct.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
 #include "sqlflume/sinks.h"
@@ -28,13 +29,12 @@ static const struct sf_option logger_options[] = {
     { 0 },
 };
 
-static const char hex_digits[] = "0123456789ABCDEF";
 
 static void put_hex(struct sf_buf *out, unsigned long long v, int digits)
 {
     sf_buf_reserve(out, (size_t)digits);
     for (int i = digits - 1; i >= 0; i--) {
-        out->data[out->len + (size_t)i] = hex_digits[v & 0xF];
+        out->data[out->len + (size_t)i] = sf_hex_upper[v & 0xF];
         v >>= 4;
     }
     out->len += (size_t)digits;

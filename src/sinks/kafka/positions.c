@@ -2,6 +2,8 @@
  * (see kafka_int.h). */
 #include "kafka_int.h"
 
+#include "sqlflume/pct.h"
+
 /* ---- exactly-once: positions ---- */
 
 /* Exactly-once: whether integer offset v is in the delivered set d. */
@@ -188,55 +190,23 @@ void kf_pos_commit_pending(struct kafka_ctx *ctx)
     }
     ctx->ntouched = 0;
 }
-/* Append " " and s with bytes <= 0x20, '%' and 0x7f as %XX, so fields never hold a space or a
- * line break. */
-static void put_field(struct sf_buf *b, const char *s)
+/* put_field escapes bytes <= 0x20, '%' and 0x7f, so fields never hold a space or a line break */
+static bool field_escaped(unsigned char c)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    sf_buf_putc(b, ' ');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= 0x20 || c == '%' || c == 0x7f) {
-            char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
-            sf_buf_append(b, esc, 3);
-        } else {
-            sf_buf_putc(b, (char)c);
-        }
-    }
+    return c <= 0x20 || c == '%' || c == 0x7f;
 }
 
-static int hex_val(char c)
+/* Append " " and s, percent-encoded where field_escaped says. */
+static void put_field(struct sf_buf *b, const char *s)
 {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
+    sf_buf_putc(b, ' ');
+    sf_pct_encode(b, s, strlen(s), field_escaped);
 }
 
 /* Undo put_field in place. @return false for a bad escape, a NUL byte or an empty field. */
 static bool field_decode(char *s)
 {
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (*r == '%') {
-            int hi = hex_val(r[1]), lo = hi < 0 ? -1 : hex_val(r[2]);
-            if (lo < 0 || (hi == 0 && lo == 0)) {
-                return false;
-            }
-            *w++ = (char)(hi << 4 | lo);
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-    return w != s;
+    return sf_pct_decode_inplace(s) == SF_OK && *s;
 }
 
 /*

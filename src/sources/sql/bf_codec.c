@@ -1,6 +1,8 @@
 /* bf_codec.c: the backfill's progress codec (see sql_int.h). */
 #include "sql_int.h"
 
+#include "sqlflume/pct.h"
+
 void sq_bf_prog_free(struct bf_prog *p)
 {
     free(p->key);
@@ -8,51 +10,23 @@ void sq_bf_prog_free(struct bf_prog *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* Append s with '%' and ';' percent-escaped (';' separates the fields). */
+/* bf_escape escapes '%' and ';' (';' separates the fields) */
+static bool bf_escaped(unsigned char c)
+{
+    return c == '%' || c == ';';
+}
+
+/* Append s percent-escaped where bf_escaped says. */
 static void bf_escape(struct sf_buf *out, const char *s)
 {
-    for (; *s; s++) {
-        if (*s == '%' || *s == ';') {
-            sf_buf_printf(out, "%%%02X", (unsigned)(unsigned char)*s);
-        } else {
-            sf_buf_putc(out, *s);
-        }
-    }
+    sf_pct_encode(out, s, strlen(s), bf_escaped);
 }
 
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    return -1;
-}
-
-/* Undo bf_escape on s[0..len). @return malloc'd text, or NULL for a bad escape. */
+/* Undo bf_escape on s[0..len). @return malloc'd text, or NULL for a bad escape (or no memory). */
 static char *bf_unescape(const char *s, size_t len)
 {
-    struct sf_buf b = SF_BUF_INIT;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '%') {
-            sf_buf_putc(&b, s[i]);
-            continue;
-        }
-        int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
-        int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            sf_buf_free(&b);
-            return NULL;
-        }
-        sf_buf_putc(&b, (char)(hi * 16 + lo));
-        i += 2;
-    }
-    return sf_buf_steal(&b);
+    char *r = NULL;
+    return sf_pct_decode(s, len, &r) == SF_OK ? r : NULL;
 }
 
 static bool parse_count(const char *s, size_t len, long long *out)
