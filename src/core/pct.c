@@ -4,6 +4,7 @@
 #include "sqlflume/pct.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "sqlflume/error.h"
 
@@ -60,9 +61,5 @@ int sf_pct_decode(const char *p, size_t n, char **out)
 
 int sf_pct_decode_inplace(char *s)
 {
-    size_t n = 0;
-    while (s[n]) {
-        n++;
-    }
-    return decode(s, n, s) < 0 ? SF_ERR_INVAL : SF_OK; /* w never passes r */
+    return decode(s, strlen(s), s) < 0 ? SF_ERR_INVAL : SF_OK; /* w never passes r */
 }

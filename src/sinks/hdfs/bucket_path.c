@@ -435,15 +435,29 @@ static const char *const MONTH[] = { "January", "February", "March",     "April"
                                      "May",     "June",     "July",      "August",
                                      "September", "October", "November", "December" };
 
-static void put_time(struct sf_buf *out, char c, long long ts_ms, const struct sf_bucket_time *bt)
+/* The event time broken down once per expansion, for every time escape of the template. */
+struct bp_time {
+    long long ts_ms, t; /* ms and s since the epoch */
+    long off;           /* the zone's offset at t, s */
+    struct tm tm;       /* local time in the zone */
+};
+
+static void time_fill(struct bp_time *bt_out, long long ts_ms, const struct sf_bucket_time *bt)
 {
-    long long t = floor_div(ts_ms, 1000);
-    long off = sf_tz_offset(bt->tz, t);
-    time_t loc = (time_t)(t + off);
-    struct tm tm;
-    if (!gmtime_r(&loc, &tm)) {
-        memset(&tm, 0, sizeof(tm));
+    bt_out->ts_ms = ts_ms;
+    bt_out->t = floor_div(ts_ms, 1000);
+    bt_out->off = sf_tz_offset(bt->tz, bt_out->t);
+    time_t loc = (time_t)(bt_out->t + bt_out->off);
+    if (!gmtime_r(&loc, &bt_out->tm)) {
+        memset(&bt_out->tm, 0, sizeof(bt_out->tm));
     }
+}
+
+static void put_time(struct sf_buf *out, char c, const struct bp_time *bt_in)
+{
+    const struct tm tm = bt_in->tm;
+    long long t = bt_in->t, ts_ms = bt_in->ts_ms;
+    long off = bt_in->off;
     int h12 = tm.tm_hour % 12 == 0 ? 12 : tm.tm_hour % 12;
     switch (c) {
     case 'a': sf_buf_printf(out, "%.3s", WDAY[tm.tm_wday]); break;
@@ -489,6 +503,10 @@ void sf_bucket_path_expand(const struct sf_bucket_path *bp,
                            const struct sf_bucket_host *host,
                            struct sf_buf *out)
 {
+    struct bp_time tm;
+    if (bp->needs_time) {
+        time_fill(&tm, ts_ms, bt);
+    }
     for (size_t i = 0; i < bp->n; i++) {
         const struct bp_piece *p = &bp->pieces[i];
         switch (p->kind) {
@@ -500,7 +518,7 @@ void sf_bucket_path_expand(const struct sf_bucket_path *bp,
             }
             break;
         }
-        case BP_TIME: put_time(out, p->c, ts_ms, bt); break;
+        case BP_TIME: put_time(out, p->c, &tm); break;
         case BP_HOST:
             if (host) {
                 sf_buf_puts(out, p->c == 'l' ? host->localhost : p->c == 'i' ? host->ip : host->fqdn);
