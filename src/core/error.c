@@ -34,6 +34,8 @@ const char *sf_err_str(int err)
         return "value cannot be encoded";
     case SF_ERR_RETRY:
         return "transient server error";
+    case SF_ERR_EXISTS:
+        return "already exists";
     default:
         return "unknown error";
     }

@@ -24,6 +24,7 @@ enum sf_err {
     SF_ERR_NOTFOUND = -12, /* a looked-up item does not exist */
     SF_ERR_DATA = -13,     /* a value could not be encoded (row-level) */
     SF_ERR_RETRY = -14,    /* transient server-side failure: deadlock, lock wait (retriable) */
+    SF_ERR_EXISTS = -15,   /* the item to create exists already (a file name taken) */
 };
 
 /** Static description of an error code ("connection lost"); never NULL. */
