@@ -89,10 +89,6 @@ struct sf_conn {
     size_t *lens;
     size_t params_cap;
     const char **pvals;
-    bool copy;                 /* EXPERIMENT: COPY TO STDOUT running */
-    char *copy_buf;            /* current row's buffer (PQfreemem) */
-    struct sf_buf copy_sql;
-    char *probe_sql;           /* the query whose columns c->cols describe */
 };
 
 /* ---- helpers ----------------------------------------------------------------------------------
@@ -444,15 +440,9 @@ static void clear_batch(struct sf_conn *c)
  * error left open (the caller's own block is left as it is). Safe when no query runs.
  * @return SF_OK or the first error (errstr filled when not NULL).
  */
-static int fetch_copy(struct sf_conn *c, struct sf_row *row, char *errstr, size_t errstr_size);
 static int end_query(struct sf_conn *c, char *errstr, size_t errstr_size)
 {
     int rc = SF_OK;
-    if (c->copy) {
-        struct sf_row row;
-        while (fetch_copy(c, &row, NULL, 0) == 1) {
-        }
-    }
     clear_batch(c);
     if (c->single) {
         drain(c->pg);
@@ -534,188 +524,6 @@ query_single(struct sf_conn *c, const char *sql, size_t nparams, char *errstr, s
     }
 }
 
-
-/* EXPERIMENT: COPY (sql with literals) TO STDOUT */
-static int copy_splice(struct sf_conn *c, const char *sql, const struct sf_param *params,
-                       size_t nparams, struct sf_buf *out)
-{
-    sf_buf_reset(out);
-    const char *p = sql;
-    while (*p) {
-        if (*p == '\'' || *p == '"') {
-            char q = *p;
-            const char *e = p + 1;
-            while (*e && *e != q) {
-                e++;
-            }
-            if (*e) {
-                e++;
-            }
-            sf_buf_append(out, p, (size_t)(e - p));
-            p = e;
-            continue;
-        }
-        if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
-            char *end;
-            long k = strtol(p + 1, &end, 10);
-            if (k < 1 || (size_t)k > nparams) {
-                return SF_ERR_INVAL;
-            }
-            const char *v = params[k - 1].val;
-            if (!v) {
-                sf_buf_puts(out, "NULL");
-            } else {
-                char *lit = PQescapeLiteral(c->pg, v, strlen(v));
-                if (!lit) {
-                    return SF_ERR_NOMEM;
-                }
-                sf_buf_puts(out, lit);
-                PQfreemem(lit);
-            }
-            p = end;
-            continue;
-        }
-        sf_buf_putc(out, *p++);
-    }
-    return SF_OK;
-}
-
-static int query_copy(struct sf_conn *c, const char *sql, const struct sf_param *params,
-                      size_t nparams, char *errstr, size_t errstr_size)
-{
-    if (!c->probe_sql || strcmp(c->probe_sql, sql) != 0) {
-        struct sf_buf q = SF_BUF_INIT;
-        sf_buf_puts(&q, "SELECT * FROM (");
-        sf_buf_puts(&q, sql);
-        sf_buf_puts(&q, ") AS sf_probe LIMIT 0");
-        PGresult *r = PQexecParams(c->pg, q.data, (int)nparams, NULL, c->pvals, NULL, NULL, 0);
-        sf_buf_free(&q);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            int rc = result_error(c, r, "could not describe query", errstr, errstr_size);
-            PQclear(r);
-            return rc;
-        }
-        describe(c, r);
-        PQclear(r);
-        free(c->probe_sql);
-        c->probe_sql = sfc_xstrdup(sql);
-    }
-    sf_buf_reset(&c->sql);
-    sf_buf_puts(&c->sql, "COPY (");
-    int rc = copy_splice(c, sql, params, nparams, &c->copy_sql);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    sf_buf_puts(&c->sql, c->copy_sql.data);
-    sf_buf_puts(&c->sql, ") TO STDOUT");
-    if (!PQsendQuery(c->pg, c->sql.data)) {
-        return result_error(c, NULL, "could not send query", errstr, errstr_size);
-    }
-    PGresult *r = PQgetResult(c->pg);
-    if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        rc = result_error(c, r, "could not run query", errstr, errstr_size);
-        PQclear(r);
-        drain(c->pg);
-        return rc;
-    }
-    PQclear(r);
-    c->copy = true;
-    return SF_OK;
-}
-
-static long copy_field(char *s, size_t n)
-{
-    if (n == 2 && s[0] == '\\' && s[1] == 'N') {
-        return -1;
-    }
-    char *bs = memchr(s, '\\', n);
-    if (!bs) {
-        return (long)n;
-    }
-    char *o = bs, *p = bs, *e = s + n;
-    while (p < e) {
-        if (*p != '\\') {
-            *o++ = *p++;
-            continue;
-        }
-        if (++p >= e) {
-            break;
-        }
-        char ch = *p++;
-        switch (ch) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'v': *o++ = '\v'; break;
-        default:
-            if (ch >= '0' && ch <= '7') {
-                int v = ch - '0';
-                for (int k = 0; k < 2 && p < e && *p >= '0' && *p <= '7'; k++) {
-                    v = v * 8 + (*p++ - '0');
-                }
-                *o++ = (char)v;
-            } else {
-                *o++ = ch;
-            }
-        }
-    }
-    return o - s;
-}
-
-static int fetch_copy(struct sf_conn *c, struct sf_row *row, char *errstr, size_t errstr_size)
-{
-    if (c->copy_buf) {
-        PQfreemem(c->copy_buf);
-        c->copy_buf = NULL;
-    }
-    char *buf;
-    int len = PQgetCopyData(c->pg, &buf, 0);
-    if (len > 0) {
-        c->copy_buf = buf;
-        char *p = buf, *e = buf + len - 1;
-        for (size_t i = 0; i < c->ncols; i++) {
-            char *t = memchr(p, '\t', (size_t)(e - p));
-            if (!t) {
-                t = e;
-            }
-            *t = '\0';
-            long l = copy_field(p, (size_t)(t - p));
-            if (l < 0) {
-                c->vals[i] = NULL;
-                c->lens[i] = 0;
-            } else if (c->pc[i].bytea) {
-                c->lens[i] = pg_bytea_decode(&c->pc[i], p, (size_t)l);
-                c->vals[i] = c->pc[i].buf;
-            } else {
-                p[l] = '\0';
-                c->vals[i] = p;
-                c->lens[i] = (size_t)l;
-            }
-            p = t + 1;
-        }
-        row->ncols = c->ncols;
-        row->vals = c->vals;
-        row->lens = c->lens;
-        return 1;
-    }
-    int rc = 0;
-    PGresult *r;
-    while ((r = PQgetResult(c->pg)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
-            rc = result_error(c, r, "could not fetch rows", errstr, errstr_size);
-        }
-        PQclear(r);
-    }
-    if (len == -2 && rc == 0) {
-        rc = result_error(c, NULL, "could not fetch rows", errstr, errstr_size);
-    }
-    c->copy = false;
-    c->running = false;
-    return rc;
-}
-
 static int pg_query(struct sf_conn *c,
                     const char *sql,
                     const struct sf_param *params,
@@ -733,9 +541,7 @@ static int pg_query(struct sf_conn *c,
     *out_ncols = 0;
     params_set(c, params, nparams);
     c->own_block = false;
-    if (getenv("SF_PG_COPY") && pg_cursor_query(sql)) {
-        rc = query_copy(c, sql, params, nparams, errstr, errstr_size);
-    } else if (!pg_cursor_query(sql)) {
+    if (!pg_cursor_query(sql)) {
         rc = query_single(c, sql, nparams, errstr, errstr_size);
     } else {
         /* [BEGIN] DECLARE FETCH sync: one round trip */
@@ -842,9 +648,6 @@ static int next_batch(struct sf_conn *c, char *errstr, size_t errstr_size)
 
 static int pg_fetch(struct sf_conn *c, struct sf_row *row, char *errstr, size_t errstr_size)
 {
-    if (c->copy) {
-        return fetch_copy(c, row, errstr, errstr_size);
-    }
     if (c->row >= c->nrows) {
         if (!c->running) {
             return 0;
