@@ -23,32 +23,22 @@ if [ -z "${SF_BENCH_BINS:-}" ]; then
     SF_BENCH_BINS=$ROOT/build-bench/sqlflume
 fi
 source tests/support/db.sh
+source bench/lib.sh
 
-WORK=$(mktemp -d /tmp/sqlflume-readalone.XXXXXX)
-chmod 755 "$WORK"
-AGENT_PID=""
-teardown() {
-    [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null
-    sf_pg_stop "$WORK/pg" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap teardown EXIT
+sf_bench_work readalone
 mkdir -p "$WORK/pg"
 sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
 echo "loading $ROWS rows..."
-sf_pg_exec "$PG_PORT" "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
-    amount NUMERIC(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
-sf_pg_exec "$PG_PORT" "INSERT INTO bench SELECT g, 'customer-' || g, (g % 1000000) / 100.0,
-    to_timestamp(1700000000 + g) AT TIME ZONE 'UTC', lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
-sf_pg_exec "$PG_PORT" "VACUUM ANALYZE bench" >/dev/null
-sf_pg_exec "$PG_PORT" "CHECKPOINT" >/dev/null
+sf_bench_pg_table "$PG_PORT" "$ROWS"
 sync
 
 # seconds of HH:MM:SS.mmm (the log's time of day)
 tod() { echo "$1" | awk -F: '{printf "%.3f", $1 * 3600 + $2 * 60 + $3}'; }
 
+# run_one runs in a command substitution (a subshell without the EXIT trap): it stops its agent
+# itself
 run_one() { # bin key max.rows batch capacity -> "read_s agent_cpu_s source_cpu_s"
-    local log=$WORK/$2.log src_cpu cpu t0 t1
+    local log=$WORK/$2.log src_cpu cpu t0 t1 AGENT_PID
     cat >"$WORK/$2.conf" <<CONF
 a1.sources = r1
 a1.channels = c1
@@ -69,10 +59,16 @@ a1.sinks.k1.type = null
 a1.sinks.k1.channel = c1
 a1.sinks.k1.batchSize = $4
 CONF
+    local start=$SECONDS
     "$1" agent -n a1 -f "$WORK/$2.conf" -Dflume.root.logger=DEBUG,console 2>"$log" &
     AGENT_PID=$!
     until grep -q "up to offset \"$ROWS\"" "$log"; do
         kill -0 "$AGENT_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
+        if [ $SECONDS -gt $((start + 600)) ]; then
+            kill "$AGENT_PID"
+            echo "the agent did not read $ROWS rows in 600 s" >&2
+            exit 1
+        fi
         sleep 0.05
     done
     src_cpu=$(for t in /proc/$AGENT_PID/task/*; do
@@ -81,7 +77,6 @@ CONF
     cpu=$(awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$AGENT_PID/stat")
     kill "$AGENT_PID"
     wait "$AGENT_PID" 2>/dev/null || true
-    AGENT_PID=""
     t0=$(tod "$(grep -m1 'polling ' "$log" | cut -c12-23)")
     t1=$(tod "$(grep -m1 "up to offset \"$ROWS\"" "$log" | cut -c12-23)")
     awk -v a="$t0" -v b="$t1" -v c="$cpu" -v s="$src_cpu" 'BEGIN{printf "%.3f %s %s\n", b - a, c, s}'
