@@ -48,7 +48,11 @@ extern const char sf_avro_rpc_protocol[];
 extern const unsigned char sf_avro_rpc_protocol_md5[16];
 
 /** The protocol's Status enum, in its symbol order. */
-enum sf_avro_status { SF_AVRO_STATUS_OK = 0, SF_AVRO_STATUS_FAILED = 1, SF_AVRO_STATUS_UNKNOWN = 2 };
+enum sf_avro_status {
+    SF_AVRO_STATUS_OK = 0,
+    SF_AVRO_STATUS_FAILED = 1,
+    SF_AVRO_STATUS_UNKNOWN = 2
+};
 
 /** HandshakeMatch, in its symbol order. */
 enum sf_avro_match { SF_AVRO_MATCH_BOTH = 0, SF_AVRO_MATCH_CLIENT = 1, SF_AVRO_MATCH_NONE = 2 };

@@ -42,8 +42,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* While failures keep the same cause, its ERROR line is repeated this often. */
-#define REPEAT_ERROR_MS 60000
 /* How long a call may still wait for its reply once the agent is stopping. */
 #define STOP_WAIT_MS 1000
 
@@ -70,8 +68,7 @@ struct avro_sink_ctx {
     struct sf_buf payload, out, in, reply;
     /* error reporting */
     long long failures;   /* consecutive failed batches */
-    long long last_error_ms;
-    char last_error[512];
+    struct sf_sink_repeat rep;
 };
 
 static const struct sf_option avro_sink_options[] = {
@@ -92,16 +89,16 @@ static const struct sf_option avro_sink_options[] = {
       offsetof(struct avro_sink_ctx, reset_interval_s), 0, NULL, NULL,
       "seconds after which the connection is closed and made again before the next batch; 0 = "
       "never" },
-    { "compression-type", SF_OPT_ENUM, "none", 0, 0, offsetof(struct avro_sink_ctx, compression),
-      0, NULL, "none|deflate", "compression of the connection; deflate is not implemented yet" },
-    { "compression-level", SF_OPT_INT, "6", 0, 9,
-      offsetof(struct avro_sink_ctx, compression_level), 0, NULL, NULL,
-      "deflate level, 0-9 (with compression-type = deflate)" },
+    { "compression-type", SF_OPT_ENUM, "none", 0, 0, offsetof(struct avro_sink_ctx, compression), 0,
+      NULL, "none|deflate", "compression of the connection; deflate is not implemented yet" },
+    { "compression-level", SF_OPT_INT, "6", 0, 9, offsetof(struct avro_sink_ctx, compression_level),
+      0, NULL, NULL, "deflate level, 0-9 (with compression-type = deflate)" },
     { "ssl", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_sink_ctx, ssl), 0, NULL, NULL,
       "TLS to the AvroSource; true is not implemented yet" },
     { "trust-all-certs", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_sink_ctx, trust_all), 0,
       NULL, NULL, "with ssl = true: accept any server certificate" },
-    { "truststore", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL, "TLS is not implemented yet" },
+    { "truststore", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
+      "TLS is not implemented yet" },
     { "truststore-password", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
       "TLS is not implemented yet" },
     { "truststore-type", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
@@ -112,29 +109,6 @@ static const struct sf_option avro_sink_options[] = {
       "Netty's I/O thread count: the sink uses one connection on its own thread" },
     { 0 },
 };
-
-/* Log msg at ERROR unless the same key (the message when NULL) was logged less than
- * REPEAT_ERROR_MS ago. */
-static void report(struct sf_sink *snk, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(struct sf_sink *snk, const char *key, const char *fmt, ...)
-{
-    struct avro_sink_ctx *ctx = snk->ctx;
-    char msg[sizeof(ctx->last_error)];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (!key) {
-        key = msg;
-    }
-    long long now = sf_mono_ms();
-    if (strcmp(key, ctx->last_error) != 0 || now - ctx->last_error_ms >= REPEAT_ERROR_MS) {
-        SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), msg);
-        ctx->last_error_ms = now;
-        snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", key);
-    }
-}
 
 static void disconnect(struct sf_sink *snk)
 {
@@ -198,8 +172,9 @@ static int connect_server(struct sf_sink *snk)
     int g = getaddrinfo(ctx->hostname, port, &hints, &res);
     if (g != 0) {
         atomic_fetch_add(&snk->metrics.connection_failed, 1);
-        report(snk, NULL, "could not resolve %s: %s; the events stay in channel \"%s\"",
-               ctx->hostname, gai_strerror(g), snk->ch->name);
+        sf_sink_report(snk, &ctx->rep, NULL,
+                       "could not resolve %s: %s; the events stay in channel \"%s\"", ctx->hostname,
+                       gai_strerror(g), snk->ch->name);
         return SF_ERR_IO;
     }
     int fd = -1, e = 0;
@@ -210,8 +185,10 @@ static int connect_server(struct sf_sink *snk)
     freeaddrinfo(res);
     if (fd < 0) {
         atomic_fetch_add(&snk->metrics.connection_failed, 1);
-        report(snk, NULL, "could not connect to %s:%lld: %s; the events stay in channel \"%s\" "
-               "and are retried", ctx->hostname, ctx->port, strerror(e), snk->ch->name);
+        sf_sink_report(snk, &ctx->rep, NULL,
+                       "could not connect to %s:%lld: %s; the events stay in channel \"%s\" "
+                       "and are retried",
+                       ctx->hostname, ctx->port, strerror(e), snk->ch->name);
         return SF_ERR_IO;
     }
     ctx->fd = fd;
@@ -359,11 +336,12 @@ static int avro_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
         snprintf(detail, sizeof(detail), "%s", sf_avro_status_name(r.status));
     }
     if (fail) {
-        char key[sizeof(ctx->last_error)];
+        char key[sizeof(ctx->rep.key)];
         snprintf(key, sizeof(key), "%s: %s", fail, detail);
-        report(snk, key, "appendBatch of %zu events to %s:%lld: %s: %s; rolled back, the events "
-               "stay in channel \"%s\" and are sent again on a new connection", b->n,
-               ctx->hostname, ctx->port, fail, detail, snk->ch->name);
+        sf_sink_report(snk, &ctx->rep, key,
+                       "appendBatch of %zu events to %s:%lld: %s: %s; rolled back, the events "
+                       "stay in channel \"%s\" and are sent again on a new connection",
+                       b->n, ctx->hostname, ctx->port, fail, detail, snk->ch->name);
         atomic_fetch_add(&snk->metrics.write_fail, 1);
         disconnect(snk);
         ctx->failures++;
@@ -374,7 +352,7 @@ static int avro_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
         SF_INFO(SF_SINK_FMT "delivering to %s:%lld again after %lld failed attempts",
                 SF_SINK_ARGS(snk), ctx->hostname, ctx->port, ctx->failures);
         ctx->failures = 0;
-        ctx->last_error[0] = '\0';
+        ctx->rep.key[0] = '\0';
     }
     (void)sf_sink_pipeline_ack(&ctx->pl, b, b->n);
     return SF_OK;
