@@ -7,6 +7,9 @@
 #include "sqlflume/log.h"
 #include "sqlflume/sink.h"
 
+#include "sqlflume/clock.h"
+
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -69,4 +72,23 @@ sf_sink_take_batch(struct sf_sink *snk, struct sf_sink_batch *b, sf_sink_event_f
     atomic_fetch_add(n < b->cap ? &snk->metrics.batch_underflow : &snk->metrics.batch_complete, 1);
     atomic_fetch_add(&snk->metrics.drain_success, (long long)n);
     return SF_READY;
+}
+
+void sf_sink_report(struct sf_sink *snk, struct sf_sink_repeat *r, const char *key,
+                    const char *fmt, ...)
+{
+    char msg[sizeof(r->key)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!key) {
+        key = msg;
+    }
+    long long now = sf_mono_ms();
+    if (strcmp(key, r->key) != 0 || now - r->ms >= SF_SINK_REPEAT_MS) {
+        SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), msg);
+        r->ms = now;
+        snprintf(r->key, sizeof(r->key), "%s", key);
+    }
 }

@@ -15,8 +15,7 @@ const char sf_avro_event_schema[] =
     "\"fields\":[{\"name\":\"headers\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
     "{\"name\":\"body\",\"type\":\"bytes\"}]}";
 
-/* Write the Avro long v at p (at most 10 bytes). @return the bytes written. */
-static size_t put_long(unsigned char *p, int64_t v)
+size_t sf_avro_put_long(unsigned char *p, int64_t v)
 {
     uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
     size_t n = 0;
@@ -37,19 +36,19 @@ size_t sf_avro_event_encode(struct sf_buf *out, const struct sf_event *ev)
     sf_buf_reserve(out, 10 * (2 * ev->nheaders + 3) + strs + ev->body_len);
     unsigned char *p = (unsigned char *)out->data + out->len;
     if (ev->nheaders > 0) {
-        p += put_long(p, (int64_t)ev->nheaders);
+        p += sf_avro_put_long(p, (int64_t)ev->nheaders);
         for (size_t i = 0; i < ev->nheaders; i++) {
             size_t kl = sf_event_key_len(ev, i), vl = sf_event_val_len(ev, i);
-            p += put_long(p, (int64_t)kl);
+            p += sf_avro_put_long(p, (int64_t)kl);
             memcpy(p, ev->headers[i].key, kl);
             p += kl;
-            p += put_long(p, (int64_t)vl);
+            p += sf_avro_put_long(p, (int64_t)vl);
             memcpy(p, ev->headers[i].val, vl);
             p += vl;
         }
     }
     *p++ = 0; /* end of the map */
-    p += put_long(p, (int64_t)ev->body_len);
+    p += sf_avro_put_long(p, (int64_t)ev->body_len);
     memcpy(p, ev->body, ev->body_len);
     p += ev->body_len;
     out->len = (size_t)((char *)p - out->data);

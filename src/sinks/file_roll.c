@@ -45,8 +45,6 @@
 #define TAKE_WAIT_MS 100
 /* Names tried past an existing one before creating a file fails. */
 #define NAME_TRIES 1000
-/* While writes keep failing with the same cause, the ERROR line is repeated this often. */
-#define REPEAT_ERROR_MS 60000
 
 enum { PM_DEFAULT, PM_ROLLTIME };
 
@@ -75,8 +73,7 @@ struct file_roll_ctx {
     char last_roll[32];          /* ROLLTIME: the second of the last name */
     /* error reporting */
     long long failures;          /* consecutive failed batches */
-    long long last_error_ms;
-    char last_error[512];
+    struct sf_sink_repeat rep;
 };
 
 static const struct sf_option file_roll_options[] = {
@@ -134,30 +131,6 @@ static void next_name(struct file_roll_ctx *ctx, char *name, size_t name_size)
              ctx->extension[0] ? "." : "", ctx->extension);
 }
 
-/* Log the failure msg at ERROR, unless a failure with the same key (the message itself when key
- * is NULL; the what, where and why of a failure without its batch's size) was logged less than
- * REPEAT_ERROR_MS ago: a cause that persists is logged once a minute, not at every retry. */
-static void report(struct sf_sink *snk, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(struct sf_sink *snk, const char *key, const char *fmt, ...)
-{
-    struct file_roll_ctx *ctx = snk->ctx;
-    char msg[sizeof(ctx->last_error)];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (!key) {
-        key = msg;
-    }
-    long long now = sf_mono_ms();
-    if (strcmp(key, ctx->last_error) != 0 || now - ctx->last_error_ms >= REPEAT_ERROR_MS) {
-        SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), msg);
-        ctx->last_error_ms = now;
-        snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", key);
-    }
-}
-
 /* Create the next file (never an existing one) and its serializer. @return SF_OK or SF_ERR_IO /
  * SF_ERR_NOMEM (reported). */
 static int open_file(struct sf_sink *snk)
@@ -166,7 +139,7 @@ static int open_file(struct sf_sink *snk)
     size_t cap = strlen(ctx->directory) + strlen(ctx->prefix) + strlen(ctx->extension) + 64;
     char *path = malloc(cap);
     if (!path) {
-        report(snk, NULL, "out of memory for a file name");
+        sf_sink_report(snk, &ctx->rep, NULL, "out of memory for a file name");
         return SF_ERR_NOMEM;
     }
     char name[256];
@@ -177,21 +150,23 @@ static int open_file(struct sf_sink *snk)
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST) {
             ctx->counter--; /* the name stays free: the retry uses it */
-            report(snk, NULL, "could not create file \"%s\": %s; the events stay in channel \"%s\"",
-                   path, strerror(errno), snk->ch->name);
+            sf_sink_report(snk, &ctx->rep, NULL,
+                           "could not create file \"%s\": %s; the events stay in channel \"%s\"",
+                           path, strerror(errno), snk->ch->name);
             free(path);
             return SF_ERR_IO;
         }
     }
     if (fd < 0) {
-        report(snk, NULL, "could not create file \"%s\": %d names in a row exist already", path,
-               NAME_TRIES);
+        sf_sink_report(snk, &ctx->rep, NULL,
+                       "could not create file \"%s\": %d names in a row exist already", path,
+                       NAME_TRIES);
         free(path);
         return SF_ERR_IO;
     }
     ctx->ser = sf_serializer_create(ctx->ser_conf);
     if (!ctx->ser) {
-        report(snk, NULL, "out of memory for the serializer of \"%s\"", path);
+        sf_sink_report(snk, &ctx->rep, NULL, "out of memory for the serializer of \"%s\"", path);
         close(fd);
         unlink(path);
         free(path);
@@ -316,13 +291,13 @@ static int close_file(struct sf_sink *snk)
         sf_buf_reset(&ctx->out);
         rc = sf_serializer_before_close(ctx->ser, &ctx->out);
         if (rc != SF_OK) {
-            report(snk, NULL, "could not close file \"%s\": %s", ctx->path,
+            sf_sink_report(snk, &ctx->rep, NULL, "could not close file \"%s\": %s", ctx->path,
                    sf_serializer_errstr(ctx->ser));
         } else if (ctx->out.len > 0) {
             const char *what;
             if (write_durably(ctx, &what) != 0) {
-                report(snk, NULL, "could not %s the trailer of file \"%s\": %s", what, ctx->path,
-                       strerror(errno));
+                sf_sink_report(snk, &ctx->rep, NULL, "could not %s the trailer of file \"%s\": %s",
+                               what, ctx->path, strerror(errno));
                 rc = SF_ERR_IO;
             } else {
                 ctx->committed_len += (off_t)ctx->out.len;
@@ -446,8 +421,10 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
     }
     rc = serialize(ctx, ctx->batch.evs, n);
     if (rc != SF_OK) {
-        report(snk, NULL, "could not serialize %zu events for file \"%s\": %s; the events stay in "
-               "channel \"%s\"", n, ctx->path, sf_serializer_errstr(ctx->ser), snk->ch->name);
+        sf_sink_report(snk, &ctx->rep, NULL,
+                       "could not serialize %zu events for file \"%s\": %s; the events stay in "
+                       "channel \"%s\"",
+                       n, ctx->path, sf_serializer_errstr(ctx->ser), snk->ch->name);
         /* the serializer is unusable after an error: start the next batch in a new file */
         undo_batch(snk);
         if (ctx->fd >= 0) {
@@ -458,20 +435,23 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
     const char *what;
     if (write_durably(ctx, &what) != 0) {
         int e = errno;
-        char key[sizeof(ctx->last_error)];
+        char key[sizeof(ctx->rep.key)];
         snprintf(key, sizeof(key), "%s %s: %s", what, ctx->path, strerror(e));
         errno = e;
-        report(snk, key, "could not %s %zu events (%zu bytes) to file \"%s\": %s; rolled back, the "
-               "events stay in channel \"%s\" and are retried", what, n, ctx->out.len,
-               ctx->path, strerror(errno), snk->ch->name);
+        sf_sink_report(snk, &ctx->rep, key,
+                       "could not %s %zu events (%zu bytes) to file \"%s\": %s; rolled back, the "
+                       "events stay in channel \"%s\" and are retried",
+                       what, n, ctx->out.len, ctx->path, strerror(errno), snk->ch->name);
         undo_batch(snk);
         goto fail;
     }
     rc = sf_channel_txn_commit(txn);
     if (rc != SF_OK) {
         /* the batch is in the file but the channel keeps it: take it out of the file again */
-        report(snk, NULL, "could not commit the take of %zu events from channel \"%s\": %s; cutting "
-               "them out of file \"%s\"", n, snk->ch->name, sf_err_str(rc), ctx->path);
+        sf_sink_report(snk, &ctx->rep, NULL,
+                       "could not commit the take of %zu events from channel \"%s\": %s; cutting "
+                       "them out of file \"%s\"",
+                       n, snk->ch->name, sf_err_str(rc), ctx->path);
         undo_batch(snk);
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
         sf_channel_txn_close(txn);
@@ -485,7 +465,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
         SF_INFO(SF_SINK_FMT "writing to \"%s\" again after %lld failed attempts",
                 SF_SINK_ARGS(snk), ctx->path, ctx->failures);
         ctx->failures = 0;
-        ctx->last_error[0] = '\0';
+        ctx->rep.key[0] = '\0';
     }
     atomic_fetch_add(n < ctx->batch.cap ? &snk->metrics.batch_underflow
                                         : &snk->metrics.batch_complete,

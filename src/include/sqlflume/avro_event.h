@@ -14,12 +14,16 @@
 #define SQLFLUME_AVRO_EVENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sqlflume/buf.h"
 #include "sqlflume/event.h"
 
 /** The schema above as JSON text (a static string). */
 extern const char sf_avro_event_schema[];
+
+/** Write the Avro long v at p (a zig-zag varint, at most 10 bytes). @return the bytes written. */
+size_t sf_avro_put_long(unsigned char *p, int64_t v);
 
 /**
  * Append ev as one AvroFlumeEvent datum to out: the headers as a map in the event's order (one

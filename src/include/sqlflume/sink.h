@@ -76,6 +76,24 @@ struct sf_sink {
 #define SF_SINK_FMT "[sink %s %s] "
 #define SF_SINK_ARGS(snk) (snk)->name, (snk)->plugin->name
 
+/** The ERROR line a sink last logged through sf_sink_report: zeroed to start (in the sink's
+ *  calloc'd ctx); set key[0] = '\0' once delivery works again, so the next failure is logged. */
+struct sf_sink_repeat {
+    long long ms;  /* sf_mono_ms() when it was logged */
+    char key[512]; /* its key: the what, where and why of the failure */
+};
+
+/** A failure that persists is logged once a minute, not at every retry. */
+#define SF_SINK_REPEAT_MS 60000
+
+/**
+ * Log the message fmt at ERROR with the sink's prefix, unless a failure with the same key (the
+ * message itself when key is NULL; e.g. the message without the batch's size) was logged less
+ * than SF_SINK_REPEAT_MS ago. Sink thread only (r is the sink's own).
+ */
+void sf_sink_report(struct sf_sink *snk, struct sf_sink_repeat *r, const char *key,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /*
  * The take loop of the simple sinks (null, logger: src/core/sink.c), for sinks that are done with
  * an event as soon as they have seen it and so need no delivery acknowledgement.

@@ -302,7 +302,7 @@ START_TEST(agent_config_unknown_type_alone)
                         "sql, mysql, postgresql)"));
     ck_assert(has_exact(d.errors, d.nerrors,
                         "agent.conf:19: a1.sinks.k2.type: unknown sink type \"hdfs\" (known: "
-                        "logger, null, kafka, file_roll)"));
+                        "logger, null, kafka, file_roll, avro)"));
     ck_assert(has_exact(d.errors, d.nerrors,
                         "agent.conf: a1.sinks.k3.type: missing required key: sink \"k3\" has no "
                         "type"));

@@ -64,6 +64,9 @@ static void base_keys(const char *kind, const char *name, struct sf_buf *b)
                        "kafka.producer.log_level = 0\n");
     } else if (strcmp(kind, "sink") == 0 && strcmp(name, "file_roll") == 0) {
         sf_buf_printf(b, "sink.directory = %s\n", g_dir);
+    } else if (strcmp(kind, "sink") == 0 && strcmp(name, "avro") == 0) {
+        /* connected at the first batch only */
+        sf_buf_puts(b, "hostname = 127.0.0.1\nport = 1\n");
     } else if (strcmp(kind, "source") == 0) {
         sf_buf_puts(b, "connection.url = jdbc:mysql://127.0.0.1:1/db\ntable = t\n");
     }
