@@ -348,7 +348,8 @@ int kf_conf_set(rd_kafka_conf_t *conf,
                 char *errstr,
                 size_t errstr_size);
 /* The plugin's configure step (sf_sink_plugin.configure): errors.*, header.*, the topic names,
- * transactional.id with acks, and every producer property through rd_kafka_conf_set; no I/O. */
+ * transactional.id with acks, and every producer property through rd_kafka_conf_set; no I/O.
+ * @return SF_OK, or SF_ERR_INVAL when it added errors to d. */
 int kf_configure(struct sf_sink *snk, struct sf_diag *d);
 int kf_producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size);
 void kf_producer_destroy(struct sf_sink *snk);
