@@ -356,6 +356,8 @@ void kf_producer_destroy(struct sf_sink *snk);
 
 /* topics.c */
 void kf_topic_parts_free(struct kafka_ctx *ctx);
+/* Split kafka.topic into its parts (nparts 0 without a %{header}). @return SF_OK or
+ * SF_ERR_NOMEM. */
 int kf_topic_parse(struct kafka_ctx *ctx);
 const char *kf_topic_of(struct kafka_ctx *ctx, const struct sf_event *ev);
 size_t kf_hash_str(const char *s);
