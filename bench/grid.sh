@@ -30,6 +30,7 @@ if [ -z "${SF_BENCH_BIN:-}" ]; then
 fi
 BIN=$SF_BENCH_BIN
 source tests/support/db.sh
+source bench/lib.sh
 
 WORK=$(mktemp -d /tmp/sqlflume-grid.XXXXXX)
 chmod 755 "$WORK"
@@ -62,12 +63,7 @@ for db in $DBS; do
         sf_mysql_exec "$MY_PORT" "FLUSH TABLES bench FOR EXPORT; UNLOCK TABLES" >/dev/null
     else
         mkdir -p "$WORK/pg" && sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
-        sf_pg_exec "$PG_PORT" "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
-            amount NUMERIC(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
-        sf_pg_exec "$PG_PORT" "INSERT INTO bench SELECT g, 'customer-' || g, (g % 1000000) / 100.0,
-            to_timestamp(1700000000 + g) AT TIME ZONE 'UTC', lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
-        sf_pg_exec "$PG_PORT" "VACUUM ANALYZE bench" >/dev/null
-        sf_pg_exec "$PG_PORT" "CHECKPOINT" >/dev/null
+        sf_bench_pg_table "$PG_PORT" "$ROWS"
     fi
 done
 sync

@@ -36,21 +36,14 @@ fi
 BIN=$SF_BENCH_BIN
 MOCK=$(dirname "$BIN")/mock_kafka
 source tests/support/db.sh
+source bench/lib.sh
 
-WORK=$(mktemp -d /tmp/sqlflume-small.XXXXXX)
-chmod 755 "$WORK"
-KAFKA_PID=""
-teardown() {
-    [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null
-    sf_pg_stop "$WORK/pg" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap teardown EXIT
+sf_bench_work small
 
 mkdir -p "$WORK/pg"
 sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
 "$MOCK" -p 1 >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
-KAFKA_PID=$!
+BENCH_PIDS=$!
 for _ in $(seq 1 100); do
     BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
     [ -n "$BOOTSTRAP" ] && break
@@ -58,12 +51,7 @@ for _ in $(seq 1 100); do
 done
 
 echo "loading $ROWS rows..."
-sf_pg_exec "$PG_PORT" "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
-    amount NUMERIC(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
-sf_pg_exec "$PG_PORT" "INSERT INTO bench SELECT g, 'customer-' || g, (g % 1000000) / 100.0,
-    to_timestamp(1700000000 + g) AT TIME ZONE 'UTC', lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
-sf_pg_exec "$PG_PORT" "VACUUM ANALYZE bench" >/dev/null
-sf_pg_exec "$PG_PORT" "CHECKPOINT" >/dev/null
+sf_bench_pg_table "$PG_PORT" "$ROWS"
 sync
 
 agent_conf() { # topic key capacity transactionCapacity

@@ -126,6 +126,9 @@ void sq_gap_report(struct sf_source *src, struct sql_table *t, bool force)
 void sq_gap_see(struct sql_table *t, const char *idtext, size_t len, long long first_seen_ms)
 {
     long long id = parse_id(idtext, len);
+    if (t->gst.since_ms == 0) {
+        t->gst.since_ms = first_seen_ms; /* the summary's period starts with the first poll read */
+    }
     if (!t->gaps_init) {
         /* no offset yet, first row: ids from 1 below it may still commit (as with
          * the seed's start at 0); an id of 0 or below starts the set right under it */

@@ -104,6 +104,69 @@ int sq_probe_type(struct sql_ctx *c,
     return rc;
 }
 
+/* Rows of table whose column col is NULL, into *n. @return SF_OK or the connector's error. */
+static int count_nulls(struct sql_ctx *c, const char *qtable, const char *col, long long *n,
+                       char *err, size_t errsz)
+{
+    struct sf_buf q = SF_BUF_INIT, qc = SF_BUF_INIT;
+    *n = 0;
+    int rc = c->cx->quote_ident(col, &qc);
+    if (rc == SF_OK) {
+        sf_buf_printf(&q, "SELECT COUNT(*) FROM %s WHERE %s IS NULL", qtable, qc.data);
+        const struct sf_column *pc;
+        size_t npc;
+        rc = c->cx->query(c->conn, q.data, NULL, 0, &pc, &npc, err, errsz);
+        if (rc == SF_OK) {
+            struct sf_row row;
+            int got;
+            while ((got = c->cx->fetch(c->conn, &row, err, errsz)) == 1) {
+                if (row.ncols > 0 && row.vals[0]) {
+                    *n = strtoll(row.vals[0], NULL, 10);
+                }
+            }
+            c->cx->query_end(c->conn);
+            if (got < 0) {
+                rc = got;
+            }
+        }
+    }
+    sf_buf_free(&q);
+    sf_buf_free(&qc);
+    return rc;
+}
+
+/* Once per table: a WARN for the rows whose incremental column (given by
+ * incremental.column.name: a primary key cannot be NULL) or timestamp column is NULL, since
+ * "WHERE col > offset" never selects them, so they are never exported. */
+static int warn_nulls(struct sf_source *src, struct sql_table *t, char *err, size_t errsz)
+{
+    struct sql_ctx *c = src->ctx;
+    const char *cols[2] = { c->inc_column ? t->inc : NULL, t->ts };
+    const char *what[2] = { "incremental column", "timestamp column" };
+    if (t->null_warned) {
+        return SF_OK;
+    }
+    for (int i = 0; i < 2; i++) {
+        long long n = 0;
+        if (!cols[i]) {
+            continue;
+        }
+        int rc = count_nulls(c, t->qtab.data, cols[i], &n, err, errsz);
+        if (rc != SF_OK) {
+            return rc;
+        }
+        if (n > 0) {
+            SF_WARN(SF_SOURCE_FMT "table \"%s\": %lld row%s NULL in the %s \"%s\" and %s never "
+                                  "exported (\"%s > offset\" does not select a NULL): give %s a "
+                                  "value, or the column a NOT NULL constraint",
+                    SF_SOURCE_ARGS(src), t->name, n, n == 1 ? " has" : "s have", what[i],
+                    cols[i], n == 1 ? "it is" : "they are", cols[i], n == 1 ? "it" : "them");
+        }
+    }
+    t->null_warned = true;
+    return SF_OK;
+}
+
 /* Resolve column roles and build the table's poll query. */
 int sq_prepare_table(struct sf_source *src,
                      struct sql_table *t,
@@ -169,6 +232,9 @@ int sq_prepare_table(struct sf_source *src,
         }
         if (rc == SF_OK && t->ts) {
             rc = sq_probe_type(c, t->qtab.data, t->ts, &t->ts_type, err, errsz);
+        }
+        if (rc == SF_OK) {
+            rc = warn_nulls(src, t, err, errsz);
         }
         if (rc != SF_OK) {
             *is_fatal = !sf_err_retriable(rc);

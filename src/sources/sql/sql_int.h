@@ -140,6 +140,7 @@ struct sql_table {
     struct sf_buf sql_first; /* the poll without the offset's lower bound (no offset yet) */
     bool prepared;
     bool inc_warned; /* the WARN on an explicit incremental column without a usable order */
+    bool null_warned; /* the WARN on NULLs in the incremental or timestamp column (once) */
     bool offset_loaded;
     char *read_offset;    /* encoded offset where the next query starts */
     char *written_offset; /* last value written to flume_meta */

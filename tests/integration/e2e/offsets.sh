@@ -198,6 +198,7 @@ s_sparse_gaps() {
     n=$(grep -c 'ranges of missing ids in the last' "$WORK/sparse.log")
     [ "$n" -ge 1 ] && [ "$n" -le 3 ] || { fail "$n gap summary lines (want 1 to 3)"; return; }
     assert_eq 0 "$(grep WARN "$WORK/sparse.log" | grep -vc 'ranges of missing ids in the last')" "other WARN lines" || return
+    assert_eq 0 "$(grep -c 'ranges of missing ids in the last 0 s' "$WORK/sparse.log")" "a summary over no time" || return
     # the ranges 3, 6, ..., 29997 were opened, counted over the summary lines
     assert_eq 9999 "$(sed -n 's/.*ranges of missing ids in the last [0-9]* s: \([0-9]*\) opened.*/\1/p' "$WORK/sparse.log" | awk '{s += $1} END {print s}')" "ranges opened" || return
     pass
