@@ -77,21 +77,22 @@ static bool define_is(const char *def, const char *eq, const char *k)
     return (size_t)(eq - def) == strlen(k) && strncmp(def, k, (size_t)(eq - def)) == 0;
 }
 
+/* Apply one -Dkey=value. @return SF_OK, or SF_ERR_INVAL (said on stderr). */
 static int parse_define(const char *def, struct cli *cli)
 {
     const char *eq = strchr(def, '=');
     if (!eq) {
         fprintf(stderr, "sqlflume: bad -D argument \"%s\" (expected -Dkey=value)\n", def);
-        return -1;
+        return SF_ERR_INVAL;
     }
     if (define_is(def, eq, "flume.root.logger")) {
         char level[32];
         snprintf(level, sizeof(level), "%s", eq + 1);
         level[strcspn(level, ",")] = '\0';
         enum sf_log_level lv;
-        if (sf_log_level_parse(level, &lv) != 0) {
+        if (sf_log_level_parse(level, &lv) != SF_OK) {
             fprintf(stderr, "sqlflume: unknown log level \"%s\" in -Dflume.root.logger\n", level);
-            return -1;
+            return SF_ERR_INVAL;
         }
         sf_log_set_level(lv);
     } else if (define_is(def, eq, "flume.monitoring.type")) {
@@ -100,7 +101,7 @@ static int parse_define(const char *def, struct cli *cli)
                     "sqlflume: -Dflume.monitoring.type=%s is not supported (only http, Flume's "
                     "JSON metrics server)\n",
                     eq + 1);
-            return -1;
+            return SF_ERR_INVAL;
         }
         cli->monitoring_type = eq + 1;
     } else if (define_is(def, eq, "flume.monitoring.port")) {
@@ -108,7 +109,7 @@ static int parse_define(const char *def, struct cli *cli)
         long port = strtol(eq + 1, &end, 10);
         if (end == eq + 1 || *end || port < 0 || port > 65535) {
             fprintf(stderr, "sqlflume: -Dflume.monitoring.port=%s is not a TCP port\n", eq + 1);
-            return -1;
+            return SF_ERR_INVAL;
         }
         cli->monitoring_port = (int)port;
     } else if (define_is(def, eq, "flume.monitoring.host")) {
@@ -119,16 +120,17 @@ static int parse_define(const char *def, struct cli *cli)
                 "sqlflume: -D%.*s is not supported (the http monitoring type takes "
                 "flume.monitoring.port and flume.monitoring.host)\n",
                 (int)(eq - def), def);
-        return -1;
+        return SF_ERR_INVAL;
     } else {
         /* other Java system properties have no meaning here: said once each, not ignored
          * silently */
         fprintf(stderr, "sqlflume: warning: -D%.*s has no meaning for sqlflume; ignored\n",
                 (int)(eq - def), def);
     }
-    return 0;
+    return SF_OK;
 }
 
+/* The options after the command word. @return SF_OK, or SF_ERR_INVAL (said on stderr). */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
     static const struct option longopts[] = {
@@ -151,8 +153,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             cli->confdir = optarg;
             break;
         case 'D':
-            if (parse_define(optarg, cli) != 0) {
-                return -1;
+            if (parse_define(optarg, cli) != SF_OK) {
+                return SF_ERR_INVAL;
             }
             break;
         case 'R':
@@ -160,7 +162,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         case 'C':
             if (strcmp(argv[1], "check") != 0) {
                 fprintf(stderr, "sqlflume: --connect is an option of check\n");
-                return -1;
+                return SF_ERR_INVAL;
             }
             cli->connect = true;
             break;
@@ -172,18 +174,18 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             exit(0);
         default:
             usage(stderr);
-            return -1;
+            return SF_ERR_INVAL;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "sqlflume: unexpected argument \"%s\"\n", argv[optind]);
-        return -1;
+        return SF_ERR_INVAL;
     }
     if (!cli->name || !cli->file) {
         fprintf(stderr, "sqlflume: -n NAME and -f FILE are required\n");
-        return -1;
+        return SF_ERR_INVAL;
     }
-    return 0;
+    return SF_OK;
 }
 
 /* Load and validate; prints diagnostics. @return the agent or NULL. */
@@ -304,7 +306,7 @@ static int cmd_help_config(void)
 static int cmd_check(int argc, char **argv)
 {
     struct cli cli = { 0 };
-    if (parse_args(argc, argv, &cli) != 0) {
+    if (parse_args(argc, argv, &cli) != SF_OK) {
         return 2;
     }
     struct sf_diag d = { 0 };
@@ -331,7 +333,7 @@ static int cmd_check(int argc, char **argv)
 static int cmd_agent(int argc, char **argv)
 {
     struct cli cli = { .monitoring_port = 41414 };
-    if (parse_args(argc, argv, &cli) != 0) {
+    if (parse_args(argc, argv, &cli) != SF_OK) {
         return 2;
     }
     /* signals are taken synchronously by this thread; every other thread blocks them */

@@ -123,6 +123,7 @@ static struct sf_prop *agent_key(struct sf_agent *a, const char *sub)
     return p;
 }
 
+/* @return SF_OK, or SF_ERR_INVAL when an error about the channels was added to d. */
 static int build_channels(struct sf_agent *a, struct sf_diag *d)
 {
     struct sf_prop *list = agent_key(a, "channels");
@@ -130,7 +131,7 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
     char **names = list ? sf_split_names(list->val, &n, true) : NULL;
     a->channels = calloc(n ? n : 1, sizeof(*a->channels));
     a->channel_secs = calloc(n ? n : 1, sizeof(*a->channel_secs));
-    int rc = 0;
+    int rc = SF_OK;
     for (size_t i = 0; i < n; i++) {
         struct sf_channel *ch = &a->channels[a->nchannels];
         struct sf_section *sec = &a->channel_secs[a->nchannels];
@@ -138,28 +139,29 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
         ch->name = strdup(names[i]);
         struct sf_prop *type = component_type(a, sec, "channel", names[i], d);
         if (!type) {
-            rc = -1;
+            rc = SF_ERR_INVAL;
             continue;
         }
         ch->plugin = sf_registry_channel(type->val);
         if (!ch->plugin) {
             unknown_type(d, type, "channel");
             section_mark_used(sec);
-            rc = -1;
+            rc = SF_ERR_INVAL;
             continue;
         }
         ch->ctx = calloc(1, ch->plugin->ctx_size);
         ch->conf = sec;
         /* the configure step sees only values the table accepted */
-        if (sf_options_apply(ch->plugin->options, sec, ch->ctx, d) != 0 ||
-            (ch->plugin->configure && ch->plugin->configure(ch, d) != 0)) {
-            rc = -1;
+        if (sf_options_apply(ch->plugin->options, sec, ch->ctx, d) != SF_OK ||
+            (ch->plugin->configure && ch->plugin->configure(ch, d) != SF_OK)) {
+            rc = SF_ERR_INVAL;
         }
     }
     sf_names_free(names, n);
     return rc;
 }
 
+/* @return SF_OK, or SF_ERR_INVAL when an error about the sources was added to d. */
 static int build_sources(struct sf_agent *a, struct sf_diag *d)
 {
     struct sf_prop *list = agent_key(a, "sources");
@@ -167,7 +169,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
     char **names = list ? sf_split_names(list->val, &n, true) : NULL;
     a->sources = calloc(n ? n : 1, sizeof(*a->sources));
     a->source_secs = calloc(n ? n : 1, sizeof(*a->source_secs));
-    int rc = 0;
+    int rc = SF_OK;
     for (size_t i = 0; i < n; i++) {
         struct sf_source *src = &a->sources[a->nsources];
         struct sf_section *sec = &a->source_secs[a->nsources];
@@ -183,14 +185,14 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         pthread_condattr_destroy(&ca);
         struct sf_prop *type = component_type(a, sec, "source", names[i], d);
         if (!type) {
-            rc = -1;
+            rc = SF_ERR_INVAL;
             continue;
         }
         src->plugin = sf_registry_source(type->val);
         if (!src->plugin) {
             unknown_type(d, type, "source");
             section_mark_used(sec);
-            rc = -1;
+            rc = SF_ERR_INVAL;
             continue;
         }
         struct sf_prop *chl = sf_section_get(sec, "channels");
@@ -202,7 +204,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
             struct sf_prop at = { .key = key, .file = a->props.file };
             sf_diag_error(d, chl ? chl : &at, "missing required key: source \"%s\" has no channels",
                           names[i]);
-            rc = -1;
+            rc = SF_ERR_INVAL;
         } else {
             chl->used = true;
             src->chs = calloc(nch, sizeof(*src->chs));
@@ -212,7 +214,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
                     sf_diag_error(d, chl,
                                   "channel \"%s\" is referenced but not defined in %s.channels",
                                   chn[c], a->name);
-                    rc = -1;
+                    rc = SF_ERR_INVAL;
                 } else {
                     src->chs[src->nch++] = ch;
                 }
@@ -220,11 +222,11 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         }
         sf_names_free(chn, nch);
         src->ctx = calloc(1, src->plugin->ctx_size);
-        if (sf_options_apply(src->plugin->options, sec, src->ctx, d) != 0) {
-            rc = -1;
+        if (sf_options_apply(src->plugin->options, sec, src->ctx, d) != SF_OK) {
+            rc = SF_ERR_INVAL;
         }
-        if (src->plugin->configure && src->plugin->configure(src, d) != 0) {
-            rc = -1;
+        if (src->plugin->configure && src->plugin->configure(src, d) != SF_OK) {
+            rc = SF_ERR_INVAL;
         }
         src->tracker = sf_ack_tracker_create();
     }
@@ -232,6 +234,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
     return rc;
 }
 
+/* @return SF_OK, or SF_ERR_INVAL when an error about the sinks was added to d. */
 static int build_sinks(struct sf_agent *a, struct sf_diag *d)
 {
     struct sf_prop *list = agent_key(a, "sinks");
@@ -239,7 +242,7 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
     char **names = list ? sf_split_names(list->val, &n, true) : NULL;
     a->sinks = calloc(n ? n : 1, sizeof(*a->sinks));
     a->sink_secs = calloc(n ? n : 1, sizeof(*a->sink_secs));
-    int rc = 0;
+    int rc = SF_OK;
     for (size_t i = 0; i < n; i++) {
         struct sf_sink *snk = &a->sinks[a->nsinks];
         struct sf_section *sec = &a->sink_secs[a->nsinks];
@@ -257,7 +260,7 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
             /* its channel counts as drained: no "has no sink" warning on top of this error */
             struct sf_prop *chp = sf_section_get(sec, "channel");
             snk->ch = chp ? find_channel(a, chp->val) : NULL;
-            rc = -1;
+            rc = SF_ERR_INVAL;
             continue;
         }
         struct sf_prop *chp = sf_section_get(sec, "channel");
@@ -266,21 +269,21 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
             snprintf(key, sizeof(key), "%schannel", sec->prefix);
             struct sf_prop at = { .key = key, .file = a->props.file };
             sf_diag_error(d, &at, "missing required key: sink \"%s\" has no channel", names[i]);
-            rc = -1;
+            rc = SF_ERR_INVAL;
         } else {
             chp->used = true;
             snk->ch = find_channel(a, chp->val);
             if (!snk->ch) {
                 sf_diag_error(d, chp, "channel \"%s\" is referenced but not defined in %s.channels",
                               chp->val, a->name);
-                rc = -1;
+                rc = SF_ERR_INVAL;
             }
         }
         snk->ctx = calloc(1, snk->plugin->ctx_size);
         /* the configure step sees only values the table accepted */
-        if (sf_options_apply(snk->plugin->options, sec, snk->ctx, d) != 0 ||
-            (snk->plugin->configure && snk->plugin->configure(snk, d) != 0)) {
-            rc = -1;
+        if (sf_options_apply(snk->plugin->options, sec, snk->ctx, d) != SF_OK ||
+            (snk->plugin->configure && snk->plugin->configure(snk, d) != SF_OK)) {
+            rc = SF_ERR_INVAL;
         }
     }
     sf_names_free(names, n);

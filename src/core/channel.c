@@ -15,13 +15,13 @@ int sf_channel_check_capacity(const struct sf_channel *ch,
                               struct sf_diag *d)
 {
     if (txn_capacity <= capacity) {
-        return 0;
+        return SF_OK;
     }
     const struct sf_prop *at = sf_section_get(ch->conf, "transactionCapacity");
     sf_diag_error(d, at ? at : sf_section_get(ch->conf, "capacity"),
                   "transactionCapacity (%lld) must not be greater than capacity (%lld)",
                   txn_capacity, capacity);
-    return -1;
+    return SF_ERR_INVAL;
 }
 
 struct sf_txn *sf_channel_txn_begin(struct sf_channel *ch)

@@ -117,28 +117,28 @@ static bool port_span(const char *hp, size_t hn, const char **port, size_t *port
     return true;
 }
 
-/** Parse a port: empty = 0 (default), else 1..65535. @return 0 or -1. */
+/** Parse a port: empty = 0 (default), else 1..65535. @return SF_OK, or SF_ERR_INVAL. */
 static int parse_port(const char *p, size_t n, int *out)
 {
     long v = 0;
     if (n == 0) {
         *out = 0;
-        return 0;
+        return SF_OK;
     }
     for (size_t i = 0; i < n; i++) {
         if (p[i] < '0' || p[i] > '9') {
-            return -1;
+            return SF_ERR_INVAL;
         }
         v = v * 10 + (p[i] - '0');
         if (v > 65535) {
-            return -1;
+            return SF_ERR_INVAL;
         }
     }
     if (v < 1) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     *out = (int)v;
-    return 0;
+    return SF_OK;
 }
 
 /**
@@ -347,7 +347,7 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
             host_len = (size_t)(colon - hp);
         }
     }
-    if (port_span(hp, hn, &port, &port_len) && parse_port(port, port_len, &u.port) != 0) {
+    if (port_span(hp, hn, &port, &port_len) && parse_port(port, port_len, &u.port) != SF_OK) {
         /* Quote the port only when it cannot be a piece of a password: the userinfo was
          * delimited, or the url has no '@' at all. */
         bool quotable =
@@ -464,7 +464,7 @@ char *sf_db_url_redact(const char *url)
     size_t port_len;
     int port_num;
     if (!ui_end && port_span(up.auth, up.auth_len, &port, &port_len) &&
-        parse_port(port, port_len, &port_num) != 0) {
+        parse_port(port, port_len, &port_num) != SF_OK) {
         ui_end = strrchr(up.rest, '@');
         if (!ui_end) {
             ui_end = up.auth + up.auth_len;

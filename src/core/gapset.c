@@ -1,19 +1,21 @@
 /* Sets of delivered integer offsets: the highest id and the gaps below it (see sqlflume/offset.h). */
 #include "sqlflume/offset.h"
+#include "sqlflume/error.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* strtoll that needs a digit. @return SF_OK, or SF_ERR_INVAL (no number, or out of range). */
 static int parse_ll(const char *s, char **end, long long *out)
 {
     errno = 0;
     long long v = strtoll(s, end, 10);
     if (errno || *end == s) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     *out = v;
-    return 0;
+    return SF_OK;
 }
 
 static size_t bound(const struct sf_gapset *gs)
@@ -44,8 +46,8 @@ int sf_gapset_parse(struct sf_gapset *gs, const char *s, long long now_ms)
     /* parsed aside, so that *gs is unchanged when s is not of the form */
     long long hw;
     char *end;
-    if (parse_ll(s, &end, &hw) != 0) {
-        return -1;
+    if (parse_ll(s, &end, &hw) != SF_OK) {
+        return SF_ERR_INVAL;
     }
     size_t max = bound(gs);
     struct sf_gap *tmp = malloc(max * sizeof(*tmp));
@@ -53,17 +55,17 @@ int sf_gapset_parse(struct sf_gapset *gs, const char *s, long long now_ms)
         abort(); /* as sf_buf does: nothing sensible to do without memory */
     }
     size_t n = 0;
-    int rc = -1;
+    int rc = SF_ERR_INVAL;
     if (*end == ';') {
         const char *p = end + 1;
         while (*p) {
             struct sf_gap g = { 0, 0, now_ms };
-            if (parse_ll(p, &end, &g.lo) != 0) {
+            if (parse_ll(p, &end, &g.lo) != SF_OK) {
                 goto out;
             }
             g.hi = g.lo;
             if (*end == '-' && end[1] != ',' && end[1]) {
-                if (parse_ll(end + 1, &end, &g.hi) != 0) {
+                if (parse_ll(end + 1, &end, &g.hi) != SF_OK) {
                     goto out;
                 }
             }
@@ -84,7 +86,7 @@ int sf_gapset_parse(struct sf_gapset *gs, const char *s, long long now_ms)
     gs->hw = hw;
     gs->n = n;
     memcpy(gs->g, tmp, n * sizeof(*tmp));
-    rc = 0;
+    rc = SF_OK;
 out:
     free(tmp);
     return rc;

@@ -1,5 +1,6 @@
 /* Logging to stderr, one write(2) per line (see sqlflume/log.h). */
 #include "sqlflume/log.h"
+#include "sqlflume/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,10 +34,10 @@ int sf_log_level_parse(const char *name, enum sf_log_level *out)
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (strcasecmp(name, map[i].name) == 0) {
             *out = map[i].level;
-            return 0;
+            return SF_OK;
         }
     }
-    return -1;
+    return SF_ERR_INVAL;
 }
 
 void sf_log(enum sf_log_level level, const char *fmt, ...)

@@ -4,6 +4,7 @@
  */
 #include "sqlflume/option.h"
 #include "sqlflume/buf.h"
+#include "sqlflume/error.h"
 #include "sqlflume/log.h"
 
 #include <ctype.h>
@@ -182,11 +183,12 @@ static void unescape_into(struct sf_buf *out, const char *s, size_t n)
     }
 }
 
-/* Replace ${VAR} and ${env:VAR} with the environment's value. */
+/* Replace ${VAR} and ${env:VAR} with the environment's value. @return SF_OK, or SF_ERR_INVAL
+ * when a reference is malformed or its variable is not set (error added to d). */
 static int substitute_env(struct sf_buf *out, const char *s, const struct sf_prop *at,
                           struct sf_diag *d)
 {
-    int rc = 0;
+    int rc = SF_OK;
     while (*s) {
         const char *open = strstr(s, "${");
         const char *close = open ? strchr(open + 2, '}') : NULL;
@@ -203,7 +205,7 @@ static int substitute_env(struct sf_buf *out, const char *s, const struct sf_pro
         size_t len = (size_t)(close - name);
         if (len == 0 || len >= sizeof(var)) {
             sf_diag_error(d, at, "bad variable reference in value");
-            rc = -1;
+            rc = SF_ERR_INVAL;
             break;
         }
         memcpy(var, name, len);
@@ -211,7 +213,7 @@ static int substitute_env(struct sf_buf *out, const char *s, const struct sf_pro
         const char *val = getenv(var);
         if (!val) {
             sf_diag_error(d, at, "environment variable \"%s\" is not set", var);
-            rc = -1;
+            rc = SF_ERR_INVAL;
         } else {
             sf_buf_puts(out, val);
         }
@@ -225,7 +227,7 @@ int sf_props_parse(struct sf_props *p, const char *name, const char *text, struc
     if (!p->file) {
         p->file = strdup(name);
     }
-    int rc = 0;
+    int rc = SF_OK;
     int lineno = 0;
     const char *s = text;
     struct sf_buf logical = SF_BUF_INIT;
@@ -295,7 +297,7 @@ int sf_props_parse(struct sf_props *p, const char *name, const char *text, struc
         unescape_into(&raw, l, vlen);
         struct sf_prop tmp = { .key = key.data ? key.data : "", .file = p->file, .line = start_line };
         if (substitute_env(&val, raw.data ? raw.data : "", &tmp, d) != 0) {
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
         sf_buf_free(&raw);
         if (!key.data) {
@@ -324,7 +326,7 @@ int sf_props_load(struct sf_props *p, const char *path, struct sf_diag *d)
         (void)at;
         sf_diag_error(d, NULL, "could not open configuration file \"%s\": %s", path,
                       strerror(errno));
-        return -1;
+        return SF_ERR_IO;
     }
     struct sf_buf text = SF_BUF_INIT;
     char chunk[65536];
@@ -337,7 +339,7 @@ int sf_props_load(struct sf_props *p, const char *path, struct sf_diag *d)
     if (err) {
         sf_diag_error(d, NULL, "could not read configuration file \"%s\"", path);
         sf_buf_free(&text);
-        return -1;
+        return SF_ERR_IO;
     }
     free(p->file);
     p->file = strdup(path);
@@ -360,14 +362,14 @@ int sf_section_init(struct sf_section *s, struct sf_props *p, const char *kind, 
     if (!s->prefix || !s->v) {
         free(s->prefix);
         free(s->v);
-        return -1;
+        return SF_ERR_NOMEM;
     }
     for (size_t i = 0; i < p->n; i++) {
         if (strncmp(p->v[i].key, prefix, plen) == 0 && p->v[i].key[plen]) {
             s->v[s->n++] = &p->v[i];
         }
     }
-    return 0;
+    return SF_OK;
 }
 
 int sf_section_sub(struct sf_section *sub, const struct sf_section *parent, const char *kind,
@@ -383,7 +385,7 @@ int sf_section_sub(struct sf_section *sub, const struct sf_section *parent, cons
         free(sub->prefix);
         free(sub->v);
         memset(sub, 0, sizeof(*sub));
-        return -1;
+        return SF_ERR_NOMEM;
     }
     memcpy(sub->prefix, parent->prefix, pl);
     memcpy(sub->prefix + pl, subprefix, sl + 1);
@@ -393,7 +395,7 @@ int sf_section_sub(struct sf_section *sub, const struct sf_section *parent, cons
             sub->v[sub->n++] = parent->v[i];
         }
     }
-    return 0;
+    return SF_OK;
 }
 
 void sf_section_free(struct sf_section *s)
@@ -610,14 +612,15 @@ static int choice_index(const char *val, const char *choices)
     return item_index(val, choices, '|', true);
 }
 
-/* Parse an integer with an optional unit-free value; reject garbage and overflow. */
+/* Parse an integer with an optional unit-free value; reject garbage and overflow. @return SF_OK
+ * or SF_ERR_INVAL. */
 static int parse_ll(const char *s, long long *out)
 {
     while (isspace((unsigned char)*s)) {
         s++;
     }
     if (!*s) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     errno = 0;
     char *end;
@@ -626,12 +629,13 @@ static int parse_ll(const char *s, long long *out)
         end++;
     }
     if (errno || *end) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     *out = v;
-    return 0;
+    return SF_OK;
 }
 
+/* Set the field of o in ctx from val. @return SF_OK, or SF_ERR_INVAL (error added to d). */
 static int set_value(const struct sf_option *o, const char *val, const struct sf_prop *at, void *ctx,
                      struct sf_diag *d)
 {
@@ -641,20 +645,20 @@ static int set_value(const struct sf_option *o, const char *val, const struct sf
         char **sp = (char **)(void *)field;
         free(*sp);
         *sp = strdup(val);
-        return 0;
+        return SF_OK;
     }
     case SF_OPT_INT: {
         long long v;
-        if (parse_ll(val, &v) != 0) {
+        if (parse_ll(val, &v) != SF_OK) {
             sf_diag_error(d, at, "bad number \"%s\"", val);
-            return -1;
+            return SF_ERR_INVAL;
         }
         if (v < o->min || v > o->max) {
             sf_diag_error(d, at, "%lld is out of range [%lld, %lld]", v, o->min, o->max);
-            return -1;
+            return SF_ERR_INVAL;
         }
         memcpy(field, &v, sizeof(v));
-        return 0;
+        return SF_OK;
     }
     case SF_OPT_BOOL: {
         bool b;
@@ -664,25 +668,25 @@ static int set_value(const struct sf_option *o, const char *val, const struct sf
             b = false;
         } else {
             sf_diag_error(d, at, "bad boolean \"%s\" (expected true or false)", val);
-            return -1;
+            return SF_ERR_INVAL;
         }
         memcpy(field, &b, sizeof(b));
-        return 0;
+        return SF_OK;
     }
     case SF_OPT_ENUM: {
         int idx = choice_index(val, o->choices);
         if (idx < 0) {
             sf_diag_error(d, at, "bad value \"%s\" (expected one of %s)", val, o->choices);
-            return -1;
+            return SF_ERR_INVAL;
         }
         memcpy(field, &idx, sizeof(idx));
-        return 0;
+        return SF_OK;
     }
     case SF_OPT_PREFIX:
     case SF_OPT_UNSUPPORTED:
-        return 0;
+        return SF_OK;
     }
-    return 0;
+    return SF_OK;
 }
 
 /* Keys a component of this kind accepts beside its table: its type and its wiring (Flume's
@@ -767,7 +771,7 @@ static bool row_names(const struct sf_option *o, const char *sub)
 int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *ctx,
                      struct sf_diag *d)
 {
-    int rc = 0;
+    int rc = SF_OK;
     struct sf_prop missing = { .key = NULL };
     for (const struct sf_option *o = opts; o->key; o++) {
         if (o->type == SF_OPT_PREFIX || o->type == SF_OPT_UNSUPPORTED) {
@@ -784,8 +788,8 @@ int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *c
         }
         if (found) {
             found->used = true;
-            if (set_value(o, found->val, found, ctx, d) != 0) {
-                rc = -1;
+            if (set_value(o, found->val, found, ctx, d) != SF_OK) {
+                rc = SF_ERR_INVAL;
             }
         } else if (o->def) {
             set_value(o, o->def, NULL, ctx, d);
@@ -796,7 +800,7 @@ int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *c
             missing.file = s->n ? s->v[0]->file : NULL;
             missing.line = 0;
             sf_diag_error(d, &missing, "missing required key for %s \"%s\"", s->kind, s->name);
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
     }
     /* unknown keys: warn with the nearest known key */
@@ -826,7 +830,7 @@ int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *c
         if (why) {
             s->v[i]->used = true;
             sf_diag_unsupported(d, s->v[i], why);
-            rc = -1;
+            rc = SF_ERR_INVAL;
             continue;
         }
         if (known) {

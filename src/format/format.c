@@ -40,15 +40,15 @@ int sf_format_kind_parse(const char *s, enum sf_format_kind *out)
         { "text", SF_FORMAT_TEXT },
     };
     if (!s) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (strcasecmp(s, kinds[i].name) == 0) {
             *out = kinds[i].kind;
-            return 0;
+            return SF_OK;
         }
     }
-    return -1;
+    return SF_ERR_INVAL;
 }
 
 const char *sf_coltype_words(enum sf_coltype t)

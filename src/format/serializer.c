@@ -92,20 +92,20 @@ struct sf_serializer_conf *sf_serializer_conf_create(const struct sf_section *si
     }
     c->plugin = p;
     struct sf_section sub;
-    if (sf_section_sub(&sub, sink, "serializer", p->name, prefix) != 0) {
+    if (sf_section_sub(&sub, sink, "serializer", p->name, prefix) != SF_OK) {
         sf_diag_error(d, tp, "out of memory");
         sf_serializer_conf_destroy(c);
         return NULL;
     }
     int rc = sf_options_apply(p->options, &sub, c->conf, d);
-    if (rc == 0 && p->configure) {
+    if (rc == SF_OK && p->configure) {
         char err[256] = "";
         if (p->configure(c->conf, err, sizeof(err)) != SF_OK) {
             char key[600];
             snprintf(key, sizeof(key), "%s%s", sink->prefix, prefix);
             struct sf_prop at = { .key = key, .file = sink->n ? sink->v[0]->file : NULL };
             sf_diag_error(d, &at, "%s", err);
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
     }
     sf_section_free(&sub);

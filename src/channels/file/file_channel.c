@@ -319,13 +319,13 @@ static int file_configure(struct sf_channel *ch, struct sf_diag *d)
     if (fc->dual_checkpoints && (!fc->backup_dir_opt || !*fc->backup_dir_opt)) {
         sf_diag_error(d, sf_section_get(ch->conf, "useDualCheckpoints"),
                       "useDualCheckpoints needs backupCheckpointDir");
-        return -1; /* the directories cannot be compared */
+        return SF_ERR_INVAL; /* the directories cannot be compared */
     }
     char err[4200];
     const char *key = NULL;
     if (dirs_parse(fc, &key, err, sizeof(err)) != SF_OK) {
         sf_diag_error(d, key ? sf_section_get(ch->conf, key) : NULL, "%s", err);
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     dirs_free(fc);
     return rc;

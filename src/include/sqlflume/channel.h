@@ -66,7 +66,7 @@ struct sf_channel_plugin {
      * sf_section_get(ch->conf, "key"), ...); at NULL when the key is not set or ch->conf is
      * NULL), all of them, not only the first. Called by the agent for check and for a run alike;
      * start may then rely on what configure accepted.
-     * @return 0 when it added no error to d, -1 otherwise
+     * @return SF_OK when it added no error to d, SF_ERR_INVAL otherwise
      */
     int (*configure)(struct sf_channel *ch, struct sf_diag *d);
     /** Called after configure accepted the options; sets ch->capacity / ch->txn_capacity. */
@@ -115,7 +115,7 @@ struct sf_channel {
  * may not hold more events than the channel. For a plugin's configure step.
  * @param ch  borrowed; its conf (may be NULL) locates the error at transactionCapacity
  * @param d  gets "transactionCapacity (T) must not be greater than capacity (C)"
- * @return 0, or -1 when the error was added
+ * @return SF_OK, or SF_ERR_INVAL when the error was added
  */
 int sf_channel_check_capacity(const struct sf_channel *ch,
                               long long capacity,

@@ -79,7 +79,8 @@ int sf_format_row(const struct sf_format *fmt, const struct sf_column *cols,
 void sf_json_append_string(struct sf_buf *out, const char *s, size_t n);
 /** Append base64 (RFC 4648, with padding) of p[0..n). */
 void sf_base64_append(struct sf_buf *out, const unsigned char *p, size_t n);
-/** Parse "json", "csv", "text". @return 0 or -1. */
+/** Parse "json", "csv", "text". @return SF_OK with *out set, or SF_ERR_INVAL (also
+ *  for NULL). */
 int sf_format_kind_parse(const char *s, enum sf_format_kind *out);
 
 #endif

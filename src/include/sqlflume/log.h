@@ -13,7 +13,7 @@ enum sf_log_level { SF_LOG_ERROR = 0, SF_LOG_WARN = 1, SF_LOG_INFO = 2, SF_LOG_D
 void sf_log_set_level(enum sf_log_level level);
 enum sf_log_level sf_log_get_level(void);
 /** Parse "DEBUG", "INFO", "WARN", "ERROR" (case-insensitive, Log4j's TRACE = DEBUG, FATAL = ERROR).
- *  @return 0 and *out set, or -1 for an unknown name. */
+ *  @return SF_OK and *out set, or SF_ERR_INVAL for an unknown name. */
 int sf_log_level_parse(const char *name, enum sf_log_level *out);
 
 /** Write one line; thread-safe (one write(2) per line). */

@@ -55,8 +55,8 @@ bool sf_offset_int_parse(const char *s, long long *v);
 /**
  * Parse "hw" or "hw;lo-hi,id,..." into *gs. Every gap gets seen_ms = now_ms (timers restart).
  * gs->max (set by the caller; 0 = SF_GAPS_MAX) is kept and bounds the ranges accepted.
- * @return 0, or -1 when s is not of that form (the column is not an integer column, or the
- * offset was written by something else); *gs is then unchanged.
+ * @return SF_OK, or SF_ERR_INVAL when s is not of that form (the column is not an integer
+ * column, or the offset was written by something else); *gs is then unchanged.
  */
 int sf_gapset_parse(struct sf_gapset *gs, const char *s, long long now_ms);
 /** An empty set at hw (no gaps), bound max (0 = SF_GAPS_MAX). */

@@ -45,10 +45,12 @@ void sf_diag_free(struct sf_diag *d);
  * comments, `\` line continuation, later keys override earlier ones (as Java's Properties and
  * so Flume do; a warning in d names both lines). `${VAR}` and `${env:VAR}`
  * are replaced by the environment variable (an undefined variable is an error in d).
- * @return 0, or -1 when the file cannot be read (error added to d).
+ * @return SF_OK; SF_ERR_IO when the file cannot be read, SF_ERR_INVAL when a value refers to an
+ * undefined or malformed variable (errors added to d).
  */
 int sf_props_load(struct sf_props *p, const char *path, struct sf_diag *d);
-/** Parse properties from a string (for tests); name is used in diagnostics. */
+/** Parse properties from a string (for tests); name is used in diagnostics. @return SF_OK, or
+ *  SF_ERR_INVAL as sf_props_load (errors added to d). */
 int sf_props_parse(struct sf_props *p, const char *name, const char *text, struct sf_diag *d);
 /** Set or override key (for -D and defaults). */
 void sf_props_set(struct sf_props *p, const char *key, const char *val);
@@ -65,7 +67,7 @@ struct sf_section {
     size_t n;
 };
 
-/** Collect the section; fails only on out of memory. Free with sf_section_free. */
+/** Collect the section. Free with sf_section_free. @return SF_OK, or SF_ERR_NOMEM. */
 int sf_section_init(struct sf_section *s, struct sf_props *p, const char *kind, const char *name,
                     const char *prefix);
 void sf_section_free(struct sf_section *s);
@@ -75,7 +77,7 @@ void sf_section_free(struct sf_section *s);
  * parent->prefix + subprefix, and its diagnostics name kind and name as a component's do).
  * @param sub  filled; free with sf_section_free. Its props are parent's (borrowed).
  * @param kind, name  borrowed; they must outlive sub
- * @return 0, or -1 on out of memory (sub is then empty and need not be freed).
+ * @return SF_OK, or SF_ERR_NOMEM (sub is then empty and need not be freed).
  */
 int sf_section_sub(struct sf_section *sub, const struct sf_section *parent, const char *kind,
                    const char *name, const char *subprefix);
@@ -121,7 +123,7 @@ struct sf_option {
  * interceptors (`interceptors`, `interceptors.*`). Other keys of the section that no row accepts
  * (besides `type`, and `channels` of a source or `channel` of a sink) are warned about with the
  * nearest known key. Every key of the section is marked used.
- * @return 0 when no error was added, -1 otherwise. Strings in ctx are owned by ctx: free them
+ * @return SF_OK when no error was added, SF_ERR_INVAL otherwise. Strings in ctx are owned by ctx: free them
  * with sf_options_free.
  */
 int sf_options_apply(const struct sf_option *opts, struct sf_section *s, void *ctx,

@@ -49,7 +49,7 @@ struct sf_sink_plugin {
      * sf_section_get(snk->conf, "key"), ...); at NULL when the key is not set), all of them,
      * not only the first. snk->ch may be NULL (check of a sink whose channel is undefined).
      * Called by the agent for check and for a run alike; start may then rely on it.
-     * @return 0 when it added no error to d, -1 otherwise
+     * @return SF_OK when it added no error to d, SF_ERR_INVAL otherwise
      */
     int (*configure)(struct sf_sink *snk, struct sf_diag *d);
     /** Open connections, create producers, after configure accepted the options.

@@ -35,7 +35,8 @@ struct sf_source_plugin {
     size_t ctx_size;
     /** Optional. The configure step, as sf_sink_plugin's: validate what needs more than the
      *  option table, every error to d at its key; no connection (the SQL source reads its
-     *  connection.password.file here, nothing else). @return 0, or -1 when it added errors */
+     *  connection.password.file here, nothing else). @return SF_OK, or SF_ERR_INVAL when it
+     *  added errors */
     int (*configure)(struct sf_source *src, struct sf_diag *d);
     int (*start)(struct sf_source *src, char *errstr, size_t errstr_size);
     enum sf_status (*process)(struct sf_source *src);

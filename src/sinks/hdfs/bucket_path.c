@@ -42,12 +42,13 @@ static int64_t be64(const unsigned char *p)
     return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
 }
 
-/* "+hh", "+hhmm", "+hh:mm" (sign required) -> seconds; -1 on a malformed text */
+/* "+hh", "+hhmm", "+hh:mm" (sign required) -> seconds. @return SF_OK, or SF_ERR_INVAL for a
+ * malformed text */
 static int parse_offset(const char *s, long *out)
 {
     int sign = *s == '+' ? 1 : *s == '-' ? -1 : 0;
     if (!sign) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     s++;
     int d[4], nd = 0;
@@ -56,20 +57,20 @@ static int parse_offset(const char *s, long *out)
             continue;
         }
         if (!isdigit((unsigned char)*s)) {
-            return -1;
+            return SF_ERR_INVAL;
         }
         d[nd++] = *s - '0';
     }
     if (*s || (nd != 1 && nd != 2 && nd != 4)) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     long h = nd == 1 ? d[0] : d[0] * 10 + d[1];
     long m = nd == 4 ? d[2] * 10 + d[3] : 0;
     if (h > 18 || m > 59) {
-        return -1;
+        return SF_ERR_INVAL;
     }
     *out = sign * (h * 3600 + m * 60);
-    return 0;
+    return SF_OK;
 }
 
 /* RFC 8536 TZif, version 2 or later (the 64-bit block); version 1 files are refused. */
@@ -171,7 +172,7 @@ int sf_tz_load(const char *name, struct sf_tz **out, char *err, size_t errsz)
                strncmp(name, "UTC", 3) == 0) {
         tz->kind = TZ_FIXED;
         const char *o = name[0] == '+' || name[0] == '-' ? name : name + 3;
-        if (parse_offset(o, &tz->fixed) != 0) {
+        if (parse_offset(o, &tz->fixed) != SF_OK) {
             snprintf(err, errsz, "malformed time zone offset \"%s\" (GMT+hh:mm, UTC-hh, +hhmm)",
                      name);
             rc = SF_ERR_INVAL;

@@ -232,50 +232,51 @@ fail:
 /* librdkafka's rd_kafka_topic_new refuses a name longer than this (bytes). */
 #define TOPIC_NAME_MAX 512
 
-/* Error "invalid topic" at key when name is one rd_kafka_topic_new refuses (as start would). */
+/* Error "invalid topic" at key when name is one rd_kafka_topic_new refuses (as start would).
+ * @return SF_OK, or SF_ERR_INVAL (error added to d). */
 static int check_topic(struct sf_sink *snk, const char *key, const char *name, struct sf_diag *d)
 {
     if (!name || strlen(name) <= TOPIC_NAME_MAX) {
-        return 0;
+        return SF_OK;
     }
     sf_diag_error(d, sf_section_get(snk->conf, key), "invalid topic \"%s\": %s", name,
                   rd_kafka_err2str(RD_KAFKA_RESP_ERR__INVALID_ARG));
-    return -1;
+    return SF_ERR_INVAL;
 }
 
 int kf_configure(struct sf_sink *snk, struct sf_diag *d)
 {
     struct kafka_ctx *ctx = snk->ctx;
     const struct sf_section *sec = snk->conf;
-    int rc = 0;
+    int rc = SF_OK;
     const char *tol = ctx->errors_tolerance;
     bool tolerate = strcasecmp(tol, "all") == 0;
     if (!tolerate && strcasecmp(tol, "none") != 0) {
         sf_diag_error(d, sf_section_get(sec, "errors.tolerance"), "none or all, not \"%s\"", tol);
-        rc = -1;
+        rc = SF_ERR_INVAL;
     } else {
         bool dlq = ctx->dlq_topic && *ctx->dlq_topic; /* empty: none */
         if (dlq && !tolerate) {
             sf_diag_error(d, sf_section_get(sec, "errors.deadletterqueue.topic.name"),
                           "errors.deadletterqueue.topic.name is used only with errors.tolerance "
                           "= all (errors.tolerance = none stops at the first failed event)");
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
         if (tolerate && !dlq && !ctx->errors_log) {
             sf_diag_error(d, sf_section_get(sec, "errors.tolerance"),
                           "errors.tolerance = all without errors.deadletterqueue.topic.name "
                           "needs errors.log.enable = true (a failed event would be skipped "
                           "without a line saying so)");
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
         if (ctx->errors_log && !tolerate) {
             sf_diag_error(d, sf_section_get(sec, "errors.log.enable"),
                           "errors.log.enable is used only with errors.tolerance = all (errors."
                           "tolerance = none logs the failed event as it stops)");
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
-        if (dlq && check_topic(snk, "errors.deadletterqueue.topic.name", ctx->dlq_topic, d)) {
-            rc = -1;
+        if (dlq && check_topic(snk, "errors.deadletterqueue.topic.name", ctx->dlq_topic, d) != SF_OK) {
+            rc = SF_ERR_INVAL;
         }
     }
     for (size_t i = 0; sec && i < sec->n; i++) {
@@ -286,25 +287,25 @@ int kf_configure(struct sf_sink *snk, struct sf_diag *d)
             sf_diag_error(d, p,
                           "needs an event header name after \"" HEADER_PREFIX
                           "\" and a Kafka header name as its value");
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
     }
-    if (!strstr(ctx->topic, "%{") && check_topic(snk, "kafka.topic", ctx->topic, d)) {
-        rc = -1;
+    if (!strstr(ctx->topic, "%{") && check_topic(snk, "kafka.topic", ctx->topic, d) != SF_OK) {
+        rc = SF_ERR_INVAL;
     }
     if (ctx->txn_id) {
         const char *acks = ctx->acks;
         if (!*ctx->txn_id) {
             sf_diag_error(d, sf_section_get(sec, "kafka.producer.transactional.id"), "empty");
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
         if (acks && strcasecmp(acks, "all") != 0 && strcmp(acks, "-1") != 0) {
             sf_diag_error(d, sf_section_get(sec, "kafka.producer.acks"),
                           "must be all with kafka.producer.transactional.id, not \"%s\"", acks);
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
-        if (check_topic(snk, "kafka.positions.topic", ctx->positions_topic, d)) {
-            rc = -1;
+        if (check_topic(snk, "kafka.positions.topic", ctx->positions_topic, d) != SF_OK) {
+            rc = SF_ERR_INVAL;
         }
     }
     /* every property through librdkafka's own check (the first it refuses) */
@@ -316,7 +317,7 @@ int kf_configure(struct sf_sink *snk, struct sf_diag *d)
         size_t klen = strlen(bad_key);
         bool prefixed = at && strncmp(err, bad_key, klen) == 0 && strncmp(err + klen, ": ", 2) == 0;
         sf_diag_error(d, at, "%s", prefixed ? err + klen + 2 : err);
-        rc = -1;
+        rc = SF_ERR_INVAL;
     } else {
         rd_kafka_conf_destroy(conf);
     }

@@ -348,13 +348,16 @@ int kf_conf_set(rd_kafka_conf_t *conf,
                 char *errstr,
                 size_t errstr_size);
 /* The plugin's configure step (sf_sink_plugin.configure): errors.*, header.*, the topic names,
- * transactional.id with acks, and every producer property through rd_kafka_conf_set; no I/O. */
+ * transactional.id with acks, and every producer property through rd_kafka_conf_set; no I/O.
+ * @return SF_OK, or SF_ERR_INVAL when it added errors to d. */
 int kf_configure(struct sf_sink *snk, struct sf_diag *d);
 int kf_producer_create(struct sf_sink *snk, char *errstr, size_t errstr_size);
 void kf_producer_destroy(struct sf_sink *snk);
 
 /* topics.c */
 void kf_topic_parts_free(struct kafka_ctx *ctx);
+/* Split kafka.topic into its parts (nparts 0 without a %{header}). @return SF_OK or
+ * SF_ERR_NOMEM. */
 int kf_topic_parse(struct kafka_ctx *ctx);
 const char *kf_topic_of(struct kafka_ctx *ctx, const struct sf_event *ev);
 size_t kf_hash_str(const char *s);

@@ -284,7 +284,8 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
         kf_grp_free(ctx);
     }
     int rc = SF_ERR_NOMEM;
-    if (!ctx->msgs || !ctx->msg_rkt || !ctx->msg_rkt_temp || !ctx->kb || kf_topic_parse(ctx) != 0) {
+    if (!ctx->msgs || !ctx->msg_rkt || !ctx->msg_rkt_temp || !ctx->kb ||
+        kf_topic_parse(ctx) != SF_OK) {
         (void)snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }

@@ -277,7 +277,7 @@ static bool ids_parse(struct pos_ids *d, const char *floor, const char *gaps)
         free(tmp.set);
         return false;
     }
-    bool ok = sf_gapset_parse(tmp.set, gaps, 0) == 0 && tmp.set->hw >= lo &&
+    bool ok = sf_gapset_parse(tmp.set, gaps, 0) == SF_OK && tmp.set->hw >= lo &&
               (tmp.set->n == 0 || tmp.set->g[0].lo > lo);
     if (ok) {
         free(d->set);

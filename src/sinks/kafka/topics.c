@@ -13,44 +13,46 @@ void kf_topic_parts_free(struct kafka_ctx *ctx)
     ctx->nparts = 0;
 }
 
+/* Append one literal or %{header} part. @return SF_OK, or SF_ERR_NOMEM. */
 static int topic_part_add(struct kafka_ctx *ctx, bool is_header, const char *s, size_t len)
 {
     struct topic_part *v = realloc(ctx->parts, (ctx->nparts + 1) * sizeof(*v));
     if (!v) {
-        return -1;
+        return SF_ERR_NOMEM;
     }
     ctx->parts = v;
     char *text = strndup(s, len);
     if (!text) {
-        return -1;
+        return SF_ERR_NOMEM;
     }
     v[ctx->nparts++] = (struct topic_part){ .is_header = is_header, .text = text };
-    return 0;
+    return SF_OK;
 }
 
-/* Split kafka.topic into literals and %{header}s; nparts stays 0 for a topic without any. */
+/* Split kafka.topic into literals and %{header}s; nparts stays 0 for a topic without any.
+ * @return SF_OK, or SF_ERR_NOMEM. */
 int kf_topic_parse(struct kafka_ctx *ctx)
 {
     const char *t = ctx->topic, *lit = t;
     if (!strstr(t, "%{")) {
-        return 0;
+        return SF_OK;
     }
     for (const char *p = t; *p;) {
         const char *end;
         if (p[0] == '%' && p[1] == '{' && (end = strchr(p + 2, '}')) != NULL) {
-            if ((p > lit && topic_part_add(ctx, false, lit, (size_t)(p - lit)) != 0) ||
-                topic_part_add(ctx, true, p + 2, (size_t)(end - p - 2)) != 0) {
-                return -1;
+            if ((p > lit && topic_part_add(ctx, false, lit, (size_t)(p - lit)) != SF_OK) ||
+                topic_part_add(ctx, true, p + 2, (size_t)(end - p - 2)) != SF_OK) {
+                return SF_ERR_NOMEM;
             }
             p = lit = end + 1;
         } else {
             p++;
         }
     }
-    if (*lit && topic_part_add(ctx, false, lit, strlen(lit)) != 0) {
-        return -1;
+    if (*lit && topic_part_add(ctx, false, lit, strlen(lit)) != SF_OK) {
+        return SF_ERR_NOMEM;
     }
-    return 0;
+    return SF_OK;
 }
 
 /* The topic name of ev: borrowed from ev, ctx->topic or ctx->topic_buf (until the next call). */

@@ -8,7 +8,7 @@ static char *
 bf_resume_value(struct sf_source *src, struct sql_table *t, const char *meta, struct sf_buf *why)
 {
     struct bf_prog mp;
-    if (sq_bf_parse(meta, &mp) != 0) {
+    if (sq_bf_parse(meta, &mp) != SF_OK) {
         return strdup(meta);
     }
     char *resume = NULL;
@@ -19,7 +19,7 @@ bf_resume_value(struct sf_source *src, struct sql_table *t, const char *meta, st
         long long rank = sq_bf_rank(&mp);
         struct bf_prog cp;
         if (sf_channel_offset_get(src->chs[i], t->bf_chan_key, &chan) == SF_OK && chan &&
-            sq_bf_parse(chan, &cp) == 0) {
+            sq_bf_parse(chan, &cp) == SF_OK) {
             sf_buf_printf(why, ", channel \"%s\" recorded \"%s\"", src->chs[i]->name, chan);
             if (cp.hwm && mp.hwm && strcmp(cp.hwm, mp.hwm) == 0 && sq_bf_rank(&cp) > rank) {
                 pos = chan;
@@ -296,7 +296,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
     char *resume = NULL;
     bool resuming = meta != NULL;
     if (resuming) {
-        if (sq_bf_parse(meta, &p) != 0) {
+        if (sq_bf_parse(meta, &p) != SF_OK) {
             snprintf(err, errsz,
                      "%s row \"%s\" holds \"%s\", which is not backfill progress; delete the row "
                      "to backfill the table again",
@@ -307,7 +307,7 @@ int sq_bf_load(struct sf_source *src, struct sql_table *t, char *err, size_t err
         sq_bf_prog_free(&p);
         sf_buf_printf(&why, "%s has \"%s\"", c->status_table, meta);
         resume = bf_resume_value(src, t, meta, &why);
-        if (!resume || sq_bf_parse(resume, &p) != 0) {
+        if (!resume || sq_bf_parse(resume, &p) != SF_OK) {
             snprintf(err, errsz, "out of memory");
             free(meta);
             free(resume);

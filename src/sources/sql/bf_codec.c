@@ -46,7 +46,7 @@ static bool parse_count(const char *s, size_t len, long long *out)
 }
 
 /* Parse "chunk=N;rows=R;key=K;hwm=H", "done;rows=R;hwm=H" or "done" (unknown name=value fields
- * are skipped). @return 0, or -1 (*p empty) when s is not backfill progress. */
+ * are skipped). @return SF_OK, or SF_ERR_INVAL (*p empty) when s is not backfill progress. */
 int sq_bf_parse(const char *s, struct bf_prog *p)
 {
     memset(p, 0, sizeof(*p));
@@ -76,7 +76,7 @@ int sq_bf_parse(const char *s, struct bf_prog *p)
         }
         if (!ok) {
             sq_bf_prog_free(p);
-            return -1;
+            return SF_ERR_INVAL;
         }
         s += len;
         if (*s == ';') {
@@ -84,10 +84,10 @@ int sq_bf_parse(const char *s, struct bf_prog *p)
         }
     }
     if (p->done || (p->has_chunk && p->hwm)) {
-        return 0;
+        return SF_OK;
     }
     sq_bf_prog_free(p);
-    return -1;
+    return SF_ERR_INVAL;
 }
 
 /* Encode progress into b (reset). @return false when it is longer than currentIndex holds. */

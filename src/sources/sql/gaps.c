@@ -31,7 +31,7 @@ const char *sq_gap_query(struct sf_source *src,
     if (!t->gaps_init) {
         t->gaps_init = true;
         sf_gapset_init(&t->gs, 0, SF_GAPS_MAX);
-        if (sf_gapset_parse(&t->gs, t->read_offset, now) != 0) {
+        if (sf_gapset_parse(&t->gs, t->read_offset, now) != SF_OK) {
             SF_INFO(SF_SOURCE_FMT "table \"%s\": offset \"%s\" is not an integer: ids that "
                                   "commit out of order are not tracked",
                     SF_SOURCE_ARGS(src), t->status_key, t->read_offset);

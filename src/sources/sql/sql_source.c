@@ -113,6 +113,8 @@ void sq_set_str(char **dst, const char *val)
     *dst = cp;
 }
 
+/* Check a connection URL as start would parse it (no connection). @return SF_OK, or
+ * SF_ERR_INVAL (errors added to d). */
 static int check_url(struct sf_source *src,
                      const char *url,
                      struct sf_prop *at,
@@ -123,23 +125,23 @@ static int check_url(struct sf_source *src,
     struct sf_db_url u;
     if (sf_db_url_parse(url, &u, err, sizeof(err)) != SF_OK) {
         sf_diag_error(d, at, "%s", err);
-        return -1;
+        return SF_ERR_INVAL;
     }
-    int rc = 0;
+    int rc = SF_OK;
     const struct sf_connector_plugin *cx = sf_connector_find(u.scheme);
     if (!cx) {
         sf_diag_error(d, at, "no connector for scheme \"%s\"", u.scheme);
-        rc = -1;
+        rc = SF_ERR_INVAL;
     } else if (cx->validate_url && cx->validate_url(&u, err, sizeof(err)) != SF_OK) {
         sf_diag_error(d, at, "%s", err); /* e.g. libpq refuses sslmode=bogus */
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     struct sf_prop *type = sf_section_get(src->conf, "type");
     if (source_url && type &&
         (strcasecmp(type->val, "mysql") == 0 || strcasecmp(type->val, "postgresql") == 0) &&
         strcasecmp(type->val, u.scheme) != 0) {
         sf_diag_error(d, type, "source type \"%s\" does not match the %s URL", type->val, u.scheme);
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     sf_db_url_free(&u);
     return rc;
@@ -178,11 +180,11 @@ static int sql_configure(struct sf_source *src, struct sf_diag *d)
     if (!urlp) {
         urlp = sf_section_get(src->conf, "hibernate.connection.url");
     }
-    int rc = 0;
+    int rc = SF_OK;
     if (!c->table && !c->custom_query && !c->tables) {
         sf_diag_error(d, type, "source \"%s\" needs \"table\", \"tables\" or \"custom.query\"",
                       src->name);
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     if (c->tables) {
         const char *qerr;
@@ -190,57 +192,57 @@ static int sql_configure(struct sf_source *src, struct sf_diag *d)
         char **tn = sf_split_quoted_names(c->tables, &nt, &qerr);
         if (qerr) {
             sf_diag_error(d, sf_section_get(src->conf, "tables"), "%s", qerr);
-            rc = -1;
+            rc = SF_ERR_INVAL;
         } else if (nt == 0) {
             sf_diag_error(d, sf_section_get(src->conf, "tables"), "no table named");
-            rc = -1;
+            rc = SF_ERR_INVAL;
         }
         sf_names_free(tn, nt);
     }
     if (c->tables && (c->table || c->custom_query)) {
         sf_diag_error(d, sf_section_get(src->conf, "tables"),
                       "\"tables\" cannot be combined with \"table\" or \"custom.query\"");
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     if (c->custom_query && c->mode != MODE_INCREMENTING) {
         sf_diag_error(d, sf_section_get(src->conf, "custom.query"),
                       "custom.query works with incremental.mode = incrementing only");
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     if ((c->mode == MODE_TIMESTAMP || c->mode == MODE_TS_INC) && !c->ts_column) {
         sf_diag_error(d, sf_section_get(src->conf, "incremental.mode"),
                       "missing required key timestamp.column.name for this incremental.mode");
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     if (c->backfill && c->custom_query) {
         sf_diag_error(d, sf_section_get(src->conf, "backfill"),
                       "backfill works with \"table\" or \"tables\", not with custom.query");
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     if (c->backfill && c->mode == MODE_BULK) {
         sf_diag_error(d, sf_section_get(src->conf, "backfill"),
                       "backfill has no use with incremental.mode = bulk (every poll reads the "
                       "whole table)");
-        rc = -1;
+        rc = SF_ERR_INVAL;
     }
     if (c->custom_query && !strstr(c->custom_query, "$@$")) {
         sf_diag_warn(d, sf_section_get(src->conf, "custom.query"),
                      "custom.query has no $@$ placeholder: every poll reads the whole result");
     }
-    if (c->url && check_url(src, c->url, urlp, d, true) != 0) {
-        rc = -1;
+    if (c->url && check_url(src, c->url, urlp, d, true) != SF_OK) {
+        rc = SF_ERR_INVAL;
     }
     if (c->status_url &&
         check_url(src, c->status_url, sf_section_get(src->conf, "status.connection.url"), d,
-                  false) != 0) {
-        rc = -1;
+                  false) != SF_OK) {
+        rc = SF_ERR_INVAL;
     }
     if (c->password_file) {
         FILE *f = fopen(c->password_file, "r");
         if (!f) {
             sf_diag_error(d, sf_section_get(src->conf, "connection.password.file"),
                           "could not open \"%s\": %s", c->password_file, strerror(errno));
-            rc = -1;
+            rc = SF_ERR_INVAL;
         } else {
             char line[1024] = "";
             if (!fgets(line, sizeof(line), f)) {

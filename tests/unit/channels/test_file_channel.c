@@ -84,7 +84,7 @@ static int fc_start(const char *extra, struct fch **out, char *err, size_t errsz
     err[0] = '\0';
     /* the configure step, as the agent runs it before start (t->ch.conf is NULL: its errors
      * carry no file, line or key) */
-    int rc = pl->configure(&t->ch, &d) == 0 ? SF_OK : SF_ERR_INVAL;
+    int rc = pl->configure(&t->ch, &d);
     if (rc != SF_OK) {
         ck_assert_uint_ge(d.nerrors, 1);
         snprintf(err, errsz, "%s", d.errors[0]);

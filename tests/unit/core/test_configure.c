@@ -134,8 +134,8 @@ static void run(const char *kind, const char *name, const char *extra, struct ou
         struct sf_channel ch = { .name = "x", .conf = &sec };
         ch.plugin = sf_registry_channel(name);
         ch.ctx = calloc(1, ch.plugin->ctx_size);
-        o->checked = sf_options_apply(ch.plugin->options, &sec, ch.ctx, &o->d) == 0 &&
-                     (!ch.plugin->configure || ch.plugin->configure(&ch, &o->d) == 0);
+        o->checked = sf_options_apply(ch.plugin->options, &sec, ch.ctx, &o->d) == SF_OK &&
+                     (!ch.plugin->configure || ch.plugin->configure(&ch, &o->d) == SF_OK);
         if (o->checked && ch.plugin->start(&ch, o->err, sizeof(o->err)) == SF_OK) {
             o->started = true;
             ch.plugin->stop(&ch);
@@ -147,8 +147,8 @@ static void run(const char *kind, const char *name, const char *extra, struct ou
         struct sf_sink snk = { .name = "x", .ch = &mem, .conf = &sec };
         snk.plugin = sf_registry_sink(name);
         snk.ctx = calloc(1, snk.plugin->ctx_size);
-        o->checked = sf_options_apply(snk.plugin->options, &sec, snk.ctx, &o->d) == 0 &&
-                     (!snk.plugin->configure || snk.plugin->configure(&snk, &o->d) == 0);
+        o->checked = sf_options_apply(snk.plugin->options, &sec, snk.ctx, &o->d) == SF_OK &&
+                     (!snk.plugin->configure || snk.plugin->configure(&snk, &o->d) == SF_OK);
         if (o->checked && snk.plugin->start(&snk, o->err, sizeof(o->err)) == SF_OK) {
             o->started = true;
             snk.plugin->stop(&snk);
@@ -165,8 +165,8 @@ static void run(const char *kind, const char *name, const char *extra, struct ou
         src.tracker = sf_ack_tracker_create();
         pthread_mutex_init(&src.sleep_mu, NULL);
         pthread_cond_init(&src.sleep_cv, NULL);
-        o->checked = sf_options_apply(src.plugin->options, &sec, src.ctx, &o->d) == 0 &&
-                     (!src.plugin->configure || src.plugin->configure(&src, &o->d) == 0);
+        o->checked = sf_options_apply(src.plugin->options, &sec, src.ctx, &o->d) == SF_OK &&
+                     (!src.plugin->configure || src.plugin->configure(&src, &o->d) == SF_OK);
         if (o->checked) {
             o->started = src.plugin->start(&src, o->err, sizeof(o->err)) == SF_OK;
             src.plugin->stop(&src); /* also after a failed start, as the agent does */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sqlflume/error.h"
 #include "sqlflume/offset.h"
 
 static const char *enc(struct sf_gapset *gs)
@@ -21,23 +22,23 @@ static const char *enc(struct sf_gapset *gs)
 START_TEST(parse_and_encode)
 {
     struct sf_gapset gs = { 0 };
-    ck_assert_int_eq(sf_gapset_parse(&gs, "42", 0), 0);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "42", 0), SF_OK);
     ck_assert_int_eq(gs.hw, 42);
     ck_assert_uint_eq(gs.n, 0);
     ck_assert_str_eq(enc(&gs), "42");
-    ck_assert_int_eq(sf_gapset_parse(&gs, "100;5-7,9,50-60", 0), 0);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "100;5-7,9,50-60", 0), SF_OK);
     ck_assert_uint_eq(gs.n, 3);
     ck_assert_str_eq(enc(&gs), "100;5-7,9,50-60");
-    ck_assert_int_eq(sf_gapset_parse(&gs, "-5", 0), 0);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "-5", 0), SF_OK);
     ck_assert_int_eq(gs.hw, -5);
     /* rejected: not integers, gaps above hw, unsorted, garbage */
-    ck_assert_int_eq(sf_gapset_parse(&gs, "2024-01-01 00:00:00", 0), -1);
-    ck_assert_int_eq(sf_gapset_parse(&gs, "abc", 0), -1);
-    ck_assert_int_eq(sf_gapset_parse(&gs, "10;11", 0), -1);
-    ck_assert_int_eq(sf_gapset_parse(&gs, "10;5,3", 0), -1);
-    ck_assert_int_eq(sf_gapset_parse(&gs, "10;5-3", 0), -1);
-    ck_assert_int_eq(sf_gapset_parse(&gs, "10;x", 0), -1);
-    ck_assert_int_eq(sf_gapset_parse(&gs, "", 0), -1);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "2024-01-01 00:00:00", 0), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "abc", 0), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "10;11", 0), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "10;5,3", 0), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "10;5-3", 0), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "10;x", 0), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_gapset_parse(&gs, "", 0), SF_ERR_INVAL);
     ck_assert_int_eq(gs.hw, -5); /* unchanged on error */
 }
 END_TEST
@@ -154,7 +155,7 @@ START_TEST(bound_below_and_membership)
     ck_assert_int_eq(sf_gapset_parse(&back, t.data, 0), 0);
     ck_assert_uint_eq(back.n, SF_GAPS_CAP);
     struct sf_gapset small = { 0 };
-    ck_assert_int_eq(sf_gapset_parse(&small, t.data, 0), -1); /* more than SF_GAPS_MAX */
+    ck_assert_int_eq(sf_gapset_parse(&small, t.data, 0), SF_ERR_INVAL); /* more than SF_GAPS_MAX */
     sf_buf_free(&t);
 }
 END_TEST

@@ -61,7 +61,7 @@ START_TEST(props_env)
                      0);
     ck_assert_str_eq(sf_props_get(&p, "a")->val, "s3cret");
     ck_assert_str_eq(sf_props_get(&p, "b")->val, "xs3crety");
-    ck_assert_int_eq(sf_props_parse(&p, "t.conf", "c=${SF_TEST_UNSET}\n", &d), -1);
+    ck_assert_int_eq(sf_props_parse(&p, "t.conf", "c=${SF_TEST_UNSET}\n", &d), SF_ERR_INVAL);
     ck_assert_uint_eq(d.nerrors, 1);
     ck_assert_str_eq(d.errors[0], "t.conf:1: c: environment variable \"SF_TEST_UNSET\" is not set");
     sf_props_free(&p);
@@ -132,7 +132,7 @@ START_TEST(options_errors_name_file_line_key)
                                 "a1.sinks.k1.format = xml\n"
                                 "a1.sinks.k1.cuont = 3\n",
                                 &c, &d, &p),
-                     -1);
+                     SF_ERR_INVAL);
     ck_assert_uint_eq(d.nerrors, 4);
     ck_assert_str_eq(d.errors[0], "o.conf:1: a1.sinks.k1.count: bad number \"12x\"");
     ck_assert_str_eq(d.errors[1], "o.conf:2: a1.sinks.k1.flag: bad boolean \"yes\" (expected "
@@ -156,7 +156,7 @@ START_TEST(options_range)
     struct sf_diag d = { 0 };
     struct opt_ctx c = { 0 };
     ck_assert_int_eq(
-        apply_text("a1.sinks.k1.count = 101\na1.sinks.k1.required.key=1\n", &c, &d, &p), -1);
+        apply_text("a1.sinks.k1.count = 101\na1.sinks.k1.required.key=1\n", &c, &d, &p), SF_ERR_INVAL);
     ck_assert_str_eq(d.errors[0], "o.conf:1: a1.sinks.k1.count: 101 is out of range [1, 100]");
     sf_options_free(test_opts, &c);
     sf_props_free(&p);

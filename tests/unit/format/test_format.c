@@ -824,19 +824,19 @@ END_TEST
 START_TEST(format_kind_parse)
 {
     enum sf_format_kind k = SF_FORMAT_TEXT;
-    ck_assert_int_eq(sf_format_kind_parse("json", &k), 0);
+    ck_assert_int_eq(sf_format_kind_parse("json", &k), SF_OK);
     ck_assert_int_eq(k, SF_FORMAT_JSON);
-    ck_assert_int_eq(sf_format_kind_parse("csv", &k), 0);
+    ck_assert_int_eq(sf_format_kind_parse("csv", &k), SF_OK);
     ck_assert_int_eq(k, SF_FORMAT_CSV);
-    ck_assert_int_eq(sf_format_kind_parse("text", &k), 0);
+    ck_assert_int_eq(sf_format_kind_parse("text", &k), SF_OK);
     ck_assert_int_eq(k, SF_FORMAT_TEXT);
-    ck_assert_int_eq(sf_format_kind_parse("JSON", &k), 0);
+    ck_assert_int_eq(sf_format_kind_parse("JSON", &k), SF_OK);
     ck_assert_int_eq(k, SF_FORMAT_JSON);
     k = SF_FORMAT_CSV;
-    ck_assert_int_eq(sf_format_kind_parse("xml", &k), -1);
-    ck_assert_int_eq(sf_format_kind_parse("", &k), -1);
-    ck_assert_int_eq(sf_format_kind_parse("json ", &k), -1);
-    ck_assert_int_eq(sf_format_kind_parse(NULL, &k), -1);
+    ck_assert_int_eq(sf_format_kind_parse("xml", &k), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_format_kind_parse("", &k), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_format_kind_parse("json ", &k), SF_ERR_INVAL);
+    ck_assert_int_eq(sf_format_kind_parse(NULL, &k), SF_ERR_INVAL);
     ck_assert_int_eq(k, SF_FORMAT_CSV); /* untouched on failure */
 }
 END_TEST

@@ -78,7 +78,7 @@ START_TEST(kafka_start_errors)
     struct sf_section s;
     sf_section_init(&s, &p, "sink", "k1", "a1.sinks.k1.");
     void *ctx = calloc(1, sf_sink_kafka.ctx_size);
-    ck_assert_int_eq(sf_options_apply(sf_sink_kafka.options, &s, ctx, &d), -1);
+    ck_assert_int_eq(sf_options_apply(sf_sink_kafka.options, &s, ctx, &d), SF_ERR_INVAL);
     ck_assert_uint_eq(d.nerrors, 1);
     ck_assert_msg(strstr(d.errors[0], "kafka.bootstrap.servers") != NULL, "%s", d.errors[0]);
     sf_options_free(sf_sink_kafka.options, ctx);

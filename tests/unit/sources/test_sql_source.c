@@ -419,7 +419,7 @@ START_TEST(progress_codec)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&p, 0x5a, sizeof(p));
-        ck_assert_msg(sq_bf_parse(bad[i], &p) == -1, "accepted \"%s\"", bad[i]);
+        ck_assert_msg(sq_bf_parse(bad[i], &p) == SF_ERR_INVAL, "accepted \"%s\"", bad[i]);
         ck_assert(!p.done && !p.has_chunk && p.chunks == 0 && p.rows == 0);
         ck_assert_ptr_null(p.key);
         ck_assert_ptr_null(p.hwm);
