@@ -34,38 +34,6 @@ void sfc_scrub_password(char *s, size_t size, const char *password)
     }
 }
 
-char *sfc_xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    memcpy(p, s, n);
-    return p;
-}
-
-void *sfc_xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "sqlflume: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return q;
-}
-
-void *sfc_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "sqlflume: out of memory\n");
-        abort();
-    }
-    return p;
-}
-
 void sfc_pct_decode(char *s)
 {
     char *w = s;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "sqlflume/connector.h"
+#include "sqlflume/mem.h" /* sf_xstrdup, sf_xrealloc, sf_xcalloc */
 
 /* Format into errstr (truncating to errstr_size); does nothing when errstr is NULL or
  * errstr_size is 0. */
@@ -21,12 +22,6 @@ sfc_set_err(char *errstr, size_t errstr_size, const char *fmt, ...);
  * place (defensive: servers do not echo it). Passwords shorter than 4 bytes, a NULL password and
  * size 0 leave s alone: scrubbing short passwords would mangle any message. */
 void sfc_scrub_password(char *s, size_t size, const char *password);
-
-/* strdup/realloc/calloc that abort() on out of memory (a line on stderr). realloc and calloc of
- * 0 bytes allocate 1. The caller frees the result with free(). */
-char *sfc_xstrdup(const char *s);
-void *sfc_xrealloc(void *p, size_t n);
-void *sfc_xcalloc(size_t n, size_t size);
 
 /* Decode %XX escapes of a URL query-string value in place, and '+' as a space (form encoding,
  * unlike sqlflume/pct.h's strict decoder). A '%' not followed by two hex digits (sf_hex_val) naming

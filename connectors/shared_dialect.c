@@ -102,7 +102,7 @@ struct pk_names {
 static void pk_add(struct pk_names *p, char *col)
 {
     if (col) {
-        p->names = sfc_xrealloc(p->names, (p->n + 1) * sizeof(*p->names));
+        p->names = sf_xrealloc(p->names, (p->n + 1) * sizeof(*p->names));
         p->names[p->n++] = col;
     }
 }
@@ -157,7 +157,7 @@ static int pk_lookup(struct sf_conn *c,
             /* case-insensitive match (lower_case_table_names servers): first such table */
             other.found = true;
             if (!other_table) {
-                other_table = sfc_xstrdup(tname);
+                other_table = sf_xstrdup(tname);
             }
             pk_add(&other, col);
             col = NULL;

@@ -116,7 +116,7 @@ static int
 my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
-    struct sf_conn *c = sfc_xcalloc(1, sizeof(*c));
+    struct sf_conn *c = sf_xcalloc(1, sizeof(*c));
     int rc = SF_OK;
     c->base.cx = &sf_connector_mysql;
     c->base.dialect = &sfc_dialect_mysql;
@@ -130,7 +130,7 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
                  url->port ? url->port : 3306);
     }
     if (url->password) {
-        c->password = sfc_xstrdup(url->password);
+        c->password = sf_xstrdup(url->password);
     }
     c->my = mysql_init(NULL);
     if (!c->my) {
@@ -210,9 +210,9 @@ static void params_reserve(struct sf_conn *c, size_t n)
     if (n <= c->params_cap) {
         return;
     }
-    c->pbind = sfc_xrealloc(c->pbind, n * sizeof(*c->pbind));
-    c->pvals = sfc_xrealloc(c->pvals, n * sizeof(*c->pvals));
-    c->plens = sfc_xrealloc(c->plens, n * sizeof(*c->plens));
+    c->pbind = sf_xrealloc(c->pbind, n * sizeof(*c->pbind));
+    c->pvals = sf_xrealloc(c->pvals, n * sizeof(*c->pvals));
+    c->plens = sf_xrealloc(c->plens, n * sizeof(*c->plens));
     c->params_cap = n;
 }
 
@@ -292,7 +292,7 @@ static int stmt_execute(struct sf_conn *c,
                 stmt_drop(s);
                 return rc;
             }
-            s->sql = sfc_xstrdup(sql);
+            s->sql = sf_xstrdup(sql);
         }
         unsigned long want = mysql_stmt_param_count(s->stmt);
         if (want != nparams) {
@@ -329,11 +329,11 @@ static void cols_reserve(struct sf_conn *c, size_t n)
     if (n <= c->cols_cap) {
         return;
     }
-    c->cols = sfc_xrealloc(c->cols, n * sizeof(*c->cols));
-    c->mc = sfc_xrealloc(c->mc, n * sizeof(*c->mc));
-    c->rbind = sfc_xrealloc(c->rbind, n * sizeof(*c->rbind));
-    c->vals = sfc_xrealloc(c->vals, n * sizeof(*c->vals));
-    c->lens = sfc_xrealloc(c->lens, n * sizeof(*c->lens));
+    c->cols = sf_xrealloc(c->cols, n * sizeof(*c->cols));
+    c->mc = sf_xrealloc(c->mc, n * sizeof(*c->mc));
+    c->rbind = sf_xrealloc(c->rbind, n * sizeof(*c->rbind));
+    c->vals = sf_xrealloc(c->vals, n * sizeof(*c->vals));
+    c->lens = sf_xrealloc(c->lens, n * sizeof(*c->lens));
     for (size_t i = c->cols_cap; i < n; i++) {
         memset(&c->cols[i], 0, sizeof(c->cols[i]));
         memset(&c->mc[i], 0, sizeof(c->mc[i]));
@@ -382,7 +382,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
         const MYSQL_FIELD *f = &fields[i];
         struct my_col *m = &c->mc[i];
         MYSQL_BIND *b = &c->rbind[i];
-        c->cols[i].name = sfc_xstrdup(f->name ? f->name : "");
+        c->cols[i].name = sf_xstrdup(f->name ? f->name : "");
         c->cols[i].type = my_column_class(f);
         c->ncols = i + 1;
         m->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
@@ -458,7 +458,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
                 want = MY_STR_MAX_INIT_CAP;
             }
             if (m->cap < want) {
-                m->buf = sfc_xrealloc(m->buf, want);
+                m->buf = sf_xrealloc(m->buf, want);
                 m->cap = want;
             }
             b->buffer_type = MYSQL_TYPE_STRING;
@@ -535,7 +535,7 @@ static int refetch_truncated(struct sf_conn *c, char *errstr, size_t errstr_size
         while (cap < need) {
             cap *= 2;
         }
-        m->buf = sfc_xrealloc(m->buf, cap);
+        m->buf = sf_xrealloc(m->buf, cap);
         m->cap = cap;
         MYSQL_BIND b;
         memset(&b, 0, sizeof(b));

@@ -18,7 +18,7 @@ void my_apply_query_options(MYSQL *my, const char *query)
     if (!query || !*query) {
         return;
     }
-    char *copy = sfc_xstrdup(query);
+    char *copy = sf_xstrdup(query);
     char *save = NULL;
     for (char *kv = strtok_r(copy, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(kv, '=');

@@ -175,7 +175,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
              url->host && strchr(url->host, ':') ? "[" : "", url->host ? url->host : "localhost",
              url->host && strchr(url->host, ':') ? "]" : "", url->port ? url->port : 5432);
     if (url->password) {
-        c->password = sfc_xstrdup(url->password);
+        c->password = sf_xstrdup(url->password);
     }
     pg_params_build(url, &p, true);
 
@@ -244,7 +244,7 @@ static void pg_close(struct sf_conn *c)
 static void params_set(struct sf_conn *c, const struct sf_param *params, size_t nparams)
 {
     if (nparams > c->params_cap) {
-        c->pvals = sfc_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
+        c->pvals = sf_xrealloc(c->pvals, nparams * sizeof(*c->pvals));
         c->params_cap = nparams;
     }
     for (size_t i = 0; i < nparams; i++) {
@@ -257,10 +257,10 @@ static void describe(struct sf_conn *c, const PGresult *res)
     size_t n = (size_t)PQnfields(res);
     sfc_cols_free_names(c->cols, &c->ncols);
     if (n > c->cols_cap) {
-        c->cols = sfc_xrealloc(c->cols, n * sizeof(*c->cols));
-        c->pc = sfc_xrealloc(c->pc, n * sizeof(*c->pc));
-        c->vals = sfc_xrealloc(c->vals, n * sizeof(*c->vals));
-        c->lens = sfc_xrealloc(c->lens, n * sizeof(*c->lens));
+        c->cols = sf_xrealloc(c->cols, n * sizeof(*c->cols));
+        c->pc = sf_xrealloc(c->pc, n * sizeof(*c->pc));
+        c->vals = sf_xrealloc(c->vals, n * sizeof(*c->vals));
+        c->lens = sf_xrealloc(c->lens, n * sizeof(*c->lens));
         for (size_t i = c->cols_cap; i < n; i++) {
             memset(&c->cols[i], 0, sizeof(c->cols[i]));
             memset(&c->pc[i], 0, sizeof(c->pc[i]));
@@ -269,7 +269,7 @@ static void describe(struct sf_conn *c, const PGresult *res)
     }
     for (size_t i = 0; i < n; i++) {
         Oid oid = PQftype(res, (int)i);
-        c->cols[i].name = sfc_xstrdup(PQfname(res, (int)i));
+        c->cols[i].name = sf_xstrdup(PQfname(res, (int)i));
         c->cols[i].type = pg_oid_class(oid);
         c->pc[i].bytea = oid == OID_BYTEA;
         c->ncols = i + 1;

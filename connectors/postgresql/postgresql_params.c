@@ -59,7 +59,7 @@ void pg_params_build(const struct sf_db_url *url, struct pg_params *p, bool warn
 {
     memset(p, 0, sizeof(*p));
     p->opts = (struct sf_buf)SF_BUF_INIT;
-    p->query = url->query ? sfc_xstrdup(url->query) : NULL;
+    p->query = url->query ? sf_xstrdup(url->query) : NULL;
     p->defs = PQconndefaults();
     struct kv_list *kv = &p->kv;
     const char *user_options = NULL;

@@ -62,7 +62,7 @@ size_t pg_bytea_decode(struct pg_col *col, const char *v, size_t len)
         while (cap < len + 1) {
             cap *= 2;
         }
-        col->buf = sfc_xrealloc(col->buf, cap);
+        col->buf = sf_xrealloc(col->buf, cap);
         col->cap = cap;
     }
     unsigned char *o = (unsigned char *)col->buf;

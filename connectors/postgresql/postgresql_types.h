@@ -49,7 +49,7 @@ struct pg_col {
 enum sf_coltype pg_oid_class(Oid oid);
 
 /* Decode bytea text output v of len bytes (hex "\\x..." or the old escape form) into col->buf,
- * grown as needed (sfc_xrealloc: abort() on out of memory; col keeps owning it). Returns the
+ * grown as needed (sf_xrealloc: abort() on out of memory; col keeps owning it). Returns the
  * decoded length. Never fails: hex pairs that are not hex are skipped. */
 size_t pg_bytea_decode(struct pg_col *col, const char *v, size_t len);
 

@@ -9,6 +9,7 @@
 
 #include "sqlflume/buf.h"
 #include "sqlflume/error.h"
+#include "sqlflume/mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -132,16 +133,6 @@ void sf_ckpt_free(struct sf_ckpt *c)
     memset(c, 0, sizeof(*c));
 }
 
-static char *dup_n(const unsigned char *p, size_t n)
-{
-    char *s = malloc(n + 1);
-    if (s) {
-        memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 int sf_ckpt_read(const char *dir, struct sf_ckpt *c, char *err, size_t errsz)
 {
     memset(c, 0, sizeof(*c));
@@ -223,8 +214,8 @@ int sf_ckpt_read(const char *dir, struct sf_ckpt *c, char *err, size_t errsz)
             snprintf(err, errsz, "checkpoint file \"%s\" has a malformed offset entry", path);
             goto out;
         }
-        c->offsets[i].key = dup_n(data + at + 4, kl);
-        c->offsets[i].val = dup_n(data + at + 8 + kl, vl);
+        c->offsets[i].key = sf_strndup(data + at + 4, kl);
+        c->offsets[i].val = sf_strndup(data + at + 8 + kl, vl);
         c->noffsets = i + 1;
         if (!c->offsets[i].key || !c->offsets[i].val) {
             rc = SF_ERR_NOMEM;

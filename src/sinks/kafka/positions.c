@@ -2,6 +2,7 @@
  * (see kafka_int.h). */
 #include "kafka_int.h"
 
+#include "sqlflume/mem.h"
 #include "sqlflume/pct.h"
 
 /* ---- exactly-once: positions ---- */
@@ -53,15 +54,6 @@ void kf_ids_copy(struct pos_ids *dst, const struct pos_ids *src)
         }
         sf_gapset_copy(dst->set, src->set);
     }
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d) {
-        abort(); /* as sf_buf does: nothing sensible to do without memory */
-    }
-    return d;
 }
 
 static size_t pos_hash(const char *topic, const char *table)
@@ -132,7 +124,7 @@ struct pos_entry *kf_pos_get(struct kafka_ctx *ctx,
     }
     size_t idx = ctx->pos_n++;
     ctx->pos[idx] =
-        (struct pos_entry){ .topic = xstrdup(topic), .table = xstrdup(table), .hash = h };
+        (struct pos_entry){ .topic = sf_xstrdup(topic), .table = sf_xstrdup(table), .hash = h };
     pos_index_put(ctx, idx);
     if (idx_out) {
         *idx_out = idx;
@@ -176,7 +168,7 @@ void kf_pos_commit_pending(struct kafka_ctx *ctx)
         if (e->count > 0) {
             if (e->bmax) {
                 free(e->max);
-                e->max = xstrdup(e->bmax);
+                e->max = sf_xstrdup(e->bmax);
             }
             if (e->int_mode) {
                 struct pos_ids d = e->ids;
@@ -392,7 +384,7 @@ int kf_pos_record_apply(struct kafka_ctx *ctx,
                     goto out;
                 }
                 free(e->max);
-                e->max = xstrdup(f[3]);
+                e->max = sf_xstrdup(f[3]);
                 continue;
             }
             e->int_mode = true;
