@@ -1,25 +1,11 @@
 /* Helpers shared by the connectors: see common.h. */
 #include "common.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sqlflume/error.h"
 #include "sqlflume/pct.h"
-
-void sfc_set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    /* truncation is fine; the NOLINT is the analyzer misreading _FORTIFY_SOURCE's wrapper */
-    (void)vsnprintf(errstr, errstr_size, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
-    va_end(ap);
-}
 
 void sfc_scrub_password(char *s, size_t size, const char *password)
 {
@@ -61,7 +47,7 @@ int sfc_check_idle(bool running,
                    size_t errstr_size)
 {
     if (running) {
-        sfc_set_err(errstr, errstr_size,
+        sf_set_errstr(errstr, errstr_size,
                     "a query is still running on %s connection to %s (call query_end first)", db,
                     where);
         return SF_ERR_STATE;

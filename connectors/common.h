@@ -13,11 +13,6 @@
 #include "sqlflume/connector.h"
 #include "sqlflume/mem.h" /* sf_xstrdup, sf_xrealloc, sf_xcalloc */
 
-/* Format into errstr (truncating to errstr_size); does nothing when errstr is NULL or
- * errstr_size is 0. */
-__attribute__((format(printf, 3, 4))) void
-sfc_set_err(char *errstr, size_t errstr_size, const char *fmt, ...);
-
 /* Replace every occurrence of password in the NUL-terminated s (of size bytes) by "***", in
  * place (defensive: servers do not echo it). Passwords shorter than 4 bytes, a NULL password and
  * size 0 leave s alone: scrubbing short passwords would mangle any message. */

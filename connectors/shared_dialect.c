@@ -190,7 +190,7 @@ int sfc_primary_key(struct sf_conn *c,
     *cols = NULL;
     *n = 0;
     if (!table || !*table) {
-        sfc_set_err(errstr, errstr_size, "empty table name");
+        sf_set_errstr(errstr, errstr_size, "empty table name");
         return SF_ERR_INVAL;
     }
     /* a running query: the driver's query() fails with SF_ERR_STATE, before anything is sent */
@@ -207,7 +207,7 @@ int sfc_primary_key(struct sf_conn *c,
     /* no dot, or no such schema.table: the whole name as a table of the current schema */
     int rc = pk_lookup(c, NULL, table, &found, cols, n, errstr, errstr_size);
     if (rc == SF_OK && !found) {
-        sfc_set_err(errstr, errstr_size, "table \"%s\" does not exist on %s at %s", table,
+        sf_set_errstr(errstr, errstr_size, "table \"%s\" does not exist on %s at %s", table,
                     b->dialect->db, b->where);
         rc = SF_ERR_NOTFOUND;
     }
@@ -247,7 +247,7 @@ int sfc_estimate_rows(struct sf_conn *c,
 {
     *rows = -1;
     if (!table || !*table) {
-        sfc_set_err(errstr, errstr_size, "empty table name");
+        sf_set_errstr(errstr, errstr_size, "empty table name");
         return SF_ERR_INVAL;
     }
     /* as sfc_primary_key: "schema.table" first, then the whole name in the current schema */

@@ -90,7 +90,7 @@ stmt_error(struct sf_conn *c, MYSQL_STMT *stmt, const char *what, char *errstr, 
         msg = mysql_error(c->my);
         state = mysql_sqlstate(c->my);
     }
-    sfc_set_err(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->base.where,
+    sf_set_errstr(errstr, errstr_size, "%s on mysql at %s: %s (error %u)", what, c->base.where,
                 msg && *msg ? msg : "unknown error", no);
     sfc_scrub_password(errstr, errstr_size, c->password);
     return my_classify(no, state);
@@ -134,7 +134,7 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     }
     c->my = mysql_init(NULL);
     if (!c->my) {
-        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: out of memory",
+        sf_set_errstr(errstr, errstr_size, "could not connect to mysql at %s: out of memory",
                     c->base.where);
         rc = SF_ERR_NOMEM;
         goto out;
@@ -158,7 +158,7 @@ my_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
                             url->database, (unsigned int)(url->port > 0 ? url->port : 0),
                             url->socket, 0)) {
         unsigned int no_ = mysql_errno(c->my);
-        sfc_set_err(errstr, errstr_size, "could not connect to mysql at %s: %s", c->base.where,
+        sf_set_errstr(errstr, errstr_size, "could not connect to mysql at %s: %s", c->base.where,
                     mysql_error(c->my));
         sfc_scrub_password(errstr, errstr_size, c->password);
         rc = my_classify(no_, mysql_sqlstate(c->my));
@@ -296,7 +296,7 @@ static int stmt_execute(struct sf_conn *c,
         }
         unsigned long want = mysql_stmt_param_count(s->stmt);
         if (want != nparams) {
-            sfc_set_err(errstr, errstr_size,
+            sf_set_errstr(errstr, errstr_size,
                         "statement has %lu parameter placeholders but %zu values were given", want,
                         nparams);
             return SF_ERR_INVAL;

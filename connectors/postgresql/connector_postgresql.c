@@ -114,10 +114,10 @@ static int result_error(struct sf_conn *c,
     }
     bool bad = PQstatus(c->pg) == CONNECTION_BAD;
     if (state) {
-        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what,
+        sf_set_errstr(errstr, errstr_size, "%s on postgresql at %s: %s (SQLSTATE %s)", what,
                     c->base.where, msg[0] ? msg : "unknown error", state);
     } else {
-        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->base.where,
+        sf_set_errstr(errstr, errstr_size, "%s on postgresql at %s: %s", what, c->base.where,
                     msg[0] ? msg : (bad ? "connection lost" : "unknown error"));
     }
     if (errstr) {
@@ -164,7 +164,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     }
     struct sf_conn *c = calloc(1, sizeof(*c));
     if (!c) {
-        sfc_set_err(errstr, errstr_size, "could not connect to postgresql: out of memory");
+        sf_set_errstr(errstr, errstr_size, "could not connect to postgresql: out of memory");
         return SF_ERR_NOMEM;
     }
     c->base.cx = &sf_connector_postgresql;
@@ -181,7 +181,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
 
     c->pg = PQconnectdbParams(p.kv.keys, p.kv.vals, 0);
     if (!c->pg) {
-        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
+        sf_set_errstr(errstr, errstr_size, "could not connect to postgresql at %s: out of memory",
                     c->base.where);
         rc = SF_ERR_NOMEM;
         goto out;
@@ -189,7 +189,7 @@ pg_connect(const struct sf_db_url *url, struct sf_conn **out, char *errstr, size
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char msg[1024];
         pg_clean_message(PQerrorMessage(c->pg), msg, sizeof(msg));
-        sfc_set_err(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->base.where,
+        sf_set_errstr(errstr, errstr_size, "could not connect to postgresql at %s: %s", c->base.where,
                     msg[0] ? msg : "unknown error");
         if (errstr) {
             sfc_scrub_password(errstr, errstr_size, c->password);
@@ -372,7 +372,7 @@ read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t
     memmove(c->asked, c->asked + 1, (size_t)c->fetches * sizeof(c->asked[0]));
     int rc = pipe_read(c, &c->res, what, errstr, errstr_size);
     if (rc == SF_OK && !c->res) {
-        sfc_set_err(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
+        sf_set_errstr(errstr, errstr_size, "%s on postgresql at %s: FETCH returned no rows", what,
                     c->base.where);
         rc = SF_ERR_CONN;
     }
@@ -492,7 +492,7 @@ query_single(struct sf_conn *c, const char *sql, size_t nparams, char *errstr, s
     }
     if (!PQsetSingleRowMode(c->pg)) {
         drain(c->pg);
-        sfc_set_err(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
+        sf_set_errstr(errstr, errstr_size, "could not start single-row mode on postgresql at %s",
                     c->base.where);
         return SF_ERR_CONN;
     }

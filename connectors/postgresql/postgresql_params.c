@@ -146,13 +146,13 @@ int pg_validate(const struct sf_db_url *url, bool warn, char *errstr, size_t err
     int rc = SF_OK;
     PGconn *pg = PQconnectStartParams(p.kv.keys, p.kv.vals, 0);
     if (!pg) {
-        sfc_set_err(errstr, errstr_size, "postgresql connection parameters: out of memory");
+        sf_set_errstr(errstr, errstr_size, "postgresql connection parameters: out of memory");
         rc = SF_ERR_NOMEM;
     } else if (PQstatus(pg) == CONNECTION_BAD && !strstr(PQerrorMessage(pg), PG_VALIDATE_HOST)) {
         /* libpq refused the parameters before trying the (impossible) socket */
         char msg[1024];
         pg_clean_message(PQerrorMessage(pg), msg, sizeof(msg));
-        sfc_set_err(errstr, errstr_size, "libpq rejects the connection parameters: %s",
+        sf_set_errstr(errstr, errstr_size, "libpq rejects the connection parameters: %s",
                     msg[0] ? msg : "unknown error");
         if (errstr) {
             sfc_scrub_password(errstr, errstr_size, url->password);

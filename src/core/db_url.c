@@ -13,8 +13,6 @@
 #include "sqlflume/pct.h"
 #include "sqlflume/connector.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,21 +43,6 @@ static const struct {
     { "postgresql", "postgresql" },
     { "postgres", "postgresql" },
 };
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    if (!errstr || errstr_size == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    /* truncation is fine; the NOLINT is the analyzer misreading _FORTIFY_SOURCE's wrapper */
-    (void)vsnprintf(errstr, errstr_size, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
-    va_end(ap);
-}
 
 static const char *last_char(const char *p, size_t n, char c)
 {
@@ -156,11 +139,11 @@ static int decode_into(const char *p,
     char *s = NULL;
     int rc = sf_pct_decode(p, n, &s);
     if (rc == SF_ERR_NOMEM) {
-        set_err(errstr, errstr_size, "out of memory parsing the database url");
+        sf_set_errstr(errstr, errstr_size, "out of memory parsing the database url");
         return rc;
     }
     if (rc != SF_OK) {
-        set_err(errstr, errstr_size,
+        sf_set_errstr(errstr, errstr_size,
                 "bad percent-encoding in the %s of the database url (expected %%XX with two hex "
                 "digits, not %%00)",
                 what);
@@ -248,12 +231,12 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
     const char *normalised = NULL;
 
     if (!out) {
-        set_err(errstr, errstr_size, "no output for the database url");
+        sf_set_errstr(errstr, errstr_size, "no output for the database url");
         return SF_ERR_INVAL;
     }
     memset(out, 0, sizeof *out);
     if (!url || url[0] == '\0') {
-        set_err(errstr, errstr_size, "empty database url");
+        sf_set_errstr(errstr, errstr_size, "empty database url");
         goto out;
     }
 
@@ -266,7 +249,7 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
     size_t scheme_len =
         strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
     if (scheme_len == 0 || p[scheme_len] != ':') {
-        set_err(errstr, errstr_size,
+        sf_set_errstr(errstr, errstr_size,
                 "database url has no scheme; expected mysql://, mariadb://, postgresql:// or "
                 "jdbc:...");
         goto out;
@@ -278,7 +261,7 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
         }
     }
     if (!normalised) {
-        set_err(errstr, errstr_size,
+        sf_set_errstr(errstr, errstr_size,
                 "unsupported url scheme \"%s%.*s%s\"; expected mysql://, mariadb://, postgresql:// "
                 "or jdbc:...",
                 jdbc ? "jdbc:" : "",
@@ -287,7 +270,7 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
         goto out;
     }
     if (strncmp(p + scheme_len + 1, "//", 2) != 0) {
-        set_err(errstr, errstr_size, "malformed database url: expected \"//\" after \"%s%.*s:\"",
+        sf_set_errstr(errstr, errstr_size, "malformed database url: expected \"//\" after \"%s%.*s:\"",
                 jdbc ? "jdbc:" : "", (int)scheme_len, p);
         goto out;
     }
@@ -295,7 +278,7 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
     split_rest(p + scheme_len + 3, &up);
 
     if (misplaced_at(&up)) {
-        set_err(errstr, errstr_size,
+        sf_set_errstr(errstr, errstr_size,
                 "malformed database url: '@' after the host; percent-encode '@', '/' and '?' in "
                 "the user name and password (%%40, %%2F, %%3F) and '@' in the database name");
         goto out;
@@ -327,17 +310,17 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
     if (hn > 0 && hp[0] == '[') {
         const char *close = memchr(hp, ']', hn);
         if (!close) {
-            set_err(errstr, errstr_size, "unterminated IPv6 address in database url (missing ']')");
+            sf_set_errstr(errstr, errstr_size, "unterminated IPv6 address in database url (missing ']')");
             goto out;
         }
         host = hp + 1;
         host_len = (size_t)(close - host);
         if (host_len == 0) {
-            set_err(errstr, errstr_size, "empty IPv6 address in database url");
+            sf_set_errstr(errstr, errstr_size, "empty IPv6 address in database url");
             goto out;
         }
         if (close + 1 < hp + hn && close[1] != ':') {
-            set_err(errstr, errstr_size,
+            sf_set_errstr(errstr, errstr_size,
                     "malformed database url: expected ':port' or the end of the host after ']'");
             goto out;
         }
@@ -358,11 +341,11 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
         bool ipv6ish = memchr(port, ':', port_len) && strspn(hp, "0123456789abcdefABCDEF:.") >= hn;
         const char *hint = ipv6ish ? "; put an IPv6 address in brackets, as in [::1]:5432" : "";
         if (quotable) {
-            set_err(errstr, errstr_size,
+            sf_set_errstr(errstr, errstr_size,
                     "bad port \"%.*s\" in database url: expected a number from 1 to 65535%s",
                     (int)port_len, port, hint);
         } else {
-            set_err(errstr, errstr_size,
+            sf_set_errstr(errstr, errstr_size,
                     "bad port in database url: expected a number from 1 to 65535%s", hint);
         }
         goto out;
@@ -391,7 +374,7 @@ int sf_db_url_parse(const char *url, struct sf_db_url *out, char *errstr, size_t
 
     u.scheme = strdup(normalised);
     if (!u.scheme) {
-        set_err(errstr, errstr_size, "out of memory parsing the database url");
+        sf_set_errstr(errstr, errstr_size, "out of memory parsing the database url");
         rc = SF_ERR_NOMEM;
         goto out;
     }

@@ -1,6 +1,9 @@
 /* Error descriptions and retriable/fatal classes (see sqlflume/error.h). */
 #include "sqlflume/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *sf_err_str(int err)
 {
     switch (err) {
@@ -54,4 +57,16 @@ bool sf_err_retriable(int err)
     default:
         return false;
     }
+}
+
+void sf_set_errstr(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    if (!errstr || errstr_size == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    /* truncation is fine; the NOLINT is the analyzer misreading _FORTIFY_SOURCE's wrapper */
+    (void)vsnprintf(errstr, errstr_size, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    va_end(ap);
 }

@@ -7,6 +7,7 @@
 #define SQLFLUME_ERROR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum sf_err {
     SF_OK = 0,
@@ -32,5 +33,13 @@ const char *sf_err_str(int err);
 
 /** true when the error is worth a rollback + backoff + retry (connection, timeout, full...). */
 bool sf_err_retriable(int err);
+
+/**
+ * Format a message into errstr (errstr_size bytes, truncated to fit and NUL-terminated), as
+ * snprintf. Does nothing when errstr is NULL or errstr_size is 0, so callers may pass an
+ * optional buffer through. Never fails.
+ */
+__attribute__((format(printf, 3, 4))) void
+sf_set_errstr(char *errstr, size_t errstr_size, const char *fmt, ...);
 
 #endif
