@@ -109,27 +109,17 @@ static int count_nulls(struct sql_ctx *c, const char *qtable, const char *col, l
                        char *err, size_t errsz)
 {
     struct sf_buf q = SF_BUF_INIT, qc = SF_BUF_INIT;
+    char *v = NULL;
     *n = 0;
     int rc = c->cx->quote_ident(col, &qc);
     if (rc == SF_OK) {
         sf_buf_printf(&q, "SELECT COUNT(*) FROM %s WHERE %s IS NULL", qtable, qc.data);
-        const struct sf_column *pc;
-        size_t npc;
-        rc = c->cx->query(c->conn, q.data, NULL, 0, &pc, &npc, err, errsz);
-        if (rc == SF_OK) {
-            struct sf_row row;
-            int got;
-            while ((got = c->cx->fetch(c->conn, &row, err, errsz)) == 1) {
-                if (row.ncols > 0 && row.vals[0]) {
-                    *n = strtoll(row.vals[0], NULL, 10);
-                }
-            }
-            c->cx->query_end(c->conn);
-            if (got < 0) {
-                rc = got;
-            }
-        }
+        rc = sq_rows_value(c, q.data, NULL, &v, err, errsz);
     }
+    if (rc == SF_OK && v) {
+        *n = strtoll(v, NULL, 10);
+    }
+    free(v);
     sf_buf_free(&q);
     sf_buf_free(&qc);
     return rc;
