@@ -13,34 +13,17 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ROWS=${1:-100000}
 REPEAT=${SF_BENCH_REPEAT:-3}
-bash tests/support/deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-BIN=$ROOT/build-bench/sqlflume
 source tests/support/db.sh
+source bench/lib.sh
+sf_bench_build
 
-WORK=$(mktemp -d /tmp/sqlflume-gaps.XXXXXX)
-chmod 755 "$WORK"
+sf_bench_work gaps
 MY_PORT=${SF_BENCH_MY_PORT:-43393}
 PG_PORT=${SF_BENCH_PG_PORT:-45493}
-KAFKA_PID=""
-teardown() {
-    [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null
-    sf_mariadb_stop "$WORK/my" >/dev/null 2>&1
-    sf_pg_stop "$WORK/pg" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap teardown EXIT
 mkdir -p "$WORK/my" "$WORK/pg"
 sf_mariadb_start "$WORK/my" $MY_PORT >/dev/null
 sf_pg_start "$WORK/pg" $PG_PORT >/dev/null
-"$ROOT/build-bench/mock_kafka" -p 1 >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
-KAFKA_PID=$!
-for _ in $(seq 1 100); do
-    BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
-    [ -n "$BOOTSTRAP" ] && break
-    sleep 0.1
-done
+sf_bench_kafka_start
 
 HOLEY=$((ROWS * 3 / 2))
 echo "loading $ROWS rows into each table..."
@@ -58,26 +41,8 @@ sf_mysql_exec $MY_PORT "FLUSH TABLES dense, holey FOR EXPORT; UNLOCK TABLES" >/d
 sync
 
 run_agent() { # db table n -> "wall rss cpu warns"
-    local url
-    if [ "$1" = mysql ]; then url="mysql://sqlflume:sqlflume-pw@127.0.0.1:$MY_PORT/sqlflume_test"; else url="postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test"; fi
-    cat >"$WORK/agent.conf" <<EOF
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = sql
-a1.sources.r1.connection.url = $url
-a1.sources.r1.table = $2
-a1.sources.r1.status.key = gaps-$3
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.sinks.k1.type = kafka
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP
-a1.sinks.k1.kafka.topic = gaps-$3
-a1.sinks.k1.flumeBatchSize = 1000
-EOF
+    sf_bench_conf "$WORK/agent.conf" url="$(sf_bench_url "$1")" table="$2" key="gaps-$3" \
+        capacity=10000 transactionCapacity=1000 topic="gaps-$3" flumeBatchSize=1000
     local out
     out=$(/usr/bin/python3 bench/measure_agent.py "$BOOTSTRAP" "gaps-$3" "$ROWS" -- \
         "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console 2>"$WORK/agent-$3.log")

@@ -22,33 +22,12 @@ MY_PORT=${SF_BENCH_MY_PORT:-43393}
 PG_PORT=${SF_BENCH_PG_PORT:-45493}
 DBS=${SF_BENCH_DBS:-postgresql mysql}
 FORMAT=${SF_BENCH_FORMAT:-json}
-bash tests/support/deps.sh
-if [ -z "${SF_BENCH_BIN:-}" ]; then
-    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build build-bench -j"$(nproc)" >/dev/null
-    SF_BENCH_BIN=$ROOT/build-bench/sqlflume
-fi
-BIN=$SF_BENCH_BIN
 source tests/support/db.sh
 source bench/lib.sh
+sf_bench_build
 
-WORK=$(mktemp -d /tmp/sqlflume-grid.XXXXXX)
-chmod 755 "$WORK"
-KAFKA_PID=""
-teardown() {
-    [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null
-    sf_mariadb_stop "$WORK/my" >/dev/null 2>&1
-    sf_pg_stop "$WORK/pg" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap teardown EXIT
-"$(dirname "$BIN")/mock_kafka" -p 1 >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
-KAFKA_PID=$!
-for _ in $(seq 1 100); do
-    BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
-    [ -n "$BOOTSTRAP" ] && break
-    sleep 0.1
-done
+sf_bench_work grid
+sf_bench_kafka_start
 
 COLS="id, name, amount, created, note"
 export PGPASSWORD=sqlflume-pw
@@ -56,11 +35,7 @@ for db in $DBS; do
     echo "loading $ROWS rows into $db..."
     if [ "$db" = mysql ]; then
         mkdir -p "$WORK/my" && sf_mariadb_start "$WORK/my" "$MY_PORT" >/dev/null
-        sf_mysql_exec "$MY_PORT" "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
-            amount DECIMAL(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
-        sf_mysql_exec "$MY_PORT" "INSERT INTO bench SELECT seq, CONCAT('customer-', seq), (seq % 1000000) / 100,
-            FROM_UNIXTIME(1700000000 + seq), LPAD(seq, 20, 'n') FROM seq_1_to_$ROWS"
-        sf_mysql_exec "$MY_PORT" "FLUSH TABLES bench FOR EXPORT; UNLOCK TABLES" >/dev/null
+        sf_bench_my_table "$MY_PORT" "$ROWS"
     else
         mkdir -p "$WORK/pg" && sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
         sf_bench_pg_table "$PG_PORT" "$ROWS"
@@ -68,40 +43,13 @@ for db in $DBS; do
 done
 sync
 
-time_cmd() { # CMD -> "wall_s rss_kib cpu_s"
-    /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
-        cat "$WORK/cmd.err" >&2
-        return 1
-    }
-    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$WORK/time"
-}
 run_agent() { # db capacity batch max.rows -> "wall rss cpu"
-    local url n
+    local n
     n=$(($(cat "$WORK/runs" 2>/dev/null || echo 0) + 1))
     echo $n >"$WORK/runs"
-    if [ "$1" = mysql ]; then url="mysql://sqlflume:sqlflume-pw@127.0.0.1:$MY_PORT/sqlflume_test"; else url="postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test"; fi
-    cat >"$WORK/agent.conf" <<CONF
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = sql
-a1.sources.r1.connection.url = $url
-a1.sources.r1.table = bench
-a1.sources.r1.format = $FORMAT
-a1.sources.r1.max.rows = $4
-a1.sources.r1.batch.size = $3
-a1.sources.r1.status.key = grid-$n
-a1.sources.r1.run.query.delay = 60000
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = $2
-a1.channels.c1.transactionCapacity = $3
-a1.sinks.k1.type = kafka
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP
-a1.sinks.k1.kafka.topic = grid-$n
-a1.sinks.k1.flumeBatchSize = $3
-CONF
+    sf_bench_conf "$WORK/agent.conf" url="$(sf_bench_url "$1")" table=bench format="$FORMAT" \
+        max.rows="$4" batch.size="$3" key="grid-$n" run.query.delay=60000 capacity="$2" \
+        transactionCapacity="$3" topic="grid-$n" flumeBatchSize="$3"
     /usr/bin/python3 bench/measure_agent.py "$BOOTSTRAP" "grid-$n" "$ROWS" -- \
         "$BIN" agent -n a1 -f "$WORK/agent.conf" -Dflume.root.logger=WARN,console
 }
@@ -125,7 +73,7 @@ for db in $DBS; do
     for round in $(seq 1 "$REPEAT"); do
         echo "== $db, round $round"
         sync
-        record "$db.pipe" "$(time_cmd "$pipe | kcat -P -b $BOOTSTRAP -t pipe-$db")"
+        record "$db.pipe" "$(sf_bench_time "$pipe | kcat -P -b $BOOTSTRAP -t pipe-$db")"
         for cell in $CELLS; do
             IFS=/ read -r cap b m <<<"$cell"
             sync

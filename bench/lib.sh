@@ -23,8 +23,96 @@ sf_bench_work() {
 }
 sf_bench_teardown() {
     local pid
-    for pid in $BENCH_PIDS; do kill "$pid" 2>/dev/null; done
+    for pid in $BENCH_PIDS; do kill "$pid" 2>/dev/null || true; done
     [ -d "$WORK/pg" ] && sf_pg_stop "$WORK/pg" >/dev/null 2>&1
     [ -d "$WORK/my" ] && sf_mariadb_stop "$WORK/my" >/dev/null 2>&1
     rm -rf "$WORK"
+}
+
+# sf_bench_build: install the packages, build build-bench (Release) and set BIN (SF_BENCH_BIN, or
+# build-bench/sqlflume) and MOCK (build-bench/mock_kafka: the mock cluster always comes from this
+# tree, whichever sqlflume binary is measured). Needs ROOT.
+sf_bench_build() {
+    bash tests/support/deps.sh
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build-bench -j"$(nproc)" >/dev/null
+    BIN=${SF_BENCH_BIN:-$ROOT/build-bench/sqlflume}
+    MOCK=$ROOT/build-bench/mock_kafka
+}
+
+# sf_bench_kafka_start [MOCK ARGS...]: start the mock Kafka cluster (one partition per topic, plus
+# ARGS, e.g. -t TOPIC) with its output in $WORK, add it to BENCH_PIDS and set BOOTSTRAP once it
+# listens (10 s at most, else exit 1).
+sf_bench_kafka_start() {
+    "$MOCK" -p 1 "$@" >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
+    BENCH_PIDS="$BENCH_PIDS $!"
+    BOOTSTRAP=""
+    for _ in $(seq 1 100); do
+        BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
+        [ -n "$BOOTSTRAP" ] && return 0
+        sleep 0.1
+    done
+    echo "the mock Kafka cluster did not start: $(cat "$WORK/kafka.err")" >&2
+    exit 1
+}
+
+# sf_bench_my_table PORT ROWS: the MariaDB twin of sf_bench_pg_table (the same rows), its pages
+# written out.
+sf_bench_my_table() {
+    sf_mysql_exec "$1" "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
+        amount DECIMAL(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
+    sf_mysql_exec "$1" "INSERT INTO bench SELECT seq, CONCAT('customer-', seq), (seq % 1000000) / 100,
+        FROM_UNIXTIME(1700000000 + seq), LPAD(seq, 20, 'n') FROM seq_1_to_$2"
+    sf_mysql_exec "$1" "FLUSH TABLES bench FOR EXPORT; UNLOCK TABLES" >/dev/null
+}
+
+# sf_bench_url mysql|postgresql: the connection.url of the test database on MY_PORT / PG_PORT.
+sf_bench_url() {
+    if [ "$1" = mysql ]; then
+        echo "mysql://sqlflume:sqlflume-pw@127.0.0.1:$MY_PORT/sqlflume_test"
+    else
+        echo "postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test"
+    fi
+}
+
+# sf_bench_time CMD -> "wall_s rss_kib cpu_s": CMD run by bash under /usr/bin/time (RSS of the
+# largest process of the pipeline, CPU of all of them: user + system); its stderr is shown if
+# it fails (return 1).
+sf_bench_time() {
+    /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
+        cat "$WORK/cmd.err" >&2
+        return 1
+    }
+    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$WORK/time"
+}
+
+# sf_bench_conf FILE NAME=VALUE...: write the benchmarks' agent a1 (SQL source r1 -> channel c1 ->
+# sink k1) to FILE. Names: url, table, key (status.key), and optionally format, max.rows,
+# batch.size, run.query.delay (the source's keys), channel (type, default memory), capacity,
+# transactionCapacity, sink (kafka, the default, or null), topic, flumeBatchSize (kafka; the
+# bootstrap servers are BOOTSTRAP), batchSize (null). A key not given is not written (Flume's
+# default applies).
+sf_bench_conf() {
+    local file=$1 kv k
+    shift
+    local -A o=([channel]=memory [sink]=kafka)
+    for kv in "$@"; do o[${kv%%=*}]=${kv#*=}; done
+    {
+        printf '%s\n' "a1.sources = r1" "a1.channels = c1" "a1.sinks = k1" "a1.sources.r1.type = sql" \
+            "a1.sources.r1.connection.url = ${o[url]}" "a1.sources.r1.table = ${o[table]}" \
+            "a1.sources.r1.status.key = ${o[key]}" "a1.sources.r1.channels = c1"
+        for k in format max.rows batch.size run.query.delay; do
+            [ -z "${o[$k]:-}" ] || echo "a1.sources.r1.$k = ${o[$k]}"
+        done
+        echo "a1.channels.c1.type = ${o[channel]}"
+        for k in capacity transactionCapacity; do
+            [ -z "${o[$k]:-}" ] || echo "a1.channels.c1.$k = ${o[$k]}"
+        done
+        printf '%s\n' "a1.sinks.k1.type = ${o[sink]}" "a1.sinks.k1.channel = c1"
+        if [ "${o[sink]}" = kafka ]; then
+            printf '%s\n' "a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP" "a1.sinks.k1.kafka.topic = ${o[topic]}"
+            [ -z "${o[flumeBatchSize]:-}" ] || echo "a1.sinks.k1.flumeBatchSize = ${o[flumeBatchSize]}"
+        fi
+        [ -z "${o[batchSize]:-}" ] || echo "a1.sinks.k1.batchSize = ${o[batchSize]}"
+    } >"$file"
 }

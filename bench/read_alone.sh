@@ -39,26 +39,9 @@ tod() { echo "$1" | awk -F: '{printf "%.3f", $1 * 3600 + $2 * 60 + $3}'; }
 # itself
 run_one() { # bin key max.rows batch capacity -> "read_s agent_cpu_s source_cpu_s"
     local log=$WORK/$2.log src_cpu cpu t0 t1 AGENT_PID
-    cat >"$WORK/$2.conf" <<CONF
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = sql
-a1.sources.r1.connection.url = postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test
-a1.sources.r1.table = bench
-a1.sources.r1.format = json
-a1.sources.r1.max.rows = $3
-a1.sources.r1.batch.size = $4
-a1.sources.r1.status.key = $2
-a1.sources.r1.run.query.delay = 60000
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = $5
-a1.channels.c1.transactionCapacity = $4
-a1.sinks.k1.type = null
-a1.sinks.k1.channel = c1
-a1.sinks.k1.batchSize = $4
-CONF
+    sf_bench_conf "$WORK/$2.conf" url="$(sf_bench_url postgresql)" table=bench format=json \
+        max.rows="$3" batch.size="$4" key="$2" run.query.delay=60000 capacity="$5" \
+        transactionCapacity="$4" sink=null batchSize="$4"
     local start=$SECONDS
     "$1" agent -n a1 -f "$WORK/$2.conf" -Dflume.root.logger=DEBUG,console 2>"$log" &
     AGENT_PID=$!

@@ -15,51 +15,24 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ROWS=${1:-1000000}
 REPEAT=${SF_BENCH_REPEAT:-3}
-bash tests/support/deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-BIN=${SF_BENCH_BIN:-$ROOT/build-bench/sqlflume}
 source tests/support/db.sh
+source bench/lib.sh
+sf_bench_build
 
-WORK=$(mktemp -d /tmp/sqlflume-bench.XXXXXX)
-chmod 755 "$WORK"
+sf_bench_work bench
 MY_PORT=${SF_BENCH_MY_PORT:-43391}
 PG_PORT=${SF_BENCH_PG_PORT:-45491}
-KAFKA_PID=""
-teardown() {
-    [ -n "$KAFKA_PID" ] && kill "$KAFKA_PID" 2>/dev/null
-    sf_mariadb_stop "$WORK/my" >/dev/null 2>&1
-    sf_pg_stop "$WORK/pg" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap teardown EXIT
-
 mkdir -p "$WORK/my" "$WORK/pg"
 sf_mariadb_start "$WORK/my" $MY_PORT >/dev/null
 sf_pg_start "$WORK/pg" $PG_PORT >/dev/null
-"$ROOT/build-bench/mock_kafka" -p 1 >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
-KAFKA_PID=$!
-for _ in $(seq 1 100); do
-    BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
-    [ -n "$BOOTSTRAP" ] && break
-    sleep 0.1
-done
+sf_bench_kafka_start
 
 echo "loading $ROWS rows into each database..."
-sf_mysql_exec $MY_PORT "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
-    amount DECIMAL(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
-sf_mysql_exec $MY_PORT "INSERT INTO bench SELECT seq, CONCAT('customer-', seq), (seq % 1000000) / 100,
-    FROM_UNIXTIME(1700000000 + seq), LPAD(seq, 20, 'n') FROM seq_1_to_$ROWS"
-sf_pg_exec $PG_PORT "CREATE TABLE bench (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL,
-    amount NUMERIC(12,2) NOT NULL, created TIMESTAMP NOT NULL, note VARCHAR(20) NOT NULL)"
-sf_pg_exec $PG_PORT "INSERT INTO bench SELECT g, 'customer-' || g, (g % 1000000) / 100.0,
-    to_timestamp(1700000000 + g) AT TIME ZONE 'UTC', lpad(g::text, 20, 'n') FROM generate_series(1, $ROWS) g"
-sf_pg_exec $PG_PORT "VACUUM ANALYZE bench" >/dev/null
-# write the freshly loaded tables out now (the servers' dirty pages, then the kernel's), so that
-# a checkpoint or page flusher does not slow whichever runs come first (the file channel's
-# fdatasync most of all)
-sf_pg_exec $PG_PORT "CHECKPOINT" >/dev/null
-sf_mysql_exec $MY_PORT "FLUSH TABLES bench FOR EXPORT; UNLOCK TABLES" >/dev/null
+sf_bench_my_table $MY_PORT "$ROWS"
+# (sf_bench_pg_table writes the loaded table out too: the servers' dirty pages, then the kernel's,
+# so that a checkpoint or page flusher does not slow whichever runs come first, the file
+# channel's fdatasync most of all)
+sf_bench_pg_table $PG_PORT "$ROWS"
 sync
 
 COLS="id, name, amount, created, note"
@@ -67,41 +40,10 @@ export PGPASSWORD=sqlflume-pw
 PSQL="psql -h 127.0.0.1 -p $PG_PORT -U sqlflume -d sqlflume_test -X -q"
 MYSQL="mariadb -h 127.0.0.1 -P $MY_PORT -u sqlflume -psqlflume-pw sqlflume_test"
 
-# time_cmd CMD -> "wall_s rss_kib cpu_s" (RSS of the largest process of the pipeline, CPU of all
-# of them: user + system)
-time_cmd() {
-    /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
-        cat "$WORK/cmd.err" >&2
-        return 1
-    }
-    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$WORK/time"
-}
-
 agent_conf() { # db format topic key [channel type]
-    local url
-    if [ "$1" = mysql ]; then url="mysql://sqlflume:sqlflume-pw@127.0.0.1:$MY_PORT/sqlflume_test"; else url="postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test"; fi
-    cat >"$WORK/agent.conf" <<EOF
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = sql
-a1.sources.r1.connection.url = $url
-a1.sources.r1.table = bench
-a1.sources.r1.format = $2
-a1.sources.r1.max.rows = 100000
-a1.sources.r1.batch.size = 1000
-a1.sources.r1.status.key = $4
-a1.sources.r1.run.query.delay = 60000
-a1.sources.r1.channels = c1
-a1.channels.c1.type = ${5:-memory}
-a1.channels.c1.capacity = 20000
-a1.channels.c1.transactionCapacity = 1000
-a1.sinks.k1.type = kafka
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP
-a1.sinks.k1.kafka.topic = $3
-a1.sinks.k1.flumeBatchSize = 1000
-EOF
+    sf_bench_conf "$WORK/agent.conf" url="$(sf_bench_url "$1")" table=bench format="$2" max.rows=100000 \
+        batch.size=1000 key="$4" run.query.delay=60000 channel="${5:-memory}" capacity=20000 \
+        transactionCapacity=1000 topic="$3" flumeBatchSize=1000
     if [ "${5:-memory}" = file ]; then
         printf '%s\n' "a1.channels.c1.checkpointDir = $WORK/fc-$4/checkpoint" \
             "a1.channels.c1.dataDirs = $WORK/fc-$4/data" \
@@ -146,8 +88,8 @@ for db in postgresql mysql; do
         read_cmd="$MYSQL --quick -B -N -e \"SELECT $COLS FROM bench ORDER BY id\""
     fi
     for _ in $(seq 1 "$REPEAT"); do
-        run_rec "$db.c" time_cmd "$read_cmd > /dev/null"
-        run_rec "$db.b" time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"
+        run_rec "$db.c" sf_bench_time "$read_cmd > /dev/null"
+        run_rec "$db.b" sf_bench_time "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe-$db"
         run_rec "$db.a" run_agent $db json
         run_rec "$db.t" run_agent $db text
         run_rec "$db.f" run_agent $db json file
@@ -182,6 +124,6 @@ echo "== channel alone: 1M events of 120 bytes, 1000-event transactions (bench/f
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc/include bench/file_channel_bench.c \
     src/channels/file/*.c \
     src/channels/memory.c src/core/channel.c src/core/event.c src/core/option.c \
-    src/core/buf.c src/core/log.c src/core/clock.c -lpthread -o "$WORK/fc_bench"
+    src/core/buf.c src/core/log.c src/core/clock.c src/core/mem.c -lpthread -o "$WORK/fc_bench"
 sync
 "$WORK/fc_bench" 1000000 "$WORK" 3

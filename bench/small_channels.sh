@@ -27,56 +27,23 @@ fi
 if [ $MODE = rtt ]; then ROWS=${1:-200000}; else ROWS=${1:-1000000}; fi
 REPEAT=${SF_BENCH_REPEAT:-3}
 PG_PORT=${SF_BENCH_PG_PORT:-45495}
-bash tests/support/deps.sh
-if [ -z "${SF_BENCH_BIN:-}" ]; then
-    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build build-bench -j"$(nproc)" >/dev/null
-    SF_BENCH_BIN=$ROOT/build-bench/sqlflume
-fi
-BIN=$SF_BENCH_BIN
-MOCK=$(dirname "$BIN")/mock_kafka
 source tests/support/db.sh
 source bench/lib.sh
-
+sf_bench_build
 sf_bench_work small
 
 mkdir -p "$WORK/pg"
 sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
-"$MOCK" -p 1 >"$WORK/kafka.out" 2>"$WORK/kafka.err" </dev/null &
-BENCH_PIDS=$!
-for _ in $(seq 1 100); do
-    BOOTSTRAP=$(sed -n 's/^BOOTSTRAP=//p' "$WORK/kafka.out" | head -1)
-    [ -n "$BOOTSTRAP" ] && break
-    sleep 0.1
-done
+sf_bench_kafka_start
 
 echo "loading $ROWS rows..."
 sf_bench_pg_table "$PG_PORT" "$ROWS"
 sync
 
 agent_conf() { # topic key capacity transactionCapacity
-    cat >"$WORK/agent.conf" <<EOF
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = sql
-a1.sources.r1.connection.url = postgresql://sqlflume:sqlflume-pw@127.0.0.1:$PG_PORT/sqlflume_test
-a1.sources.r1.table = bench
-a1.sources.r1.format = json
-a1.sources.r1.max.rows = 2000
-a1.sources.r1.batch.size = $4
-a1.sources.r1.status.key = $2
-a1.sources.r1.run.query.delay = 60000
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = $3
-a1.channels.c1.transactionCapacity = $4
-a1.sinks.k1.type = kafka
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP
-a1.sinks.k1.kafka.topic = $1
-a1.sinks.k1.flumeBatchSize = $4
-EOF
+    sf_bench_conf "$WORK/agent.conf" url="$(sf_bench_url postgresql)" table=bench format=json \
+        max.rows=2000 batch.size="$4" key="$2" run.query.delay=60000 capacity="$3" \
+        transactionCapacity="$4" topic="$1" flumeBatchSize="$4"
     [ -z "${SF_BENCH_EXTRA:-}" ] || printf '%b\n' "$SF_BENCH_EXTRA" >>"$WORK/agent.conf"
 }
 
@@ -103,13 +70,6 @@ fi
 export PGPASSWORD=sqlflume-pw
 PSQL="psql -h 127.0.0.1 -p $PG_PORT -U sqlflume -d sqlflume_test -X -q"
 read_cmd="$PSQL -c \"COPY (SELECT id, name, amount, created, note FROM bench ORDER BY id) TO STDOUT\""
-time_cmd() {
-    /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" bash -c "$1" >/dev/null 2>"$WORK/cmd.err" || {
-        cat "$WORK/cmd.err" >&2
-        return 1
-    }
-    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$WORK/time"
-}
 
 declare -A W ALL
 KINDS=${SF_BENCH_KINDS:-b seed 10k 20k}
@@ -125,7 +85,7 @@ run_kind() { # kind
     case $k in old-*) bin=$SF_BENCH_BASELINE k=${k#old-} ;; esac
     sync
     case $k in
-    b) out=$(time_cmd "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe") ;;
+    b) out=$(sf_bench_time "$read_cmd | kcat -P -b $BOOTSTRAP -t pipe") ;;
     seed) out=$(run_agent "$bin" 1000 100) ;;
     10k) out=$(run_agent "$bin" 10000 100) ;;
     20k) out=$(run_agent "$bin" 20000 1000) ;;
