@@ -282,13 +282,12 @@ static int hdfs_check(struct sf_sink *snk, struct sf_diag *d, bool keep)
                          "webhdfs://HOST:PORT/dir or file:///dir, not \"%s\"",
             ctx->path ? ctx->path : "");
     } else {
-        if (memchr(ctx->path, '%', (size_t)(pp - ctx->path))) {
-            BAD("hdfs.path", "escapes are allowed in the path only, not in the scheme or host");
-        }
         struct sf_hdfs_fs_conf fc = { ctx->webhdfs_url, ctx->proxy_user, NULL, NULL,
                                       ctx->call_timeout_ms };
         struct sf_hdfs_fs *fs = NULL;
-        if (sf_hdfs_fs_open(ctx->path, &fc, &fs, err, sizeof(err)) != SF_OK) {
+        if (memchr(ctx->path, '%', (size_t)(pp - ctx->path))) {
+            BAD("hdfs.path", "escapes are allowed in the path only, not in the scheme or host");
+        } else if (sf_hdfs_fs_open(ctx->path, &fc, &fs, err, sizeof(err)) != SF_OK) {
             BAD("hdfs.path", "%s", err);
         } else if (keep) {
             ctx->fs = fs;
