@@ -1070,6 +1070,7 @@ static void hdfs_stop(struct sf_sink *snk)
     struct hdfs_ctx *ctx = snk->ctx;
     /* synchronous: nothing is in flight between steps */
     sf_sink_pipeline_rollback_all(&ctx->pl);
+    sf_sink_pipeline_summary(&ctx->pl);
     sf_sink_pipeline_free(&ctx->pl);
     while (ctx->lru_head) {
         struct hdfs_bw *bw = ctx->lru_head;

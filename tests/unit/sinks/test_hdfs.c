@@ -4,9 +4,10 @@
  * header on a path with time escapes (errors.tolerance none: the events before it written, then
  * SF_FATAL with the event left in the channel; all: skipped and counted), hdfs.maxOpenFiles
  * closing the least recently used writer, hdfs.idleTimeout, and a full file system (a small
- * tmpfs, root only; skipped with a message otherwise): the batch rolls back, the in-use file is
- * cut back to its durable length and closed, and everything arrives exactly once when there is
- * room again.
+ * tmpfs, root only; skipped with a message otherwise), with and without files rolled inside the
+ * failed batch: the batch rolls back, the in-use file is cut back to its durable length and
+ * closed, the files the batch created are removed, and everything arrives exactly once when
+ * there is room again.
  */
 #include <check.h>
 #include <dirent.h>
@@ -375,7 +376,10 @@ static char *expect(int first, int last, size_t pad)
     return sf_buf_steal(&b);
 }
 
-START_TEST(disk_full)
+/* A full file system: the failed batch leaves no trace (an older file cut back to its durable
+ * length and closed, the files the batch created removed), the retry once there is room writes
+ * every event once. roll_count 0: one file per writer; 15: the second batch rolls twice in it. */
+static void disk_full(const char *roll_count, const char *const *after)
 {
     if (geteuid() != 0) {
         printf("hdfs disk_full: skipped (needs root to mount a tmpfs)\n");
@@ -389,12 +393,15 @@ START_TEST(disk_full)
         rmdir(dir);
         return;
     }
-    struct rig *r = rig_new("a1.channels.c1.transactionCapacity = 100\n"
-                            "a1.sinks.k1.hdfs.path = file://DIR/d\n"
-                            "a1.sinks.k1.hdfs.fileType = DataStream\n"
-                            "a1.sinks.k1.hdfs.rollCount = 0\na1.sinks.k1.hdfs.rollSize = 0\n"
-                            "a1.sinks.k1.hdfs.batchSize = 40\n",
-                            dir);
+    char keys[512];
+    snprintf(keys, sizeof(keys),
+             "a1.channels.c1.transactionCapacity = 100\n"
+             "a1.sinks.k1.hdfs.path = file://DIR/d\n"
+             "a1.sinks.k1.hdfs.fileType = DataStream\n"
+             "a1.sinks.k1.hdfs.rollCount = %s\na1.sinks.k1.hdfs.rollSize = 0\n"
+             "a1.sinks.k1.hdfs.batchSize = 40\n",
+             roll_count);
+    struct rig *r = rig_new(keys, dir);
     ck_assert_int_eq(r->started, SF_OK);
     for (int i = 1; i <= 10; i++) {
         put1(r, i, "a", NULL, 200);
@@ -416,16 +423,35 @@ START_TEST(disk_full)
     ck_assert_uint_eq(sf_channel_size(&r->ch), 0);
     sf_sink_hdfs.stop(&r->snk);
     r->started = SF_ERR_STATE;
-    char *a = expect(1, 10, 200), *b = expect(11, 50, 200);
-    struct sf_buf both = SF_BUF_INIT;
-    sf_buf_printf(&both, "%s %s", a, b);
-    ASSERT_FILES(r, both.data);
+    struct sf_buf all = SF_BUF_INIT;
+    char *a = expect(1, 10, 200);
+    sf_buf_puts(&all, a);
     free(a);
-    free(b);
-    sf_buf_free(&both);
+    for (const char *const *f = after; *f; f++) {
+        int lo, hi;
+        ck_assert_int_eq(sscanf(*f, "%d-%d", &lo, &hi), 2);
+        a = expect(lo, hi, 200);
+        sf_buf_printf(&all, " %s", a);
+        free(a);
+    }
+    ASSERT_FILES(r, all.data);
+    sf_buf_free(&all);
     rig_free(r);
     ck_assert_int_eq(umount(dir), 0);
     rmdir(dir);
+}
+
+START_TEST(disk_full_one_file)
+{
+    static const char *const after[] = { "11-50", NULL };
+    disk_full("0", after);
+}
+END_TEST
+
+START_TEST(disk_full_rolling)
+{
+    static const char *const after[] = { "11-25", "26-40", "41-50", NULL };
+    disk_full("15", after);
 }
 END_TEST
 
@@ -439,7 +465,8 @@ SF_UNIT_SUITE(hdfs)
     tcase_add_test(tc, no_timestamp_skipped);
     tcase_add_test(tc, max_open_files_lru);
     tcase_add_test(tc, idle_timeout);
-    tcase_add_test(tc, disk_full);
+    tcase_add_test(tc, disk_full_one_file);
+    tcase_add_test(tc, disk_full_rolling);
     suite_add_tcase(s, tc);
     return s;
 }
