@@ -286,9 +286,9 @@ START_TEST(agent_config_unknown_type_alone)
                             "a1.sources.r2.channels = c2\n"
                             "a1.sources.r2.table = t\n"
                             "a1.channels.c2.type = memory\n"
-                            "a1.sinks.k2.type = hdfs\n"
+                            "a1.sinks.k2.type = cassandra\n"
                             "a1.sinks.k2.channel = c2\n"
-                            "a1.sinks.k2.hdfs.path = /tmp\n"
+                            "a1.sinks.k2.table = t\n"
                             "a1.sinks.k3.channel = c2\n"
                             "a1.sinks.k3.batchSize = 10\n",
                             &d);
@@ -301,8 +301,8 @@ START_TEST(agent_config_unknown_type_alone)
                         "agent.conf:15: a1.sources.r2.type: unknown source type \"jdbc\" (known: "
                         "sql, mysql, postgresql)"));
     ck_assert(has_exact(d.errors, d.nerrors,
-                        "agent.conf:19: a1.sinks.k2.type: unknown sink type \"hdfs\" (known: "
-                        "logger, null, kafka, file_roll, avro)"));
+                        "agent.conf:19: a1.sinks.k2.type: unknown sink type \"cassandra\" (known: "
+                        "logger, null, kafka, file_roll, avro, hdfs)"));
     ck_assert(has_exact(d.errors, d.nerrors,
                         "agent.conf: a1.sinks.k3.type: missing required key: sink \"k3\" has no "
                         "type"));

@@ -64,6 +64,9 @@ static void base_keys(const char *kind, const char *name, struct sf_buf *b)
                        "kafka.producer.log_level = 0\n");
     } else if (strcmp(kind, "sink") == 0 && strcmp(name, "file_roll") == 0) {
         sf_buf_printf(b, "sink.directory = %s\n", g_dir);
+    } else if (strcmp(kind, "sink") == 0 && strcmp(name, "hdfs") == 0) {
+        /* the local file system; nothing is created before the first event */
+        sf_buf_printf(b, "hdfs.path = file://%s/hdfs\n", g_dir);
     } else if (strcmp(kind, "sink") == 0 && strcmp(name, "avro") == 0) {
         /* connected at the first batch only */
         sf_buf_puts(b, "hostname = 127.0.0.1\nport = 1\n");
@@ -274,8 +277,10 @@ static size_t walk(const char *kind, const char *name, const struct sf_option *o
 {
     char vals[8][700];
     size_t rejected = 0;
-    /* the plugins whose string options are paths: the file channel's, file_roll's directory */
-    bool paths = strcmp(kind, "channel") == 0 || strcmp(name, "file_roll") == 0;
+    /* the plugins whose string options are paths: the file channel's, file_roll's directory, hdfs's
+     * templates */
+    bool paths = strcmp(kind, "channel") == 0 || strcmp(name, "file_roll") == 0 ||
+                 strcmp(name, "hdfs") == 0;
     for (const struct sf_option *opt = opts; opt && opt->key; opt++) {
         size_t nv = bad_values(opt, paths, vals, 8);
         for (size_t v = 0; v < nv; v++) {
