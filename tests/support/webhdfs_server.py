@@ -15,7 +15,8 @@ API" documentation where it matters to a writer:
     GET  GETFILESTATUS                                {"FileStatus": {...}}
     GET  LISTSTATUS                                   {"FileStatuses": {"FileStatus": [...]}}
     DELETE DELETE [recursive=false]                   {"boolean": true|false}
-    POST TRUNCATE newlength=N                         {"boolean": true}
+    POST TRUNCATE newlength=N                         {"boolean": true}; {"boolean": false} with
+         the truncate_recovery fault (the new length shows once the "block recovery" is over)
   datanode  http://HOST:DN_PORT/webhdfs/v1/PATH?op=CREATE|APPEND|OPEN&namenoderpcaddress=...
     PUT CREATE (body: the data, Content-Length or chunked) 201, Location: hdfs://HOST:NN_PORT/PATH
         (FileAlreadyExistsException: 403 when it exists and overwrite is not true)
@@ -33,6 +34,9 @@ Faults, from the command line or at run time through the namenode's control endp
   --dn-refuse          / fault=dn_refuse&on=true|false the datanode stops listening (connections
                                                       are refused) / listens again
   --dn-delay SECONDS   / fault=dn_delay&seconds=S     the datanode waits S seconds before each answer
+  --truncate-recovery SECONDS / fault=truncate_recovery&seconds=S   TRUNCATE answers false and
+                                                      cuts the file S seconds later (HDFS when the
+                                                      last block must be recovered first)
                          fault=clear                  all of them off
   GET /control answers the current faults; GET /control/stats counts requests by op.
 
@@ -172,7 +176,7 @@ class FS:
                 os.unlink(loc)
             return {"boolean": True}
 
-    def truncate(self, path, newlength):
+    def truncate(self, path, newlength, recovery=0.0):
         with self.lock:
             loc, norm = self.need(path)
             if os.path.isdir(loc):
@@ -185,6 +189,9 @@ class FS:
                 raise Remote("HadoopIllegalArgumentException",
                              "Cannot truncate to a larger file size. Current size: %d, "
                              "truncate size: %d." % (size, newlength))
+            if recovery > 0:
+                threading.Timer(recovery, os.truncate, (loc, newlength)).start()
+                return {"boolean": False}
             os.truncate(loc, newlength)
             return {"boolean": True}
 
@@ -223,6 +230,7 @@ class State:
         self.fs = FS(args.root)
         self.nn503_until = time.time() + args.nn_503 if args.nn_503 else 0.0
         self.dn_delay = args.dn_delay
+        self.truncate_recovery = args.truncate_recovery
         self.dn_refuse = False
         self.dn_server = None
         self.dn_lock = threading.Lock()
@@ -231,7 +239,7 @@ class State:
     def faults(self):
         left = max(0.0, self.nn503_until - time.time())
         return {"nn503_seconds_left": round(left, 1), "dn_refuse": self.dn_refuse,
-                "dn_delay": self.dn_delay}
+                "dn_delay": self.dn_delay, "truncate_recovery": self.truncate_recovery}
 
     def dn_start(self):
         with self.dn_lock:
@@ -277,7 +285,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and body:
             self.wfile.write(body)
 
     def remote(self, e):
@@ -398,7 +406,7 @@ class NameNode(Handler):
                 except ValueError:
                     raise Remote("IllegalArgumentException",
                                  "Invalid value for webhdfs parameter \"newlength\"")
-                return self.send(200, fs.truncate(hpath, n))
+                return self.send(200, fs.truncate(hpath, n, st.truncate_recovery))
             if op == "GETHOMEDIRECTORY":
                 return self.send(200, {"Path": "/user/" + q.get("user.name", "dr.who")})
             raise Remote("UnsupportedOperationException", "%s is not implemented here" % op)
@@ -424,9 +432,12 @@ class NameNode(Handler):
                 st.dn_start()
         elif fault == "dn_delay":
             st.dn_delay = float(q.get("seconds", "0"))
+        elif fault == "truncate_recovery":
+            st.truncate_recovery = float(q.get("seconds", "0"))
         elif fault == "clear":
             st.nn503_until = 0.0
             st.dn_delay = 0.0
+            st.truncate_recovery = 0.0
             if st.dn_refuse:
                 st.dn_refuse = False
                 st.dn_start()
@@ -488,6 +499,7 @@ def main():
     ap.add_argument("--nn-503", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--dn-refuse", action="store_true")
     ap.add_argument("--dn-delay", type=float, default=0.0, metavar="SECONDS")
+    ap.add_argument("--truncate-recovery", type=float, default=0.0, metavar="SECONDS")
     args = ap.parse_args()
     st = State(args)
     ThreadingHTTPServer.allow_reuse_address = True
