@@ -4,7 +4,7 @@
  * once for the test case on SF_WEBHDFS_PORT and SF_WEBHDFS_PORT+1 (default 46400, 46401):
  * create, write and stat with the bytes read back from the server's directory; create onto an
  * existing name; append; rename and its three refusals; a directory of 1,500 entries listed;
- * delete; truncate, and a truncate waiting out a block recovery; noredirect answers; percent-encoded names; URL building; and the faults
+ * delete; truncate, and a truncate waiting out a block recovery; noredirect answers; an HttpFS gateway; percent-encoded names; URL building; and the faults
  * (namenode 503, datanode refusing connections, a datanode slower than the call timeout) with
  * the error codes and the messages they give. Each test works under its own directory and
  * clears the faults first. Timeouts are multiplied by SF_TIME_MULT (sanitizer runs).
@@ -451,6 +451,23 @@ START_TEST(noredirect_answers)
 }
 END_TEST
 
+/* An HttpFS gateway: its 307 to itself with data=true takes the data as octet-stream. */
+START_TEST(httpfs_gateway)
+{
+    struct sf_hdfs_fs *fs = open_fs(10000 * time_mult);
+    control("fault=httpfs&on=true");
+    char err[512];
+    struct sf_hdfs_file *f = NULL;
+    ck_assert_int_eq(sf_hdfs_fs_create(fs, "/hfs/f", &f, err, sizeof(err)), SF_OK);
+    ck_assert_int_eq(sf_hdfs_file_write(f, "via httpfs", 10, err, sizeof(err)), SF_OK);
+    ck_assert_int_eq(sf_hdfs_file_close(f, err, sizeof(err)), SF_OK);
+    assert_content("/hfs/f", "via httpfs", 10);
+    ck_assert_int_eq(sf_hdfs_fs_create(fs, "/hfs/f", &f, err, sizeof(err)), SF_ERR_EXISTS);
+    control("fault=clear");
+    sf_hdfs_fs_close(fs);
+}
+END_TEST
+
 /* Names with bytes that URLs reserve reach the server unchanged. */
 START_TEST(encoded_names)
 {
@@ -613,6 +630,7 @@ SF_UNIT_SUITE(webhdfs)
     tcase_add_test(tc, truncate_cases);
     tcase_add_test(tc, truncate_recovery);
     tcase_add_test(tc, noredirect_answers);
+    tcase_add_test(tc, httpfs_gateway);
     tcase_add_test(tc, encoded_names);
     tcase_add_test(tc, nn_503);
     tcase_add_test(tc, dn_refuse);
