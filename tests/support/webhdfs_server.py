@@ -42,7 +42,8 @@ Faults, from the command line or at run time through the namenode's control endp
                                                       data=true, which takes the data (it must be
                                                       Content-Type: application/octet-stream)
                          fault=clear                  all of them off
-  GET /control answers the current faults; GET /control/stats counts requests by op.
+  GET /control answers the current faults; GET /control/stats counts requests by op ("nn OP",
+  "dn OP") and the namenode's by user.name ("user.name NAME", "user.name " without one).
 
 Usage: webhdfs_server.py --root DIR --nn-port P --dn-port Q [--host 127.0.0.1] [faults]
 It prints "READY nn=P dn=Q" on stdout once both ports listen, and runs until SIGTERM/SIGINT.
@@ -384,6 +385,7 @@ class NameNode(Handler):
             return self.send(404, {"error": "not a WebHDFS path: %s" % path})
         op = q.get("op", "").upper()
         st.stats["nn " + op] += 1
+        st.stats["user.name " + q.get("user.name", "")] += 1
         if time.time() < st.nn503_until:
             self.drain_body()
             return self.remote(Remote("RetriableException",

@@ -3,15 +3,19 @@
  * tests/support/webhdfs_server.py (a namenode and a datanode over a local directory), started
  * once for the test case on SF_WEBHDFS_PORT and SF_WEBHDFS_PORT+1 (default 46400, 46401):
  * create, write and stat with the bytes read back from the server's directory; create onto an
- * existing name; append; rename and its three refusals; a directory of 1,500 entries listed;
- * delete; truncate, and a truncate waiting out a block recovery; noredirect answers; an HttpFS gateway; percent-encoded names; URL building; and the faults
- * (namenode 503, datanode refusing connections, a datanode slower than the call timeout) with
- * the error codes and the messages they give. Each test works under its own directory and
- * clears the faults first. Timeouts are multiplied by SF_TIME_MULT (sanitizer runs).
+ * existing name; append; rename and its four refusals; a directory of 1,500 entries listed;
+ * delete; truncate, and a truncate waiting out a block recovery; noredirect answers; an HttpFS
+ * gateway; percent-encoded names; URL building; the user.name sent (hdfs.proxyUser, else the
+ * process user's); and the faults (namenode 503, datanode refusing connections, a datanode
+ * slower than the call timeout) with the error codes and the messages they give. Each test
+ * works under its own directory and clears the faults first. Timeouts are multiplied by
+ * SF_TIME_MULT (sanitizer runs).
  */
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +107,12 @@ static size_t drop(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+static size_t keep(char *p, size_t size, size_t n, void *ud)
+{
+    sf_buf_append(ud, p, size * n);
+    return size * n;
+}
+
 /* POST /control?QUERY on the namenode (a fault on or off). */
 static void control(const char *query)
 {
@@ -118,6 +128,29 @@ static void control(const char *query)
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     ck_assert_int_eq(status, 200);
     curl_easy_cleanup(h);
+}
+
+/* The namenode's count of requests with user.name=name (GET /control/stats). */
+static long long user_requests(const char *name)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/control/stats", nn_port);
+    struct sf_buf body = SF_BUF_INIT;
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    json_t *j = json_loadb(body.data, body.len, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    char key[128];
+    snprintf(key, sizeof(key), "user.name %s", name);
+    long long n = json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    sf_buf_free(&body);
+    return n;
 }
 
 static struct sf_hdfs_fs *open_fs(long long timeout_ms)
@@ -368,7 +401,10 @@ START_TEST(delete_cases)
     char err[512];
     put_local("/del/f", "x", 1);
     put_local("/del/full/g", "y", 1);
+    long long before = user_requests("tester"), anonymous = user_requests("");
     ck_assert_int_eq(sf_hdfs_fs_delete(fs, "/del/f", err, sizeof(err)), SF_OK);
+    ck_assert_int_eq(user_requests("tester"), before + 1); /* hdfs.proxyUser */
+    ck_assert_int_eq(user_requests(""), anonymous);
     ck_assert(!exists_local("/del/f"));
     ck_assert_int_eq(sf_hdfs_fs_delete(fs, "/del/f", err, sizeof(err)), SF_ERR_NOTFOUND);
     ck_assert_str_eq(err, "delete /del/f: no such file or directory (DELETE answered false)");
@@ -604,7 +640,11 @@ START_TEST(open_and_urls)
     ck_assert_int_eq(sf_hdfs_fs_open("hdfs://elsewhere:8020", &conf, &fs, err, sizeof(err)),
                      SF_OK);
     control("fault=clear");
+    struct passwd *pw = getpwuid(geteuid());
+    ck_assert_ptr_nonnull(pw);
+    long long before = user_requests(pw->pw_name);
     ck_assert_int_eq(sf_hdfs_fs_mkdirs(fs, "/urls/d", err, sizeof(err)), SF_OK);
+    ck_assert_int_eq(user_requests(pw->pw_name), before + 1);
     ck_assert_int_eq(sf_hdfs_fs_stat(fs, "/urls/d", &st, err, sizeof(err)), SF_OK);
     ck_assert(st.is_dir);
     sf_hdfs_fs_close(fs);
