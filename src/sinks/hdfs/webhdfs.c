@@ -263,7 +263,7 @@ static int remote_err(const char *exc, long status)
     if (status >= 500) {
         return SF_ERR_CONN;
     }
-    return SF_ERR_IO;
+    return status == 401 ? SF_ERR_AUTH : SF_ERR_IO;
 }
 
 /* The error of a non-2xx answer (fs->body holds it): a RemoteException's, or by status. */
@@ -406,7 +406,11 @@ static int wh_exists(struct wh_call *c, const char *path, bool *exists)
     struct sf_hdfs_stat st;
     int rc = wh_getstatus(&sub, &st);
     *exists = rc == SF_OK;
-    return rc == SF_ERR_NOTFOUND ? SF_OK : rc;
+    if (rc == SF_ERR_NOTFOUND) {
+        c->err[0] = '\0'; /* an answer, not a failure */
+        return SF_OK;
+    }
+    return rc;
 }
 
 /*
@@ -433,27 +437,27 @@ static int wh_upload(struct wh_call *c, const char *method, const char *op, cons
     if (rc != SF_OK) {
         goto out;
     }
-    if (status == 200 || status == 201) {
-        /* noredirect's answer; an HttpFS gateway may also take the request itself (no data
-         * was sent: only then is it complete) */
+    if (status == 201 && len == 0) {
+        goto out; /* created by the server it was sent to (a gateway), no data to send */
+    }
+    if (status == 200) {
+        /* noredirect's answer */
         json_t *j = fs->body.len ? json_loadb(fs->body.data, fs->body.len, 0, NULL) : NULL;
         const char *l = json_string_value(json_object_get(j, "Location"));
+        free(loc);
+        loc = NULL;
         if (l) {
-            free(loc);
             loc = sf_strndup(l, strlen(l));
             if (!loc) {
                 rc = SF_ERR_NOMEM;
             }
-        } else if (len == 0) {
-            free(loc);
-            loc = NULL;
         } else {
             snprintf(c->err, c->errsz, "%s %s: %s answered http %ld without a datanode's "
                      "Location", c->op, c->path, op, status);
             rc = SF_ERR_IO;
         }
         json_decref(j);
-        if (rc != SF_OK || !loc) {
+        if (rc != SF_OK) {
             goto out;
         }
     } else if (status >= 300 && status <= 399) {
