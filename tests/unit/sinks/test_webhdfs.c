@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "unit_file.h"
 #include "sqlflume/buf.h"
 #include "sqlflume/error.h"
 
@@ -171,23 +172,7 @@ static char *slurp(const char *path, size_t *len)
 {
     char loc[512];
     snprintf(loc, sizeof(loc), "%s%s", root, path);
-    FILE *f = fopen(loc, "rb");
-    if (!f) {
-        return NULL;
-    }
-    struct sf_buf b = SF_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        sf_buf_append(&b, chunk, n);
-    }
-    fclose(f);
-    *len = b.len;
-    if (!b.data) {
-        sf_buf_putc(&b, 0);
-        b.len = 0;
-    }
-    return sf_buf_steal(&b);
+    return sf_unit_read_file(loc, len);
 }
 
 /* Write path on the server's disk directly (parents made). */
