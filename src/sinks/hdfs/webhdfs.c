@@ -12,7 +12,9 @@
  *   append    GETFILESTATUS (the file's length; a directory is refused);
  *   mkdirs    PUT MKDIRS; rename PUT RENAME&destination=DST after GETFILESTATUS of DST (HDFS
  *             would move the source into an existing directory); stat GETFILESTATUS; list
- *             LISTSTATUS; delete DELETE&recursive=false; truncate POST TRUNCATE&newlength=N.
+ *             LISTSTATUS (the namenode, and HttpFS, answer the whole directory, paging through
+ *             it themselves); delete DELETE&recursive=false; truncate POST
+ *             TRUNCATE&newlength=N, and after a {"boolean": false} GETFILESTATUS every 100 ms.
  * The data requests send Content-Type: application/octet-stream, so an HttpFS gateway (whose
  * redirect asks for data=true) takes them as well. Nothing is retried here: a request that
  * failed after its bytes left may have stored a prefix of them (hdfs_fs.h).
@@ -20,7 +22,8 @@
  * Kerberos: with hdfs.kerberosPrincipal, requests authenticate with SPNEGO (CURLAUTH_NEGOTIATE,
  * libcurl built with GSS-API); the client keys come from hdfs.kerberosKeytab, handed to GSS-API
  * as KRB5_CLIENT_KTNAME (set for the process when unset; a different value set already is
- * refused), or from a ticket cache made by kinit. GSS-API picks the keytab's principal.
+ * refused), or from a ticket cache made by kinit. GSS-API picks the keytab's (or the cache's)
+ * principal: the name in hdfs.kerberosPrincipal is not checked against it here.
  *
  * The call timeout bounds a whole call (create and write are two requests, truncate may poll):
  * each request gets what is left of it as CURLOPT_TIMEOUT_MS and CURLOPT_CONNECTTIMEOUT_MS.
