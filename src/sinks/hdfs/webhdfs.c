@@ -410,7 +410,9 @@ static int wh_exists(struct wh_call *c, const char *path, bool *exists)
     int rc = wh_getstatus(&sub, &st);
     *exists = rc == SF_OK;
     if (rc == SF_ERR_NOTFOUND) {
-        c->err[0] = '\0'; /* an answer, not a failure */
+        if (c->errsz) {
+            c->err[0] = '\0'; /* an answer, not a failure */
+        }
         return SF_OK;
     }
     return rc;
