@@ -15,7 +15,8 @@ API" documentation where it matters to a writer:
     GET  GETFILESTATUS                                {"FileStatus": {...}}
     GET  LISTSTATUS                                   {"FileStatuses": {"FileStatus": [...]}}
     DELETE DELETE [recursive=false]                   {"boolean": true|false}
-    POST TRUNCATE newlength=N                         {"boolean": true}
+    POST TRUNCATE newlength=N                         {"boolean": true}; {"boolean": false} with
+         the truncate_recovery fault (the new length shows once the "block recovery" is over)
   datanode  http://HOST:DN_PORT/webhdfs/v1/PATH?op=CREATE|APPEND|OPEN&namenoderpcaddress=...
     PUT CREATE (body: the data, Content-Length or chunked) 201, Location: hdfs://HOST:NN_PORT/PATH
         (FileAlreadyExistsException: 403 when it exists and overwrite is not true)
@@ -33,8 +34,16 @@ Faults, from the command line or at run time through the namenode's control endp
   --dn-refuse          / fault=dn_refuse&on=true|false the datanode stops listening (connections
                                                       are refused) / listens again
   --dn-delay SECONDS   / fault=dn_delay&seconds=S     the datanode waits S seconds before each answer
+  --truncate-recovery SECONDS / fault=truncate_recovery&seconds=S   TRUNCATE answers false and
+                                                      cuts the file S seconds later (HDFS when the
+                                                      last block must be recovered first)
+  --httpfs             / fault=httpfs&on=true|false    the namenode port acts as an HttpFS gateway
+                                                      for CREATE and APPEND: a 307 to itself with
+                                                      data=true, which takes the data (it must be
+                                                      Content-Type: application/octet-stream)
                          fault=clear                  all of them off
-  GET /control answers the current faults; GET /control/stats counts requests by op.
+  GET /control answers the current faults; GET /control/stats counts requests by op ("nn OP",
+  "dn OP") and the namenode's by user.name ("user.name NAME", "user.name " without one).
 
 Usage: webhdfs_server.py --root DIR --nn-port P --dn-port Q [--host 127.0.0.1] [faults]
 It prints "READY nn=P dn=Q" on stdout once both ports listen, and runs until SIGTERM/SIGINT.
@@ -172,7 +181,7 @@ class FS:
                 os.unlink(loc)
             return {"boolean": True}
 
-    def truncate(self, path, newlength):
+    def truncate(self, path, newlength, recovery=0.0):
         with self.lock:
             loc, norm = self.need(path)
             if os.path.isdir(loc):
@@ -185,6 +194,9 @@ class FS:
                 raise Remote("HadoopIllegalArgumentException",
                              "Cannot truncate to a larger file size. Current size: %d, "
                              "truncate size: %d." % (size, newlength))
+            if recovery > 0:
+                threading.Timer(recovery, os.truncate, (loc, newlength)).start()
+                return {"boolean": False}
             os.truncate(loc, newlength)
             return {"boolean": True}
 
@@ -223,6 +235,8 @@ class State:
         self.fs = FS(args.root)
         self.nn503_until = time.time() + args.nn_503 if args.nn_503 else 0.0
         self.dn_delay = args.dn_delay
+        self.truncate_recovery = args.truncate_recovery
+        self.httpfs = args.httpfs
         self.dn_refuse = False
         self.dn_server = None
         self.dn_lock = threading.Lock()
@@ -231,7 +245,8 @@ class State:
     def faults(self):
         left = max(0.0, self.nn503_until - time.time())
         return {"nn503_seconds_left": round(left, 1), "dn_refuse": self.dn_refuse,
-                "dn_delay": self.dn_delay}
+                "dn_delay": self.dn_delay, "truncate_recovery": self.truncate_recovery,
+                "httpfs": self.httpfs}
 
     def dn_start(self):
         with self.dn_lock:
@@ -277,7 +292,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and body:
             self.wfile.write(body)
 
     def remote(self, e):
@@ -309,6 +324,25 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 left -= len(b)
                 yield b
+
+    def upload(self, op, hpath, q):
+        """CREATE or APPEND hpath with the request's body (a datanode, or an HttpFS gateway)."""
+        st, fs = self.state, self.state.fs
+        try:
+            loc, norm = fs.begin_write(hpath, op == "CREATE", truthy(q.get("overwrite", "false")))
+        except Remote:
+            self.drain_body()
+            raise
+        try:
+            with open(loc, "ab") as f:
+                for chunk in self.body_chunks():
+                    f.write(chunk)
+        finally:
+            fs.end_write(norm)
+        if op == "CREATE":
+            return self.send(201, b"", headers=[
+                ("Location", "hdfs://%s:%d%s" % (st.host, st.nn_port, norm))])
+        return self.send(200, b"")
 
     def webhdfs_path(self, path):
         if not path.startswith("/webhdfs/v1"):
@@ -351,6 +385,7 @@ class NameNode(Handler):
             return self.send(404, {"error": "not a WebHDFS path: %s" % path})
         op = q.get("op", "").upper()
         st.stats["nn " + op] += 1
+        st.stats["user.name " + q.get("user.name", "")] += 1
         if time.time() < st.nn503_until:
             self.drain_body()
             return self.remote(Remote("RetriableException",
@@ -362,6 +397,8 @@ class NameNode(Handler):
                              "Invalid value for webhdfs parameter \"op\": No enum constant "
                              "org.apache.hadoop.hdfs.web.resources.%sOpParam.Op.%s"
                              % (method.capitalize(), op or "NULL"))
+            if st.httpfs and op in ("CREATE", "APPEND"):
+                return self.httpfs_upload(op, hpath, q)
             self.drain_body()  # the namenode never takes data (Hadoop: a 307 first)
             fs = st.fs
             if op in ("CREATE", "APPEND", "OPEN"):
@@ -398,12 +435,31 @@ class NameNode(Handler):
                 except ValueError:
                     raise Remote("IllegalArgumentException",
                                  "Invalid value for webhdfs parameter \"newlength\"")
-                return self.send(200, fs.truncate(hpath, n))
+                return self.send(200, fs.truncate(hpath, n, st.truncate_recovery))
             if op == "GETHOMEDIRECTORY":
                 return self.send(200, {"Path": "/user/" + q.get("user.name", "dr.who")})
             raise Remote("UnsupportedOperationException", "%s is not implemented here" % op)
         except Remote as e:
             return self.remote(e)
+
+    def httpfs_upload(self, op, hpath, q):
+        """HttpFS: without data=true a 307 to this same URL with data=true; with it the body is
+        the data, which must come as application/octet-stream (CheckUploadContentTypeFilter)."""
+        st = self.state
+        if not truthy(q.get("data", "false")):
+            self.drain_body()
+            params = dict(q)
+            params["data"] = "true"
+            loc = "http://%s:%d/webhdfs/v1%s?%s" % (st.host, st.nn_port,
+                                                    urllib.parse.quote(hpath),
+                                                    urllib.parse.urlencode(params))
+            return self.send(307, b"", headers=[("Location", loc)])
+        ctype = self.headers.get("Content-Type", "")
+        if ctype.split(";")[0].strip().lower() != "application/octet-stream":
+            self.drain_body()
+            return self.send(400, {"error": "Data upload requests must have content-type set "
+                                            "to 'application/octet-stream', not %r" % ctype})
+        return self.upload(op, hpath, q)
 
     def control(self, method, path, q):
         st = self.state
@@ -424,9 +480,15 @@ class NameNode(Handler):
                 st.dn_start()
         elif fault == "dn_delay":
             st.dn_delay = float(q.get("seconds", "0"))
+        elif fault == "httpfs":
+            st.httpfs = truthy(q.get("on", "true"))
+        elif fault == "truncate_recovery":
+            st.truncate_recovery = float(q.get("seconds", "0"))
         elif fault == "clear":
             st.nn503_until = 0.0
             st.dn_delay = 0.0
+            st.truncate_recovery = 0.0
+            st.httpfs = False
             if st.dn_refuse:
                 st.dn_refuse = False
                 st.dn_start()
@@ -459,22 +521,7 @@ class DataNode(Handler):
                     n = q.get("length")
                     data = f.read(int(n)) if n else f.read()
                 return self.send(200, data, "application/octet-stream")
-            try:
-                loc, norm = fs.begin_write(hpath, op == "CREATE",
-                                           truthy(q.get("overwrite", "false")))
-            except Remote:
-                self.drain_body()
-                raise
-            try:
-                with open(loc, "ab") as f:
-                    for chunk in self.body_chunks():
-                        f.write(chunk)
-            finally:
-                fs.end_write(norm)
-            if op == "CREATE":
-                return self.send(201, b"", headers=[
-                    ("Location", "hdfs://%s:%d%s" % (st.host, st.nn_port, norm))])
-            return self.send(200, b"")
+            return self.upload(op, hpath, q)
         except Remote as e:
             return self.remote(e)
 
@@ -488,6 +535,8 @@ def main():
     ap.add_argument("--nn-503", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--dn-refuse", action="store_true")
     ap.add_argument("--dn-delay", type=float, default=0.0, metavar="SECONDS")
+    ap.add_argument("--truncate-recovery", type=float, default=0.0, metavar="SECONDS")
+    ap.add_argument("--httpfs", action="store_true")
     args = ap.parse_args()
     st = State(args)
     ThreadingHTTPServer.allow_reuse_address = True

@@ -45,6 +45,10 @@ struct sf_hdfs_file {
  *  sf_hdfs_fs_open. */
 int sf_hdfs_webhdfs_open(const char *uri, const struct sf_hdfs_fs_conf *conf,
                          struct sf_hdfs_fs **out, char *err, size_t errsz);
+/** WebHDFS: ask CREATE and APPEND with noredirect=true, so that the namenode names the datanode
+ *  in a 200 {"Location": ...} answer instead of a 307 (both are followed either way; this only
+ *  chooses which the namenode sends). Off after open; for tests. No-op on another fs. */
+void sf_hdfs_webhdfs_set_noredirect(struct sf_hdfs_fs *fs, bool on);
 /** Local POSIX file system (hdfs_local.c): uri is "file://" (an authority other than empty or
  *  "localhost" is SF_ERR_INVAL). */
 int sf_hdfs_local_open(const char *uri, const struct sf_hdfs_fs_conf *conf,

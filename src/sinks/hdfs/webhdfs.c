@@ -1,15 +1,989 @@
-/* Placeholder until the implementation lands: opening fails with a clear message. */
+/*
+ * The WebHDFS file system of hdfs_fs.h: Hadoop's "WebHDFS REST API" over one libcurl easy
+ * handle per file system (its connection cache keeps the namenode's and the datanodes'
+ * connections alive between calls), JSON answers read with jansson.
+ *
+ * Requests (paths percent-encoded segment by segment, every request carrying user.name=USER,
+ * or with a Kerberos principal SPNEGO and doas=USER when a proxy user is set):
+ *   create    PUT  CREATE&overwrite=false on the namenode, without a body; its 307 (or, with
+ *             noredirect=true, its 200 {"Location": ...}) names a datanode, which gets a PUT
+ *             with an empty body and answers 201;
+ *   write     POST APPEND the same way, the bytes going to the datanode only (200: durable);
+ *   append    GETFILESTATUS (the file's length; a directory is refused);
+ *   mkdirs    PUT MKDIRS; rename PUT RENAME&destination=DST after GETFILESTATUS of DST (HDFS
+ *             would move the source into an existing directory); stat GETFILESTATUS; list
+ *             LISTSTATUS (the namenode, and HttpFS, answer the whole directory, paging through
+ *             it themselves); delete DELETE&recursive=false; truncate POST
+ *             TRUNCATE&newlength=N, and after a {"boolean": false} GETFILESTATUS every 100 ms.
+ * The data requests send Content-Type: application/octet-stream, so an HttpFS gateway (whose
+ * redirect asks for data=true) takes them as well. Nothing is retried here: a request that
+ * failed after its bytes left may have stored a prefix of them (hdfs_fs.h).
+ *
+ * Kerberos: with hdfs.kerberosPrincipal, requests authenticate with SPNEGO (CURLAUTH_NEGOTIATE,
+ * libcurl built with GSS-API); the client keys come from hdfs.kerberosKeytab, handed to GSS-API
+ * as KRB5_CLIENT_KTNAME (set for the process when unset; a different value set already is
+ * refused), or from a ticket cache made by kinit. GSS-API picks the keytab's (or the cache's)
+ * principal: the name in hdfs.kerberosPrincipal is not checked against it here.
+ *
+ * The call timeout bounds a whole call (create and write are two requests, truncate may poll):
+ * each request gets what is left of it as CURLOPT_TIMEOUT_MS and CURLOPT_CONNECTTIMEOUT_MS.
+ */
 #include "hdfs_fs_impl.h"
 
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "sqlflume/buf.h"
 #include "sqlflume/error.h"
+#include "sqlflume/mem.h"
+#include "sqlflume/pct.h"
+
+/* An answer larger than this is refused (a LISTSTATUS of about a million entries fits). */
+#define WH_MAX_BODY (512u * 1024 * 1024)
+/* Truncate's wait for a block recovery: GETFILESTATUS every this many ms. */
+#define WH_TRUNCATE_POLL_MS 100
+
+struct wh_fs {
+    struct sf_hdfs_fs base;
+    CURL *curl;
+    char *base_url;    /* "http://nn:9870/webhdfs/v1" */
+    char *auth_query;  /* "user.name=U" or "doas=U" or "" (URL-encoded) */
+    bool negotiate;    /* SPNEGO (a Kerberos principal) */
+    bool noredirect;   /* ask CREATE/APPEND for a 200 {"Location"} instead of a 307 */
+    long long timeout_ms;
+    struct curl_slist *data_headers; /* Content-Type: application/octet-stream, Expect: */
+    struct curl_slist *plain_headers; /* Expect: */
+    struct sf_buf body;              /* the last answer's body */
+    bool body_overflow;
+    char curl_err[CURL_ERROR_SIZE];
+};
+
+struct wh_file {
+    struct sf_hdfs_file base;
+    char *path;
+};
+
+/* One call of the interface: its name and path for messages, its deadline. */
+struct wh_call {
+    struct wh_fs *fs;
+    const char *op;   /* "create", "rename", ... */
+    const char *path;
+    long long deadline_ms;
+    char *err;
+    size_t errsz;
+};
+
+static const struct sf_hdfs_fs_ops wh_ops;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void call_init(struct wh_call *c, struct wh_fs *fs, const char *op, const char *path,
+                      char *err, size_t errsz)
+{
+    c->fs = fs;
+    c->op = op;
+    c->path = path;
+    c->deadline_ms = now_ms() + fs->timeout_ms;
+    c->err = err;
+    c->errsz = errsz;
+    if (errsz) {
+        err[0] = '\0';
+    }
+}
+
+/* Escape everything but RFC 3986's unreserved characters and '/' (kept between segments). */
+static bool wh_escape(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+        return false;
+    }
+    return !(c == '-' || c == '.' || c == '_' || c == '~' || c == '/');
+}
+
+/* base_url + encoded path + "?op=OP&" + auth + extra (already encoded, starting with '&'). */
+static char *wh_url(const struct wh_fs *fs, const char *path, const char *op, const char *extra)
+{
+    struct sf_buf b = SF_BUF_INIT;
+    sf_buf_puts(&b, fs->base_url);
+    sf_pct_encode(&b, path, strlen(path), wh_escape);
+    sf_buf_printf(&b, "?op=%s", op);
+    if (fs->auth_query[0]) {
+        sf_buf_putc(&b, '&');
+        sf_buf_puts(&b, fs->auth_query);
+    }
+    if (extra) {
+        sf_buf_puts(&b, extra);
+    }
+    return sf_buf_steal(&b);
+}
+
+/* "http://host:port" of url, for messages (the query can be long). */
+static int url_origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    return (int)(strcspn(p, "/?#") + (size_t)(p - url));
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct wh_fs *fs = ud;
+    size_t len = size * n;
+    if (fs->body.len + len > WH_MAX_BODY) {
+        fs->body_overflow = true;
+        return 0; /* curl: CURLE_WRITE_ERROR */
+    }
+    sf_buf_append(&fs->body, p, len);
+    return len;
+}
+
+static int curl_code_err(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return SF_ERR_TIMEOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return SF_ERR_CONN;
+    case CURLE_OUT_OF_MEMORY:
+        return SF_ERR_NOMEM;
+    case CURLE_LOGIN_DENIED:
+    case CURLE_AUTH_ERROR:
+        return SF_ERR_AUTH;
+    default:
+        return SF_ERR_IO;
+    }
+}
+
+/*
+ * One HTTP request: method on url, with len bytes of data as its body when data is not NULL
+ * (Content-Type: application/octet-stream), else none. The answer's body lands in fs->body,
+ * the status in *status, a 3xx's Location (malloc'd) in *location when location is not NULL.
+ * @return SF_OK (any HTTP status), or the transport's error (c->err filled).
+ */
+static int wh_http(struct wh_call *c, const char *method, const char *url, const void *data,
+                   size_t len, long *status, char **location)
+{
+    struct wh_fs *fs = c->fs;
+    CURL *h = fs->curl;
+    long long left = c->deadline_ms - now_ms();
+    if (left <= 0) {
+        snprintf(c->err, c->errsz, "%s %s: the call timeout (%lld ms) passed", c->op, c->path,
+                 fs->timeout_ms);
+        return SF_ERR_TIMEOUT;
+    }
+    curl_easy_reset(h); /* keeps the connection cache */
+    sf_buf_reset(&fs->body);
+    fs->body_overflow = false;
+    fs->curl_err[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, fs->curl_err);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, fs);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (fs->negotiate) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE);
+        curl_easy_setopt(h, CURLOPT_USERPWD, ":");
+    }
+    if (data) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, fs->data_headers);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, fs->plain_headers);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        int e = curl_code_err(rc);
+        if (fs->body_overflow) {
+            snprintf(c->err, c->errsz, "%s %s: %.*s answered more than %u bytes", c->op,
+                     c->path, url_origin_len(url), url, WH_MAX_BODY);
+            return SF_ERR_IO;
+        }
+        snprintf(c->err, c->errsz, "%s %s: %.*s: %s%s", c->op, c->path, url_origin_len(url),
+                 url, e == SF_ERR_TIMEOUT ? "the call timeout passed: " : "",
+                 fs->curl_err[0] ? fs->curl_err : curl_easy_strerror(rc));
+        return e;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    if (location) {
+        char *loc = NULL;
+        *location = NULL;
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+        if (loc && !(*location = sf_strndup(loc, strlen(loc)))) {
+            return SF_ERR_NOMEM;
+        }
+    }
+    return SF_OK;
+}
+
+/* The error of a RemoteException's exception name (the simple name or the Java class). */
+static int remote_err(const char *exc, long status)
+{
+    const char *dot = strrchr(exc, '.');
+    const char *name = dot ? dot + 1 : exc;
+    if (strcmp(name, "FileNotFoundException") == 0) {
+        return SF_ERR_NOTFOUND;
+    }
+    if (strcmp(name, "FileAlreadyExistsException") == 0) {
+        return SF_ERR_EXISTS;
+    }
+    if (strcmp(name, "RetriableException") == 0 || strcmp(name, "StandbyException") == 0 ||
+        strcmp(name, "SafeModeException") == 0 || strcmp(name, "ConnectException") == 0) {
+        return SF_ERR_CONN;
+    }
+    if (strcmp(name, "AccessControlException") == 0 || strcmp(name, "SecurityException") == 0 ||
+        strcmp(name, "AuthorizationException") == 0 ||
+        strcmp(name, "AuthenticationException") == 0 || strcmp(name, "InvalidToken") == 0) {
+        return SF_ERR_AUTH;
+    }
+    if (status >= 500) {
+        return SF_ERR_CONN;
+    }
+    return status == 401 ? SF_ERR_AUTH : SF_ERR_IO;
+}
+
+/* The error of a non-2xx answer (fs->body holds it): a RemoteException's, or by status. */
+static int wh_fail(struct wh_call *c, const char *url, long status)
+{
+    struct wh_fs *fs = c->fs;
+    json_t *root = fs->body.len ? json_loadb(fs->body.data, fs->body.len, 0, NULL) : NULL;
+    json_t *re = root ? json_object_get(root, "RemoteException") : NULL;
+    int e;
+    if (json_is_object(re)) {
+        const char *exc = json_string_value(json_object_get(re, "exception"));
+        const char *jcl = json_string_value(json_object_get(re, "javaClassName"));
+        const char *msg = json_string_value(json_object_get(re, "message"));
+        if (!exc) {
+            exc = jcl ? jcl : "RemoteException";
+        }
+        e = remote_err(exc, status);
+        if (e == SF_ERR_IO && jcl) {
+            e = remote_err(jcl, status);
+        }
+        snprintf(c->err, c->errsz, "%s %s: %s: %s (http %ld from %.*s)", c->op, c->path, exc,
+                 msg ? msg : "(no message)", status, url_origin_len(url), url);
+    } else {
+        if (status >= 500) {
+            e = SF_ERR_CONN;
+        } else if (status == 401 || status == 403) {
+            e = SF_ERR_AUTH;
+        } else {
+            e = SF_ERR_IO;
+        }
+        /* the start of a non-JSON body (an HTML error page, a proxy's text) says most */
+        int shown = 0;
+        while ((size_t)shown < fs->body.len && shown < 200 && fs->body.data[shown] != '\n' &&
+               fs->body.data[shown] != '\r') {
+            shown++;
+        }
+        snprintf(c->err, c->errsz, "%s %s: http %ld from %.*s%s%.*s", c->op, c->path, status,
+                 url_origin_len(url), url, shown ? ": " : "", shown, fs->body.data);
+    }
+    json_decref(root);
+    return e;
+}
+
+/* One request on the namenode whose answer must be 2xx JSON: *out gets it (json_decref); an
+ * empty or broken body is SF_ERR_IO. */
+static int wh_json_call(struct wh_call *c, const char *method, const char *op, const char *extra,
+                        json_t **out)
+{
+    *out = NULL;
+    char *url = wh_url(c->fs, c->path, op, extra);
+    long status = 0;
+    int rc = wh_http(c, method, url, NULL, 0, &status, NULL);
+    if (rc == SF_OK && (status < 200 || status > 299)) {
+        rc = wh_fail(c, url, status);
+    }
+    if (rc == SF_OK) {
+        json_error_t jerr;
+        *out = json_loadb(c->fs->body.data ? c->fs->body.data : "", c->fs->body.len, 0, &jerr);
+        if (!*out) {
+            snprintf(c->err, c->errsz, "%s %s: %s answered http %ld with no JSON (%s)", c->op,
+                     c->path, op, status, jerr.text);
+            rc = SF_ERR_IO;
+        }
+    }
+    free(url);
+    return rc;
+}
+
+/* A {"boolean": B} answer: *b gets B. */
+static int wh_bool_call(struct wh_call *c, const char *method, const char *op, const char *extra,
+                        bool *b)
+{
+    json_t *j;
+    int rc = wh_json_call(c, method, op, extra, &j);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    json_t *v = json_object_get(j, "boolean");
+    if (!json_is_boolean(v)) {
+        snprintf(c->err, c->errsz, "%s %s: %s answered no \"boolean\"", c->op, c->path, op);
+        rc = SF_ERR_IO;
+    } else {
+        *b = json_is_true(v);
+    }
+    json_decref(j);
+    return rc;
+}
+
+static int check_path(struct wh_call *c)
+{
+    if (!c->path || c->path[0] != '/') {
+        snprintf(c->err, c->errsz, "%s \"%s\": not an absolute path", c->op,
+                 c->path ? c->path : "(null)");
+        return SF_ERR_INVAL;
+    }
+    return SF_OK;
+}
+
+/* A FileStatus object into st (name: pathSuffix copied when with_name). */
+static int parse_status(struct wh_call *c, json_t *fst, struct sf_hdfs_stat *st, bool with_name)
+{
+    json_t *len = json_object_get(fst, "length");
+    json_t *type = json_object_get(fst, "type");
+    json_t *mt = json_object_get(fst, "modificationTime");
+    json_t *suffix = json_object_get(fst, "pathSuffix");
+    if (!json_is_object(fst) || !json_is_integer(len) || !json_is_string(type) ||
+        (with_name && !json_is_string(suffix))) {
+        snprintf(c->err, c->errsz, "%s %s: a FileStatus without length, type or pathSuffix",
+                 c->op, c->path);
+        return SF_ERR_IO;
+    }
+    st->name = NULL;
+    st->length = json_integer_value(len);
+    st->is_dir = strcmp(json_string_value(type), "DIRECTORY") == 0;
+    st->mtime_ms = json_is_integer(mt) ? json_integer_value(mt) : 0;
+    if (with_name && !(st->name = sf_strndup(json_string_value(suffix),
+                                             json_string_length(suffix)))) {
+        return SF_ERR_NOMEM;
+    }
+    return SF_OK;
+}
+
+/* GETFILESTATUS of c->path. */
+static int wh_getstatus(struct wh_call *c, struct sf_hdfs_stat *st)
+{
+    json_t *j;
+    int rc = wh_json_call(c, "GET", "GETFILESTATUS", NULL, &j);
+    if (rc == SF_OK) {
+        rc = parse_status(c, json_object_get(j, "FileStatus"), st, false);
+        json_decref(j);
+    }
+    return rc;
+}
+
+/* GETFILESTATUS of another path within call c: *exists, or an error other than not found. */
+static int wh_exists(struct wh_call *c, const char *path, bool *exists)
+{
+    struct wh_call sub = *c;
+    sub.path = path;
+    struct sf_hdfs_stat st;
+    int rc = wh_getstatus(&sub, &st);
+    *exists = rc == SF_OK;
+    if (rc == SF_ERR_NOTFOUND) {
+        if (c->errsz) {
+            c->err[0] = '\0'; /* an answer, not a failure */
+        }
+        return SF_OK;
+    }
+    return rc;
+}
+
+/*
+ * CREATE or APPEND: the namenode's answer names a datanode (307 Location, or with noredirect a
+ * 200 {"Location": ...}), which gets the data (len bytes, possibly 0) and answers 2xx (201 for
+ * CREATE, 200 for APPEND).
+ */
+static int wh_upload(struct wh_call *c, const char *method, const char *op, const char *extra,
+                     const void *data, size_t len)
+{
+    struct wh_fs *fs = c->fs;
+    struct sf_buf ex = SF_BUF_INIT;
+    if (extra) {
+        sf_buf_puts(&ex, extra);
+    }
+    if (fs->noredirect) {
+        sf_buf_puts(&ex, "&noredirect=true");
+    }
+    char *url = wh_url(fs, c->path, op, ex.data);
+    sf_buf_free(&ex);
+    char *loc = NULL;
+    long status = 0;
+    int rc = wh_http(c, method, url, NULL, 0, &status, &loc);
+    if (rc != SF_OK) {
+        goto out;
+    }
+    if (status == 201 && len == 0) {
+        goto out; /* created by the server it was sent to (a gateway), no data to send */
+    }
+    if (status == 200) {
+        /* noredirect's answer */
+        json_t *j = fs->body.len ? json_loadb(fs->body.data, fs->body.len, 0, NULL) : NULL;
+        const char *l = json_string_value(json_object_get(j, "Location"));
+        free(loc);
+        loc = NULL;
+        if (l) {
+            loc = sf_strndup(l, strlen(l));
+            if (!loc) {
+                rc = SF_ERR_NOMEM;
+            }
+        } else {
+            snprintf(c->err, c->errsz, "%s %s: %s answered http %ld without a datanode's "
+                     "Location", c->op, c->path, op, status);
+            rc = SF_ERR_IO;
+        }
+        json_decref(j);
+        if (rc != SF_OK) {
+            goto out;
+        }
+    } else if (status >= 300 && status <= 399) {
+        if (!loc) {
+            snprintf(c->err, c->errsz, "%s %s: %s answered http %ld without a Location", c->op,
+                     c->path, op, status);
+            rc = SF_ERR_IO;
+            goto out;
+        }
+    } else {
+        rc = wh_fail(c, url, status);
+        goto out;
+    }
+    if (strncasecmp(loc, "http://", 7) != 0 && strncasecmp(loc, "https://", 8) != 0) {
+        snprintf(c->err, c->errsz, "%s %s: %s redirected to \"%s\", not an http(s) URL", c->op,
+                 c->path, op, loc);
+        rc = SF_ERR_IO;
+        goto out;
+    }
+    rc = wh_http(c, method, loc, data ? data : "", len, &status, NULL);
+    if (rc == SF_OK && (status < 200 || status > 299)) {
+        rc = wh_fail(c, loc, status);
+    }
+out:
+    free(loc);
+    free(url);
+    return rc;
+}
+
+static struct wh_fs *fs_of(struct sf_hdfs_fs *fs)
+{
+    return (struct wh_fs *)fs;
+}
+
+static int wh_mkdirs(struct sf_hdfs_fs *base, const char *path, char *err, size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "mkdirs", path, err, errsz);
+    bool ok = false;
+    int rc = check_path(&c);
+    if (rc == SF_OK) {
+        rc = wh_bool_call(&c, "PUT", "MKDIRS", NULL, &ok);
+    }
+    if (rc == SF_OK && !ok) {
+        snprintf(err, errsz, "mkdirs %s: MKDIRS answered false", path);
+        rc = SF_ERR_IO;
+    }
+    return rc;
+}
+
+static int new_file(struct wh_call *c, long long length, struct sf_hdfs_file **out)
+{
+    struct wh_file *f = calloc(1, sizeof(*f));
+    if (!f || !(f->path = sf_strndup(c->path, strlen(c->path)))) {
+        free(f);
+        snprintf(c->err, c->errsz, "%s %s: out of memory", c->op, c->path);
+        return SF_ERR_NOMEM;
+    }
+    f->base.fs = &c->fs->base;
+    f->base.length = length;
+    *out = &f->base;
+    return SF_OK;
+}
+
+static int wh_create(struct sf_hdfs_fs *base, const char *path, struct sf_hdfs_file **out,
+                     char *err, size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "create", path, err, errsz);
+    *out = NULL;
+    int rc = check_path(&c);
+    if (rc == SF_OK) {
+        rc = wh_upload(&c, "PUT", "CREATE", "&overwrite=false", NULL, 0);
+    }
+    return rc == SF_OK ? new_file(&c, 0, out) : rc;
+}
+
+static int wh_append(struct sf_hdfs_fs *base, const char *path, struct sf_hdfs_file **out,
+                     char *err, size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "append", path, err, errsz);
+    *out = NULL;
+    struct sf_hdfs_stat st;
+    int rc = check_path(&c);
+    if (rc == SF_OK) {
+        rc = wh_getstatus(&c, &st);
+    }
+    if (rc == SF_OK && st.is_dir) {
+        snprintf(err, errsz, "append %s: is a directory", path);
+        rc = SF_ERR_IO;
+    }
+    return rc == SF_OK ? new_file(&c, st.length, out) : rc;
+}
+
+static int wh_write(struct sf_hdfs_file *base, const void *data, size_t len, char *err,
+                    size_t errsz)
+{
+    struct wh_file *f = (struct wh_file *)base;
+    struct wh_call c;
+    call_init(&c, fs_of(base->fs), "write", f->path, err, errsz);
+    int rc = wh_upload(&c, "POST", "APPEND", NULL, data, len);
+    if (rc == SF_OK) {
+        base->length += (long long)len;
+    }
+    return rc;
+}
+
+static int wh_file_close(struct sf_hdfs_file *base, char *err, size_t errsz)
+{
+    (void)err;
+    (void)errsz;
+    struct wh_file *f = (struct wh_file *)base;
+    free(f->path);
+    free(f);
+    return SF_OK;
+}
+
+static int wh_rename(struct sf_hdfs_fs *base, const char *src, const char *dst, char *err,
+                     size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "rename", src, err, errsz);
+    int rc = check_path(&c);
+    struct wh_call cd = c;
+    cd.path = dst;
+    if (rc == SF_OK) {
+        rc = check_path(&cd);
+    }
+    bool exists = false, ok = false;
+    /* HDFS moves the source into an existing directory: the destination is checked first */
+    if (rc == SF_OK) {
+        rc = wh_exists(&c, dst, &exists);
+    }
+    if (rc == SF_OK && exists) {
+        snprintf(err, errsz, "rename %s to %s: the destination exists", src, dst);
+        return SF_ERR_EXISTS;
+    }
+    if (rc != SF_OK) {
+        return rc;
+    }
+    struct sf_buf ex = SF_BUF_INIT;
+    sf_buf_puts(&ex, "&destination=");
+    sf_pct_encode(&ex, dst, strlen(dst), wh_escape);
+    rc = wh_bool_call(&c, "PUT", "RENAME", ex.data, &ok);
+    sf_buf_free(&ex);
+    if (rc != SF_OK || ok) {
+        return rc;
+    }
+    /* false: find out why */
+    if ((rc = wh_exists(&c, src, &exists)) != SF_OK) {
+        return rc;
+    }
+    if (!exists) {
+        snprintf(err, errsz, "rename %s to %s: the source does not exist", src, dst);
+        return SF_ERR_NOTFOUND;
+    }
+    if ((rc = wh_exists(&c, dst, &exists)) != SF_OK) {
+        return rc;
+    }
+    if (exists) {
+        snprintf(err, errsz, "rename %s to %s: the destination exists", src, dst);
+        return SF_ERR_EXISTS;
+    }
+    char *parent = sf_strndup(dst, (size_t)(strrchr(dst, '/') - dst));
+    if (!parent) {
+        return SF_ERR_NOMEM;
+    }
+    rc = wh_exists(&c, parent[0] ? parent : "/", &exists);
+    if (rc == SF_OK && !exists) {
+        snprintf(err, errsz, "rename %s to %s: the destination's directory %s does not exist",
+                 src, dst, parent);
+        rc = SF_ERR_NOTFOUND;
+    } else if (rc == SF_OK) {
+        snprintf(err, errsz, "rename %s to %s: RENAME answered false", src, dst);
+        rc = SF_ERR_IO;
+    }
+    free(parent);
+    return rc;
+}
+
+static int wh_stat(struct sf_hdfs_fs *base, const char *path, struct sf_hdfs_stat *st, char *err,
+                   size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "stat", path, err, errsz);
+    int rc = check_path(&c);
+    return rc == SF_OK ? wh_getstatus(&c, st) : rc;
+}
+
+static int wh_list(struct sf_hdfs_fs *base, const char *dir, struct sf_hdfs_stat **out, size_t *n,
+                   char *err, size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "list", dir, err, errsz);
+    *out = NULL;
+    *n = 0;
+    json_t *j = NULL;
+    int rc = check_path(&c);
+    if (rc == SF_OK) {
+        rc = wh_json_call(&c, "GET", "LISTSTATUS", NULL, &j);
+    }
+    if (rc != SF_OK) {
+        return rc;
+    }
+    json_t *arr = json_object_get(json_object_get(j, "FileStatuses"), "FileStatus");
+    if (!json_is_array(arr)) {
+        snprintf(err, errsz, "list %s: LISTSTATUS answered no FileStatuses.FileStatus array",
+                 dir);
+        json_decref(j);
+        return SF_ERR_IO;
+    }
+    size_t count = json_array_size(arr);
+    /* a file is listed as itself, with an empty pathSuffix */
+    if (count == 1) {
+        json_t *only = json_array_get(arr, 0);
+        const char *suffix = json_string_value(json_object_get(only, "pathSuffix"));
+        const char *type = json_string_value(json_object_get(only, "type"));
+        if (suffix && !suffix[0] && type && strcmp(type, "DIRECTORY") != 0) {
+            snprintf(err, errsz, "list %s: not a directory", dir);
+            json_decref(j);
+            return SF_ERR_IO;
+        }
+    }
+    struct sf_hdfs_stat *list = calloc(count ? count : 1, sizeof(*list));
+    if (!list) {
+        json_decref(j);
+        return SF_ERR_NOMEM;
+    }
+    size_t i = 0;
+    for (; i < count && rc == SF_OK; i++) {
+        rc = parse_status(&c, json_array_get(arr, i), &list[i], true);
+    }
+    json_decref(j);
+    if (rc != SF_OK) {
+        sf_hdfs_stat_free_list(list, i);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return SF_OK;
+}
+
+static int wh_delete(struct sf_hdfs_fs *base, const char *path, char *err, size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "delete", path, err, errsz);
+    bool ok = false;
+    int rc = check_path(&c);
+    if (rc == SF_OK) {
+        rc = wh_bool_call(&c, "DELETE", "DELETE", "&recursive=false", &ok);
+    }
+    if (rc == SF_OK && !ok) {
+        snprintf(err, errsz, "delete %s: no such file or directory (DELETE answered false)",
+                 path);
+        rc = SF_ERR_NOTFOUND;
+    }
+    return rc;
+}
+
+static int wh_truncate(struct sf_hdfs_fs *base, const char *path, long long length, char *err,
+                       size_t errsz)
+{
+    struct wh_call c;
+    call_init(&c, fs_of(base), "truncate", path, err, errsz);
+    int rc = check_path(&c);
+    if (rc == SF_OK && length < 0) {
+        snprintf(err, errsz, "truncate %s: negative length %lld", path, length);
+        rc = SF_ERR_INVAL;
+    }
+    bool done = false;
+    if (rc == SF_OK) {
+        char extra[48];
+        snprintf(extra, sizeof(extra), "&newlength=%lld", length);
+        rc = wh_bool_call(&c, "POST", "TRUNCATE", extra, &done);
+    }
+    /* false: the last block is being recovered; done once the length shows */
+    while (rc == SF_OK && !done) {
+        struct sf_hdfs_stat st;
+        rc = wh_getstatus(&c, &st);
+        if (rc == SF_OK && st.length == length) {
+            break;
+        }
+        long long left = c.deadline_ms - now_ms();
+        if (rc == SF_OK && left <= WH_TRUNCATE_POLL_MS) {
+            snprintf(err, errsz, "truncate %s: the block recovery did not finish within the call "
+                     "timeout (%lld ms; length %lld, not %lld yet)", path,
+                     c.fs->timeout_ms, st.length, length);
+            rc = SF_ERR_TIMEOUT;
+        }
+        if (rc == SF_OK) {
+            struct timespec ts = { 0, WH_TRUNCATE_POLL_MS * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+    return rc;
+}
+
+static void wh_close(struct sf_hdfs_fs *base)
+{
+    struct wh_fs *fs = fs_of(base);
+    if (fs->curl) {
+        curl_easy_cleanup(fs->curl);
+        curl_global_cleanup();
+    }
+    curl_slist_free_all(fs->data_headers);
+    curl_slist_free_all(fs->plain_headers);
+    sf_buf_free(&fs->body);
+    free(fs->base_url);
+    free(fs->auth_query);
+    free(fs);
+}
+
+static const struct sf_hdfs_fs_ops wh_ops = {
+    .scheme = "webhdfs",
+    .close = wh_close,
+    .mkdirs = wh_mkdirs,
+    .create = wh_create,
+    .append = wh_append,
+    .rename = wh_rename,
+    .stat = wh_stat,
+    .list = wh_list,
+    .del = wh_delete,
+    .truncate = wh_truncate,
+    .write = wh_write,
+    .file_close = wh_file_close,
+};
+
+void sf_hdfs_webhdfs_set_noredirect(struct sf_hdfs_fs *fs, bool on)
+{
+    if (fs->ops == &wh_ops) {
+        fs_of(fs)->noredirect = on;
+    }
+}
+
+/* The namenode's http(s)://HOST:PORT from the conf or uri into b (no trailing '/'). */
+static int base_url(const char *uri, const struct sf_hdfs_fs_conf *conf, struct sf_buf *b,
+                    char *err, size_t errsz)
+{
+    if (conf->webhdfs_url && conf->webhdfs_url[0]) {
+        const char *u = conf->webhdfs_url;
+        size_t skip = strncasecmp(u, "http://", 7) == 0 ? 7
+                      : strncasecmp(u, "https://", 8) == 0 ? 8 : 0;
+        size_t n = strlen(u);
+        while (n > skip && u[n - 1] == '/') {
+            n--;
+        }
+        if (!skip || n == skip || u[skip] == '/' || strpbrk(u, "?# ")) {
+            snprintf(err, errsz, "hdfs.webhdfs.url \"%s\": not an http:// or https:// URL with a "
+                     "host (and no query)", u);
+            return SF_ERR_INVAL;
+        }
+        sf_buf_append(b, u, n);
+        return SF_OK;
+    }
+    const char *p = strstr(uri, "://");
+    bool is_hdfs = p && p - uri == 4;
+    const char *host = p ? p + 3 : uri;
+    size_t alen = strcspn(host, "/?#");
+    if (alen == 0) {
+        snprintf(err, errsz, "\"%s\": no host (%s://HOST:PORT/...)", uri,
+                 is_hdfs ? "hdfs" : "webhdfs");
+        return SF_ERR_INVAL;
+    }
+    if (memchr(host, '@', alen)) {
+        snprintf(err, errsz, "\"%s\": a user in the authority is not supported (hdfs.proxyUser)",
+                 uri);
+        return SF_ERR_INVAL;
+    }
+    /* HOST, [v6], HOST:PORT, [v6]:PORT */
+    size_t hlen = alen;
+    const char *port = NULL;
+    if (host[0] == '[') {
+        const char *close = memchr(host, ']', alen);
+        if (!close) {
+            snprintf(err, errsz, "\"%s\": an unclosed [ in the host", uri);
+            return SF_ERR_INVAL;
+        }
+        hlen = (size_t)(close - host) + 1;
+        if (hlen < alen && host[hlen] != ':') {
+            snprintf(err, errsz, "\"%s\": a bad authority", uri);
+            return SF_ERR_INVAL;
+        }
+    } else {
+        const char *colon = memchr(host, ':', alen);
+        if (colon) {
+            hlen = (size_t)(colon - host);
+        }
+    }
+    if (hlen < alen) {
+        port = host + hlen + 1;
+        size_t plen = alen - hlen - 1;
+        bool digits = plen > 0 && plen <= 5;
+        for (size_t i = 0; i < plen && digits; i++) {
+            digits = port[i] >= '0' && port[i] <= '9';
+        }
+        if (!digits || hlen == 0) {
+            snprintf(err, errsz, "\"%s\": a bad host or port", uri);
+            return SF_ERR_INVAL;
+        }
+    }
+    if (hlen == 0) {
+        snprintf(err, errsz, "\"%s\": no host", uri);
+        return SF_ERR_INVAL;
+    }
+    sf_buf_puts(b, "http://");
+    sf_buf_append(b, host, hlen);
+    if (is_hdfs || !port) {
+        sf_buf_puts(b, ":9870"); /* the namenode's default HTTP port (dfs.namenode.http-address) */
+    } else {
+        sf_buf_append(b, host + hlen, alen - hlen);
+    }
+    return SF_OK;
+}
+
+/* The user's name: conf->user, or the process's. */
+static int user_name(const struct sf_hdfs_fs_conf *conf, char **out, char *err, size_t errsz)
+{
+    if (conf->user && conf->user[0]) {
+        *out = sf_strndup(conf->user, strlen(conf->user));
+        return *out ? SF_OK : SF_ERR_NOMEM;
+    }
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    int e = getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res);
+    if (e != 0 || !res) {
+        snprintf(err, errsz, "no user name for uid %ld (%s): set hdfs.proxyUser",
+                 (long)geteuid(), e ? strerror(e) : "not in the password database");
+        return SF_ERR_INVAL;
+    }
+    *out = sf_strndup(res->pw_name, strlen(res->pw_name));
+    return *out ? SF_OK : SF_ERR_NOMEM;
+}
 
 int sf_hdfs_webhdfs_open(const char *uri, const struct sf_hdfs_fs_conf *conf,
-                       struct sf_hdfs_fs **out, char *err, size_t errsz)
+                         struct sf_hdfs_fs **out, char *err, size_t errsz)
 {
-    (void)conf;
     *out = NULL;
-    snprintf(err, errsz, "\"%s\": this file system is not implemented yet", uri);
-    return SF_ERR_INVAL;
+    if (conf->call_timeout_ms <= 0) {
+        snprintf(err, errsz, "hdfs.callTimeout %lld: must be > 0", conf->call_timeout_ms);
+        return SF_ERR_INVAL;
+    }
+    bool kerberos = conf->kerberos_principal && conf->kerberos_principal[0];
+    if (kerberos) {
+        const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+        if (!(vi->features & CURL_VERSION_SPNEGO) || !(vi->features & CURL_VERSION_GSSAPI)) {
+            snprintf(err, errsz, "hdfs.kerberosPrincipal: this libcurl (%s) has no GSS-API / "
+                     "SPNEGO", vi->version);
+            return SF_ERR_INVAL;
+        }
+        if (!conf->kerberos_keytab || access(conf->kerberos_keytab, R_OK) != 0) {
+            snprintf(err, errsz, "hdfs.kerberosKeytab \"%s\": %s",
+                     conf->kerberos_keytab ? conf->kerberos_keytab : "",
+                     conf->kerberos_keytab ? strerror(errno) : "required with a principal");
+            return SF_ERR_INVAL;
+        }
+        /* GSS-API (MIT krb5) takes its client keys from KRB5_CLIENT_KTNAME: one per process */
+        const char *kt = getenv("KRB5_CLIENT_KTNAME");
+        if (kt && strcmp(kt, conf->kerberos_keytab) != 0) {
+            snprintf(err, errsz, "hdfs.kerberosKeytab \"%s\": the process uses the keytab \"%s\" "
+                     "(KRB5_CLIENT_KTNAME) already", conf->kerberos_keytab, kt);
+            return SF_ERR_INVAL;
+        }
+        if (!kt && setenv("KRB5_CLIENT_KTNAME", conf->kerberos_keytab, 0) != 0) {
+            snprintf(err, errsz, "hdfs.kerberosKeytab: setenv: %s", strerror(errno));
+            return SF_ERR_NOMEM;
+        }
+    }
+    struct sf_buf url = SF_BUF_INIT;
+    int rc = base_url(uri, conf, &url, err, errsz);
+    if (rc != SF_OK) {
+        sf_buf_free(&url);
+        return rc;
+    }
+    sf_buf_puts(&url, "/webhdfs/v1");
+    char *user = NULL;
+    if (!kerberos || (conf->user && conf->user[0])) {
+        rc = user_name(conf, &user, err, errsz);
+        if (rc != SF_OK) {
+            sf_buf_free(&url);
+            return rc;
+        }
+    }
+    struct sf_buf aq = SF_BUF_INIT;
+    if (user) {
+        sf_buf_puts(&aq, kerberos ? "doas=" : "user.name=");
+        sf_pct_encode(&aq, user, strlen(user), wh_escape);
+        free(user);
+    }
+    struct wh_fs *fs = calloc(1, sizeof(*fs));
+    if (!fs) {
+        sf_buf_free(&url);
+        sf_buf_free(&aq);
+        return SF_ERR_NOMEM;
+    }
+    fs->base.ops = &wh_ops;
+    fs->base_url = sf_buf_steal(&url);
+    fs->auth_query = sf_buf_steal(&aq);
+    fs->negotiate = kerberos;
+    fs->timeout_ms = conf->call_timeout_ms;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errsz, "%s: libcurl's initialisation failed", uri);
+        wh_close(&fs->base);
+        return SF_ERR_NOMEM;
+    }
+    fs->curl = curl_easy_init();
+    if (!fs->curl) {
+        curl_global_cleanup();
+    }
+    /* "Expect:" drops curl's 100-continue wait before large bodies */
+    struct curl_slist *d = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+    if (d) {
+        fs->data_headers = d;
+        d = curl_slist_append(d, "Expect:");
+    }
+    fs->plain_headers = curl_slist_append(NULL, "Expect:");
+    if (!fs->curl || !d || !fs->plain_headers) {
+        snprintf(err, errsz, "%s: out of memory", uri);
+        wh_close(&fs->base);
+        return SF_ERR_NOMEM;
+    }
+    *out = &fs->base;
+    return SF_OK;
 }

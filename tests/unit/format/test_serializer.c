@@ -7,6 +7,7 @@
  * (tests/support/avro_dump.py), comparing every header and body.
  */
 #include "unit.h"
+#include "unit_file.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -407,17 +408,9 @@ static int64_t get_long(const unsigned char **p, const unsigned char *end)
 
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f, "cannot open %s", path);
-    struct sf_buf b = SF_BUF_INIT;
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        sf_buf_append(&b, chunk, got);
-    }
-    fclose(f);
-    *len = b.len;
-    return sf_buf_steal(&b);
+    char *data = sf_unit_read_file(path, len);
+    ck_assert_msg(data != NULL, "cannot open %s", path);
+    return data;
 }
 
 /* Run an independent reader; its dump must equal expect. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "unit_file.h"
 #include "sqlflume/buf.h"
 #include "sqlflume/channel.h"
 #include "sqlflume/error.h"
@@ -157,17 +158,9 @@ static char *slurp(const char *dir, const char *name, size_t *len)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "rb");
-    ck_assert_msg(fp != NULL, "cannot open %s", path);
-    struct sf_buf b = SF_BUF_INIT;
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        sf_buf_append(&b, chunk, r);
-    }
-    fclose(fp);
-    *len = b.len;
-    return b.len ? sf_buf_steal(&b) : (sf_buf_free(&b), calloc(1, 1));
+    char *data = sf_unit_read_file(path, len);
+    ck_assert_msg(data != NULL, "cannot open %s", path);
+    return data;
 }
 
 /* The text serializer's bytes for events first..first+n-1 of put(). */
