@@ -31,9 +31,9 @@ cmake --build build-asan -j"$JOBS"
 bash tests/support/mock_txn.sh build
 
 echo "== unit tests and connector integration tests (release build)"
-(cd build && ctest --output-on-failure)
+(cd build && SF_WEBHDFS_PORT=43384 ctest --output-on-failure)
 echo "== the same under ASan/UBSan"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 SF_TIME_MULT=3 ctest --output-on-failure)
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 SF_TIME_MULT=3 SF_WEBHDFS_PORT=43386 ctest --output-on-failure)
 
 fail=0
 bash tests/support/readme_ref.sh check build || fail=1
