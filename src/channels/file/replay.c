@@ -231,7 +231,7 @@ static int replay_file(struct file_ctx *fc,
             r->npend = 0;
         } else {
             struct sf_wal_commit cm;
-            bool ok = sf_wal_decode_commit(payload, h.len, &cm) == 0;
+            bool ok = sf_wal_decode_commit(payload, h.len, &cm) == SF_OK;
             uint8_t want = ok && cm.kind == SF_WAL_TXN_PUT ? SF_WAL_PUT : SF_WAL_TAKE;
             if (!ok || cm.nrecords != r->npend ||
                 (r->npend > 0 && (h.txn_id != r->pend_txn || r->pend_type != want))) {

@@ -174,7 +174,7 @@ read_event(struct fc_window *win, int fd, const struct fc_slot *s, const char **
     size_t nh = sizeof(hstack) / sizeof(hstack[0]), body_len = 0;
     const char *body = NULL;
     int drc = sf_wal_decode_put(h.type, p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
-    if (drc == -2) {
+    if (drc == SF_ERR_FULL) {
         hs = malloc(nh * sizeof(*hs));
         if (!hs) {
             *why = "out of memory";
@@ -183,7 +183,7 @@ read_event(struct fc_window *win, int fd, const struct fc_slot *s, const char **
         drc = sf_wal_decode_put(h.type, p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
     }
     struct sf_event *ev = NULL;
-    if (drc != 0) {
+    if (drc != SF_OK) {
         *why = "malformed PUT record";
     } else if (!(ev = sf_event_create(hs, nh, body, body_len))) {
         *why = "out of memory";
