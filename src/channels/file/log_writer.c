@@ -81,7 +81,7 @@ int fc_log_roll(struct file_ctx *fc)
     pthread_mutex_lock(&fc->q_mu);
     int added = fc_file_add(fc, f);
     pthread_mutex_unlock(&fc->q_mu);
-    if (added != 0) {
+    if (added != SF_OK) {
         char path[4096];
         fc_log_path(fc, f->dir, f->id, path, sizeof(path));
         close(f->fd);

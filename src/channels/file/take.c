@@ -6,10 +6,12 @@
 
 /* ---------- take ---------- */
 
+/* Grow ft's slot and fd arrays to hold need entries. @return SF_OK or SF_ERR_NOMEM (the arrays
+ * keep their entries; nothing logged). */
 static int take_reserve(struct fc_take *ft, size_t need)
 {
     if (need <= ft->cap) {
-        return 0;
+        return SF_OK;
     }
     size_t cap = ft->cap ? ft->cap : 64;
     while (cap < need) {
@@ -17,16 +19,16 @@ static int take_reserve(struct fc_take *ft, size_t need)
     }
     struct fc_slot *s = realloc(ft->slots, cap * sizeof(*s));
     if (!s) {
-        return -1;
+        return SF_ERR_NOMEM;
     }
     ft->slots = s;
     int *fds = realloc(ft->fds, cap * sizeof(*fds));
     if (!fds) {
-        return -1;
+        return SF_ERR_NOMEM;
     }
     ft->fds = fds;
     ft->cap = cap;
-    return 0;
+    return SF_OK;
 }
 
 static void take_free(struct fc_take *ft)
@@ -283,7 +285,7 @@ int fc_file_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_t *
         }
     }
     size_t from = ft->n;
-    if (take_reserve(ft, from + max) != 0) {
+    if (take_reserve(ft, from + max) != SF_OK) {
         if (fresh) {
             take_free(ft);
         }
