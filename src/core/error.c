@@ -39,6 +39,8 @@ const char *sf_err_str(int err)
         return "transient server error";
     case SF_ERR_EXISTS:
         return "already exists";
+    case SF_ERR_CORRUPT:
+        return "corrupt data";
     default:
         return "unknown error";
     }

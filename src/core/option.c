@@ -466,20 +466,20 @@ const char *sf_nearest(const char *key, const char *const *cands, size_t n)
     return best;
 }
 
-/* Room for one more name in *v (*cap slots, n of them used): doubles it when full. @return false
- * when out of memory (*v unchanged). */
-static bool names_room(char ***v, size_t *cap, size_t n)
+/* Room for one more name in *v (*cap slots, n of them used): doubles it when full. @return SF_OK,
+ * or SF_ERR_NOMEM (*v unchanged; nothing logged). */
+static int names_room(char ***v, size_t *cap, size_t n)
 {
     if (n < *cap) {
-        return true;
+        return SF_OK;
     }
     char **nv = realloc(*v, *cap * 2 * sizeof(**v));
     if (!nv) {
-        return false;
+        return SF_ERR_NOMEM;
     }
     *v = nv;
     *cap *= 2;
-    return true;
+    return SF_OK;
 }
 
 char **sf_split_names(const char *s, size_t *n, bool space_separates)
@@ -502,7 +502,7 @@ char **sf_split_names(const char *s, size_t *n, bool space_separates)
         while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) {
             len--;
         }
-        if (!names_room(&v, &cap, *n)) {
+        if (names_room(&v, &cap, *n) != SF_OK) {
             break;
         }
         v[(*n)++] = strndup(s, len);
@@ -560,7 +560,7 @@ char **sf_split_quoted_names(const char *s, size_t *n, const char **err)
             *n = 0;
             return NULL;
         }
-        if (!names_room(&v, &cap, *n)) {
+        if (names_room(&v, &cap, *n) != SF_OK) {
             break;
         }
         v[(*n)++] = strdup(name.data);
@@ -578,7 +578,7 @@ void sf_names_free(char **v, size_t n)
 }
 
 /* The index of word among the sep-separated items of list (compared ignoring case when nocase),
- * or -1 (also for a NULL list). */
+ * or -1 when it is not there (also for a NULL list): a lookup, not an error code. */
 static int item_index(const char *word, const char *list, char sep, bool nocase)
 {
     if (!list) {
@@ -602,11 +602,13 @@ static int item_index(const char *word, const char *list, char sep, bool nocase)
     return -1;
 }
 
+/* Predicate: word is one of the sep-separated items of list (case-sensitive). */
 static bool word_in(const char *word, const char *list, char sep)
 {
     return item_index(word, list, sep, false) >= 0;
 }
 
+/* The index of val among the '|'-separated choices (any case), or -1 when it is none. */
 static int choice_index(const char *val, const char *choices)
 {
     return item_index(val, choices, '|', true);
@@ -689,8 +691,9 @@ static int set_value(const struct sf_option *o, const char *val, const struct sf
     return SF_OK;
 }
 
-/* Keys a component of this kind accepts beside its table: its type and its wiring (Flume's
- * AbstractConfigurationProvider reads `channels` of a source and `channel` of a sink). */
+/* Predicate: sub is a key a component of this kind accepts beside its table: its type and its
+ * wiring (Flume's AbstractConfigurationProvider reads `channels` of a source and `channel` of a
+ * sink). */
 static bool generic_key(const char *kind, const char *sub)
 {
     if (strcmp(sub, "type") == 0) { /* of a component; a part (a serializer) has no type key */
@@ -706,6 +709,7 @@ static bool generic_key(const char *kind, const char *sub)
     return false;
 }
 
+/* Predicate: v is empty or only blanks (spaces, tabs). */
 static bool blank(const char *v)
 {
     while (*v == ' ' || *v == '\t') {
@@ -757,7 +761,7 @@ void sf_diag_unsupported(struct sf_diag *d, const struct sf_prop *p, const char 
     }
 }
 
-/* Whether the row o (not SF_OPT_PREFIX) names sub: the key, one of its aliases, or for an
+/* Predicate: whether the row o (not SF_OPT_PREFIX) names sub: the key, one of its aliases, or for an
  * SF_OPT_UNSUPPORTED row ending with '.' any key of that family. */
 static bool row_names(const struct sf_option *o, const char *sub)
 {

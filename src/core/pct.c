@@ -24,8 +24,9 @@ void sf_pct_encode(struct sf_buf *out, const char *s, size_t n, bool (*escape)(u
     }
 }
 
-/* Decode p[0..n) into w (room for n bytes + NUL). @return the length, or -1. */
-static long decode(const char *p, size_t n, char *w)
+/* Decode p[0..n) into w (room for n bytes + NUL; w may be p: it never passes the reader).
+ * @return SF_OK, or SF_ERR_INVAL for a bad or %00 escape (w then partly written). */
+static int decode(const char *p, size_t n, char *w)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -36,13 +37,13 @@ static long decode(const char *p, size_t n, char *w)
         int hi = n - i >= 3 ? sf_hex_val((unsigned char)p[i + 1]) : -1;
         int lo = hi >= 0 ? sf_hex_val((unsigned char)p[i + 2]) : -1;
         if (lo < 0 || (hi == 0 && lo == 0)) {
-            return -1;
+            return SF_ERR_INVAL;
         }
         w[o++] = (char)(hi << 4 | lo);
         i += 2;
     }
     w[o] = '\0';
-    return (long)o;
+    return SF_OK;
 }
 
 int sf_pct_decode(const char *p, size_t n, char **out)
@@ -51,9 +52,10 @@ int sf_pct_decode(const char *p, size_t n, char **out)
     if (!s) {
         return SF_ERR_NOMEM;
     }
-    if (decode(p, n, s) < 0) {
+    int rc = decode(p, n, s);
+    if (rc != SF_OK) {
         free(s);
-        return SF_ERR_INVAL;
+        return rc;
     }
     *out = s;
     return SF_OK;
@@ -61,5 +63,5 @@ int sf_pct_decode(const char *p, size_t n, char **out)
 
 int sf_pct_decode_inplace(char *s)
 {
-    return decode(s, strlen(s), s) < 0 ? SF_ERR_INVAL : SF_OK; /* w never passes r */
+    return decode(s, strlen(s), s);
 }

@@ -11,6 +11,7 @@
  * negative zero ("-0", as PostgreSQL and the MariaDB connector print it) becomes -0.0, which
  * JSON parsers read back as a double with its sign.
  */
+#include "sqlflume/error.h"
 #include "sqlflume/pct.h"
 #include "sqlflume/format.h"
 
@@ -232,25 +233,19 @@ static bool json_number_ok(const unsigned char *s, size_t n)
     return i == n;
 }
 
-/** 1 = true, 0 = false, -1 = not a boolean spelling we know. */
-static int parse_bool(const char *s, size_t n)
+/** Parse a database's spelling of a boolean (t/f, 1/0, true/false) into *b.
+ *  @return SF_OK, or SF_ERR_INVAL for any other spelling (*b untouched). */
+static int parse_bool(const char *s, size_t n, bool *b)
 {
-    switch (n) {
-    case 1:
-        if (s[0] == 't' || s[0] == '1') {
-            return 1;
-        }
-        if (s[0] == 'f' || s[0] == '0') {
-            return 0;
-        }
-        return -1;
-    case 4:
-        return memcmp(s, "true", 4) == 0 ? 1 : -1;
-    case 5:
-        return memcmp(s, "false", 5) == 0 ? 0 : -1;
-    default:
-        return -1;
+    if ((n == 1 && (s[0] == 't' || s[0] == '1')) || (n == 4 && memcmp(s, "true", 4) == 0)) {
+        *b = true;
+        return SF_OK;
     }
+    if ((n == 1 && (s[0] == 'f' || s[0] == '0')) || (n == 5 && memcmp(s, "false", 5) == 0)) {
+        *b = false;
+        return SF_OK;
+    }
+    return SF_ERR_INVAL;
 }
 
 static void json_value(struct sf_buf *out, enum sf_coltype type, const char *v, size_t n)
@@ -276,13 +271,9 @@ static void json_value(struct sf_buf *out, enum sf_coltype type, const char *v, 
         }
         break;
     case SF_COL_BOOL: {
-        int b = parse_bool(v, n);
-        if (b == 1) {
-            put_raw(out, "true", 4);
-            return;
-        }
-        if (b == 0) {
-            put_raw(out, "false", 5);
+        bool b;
+        if (parse_bool(v, n, &b) == SF_OK) {
+            put_raw(out, b ? "true" : "false", b ? 4 : 5);
             return;
         }
         break;

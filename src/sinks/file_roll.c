@@ -201,7 +201,7 @@ static void drop_file(struct sf_sink *snk, bool remove)
     ctx->path = NULL;
 }
 
-/* Write out[0..len) at off, all of it. @return 0 or -1 with errno set. */
+/* Write out[0..len) at off, all of it. @return SF_OK, or SF_ERR_IO with errno from pwrite(2). */
 static int pwrite_all(int fd, const char *p, size_t len, off_t off)
 {
     while (len > 0) {
@@ -210,49 +210,51 @@ static int pwrite_all(int fd, const char *p, size_t len, off_t off)
             if (errno == EINTR) {
                 continue;
             }
-            return -1;
+            return SF_ERR_IO;
         }
         p += w;
         len -= (size_t)w;
         off += w;
     }
-    return 0;
+    return SF_OK;
 }
 
-/* fsync the directory of the open file. @return 0 or -1 with errno set. */
+/* fsync the directory of the open file. @return SF_OK, or SF_ERR_IO with errno from
+ * open(2)/fsync(2). */
 static int sync_dir(const char *dir)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        return -1;
+        return SF_ERR_IO;
     }
-    int rc = fsync(dfd);
+    int rc = fsync(dfd) == 0 ? SF_OK : SF_ERR_IO;
     int e = errno;
     close(dfd);
     errno = e;
     return rc;
 }
 
-/* Append ctx->out to the open file at its committed length and make it durable. @return 0, or
- * -1 with errno set (the file may then hold part of the bytes past committed_len). */
+/* Append ctx->out to the open file at its committed length and make it durable. @return SF_OK,
+ * or SF_ERR_IO with errno set and *what naming the step that failed (the file may then hold part
+ * of the bytes past committed_len). Nothing logged. */
 static int write_durably(struct file_roll_ctx *ctx, const char **what)
 {
     *what = "write";
-    if (pwrite_all(ctx->fd, ctx->out.data, ctx->out.len, ctx->committed_len) != 0) {
-        return -1;
+    if (pwrite_all(ctx->fd, ctx->out.data, ctx->out.len, ctx->committed_len) != SF_OK) {
+        return SF_ERR_IO;
     }
     *what = "fsync";
     if (fsync(ctx->fd) != 0) {
-        return -1;
+        return SF_ERR_IO;
     }
     if (!ctx->dir_synced) {
         *what = "fsync the directory of";
-        if (sync_dir(ctx->directory) != 0) {
-            return -1;
+        if (sync_dir(ctx->directory) != SF_OK) {
+            return SF_ERR_IO;
         }
         ctx->dir_synced = true;
     }
-    return 0;
+    return SF_OK;
 }
 
 /*
@@ -295,7 +297,7 @@ static int close_file(struct sf_sink *snk)
                    sf_serializer_errstr(ctx->ser));
         } else if (ctx->out.len > 0) {
             const char *what;
-            if (write_durably(ctx, &what) != 0) {
+            if (write_durably(ctx, &what) != SF_OK) {
                 sf_sink_report(snk, &ctx->rep, NULL, "could not %s the trailer of file \"%s\": %s",
                                what, ctx->path, strerror(errno));
                 rc = SF_ERR_IO;
@@ -369,7 +371,8 @@ static int file_roll_start(struct sf_sink *snk, char *errstr, size_t errstr_size
     return SF_OK;
 }
 
-/* Serialize evs[0..n) into ctx->out (after the file's header when it has none yet). */
+/* Serialize evs[0..n) into ctx->out (after the file's header when it has none yet).
+ * @return SF_OK or the serializer's error (sf_serializer_errstr says why; nothing logged). */
 static int serialize(struct file_roll_ctx *ctx, struct sf_event *const *evs, size_t n)
 {
     sf_buf_reset(&ctx->out);
@@ -433,7 +436,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
         goto fail;
     }
     const char *what;
-    if (write_durably(ctx, &what) != 0) {
+    if (write_durably(ctx, &what) != SF_OK) {
         int e = errno;
         char key[sizeof(ctx->rep.key)];
         snprintf(key, sizeof(key), "%s %s: %s", what, ctx->path, strerror(e));

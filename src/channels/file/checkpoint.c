@@ -28,15 +28,17 @@ int sf_ckpt_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        return -1;
+        return SF_ERR_IO;
     }
-    int rc = fsync(fd);
+    int rc = fsync(fd) == 0 ? SF_OK : SF_ERR_IO;
     int e = errno;
     close(fd);
     errno = e;
     return rc;
 }
 
+/* Write all n bytes of p to fd (retrying short writes and EINTR).
+ * @return SF_OK, or SF_ERR_IO with errno from write(2). */
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
@@ -45,12 +47,12 @@ static int write_all(int fd, const char *p, size_t n)
             continue;
         }
         if (w < 0) {
-            return -1;
+            return SF_ERR_IO;
         }
         p += w;
         n -= (size_t)w;
     }
-    return 0;
+    return SF_OK;
 }
 
 int sf_ckpt_write(const char *dir, const struct sf_ckpt *c, char *err, size_t errsz)
@@ -95,7 +97,7 @@ int sf_ckpt_write(const char *dir, const struct sf_ckpt *c, char *err, size_t er
         snprintf(err, errsz, "could not create checkpoint file \"%s\": %s", tmp, strerror(errno));
         goto out;
     }
-    if (write_all(fd, b.data, b.len) != 0 || fsync(fd) != 0) {
+    if (write_all(fd, b.data, b.len) != SF_OK || fsync(fd) != 0) {
         snprintf(err, errsz, "could not write checkpoint file \"%s\": %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
@@ -111,7 +113,7 @@ int sf_ckpt_write(const char *dir, const struct sf_ckpt *c, char *err, size_t er
         unlink(tmp);
         goto out;
     }
-    if (sf_ckpt_fsync_dir(dir) != 0) {
+    if (sf_ckpt_fsync_dir(dir) != SF_OK) {
         snprintf(err, errsz, "could not fsync checkpoint directory \"%s\": %s", dir,
                  strerror(errno));
         goto out;
@@ -146,7 +148,7 @@ int sf_ckpt_read(const char *dir, struct sf_ckpt *c, char *err, size_t errsz)
         snprintf(err, errsz, "could not open checkpoint file \"%s\": %s", path, strerror(errno));
         return SF_ERR_IO;
     }
-    int rc = SF_ERR_DATA;
+    int rc = SF_ERR_CORRUPT;
     unsigned char *data = NULL;
     struct stat st;
     if (fstat(fd, &st) != 0) {

@@ -50,13 +50,14 @@ struct sf_ckpt {
 int sf_ckpt_write(const char *dir, const struct sf_ckpt *c, char *err, size_t errsz);
 /**
  * Read and check dir/checkpoint into c (zeroed first; free with sf_ckpt_free on SF_OK).
- * @return SF_OK, SF_ERR_NOTFOUND (no checkpoint file), SF_ERR_DATA (corrupt: the reason is in
+ * @return SF_OK, SF_ERR_NOTFOUND (no checkpoint file), SF_ERR_CORRUPT (corrupt: the reason is in
  * err), SF_ERR_IO (unreadable: err says why), SF_ERR_NOMEM.
  */
 int sf_ckpt_read(const char *dir, struct sf_ckpt *c, char *err, size_t errsz);
 /** Free the arrays of c and zero it. */
 void sf_ckpt_free(struct sf_ckpt *c);
-/** fsync a directory so a rename or a new file in it is durable. @return 0 or -1 (errno). */
+/** fsync a directory so a rename or a new file in it is durable.
+ *  @return SF_OK, or SF_ERR_IO with errno from open(2)/fsync(2) (nothing logged). */
 int sf_ckpt_fsync_dir(const char *dir);
 
 #endif

@@ -256,12 +256,16 @@ char *fc_expand_home(const char *path);
 int fc_mkdirs(const char *path);
 
 /* queue.c */
+/* Grow r to hold need slots (a power of two), keeping its entries in order.
+ * @return SF_OK or SF_ERR_NOMEM (r unchanged; nothing logged). */
 int fc_ring_reserve(struct fc_ring *r, size_t need);
 void fc_ring_push_back(struct fc_ring *r, const struct fc_slot *s);
 void fc_ring_push_front(struct fc_ring *r, const struct fc_slot *s);
 struct fc_slot fc_ring_pop_front(struct fc_ring *r);
 struct fc_slot *fc_ring_at(struct fc_ring *r, size_t i);
 struct fc_log *fc_file_get(struct file_ctx *fc, uint32_t id);
+/* Add f (the table then owns it) under q_mu, or single-threaded at start; its id is above every
+ * id in the table. @return SF_OK or SF_ERR_NOMEM (f not added; nothing logged). */
 int fc_file_add(struct file_ctx *fc, struct fc_log *f);
 void fc_file_remove(struct file_ctx *fc, uint32_t id);
 struct fc_wbuf *fc_wbuf_get(struct file_ctx *fc);
@@ -286,6 +290,7 @@ void fc_publish_durable(struct file_ctx *fc, uint64_t durable);
 void *fc_syncer_main(void *arg);
 
 /* put.c */
+/* Set key's offset to *val (q_mu held): see put.c. @return SF_OK or SF_ERR_NOMEM. */
 int fc_offset_set(struct file_ctx *fc, const char *key, size_t key_len, char **val);
 int fc_file_put_commit(struct sf_txn *txn);
 

@@ -122,7 +122,8 @@ void fc_publish_durable(struct file_ctx *fc, uint64_t durable)
         fc->held += pe->n;
         fc->pending -= pe->n;
         atomic_fetch_sub(&fc->pend_commits, 1);
-        if (pe->off_key && fc_offset_set(fc, pe->off_key, strlen(pe->off_key), &pe->off_val) != 0) {
+        if (pe->off_key &&
+            fc_offset_set(fc, pe->off_key, strlen(pe->off_key), &pe->off_val) != SF_OK) {
             SF_ERROR(FC_FMT "out of memory recording the offset of \"%s\"", fc->ch->name,
                      pe->off_key);
         }

@@ -36,7 +36,7 @@ log_create(struct file_ctx *fc, uint32_t id, struct fc_log **out, char *err, siz
     sf_wal_file_header(hdr, id);
     struct fc_log *f = calloc(1, sizeof(*f));
     if (!f || fc_pwrite_all(fd, hdr, sizeof(hdr), 0) != 0 || fc_log_fdatasync(fc, fd) != 0 ||
-        sf_ckpt_fsync_dir(fc->dirs[dir]) != 0) {
+        sf_ckpt_fsync_dir(fc->dirs[dir]) != SF_OK) {
         int e = f ? errno : ENOMEM;
         snprintf(err, errsz, "could not write log file \"%s\": %s", path, strerror(e));
         free(f);
@@ -81,7 +81,7 @@ int fc_log_roll(struct file_ctx *fc)
     pthread_mutex_lock(&fc->q_mu);
     int added = fc_file_add(fc, f);
     pthread_mutex_unlock(&fc->q_mu);
-    if (added != 0) {
+    if (added != SF_OK) {
         char path[4096];
         fc_log_path(fc, f->dir, f->id, path, sizeof(path));
         close(f->fd);

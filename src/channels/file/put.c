@@ -76,7 +76,7 @@ static int reserve_room(struct file_ctx *fc, struct sf_txn *txn)
             return SF_ERR_FULL;
         }
     }
-    if (fc_ring_reserve(&fc->q, fc->held + fc->reserved + n) != 0) {
+    if (fc_ring_reserve(&fc->q, fc->held + fc->reserved + n) != SF_OK) {
         pthread_mutex_unlock(&fc->q_mu);
         return SF_ERR_NOMEM;
     }
@@ -94,7 +94,8 @@ static void release_room(struct file_ctx *fc, size_t n)
 }
 
 /* Set key's offset to *val (takes *val, leaves the replaced value in *val to free). q_mu held,
- * or single-threaded. @return 0 or -1 on out of memory. */
+ * or single-threaded. @return SF_OK, or SF_ERR_NOMEM (nothing changed, *val still the caller's;
+ * nothing logged). */
 int fc_offset_set(struct file_ctx *fc, const char *key, size_t key_len, char **val)
 {
     for (size_t i = 0; i < fc->noffsets; i++) {
@@ -103,7 +104,7 @@ int fc_offset_set(struct file_ctx *fc, const char *key, size_t key_len, char **v
             char *old = fc->offsets[i].val;
             fc->offsets[i].val = *val;
             *val = old;
-            return 0;
+            return SF_OK;
         }
     }
     struct fc_offset *v = realloc(fc->offsets, (fc->noffsets + 1) * sizeof(*v));
@@ -113,14 +114,14 @@ int fc_offset_set(struct file_ctx *fc, const char *key, size_t key_len, char **v
             fc->offsets = v;
         }
         free(k);
-        return -1;
+        return SF_ERR_NOMEM;
     }
     fc->offsets = v;
     fc->offsets[fc->noffsets].key = k;
     fc->offsets[fc->noffsets].val = *val;
     fc->noffsets++;
     *val = NULL;
-    return 0;
+    return SF_OK;
 }
 
 int fc_file_put_commit(struct sf_txn *txn)
@@ -233,7 +234,7 @@ int fc_file_put_commit(struct sf_txn *txn)
         fc->reserved -= n;
         fc->held += n;
         if (with_offset &&
-            fc_offset_set(fc, txn->src_key, strlen(txn->src_key), &offset_copy) != 0) {
+            fc_offset_set(fc, txn->src_key, strlen(txn->src_key), &offset_copy) != SF_OK) {
             SF_ERROR(FC_FMT "out of memory recording the offset of \"%s\"", txn->ch->name,
                      txn->src_key);
         }

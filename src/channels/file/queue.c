@@ -9,7 +9,7 @@
 int fc_ring_reserve(struct fc_ring *r, size_t need)
 {
     if (need <= r->cap) {
-        return 0;
+        return SF_OK;
     }
     size_t cap = r->cap ? r->cap : 1024;
     while (cap < need) {
@@ -17,7 +17,7 @@ int fc_ring_reserve(struct fc_ring *r, size_t need)
     }
     struct fc_slot *v = malloc(cap * sizeof(*v));
     if (!v) {
-        return -1;
+        return SF_ERR_NOMEM;
     }
     for (size_t i = 0; i < r->len; i++) {
         v[i] = r->v[(r->head + i) & (r->cap - 1)];
@@ -26,7 +26,7 @@ int fc_ring_reserve(struct fc_ring *r, size_t need)
     r->v = v;
     r->cap = cap;
     r->head = 0;
-    return 0;
+    return SF_OK;
 }
 
 void fc_ring_push_back(struct fc_ring *r, const struct fc_slot *s)
@@ -79,7 +79,7 @@ int fc_file_add(struct file_ctx *fc, struct fc_log *f)
         }
         struct fc_log **v = realloc(fc->files, cap * sizeof(*v));
         if (!v) {
-            return -1;
+            return SF_ERR_NOMEM;
         }
         fc->files = v;
         fc->files_cap = cap;
@@ -89,7 +89,7 @@ int fc_file_add(struct file_ctx *fc, struct fc_log *f)
     }
     fc->files[idx] = f;
     fc->nfiles = idx + 1;
-    return 0;
+    return SF_OK;
 }
 
 /* Remove the entry of id and drop leading holes. */

@@ -231,7 +231,7 @@ static int replay_file(struct file_ctx *fc,
             r->npend = 0;
         } else {
             struct sf_wal_commit cm;
-            bool ok = sf_wal_decode_commit(payload, h.len, &cm) == 0;
+            bool ok = sf_wal_decode_commit(payload, h.len, &cm) == SF_OK;
             uint8_t want = ok && cm.kind == SF_WAL_TXN_PUT ? SF_WAL_PUT : SF_WAL_TAKE;
             if (!ok || cm.nrecords != r->npend ||
                 (r->npend > 0 && (h.txn_id != r->pend_txn || r->pend_type != want))) {
@@ -262,7 +262,7 @@ static int replay_file(struct file_ctx *fc,
             r->txns++;
             if (cm.key) {
                 char *v = strndup(cm.val, cm.val_len);
-                if (!v || fc_offset_set(fc, cm.key, cm.key_len, &v) != 0) {
+                if (!v || fc_offset_set(fc, cm.key, cm.key_len, &v) != SF_OK) {
                     free(v);
                     rc = SF_ERR_NOMEM;
                     break;
@@ -365,7 +365,7 @@ int fc_scan_logs(struct file_ctx *fc, char *err, size_t errsz)
         qsort(found, nfound, sizeof(*found), cmp_log);
     }
     for (size_t i = 0; i < nfound; i++) {
-        if (rc == SF_OK && fc_file_add(fc, found[i]) != 0) {
+        if (rc == SF_OK && fc_file_add(fc, found[i]) != SF_OK) {
             rc = SF_ERR_NOMEM;
         }
         if (rc != SF_OK && !fc_file_get(fc, found[i]->id)) {
@@ -478,7 +478,7 @@ int fc_recover(struct file_ctx *fc, char *err, size_t errsz)
         for (size_t i = 0; i < c.noffsets && rc == SF_OK; i++) {
             char *v = c.offsets[i].val;
             c.offsets[i].val = NULL;
-            if (fc_offset_set(fc, c.offsets[i].key, strlen(c.offsets[i].key), &v) != 0) {
+            if (fc_offset_set(fc, c.offsets[i].key, strlen(c.offsets[i].key), &v) != SF_OK) {
                 rc = SF_ERR_NOMEM;
             }
             free(v);
@@ -502,7 +502,7 @@ int fc_recover(struct file_ctx *fc, char *err, size_t errsz)
         rc = replay_file(fc, &r, f, min_wo, err, errsz);
         replayed_files++;
     }
-    if (rc == SF_OK && r.live > 0 && fc_ring_reserve(&fc->q, r.live) != 0) {
+    if (rc == SF_OK && r.live > 0 && fc_ring_reserve(&fc->q, r.live) != SF_OK) {
         snprintf(err, errsz, "out of memory building a queue of %zu events", r.live);
         rc = SF_ERR_NOMEM;
     }

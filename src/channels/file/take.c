@@ -6,10 +6,12 @@
 
 /* ---------- take ---------- */
 
+/* Grow ft's slot and fd arrays to hold need entries. @return SF_OK or SF_ERR_NOMEM (the arrays
+ * keep their entries; nothing logged). */
 static int take_reserve(struct fc_take *ft, size_t need)
 {
     if (need <= ft->cap) {
-        return 0;
+        return SF_OK;
     }
     size_t cap = ft->cap ? ft->cap : 64;
     while (cap < need) {
@@ -17,16 +19,16 @@ static int take_reserve(struct fc_take *ft, size_t need)
     }
     struct fc_slot *s = realloc(ft->slots, cap * sizeof(*s));
     if (!s) {
-        return -1;
+        return SF_ERR_NOMEM;
     }
     ft->slots = s;
     int *fds = realloc(ft->fds, cap * sizeof(*fds));
     if (!fds) {
-        return -1;
+        return SF_ERR_NOMEM;
     }
     ft->fds = fds;
     ft->cap = cap;
-    return 0;
+    return SF_OK;
 }
 
 static void take_free(struct fc_take *ft)
@@ -174,7 +176,7 @@ read_event(struct fc_window *win, int fd, const struct fc_slot *s, const char **
     size_t nh = sizeof(hstack) / sizeof(hstack[0]), body_len = 0;
     const char *body = NULL;
     int drc = sf_wal_decode_put(h.type, p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
-    if (drc == -2) {
+    if (drc == SF_ERR_FULL) {
         hs = malloc(nh * sizeof(*hs));
         if (!hs) {
             *why = "out of memory";
@@ -183,7 +185,7 @@ read_event(struct fc_window *win, int fd, const struct fc_slot *s, const char **
         drc = sf_wal_decode_put(h.type, p + SF_WAL_REC_HDR, h.len, hs, &nh, &body, &body_len);
     }
     struct sf_event *ev = NULL;
-    if (drc != 0) {
+    if (drc != SF_OK) {
         *why = "malformed PUT record";
     } else if (!(ev = sf_event_create(hs, nh, body, body_len))) {
         *why = "out of memory";
@@ -283,7 +285,7 @@ int fc_file_take(struct sf_txn *txn, struct sf_event **out, size_t max, size_t *
         }
     }
     size_t from = ft->n;
-    if (take_reserve(ft, from + max) != 0) {
+    if (take_reserve(ft, from + max) != SF_OK) {
         if (fresh) {
             take_free(ft);
         }

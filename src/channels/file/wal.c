@@ -308,26 +308,26 @@ int sf_wal_decode_compact_put(const unsigned char *payload,
                               size_t *body_len)
 {
     if (len < 1) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     size_t nh = payload[0];
     if (nh > *nheaders) {
         *nheaders = nh;
-        return -2;
+        return SF_ERR_FULL;
     }
     const char *s = (const char *)payload + 1;
     const char *end = (const char *)payload + len;
     for (size_t i = 0; i < nh; i++) {
         for (int part = 0; part < 2; part++) {
             if (s >= end) {
-                return -1;
+                return SF_ERR_CORRUPT;
             }
             unsigned char c = (unsigned char)*s++;
             const char *str;
             if (c == 0) {
                 const char *z = memchr(s, '\0', (size_t)(end - s));
                 if (!z) {
-                    return -1;
+                    return SF_ERR_CORRUPT;
                 }
                 str = s;
                 s = z + 1;
@@ -336,7 +336,7 @@ int sf_wal_decode_compact_put(const unsigned char *payload,
             } else if (part == 1 && c <= WAL_BACKREFS && c - 1u < i) {
                 str = headers[c - 1].val;
             } else {
-                return -1;
+                return SF_ERR_CORRUPT;
             }
             if (part == 0) {
                 headers[i].key = str;
@@ -348,7 +348,7 @@ int sf_wal_decode_compact_put(const unsigned char *payload,
     *nheaders = nh;
     *body = s;
     *body_len = (size_t)(end - s);
-    return 0;
+    return SF_OK;
 }
 
 int sf_wal_decode_plain_put(const unsigned char *payload,
@@ -359,27 +359,27 @@ int sf_wal_decode_plain_put(const unsigned char *payload,
                             size_t *body_len)
 {
     if (len < 12) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     uint32_t nh = sf_wal_get32(payload);
     uint32_t strs = sf_wal_get32(payload + 4);
     if ((uint64_t)strs + 12 > len || nh > strs / 2) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     uint32_t blen = sf_wal_get32(payload + 8 + strs);
     if ((uint64_t)strs + 12 + blen != len) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     if (nh > *nheaders) {
         *nheaders = nh;
-        return -2;
+        return SF_ERR_FULL;
     }
     const char *s = (const char *)payload + 8;
     const char *end = s + strs;
     for (uint32_t i = 0; i < 2 * nh; i++) {
         const char *z = memchr(s, '\0', (size_t)(end - s));
         if (!z) {
-            return -1;
+            return SF_ERR_CORRUPT;
         }
         if (i % 2 == 0) {
             headers[i / 2].key = s;
@@ -389,18 +389,18 @@ int sf_wal_decode_plain_put(const unsigned char *payload,
         s = z + 1;
     }
     if (s != end) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     *nheaders = nh;
     *body = (const char *)payload + 12 + strs;
     *body_len = blen;
-    return 0;
+    return SF_OK;
 }
 
 int sf_wal_decode_commit(const unsigned char *payload, uint32_t len, struct sf_wal_commit *c)
 {
     if (len < 12) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     c->kind = payload[0];
     c->nrecords = sf_wal_get32(payload + 4);
@@ -408,23 +408,23 @@ int sf_wal_decode_commit(const unsigned char *payload, uint32_t len, struct sf_w
     c->key = c->val = NULL;
     c->key_len = c->val_len = 0;
     if (c->kind != SF_WAL_TXN_PUT && c->kind != SF_WAL_TXN_TAKE) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     if (kl == SF_WAL_NO_KEY) {
-        return len == 12 ? 0 : -1;
+        return len == 12 ? SF_OK : SF_ERR_CORRUPT;
     }
     if ((uint64_t)kl + 16 > len) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     uint32_t vl = sf_wal_get32(payload + 12 + kl);
     if ((uint64_t)kl + 16 + vl != len) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     c->key = (const char *)payload + 12;
     c->key_len = kl;
     c->val = (const char *)payload + 16 + kl;
     c->val_len = vl;
-    return 0;
+    return SF_OK;
 }
 
 /* ---- sequential reader ---- */

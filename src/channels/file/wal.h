@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "sqlflume/buf.h"
+#include "sqlflume/error.h"
 #include "sqlflume/event.h"
 
 #define SF_WAL_FILE_HDR 16u /* bytes of the log file header */
@@ -172,8 +173,9 @@ int sf_wal_decode_compact_put(const unsigned char *payload,
  * Decode the payload of a PUT or PUTC record (type) into headers (caller-provided array of
  * *nheaders slots; on return *nheaders is the count; the strings point into payload, which holds
  * their NULs, or to static names) and body.
- * @return 0, -1 when the payload is malformed (or type is neither), or -2 when more than the given
- * slots are needed (*nheaders is then the number needed).
+ * @return SF_OK; SF_ERR_CORRUPT when the payload is malformed or truncated (or type is neither);
+ * SF_ERR_FULL when more than the given slots are needed (*nheaders is then the number needed:
+ * call again with that many). Nothing is logged.
  */
 static inline int sf_wal_decode_put(uint8_t type,
                                     const unsigned char *payload,
@@ -187,7 +189,7 @@ static inline int sf_wal_decode_put(uint8_t type,
         return sf_wal_decode_compact_put(payload, len, headers, nheaders, body, body_len);
     }
     if (type != SF_WAL_PUT) {
-        return -1;
+        return SF_ERR_CORRUPT;
     }
     return sf_wal_decode_plain_put(payload, len, headers, nheaders, body, body_len);
 }
@@ -203,7 +205,8 @@ sf_wal_take_at(const unsigned char *payload, uint32_t i, uint32_t *file_id, uint
     *file_id = sf_wal_get32(payload + (size_t)i * SF_WAL_TAKE_LEN);
     *offset = sf_wal_get32(payload + (size_t)i * SF_WAL_TAKE_LEN + 4);
 }
-/** Decode a COMMIT payload (pointers into payload). @return 0 or -1 when malformed. */
+/** Decode a COMMIT payload (pointers into payload).
+ *  @return SF_OK, or SF_ERR_CORRUPT when malformed or truncated (nothing logged). */
 int sf_wal_decode_commit(const unsigned char *payload, uint32_t len, struct sf_wal_commit *c);
 
 /**

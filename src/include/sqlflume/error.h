@@ -26,6 +26,8 @@ enum sf_err {
     SF_ERR_DATA = -13,     /* a value could not be encoded (row-level) */
     SF_ERR_RETRY = -14,    /* transient server-side failure: deadlock, lock wait (retriable) */
     SF_ERR_EXISTS = -15,   /* the item to create exists already (a file name taken) */
+    SF_ERR_CORRUPT = -16,  /* stored data fails its format checks: a malformed or truncated
+                            * record (fatal for that record) */
 };
 
 /** Static description of an error code ("connection lost"); never NULL. */

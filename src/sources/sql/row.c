@@ -1,6 +1,8 @@
 /* row.c: row to event (see sql_int.h). */
 #include "sql_int.h"
 
+/* The index of column name in cols (exact match first, then ignoring case), or -1 when it is not
+ * there: a lookup, not an error code. */
 static int find_col(const struct sf_column *cols, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {

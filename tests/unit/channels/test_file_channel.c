@@ -410,9 +410,14 @@ START_TEST(record_round_trip)
     size_t nh = 1, blen = 0;
     const char *gb = NULL;
     ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUT, p, h.len, got, &nh, &gb, &blen),
-                     -2); /* 1 slot: too few */
+                     SF_ERR_FULL); /* 1 slot: too few */
     ck_assert_uint_eq(nh, 2);
-    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUT, p, h.len, got, &nh, &gb, &blen), 0);
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUT, p, h.len, got, &nh, &gb, &blen), SF_OK);
+    /* cut short, or under a type that is no PUT: corrupt */
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUT, p, h.len - 1, got, &nh, &gb, &blen),
+                     SF_ERR_CORRUPT);
+    ck_assert_int_eq(sf_wal_decode_put(SF_WAL_TAKE, p, h.len, got, &nh, &gb, &blen),
+                     SF_ERR_CORRUPT);
     ck_assert_str_eq(got[0].key, "table");
     ck_assert_str_eq(got[0].val, "orders");
     ck_assert_str_eq(got[1].key, "k");
@@ -433,7 +438,8 @@ START_TEST(record_round_trip)
     ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_REC);
     ck_assert_uint_eq(at, SF_WAL_FILE_HDR + at_c1);
     struct sf_wal_commit c;
-    ck_assert_int_eq(sf_wal_decode_commit(p, h.len, &c), 0);
+    ck_assert_int_eq(sf_wal_decode_commit(p, h.len - 1, &c), SF_ERR_CORRUPT); /* truncated */
+    ck_assert_int_eq(sf_wal_decode_commit(p, h.len, &c), SF_OK);
     ck_assert_uint_eq(c.kind, SF_WAL_TXN_PUT);
     ck_assert_uint_eq(c.nrecords, 1);
     ck_assert_uint_eq(c.key_len, 2);
@@ -443,8 +449,9 @@ START_TEST(record_round_trip)
 
     ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_REC);
     ck_assert_uint_eq(at, SF_WAL_FILE_HDR + at_c2);
-    ck_assert_int_eq(sf_wal_decode_commit(p, h.len, &c), 0);
+    ck_assert_int_eq(sf_wal_decode_commit(p, h.len, &c), SF_OK);
     ck_assert_uint_eq(c.kind, SF_WAL_TXN_TAKE);
+    ck_assert_int_eq(sf_wal_decode_commit(p, 11, &c), SF_ERR_CORRUPT); /* shorter than fixed */
     ck_assert_ptr_null(c.key);
 
     ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_REC);
@@ -509,7 +516,7 @@ static size_t compact_round_trip(const struct sf_event *ev, uint8_t want_type)
     static struct sf_header got[400];
     size_t nh = 400, blen = 0;
     const char *body = NULL;
-    ck_assert_int_eq(sf_wal_decode_put(h.type, payload, h.len, got, &nh, &body, &blen), 0);
+    ck_assert_int_eq(sf_wal_decode_put(h.type, payload, h.len, got, &nh, &body, &blen), SF_OK);
     ck_assert_uint_eq(nh, ev->nheaders);
     for (size_t i = 0; i < nh; i++) {
         ck_assert_str_eq(got[i].key, ev->headers[i].key);
@@ -520,12 +527,13 @@ static size_t compact_round_trip(const struct sf_event *ev, uint8_t want_type)
     if (want_type == SF_WAL_PUTC) { /* too few slots: the count needed */
         nh = 1;
         ck_assert_int_eq(sf_wal_decode_put(h.type, payload, h.len, got, &nh, &body, &blen),
-                         ev->nheaders > 1 ? -2 : 0);
+                         ev->nheaders > 1 ? SF_ERR_FULL : SF_OK);
         /* every cut-short payload is malformed (or, cut in the body, a shorter body) */
         size_t hdr_end = (size_t)(body - (const char *)payload);
         for (uint32_t cut = 0; cut < hdr_end; cut++) {
             nh = 400;
-            ck_assert_int_eq(sf_wal_decode_put(h.type, payload, cut, got, &nh, &body, &blen), -1);
+            ck_assert_int_eq(sf_wal_decode_put(h.type, payload, cut, got, &nh, &body, &blen),
+                             SF_ERR_CORRUPT);
         }
     }
     size_t len = b.len;
@@ -596,11 +604,11 @@ START_TEST(compact_put_round_trip)
     size_t nh = 4, blen = 0;
     const char *gb = NULL;
     ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUTC, bad_key, sizeof(bad_key), hs, &nh, &gb, &blen),
-                     -1);
+                     SF_ERR_CORRUPT);
     ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUTC, bad_ref, sizeof(bad_ref), hs, &nh, &gb, &blen),
-                     -1);
+                     SF_ERR_CORRUPT);
     ck_assert_int_eq(sf_wal_decode_put(SF_WAL_PUTC, ok_ref, sizeof(ok_ref), hs, &nh, &gb, &blen),
-                     0);
+                     SF_OK);
     ck_assert_uint_eq(nh, 2);
     ck_assert_str_eq(hs[0].key, "table");
     ck_assert_str_eq(hs[1].key, "offset");
