@@ -10,7 +10,7 @@ sink wrote with the avro_event serializer (avro.datafile), to check it.
       call per event); a FAILED answer or a broken connection sends the same call again (new
       connection) until S seconds pass. Prints {"sent": C, "failed": N, "reconnects": R}.
   flume_avro_client.py verify --dir D --count C [--first F] [--big I:BYTES] [--tag T]
-      reads every file of D and prints "events=E lost=L dup=D bad=B" against the same events.
+      reads every file of D (or the JSON lines file D) and prints "events=E lost=L dup=D bad=B" against the same events.
   flume_avro_client.py rows --dir D --table T --first A --last B
       the SQL rows of tests/integration/avro_source.sh (ids A..B less every 7th; v NULL for every
       10th): prints "events=E distinct=N lost=L dup=D extra=X bad=B".
@@ -24,6 +24,7 @@ import sys
 import time
 
 import avro.datafile
+import avro.errors
 import avro.io
 import avro.ipc
 import avro.protocol
@@ -102,12 +103,27 @@ def cmd_send(a):
 
 
 def read_dir(d):
+    """The records of every avro_event file of d; a file cut short (its agent was killed while
+    writing: the events of its last block were not committed, so they are sent again) ends at
+    its last whole block, with a note. A JSON-lines file (flume_avro_server.py's --out) instead
+    when d is a file: body as latin-1 text."""
+    if os.path.isfile(d):
+        for line in open(d):
+            ev = json.loads(line)
+            yield {"headers": ev["headers"], "body": ev["body"].encode("latin-1")}
+        return
     for name in sorted(os.listdir(d)):
         with open(os.path.join(d, name), "rb") as f:
             if os.fstat(f.fileno()).st_size == 0:
                 continue
-            for rec in avro.datafile.DataFileReader(f, avro.io.DatumReader()):
-                yield rec
+            n = 0
+            try:
+                for rec in avro.datafile.DataFileReader(f, avro.io.DatumReader()):
+                    n += 1
+                    yield rec
+            except (avro.errors.AvroException, EOFError, AssertionError, ValueError) as e:
+                print("flume_avro_client: %s: cut short after %d records (%s)" % (name, n, e),
+                      file=sys.stderr)
 
 
 def cmd_verify(a):
