@@ -15,8 +15,9 @@
 # s_full: B's channel is tiny and its sink blocked (an avro sink to the stand-in answering
 #   FAILED): the client gets FAILED and sends again; once the sink drains, every event exactly
 #   once.
-# s_kill: s_tier with a file channel in B, B killed with SIGKILL mid-run and restarted: no row
-#   lost. Duplicates are possible (at least once, as Flume: a batch B committed whose OK A never
+# s_kill: s_tier with a file channel in B, B killed with SIGKILL mid-run (once A's offset is past
+#   id 3000 of the first half of the rows; the second half is inserted while B is down) and
+#   restarted: no row lost. Duplicates are possible (at least once, as Flume: a batch B committed whose OK A never
 #   got is sent again, and file_roll's last block before the kill is written again): they are
 #   counted and logged, and the number of distinct rows must be exact.
 # s_check: `sqlflume check` rejects an avro source without a port and with bad ipFilterRules.
@@ -35,7 +36,8 @@ SRV_PID=""
 
 b_start() { # conf log
     "$SF_BIN" agent -n b1 -f "$1" -Dflume.root.logger=${SF_LOG_LEVEL:-INFO},console \
-        -Dflume.monitoring.type=http -Dflume.monitoring.port="$MON_PORT" >>"$2" 2>&1 &
+        -Dflume.monitoring.type=http -Dflume.monitoring.port="$MON_PORT" \
+        -Dflume.monitoring.host=127.0.0.1 >>"$2" 2>&1 &
     B_PID=$!
     local end=$((SECONDS + $(secs 20)))
     until (exec 3<>/dev/tcp/127.0.0.1/$B_PORT) 2>/dev/null; do
@@ -128,19 +130,21 @@ EOF
     pass
 }
 
-# the table of s_tier and s_kill: ids 1..23333 less every 7th (20,000 rows), v NULL every 10th
-tier_table() {
-    db_create_idv "$1"
+# the rows of s_tier and s_kill: ids FROM..TO less every 7th (1..23333: 20,000 rows), v NULL
+# every 10th
+tier_insert() { # table from to
     if [ "$DB_KIND" = mysql ]; then
-        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT seq, IF(seq % 10 = 0, NULL, CONCAT('row-', seq)) FROM seq_1_to_23333 WHERE seq % 7 <> 0"
+        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT seq, IF(seq % 10 = 0, NULL, CONCAT('row-', seq)) FROM seq_$2_to_$3 WHERE seq % 7 <> 0"
     else
-        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'row-' || g END FROM generate_series(1, 23333) g WHERE g % 7 <> 0"
+        db_exec "INSERT INTO $(qi "$1") (id, v) SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'row-' || g END FROM generate_series($2, $3) g WHERE g % 7 <> 0"
     fi
 }
-# a_conf FILE TABLE: agent a1: SQL source -> memory 1000/100 -> avro sink to B
+tier_table() { db_create_idv "$1"; tier_insert "$1" 1 23333; }
+# a_conf FILE TABLE [BATCH]: agent a1: SQL source -> memory 1000/100 -> avro sink to B, BATCH
+# (default 100) events per appendBatch
 a_conf() {
     write_conf "$1" "$2" unused "a1.sinks.k1.hostname = 127.0.0.1" "a1.sinks.k1.port = $B_PORT" \
-        "a1.sinks.k1.batch-size = 100" "a1.sinks.k1.request-timeout = 5000"
+        "a1.sinks.k1.batch-size = ${3:-100}" "a1.sinks.k1.request-timeout = 5000"
     sed -i -e '/^a1\.sinks\.k1\.kafka\./d' -e 's/^a1\.sinks\.k1\.type = kafka$/a1.sinks.k1.type = avro/' \
         -e 's/^a1\.channels\.c1\.capacity = .*/a1.channels.c1.capacity = 1000/' \
         -e 's/^a1\.channels\.c1\.transactionCapacity = .*/a1.channels.c1.transactionCapacity = 100/' "$1"
@@ -206,27 +210,30 @@ s_full() {
 
 s_kill() {
     t kill
-    tier_table avk
+    db_create_idv avk
+    tier_insert avk 1 11666
     local out=$WORK/kill.out
     mapfile -t fr < <(fr_lines "$out")
     b_conf "$WORK/killb.conf" file "b1.channels.c1.checkpointDir = $WORK/kill.cp" \
         "b1.channels.c1.dataDirs = $WORK/kill.data" "b1.channels.c1.capacity = 100000" \
         "b1.channels.c1.transactionCapacity = 1000" "${fr[@]}"
     b_start "$WORK/killb.conf" "$WORK/killb.log" || return
-    a_conf "$WORK/killa.conf" avk
+    a_conf "$WORK/killa.conf" avk 10 # small calls (each a file channel commit in B): slower
     agent_start "$WORK/killa.conf" "$WORK/killa.log"
     # kill B once a part of the rows went through
     local end=$((SECONDS + $(secs 60))) hw=0
     while [ $SECONDS -lt $end ]; do
         hw=$(db_offset avk)
         hw=${hw%%;*}
-        [ -n "$hw" ] && [ "$hw" -gt 5000 ] && break
-        sleep 0.1
+        [ -n "$hw" ] && [ "$hw" -gt 3000 ] && break
+        sleep 0.05
     done
-    [ -n "$hw" ] && [ "$hw" -gt 5000 ] || { fail "A did not get past id 5000"; return; }
+    [ -n "$hw" ] && [ "$hw" -gt 3000 ] || { fail "A did not get past id 3000"; return; }
     b_kill9
     log "kill: B killed with A's offset at $hw"
-    sleep "$(secs 2)"
+    # the rest while B is down: A's sink cannot deliver and retries
+    tier_insert avk 11667 23333
+    wait_log "$WORK/killa.log" "could not connect to 127.0.0.1:$B_PORT" 30 || return
     b_start "$WORK/killb.conf" "$WORK/killb.log" || return
     wait_hw avk 23333 180 || return
     agent_term
