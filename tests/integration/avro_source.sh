@@ -20,6 +20,9 @@
 #   restarted: no row lost. Duplicates are possible (at least once, as Flume: a batch B committed whose OK A never
 #   got is sent again, and file_roll's last block before the kill is written again): they are
 #   counted and logged, and the number of distinct rows must be exact.
+# s_limits: ipFilterRules (first match wins, name: and ip: globs) deny and allow at run time;
+#   threads = 1 serves a second connection only after the first one closed; a stop with an idle
+#   connection open is prompt.
 # s_check: `sqlflume check` rejects an avro source without a port and with bad ipFilterRules.
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -269,7 +272,49 @@ s_check() {
     pass
 }
 
-ALL="s_check s_client s_tier s_full s_kill"
+s_limits() {
+    t limits
+    # ipFilterRules: the first rule that matches decides (127.0.0.1's name is localhost here)
+    b_conf "$WORK/lim1.conf" memory "b1.sinks.k1.type = null" "b1.sources.r1.ipFilter = true" \
+        "b1.sources.r1.ipFilterRules = allow:name:nosuchname,deny:ip:127.0.0.*,allow:ip:*"
+    b_start "$WORK/lim1.conf" "$WORK/lim1.log" || return
+    if $CLIENT send --port "$B_PORT" --count 5 --retry-seconds 1 >/dev/null 2>&1; then
+        fail "a denied client got its events in"; return
+    fi
+    assert_contains "$WORK/lim1.log" "connection from 127.0.0.1:" "denial logged" || return
+    assert_contains "$WORK/lim1.log" "denied by ipFilterRules; closed" "denial logged" || return
+    assert_eq 0 "$(metric SOURCE.r1 EventAcceptedCount)" "nothing accepted from a denied peer" || return
+    b_term
+    b_conf "$WORK/lim2.conf" memory "b1.sinks.k1.type = null" "b1.sources.r1.ipFilter = true" \
+        "b1.sources.r1.ipFilterRules = allow:name:local*,deny:ip:*" "b1.sources.r1.threads = 1"
+    b_start "$WORK/lim2.conf" "$WORK/lim2.log" || return
+    # threads = 1: a second connection is served only once the first one closes (here after 3 s)
+    $PY -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(3)' "$B_PORT" &
+    local holder=$! t0=$SECONDS
+    sleep 0.5
+    $CLIENT send --port "$B_PORT" --count 5 --batch 5 >/dev/null || { fail "an allowed client failed"; return; }
+    local took=$((SECONDS - t0))
+    wait $holder
+    [ "$took" -ge 2 ] || { fail "the second connection was served while the first was open (${took}s)"; return; }
+    assert_eq 5 "$(metric SOURCE.r1 EventAcceptedCount)" "the allowed client's events" || return
+    assert_not_contains "$WORK/lim2.log" "denied" "no denial" || return
+    # stop closes the listener and an idle connection promptly
+    $PY -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(30)' "$B_PORT" &
+    holder=$!
+    sleep 0.5
+    t0=$SECONDS
+    b_term
+    kill $holder 2>/dev/null
+    wait $holder 2>/dev/null
+    [ $((SECONDS - t0)) -le 3 ] || { fail "stop took $((SECONDS - t0)) s with a connection open"; return; }
+    pass
+}
+
+ALL="s_check s_client s_limits s_tier s_full s_kill"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"
