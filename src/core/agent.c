@@ -611,11 +611,11 @@ void sf_agent_metrics_json(struct sf_agent *a, struct sf_buf *out)
         f = true;
         metric(out, &f, "EventReceivedCount", atomic_load(&m->event_received));
         metric(out, &f, "EventAcceptedCount", atomic_load(&m->event_accepted));
-        metric(out, &f, "AppendReceivedCount", 0);
-        metric(out, &f, "AppendAcceptedCount", 0);
+        metric(out, &f, "AppendReceivedCount", atomic_load(&m->append_received));
+        metric(out, &f, "AppendAcceptedCount", atomic_load(&m->append_accepted));
         metric(out, &f, "AppendBatchReceivedCount", atomic_load(&m->batch_received));
         metric(out, &f, "AppendBatchAcceptedCount", atomic_load(&m->batch_accepted));
-        metric(out, &f, "OpenConnectionCount", 0);
+        metric(out, &f, "OpenConnectionCount", atomic_load(&m->open_connections));
         metric(out, &f, "EventReadFail", atomic_load(&m->event_read_fail));
         metric(out, &f, "ChannelWriteFail", atomic_load(&m->channel_write_fail));
         metric(out, &f, "GenericProcessingFail", atomic_load(&m->generic_processing_fail));

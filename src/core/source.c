@@ -57,11 +57,13 @@ static int put_all(struct sf_channel *ch,
     return rc;
 }
 
-int sf_source_deliver(struct sf_source *src,
-                      struct sf_event **evs,
-                      size_t n,
-                      const char *src_key,
-                      const char *src_offset)
+/* sf_source_deliver (retry set) and sf_source_deliver_try (not set). */
+static int deliver(struct sf_source *src,
+                   struct sf_event **evs,
+                   size_t n,
+                   const char *src_key,
+                   const char *src_offset,
+                   bool retry)
 {
     if (n == 0) {
         return SF_OK;
@@ -102,6 +104,10 @@ int sf_source_deliver(struct sf_source *src,
                 break;
             }
             atomic_fetch_add(&src->metrics.channel_write_fail, 1);
+            if (!retry) {
+                result = rc == SF_ERR_NOMEM ? SF_ERR_NOMEM : SF_ERR_FULL;
+                break;
+            }
             if (!logged) {
                 SF_WARN(SF_SOURCE_FMT "channel \"%s\" is full (%s); waiting for the sinks",
                         SF_SOURCE_ARGS(src), ch->name, sf_err_str(rc));
@@ -131,4 +137,18 @@ int sf_source_deliver(struct sf_source *src,
         }
     }
     return result;
+}
+
+int sf_source_deliver(struct sf_source *src,
+                      struct sf_event **evs,
+                      size_t n,
+                      const char *src_key,
+                      const char *src_offset)
+{
+    return deliver(src, evs, n, src_key, src_offset, true);
+}
+
+int sf_source_deliver_try(struct sf_source *src, struct sf_event **evs, size_t n)
+{
+    return deliver(src, evs, n, NULL, NULL, false);
 }

@@ -6,7 +6,10 @@
 
 #include "sqlflume/avro_event.h"
 
+#include "sqlflume/error.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char sf_avro_rpc_protocol[] =
@@ -261,6 +264,245 @@ int sf_avro_rpc_parse_reply(const unsigned char *p, size_t n, bool with_handshak
         return -1;
     }
     return 0;
+}
+
+/* ---- the server side ---- */
+
+/* A HandshakeRequest: clientHash, clientProtocol [null, string], serverHash, meta. */
+static void rd_handshake(struct rd *r, struct sf_avro_rpc_call *c)
+{
+    const unsigned char *h = rd_bytes(r, 16);
+    if (h) {
+        memcpy(c->client_hash, h, 16);
+    }
+    int64_t u = rd_long(r);
+    if (u == 1) {
+        int64_t len = rd_long(r);
+        c->client_protocol = (const char *)rd_bytes(r, len);
+        c->client_protocol_len = c->client_protocol ? (size_t)len : 0;
+    } else if (u != 0) {
+        r->bad = true;
+    }
+    h = rd_bytes(r, 16);
+    if (h) {
+        memcpy(c->server_hash, h, 16);
+    }
+    u = rd_long(r);
+    if (u == 1) {
+        rd_skip_map(r);
+    } else if (u != 0) {
+        r->bad = true;
+    }
+    c->had_handshake = !r->bad;
+}
+
+/* A block count of an array or map: a negative count is followed by the block's byte size.
+ * @return the count (>= 0); bad set when it cannot be there (each item takes >= min_item bytes) */
+static int64_t rd_count(struct rd *r, size_t min_item)
+{
+    int64_t c = rd_long(r);
+    if (c < 0) {
+        if (c == INT64_MIN) {
+            r->bad = true;
+            return 0;
+        }
+        c = -c;
+        (void)rd_long(r);
+    }
+    if (!r->bad && (uint64_t)c > (r->n - r->at) / min_item) {
+        r->bad = true;
+    }
+    return r->bad ? 0 : c;
+}
+
+/* One AvroFlumeEvent {headers: map<string>, body: bytes}; hs is scratch for its headers.
+ * @return the event, NULL with bad set (malformed) or not (out of memory) */
+static struct sf_event *rd_event(struct rd *r, struct sf_header_lens **hs, size_t *hcap)
+{
+    size_t nh = 0;
+    for (;;) {
+        int64_t c = rd_count(r, 2);
+        if (r->bad || c == 0) {
+            break;
+        }
+        if (nh + (size_t)c > *hcap) {
+            size_t cap = (nh + (size_t)c) * 2;
+            struct sf_header_lens *g = realloc(*hs, cap * sizeof(**hs));
+            if (!g) {
+                return NULL;
+            }
+            *hs = g;
+            *hcap = cap;
+        }
+        for (int64_t i = 0; i < c && !r->bad; i++) {
+            int64_t kl = rd_long(r);
+            const unsigned char *k = rd_bytes(r, kl);
+            int64_t vl = rd_long(r);
+            const unsigned char *v = rd_bytes(r, vl);
+            if (k && v) {
+                (*hs)[nh++] = (struct sf_header_lens){ (const char *)k, (size_t)kl,
+                                                       (const char *)v, (size_t)vl };
+            }
+        }
+    }
+    int64_t bl = rd_long(r);
+    const unsigned char *body = rd_bytes(r, bl);
+    if (r->bad) {
+        return NULL;
+    }
+    return sf_event_create_lens(*hs, nh, body, (size_t)bl);
+}
+
+void sf_avro_rpc_call_free(struct sf_avro_rpc_call *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        sf_event_destroy(c->evs[i]);
+    }
+    free(c->evs);
+    c->evs = NULL;
+    c->n = 0;
+}
+
+/* Parse with the handshake present or not. @return SF_OK, SF_ERR_INVAL (what in errstr),
+ * SF_ERR_NOMEM */
+static int parse_call(const unsigned char *p, size_t n, bool handshake,
+                      struct sf_avro_rpc_call *c, char *errstr, size_t errstr_size)
+{
+    struct rd r = { p, n, 0, false };
+    memset(c, 0, sizeof(*c));
+    const char *what = "handshake request";
+    if (handshake) {
+        rd_handshake(&r, c);
+    }
+    if (!r.bad) {
+        what = "call metadata";
+        rd_skip_map(&r);
+    }
+    if (!r.bad) {
+        what = "message name";
+        int64_t len = rd_long(&r);
+        const unsigned char *name = rd_bytes(&r, len);
+        if (name) {
+            size_t k = (size_t)len < sizeof(c->message) - 1 ? (size_t)len : sizeof(c->message) - 1;
+            memcpy(c->message, name, k);
+            c->message[k] = '\0';
+            c->msg = len == 0                                           ? SF_AVRO_MSG_PING
+                     : len == 6 && memcmp(name, "append", 6) == 0       ? SF_AVRO_MSG_APPEND
+                     : len == 11 && memcmp(name, "appendBatch", 11) == 0 ? SF_AVRO_MSG_APPEND_BATCH
+                                                                         : SF_AVRO_MSG_UNKNOWN;
+        }
+    }
+    struct sf_header_lens *hs = NULL;
+    size_t hcap = 0, cap = 0;
+    int rc = SF_OK;
+    if (!r.bad && c->msg == SF_AVRO_MSG_APPEND) {
+        what = "append's event";
+        c->evs = malloc(sizeof(*c->evs));
+        c->evs[0] = c->evs ? rd_event(&r, &hs, &hcap) : NULL;
+        c->n = c->evs && c->evs[0] ? 1 : 0;
+        rc = c->n == 1 || r.bad ? SF_OK : SF_ERR_NOMEM;
+    } else if (!r.bad && c->msg == SF_AVRO_MSG_APPEND_BATCH) {
+        what = "appendBatch's events";
+        for (;;) {
+            int64_t k = rd_count(&r, 2);
+            if (r.bad || k == 0) {
+                break;
+            }
+            if (c->n + (size_t)k > cap) {
+                cap = c->n + (size_t)k;
+                struct sf_event **g = realloc(c->evs, cap * sizeof(*g));
+                if (!g) {
+                    rc = SF_ERR_NOMEM;
+                    break;
+                }
+                c->evs = g;
+            }
+            for (int64_t i = 0; i < k && !r.bad && rc == SF_OK; i++) {
+                struct sf_event *ev = rd_event(&r, &hs, &hcap);
+                if (ev) {
+                    c->evs[c->n++] = ev;
+                } else if (!r.bad) {
+                    rc = SF_ERR_NOMEM;
+                }
+            }
+            if (rc != SF_OK) {
+                break;
+            }
+        }
+    }
+    free(hs);
+    if (rc == SF_OK && !r.bad && r.at != n && c->msg != SF_AVRO_MSG_UNKNOWN) {
+        snprintf(errstr, errstr_size, "%zu bytes left over after the call's parameters",
+                 n - r.at);
+        rc = SF_ERR_INVAL;
+    } else if (rc == SF_OK && r.bad) {
+        snprintf(errstr, errstr_size, "%s: truncated or malformed (%zu bytes)", what, n);
+        rc = SF_ERR_INVAL;
+    } else if (rc == SF_ERR_NOMEM) {
+        snprintf(errstr, errstr_size, "out of memory for the call's events");
+    }
+    if (rc != SF_OK) {
+        sf_avro_rpc_call_free(c);
+    }
+    return rc;
+}
+
+int sf_avro_rpc_parse_call(const unsigned char *p, size_t n, int handshake,
+                           const unsigned char *known_hash, struct sf_avro_rpc_call *c,
+                           char *errstr, size_t errstr_size)
+{
+    if (handshake < 0) {
+        if (known_hash && n >= 16 && memcmp(p, known_hash, 16) == 0 &&
+            parse_call(p, n, true, c, errstr, errstr_size) == SF_OK) {
+            return SF_OK;
+        }
+        handshake = 0;
+    }
+    return parse_call(p, n, handshake > 0, c, errstr, errstr_size);
+}
+
+enum sf_avro_match sf_avro_rpc_handshake_match(const struct sf_avro_rpc_call *c, bool known_client)
+{
+    bool known = known_client || c->client_protocol ||
+                 memcmp(c->client_hash, sf_avro_rpc_protocol_md5, 16) == 0;
+    if (!known) {
+        return SF_AVRO_MATCH_NONE;
+    }
+    return memcmp(c->server_hash, sf_avro_rpc_protocol_md5, 16) == 0 ? SF_AVRO_MATCH_BOTH
+                                                                      : SF_AVRO_MATCH_CLIENT;
+}
+
+void sf_avro_rpc_reply(struct sf_buf *out, bool handshake, enum sf_avro_match match, bool ping,
+                       enum sf_avro_status status, const char *error_msg)
+{
+    if (handshake) {
+        put_long(out, (int64_t)match);
+        if (match == SF_AVRO_MATCH_BOTH) {
+            put_long(out, 0); /* serverProtocol: null */
+            put_long(out, 0); /* serverHash: null */
+        } else {
+            put_long(out, 1);
+            put_string(out, sf_avro_rpc_protocol, sizeof(sf_avro_rpc_protocol) - 1);
+            put_long(out, 1);
+            sf_buf_append(out, sf_avro_rpc_protocol_md5, 16);
+        }
+        put_long(out, 0); /* meta: null */
+        if (match == SF_AVRO_MATCH_NONE) {
+            return;
+        }
+    }
+    if (ping) {
+        return;
+    }
+    put_long(out, 0); /* metadata: an empty map */
+    if (error_msg) {
+        sf_buf_append(out, "\1", 1);
+        put_long(out, 0); /* the union ["string"] */
+        put_string(out, error_msg, strlen(error_msg));
+    } else {
+        sf_buf_append(out, "\0", 1);
+        put_long(out, (int64_t)status);
+    }
 }
 
 const char *sf_avro_status_name(enum sf_avro_status s)

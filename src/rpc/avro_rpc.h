@@ -103,6 +103,68 @@ struct sf_avro_rpc_reply {
 int sf_avro_rpc_parse_reply(const unsigned char *p, size_t n, bool with_handshake,
                             struct sf_avro_rpc_reply *r, char *errstr, size_t errstr_size);
 
+/* ---- the server side (an AvroSource) ---- */
+
+/** The messages of AvroSourceProtocol a call may name; "" is Avro's ping (handshake only). */
+enum sf_avro_msg {
+    SF_AVRO_MSG_PING = 0,
+    SF_AVRO_MSG_APPEND,
+    SF_AVRO_MSG_APPEND_BATCH,
+    SF_AVRO_MSG_UNKNOWN /* another name: answered with an error */
+};
+
+/** A decoded call. Ownership: evs[0..n) and the array are the caller's (free with
+ *  sf_avro_rpc_call_free); client_protocol and message point into the payload parsed. */
+struct sf_avro_rpc_call {
+    bool had_handshake;
+    unsigned char client_hash[16];     /* when had_handshake */
+    unsigned char server_hash[16];     /* when had_handshake: the hash the client expects */
+    const char *client_protocol;       /* when had_handshake and sent, else NULL; not NUL-ended */
+    size_t client_protocol_len;        /* bytes */
+    enum sf_avro_msg msg;
+    char message[64];                  /* the message name, cut to fit (for messages) */
+    struct sf_event **evs;             /* append: 1 event; appendBatch: n (maybe 0) */
+    size_t n;
+};
+
+/**
+ * Decode the call payload p[0..n) (unframed) received by a server.
+ * @param handshake  1: the call starts with a HandshakeRequest (a connection's first call, or
+ *                   a call after one answered NONE); 0: it does not; -1: either (a later call
+ *                   of a connection: Java clients send the handshake with the first call only,
+ *                   Python's avro.ipc with every call); the handshake is then taken when the
+ *                   payload starts with known_hash and parses whole with it
+ * @param known_hash  with handshake -1: the connection's clientHash (16 bytes), else unused
+ * @param c  filled; on success its events are the caller's
+ * @return SF_OK; SF_ERR_INVAL with errstr set when the bytes are not such a call (truncated,
+ * a bad union index, a negative length or count, bytes left over, a header not a string);
+ * SF_ERR_NOMEM. On failure nothing is left to free.
+ */
+int sf_avro_rpc_parse_call(const unsigned char *p, size_t n, int handshake,
+                           const unsigned char *known_hash, struct sf_avro_rpc_call *c,
+                           char *errstr, size_t errstr_size);
+
+/** Free the events of c (c itself is the caller's). */
+void sf_avro_rpc_call_free(struct sf_avro_rpc_call *c);
+
+/**
+ * The server's answer to a handshake (Avro Java's Responder): the client's protocol is known
+ * when its clientHash is ours or known_client, or it sent its protocol text. BOTH when it is
+ * known and its serverHash is ours; CLIENT when it is known but it expects another server
+ * protocol; NONE when it is unknown (the client then sends again with its protocol text).
+ */
+enum sf_avro_match sf_avro_rpc_handshake_match(const struct sf_avro_rpc_call *c,
+                                               bool known_client);
+
+/**
+ * Append a reply (not framed) to out: the HandshakeResponse when the call had a handshake
+ * (match; with CLIENT and NONE our protocol text and hash), then, unless match is NONE or the
+ * call was a ping, the empty metadata map and either the Status (error_msg NULL) or the
+ * error flag with error_msg as the system-error union ["string"].
+ */
+void sf_avro_rpc_reply(struct sf_buf *out, bool handshake, enum sf_avro_match match, bool ping,
+                       enum sf_avro_status status, const char *error_msg);
+
 /** "OK", "FAILED", "UNKNOWN" (static). */
 const char *sf_avro_status_name(enum sf_avro_status s);
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A stand-in for Flume's AvroSource (an AvroSourceProtocol server), independent of sqlflume's C
 code: the handshake and the call/reply logic are Debian python3-avro's avro.ipc.Responder, the
-datums avro.io; only the Netty framing (Avro Java's NettyTransportCodec: big-endian int32 serial,
-int32 frame count, then per frame int32 length + bytes) is written here, from that format.
+datums avro.io; only the Netty framing is ours, in tests/support/avro_netty.py (written from
+Avro Java's NettyTransportCodec format, shared with flume_avro_client.py).
 
   flume_avro_server.py --port N --out EVENTS.jsonl [--control FILE] [--port-file F]
 
@@ -20,9 +20,7 @@ import argparse
 import hashlib
 import json
 import os
-import socket
 import socketserver
-import struct
 import sys
 import threading
 import time
@@ -32,19 +30,11 @@ import avro.io
 import avro.ipc
 import avro.protocol
 
-PROTOCOL = avro.protocol.parse(json.dumps({
-    "protocol": "AvroSourceProtocol", "namespace": "org.apache.flume.source.avro",
-    "types": [
-        {"type": "enum", "name": "Status", "symbols": ["OK", "FAILED", "UNKNOWN"]},
-        {"type": "record", "name": "AvroFlumeEvent", "fields": [
-            {"name": "headers", "type": {"type": "map", "values": "string"}},
-            {"name": "body", "type": "bytes"}]}],
-    "messages": {
-        "append": {"request": [{"name": "event", "type": "AvroFlumeEvent"}], "response": "Status"},
-        "appendBatch": {"request": [{"name": "events", "type": {"type": "array",
-                                                                "items": "AvroFlumeEvent"}}],
-                        "response": "Status"}}}))
-MAX_MESSAGE = 64 * 1024 * 1024
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import avro_netty  # noqa: E402
+
+PROTOCOL = avro.protocol.parse(json.dumps(avro_netty.PROTOCOL))
+MAX_MESSAGE = avro_netty.MAX_MESSAGE
 LOCK = threading.Lock()
 ARGS = None
 
@@ -108,51 +98,27 @@ class ConnResponder(avro.ipc.Responder):
         return "OK"
 
 
-def read_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         responder = ConnResponder()
         sock = self.request
         while True:
-            head = read_exact(sock, 8)
-            if head is None:
-                return
-            serial, count = struct.unpack(">ii", head)
-            if count < 0 or 8 + 4 * count > MAX_MESSAGE:
-                log("frame count %d over the limit: closing" % count)
-                return
-            parts, size = [], 8 + 4 * count
-            for _ in range(count):
-                raw = read_exact(sock, 4)
-                if raw is None:
-                    return
-                (n,) = struct.unpack(">i", raw)
-                size += n
-                if n < 0 or size > MAX_MESSAGE:
-                    log("frame length %d over the limit: closing" % n)
-                    return
-                part = read_exact(sock, n)
-                if part is None:
-                    return
-                parts.append(part)
             try:
-                reply = responder.respond(b"".join(parts))
+                msg = avro_netty.read_message(sock, MAX_MESSAGE)
+            except avro_netty.TooLarge as e:
+                log("%s: closing" % e)
+                return
+            if msg is None:
+                return
+            serial, payload = msg
+            try:
+                reply = responder.respond(payload)
             except Stall:
                 return
             if not reply:
                 log("empty reply (handshake failed?): closing")
                 return
-            out = struct.pack(">ii", serial, 1) + struct.pack(">i", len(reply)) + reply
-            sock.sendall(out)
+            sock.sendall(avro_netty.frame(serial, reply))
 
 
 class Server(socketserver.ThreadingTCPServer):

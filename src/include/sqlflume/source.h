@@ -22,9 +22,11 @@
 struct sf_source;
 struct sf_agent;
 
-/** Flume's SourceCounter. */
+/** Flume's SourceCounter. batch_* are AppendBatch{Received,Accepted}Count, append_* the
+ *  single-event append calls of a push source, open_connections a gauge (push sources). */
 struct sf_source_metrics {
     atomic_llong event_received, event_accepted, batch_received, batch_accepted;
+    atomic_llong append_received, append_accepted, open_connections;
     atomic_llong event_read_fail, channel_write_fail, generic_processing_fail;
 };
 
@@ -74,6 +76,20 @@ struct sf_source {
  */
 int sf_source_deliver(struct sf_source *src, struct sf_event **evs, size_t n, const char *src_key,
                       const char *src_offset);
+
+/**
+ * Put evs[0..n) into every channel of src as sf_source_deliver does, but once: a channel that
+ * cannot take the batch now (full within its keep-alive, or the batch over its
+ * transactionCapacity) fails the call instead of being waited for (Flume's ChannelProcessor
+ * throwing ChannelException, which an AvroSource answers with Status.FAILED so that the client
+ * sends again). No offset is recorded (a push source has none). With several channels, the
+ * channels before the one that failed keep the batch (as in Flume: the client's retry puts it
+ * there again). Counts channel_write_fail on failure; logs nothing (the caller reports).
+ * @return SF_OK (the channels own the events), SF_ERR_FULL or SF_ERR_NOMEM; on failure the
+ * events are freed too, so the caller never frees evs after the call.
+ * Thread: any (several threads of one source may call it at once).
+ */
+int sf_source_deliver_try(struct sf_source *src, struct sf_event **evs, size_t n);
 
 /** Sleep up to ms, waking early when the source is stopped. @return false when stopping. */
 bool sf_source_sleep(struct sf_source *src, long long ms);

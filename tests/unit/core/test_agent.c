@@ -299,7 +299,7 @@ START_TEST(agent_config_unknown_type_alone)
                         "you mean \"memory\"? (known: memory, file)"));
     ck_assert(has_exact(d.errors, d.nerrors,
                         "agent.conf:15: a1.sources.r2.type: unknown source type \"jdbc\" (known: "
-                        "sql, mysql, postgresql)"));
+                        "sql, mysql, postgresql, avro)"));
     ck_assert(has_exact(d.errors, d.nerrors,
                         "agent.conf:19: a1.sinks.k2.type: unknown sink type \"cassandra\" (known: "
                         "logger, null, kafka, file_roll, avro, hdfs)"));

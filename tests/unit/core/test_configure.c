@@ -70,6 +70,9 @@ static void base_keys(const char *kind, const char *name, struct sf_buf *b)
     } else if (strcmp(kind, "sink") == 0 && strcmp(name, "avro") == 0) {
         /* connected at the first batch only */
         sf_buf_puts(b, "hostname = 127.0.0.1\nport = 1\n");
+    } else if (strcmp(kind, "source") == 0 && strcmp(name, "avro") == 0) {
+        /* port 0: a free port the system picks */
+        sf_buf_puts(b, "bind = 127.0.0.1\nport = 0\n");
     } else if (strcmp(kind, "source") == 0) {
         sf_buf_puts(b, "connection.url = jdbc:mysql://127.0.0.1:1/db\ntable = t\n");
     }
@@ -429,6 +432,37 @@ START_TEST(memory_channel_rules)
 }
 END_TEST
 
+START_TEST(avro_source_rules)
+{
+    /* the lines: 1 type, 2 bind, 3 port, 4.. extra */
+    const char *rule[] = { "t.conf:5: a1.sources.x.ipFilterRules: rule 2 \"permit:ip:10.*\" is "
+                           "not allow|deny:ip|name:PATTERN" };
+    expect_errors("source", "avro", "ipFilter = true\nipFilterRules = allow:ip:127.*, permit:ip:10.*",
+                  rule, 1);
+    const char *empty_pat[] = { "t.conf:5: a1.sources.x.ipFilterRules: rule 1 \"deny:name:\" is "
+                                "not allow|deny:ip|name:PATTERN" };
+    expect_errors("source", "avro", "ipFilter = true\nipFilterRules = deny:name:", empty_pat, 1);
+    const char *no_rules[] = { "t.conf:4: a1.sources.x.ipFilter: needs ipFilterRules" };
+    expect_errors("source", "avro", "ipFilter = true", no_rules, 1);
+    const char *no_filter[] = { "t.conf:4: a1.sources.x.ipFilterRules: needs ipFilter = true" };
+    expect_errors("source", "avro", "ipFilterRules = allow:ip:*", no_filter, 1);
+    const char *deflate[] = { "t.conf:4: a1.sources.x.compression-type: deflate is not "
+                              "implemented yet (use none, and none on the Avro sinks)" };
+    expect_errors("source", "avro", "compression-type = deflate", deflate, 1);
+    const char *ssl[] = { "t.conf:4: a1.sources.x.ssl: TLS is not implemented yet" };
+    expect_errors("source", "avro", "ssl = true", ssl, 1);
+    const char *bind[] = { "t.conf:4: a1.sources.x.bind: must be a host name or an address to "
+                           "listen on" };
+    expect_errors("source", "avro", "bind = local host", bind, 1);
+    /* a good rule list is accepted and starts */
+    struct outcome o;
+    run("source", "avro", "ipFilter = true\nipFilterRules = allow:ip:127.*,allow:name:localhost,"
+                          "deny:ip:*", &o);
+    ck_assert_msg(o.checked && o.started, "%s%s", o.d.nerrors ? o.d.errors[0] : "", o.err);
+    sf_diag_free(&o.d);
+}
+END_TEST
+
 START_TEST(kafka_sink_rules)
 {
     /* the lines: 1 type, 2 bootstrap.servers, 3 log_level, 4.. extra */
@@ -580,6 +614,7 @@ SF_UNIT_SUITE(configure)
     tcase_add_test(tc, file_channel_rules);
     tcase_add_test(tc, memory_channel_rules);
     tcase_add_test(tc, kafka_sink_rules);
+    tcase_add_test(tc, avro_source_rules);
     tcase_add_test(tc, agent_reports_configure_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -1,9 +1,10 @@
-/* src/rpc/avro_rpc.c: the Netty framing, the appendBatch call with and without its handshake and
- * the reply decoder, against bytes written out by hand from the Avro specification. */
+/* src/rpc/avro_rpc.c: the Netty framing, the appendBatch call with and without its handshake,
+ * the reply decoder and the server side (call decoder, handshake answer, reply encoder), against bytes written out by hand from the Avro specification. */
 #include "unit.h"
 
 #include "../../../src/rpc/avro_rpc.h"
 
+#include "sqlflume/error.h"
 #include "sqlflume/event.h"
 
 #include <string.h>
@@ -130,6 +131,151 @@ START_TEST(replies)
 }
 END_TEST
 
+START_TEST(server_call)
+{
+    char err[256];
+    struct sf_avro_rpc_call c;
+    struct sf_header h[] = { { "k", "v" }, { "seq", "1" } };
+    struct sf_event *evs[2] = { sf_event_create(h, 2, "hi", 2), sf_event_create(NULL, 0, "\0x", 2) };
+    struct sf_buf b = SF_BUF_INIT;
+    /* what our sink sends, with its handshake: a connection's first call */
+    sf_avro_rpc_append_batch(&b, true, evs, 2);
+    ck_assert_int_eq(sf_avro_rpc_parse_call((unsigned char *)b.data, b.len, 1, NULL, &c, err,
+                                            sizeof(err)), SF_OK);
+    ck_assert(c.had_handshake);
+    ck_assert_mem_eq(c.client_hash, sf_avro_rpc_protocol_md5, 16);
+    ck_assert_uint_eq(c.client_protocol_len, strlen(sf_avro_rpc_protocol));
+    ck_assert_int_eq(c.msg, SF_AVRO_MSG_APPEND_BATCH);
+    ck_assert_uint_eq(c.n, 2);
+    ck_assert_str_eq(sf_event_header(c.evs[0], "k"), "v");
+    ck_assert_str_eq(sf_event_header(c.evs[0], "seq"), "1");
+    ck_assert_uint_eq(c.evs[0]->nheaders, 2);
+    ck_assert_uint_eq(c.evs[1]->body_len, 2);
+    ck_assert_mem_eq(c.evs[1]->body, "\0x", 2);
+    ck_assert_ptr_null(c.evs[0]->tracker);
+    ck_assert_int_eq(sf_avro_rpc_handshake_match(&c, false), SF_AVRO_MATCH_BOTH);
+    sf_avro_rpc_call_free(&c);
+    /* a later call: the handshake may be there (Python) or not (Java) */
+    ck_assert_int_eq(sf_avro_rpc_parse_call((unsigned char *)b.data, b.len, -1,
+                                            sf_avro_rpc_protocol_md5, &c, err, sizeof(err)), SF_OK);
+    ck_assert(c.had_handshake);
+    ck_assert_uint_eq(c.n, 2);
+    sf_avro_rpc_call_free(&c);
+    sf_buf_reset(&b);
+    sf_avro_rpc_append_batch(&b, false, evs, 2);
+    ck_assert_int_eq(sf_avro_rpc_parse_call((unsigned char *)b.data, b.len, -1,
+                                            sf_avro_rpc_protocol_md5, &c, err, sizeof(err)), SF_OK);
+    ck_assert(!c.had_handshake);
+    ck_assert_uint_eq(c.n, 2);
+    sf_avro_rpc_call_free(&c);
+    /* without a handshake where one is required: the MD5's bytes do not parse as a call */
+    ck_assert_int_eq(sf_avro_rpc_parse_call((unsigned char *)b.data, b.len, 1, NULL, &c, err,
+                                            sizeof(err)), SF_ERR_INVAL);
+    /* every truncation is refused, nothing leaks (ASan) */
+    for (size_t k = 0; k < b.len; k++) {
+        ck_assert_int_eq(sf_avro_rpc_parse_call((unsigned char *)b.data, k, 0, NULL, &c, err,
+                                                sizeof(err)), SF_ERR_INVAL);
+    }
+    /* a byte left over */
+    sf_buf_append(&b, "\0", 1);
+    ck_assert_int_eq(sf_avro_rpc_parse_call((unsigned char *)b.data, b.len, 0, NULL, &c, err,
+                                            sizeof(err)), SF_ERR_INVAL);
+    ck_assert_ptr_nonnull(strstr(err, "left over"));
+    /* append(event) by hand, headers in a block with a negative count and its byte size:
+     * meta {}, "append", headers -1 (size 4) {a: b}, 0, body "z" */
+    const unsigned char append[] = { 0, 12, 'a', 'p', 'p', 'e', 'n', 'd', 1, 8, 2, 'a', 2, 'b',
+                                     0, 2, 'z' };
+    ck_assert_int_eq(sf_avro_rpc_parse_call(append, sizeof(append), 0, NULL, &c, err,
+                                            sizeof(err)), SF_OK);
+    ck_assert_int_eq(c.msg, SF_AVRO_MSG_APPEND);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_str_eq(sf_event_header(c.evs[0], "a"), "b");
+    ck_assert_str_eq(c.evs[0]->body, "z");
+    sf_avro_rpc_call_free(&c);
+    /* an array count larger than the bytes could hold is refused before allocating */
+    const unsigned char huge[] = { 0, 22, 'a', 'p', 'p', 'e', 'n', 'd', 'B', 'a', 't', 'c', 'h',
+                                   0xfe, 0xff, 0xff, 0xff, 0x0f, 0, 0 };
+    ck_assert_int_eq(sf_avro_rpc_parse_call(huge, sizeof(huge), 0, NULL, &c, err, sizeof(err)),
+                     SF_ERR_INVAL);
+    /* a negative string length */
+    const unsigned char neg[] = { 0, 1 };
+    ck_assert_int_eq(sf_avro_rpc_parse_call(neg, sizeof(neg), 0, NULL, &c, err, sizeof(err)),
+                     SF_ERR_INVAL);
+    /* ping, and another message name */
+    const unsigned char ping[] = { 0, 0 };
+    ck_assert_int_eq(sf_avro_rpc_parse_call(ping, sizeof(ping), 0, NULL, &c, err, sizeof(err)),
+                     SF_OK);
+    ck_assert_int_eq(c.msg, SF_AVRO_MSG_PING);
+    const unsigned char other[] = { 0, 6, 'f', 'o', 'o' };
+    ck_assert_int_eq(sf_avro_rpc_parse_call(other, sizeof(other), 0, NULL, &c, err, sizeof(err)),
+                     SF_OK);
+    ck_assert_int_eq(c.msg, SF_AVRO_MSG_UNKNOWN);
+    ck_assert_str_eq(c.message, "foo");
+    sf_buf_free(&b);
+    sf_event_destroy(evs[0]);
+    sf_event_destroy(evs[1]);
+}
+END_TEST
+
+START_TEST(server_handshake_and_reply)
+{
+    struct sf_avro_rpc_call c = { 0 };
+    c.had_handshake = true;
+    memset(c.client_hash, 7, 16);
+    memcpy(c.server_hash, sf_avro_rpc_protocol_md5, 16);
+    /* an unknown client hash without its text: NONE; known (seen before, or text sent): BOTH */
+    ck_assert_int_eq(sf_avro_rpc_handshake_match(&c, false), SF_AVRO_MATCH_NONE);
+    ck_assert_int_eq(sf_avro_rpc_handshake_match(&c, true), SF_AVRO_MATCH_BOTH);
+    c.client_protocol = "{}";
+    c.client_protocol_len = 2;
+    ck_assert_int_eq(sf_avro_rpc_handshake_match(&c, false), SF_AVRO_MATCH_BOTH);
+    /* the client expects another server protocol: CLIENT */
+    memset(c.server_hash, 1, 16);
+    ck_assert_int_eq(sf_avro_rpc_handshake_match(&c, false), SF_AVRO_MATCH_CLIENT);
+    struct sf_buf b = SF_BUF_INIT;
+    /* BOTH, nulls, meta {}, no error, FAILED: what the client decoder reads back */
+    sf_avro_rpc_reply(&b, true, SF_AVRO_MATCH_BOTH, false, SF_AVRO_STATUS_FAILED, NULL);
+    const unsigned char both[] = { 0, 0, 0, 0, 0, 0, 2 };
+    eq_bytes(&b, both, sizeof(both));
+    struct sf_avro_rpc_reply r;
+    char err[256];
+    ck_assert_int_eq(sf_avro_rpc_parse_reply((unsigned char *)b.data, b.len, true, &r, err,
+                                             sizeof(err)), 0);
+    ck_assert_int_eq(r.status, SF_AVRO_STATUS_FAILED);
+    /* no handshake, OK */
+    sf_buf_reset(&b);
+    sf_avro_rpc_reply(&b, false, SF_AVRO_MATCH_BOTH, false, SF_AVRO_STATUS_OK, NULL);
+    const unsigned char ok[] = { 0, 0, 0 };
+    eq_bytes(&b, ok, sizeof(ok));
+    /* CLIENT: our protocol and hash, then the result */
+    sf_buf_reset(&b);
+    sf_avro_rpc_reply(&b, true, SF_AVRO_MATCH_CLIENT, false, SF_AVRO_STATUS_OK, NULL);
+    size_t plen = strlen(sf_avro_rpc_protocol);
+    ck_assert_int_eq(b.data[0], 2);
+    ck_assert_int_eq(b.data[1], 2);
+    size_t at = b.len - 3 - 1 - 16 - 1; /* the serverHash union index */
+    ck_assert_mem_eq(b.data + at - plen, sf_avro_rpc_protocol, plen);
+    ck_assert_int_eq(b.data[at], 2);
+    ck_assert_mem_eq(b.data + at + 1, sf_avro_rpc_protocol_md5, 16);
+    ck_assert_int_eq(sf_avro_rpc_parse_reply((unsigned char *)b.data, b.len, true, &r, err,
+                                             sizeof(err)), 0);
+    ck_assert_int_eq(r.match, SF_AVRO_MATCH_CLIENT);
+    ck_assert_int_eq(r.status, SF_AVRO_STATUS_OK);
+    /* NONE: the handshake response alone */
+    sf_buf_reset(&b);
+    sf_avro_rpc_reply(&b, true, SF_AVRO_MATCH_NONE, false, SF_AVRO_STATUS_OK, NULL);
+    ck_assert_int_eq(b.data[0], 4);
+    ck_assert_int_eq(b.data[b.len - 1], 0); /* meta null, nothing after it */
+    ck_assert_uint_eq(b.len, 2 + (plen * 2 >= 0x4000 ? 3 : 2) + plen + 1 + 16 + 1);
+    /* an error: flag 1, union index 0, the string */
+    sf_buf_reset(&b);
+    sf_avro_rpc_reply(&b, false, SF_AVRO_MATCH_BOTH, false, SF_AVRO_STATUS_OK, "no");
+    const unsigned char error[] = { 0, 1, 0, 4, 'n', 'o' };
+    eq_bytes(&b, error, sizeof(error));
+    sf_buf_free(&b);
+}
+END_TEST
+
 SF_UNIT_SUITE(avro_rpc)
 {
     Suite *s = suite_create("avro_rpc");
@@ -137,6 +283,8 @@ SF_UNIT_SUITE(avro_rpc)
     tcase_add_test(tc, framing);
     tcase_add_test(tc, call);
     tcase_add_test(tc, replies);
+    tcase_add_test(tc, server_call);
+    tcase_add_test(tc, server_handshake_and_reply);
     suite_add_tcase(s, tc);
     return s;
 }
