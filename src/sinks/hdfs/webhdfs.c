@@ -739,18 +739,24 @@ static int wh_truncate(struct sf_hdfs_fs *base, const char *path, long long leng
         snprintf(extra, sizeof(extra), "&newlength=%lld", length);
         rc = wh_bool_call(&c, "POST", "TRUNCATE", extra, &done);
     }
-    /* false: the last block is being recovered; done once the length shows */
+    /* false: the last block is being recovered; done once the length shows. The deadline may
+     * pass in the sleep or in a status call (a loaded machine): either way the error says that
+     * the recovery did not finish, with the last length seen. */
+    long long seen = -1;
     while (rc == SF_OK && !done) {
         struct sf_hdfs_stat st;
         rc = wh_getstatus(&c, &st);
         if (rc == SF_OK && st.length == length) {
             break;
         }
+        if (rc == SF_OK) {
+            seen = st.length;
+        }
         long long left = c.deadline_ms - now_ms();
-        if (rc == SF_OK && left <= WH_TRUNCATE_POLL_MS) {
+        if ((rc == SF_OK && left <= WH_TRUNCATE_POLL_MS) || (rc == SF_ERR_TIMEOUT && seen >= 0)) {
             snprintf(err, errsz, "truncate %s: the block recovery did not finish within the call "
                      "timeout (%lld ms; length %lld, not %lld yet)", path,
-                     c.fs->timeout_ms, st.length, length);
+                     c.fs->timeout_ms, seen, length);
             rc = SF_ERR_TIMEOUT;
         }
         if (rc == SF_OK) {
