@@ -4,15 +4,16 @@
  */
 #include "fc.h"
 
+#include "sqlflume/hmap.h"
+
 /* ---------- replay ---------- */
 
 /* The queue being rebuilt, with a pointer -> position index for TAKE records. */
 struct replay {
     uint64_t *ptrs; /* file id << 32 | offset, FC_DEAD once taken */
     size_t n, cap, live;
-    uint64_t *hkeys; /* open addressing; 0 = empty (no PUT record is at offset 0) */
-    uint32_t *hvals;
-    size_t hcap, hn;
+    struct sf_hmap index; /* ptr -> its position in ptrs (no PUT record is at offset 0, so no
+                           * pointer is 0, the map's empty key) */
     uint64_t *pend; /* records of the transaction being read */
     size_t npend, pend_cap;
     uint64_t pend_txn;
@@ -20,42 +21,6 @@ struct replay {
     uint64_t max_wo, max_txn;
     size_t puts, takes, txns; /* applied, for the log line */
 };
-
-static size_t hash_slot(uint64_t k, size_t cap)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k & (cap - 1);
-}
-
-static int replay_hash_grow(struct replay *r)
-{
-    size_t cap = r->hcap ? r->hcap * 2 : 4096;
-    uint64_t *keys = calloc(cap, sizeof(*keys));
-    uint32_t *vals = malloc(cap * sizeof(*vals));
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        return -1;
-    }
-    for (size_t i = 0; i < r->hcap; i++) {
-        if (r->hkeys[i]) {
-            size_t h = hash_slot(r->hkeys[i], cap);
-            while (keys[h]) {
-                h = (h + 1) & (cap - 1);
-            }
-            keys[h] = r->hkeys[i];
-            vals[h] = r->hvals[i];
-        }
-    }
-    free(r->hkeys);
-    free(r->hvals);
-    r->hkeys = keys;
-    r->hvals = vals;
-    r->hcap = cap;
-    return 0;
-}
 
 /* Append ptr to the queue. */
 static int replay_push(struct replay *r, uint64_t ptr)
@@ -69,18 +34,9 @@ static int replay_push(struct replay *r, uint64_t ptr)
         r->ptrs = v;
         r->cap = cap;
     }
-    if ((r->hn + 1) * 2 > r->hcap && replay_hash_grow(r) != 0) {
+    if (sf_hmap_set(&r->index, ptr, r->n) != SF_OK) {
         return -1;
     }
-    size_t h = hash_slot(ptr, r->hcap);
-    while (r->hkeys[h] && r->hkeys[h] != ptr) {
-        h = (h + 1) & (r->hcap - 1);
-    }
-    if (!r->hkeys[h]) {
-        r->hn++;
-    }
-    r->hkeys[h] = ptr;
-    r->hvals[h] = (uint32_t)r->n;
     r->ptrs[r->n++] = ptr;
     r->live++;
     return 0;
@@ -89,28 +45,17 @@ static int replay_push(struct replay *r, uint64_t ptr)
 /* Remove ptr from the queue if it is there. */
 static void replay_take(struct replay *r, uint64_t ptr)
 {
-    if (!r->hcap) {
-        return;
-    }
-    size_t h = hash_slot(ptr, r->hcap);
-    while (r->hkeys[h]) {
-        if (r->hkeys[h] == ptr) {
-            uint32_t idx = r->hvals[h];
-            if (r->ptrs[idx] == ptr) {
-                r->ptrs[idx] = FC_DEAD;
-                r->live--;
-            }
-            return;
-        }
-        h = (h + 1) & (r->hcap - 1);
+    const struct sf_hmap_slot *s = sf_hmap_get(&r->index, ptr);
+    if (s && r->ptrs[s->val] == ptr) {
+        r->ptrs[s->val] = FC_DEAD;
+        r->live--;
     }
 }
 
 static void replay_free(struct replay *r)
 {
     free(r->ptrs);
-    free(r->hkeys);
-    free(r->hvals);
+    sf_hmap_free(&r->index);
     free(r->pend);
 }
 
@@ -470,6 +415,9 @@ int fc_recover(struct file_ctx *fc, char *err, size_t errsz)
         first_file = c.cur_file;
         r.max_wo = c.wo_id;
         r.max_txn = c.txn_id;
+        if (sf_hmap_reserve(&r.index, c.nptrs) != SF_OK) {
+            rc = SF_ERR_NOMEM;
+        }
         for (size_t i = 0; i < c.nptrs && rc == SF_OK; i++) {
             if (replay_push(&r, c.ptrs[i]) != 0) {
                 rc = SF_ERR_NOMEM;

@@ -86,6 +86,7 @@
 #include "sqlflume/avro_event.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
+#include "sqlflume/hmap.h"
 #include "sqlflume/log.h"
 #include "sqlflume/offset.h"
 #include "sqlflume/sink_pipeline.h"
@@ -144,7 +145,7 @@ struct topic_part {
 };
 
 struct topic_entry {
-    char *name; /* NULL = free slot */
+    char *name; /* owned */
     rd_kafka_topic_t *rkt;
 };
 
@@ -235,7 +236,6 @@ struct pos_ids {
  * highest one delivered (sf_offset_cmp). */
 struct pos_entry {
     char *topic, *table; /* owned */
-    size_t hash;
     bool int_mode;
     bool unordered_warned; /* the text-offset warning was logged for this pair */
     /* committed in Kafka */
@@ -283,7 +283,8 @@ struct kafka_ctx {
     struct topic_part *parts; /* kafka.topic as a template, when it has %{...} */
     size_t nparts;
     rd_kafka_topic_t *static_rkt; /* kafka.topic's handle, when it has no %{...} */
-    struct topic_entry *cache;    /* open addressing, cache_cap a power of 2 */
+    struct topic_entry *cache;    /* cache_n entries (cache_cap allocated) */
+    struct sf_hmap cache_index;   /* name hash -> index in cache */
     partitioner_fn partitioner;   /* kafka.producer.partitioner when keyed messages may be grouped
                                    * by partition in the sink, else NULL */
     struct topic_meta *metas;     /* of the topic handles made by topic_create */
@@ -312,8 +313,7 @@ struct kafka_ctx {
     /* runtime of the exactly-once mode (txn_id set); the open batch is pipeline slot 0 */
     struct pos_entry *pos; /* positions, stable indices */
     size_t pos_n, pos_cap;
-    size_t *pos_index;    /* open addressing: entry index + 1, 0 = free */
-    size_t pos_index_cap; /* a power of 2, or 0 */
+    struct sf_hmap pos_index; /* hash of (topic, table) -> index in pos */
     size_t *touched;      /* entries the open batch advances, batch slots */
     size_t ntouched;
     struct sf_event **send;    /* the open batch's events to produce, batch slots */
@@ -360,7 +360,6 @@ void kf_topic_parts_free(struct kafka_ctx *ctx);
  * SF_ERR_NOMEM. */
 int kf_topic_parse(struct kafka_ctx *ctx);
 const char *kf_topic_of(struct kafka_ctx *ctx, const struct sf_event *ev);
-size_t kf_hash_str(const char *s);
 void kf_cache_free(struct kafka_ctx *ctx);
 partitioner_fn kf_partitioner_by_name(const char *name);
 rd_kafka_topic_t *kf_topic_create(struct kafka_ctx *ctx, const char *name);

@@ -56,24 +56,9 @@ void kf_ids_copy(struct pos_ids *dst, const struct pos_ids *src)
     }
 }
 
-static size_t pos_hash(const char *topic, const char *table)
+static uint64_t pos_key(const char *topic, const char *table)
 {
-    size_t h = kf_hash_str(topic);
-    h = (h ^ 0xffu) * 1099511628211u;
-    for (const char *s = table; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    }
-    return h;
-}
-
-static void pos_index_put(struct kafka_ctx *ctx, size_t idx)
-{
-    size_t mask = ctx->pos_index_cap - 1;
-    size_t j = ctx->pos[idx].hash & mask;
-    while (ctx->pos_index[j]) {
-        j = (j + 1) & mask;
-    }
-    ctx->pos_index[j] = idx + 1;
+    return sf_hmap_key_more(sf_hmap_key_byte(sf_hmap_key_str(topic), 0xff), table);
 }
 
 /* The entry of (topic, table), created when create is set. NULL when absent, or when
@@ -84,17 +69,15 @@ struct pos_entry *kf_pos_get(struct kafka_ctx *ctx,
                              bool create,
                              size_t *idx_out)
 {
-    size_t h = pos_hash(topic, table);
-    if (ctx->pos_index_cap) {
-        size_t mask = ctx->pos_index_cap - 1;
-        for (size_t j = h & mask; ctx->pos_index[j]; j = (j + 1) & mask) {
-            struct pos_entry *e = &ctx->pos[ctx->pos_index[j] - 1];
-            if (e->hash == h && strcmp(e->table, table) == 0 && strcmp(e->topic, topic) == 0) {
-                if (idx_out) {
-                    *idx_out = ctx->pos_index[j] - 1;
-                }
-                return e;
+    uint64_t key = pos_key(topic, table);
+    size_t pos = SIZE_MAX;
+    for (struct sf_hmap_slot *sl; (sl = sf_hmap_next(&ctx->pos_index, key, &pos));) {
+        struct pos_entry *e = &ctx->pos[sl->val];
+        if (strcmp(e->table, table) == 0 && strcmp(e->topic, topic) == 0) {
+            if (idx_out) {
+                *idx_out = sl->val;
             }
+            return e;
         }
     }
     if (!create || ctx->pos_n >= POSITIONS_MAX) {
@@ -102,30 +85,15 @@ struct pos_entry *kf_pos_get(struct kafka_ctx *ctx,
     }
     if (ctx->pos_n == ctx->pos_cap) {
         size_t cap = ctx->pos_cap ? ctx->pos_cap * 2 : 16;
-        struct pos_entry *v = realloc(ctx->pos, cap * sizeof(*v));
-        if (!v) {
-            abort();
-        }
-        ctx->pos = v;
+        ctx->pos = sf_xrealloc(ctx->pos, cap * sizeof(*ctx->pos));
         ctx->pos_cap = cap;
     }
-    if ((ctx->pos_n + 1) * 2 > ctx->pos_index_cap) {
-        size_t cap = ctx->pos_index_cap ? ctx->pos_index_cap * 2 : 64;
-        size_t *v = calloc(cap, sizeof(*v));
-        if (!v) {
-            abort();
-        }
-        free(ctx->pos_index);
-        ctx->pos_index = v;
-        ctx->pos_index_cap = cap;
-        for (size_t i = 0; i < ctx->pos_n; i++) {
-            pos_index_put(ctx, i);
-        }
+    if (sf_hmap_add(&ctx->pos_index, key, ctx->pos_n) != SF_OK) {
+        abort();
     }
     size_t idx = ctx->pos_n++;
     ctx->pos[idx] =
-        (struct pos_entry){ .topic = sf_xstrdup(topic), .table = sf_xstrdup(table), .hash = h };
-    pos_index_put(ctx, idx);
+        (struct pos_entry){ .topic = sf_xstrdup(topic), .table = sf_xstrdup(table) };
     if (idx_out) {
         *idx_out = idx;
     }
@@ -142,10 +110,9 @@ void kf_pos_free(struct kafka_ctx *ctx)
         free(ctx->pos[i].wids.set);
     }
     free(ctx->pos);
-    free(ctx->pos_index);
+    sf_hmap_free(&ctx->pos_index);
     ctx->pos = NULL;
-    ctx->pos_index = NULL;
-    ctx->pos_n = ctx->pos_cap = ctx->pos_index_cap = 0;
+    ctx->pos_n = ctx->pos_cap = 0;
     ctx->ntouched = 0;
 }
 /* The open batch did not reach Kafka: forget what it would have advanced. */

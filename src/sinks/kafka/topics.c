@@ -82,45 +82,29 @@ const char *kf_topic_of(struct kafka_ctx *ctx, const struct sf_event *ev)
     return ctx->topic_buf.data;
 }
 
-size_t kf_hash_str(const char *s)
-{
-    size_t h = 14695981039346656037u;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    }
-    return h;
-}
-
 void kf_cache_free(struct kafka_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->cache_cap; i++) {
-        if (ctx->cache[i].name) {
-            rd_kafka_topic_destroy(ctx->cache[i].rkt);
-            free(ctx->cache[i].name);
-        }
+    for (size_t i = 0; i < ctx->cache_n; i++) {
+        rd_kafka_topic_destroy(ctx->cache[i].rkt);
+        free(ctx->cache[i].name);
     }
     free(ctx->cache);
     ctx->cache = NULL;
     ctx->cache_cap = ctx->cache_n = 0;
+    sf_hmap_free(&ctx->cache_index);
 }
 
-static bool cache_grow(struct kafka_ctx *ctx)
+/* Room in ctx->cache for one more entry; false on out of memory. */
+static bool cache_room(struct kafka_ctx *ctx)
 {
-    size_t cap = ctx->cache_cap ? ctx->cache_cap * 2 : 64;
-    struct topic_entry *v = calloc(cap, sizeof(*v));
+    if (ctx->cache_n < ctx->cache_cap) {
+        return true;
+    }
+    size_t cap = ctx->cache_cap ? ctx->cache_cap * 2 : 16;
+    struct topic_entry *v = realloc(ctx->cache, cap * sizeof(*v));
     if (!v) {
         return false;
     }
-    for (size_t i = 0; i < ctx->cache_cap; i++) {
-        if (ctx->cache[i].name) {
-            size_t j = kf_hash_str(ctx->cache[i].name) & (cap - 1);
-            while (v[j].name) {
-                j = (j + 1) & (cap - 1);
-            }
-            v[j] = ctx->cache[i];
-        }
-    }
-    free(ctx->cache);
     ctx->cache = v;
     ctx->cache_cap = cap;
     return true;
@@ -195,18 +179,16 @@ rd_kafka_topic_t *kf_topic_get(struct kafka_ctx *ctx, const char *name, bool *te
     if (ctx->static_rkt && name == ctx->topic) {
         return ctx->static_rkt;
     }
-    size_t h = kf_hash_str(name);
-    if (ctx->cache_cap) {
-        for (size_t j = h & (ctx->cache_cap - 1); ctx->cache[j].name;
-             j = (j + 1) & (ctx->cache_cap - 1)) {
-            if (strcmp(ctx->cache[j].name, name) == 0) {
-                return ctx->cache[j].rkt;
-            }
+    uint64_t key = sf_hmap_key_str(name);
+    size_t pos = SIZE_MAX;
+    for (struct sf_hmap_slot *sl; (sl = sf_hmap_next(&ctx->cache_index, key, &pos));) {
+        if (strcmp(ctx->cache[sl->val].name, name) == 0) {
+            return ctx->cache[sl->val].rkt;
         }
     }
     char *copy = NULL;
-    if (ctx->cache_n >= TOPIC_CACHE_MAX ||
-        ((ctx->cache_n + 1) * 2 > ctx->cache_cap && !cache_grow(ctx)) || !(copy = strdup(name))) {
+    if (ctx->cache_n >= TOPIC_CACHE_MAX || !cache_room(ctx) ||
+        sf_hmap_reserve(&ctx->cache_index, ctx->cache_n + 1) != SF_OK || !(copy = strdup(name))) {
         *temp = true;
         return rd_kafka_topic_new(ctx->rk, name, NULL);
     }
@@ -215,11 +197,8 @@ rd_kafka_topic_t *kf_topic_get(struct kafka_ctx *ctx, const char *name, bool *te
         free(copy);
         return NULL;
     }
-    size_t j = h & (ctx->cache_cap - 1);
-    while (ctx->cache[j].name) {
-        j = (j + 1) & (ctx->cache_cap - 1);
-    }
-    ctx->cache[j] = (struct topic_entry){ .name = copy, .rkt = rkt };
+    (void)sf_hmap_add(&ctx->cache_index, key, ctx->cache_n); /* reserved above: cannot fail */
+    ctx->cache[ctx->cache_n] = (struct topic_entry){ .name = copy, .rkt = rkt };
     ctx->cache_n++;
     return rkt;
 }
