@@ -204,16 +204,21 @@ static void init_locks(struct file_ctx *fc)
  * (err filled). */
 static int dirs_parse(struct file_ctx *fc, const char **key, char *err, size_t errsz)
 {
-    size_t max = 1;
-    for (const char *p = fc->data_dirs_opt; *p; p++) {
-        max += *p == ',';
-    }
-    fc->dirs = calloc(max, sizeof(*fc->dirs));
+    size_t nnames = 0;
+    char **names = sf_split_names(fc->data_dirs_opt, &nnames, false);
+    fc->dirs = calloc(nnames ? nnames : 1, sizeof(*fc->dirs));
     fc->ckpt_dir = fc_expand_home(fc->checkpoint_dir_opt);
     if (fc->dual_checkpoints) {
         fc->backup_dir = fc_expand_home(fc->backup_dir_opt);
     }
-    if (!fc->dirs || !fc->ckpt_dir || (fc->dual_checkpoints && !fc->backup_dir)) {
+    bool oom = !names && *fc->data_dirs_opt;
+    for (size_t i = 0; i < nnames && !oom && fc->dirs; i++) {
+        fc->dirs[fc->ndirs] = names[i] ? fc_expand_home(names[i]) : NULL;
+        oom = !fc->dirs[fc->ndirs];
+        fc->ndirs += !oom;
+    }
+    sf_names_free(names, nnames);
+    if (oom || !fc->dirs || !fc->ckpt_dir || (fc->dual_checkpoints && !fc->backup_dir)) {
         snprintf(err, errsz, "out of memory");
         return SF_ERR_NOMEM;
     }
@@ -221,28 +226,6 @@ static int dirs_parse(struct file_ctx *fc, const char **key, char *err, size_t e
         *key = "checkpointDir";
         snprintf(err, errsz, "checkpointDir names no directory");
         return SF_ERR_INVAL;
-    }
-    const char *p = fc->data_dirs_opt;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        const char *s = p, *e = p + len;
-        while (s < e && (*s == ' ' || *s == '\t')) {
-            s++;
-        }
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
-            e--;
-        }
-        if (e > s) {
-            char *one = strndup(s, (size_t)(e - s));
-            fc->dirs[fc->ndirs] = one ? fc_expand_home(one) : NULL;
-            free(one);
-            if (!fc->dirs[fc->ndirs]) {
-                snprintf(err, errsz, "out of memory");
-                return SF_ERR_NOMEM;
-            }
-            fc->ndirs++;
-        }
-        p += len + (p[len] == ',');
     }
     *key = "dataDirs";
     if (fc->ndirs == 0) {
