@@ -251,8 +251,11 @@ struct file_ctx {
 /* util.c */
 void fc_log_path(const struct file_ctx *fc, int dir, uint32_t id, char *out, size_t outsz);
 size_t fc_ev_bytes(const struct sf_event *ev);
+/* Write all n bytes of p at off (EINTR retried). @return SF_OK, or SF_ERR_IO (errno set). */
 int fc_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 char *fc_expand_home(const char *path);
+/* mkdir -p path (mode 0755). @return SF_OK, or SF_ERR_IO (errno set; ENAMETOOLONG beyond 4095
+ * bytes). */
 int fc_mkdirs(const char *path);
 
 /* queue.c */

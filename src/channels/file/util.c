@@ -27,13 +27,13 @@ int fc_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
             continue;
         }
         if (w < 0) {
-            return -1;
+            return SF_ERR_IO;
         }
         c += w;
         n -= (size_t)w;
         off += (uint64_t)w;
     }
-    return 0;
+    return SF_OK;
 }
 
 /* "~/x" -> "$HOME/x"; a malloc'd copy. */
@@ -61,19 +61,19 @@ int fc_mkdirs(const char *path)
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
         errno = ENAMETOOLONG;
-        return -1;
+        return SF_ERR_IO;
     }
     for (char *p = tmp + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
             if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-                return -1;
+                return SF_ERR_IO;
             }
             *p = '/';
         }
     }
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-        return -1;
+        return SF_ERR_IO;
     }
-    return 0;
+    return SF_OK;
 }

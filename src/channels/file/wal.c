@@ -436,7 +436,7 @@ int sf_wal_reader_open(struct sf_wal_reader *r, int fd)
     memset(r, 0, sizeof(*r));
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        return -1;
+        return SF_ERR_IO;
     }
     r->fd = fd;
     r->file_size = (uint64_t)st.st_size;
@@ -444,7 +444,7 @@ int sf_wal_reader_open(struct sf_wal_reader *r, int fd)
     r->buf_off = SF_WAL_FILE_HDR;
     r->buf_cap = READER_CHUNK;
     r->buf = malloc(r->buf_cap);
-    return r->buf ? 0 : -1;
+    return r->buf ? SF_OK : SF_ERR_NOMEM;
 }
 
 /* Make buf hold file bytes [r->pos, r->pos + need) (need <= bytes left in the file). */

@@ -230,7 +230,8 @@ enum sf_wal_next {
     SF_WAL_ZEROS = 4, /* preallocated zeros start at reader.pos: a clean end of the log */
 };
 
-/** Start reading fd after its file header. @return 0, or -1 on out of memory / fstat error. */
+/** Start reading fd after its file header. @return SF_OK, SF_ERR_IO (fstat failed, errno set)
+ *  or SF_ERR_NOMEM. */
 int sf_wal_reader_open(struct sf_wal_reader *r, int fd);
 /**
  * Next record. On SF_WAL_REC, *h is its header, *payload points to h->len bytes valid until the

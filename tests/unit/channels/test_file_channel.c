@@ -267,7 +267,7 @@ static void list_records(const char *path, struct rec_list *l)
     int fd = open(path, O_RDONLY);
     ck_assert_int_ge(fd, 0);
     struct sf_wal_reader rd;
-    ck_assert_int_eq(sf_wal_reader_open(&rd, fd), 0);
+    ck_assert_int_eq(sf_wal_reader_open(&rd, fd), SF_OK);
     struct sf_wal_hdr h;
     const unsigned char *payload;
     uint64_t at;
@@ -396,7 +396,7 @@ START_TEST(record_round_trip)
     ck_assert_int_eq(pwrite(fd, fh, sizeof(fh), 0), (ssize_t)sizeof(fh));
     ck_assert_int_eq(pwrite(fd, b.data, b.len, SF_WAL_FILE_HDR), (ssize_t)b.len);
     struct sf_wal_reader rd;
-    ck_assert_int_eq(sf_wal_reader_open(&rd, fd), 0);
+    ck_assert_int_eq(sf_wal_reader_open(&rd, fd), SF_OK);
     struct sf_wal_hdr h;
     const unsigned char *p;
     uint64_t at;
@@ -480,7 +480,7 @@ START_TEST(record_round_trip)
     for (size_t i = 0; i < at_take - at_put; i++) {
         b.data[at_put + i] ^= 0x10;
         ck_assert_int_eq(pwrite(fd, b.data, b.len, SF_WAL_FILE_HDR), (ssize_t)b.len);
-        ck_assert_int_eq(sf_wal_reader_open(&rd, fd), 0);
+        ck_assert_int_eq(sf_wal_reader_open(&rd, fd), SF_OK);
         ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_TORN);
         ck_assert_uint_eq(rd.pos, SF_WAL_FILE_HDR);
         sf_wal_reader_close(&rd);
@@ -489,7 +489,7 @@ START_TEST(record_round_trip)
     /* a record cut short is torn; the ones before it are intact */
     ck_assert_int_eq(pwrite(fd, b.data, b.len, SF_WAL_FILE_HDR), (ssize_t)b.len);
     ck_assert_int_eq(ftruncate(fd, (off_t)(SF_WAL_FILE_HDR + b.len - 3)), 0);
-    ck_assert_int_eq(sf_wal_reader_open(&rd, fd), 0);
+    ck_assert_int_eq(sf_wal_reader_open(&rd, fd), SF_OK);
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(sf_wal_reader_next(&rd, &h, &p, &at), SF_WAL_REC);
     }
