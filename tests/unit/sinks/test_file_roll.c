@@ -156,7 +156,7 @@ static char *list_dir(const char *dir, int *n)
 /* The whole file dir/name (caller frees), its size in *len. */
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     char *data = sf_unit_read_file(path, len);
     ck_assert_msg(data != NULL, "cannot open %s", path);
