@@ -28,469 +28,9 @@
  * The call timeout bounds a whole call (create and write are two requests, truncate may poll):
  * each request gets what is left of it as CURLOPT_TIMEOUT_MS and CURLOPT_CONNECTTIMEOUT_MS.
  */
-#include "hdfs_fs_impl.h"
-
-#include <curl/curl.h>
-#include <errno.h>
-#include <jansson.h>
-#include <pwd.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "sqlflume/buf.h"
-#include "sqlflume/error.h"
-#include "sqlflume/mem.h"
-#include "sqlflume/pct.h"
-
-/* An answer larger than this is refused (a LISTSTATUS of about a million entries fits). */
-#define WH_MAX_BODY (512u * 1024 * 1024)
-/* Truncate's wait for a block recovery: GETFILESTATUS every this many ms. */
-#define WH_TRUNCATE_POLL_MS 100
-
-struct wh_fs {
-    struct sf_hdfs_fs base;
-    CURL *curl;
-    char *base_url;    /* "http://nn:9870/webhdfs/v1" */
-    char *auth_query;  /* "user.name=U" or "doas=U" or "" (URL-encoded) */
-    bool negotiate;    /* SPNEGO (a Kerberos principal) */
-    bool noredirect;   /* ask CREATE/APPEND for a 200 {"Location"} instead of a 307 */
-    long long timeout_ms;
-    struct curl_slist *data_headers; /* Content-Type: application/octet-stream, Expect: */
-    struct curl_slist *plain_headers; /* Expect: */
-    struct sf_buf body;              /* the last answer's body */
-    bool body_overflow;
-    char curl_err[CURL_ERROR_SIZE];
-};
-
-struct wh_file {
-    struct sf_hdfs_file base;
-    char *path;
-};
-
-/* One call of the interface: its name and path for messages, its deadline. */
-struct wh_call {
-    struct wh_fs *fs;
-    const char *op;   /* "create", "rename", ... */
-    const char *path;
-    long long deadline_ms;
-    char *err;
-    size_t errsz;
-};
+#include "webhdfs_int.h"
 
 static const struct sf_hdfs_fs_ops wh_ops;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void call_init(struct wh_call *c, struct wh_fs *fs, const char *op, const char *path,
-                      char *err, size_t errsz)
-{
-    c->fs = fs;
-    c->op = op;
-    c->path = path;
-    c->deadline_ms = now_ms() + fs->timeout_ms;
-    c->err = err;
-    c->errsz = errsz;
-    if (errsz) {
-        err[0] = '\0';
-    }
-}
-
-/* Escape everything but RFC 3986's unreserved characters and '/' (kept between segments). */
-static bool wh_escape(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-        return false;
-    }
-    return !(c == '-' || c == '.' || c == '_' || c == '~' || c == '/');
-}
-
-/* base_url + encoded path + "?op=OP&" + auth + extra (already encoded, starting with '&'). */
-static char *wh_url(const struct wh_fs *fs, const char *path, const char *op, const char *extra)
-{
-    struct sf_buf b = SF_BUF_INIT;
-    sf_buf_puts(&b, fs->base_url);
-    sf_pct_encode(&b, path, strlen(path), wh_escape);
-    sf_buf_printf(&b, "?op=%s", op);
-    if (fs->auth_query[0]) {
-        sf_buf_putc(&b, '&');
-        sf_buf_puts(&b, fs->auth_query);
-    }
-    if (extra) {
-        sf_buf_puts(&b, extra);
-    }
-    return sf_buf_steal(&b);
-}
-
-/* "http://host:port" of url, for messages (the query can be long). */
-static int url_origin_len(const char *url)
-{
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    return (int)(strcspn(p, "/?#") + (size_t)(p - url));
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct wh_fs *fs = ud;
-    size_t len = size * n;
-    if (fs->body.len + len > WH_MAX_BODY) {
-        fs->body_overflow = true;
-        return 0; /* curl: CURLE_WRITE_ERROR */
-    }
-    sf_buf_append(&fs->body, p, len);
-    return len;
-}
-
-static int curl_code_err(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return SF_ERR_TIMEOUT;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return SF_ERR_CONN;
-    case CURLE_OUT_OF_MEMORY:
-        return SF_ERR_NOMEM;
-    case CURLE_LOGIN_DENIED:
-    case CURLE_AUTH_ERROR:
-        return SF_ERR_AUTH;
-    default:
-        return SF_ERR_IO;
-    }
-}
-
-/*
- * One HTTP request: method on url, with len bytes of data as its body when data is not NULL
- * (Content-Type: application/octet-stream), else none. The answer's body lands in fs->body,
- * the status in *status, a 3xx's Location (malloc'd) in *location when location is not NULL.
- * @return SF_OK (any HTTP status), or the transport's error (c->err filled).
- */
-static int wh_http(struct wh_call *c, const char *method, const char *url, const void *data,
-                   size_t len, long *status, char **location)
-{
-    struct wh_fs *fs = c->fs;
-    CURL *h = fs->curl;
-    long long left = c->deadline_ms - now_ms();
-    if (left <= 0) {
-        snprintf(c->err, c->errsz, "%s %s: the call timeout (%lld ms) passed", c->op, c->path,
-                 fs->timeout_ms);
-        return SF_ERR_TIMEOUT;
-    }
-    curl_easy_reset(h); /* keeps the connection cache */
-    sf_buf_reset(&fs->body);
-    fs->body_overflow = false;
-    fs->curl_err[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, fs->curl_err);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, fs);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (fs->negotiate) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE);
-        curl_easy_setopt(h, CURLOPT_USERPWD, ":");
-    }
-    if (data) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, fs->data_headers);
-    } else {
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, fs->plain_headers);
-    }
-    CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        int e = curl_code_err(rc);
-        if (fs->body_overflow) {
-            snprintf(c->err, c->errsz, "%s %s: %.*s answered more than %u bytes", c->op,
-                     c->path, url_origin_len(url), url, WH_MAX_BODY);
-            return SF_ERR_IO;
-        }
-        snprintf(c->err, c->errsz, "%s %s: %.*s: %s%s", c->op, c->path, url_origin_len(url),
-                 url, e == SF_ERR_TIMEOUT ? "the call timeout passed: " : "",
-                 fs->curl_err[0] ? fs->curl_err : curl_easy_strerror(rc));
-        return e;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    if (location) {
-        char *loc = NULL;
-        *location = NULL;
-        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
-        if (loc && !(*location = sf_strndup(loc, strlen(loc)))) {
-            return SF_ERR_NOMEM;
-        }
-    }
-    return SF_OK;
-}
-
-/* The error of a RemoteException's exception name (the simple name or the Java class). */
-static int remote_err(const char *exc, long status)
-{
-    const char *dot = strrchr(exc, '.');
-    const char *name = dot ? dot + 1 : exc;
-    if (strcmp(name, "FileNotFoundException") == 0) {
-        return SF_ERR_NOTFOUND;
-    }
-    if (strcmp(name, "FileAlreadyExistsException") == 0) {
-        return SF_ERR_EXISTS;
-    }
-    if (strcmp(name, "RetriableException") == 0 || strcmp(name, "StandbyException") == 0 ||
-        strcmp(name, "SafeModeException") == 0 || strcmp(name, "ConnectException") == 0) {
-        return SF_ERR_CONN;
-    }
-    if (strcmp(name, "AccessControlException") == 0 || strcmp(name, "SecurityException") == 0 ||
-        strcmp(name, "AuthorizationException") == 0 ||
-        strcmp(name, "AuthenticationException") == 0 || strcmp(name, "InvalidToken") == 0) {
-        return SF_ERR_AUTH;
-    }
-    if (status >= 500) {
-        return SF_ERR_CONN;
-    }
-    return status == 401 ? SF_ERR_AUTH : SF_ERR_IO;
-}
-
-/* The error of a non-2xx answer (fs->body holds it): a RemoteException's, or by status. */
-static int wh_fail(struct wh_call *c, const char *url, long status)
-{
-    struct wh_fs *fs = c->fs;
-    json_t *root = fs->body.len ? json_loadb(fs->body.data, fs->body.len, 0, NULL) : NULL;
-    json_t *re = root ? json_object_get(root, "RemoteException") : NULL;
-    int e;
-    if (json_is_object(re)) {
-        const char *exc = json_string_value(json_object_get(re, "exception"));
-        const char *jcl = json_string_value(json_object_get(re, "javaClassName"));
-        const char *msg = json_string_value(json_object_get(re, "message"));
-        if (!exc) {
-            exc = jcl ? jcl : "RemoteException";
-        }
-        e = remote_err(exc, status);
-        if (e == SF_ERR_IO && jcl) {
-            e = remote_err(jcl, status);
-        }
-        snprintf(c->err, c->errsz, "%s %s: %s: %s (http %ld from %.*s)", c->op, c->path, exc,
-                 msg ? msg : "(no message)", status, url_origin_len(url), url);
-    } else {
-        if (status >= 500) {
-            e = SF_ERR_CONN;
-        } else if (status == 401 || status == 403) {
-            e = SF_ERR_AUTH;
-        } else {
-            e = SF_ERR_IO;
-        }
-        /* the start of a non-JSON body (an HTML error page, a proxy's text) says most */
-        int shown = 0;
-        while ((size_t)shown < fs->body.len && shown < 200 && fs->body.data[shown] != '\n' &&
-               fs->body.data[shown] != '\r') {
-            shown++;
-        }
-        snprintf(c->err, c->errsz, "%s %s: http %ld from %.*s%s%.*s", c->op, c->path, status,
-                 url_origin_len(url), url, shown ? ": " : "", shown, fs->body.data);
-    }
-    json_decref(root);
-    return e;
-}
-
-/* One request on the namenode whose answer must be 2xx JSON: *out gets it (json_decref); an
- * empty or broken body is SF_ERR_IO. */
-static int wh_json_call(struct wh_call *c, const char *method, const char *op, const char *extra,
-                        json_t **out)
-{
-    *out = NULL;
-    char *url = wh_url(c->fs, c->path, op, extra);
-    long status = 0;
-    int rc = wh_http(c, method, url, NULL, 0, &status, NULL);
-    if (rc == SF_OK && (status < 200 || status > 299)) {
-        rc = wh_fail(c, url, status);
-    }
-    if (rc == SF_OK) {
-        json_error_t jerr;
-        *out = json_loadb(c->fs->body.data ? c->fs->body.data : "", c->fs->body.len, 0, &jerr);
-        if (!*out) {
-            snprintf(c->err, c->errsz, "%s %s: %s answered http %ld with no JSON (%s)", c->op,
-                     c->path, op, status, jerr.text);
-            rc = SF_ERR_IO;
-        }
-    }
-    free(url);
-    return rc;
-}
-
-/* A {"boolean": B} answer: *b gets B. */
-static int wh_bool_call(struct wh_call *c, const char *method, const char *op, const char *extra,
-                        bool *b)
-{
-    json_t *j;
-    int rc = wh_json_call(c, method, op, extra, &j);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    json_t *v = json_object_get(j, "boolean");
-    if (!json_is_boolean(v)) {
-        snprintf(c->err, c->errsz, "%s %s: %s answered no \"boolean\"", c->op, c->path, op);
-        rc = SF_ERR_IO;
-    } else {
-        *b = json_is_true(v);
-    }
-    json_decref(j);
-    return rc;
-}
-
-static int check_path(struct wh_call *c)
-{
-    if (!c->path || c->path[0] != '/') {
-        snprintf(c->err, c->errsz, "%s \"%s\": not an absolute path", c->op,
-                 c->path ? c->path : "(null)");
-        return SF_ERR_INVAL;
-    }
-    return SF_OK;
-}
-
-/* A FileStatus object into st (name: pathSuffix copied when with_name). */
-static int parse_status(struct wh_call *c, json_t *fst, struct sf_hdfs_stat *st, bool with_name)
-{
-    json_t *len = json_object_get(fst, "length");
-    json_t *type = json_object_get(fst, "type");
-    json_t *mt = json_object_get(fst, "modificationTime");
-    json_t *suffix = json_object_get(fst, "pathSuffix");
-    if (!json_is_object(fst) || !json_is_integer(len) || !json_is_string(type) ||
-        (with_name && !json_is_string(suffix))) {
-        snprintf(c->err, c->errsz, "%s %s: a FileStatus without length, type or pathSuffix",
-                 c->op, c->path);
-        return SF_ERR_IO;
-    }
-    st->name = NULL;
-    st->length = json_integer_value(len);
-    st->is_dir = strcmp(json_string_value(type), "DIRECTORY") == 0;
-    st->mtime_ms = json_is_integer(mt) ? json_integer_value(mt) : 0;
-    if (with_name && !(st->name = sf_strndup(json_string_value(suffix),
-                                             json_string_length(suffix)))) {
-        return SF_ERR_NOMEM;
-    }
-    return SF_OK;
-}
-
-/* GETFILESTATUS of c->path. */
-static int wh_getstatus(struct wh_call *c, struct sf_hdfs_stat *st)
-{
-    json_t *j;
-    int rc = wh_json_call(c, "GET", "GETFILESTATUS", NULL, &j);
-    if (rc == SF_OK) {
-        rc = parse_status(c, json_object_get(j, "FileStatus"), st, false);
-        json_decref(j);
-    }
-    return rc;
-}
-
-/* GETFILESTATUS of another path within call c: *exists, or an error other than not found. */
-static int wh_exists(struct wh_call *c, const char *path, bool *exists)
-{
-    struct wh_call sub = *c;
-    sub.path = path;
-    struct sf_hdfs_stat st;
-    int rc = wh_getstatus(&sub, &st);
-    *exists = rc == SF_OK;
-    if (rc == SF_ERR_NOTFOUND) {
-        if (c->errsz) {
-            c->err[0] = '\0'; /* an answer, not a failure */
-        }
-        return SF_OK;
-    }
-    return rc;
-}
-
-/*
- * CREATE or APPEND: the namenode's answer names a datanode (307 Location, or with noredirect a
- * 200 {"Location": ...}), which gets the data (len bytes, possibly 0) and answers 2xx (201 for
- * CREATE, 200 for APPEND).
- */
-static int wh_upload(struct wh_call *c, const char *method, const char *op, const char *extra,
-                     const void *data, size_t len)
-{
-    struct wh_fs *fs = c->fs;
-    struct sf_buf ex = SF_BUF_INIT;
-    if (extra) {
-        sf_buf_puts(&ex, extra);
-    }
-    if (fs->noredirect) {
-        sf_buf_puts(&ex, "&noredirect=true");
-    }
-    char *url = wh_url(fs, c->path, op, ex.data);
-    sf_buf_free(&ex);
-    char *loc = NULL;
-    long status = 0;
-    int rc = wh_http(c, method, url, NULL, 0, &status, &loc);
-    if (rc != SF_OK) {
-        goto out;
-    }
-    if (status == 201 && len == 0) {
-        goto out; /* created by the server it was sent to (a gateway), no data to send */
-    }
-    if (status == 200) {
-        /* noredirect's answer */
-        json_t *j = fs->body.len ? json_loadb(fs->body.data, fs->body.len, 0, NULL) : NULL;
-        const char *l = json_string_value(json_object_get(j, "Location"));
-        free(loc);
-        loc = NULL;
-        if (l) {
-            loc = sf_strndup(l, strlen(l));
-            if (!loc) {
-                rc = SF_ERR_NOMEM;
-            }
-        } else {
-            snprintf(c->err, c->errsz, "%s %s: %s answered http %ld without a datanode's "
-                     "Location", c->op, c->path, op, status);
-            rc = SF_ERR_IO;
-        }
-        json_decref(j);
-        if (rc != SF_OK) {
-            goto out;
-        }
-    } else if (status >= 300 && status <= 399) {
-        if (!loc) {
-            snprintf(c->err, c->errsz, "%s %s: %s answered http %ld without a Location", c->op,
-                     c->path, op, status);
-            rc = SF_ERR_IO;
-            goto out;
-        }
-    } else {
-        rc = wh_fail(c, url, status);
-        goto out;
-    }
-    if (strncasecmp(loc, "http://", 7) != 0 && strncasecmp(loc, "https://", 8) != 0) {
-        snprintf(c->err, c->errsz, "%s %s: %s redirected to \"%s\", not an http(s) URL", c->op,
-                 c->path, op, loc);
-        rc = SF_ERR_IO;
-        goto out;
-    }
-    rc = wh_http(c, method, loc, data ? data : "", len, &status, NULL);
-    if (rc == SF_OK && (status < 200 || status > 299)) {
-        rc = wh_fail(c, loc, status);
-    }
-out:
-    free(loc);
-    free(url);
-    return rc;
-}
 
 static struct wh_fs *fs_of(struct sf_hdfs_fs *fs)
 {
@@ -500,9 +40,9 @@ static struct wh_fs *fs_of(struct sf_hdfs_fs *fs)
 static int wh_mkdirs(struct sf_hdfs_fs *base, const char *path, char *err, size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "mkdirs", path, err, errsz);
+    wh_call_init(&c, fs_of(base), "mkdirs", path, err, errsz);
     bool ok = false;
-    int rc = check_path(&c);
+    int rc = wh_check_path(&c);
     if (rc == SF_OK) {
         rc = wh_bool_call(&c, "PUT", "MKDIRS", NULL, &ok);
     }
@@ -531,9 +71,9 @@ static int wh_create(struct sf_hdfs_fs *base, const char *path, struct sf_hdfs_f
                      char *err, size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "create", path, err, errsz);
+    wh_call_init(&c, fs_of(base), "create", path, err, errsz);
     *out = NULL;
-    int rc = check_path(&c);
+    int rc = wh_check_path(&c);
     if (rc == SF_OK) {
         rc = wh_upload(&c, "PUT", "CREATE", "&overwrite=false", NULL, 0);
     }
@@ -544,10 +84,10 @@ static int wh_append(struct sf_hdfs_fs *base, const char *path, struct sf_hdfs_f
                      char *err, size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "append", path, err, errsz);
+    wh_call_init(&c, fs_of(base), "append", path, err, errsz);
     *out = NULL;
     struct sf_hdfs_stat st;
-    int rc = check_path(&c);
+    int rc = wh_check_path(&c);
     if (rc == SF_OK) {
         rc = wh_getstatus(&c, &st);
     }
@@ -563,7 +103,7 @@ static int wh_write(struct sf_hdfs_file *base, const void *data, size_t len, cha
 {
     struct wh_file *f = (struct wh_file *)base;
     struct wh_call c;
-    call_init(&c, fs_of(base->fs), "write", f->path, err, errsz);
+    wh_call_init(&c, fs_of(base->fs), "write", f->path, err, errsz);
     int rc = wh_upload(&c, "POST", "APPEND", NULL, data, len);
     if (rc == SF_OK) {
         base->length += (long long)len;
@@ -585,12 +125,12 @@ static int wh_rename(struct sf_hdfs_fs *base, const char *src, const char *dst, 
                      size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "rename", src, err, errsz);
-    int rc = check_path(&c);
+    wh_call_init(&c, fs_of(base), "rename", src, err, errsz);
+    int rc = wh_check_path(&c);
     struct wh_call cd = c;
     cd.path = dst;
     if (rc == SF_OK) {
-        rc = check_path(&cd);
+        rc = wh_check_path(&cd);
     }
     bool exists = false, ok = false;
     /* HDFS moves the source into an existing directory: the destination is checked first */
@@ -648,8 +188,8 @@ static int wh_stat(struct sf_hdfs_fs *base, const char *path, struct sf_hdfs_sta
                    size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "stat", path, err, errsz);
-    int rc = check_path(&c);
+    wh_call_init(&c, fs_of(base), "stat", path, err, errsz);
+    int rc = wh_check_path(&c);
     return rc == SF_OK ? wh_getstatus(&c, st) : rc;
 }
 
@@ -657,11 +197,11 @@ static int wh_list(struct sf_hdfs_fs *base, const char *dir, struct sf_hdfs_stat
                    char *err, size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "list", dir, err, errsz);
+    wh_call_init(&c, fs_of(base), "list", dir, err, errsz);
     *out = NULL;
     *n = 0;
     json_t *j = NULL;
-    int rc = check_path(&c);
+    int rc = wh_check_path(&c);
     if (rc == SF_OK) {
         rc = wh_json_call(&c, "GET", "LISTSTATUS", NULL, &j);
     }
@@ -694,7 +234,7 @@ static int wh_list(struct sf_hdfs_fs *base, const char *dir, struct sf_hdfs_stat
     }
     size_t i = 0;
     for (; i < count && rc == SF_OK; i++) {
-        rc = parse_status(&c, json_array_get(arr, i), &list[i], true);
+        rc = wh_parse_status(&c, json_array_get(arr, i), &list[i], true);
     }
     json_decref(j);
     if (rc != SF_OK) {
@@ -709,9 +249,9 @@ static int wh_list(struct sf_hdfs_fs *base, const char *dir, struct sf_hdfs_stat
 static int wh_delete(struct sf_hdfs_fs *base, const char *path, char *err, size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "delete", path, err, errsz);
+    wh_call_init(&c, fs_of(base), "delete", path, err, errsz);
     bool ok = false;
-    int rc = check_path(&c);
+    int rc = wh_check_path(&c);
     if (rc == SF_OK) {
         rc = wh_bool_call(&c, "DELETE", "DELETE", "&recursive=false", &ok);
     }
@@ -727,8 +267,8 @@ static int wh_truncate(struct sf_hdfs_fs *base, const char *path, long long leng
                        size_t errsz)
 {
     struct wh_call c;
-    call_init(&c, fs_of(base), "truncate", path, err, errsz);
-    int rc = check_path(&c);
+    wh_call_init(&c, fs_of(base), "truncate", path, err, errsz);
+    int rc = wh_check_path(&c);
     if (rc == SF_OK && length < 0) {
         snprintf(err, errsz, "truncate %s: negative length %lld", path, length);
         rc = SF_ERR_INVAL;
@@ -752,7 +292,7 @@ static int wh_truncate(struct sf_hdfs_fs *base, const char *path, long long leng
         if (rc == SF_OK) {
             seen = st.length;
         }
-        long long left = c.deadline_ms - now_ms();
+        long long left = c.deadline_ms - wh_now_ms();
         if ((rc == SF_OK && left <= WH_TRUNCATE_POLL_MS) || (rc == SF_ERR_TIMEOUT && seen >= 0)) {
             snprintf(err, errsz, "truncate %s: the block recovery did not finish within the call "
                      "timeout (%lld ms; length %lld, not %lld yet)", path,
