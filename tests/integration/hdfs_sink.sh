@@ -12,6 +12,8 @@
 #   files (rollInterval 1).
 # s_seq_text_gzip: SequenceFile with writeFormat Text and codeC gzip (block-compressed, .gz
 #   names, inUsePrefix "_"), read back by seqfile_read.py.
+# s_compressed: CompressedStream with codeC gzip and bzip2, read back by the gzip and bzip2
+#   programs, codec extensions, one member per batch.
 # s_kill9: kill -9 twice during an export, then a restart (see the scenario).
 # Runs every scenario when none is named. Uses lib.sh (database servers, the agent, assertions).
 set -u
@@ -30,7 +32,8 @@ hs_conf() {
     sed -i -e '/^a1\.sinks\.k1\.kafka\./d' -e 's/^a1\.sinks\.k1\.type = kafka$/a1.sinks.k1.type = hdfs/' "$f"
 }
 
-# hs_check DIR FIRST LAST MODE [withtmp]: read every file under DIR (MODE text: JSON lines; seq: a
+# hs_check DIR FIRST LAST MODE [withtmp]: read every file under DIR (MODE text: JSON lines; gzip,
+# bzip2: JSON lines compressed, read through gzip -dc / bzip2 -dc; seq: a
 # SequenceFile through seqfile_read.py, whose keys must equal the rows' timestamp header, i.e. be
 # a time in ms within the last hour) and check each body is the row {"id": N, "v": "row-N"}.
 # Prints "files=F lost=L dup=D extra=E bad=B tmp=T" (T: in-use files left, whose rows are counted
@@ -70,8 +73,11 @@ for path in paths:
         if not withtmp:
             continue
     bodies = []
-    if mode == "text":
-        data = open(path, "rb").read()
+    if mode in ("text", "gzip", "bzip2"):
+        # gzip / bzip2: CompressedStream, read back by the gzip and bzip2 programs (which also
+        # check every member's CRC)
+        data = (open(path, "rb").read() if mode == "text" else
+                subprocess.run([mode, "-dc", path], check=True, capture_output=True).stdout)
         if not data.endswith(b"\n"):
             bad += 1
             print("%s does not end with a newline" % name, file=sys.stderr)
@@ -188,6 +194,48 @@ s_seq_text_gzip() {
     pass
 }
 
+# CompressedStream with gzip and with bzip2 (Flume's hdfs.codeC names): every row once through the
+# gzip and bzip2 programs, files named with the codec's extension, one member per batch (more
+# members than files: a batch of hdfs.batchSize events ends its member).
+s_compressed() {
+    t compressed
+    local codec ext
+    for codec in gzip bzip2; do
+        ext=$([ $codec = gzip ] && echo gz || echo bz2)
+        db_create_idv "hc$ext"
+        db_insert_range "hc$ext" 1 2500
+        local dir=$WORK/hc$ext
+        hs_conf "$WORK/hc$ext.conf" "hc$ext" "a1.sinks.k1.hdfs.path = file://$dir/" \
+            "a1.sinks.k1.hdfs.fileType = CompressedStream" "a1.sinks.k1.hdfs.codeC = $codec" \
+            "a1.sinks.k1.hdfs.rollCount = 1000" "a1.sinks.k1.hdfs.rollSize = 0" \
+            "a1.sinks.k1.hdfs.batchSize = 100"
+        agent_start "$WORK/hc$ext.conf" "$WORK/hc$ext.log"
+        wait_offset "hc$ext" 2500 60 || return
+        agent_term
+        local res
+        res=$(hs_check "$dir" 1 2500 $codec)
+        log "CompressedStream $codec: $res"
+        assert_eq "files=3 lost=0 dup=0 extra=0 bad=0 tmp=0" "$res" "rows in the files" || return
+        assert_eq 0 "$(ls "$dir" | grep -cv "^FlumeData\.[0-9]\{13\}\.$ext\$")" "file names" || return
+        assert_contains "$WORK/hc$ext.log" "CompressedStream, $codec" "the start line" || return
+    done
+    # members: gzip's header magic 1f 8b 08 at the start of each member (python counts them)
+    local members
+    members=$($PY -c 'import gzip, sys, zlib
+n = 0
+d = open(sys.argv[1], "rb").read()
+while d:
+    o = zlib.decompressobj(31)
+    o.decompress(d)
+    assert o.eof
+    d = o.unused_data
+    n += 1
+print(n)' "$(ls -d "$WORK"/hcgz/* | head -1)")
+    log "gzip members in the first file: $members"
+    [ "$members" -ge 10 ] || { fail "one member per batch of 100: $members members for 1000 rows"; return; }
+    pass
+}
+
 # kill -9 of the agent twice during the export, then a restart to the end: no row lost (counting
 # the in-use files the kills left: the sink does not rename them at start), every line a whole
 # row, repeats only above the offset stored in flume_meta at a kill (memory channel: the source
@@ -234,7 +282,7 @@ print("ok" if not bad else "duplicates at or below offset %d: %s" % (floor, bad[
     pass
 }
 
-ALL="s_text s_seq s_seq_text_gzip s_kill9"
+ALL="s_text s_seq s_seq_text_gzip s_compressed s_kill9"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"

@@ -18,7 +18,10 @@
  * `serializer.*` keys); SequenceFile writes Hadoop SequenceFile records (seqfile.h) with key
  * LongWritable (the event's timestamp header, else the sink's clock, ms) and value BytesWritable
  * (hdfs.writeFormat = Writable) or Text (Text), block-compressed when hdfs.codeC is gzip or
- * default. CompressedStream is refused at configure for now.
+ * default; CompressedStream writes the serializer's bytes through hdfs.codeC's codec (codec.h:
+ * gzip, bzip2, deflate/default, snappy), each batch ending a complete member so that the file
+ * on disk always decompresses whole (as Flume's HDFSCompressedDataStream finishes the codec
+ * stream at every sync), and requires hdfs.codeC, as Flume.
  *
  * Delivery: one take transaction of up to hdfs.batchSize events per step (the acknowledged-sink
  * pipeline, synchronous): every event's bytes are gathered per file, each file touched gets one
@@ -36,8 +39,8 @@
  * then stops the sink with one ERROR line naming the event (SF_FATAL: the agent stops, the event
  * stays in the channel); all skips it with an ERROR line and writes the rest.
  *
- * Not implemented (refused at configure, never ignored): fileType CompressedStream, codecs other
- * than gzip and default, Kerberos (kerberosPrincipal / kerberosKeytab), proxyUser and
+ * Not implemented (refused at configure, never ignored): SequenceFile codecs other than gzip and
+ * default, CompressedStream codecs other than codec.h's (lzo, lz4, zstd), Kerberos (kerberosPrincipal / kerberosKeytab), proxyUser and
  * hdfs.webhdfs.url on file://, the thread pool sizes (the sink writes on its own thread).
  */
 #include "hdfs_int.h"
@@ -85,9 +88,11 @@ static const struct sf_option hdfs_options[] = {
     { "hdfs.fileType", SF_OPT_ENUM, "SequenceFile", 0, 0, offsetof(struct hdfs_ctx, file_type), 0,
       NULL, "SequenceFile|DataStream|CompressedStream",
       "SequenceFile (Hadoop records), DataStream (the serializer's bytes) or CompressedStream "
-      "(not supported yet)" },
+      "(the serializer's bytes through hdfs.codeC)" },
     { "hdfs.codeC", SF_OPT_STRING, NULL, 0, 0, offsetof(struct hdfs_ctx, codec_name), 0, NULL,
-      NULL, "SequenceFile block compression: gzip (GzipCodec) or default (DefaultCodec, zlib)" },
+      NULL,
+      "codec: CompressedStream gzip, bzip2, deflate, default (zlib) or snappy (Hadoop block "
+      "framing); SequenceFile block compression gzip or default" },
     { "hdfs.writeFormat", SF_OPT_ENUM, "Writable", 0, 0, offsetof(struct hdfs_ctx, write_format),
       0, NULL, "Writable|Text", "SequenceFile value class: BytesWritable or Text" },
     { "hdfs.maxOpenFiles", SF_OPT_INT, "5000", 1, 10000000,
@@ -228,17 +233,23 @@ static int hdfs_check(struct sf_sink *snk, struct sf_diag *d, bool keep)
     } else {
         sf_tz_free(tz);
     }
-    if (ctx->file_type == FT_COMPRESSED) {
-        BAD("hdfs.fileType", "CompressedStream is not supported yet (use DataStream, or "
-                             "SequenceFile with hdfs.codeC = gzip)");
-    }
     ctx->codec = SF_SEQ_NONE;
-    if (ctx->codec_name) {
+    ctx->zcodec = NULL;
+    if (ctx->file_type == FT_COMPRESSED) {
+        /* as Flume: CompressedStream requires a codec */
+        if (!ctx->codec_name) {
+            BAD("hdfs.fileType", "CompressedStream requires a codec: set hdfs.codeC (gzip, bzip2, "
+                                 "deflate, default or snappy)");
+        } else if (sf_codec_lookup(ctx->codec_name, &ctx->zcodec, err, sizeof(err)) != SF_OK) {
+            BAD("hdfs.codeC", "%s", err);
+        }
+    } else if (ctx->codec_name) {
         if (ctx->file_type == FT_DATA) {
             BAD("hdfs.codeC", "fileType DataStream does not compress (unset hdfs.codeC, or use "
-                              "fileType SequenceFile)");
+                              "fileType CompressedStream or SequenceFile)");
         } else if (parse_codec(ctx->codec_name, &ctx->codec) != SF_OK) {
-            BAD("hdfs.codeC", "\"%s\" is not supported (known: gzip, default)", ctx->codec_name);
+            BAD("hdfs.codeC", "\"%s\" is not supported with SequenceFile (known: gzip, default)",
+                ctx->codec_name);
         }
     }
     if (ctx->write_format == WF_TEXT && ctx->file_type != FT_SEQUENCE) {
@@ -247,8 +258,9 @@ static int hdfs_check(struct sf_sink *snk, struct sf_diag *d, bool keep)
     for (size_t i = 0; ctx->file_type == FT_SEQUENCE && i < s->n; i++) {
         const char *sub = sf_section_subkey(s, s->v[i]);
         if (strcmp(sub, "serializer") == 0 || strncmp(sub, "serializer.", 11) == 0) {
-            sf_diag_error(d, s->v[i], "applies to fileType DataStream only (SequenceFile: "
-                                      "hdfs.writeFormat)");
+            sf_diag_error(d, s->v[i],
+                          "applies to fileType DataStream and CompressedStream only (SequenceFile: "
+                          "hdfs.writeFormat)");
             rc = SF_ERR_INVAL;
         }
     }
@@ -262,7 +274,7 @@ static int hdfs_check(struct sf_sink *snk, struct sf_diag *d, bool keep)
     if (local && ctx->webhdfs_url) {
         BAD("hdfs.webhdfs.url", "applies to hdfs:// and webhdfs:// paths only");
     }
-    if (ctx->file_type == FT_DATA) {
+    if (ctx->file_type == FT_DATA || ctx->file_type == FT_COMPRESSED) {
         struct sf_serializer_conf *sc = sf_serializer_conf_create(s, "serializer", "serializer.", d);
         if (!sc) {
             rc = SF_ERR_INVAL;
@@ -311,9 +323,12 @@ static int hdfs_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
                        ctx->batch_size);
         return SF_ERR_NOMEM;
     }
-    SF_INFO(SF_SINK_FMT "writing to %s (%s, %s)", SF_SINK_ARGS(snk), ctx->path,
+    SF_INFO(SF_SINK_FMT "writing to %s (%s, %s, %s)", SF_SINK_ARGS(snk), ctx->path,
             sf_hdfs_fs_scheme(ctx->fs),
-            ctx->file_type == FT_SEQUENCE ? "SequenceFile" : "DataStream");
+            ctx->file_type == FT_SEQUENCE     ? "SequenceFile"
+            : ctx->file_type == FT_COMPRESSED ? "CompressedStream"
+                                              : "DataStream",
+            ctx->zcodec ? ctx->zcodec->name : ctx->codec_name ? ctx->codec_name : "uncompressed");
     return SF_OK;
 }
 

@@ -10,6 +10,7 @@
 #define SQLFLUME_HDFS_INT_H
 
 #include "bucket_path.h"
+#include "codec.h"
 #include "hdfs_fs.h"
 #include "seqfile.h"
 
@@ -55,6 +56,8 @@ struct hdfs_bw {
     struct sf_serializer *ser; /* DataStream, of the open file */
     struct sf_seqfile sq;      /* SequenceFile, of the open file */
     struct sf_buf out;         /* the batch's bytes for the open file */
+    struct sf_compressor *z;   /* CompressedStream, of the open file */
+    struct sf_buf raw;         /* CompressedStream: the serializer's bytes not yet compressed */
     long long touch_seq;       /* the batch that last touched it */
     size_t touch;              /* its index in ctx->touched for that batch */
     struct hdfs_bw *hnext;     /* hash chain */
@@ -80,7 +83,8 @@ struct hdfs_ctx {
     char *serializer_type;
     int tolerance;
     /* state */
-    enum sf_seq_codec codec;
+    enum sf_seq_codec codec;              /* SequenceFile's block codec */
+    const struct sf_codec_desc *zcodec;   /* CompressedStream's codec (static) */
     struct sf_hdfs_fs *fs;
     struct sf_bucket_path bp_dir, bp_prefix;
     struct sf_tz *tz;

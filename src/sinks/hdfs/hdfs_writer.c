@@ -157,11 +157,20 @@ static void drop_file(struct sf_sink *snk, struct hdfs_bw *bw)
     bw->ser = NULL;
     sf_seqfile_free(&bw->sq);
     memset(&bw->sq, 0, sizeof(bw->sq));
+    sf_compressor_free(bw->z);
+    bw->z = NULL;
+    sf_buf_reset(&bw->raw);
     sf_buf_reset(&bw->out);
     free(bw->inuse);
     free(bw->final);
     bw->inuse = bw->final = NULL;
     bw->events = bw->bytes = 0;
+}
+
+/* Where the serializer of bw writes: bw->out, or for CompressedStream the bytes to compress. */
+static struct sf_buf *ser_out(struct hdfs_bw *bw)
+{
+    return bw->z ? &bw->raw : &bw->out;
 }
 
 /* The trailer of bw's file (serializer before_close, SequenceFile's last block) into bw->out. */
@@ -175,7 +184,7 @@ static int file_trailer(struct hdfs_ctx *ctx, struct hdfs_bw *bw)
         }
         return rc;
     }
-    int rc = sf_serializer_before_close(bw->ser, &bw->out);
+    int rc = sf_serializer_before_close(bw->ser, ser_out(bw));
     if (rc != SF_OK) {
         snprintf(ctx->err, sizeof(ctx->err), "serializer of \"%s\": %s", bw->inuse,
                  sf_serializer_errstr(bw->ser));
@@ -183,9 +192,23 @@ static int file_trailer(struct hdfs_ctx *ctx, struct hdfs_bw *bw)
     return rc;
 }
 
-/* Write bw->out to its file durably. @return SF_OK or the error (ctx->err). */
+/* Write bw->out to its file durably; for CompressedStream bw->raw compressed first, ending its
+ * member (codec.h: what is on disk then decompresses whole). @return SF_OK or the error
+ * (ctx->err). */
 static int write_out(struct hdfs_ctx *ctx, struct hdfs_bw *bw)
 {
+    if (bw->z) {
+        int rc = sf_compressor_write(bw->z, bw->raw.data, bw->raw.len, &bw->out);
+        if (rc == SF_OK) {
+            rc = sf_compressor_flush(bw->z, &bw->out);
+        }
+        if (rc != SF_OK) {
+            snprintf(ctx->err, sizeof(ctx->err), "%s compression of \"%s\": %s",
+                     ctx->zcodec->name, bw->inuse, sf_err_str(rc));
+            return rc;
+        }
+        sf_buf_reset(&bw->raw);
+    }
     int rc = sf_hdfs_file_write(bw->f, bw->out.data, bw->out.len, ctx->err, sizeof(ctx->err));
     if (rc == SF_OK) {
         sf_buf_reset(&bw->out);
@@ -202,6 +225,7 @@ void hdfs_close_idle(struct sf_sink *snk, struct hdfs_bw *bw, const char *why)
     }
     SF_DEBUG(SF_SINK_FMT "closing \"%s\" (%s)", SF_SINK_ARGS(snk), bw->inuse, why);
     sf_buf_reset(&bw->out);
+    sf_buf_reset(&bw->raw);
     if (file_trailer(ctx, bw) != SF_OK || write_out(ctx, bw) != SF_OK) {
         SF_ERROR(SF_SINK_FMT "could not write the end of \"%s\": %s; closed as it is",
                  SF_SINK_ARGS(snk), bw->inuse, ctx->err);
@@ -220,6 +244,7 @@ void hdfs_free_writer(struct sf_sink *snk, struct hdfs_bw *bw)
     table_remove(ctx, bw);
     drop_file(snk, bw);
     sf_buf_free(&bw->out);
+    sf_buf_free(&bw->raw);
     free(bw->key);
     free(bw);
 }
@@ -252,6 +277,7 @@ static int open_file(struct sf_sink *snk, struct hdfs_bw *bw)
     int dlen = (int)bw->dir_len;
     const char *prefix = bw->key + bw->dir_len + 1;
     const char *suffix = ctx->file_suffix[0]                              ? ctx->file_suffix
+                         : ctx->zcodec                                    ? ctx->zcodec->extension
                          : ctx->codec != SF_SEQ_NONE                      ? sf_seq_codec_extension(ctx->codec)
                                                                           : "";
     const char *in_suffix = ctx->empty_in_use_suffix ? "" : ctx->in_use_suffix;
@@ -303,10 +329,14 @@ static int open_file(struct sf_sink *snk, struct hdfs_bw *bw)
         }
     } else {
         bw->ser = sf_serializer_create(ctx->ser_conf);
-        if (!bw->ser) {
+        if (ctx->file_type == FT_COMPRESSED && bw->ser &&
+            (rc = sf_compressor_new(ctx->zcodec, &bw->z)) != SF_OK) {
+            snprintf(ctx->err, sizeof(ctx->err), "%s compressor of \"%s\": %s", ctx->zcodec->name,
+                     bw->inuse, sf_err_str(rc));
+        } else if (!bw->ser) {
             snprintf(ctx->err, sizeof(ctx->err), "out of memory for a serializer");
             rc = SF_ERR_NOMEM;
-        } else if ((rc = sf_serializer_after_create(bw->ser, &bw->out)) != SF_OK) {
+        } else if ((rc = sf_serializer_after_create(bw->ser, ser_out(bw))) != SF_OK) {
             snprintf(ctx->err, sizeof(ctx->err), "serializer of \"%s\": %s", bw->inuse,
                      sf_serializer_errstr(bw->ser));
         }
@@ -373,6 +403,7 @@ static int get_writer(struct sf_sink *snk, const char *key, size_t dir_len, stru
     bw->dir_len = dir_len;
     bw->counter = wall_ms();
     bw->out = (struct sf_buf)SF_BUF_INIT;
+    bw->raw = (struct sf_buf)SF_BUF_INIT;
     size_t h = hash_str(key) & (ctx->nbuckets - 1);
     bw->hnext = ctx->table[h];
     ctx->table[h] = bw;
@@ -471,7 +502,7 @@ static int add_event(struct sf_sink *snk, const struct sf_event *ev, long long n
             return rc;
         }
     } else {
-        rc = sf_serializer_write(bw->ser, ev, &bw->out);
+        rc = sf_serializer_write(bw->ser, ev, ser_out(bw));
         if (rc != SF_OK) {
             snprintf(ctx->err, sizeof(ctx->err), "serializer of \"%s\": %s", bw->inuse,
                      sf_serializer_errstr(bw->ser));
@@ -605,7 +636,7 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
                          bw->inuse, sf_err_str(rc));
                 break;
             }
-        } else if ((rc = sf_serializer_flush(bw->ser, &bw->out)) != SF_OK) {
+        } else if ((rc = sf_serializer_flush(bw->ser, ser_out(bw))) != SF_OK) {
             snprintf(ctx->err, sizeof(ctx->err), "serializer of \"%s\": %s", bw->inuse,
                      sf_serializer_errstr(bw->ser));
             break;

@@ -223,17 +223,20 @@ START_TEST(configure_refuses)
             "hdfs.conf:2: a1.sinks.k1.hdfs.path: unknown escape %Q at character 21 (known: "
             "%{header}, %[localhost], %[IP], %[FQDN] and %a %A %b %B %c %d %e %D %H %I %j %k %l "
             "%m %M %n %p %s %S %t %y %Y %z)");
+    refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.fileType = CompressedStream\n",
+            "hdfs.conf:3: a1.sinks.k1.hdfs.fileType: CompressedStream requires a codec: set "
+            "hdfs.codeC (gzip, bzip2, deflate, default or snappy)");
     refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.fileType = CompressedStream\n"
-            "a1.sinks.k1.hdfs.codeC = gzip\n",
-            "hdfs.conf:3: a1.sinks.k1.hdfs.fileType: CompressedStream is not supported yet (use "
-            "DataStream, or SequenceFile with hdfs.codeC = gzip)");
+            "a1.sinks.k1.hdfs.codeC = lzo\n",
+            "hdfs.conf:4: a1.sinks.k1.hdfs.codeC: unsupported compression codec 'lzo'; known: "
+            "gzip, bzip2, deflate, default, snappy");
     refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.fileType = DataStream\n"
             "a1.sinks.k1.hdfs.codeC = gzip\n",
             "hdfs.conf:4: a1.sinks.k1.hdfs.codeC: fileType DataStream does not compress (unset "
-            "hdfs.codeC, or use fileType SequenceFile)");
-    refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.codeC = lzo\n",
-            "hdfs.conf:3: a1.sinks.k1.hdfs.codeC: \"lzo\" is not supported (known: gzip, "
-            "default)");
+            "hdfs.codeC, or use fileType CompressedStream or SequenceFile)");
+    refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.codeC = bzip2\n",
+            "hdfs.conf:3: a1.sinks.k1.hdfs.codeC: \"bzip2\" is not supported with SequenceFile "
+            "(known: gzip, default)");
     refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.kerberosPrincipal = f@R\n",
             "hdfs.conf:3: a1.sinks.k1.hdfs.kerberosPrincipal: Kerberos (SPNEGO) is not supported "
             "yet");
@@ -241,7 +244,8 @@ START_TEST(configure_refuses)
             "hdfs.conf:3: a1.sinks.k1.hdfs.proxyUser: applies to hdfs:// and webhdfs:// paths "
             "only");
     refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.serializer = avro_event\n",
-            "hdfs.conf:3: a1.sinks.k1.serializer: applies to fileType DataStream only "
+            "hdfs.conf:3: a1.sinks.k1.serializer: applies to fileType DataStream and "
+            "CompressedStream only "
             "(SequenceFile: hdfs.writeFormat)");
     refused("a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.fileType = DataStream\n"
             "a1.sinks.k1.hdfs.writeFormat = Text\n",
@@ -455,6 +459,104 @@ START_TEST(disk_full_rolling)
 }
 END_TEST
 
+/* The output of the shell command cmd (caller frees). */
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    struct sf_buf b = SF_BUF_INIT;
+    sf_buf_puts(&b, "");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) {
+        sf_buf_append(&b, buf, n);
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    return sf_buf_steal(&b);
+}
+
+/* CompressedStream with each codec an independent tool reads: the codec's extension, one
+ * complete member per batch (the in-use file decompresses whole after every batch), rolling. */
+START_TEST(compressed_stream)
+{
+    static const struct {
+        const char *codec, *ext, *reader;
+    } cs[] = {
+        { "gzip", ".gz", "sh -c 'gzip -t \"$0\" && gzip -dc \"$0\"'" },
+        { "bzip2", ".bz2", "sh -c 'bzip2 -t \"$0\" && bzip2 -dc \"$0\"'" },
+        { "DefaultCodec", ".deflate",
+          "/usr/bin/python3 -c 'import sys,zlib\nd=open(sys.argv[1],\"rb\").read()\nwhile d:\n"
+          " o=zlib.decompressobj(); sys.stdout.buffer.write(o.decompress(d)); "
+          "assert o.eof; d=o.unused_data'" },
+        { "org.apache.hadoop.io.compress.DeflateCodec", ".deflate",
+          "/usr/bin/python3 -c 'import sys,zlib\nd=open(sys.argv[1],\"rb\").read()\nwhile d:\n"
+          " o=zlib.decompressobj(); sys.stdout.buffer.write(o.decompress(d)); "
+          "assert o.eof; d=o.unused_data'" },
+    };
+    for (size_t k = 0; k < sizeof(cs) / sizeof(cs[0]); k++) {
+        char keys[512];
+        snprintf(keys, sizeof(keys),
+                 "a1.sinks.k1.hdfs.path = file://DIR\na1.sinks.k1.hdfs.fileType = "
+                 "CompressedStream\na1.sinks.k1.hdfs.codeC = %s\na1.sinks.k1.hdfs.rollCount = 4\n"
+                 "a1.sinks.k1.hdfs.useLocalTimeStamp = true\na1.sinks.k1.hdfs.filePrefix = f\n",
+                 cs[k].codec);
+        struct rig *r = rig_new(keys, NULL);
+        ck_assert_int_eq(r->started, SF_OK);
+        for (int i = 1; i <= 3; i++) {
+            put1(r, i, "a", NULL, 0);
+        }
+        ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_READY);
+        /* (reader: a command taking the file as its argument, printing its bytes decompressed) */
+    /* the in-use file after one batch: a complete compressed file of the batch's lines */
+        char cmd[1024], path[600];
+        char *ls = NULL;
+        snprintf(cmd, sizeof(cmd), "cd %s && ls", r->dir);
+        ls = run(cmd);
+        char want_tmp[64];
+        snprintf(want_tmp, sizeof(want_tmp), "%s.tmp\n", cs[k].ext);
+        ck_assert_msg(strstr(ls, want_tmp) && strchr(ls, '\n') == strrchr(ls, '\n'), "%s: %s",
+                      cs[k].codec, ls);
+        *strchr(ls, '\n') = '\0';
+        snprintf(path, sizeof(path), "%s/%s", r->dir, ls);
+        snprintf(cmd, sizeof(cmd), "%s '%s'", cs[k].reader, path);
+        char *got = run(cmd);
+        ck_assert_str_eq(got, "b1\nb2\nb3\n");
+        free(got);
+        free(ls);
+        for (int i = 4; i <= 6; i++) {
+            put1(r, i, "a", NULL, 0);
+        }
+        ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_READY);
+        sf_sink_hdfs.stop(&r->snk);
+        r->started = SF_ERR_STATE;
+        /* two files, renamed, named f.N<ext>: b1-b4 (two members) and b5-b6 */
+        snprintf(cmd, sizeof(cmd), "cd %s && ls", r->dir);
+        ls = run(cmd);
+        char *second = strchr(ls, '\n');
+        ck_assert_ptr_nonnull(second);
+        *second++ = '\0';
+        ck_assert_ptr_nonnull(strchr(second, '\n'));
+        *strchr(second, '\n') = '\0';
+        const char *names[2] = { ls, second }, *want[2] = { "b1\nb2\nb3\nb4\n", "b5\nb6\n" };
+        for (int f = 0; f < 2; f++) {
+            size_t nl = strlen(names[f]), el = strlen(cs[k].ext);
+            ck_assert_msg(strncmp(names[f], "f.", 2) == 0 && nl > el &&
+                              strcmp(names[f] + nl - el, cs[k].ext) == 0,
+                          "%s: file %s", cs[k].codec, names[f]);
+            snprintf(path, sizeof(path), "%s/%s", r->dir, names[f]);
+            snprintf(cmd, sizeof(cmd), "%s '%s'", cs[k].reader, path);
+            got = run(cmd);
+            ck_assert_msg(strcmp(got, want[f]) == 0, "%s: %s holds \"%s\"", cs[k].codec,
+                          names[f], got);
+            free(got);
+        }
+        free(ls);
+        rm_rf(r->dir);
+        rig_free(r);
+    }
+}
+END_TEST
+
 SF_UNIT_SUITE(hdfs)
 {
     Suite *s = suite_create("hdfs");
@@ -467,6 +569,7 @@ SF_UNIT_SUITE(hdfs)
     tcase_add_test(tc, idle_timeout);
     tcase_add_test(tc, disk_full_one_file);
     tcase_add_test(tc, disk_full_rolling);
+    tcase_add_test(tc, compressed_stream);
     suite_add_tcase(s, tc);
     return s;
 }
