@@ -71,7 +71,7 @@ lane() {
     SF_BUILD=$ROOT/build bash tests/integration/avro_sink.sh "$db" "${12}" || rc=1
     echo "== Avro source, $db: a python3-avro client, two tiers (SQL -> avro sink -> avro source), channel full, kill -9"
     SF_BUILD=$ROOT/build bash tests/integration/avro_source.sh "$db" "${13}" || rc=1
-    echo "== HDFS sink (file://), $db: text, SequenceFile, gzip'd text, CompressedStream, kill -9"
+    echo "== HDFS sink, $db: file:// text, SequenceFile, gzip'd text, CompressedStream, kill -9; hdfs:// over WebHDFS with faults"
     SF_BUILD=$ROOT/build bash tests/integration/hdfs_sink.sh "$db" "${14}" || rc=1
     echo "== file channel on a small file system, $db: 200,000 rows through a 2 MiB tmpfs"
     SF_BUILD=$ROOT/build bash tests/integration/file_channel_space.sh "$db" "${10}" || rc=1

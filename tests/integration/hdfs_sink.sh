@@ -14,6 +14,7 @@
 #   names, inUsePrefix "_"), read back by seqfile_read.py.
 # s_compressed: CompressedStream with codeC gzip and bzip2, read back by the gzip and bzip2
 #   programs, codec extensions, one member per batch.
+# s_webhdfs: hdfs:// over WebHDFS into webhdfs_server.py with namenode 503s and a datanode down.
 # s_kill9: kill -9 twice during an export, then a restart (see the scenario).
 # Runs every scenario when none is named. Uses lib.sh (database servers, the agent, assertions).
 set -u
@@ -282,7 +283,56 @@ print("ok" if not bad else "duplicates at or below offset %d: %s" % (floor, bad[
     pass
 }
 
-ALL="s_text s_seq s_seq_text_gzip s_compressed s_kill9"
+# hdfs:// through WebHDFS into tests/support/webhdfs_server.py (a namenode and a datanode on
+# PORT+30 and PORT+31, files under a local root): 3,000 rows as DataStream text, rollCount 1000;
+# the namenode answering 503 for 4 s and the datanode refusing connections for 3 s mid-export:
+# the sink retries (rolled-back batches), every row exactly once, no in-use file after the stop,
+# the failures logged.
+s_webhdfs() {
+    t webhdfs
+    local nn=$((PORT + 30)) dn=$((PORT + 31)) root=$WORK/whroot
+    mkdir -p "$root"
+    /usr/bin/python3 "$SF_ROOT/tests/support/webhdfs_server.py" --root "$root" --nn-port $nn \
+        --dn-port $dn >"$WORK/wh.out" 2>"$WORK/wh.err" &
+    local wh=$!
+    local i
+    for i in $(seq 1 50); do grep -q '^READY' "$WORK/wh.out" && break; sleep 0.1; done
+    grep -q '^READY' "$WORK/wh.out" || { fail "webhdfs_server.py did not start: $(cat "$WORK/wh.err")"; kill $wh; return; }
+    db_create_idv hsw
+    db_insert_range hsw 1 1000
+    hs_conf "$WORK/hsw.conf" hsw "a1.sinks.k1.hdfs.path = hdfs://127.0.0.1:$nn/flume/%{table}" \
+        "a1.sinks.k1.hdfs.webhdfs.url = http://127.0.0.1:$nn" \
+        "a1.sinks.k1.hdfs.fileType = DataStream" "a1.sinks.k1.hdfs.rollCount = 1000" \
+        "a1.sinks.k1.hdfs.rollSize = 0" "a1.sinks.k1.hdfs.callTimeout = 2000" \
+        "a1.sinks.k1.hdfs.proxyUser = etl"
+    agent_start "$WORK/hsw.conf" "$WORK/hsw.log"
+    wait_offset hsw 1000 60 || { kill $wh; return; }
+    curl -s -X POST "http://127.0.0.1:$nn/control?fault=nn503&seconds=4" >/dev/null
+    db_insert_range hsw 1001 2000
+    sleep 2
+    curl -s -X POST "http://127.0.0.1:$nn/control?fault=dn_refuse&on=true" >/dev/null
+    sleep 3
+    curl -s -X POST "http://127.0.0.1:$nn/control?fault=dn_refuse&on=false" >/dev/null
+    db_insert_range hsw 2001 3000
+    wait_offset hsw 3000 90 || { kill $wh; return; }
+    agent_term
+    local stats
+    stats=$(curl -s "http://127.0.0.1:$nn/control/stats")
+    kill $wh
+    wait $wh 2>/dev/null
+    local res
+    res=$(hs_check "$root/flume/hsw" 1 3000 text)
+    log "WebHDFS: $res"
+    assert_eq "files=3 lost=0 dup=0 extra=0 bad=0 tmp=0" "$res" "rows in the files" || return
+    assert_contains "$WORK/hsw.log" "could not write a batch" "the failed batches logged" || return
+    case "$stats" in
+    *'"user.name etl"'*) ;;
+    *) fail "the requests did not carry user.name=etl (hdfs.proxyUser): $stats"; return ;;
+    esac
+    pass
+}
+
+ALL="s_text s_seq s_seq_text_gzip s_compressed s_webhdfs s_kill9"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"

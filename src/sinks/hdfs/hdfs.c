@@ -40,8 +40,9 @@
  * stays in the channel); all skips it with an ERROR line and writes the rest.
  *
  * Not implemented (refused at configure, never ignored): SequenceFile codecs other than gzip and
- * default, CompressedStream codecs other than codec.h's (lzo, lz4, zstd), Kerberos (kerberosPrincipal / kerberosKeytab), proxyUser and
- * hdfs.webhdfs.url on file://, the thread pool sizes (the sink writes on its own thread).
+ * default, CompressedStream codecs other than codec.h's (lzo, lz4, zstd), Kerberos
+ * (kerberosPrincipal / kerberosKeytab), proxyUser and hdfs.webhdfs.url on file://, the thread pool
+ * sizes (the sink writes on its own thread).
  */
 #include "hdfs_int.h"
 
