@@ -1,10 +1,12 @@
 /*
- * A small open-addressing hash map from a non-zero 64-bit key to a 64-bit value, insert-only,
- * shared by the file channel's replay (log position -> queue index), the Kafka sink's topic
- * handle cache and its position index (string hash -> entry index).
+ * A small open-addressing hash map from a non-zero 64-bit key to a 64-bit value, shared by the
+ * file channel's replay (log position -> queue index), the Kafka sink's topic handle cache and
+ * its position index (string hash -> entry index) and the HDFS sink's bucket writers (string
+ * hash -> writer).
  *
  * Shape: one array of 16-byte slots {key, val}, linear probing, capacity a power of 2, at most
- * half full (sf_hmap_add grows it by doubling). Key 0 marks an empty slot, so keys must be
+ * half full (sf_hmap_add grows it by doubling; it never shrinks); sf_hmap_remove shifts the
+ * following slots back (no tombstones). Key 0 marks an empty slot, so keys must be
  * non-zero: a string table passes sf_hmap_key_str(s), which never returns 0.
  *
  * Several slots may hold the same key: sf_hmap_add always adds one. A table of strings keyed by
@@ -31,7 +33,10 @@ struct sf_hmap {
     size_t n;                   /* slots in use */
 };
 
-#define SF_HMAP_INIT { NULL, 0, 0 }
+#define SF_HMAP_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /** The home slot of key in a table of cap (a power of 2) slots: a 64-bit finaliser (murmur3's
  *  fmix64), so that keys with structure (file id << 32 | offset) spread. */
@@ -56,8 +61,7 @@ uint64_t sf_hmap_key_byte(uint64_t h, unsigned char c);
  * SIZE_MAX. Returns the slot (its val may be changed in place; its key must not), or NULL when no
  * further slot holds key.
  */
-static inline struct sf_hmap_slot *sf_hmap_next(const struct sf_hmap *m, uint64_t key,
-                                                size_t *pos)
+static inline struct sf_hmap_slot *sf_hmap_next(const struct sf_hmap *m, uint64_t key, size_t *pos)
 {
     if (!m->cap) {
         return NULL;
@@ -98,6 +102,12 @@ int sf_hmap_add(struct sf_hmap *m, uint64_t key, uint64_t val);
  * @return SF_OK, or SF_ERR_NOMEM when a new slot was needed and growing failed (unchanged).
  */
 int sf_hmap_set(struct sf_hmap *m, uint64_t key, uint64_t val);
+
+/**
+ * Remove slot s (a pointer sf_hmap_get / sf_hmap_next returned, not used after): later slots of
+ * its probe run move back, so a walk with sf_hmap_next must restart after a removal.
+ */
+void sf_hmap_remove(struct sf_hmap *m, struct sf_hmap_slot *s);
 
 /** Free the slot array and empty the map (it may be used again). */
 void sf_hmap_free(struct sf_hmap *m);

@@ -318,7 +318,6 @@ static int hdfs_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     if (ctx->bp_dir.needs_host || ctx->bp_prefix.needs_host) {
         sf_bucket_host_init(&ctx->host);
     }
-    hdfs_table_grow(ctx);
     if (sf_sink_pipeline_init(&ctx->pl, snk, &hdfs_pipeline_ops, 1, ctx->batch_size) != SF_OK) {
         (void)snprintf(errstr, errstr_size, "out of memory for a batch of %lld events",
                        ctx->batch_size);
@@ -368,7 +367,7 @@ static void hdfs_stop(struct sf_sink *snk)
     free(p);
     free(ctx->pending);
     free(ctx->touched);
-    free(ctx->table);
+    sf_hmap_free(&ctx->writers);
     sf_buf_free(&ctx->name);
     sf_serializer_conf_destroy(ctx->ser_conf);
     sf_bucket_path_free(&ctx->bp_dir);

@@ -15,6 +15,7 @@
 #include "seqfile.h"
 
 #include "sqlflume/buf.h"
+#include "sqlflume/hmap.h"
 #include "sqlflume/serializer.h"
 #include "sqlflume/sink.h"
 #include "sqlflume/sink_pipeline.h"
@@ -60,7 +61,6 @@ struct hdfs_bw {
     struct sf_buf raw;         /* CompressedStream: the serializer's bytes not yet compressed */
     long long touch_seq;       /* the batch that last touched it */
     size_t touch;              /* its index in ctx->touched for that batch */
-    struct hdfs_bw *hnext;     /* hash chain */
     struct hdfs_bw *prev, *next; /* LRU list, most recent first */
 };
 
@@ -92,8 +92,8 @@ struct hdfs_ctx {
     struct sf_bucket_host host;
     struct sf_serializer_conf *ser_conf;
     struct sf_sink_pipeline pl;
-    struct hdfs_bw **table; /* hash of the writers */
-    size_t nbuckets, nwriters;
+    struct sf_hmap writers; /* hash of key -> the writer (struct hdfs_bw *) */
+    size_t nwriters;
     struct hdfs_bw *lru_head, *lru_tail;
     struct hdfs_touch *touched; /* the current batch's files */
     size_t ntouched, cap_touched;
@@ -110,8 +110,6 @@ struct hdfs_ctx {
 
 /** The pipeline's send: one take transaction written durably (the sink's header comment). */
 extern const struct sf_sink_pipeline_ops hdfs_pipeline_ops;
-/** Grow (or first make, 64 buckets) the writers' hash table. */
-void hdfs_table_grow(struct hdfs_ctx *ctx);
 /** Close bw's file outside a batch (timers, eviction, stop): trailer, close, rename; why names
  *  the cause for the DEBUG line. A failure is logged (the file is closed as it is). */
 void hdfs_close_idle(struct sf_sink *snk, struct hdfs_bw *bw, const char *why);

@@ -33,15 +33,6 @@ static long long wall_ms(void)
 
 /* ---------- writers ---------- */
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return h;
-}
-
 static void lru_unlink(struct hdfs_ctx *ctx, struct hdfs_bw *bw)
 {
     if (bw->prev) {
@@ -71,31 +62,15 @@ static void lru_push(struct hdfs_ctx *ctx, struct hdfs_bw *bw)
 
 static void table_remove(struct hdfs_ctx *ctx, struct hdfs_bw *bw)
 {
-    struct hdfs_bw **pp = &ctx->table[hash_str(bw->key) & (ctx->nbuckets - 1)];
-    while (*pp && *pp != bw) {
-        pp = &(*pp)->hnext;
-    }
-    if (*pp) {
-        *pp = bw->hnext;
-    }
-    ctx->nwriters--;
-}
-
-void hdfs_table_grow(struct hdfs_ctx *ctx)
-{
-    size_t nb = ctx->nbuckets ? ctx->nbuckets * 2 : 64;
-    struct hdfs_bw **t = sf_xcalloc(nb, sizeof(*t));
-    for (size_t i = 0; i < ctx->nbuckets; i++) {
-        for (struct hdfs_bw *bw = ctx->table[i], *nx; bw; bw = nx) {
-            nx = bw->hnext;
-            size_t h = hash_str(bw->key) & (nb - 1);
-            bw->hnext = t[h];
-            t[h] = bw;
+    size_t pos = SIZE_MAX;
+    for (struct sf_hmap_slot *sl;
+         (sl = sf_hmap_next(&ctx->writers, sf_hmap_key_str(bw->key), &pos));) {
+        if (sl->val == (uintptr_t)bw) {
+            sf_hmap_remove(&ctx->writers, sl);
+            break;
         }
     }
-    free(ctx->table);
-    ctx->table = t;
-    ctx->nbuckets = nb;
+    ctx->nwriters--;
 }
 
 static void pending_add(struct hdfs_ctx *ctx, char *inuse, char *final, long long tries)
@@ -370,17 +345,17 @@ static int roll_in_batch(struct sf_sink *snk, struct hdfs_bw *bw)
 static int get_writer(struct sf_sink *snk, const char *key, size_t dir_len, struct hdfs_bw **out)
 {
     struct hdfs_ctx *ctx = snk->ctx;
-    if (ctx->nbuckets) {
-        for (struct hdfs_bw *bw = ctx->table[hash_str(key) & (ctx->nbuckets - 1)]; bw;
-             bw = bw->hnext) {
-            if (strcmp(bw->key, key) == 0) {
-                if (ctx->lru_head != bw) {
-                    lru_unlink(ctx, bw);
-                    lru_push(ctx, bw);
-                }
-                *out = bw;
-                return SF_OK;
+    uint64_t hkey = sf_hmap_key_str(key);
+    size_t pos = SIZE_MAX;
+    for (struct sf_hmap_slot *sl; (sl = sf_hmap_next(&ctx->writers, hkey, &pos));) {
+        struct hdfs_bw *bw = (struct hdfs_bw *)(uintptr_t)sl->val;
+        if (strcmp(bw->key, key) == 0) {
+            if (ctx->lru_head != bw) {
+                lru_unlink(ctx, bw);
+                lru_push(ctx, bw);
             }
+            *out = bw;
+            return SF_OK;
         }
     }
     while (ctx->nwriters >= (size_t)ctx->max_open_files && ctx->lru_tail) {
@@ -395,18 +370,15 @@ static int get_writer(struct sf_sink *snk, const char *key, size_t dir_len, stru
         }
         hdfs_free_writer(snk, old);
     }
-    if (ctx->nwriters + 1 > ctx->nbuckets * 2) {
-        hdfs_table_grow(ctx);
-    }
     struct hdfs_bw *bw = sf_xcalloc(1, sizeof(*bw));
     bw->key = sf_xstrdup(key);
     bw->dir_len = dir_len;
     bw->counter = wall_ms();
     bw->out = (struct sf_buf)SF_BUF_INIT;
     bw->raw = (struct sf_buf)SF_BUF_INIT;
-    size_t h = hash_str(key) & (ctx->nbuckets - 1);
-    bw->hnext = ctx->table[h];
-    ctx->table[h] = bw;
+    if (sf_hmap_add(&ctx->writers, hkey, (uintptr_t)bw) != SF_OK) {
+        abort(); /* as sf_xcalloc: no error path for out of memory here */
+    }
     ctx->nwriters++;
     lru_push(ctx, bw);
     *out = bw;

@@ -4,6 +4,7 @@
  * the string keys never 0, free and reuse.
  */
 #include "unit.h"
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,50 @@ START_TEST(string_keys)
 }
 END_TEST
 
+/* Removal against a reference: random adds and removes (colliding keys in a small table
+ * included), every remaining key found with its value, no removed one. */
+START_TEST(remove_against_reference)
+{
+    enum { N = 3000 };
+    static uint64_t live[N];
+    static bool in[N];
+    struct sf_hmap m = SF_HMAP_INIT;
+    uint64_t seed = 2463534242ULL;
+    for (int round = 0; round < 20000; round++) {
+        size_t i = rnd(&seed) % N;
+        uint64_t key = (i % 5 + 1) * 1000003ULL + i / 5 * 64; /* structured keys */
+        if (!in[i]) {
+            ck_assert_int_eq(sf_hmap_add(&m, key, i), SF_OK);
+            in[i] = true;
+            live[i] = key;
+        } else {
+            struct sf_hmap_slot *s = sf_hmap_get(&m, key);
+            ck_assert_ptr_nonnull(s);
+            ck_assert_uint_eq(s->val, i);
+            sf_hmap_remove(&m, s);
+            in[i] = false;
+        }
+        if (round % 997 == 0) {
+            size_t n = 0;
+            for (size_t k = 0; k < N; k++) {
+                uint64_t kk = (k % 5 + 1) * 1000003ULL + k / 5 * 64;
+                const struct sf_hmap_slot *s = sf_hmap_get(&m, kk);
+                if (in[k]) {
+                    ck_assert_ptr_nonnull(s);
+                    ck_assert_uint_eq(s->val, k);
+                    ck_assert_uint_eq(live[k], kk);
+                    n++;
+                } else {
+                    ck_assert_ptr_null(s);
+                }
+            }
+            ck_assert_uint_eq(n, m.n);
+        }
+    }
+    sf_hmap_free(&m);
+}
+END_TEST
+
 SF_UNIT_SUITE(hmap)
 {
     Suite *s = suite_create("hmap");
@@ -128,6 +173,7 @@ SF_UNIT_SUITE(hmap)
     tcase_add_test(tc, same_key_walk);
     tcase_add_test(tc, reserve_then_no_growth);
     tcase_add_test(tc, string_keys);
+    tcase_add_test(tc, remove_against_reference);
     suite_add_tcase(s, tc);
     return s;
 }
