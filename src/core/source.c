@@ -135,15 +135,16 @@ static int deliver(struct sf_source *src, struct sf_event **evs, size_t n, const
     bool plain = sf_selector_is_plain(sel);
     /* per event: masks[2i] required, masks[2i+1] optional channels; last[i] its last destination,
      * or UINT_MAX once its original is no longer ours */
-    uint64_t *masks = plain ? NULL : malloc(n * 2 * sizeof(*masks));
-    unsigned *last = malloc(n * sizeof(*last));
-    struct sf_event **batch = malloc(n * sizeof(*batch));
+    size_t slots = n ? n : 1;
+    uint64_t *masks = plain ? NULL : malloc(slots * 2 * sizeof(*masks));
+    unsigned *last = malloc(slots * sizeof(*last));
+    struct sf_event **batch = malloc(slots * sizeof(*batch));
     int result = SF_OK;
     if ((!plain && !masks) || !last || !batch) {
         result = SF_ERR_NOMEM;
         goto out;
     }
-    uint64_t used = plain ? sel->all : 0; /* channels some event goes to */
+    uint64_t used = plain && n ? sel->all : 0; /* channels some event goes to */
     long long unrouted = 0;
     for (size_t i = 0; i < n; i++) {
         if (plain) {

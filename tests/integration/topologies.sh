@@ -10,6 +10,9 @@
 # s_multiplex: (4) one source over two tables, a multiplexing selector on the `table` header
 #   into two channels, each to its own downstream agent: B has exactly table one's rows, C
 #   exactly table two's; flume_meta of both tables reaches their last id.
+# s_chain: three agents with file channels, SQL -> A -> Avro -> B -> Avro -> C -> Kafka, 200,000
+#   rows, each agent killed with kill -9 once in turn: every row in Kafka (an independent
+#   consumer), duplicates at most one batch per kill and hop; the figures on a CHAIN line.
 set -u
 source "$(dirname "$0")/lib.sh"
 
@@ -181,8 +184,137 @@ s_multiplex() {
     pass
 }
 
+# fc_lines NAME CH DIR: the file channel lines of channel CH of agent NAME, in DIR
+fc_lines() {
+    mkdir -p "$3/cp" "$3/data"
+    printf '%s\n' "$1.channels.$2.type = file" "$1.channels.$2.checkpointDir = $3/cp" \
+        "$1.channels.$2.dataDirs = $3/data" "$1.channels.$2.minimumRequiredSpace = 1048576" \
+        "$1.channels.$2.checkpointInterval = 2000"
+}
+
+# chain_conf FILE NAME FROM TO: agent NAME with a file channel: FROM = sql | avro:PORT, TO =
+# avro:PORT | kafka (topic tchain)
+chain_conf() {
+    local f=$1 n=$2 from=$3 to=$4
+    {
+        echo "$n.sources = r1"
+        echo "$n.channels = c1"
+        echo "$n.sinks = k1"
+        echo "$n.sources.r1.channels = c1"
+        if [ "$from" = sql ]; then
+            echo "$n.sources.r1.type = sql"
+            echo "$n.sources.r1.connection.url = $DB_URL_NOPW"
+            echo "$n.sources.r1.connection.user = sqlflume"
+            echo "$n.sources.r1.connection.password = \${SF_TEST_DB_PASSWORD}"
+            echo "$n.sources.r1.run.query.delay = 300"
+            echo "$n.sources.r1.table = tchain"
+        else
+            echo "$n.sources.r1.type = avro"
+            echo "$n.sources.r1.bind = 127.0.0.1"
+            echo "$n.sources.r1.port = ${from#avro:}"
+        fi
+        fc_lines "$n" c1 "$WORK/chain-$n"
+        echo "$n.sinks.k1.channel = c1"
+        if [ "$to" = kafka ]; then
+            echo "$n.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink"
+            echo "$n.sinks.k1.kafka.bootstrap.servers = $BOOTSTRAP"
+            echo "$n.sinks.k1.kafka.topic = tchain"
+            echo "$n.sinks.k1.kafka.producer.compression.codec = lz4"
+            echo "$n.sinks.k1.maxInFlightBatches = 1"
+        else
+            echo "$n.sinks.k1.type = avro"
+            echo "$n.sinks.k1.hostname = 127.0.0.1"
+            echo "$n.sinks.k1.port = ${to#avro:}"
+            echo "$n.sinks.k1.request-timeout = 5000"
+        fi
+    } >"$f"
+}
+
+# chain_start NAME: start agent NAME of the chain (a1 through agent_start; b1, c1 wait for their
+# Avro source)
+chain_start() {
+    case $1 in
+    a1) agent_start "$WORK/chain-a1.conf" "$WORK/chain-a1.log" ;;
+    b1) down_start b1 "$B_PORT" "$WORK/chain-b1.conf" "$WORK/chain-b1.log" ;;
+    c1) down_start c1 "$C_PORT" "$WORK/chain-c1.conf" "$WORK/chain-c1.log" ;;
+    esac
+}
+chain_kill9() {
+    local pid
+    if [ "$1" = a1 ]; then agent_kill9; return; fi
+    pid=${DPID[$1]}
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    DPID[$1]=""
+}
+# the end offset of topic tchain: the rows C has written to Kafka
+kafka_end() { kcat -Q -b "$BOOTSTRAP" -t tchain:0:-1 2>/dev/null | sed -n 's/.* offset //p'; }
+# wait until C has written at least N rows to Kafka
+wait_kafka() {
+    local end=$((SECONDS + $(secs 180))) cur
+    while [ $SECONDS -lt $end ]; do
+        cur=$(kafka_end)
+        [ "${cur:-0}" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+    fail "Kafka's end offset did not pass $1 (is $(kafka_end))"
+    return 1
+}
+
+# A three-agent chain with file channels, SQL -> A -> Avro -> B -> Avro -> C -> Kafka, over
+# 200,000 rows; A, B and C are each killed with kill -9 once, while rows flow through all three
+# (once Kafka holds 30,000, 80,000 and 130,000 rows; each restarted a second later): every row
+# arrives, and the duplicates are at most one batch (100) per kill and hop: 3 kills x 2 hops x
+# 100.
+s_chain() {
+    t chain
+    kafka_start
+    kafka_cmd "topic tchain 1"
+    db_create_idv tchain
+    db_insert_range tchain 1 200000
+    chain_conf "$WORK/chain-c1.conf" c1 "avro:$C_PORT" kafka
+    chain_conf "$WORK/chain-b1.conf" b1 "avro:$B_PORT" "avro:$C_PORT"
+    chain_conf "$WORK/chain-a1.conf" a1 sql "avro:$B_PORT"
+    chain_start c1 || return
+    chain_start b1 || return
+    chain_start a1
+    local t0=$SECONDS at
+    for step in a1:30000 b1:80000 c1:130000; do
+        at=${step#*:}
+        wait_kafka "$at" || return
+        chain_kill9 "${step%%:*}"
+        log "chain: kill -9 of ${step%%:*} with $(kafka_end) rows in Kafka, A's offset $(db_offset tchain)"
+        sleep 1
+        chain_start "${step%%:*}" || return
+    done
+    wait_offset tchain 200000 180 || return
+    # C has written the last row once Kafka's end offset stops moving
+    local endo=-1 now
+    for _ in $(seq 1 $(secs 120)); do
+        now=$(kafka_end)
+        [ "$now" = "$endo" ] && [ "${now:-0}" -ge 200000 ] && break
+        endo=$now
+        sleep 1
+    done
+    log "chain: 200,000 rows through three agents in $((SECONDS - t0)) s (Kafka end offset $now)"
+    agent_term
+    down_term b1
+    down_term c1
+    consume tchain 0 "$WORK/chain.out"
+    local res dup
+    res=$(check_range "$WORK/chain.out" 1 200000)
+    dup=$(echo "$res" | sed 's/.*dup=\([0-9]*\).*/\1/')
+    echo "CHAIN $DB_KIND: 3 kills (A, B, C), 200000 rows: $res (bound: 600)"
+    case "$res" in
+    "lost=0 dup="*" extra=0") ;;
+    *) fail "chain: $res"; return ;;
+    esac
+    [ "$dup" -le 600 ] || { fail "chain: $dup duplicates > 3 kills x 2 hops x 100"; return; }
+    pass
+}
+
 db_start "$KIND" "$PORT"
-ALL="s_replicate s_multiplex"
+ALL="s_replicate s_multiplex s_chain"
 for s in ${*:-$ALL}; do
     "$s"
 done
