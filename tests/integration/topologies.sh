@@ -10,6 +10,7 @@
 # s_multiplex: (4) one source over two tables, a multiplexing selector on the `table` header
 #   into two channels, each to its own downstream agent: B has exactly table one's rows, C
 #   exactly table two's; flume_meta of both tables reaches their last id.
+# s_conf: every agent of the example configurations conf/case-*.conf passes `sqlflume check`.
 # s_chain: three agents with file channels, SQL -> A -> Avro -> B -> Avro -> C -> Kafka, 200,000
 #   rows, each agent killed with kill -9 once in turn: every row in Kafka (an independent
 #   consumer), duplicates at most one batch per kill and hop; the figures on a CHAIN line.
@@ -313,8 +314,22 @@ s_chain() {
     pass
 }
 
+# The case studies' example configurations (conf/case-*.conf): every agent of each is valid,
+# without a warning.
+s_conf() {
+    t conf
+    local f a out
+    for f in "$SF_ROOT"/conf/case-*.conf; do
+        for a in $(sed -n 's/^\([A-Za-z0-9_]*\)\.sources = .*/\1/p' "$f"); do
+            out=$(MYSQL_PASSWORD=x "$SF_BIN" check -n "$a" -f "$f" 2>&1)
+            assert_eq "$f: agent \"$a\" is valid" "$out" "check of agent $a in $(basename "$f")" || return
+        done
+    done
+    pass
+}
+
 db_start "$KIND" "$PORT"
-ALL="s_replicate s_multiplex s_chain"
+ALL="s_conf s_replicate s_multiplex s_chain"
 for s in ${*:-$ALL}; do
     "$s"
 done
