@@ -218,7 +218,7 @@ static struct rig *rig_new(const char *type, unsigned nch, long long cap, const 
     pthread_cond_init(&r->src.sleep_cv, NULL);
     for (unsigned c = 0; c < nch; c++) {
         struct sf_channel *ch = &r->ch[c];
-        char name[8], prefix[32];
+        char name[16], prefix[40];
         snprintf(name, sizeof(name), "c%u", c + 1);
         snprintf(prefix, sizeof(prefix), "a1.channels.c%u.", c + 1);
         ch->name = strdup(name);
