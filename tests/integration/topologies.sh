@@ -10,6 +10,13 @@
 # s_multiplex: (4) one source over two tables, a multiplexing selector on the `table` header
 #   into two channels, each to its own downstream agent: B has exactly table one's rows, C
 #   exactly table two's; flume_meta of both tables reaches their last id.
+# s_load_balance: (2) a load_balance sink group of two Avro sinks into two agents with file
+#   channels, one killed with kill -9 and restarted mid-run: every row once in one of them (at
+#   most one batch repeated), both used.
+# s_failover: (3) a failover group: the active sink's agent stops, the standby takes over, the
+#   active one comes back and takes over again after its penalty; rows per wave exact.
+# s_interceptors: (5) timestamp, host, static and regex_filter on the SQL source: the headers on
+#   every event, the filtered rows absent and flume_meta past them.
 # s_conf: every agent of the example configurations conf/case-*.conf passes `sqlflume check`.
 # s_chain: three agents with file channels, SQL -> A -> Avro -> B -> Avro -> C -> Kafka, 200,000
 #   rows, each agent killed with kill -9 once in turn: every row in Kafka (an independent
@@ -45,7 +52,16 @@ down_term() { # NAME
 }
 trap 'for p in "${DPID[@]}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done; cleanup' EXIT
 
-# down_conf FILE NAME PORT OUTDIR file_roll|hdfs: NAME: avro source on PORT -> memory -> sink
+# fc_lines NAME CH DIR: the file channel lines of channel CH of agent NAME, in DIR
+fc_lines() {
+    mkdir -p "$3/cp" "$3/data"
+    printf '%s\n' "$1.channels.$2.type = file" "$1.channels.$2.checkpointDir = $3/cp" \
+        "$1.channels.$2.dataDirs = $3/data" "$1.channels.$2.minimumRequiredSpace = 1048576" \
+        "$1.channels.$2.checkpointInterval = 2000"
+}
+
+# down_conf FILE NAME PORT OUTDIR file_roll|hdfs [memory|file]: NAME: avro source on PORT ->
+# channel (memory 1000/100, or a file channel in OUTDIR.fc) -> sink
 down_conf() {
     local f=$1 n=$2 p=$3 out=$4
     mkdir -p "$out"
@@ -57,9 +73,13 @@ down_conf() {
         echo "$n.sources.r1.bind = 127.0.0.1"
         echo "$n.sources.r1.port = $p"
         echo "$n.sources.r1.channels = c1"
-        echo "$n.channels.c1.type = memory"
-        echo "$n.channels.c1.capacity = 1000"
-        echo "$n.channels.c1.transactionCapacity = 100"
+        if [ "${6:-memory}" = file ]; then
+            fc_lines "$n" c1 "$out.fc"
+        else
+            echo "$n.channels.c1.type = memory"
+            echo "$n.channels.c1.capacity = 1000"
+            echo "$n.channels.c1.transactionCapacity = 100"
+        fi
         echo "$n.sinks.k1.channel = c1"
         if [ "$5" = hdfs ]; then
             echo "$n.sinks.k1.type = hdfs"
@@ -185,14 +205,6 @@ s_multiplex() {
     pass
 }
 
-# fc_lines NAME CH DIR: the file channel lines of channel CH of agent NAME, in DIR
-fc_lines() {
-    mkdir -p "$3/cp" "$3/data"
-    printf '%s\n' "$1.channels.$2.type = file" "$1.channels.$2.checkpointDir = $3/cp" \
-        "$1.channels.$2.dataDirs = $3/data" "$1.channels.$2.minimumRequiredSpace = 1048576" \
-        "$1.channels.$2.checkpointInterval = 2000"
-}
-
 # chain_conf FILE NAME FROM TO: agent NAME with a file channel: FROM = sql | avro:PORT, TO =
 # avro:PORT | kafka (topic tchain)
 chain_conf() {
@@ -314,6 +326,166 @@ s_chain() {
     pass
 }
 
+# union DIR1 DIR2 OUT: the files of both directories in one (names prefixed, they may collide)
+union() {
+    mkdir -p "$3"
+    local f
+    for f in "$1"/*; do [ -f "$f" ] && cp "$f" "$3/b-$(basename "$f")"; done
+    for f in "$2"/*; do [ -f "$f" ] && cp "$f" "$3/c-$(basename "$f")"; done
+}
+# count_in DIR: the events in DIR's avro_event files
+count_in() { $CLIENT rows --dir "$1" --table x --first 1 --last 0 2>/dev/null | sed 's/events=\([0-9]*\).*/\1/'; }
+
+# (2) a load_balance sink group of two Avro sinks over one channel into two downstream agents
+# with file channels; B is killed with kill -9 mid-run and restarted: every row once in B or C
+# (a batch B committed whose OK A never got is sent again: at most one batch repeated), both
+# got rows.
+s_load_balance() {
+    t load_balance
+    db_create_idv tlb
+    rows_insert tlb 1 23333
+    down_conf "$WORK/lb-b.conf" b1 "$B_PORT" "$WORK/lb-b.out" file_roll file
+    down_conf "$WORK/lb-c.conf" c1 "$C_PORT" "$WORK/lb-c.out" file_roll file
+    down_start b1 "$B_PORT" "$WORK/lb-b.conf" "$WORK/lb-b.log" || return
+    down_start c1 "$C_PORT" "$WORK/lb-c.conf" "$WORK/lb-c.log" || return
+    up_conf "$WORK/lb-a.conf" "a1.sources.r1.table = tlb" "a1.channels = c1" \
+        "a1.sources.r1.channels = c1" "a1.sinks.k2.channel = c1" "a1.sources.r1.max.rows = 500" \
+        "a1.sinkgroups = g1" "a1.sinkgroups.g1.sinks = k1 k2" \
+        "a1.sinkgroups.g1.processor.type = load_balance" \
+        "a1.sinkgroups.g1.processor.backoff = true" \
+        "a1.sinkgroups.g1.processor.selector = round_robin"
+    sed -i '/^a1\.channels\.c2\./d' "$WORK/lb-a.conf"
+    agent_start "$WORK/lb-a.conf" "$WORK/lb-a.log"
+    local end=$((SECONDS + $(secs 60))) cur=0
+    while [ $SECONDS -lt $end ]; do
+        cur=$(db_offset tlb); cur=${cur%%;*}
+        [ "${cur:-0}" -ge 6000 ] && break
+        sleep 0.05
+    done
+    kill -9 "${DPID[b1]}"; wait "${DPID[b1]}" 2>/dev/null; DPID[b1]=""
+    log "load_balance: B killed with A's offset at $(db_offset tlb)"
+    sleep 2
+    down_start b1 "$B_PORT" "$WORK/lb-b.conf" "$WORK/lb-b.log" || return
+    wait_hw tlb 23333 120 || return
+    agent_term
+    down_term b1
+    down_term c1
+    union "$WORK/lb-b.out" "$WORK/lb-c.out" "$WORK/lb-u"
+    local res nb nc dup
+    res=$(rows_of "$WORK/lb-u" tlb 23333)
+    nb=$(count_in "$WORK/lb-b.out")
+    nc=$(count_in "$WORK/lb-c.out")
+    log "load_balance: B $nb events, C $nc events; together $res"
+    case "$res" in
+    "events="*" distinct=20000 lost=0 dup="*" extra=0 bad=0") ;;
+    *) fail "load_balance: $res"; return ;;
+    esac
+    dup=$(echo "$res" | sed 's/.*dup=\([0-9]*\).*/\1/')
+    [ "$dup" -le 100 ] || { fail "load_balance: $dup duplicates > one batch"; return; }
+    [ "$nb" -gt 1000 ] && [ "$nc" -gt 1000 ] || { fail "load_balance: B $nb, C $nc: not both used"; return; }
+    assert_contains "$WORK/lb-a.log" "k1" "the failing sink is named in A's log" || return
+    pass
+}
+
+# (3) failover: k1 (priority 10, to B) is the active sink, k2 (5, to C) the standby; B goes down
+# mid-run (SIGTERM), the rows go on to C; B comes back, and once its penalty passed, the rows
+# of a second wave go to B again. Every row once (B stopped cleanly: no repeats).
+s_failover() {
+    t failover
+    db_create_idv tfo
+    rows_insert tfo 1 11666
+    down_conf "$WORK/fo-b.conf" b1 "$B_PORT" "$WORK/fo-b.out" file_roll
+    down_conf "$WORK/fo-c.conf" c1 "$C_PORT" "$WORK/fo-c.out" file_roll
+    down_start b1 "$B_PORT" "$WORK/fo-b.conf" "$WORK/fo-b.log" || return
+    down_start c1 "$C_PORT" "$WORK/fo-c.conf" "$WORK/fo-c.log" || return
+    up_conf "$WORK/fo-a.conf" "a1.sources.r1.table = tfo" "a1.channels = c1" \
+        "a1.sources.r1.channels = c1" "a1.sinks.k2.channel = c1" \
+        "a1.sinkgroups = g1" "a1.sinkgroups.g1.sinks = k1 k2" \
+        "a1.sinkgroups.g1.processor.type = failover" \
+        "a1.sinkgroups.g1.processor.priority.k1 = 10" \
+        "a1.sinkgroups.g1.processor.priority.k2 = 5" \
+        "a1.sinkgroups.g1.processor.maxpenalty = 4000"
+    sed -i '/^a1\.channels\.c2\./d' "$WORK/fo-a.conf"
+    agent_start "$WORK/fo-a.conf" "$WORK/fo-a.log"
+    wait_hw tfo 11666 60 || return
+    local nb1 nc1
+    nb1=$(count_in "$WORK/fo-b.out")
+    nc1=$(count_in "$WORK/fo-c.out")
+    down_term b1
+    rows_insert tfo 11667 23333
+    wait_hw tfo 23333 60 || return
+    down_start b1 "$B_PORT" "$WORK/fo-b.conf" "$WORK/fo-b.log" || return
+    sleep "$(secs 6)" # k1's penalty (at most maxpenalty, 4 s) passes
+    rows_insert tfo 23334 35000
+    wait_hw tfo 35000 60 || return
+    agent_term
+    down_term b1
+    down_term c1
+    union "$WORK/fo-b.out" "$WORK/fo-c.out" "$WORK/fo-u"
+    local res rb rc
+    res=$(rows_of "$WORK/fo-u" tfo 35000)
+    rb=$($CLIENT rows --dir "$WORK/fo-b.out" --table tfo --first 23334 --last 35000 2>/dev/null)
+    rc=$($CLIENT rows --dir "$WORK/fo-c.out" --table tfo --first 11667 --last 23333 2>/dev/null)
+    log "failover: wave 1 B=$nb1 C=$nc1; wave 2 in C: $rc; wave 3 in B: $rb; together $res"
+    assert_eq "10000 0" "$nb1 $nc1" "wave 1 all in B (the active sink)" || return
+    assert_eq "events=30000 distinct=30000 lost=0 dup=0 extra=0 bad=0" "$res" "every row once" || return
+    case "$rc" in *"distinct=10000 lost=0"*) ;; *) fail "wave 2 not all in C: $rc"; return ;; esac
+    case "$rb" in *"distinct=10000 lost=0"*) ;; *) fail "wave 3 not all in B: $rb"; return ;; esac
+    pass
+}
+
+# (5) an interceptor chain on the SQL source: timestamp (into header ts), host, static
+# (dc = eu-1), regex_filter dropping the rows whose v is NULL; every event B writes carries the
+# headers, no NULL row arrives, every other row once, and flume_meta moves past the filtered
+# rows (the last row is one of them).
+s_interceptors() {
+    t interceptors
+    db_create_idv tic
+    rows_insert tic 1 23330
+    down_conf "$WORK/ic-b.conf" b1 "$B_PORT" "$WORK/ic-b.out" file_roll
+    down_start b1 "$B_PORT" "$WORK/ic-b.conf" "$WORK/ic-b.log" || return
+    up_conf "$WORK/ic-a.conf" "a1.sources.r1.table = tic" "a1.channels = c1" "a1.sinks = k1" \
+        "a1.sources.r1.channels = c1" \
+        "a1.sources.r1.interceptors = i1 i2 i3 i4" \
+        "a1.sources.r1.interceptors.i1.type = timestamp" \
+        "a1.sources.r1.interceptors.i1.headerName = ts" \
+        "a1.sources.r1.interceptors.i2.type = host" \
+        "a1.sources.r1.interceptors.i3.type = static" \
+        "a1.sources.r1.interceptors.i3.key = dc" \
+        "a1.sources.r1.interceptors.i3.value = eu-1" \
+        "a1.sources.r1.interceptors.i4.type = regex_filter" \
+        "a1.sources.r1.interceptors.i4.regex = \"v\":null" \
+        "a1.sources.r1.interceptors.i4.excludeEvents = true"
+    sed -i -e '/^a1\.channels\.c2\./d' -e '/^a1\.sinks\.k2\./d' "$WORK/ic-a.conf"
+    agent_start "$WORK/ic-a.conf" "$WORK/ic-a.log"
+    wait_hw tic 23330 60 || return
+    agent_term
+    down_term b1
+    local res
+    res=$($PY - "$WORK/ic-b.out" "$SF_ROOT/tests/support" <<'PYEOF'
+import collections, json, sys
+sys.path.insert(0, sys.argv[2])
+import flume_avro_client as c
+seen, bad = collections.Counter(), 0
+for rec in c.read_dir(sys.argv[1]):
+    h, row = rec["headers"], json.loads(rec["body"])
+    i = int(row["id"])
+    ok = (row["v"] == "row-%d" % i and i % 10 != 0 and h.get("dc") == "eu-1"
+          and h.get("ts", "").isdigit() and h.get("host") and h.get("timestamp", "").isdigit()
+          and h.get("table") == "tic")
+    bad += not ok
+    seen[i] += 1
+want = set(i for i in range(1, 23331) if i % 7 and i % 10)
+print("events=%d lost=%d dup=%d extra=%d bad=%d" % (sum(seen.values()), len(want - set(seen)),
+      sum(n - 1 for n in seen.values() if n > 1), len(set(seen) - want), bad))
+PYEOF
+)
+    log "interceptors: $res"
+    assert_eq "events=18000 lost=0 dup=0 extra=0 bad=0" "$res" "rows through the chain" || return
+    assert_not_contains "$WORK/ic-a.log" " ERROR " "no error in A" || return
+    pass
+}
+
 # The case studies' example configurations (conf/case-*.conf): every agent of each is valid,
 # without a warning.
 s_conf() {
@@ -329,7 +501,7 @@ s_conf() {
 }
 
 db_start "$KIND" "$PORT"
-ALL="s_conf s_replicate s_multiplex s_chain"
+ALL="s_conf s_replicate s_multiplex s_load_balance s_failover s_interceptors s_chain"
 for s in ${*:-$ALL}; do
     "$s"
 done
