@@ -1,9 +1,10 @@
 /*
- * The registry: const tables of every channel, source and sink implementation, built from
+ * The registry: const tables of every channel, source, sink and interceptor implementation, built from
  * plugins.def (one line per plugin), looked up by Flume type name or class-name alias. The type
  * names shown in --help, errors and suggestions are derived from the same tables.
  */
 #include "sqlflume/agent.h"
+#include "sqlflume/interceptor.h"
 
 #include <string.h>
 #include <strings.h>
@@ -11,10 +12,14 @@
 #define SF_CHANNEL(sym) extern const struct sf_channel_plugin sym;
 #define SF_SOURCE(sym)  extern const struct sf_source_plugin sym;
 #define SF_SINK(sym)    extern const struct sf_sink_plugin sym;
+#define SF_INTERCEPTOR(sym) extern const struct sf_interceptor_plugin sym;
 #include "plugins.def"
 #undef SF_CHANNEL
 #undef SF_SOURCE
 #undef SF_SINK
+#undef SF_INTERCEPTOR
+
+#define SF_INTERCEPTOR(sym)
 
 #define SF_SOURCE(sym)
 #define SF_SINK(sym)
@@ -39,6 +44,17 @@ static const struct sf_sink_plugin *const sinks[] = {
 #include "plugins.def"
     NULL
 };
+#undef SF_SINK
+#define SF_SINK(sym)
+#undef SF_INTERCEPTOR
+#define SF_INTERCEPTOR(sym) &(sym),
+static const struct sf_interceptor_plugin *const interceptors[] = {
+#include "plugins.def"
+    NULL
+};
+#undef SF_INTERCEPTOR
+#undef SF_CHANNEL
+#undef SF_SOURCE
 #undef SF_SINK
 
 static bool matches(const char *type, const char *name, const char *const *aliases)
@@ -79,6 +95,11 @@ const struct sf_sink_plugin *sf_registry_sink(const char *type)
     LOOKUP(sinks, type);
 }
 
+const struct sf_interceptor_plugin *sf_registry_interceptor(const char *type)
+{
+    LOOKUP(interceptors, type);
+}
+
 /* Name and aliases of the i-th plugin of a kind; false past the last. */
 static bool plugin_at(const char *kind, size_t i, const char **name, const char *const **aliases)
 {
@@ -92,6 +113,11 @@ static bool plugin_at(const char *kind, size_t i, const char **name, const char 
             return false;
         }
         *name = sources[i]->name, *aliases = sources[i]->aliases;
+    } else if (strcmp(kind, "interceptor") == 0) {
+        if (!interceptors[i]) {
+            return false;
+        }
+        *name = interceptors[i]->name, *aliases = interceptors[i]->aliases;
     } else {
         if (!sinks[i]) {
             return false;
