@@ -44,18 +44,6 @@ static void mark_used(struct sf_section *s)
     }
 }
 
-/* Drop the entry of subkey "type" from the section: it chose the plugin and is no option. */
-static void remove_type(struct sf_section *s)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        if (strcmp(sf_section_subkey(s, s->v[i]), "type") != 0) {
-            s->v[k++] = s->v[i];
-        }
-    }
-    s->n = k;
-}
-
 /* One interceptor NAME of src_conf into ic (its name and section already set). */
 static int
 build_one(struct sf_interceptor *ic, const struct sf_section *src_conf, struct sf_diag *d)
@@ -83,7 +71,6 @@ build_one(struct sf_interceptor *ic, const struct sf_section *src_conf, struct s
         return SF_ERR_NOMEM;
     }
     ic->plugin = p;
-    remove_type(&ic->conf);
     int rc = sf_options_apply(p->options, &ic->conf, ic->ctx, d);
     if (rc == SF_OK && p->configure) {
         rc = p->configure(ic, d);
