@@ -302,7 +302,7 @@ static int cmd_help_config(void)
         print_table(sp->options);
     }
     /* the interceptors of the sources, from src/core/plugins.def */
-    printf("### Interceptors\n\n"
+    printf("### Interceptor types\n\n"
            "What a source's events pass through before its channels (Flume's Interceptor): "
            "`SOURCE.interceptors = i1 i2` in that order, each with `SOURCE.interceptors.NAME.type` "
            "(the type, in any case, or Flume's builder class name) and the keys below under "
