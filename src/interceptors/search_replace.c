@@ -135,11 +135,23 @@ static int search_replace_configure(struct sf_interceptor *ic, struct sf_diag *d
     return rc;
 }
 
-/* Bytes of the UTF-8 character at s[0] (1 for a stray byte), not past len. */
+/* Bytes of the UTF-8 character at s[0]: 1 for a byte that does not start a complete sequence
+ * (len > 0). */
 static size_t char_len(const unsigned char *s, size_t len)
 {
-    size_t k = *s >= 0xf0 ? 4 : *s >= 0xe0 ? 3 : *s >= 0xc0 ? 2 : 1;
-    return k < len ? k : len;
+    size_t k = *s >= 0xc2 && *s <= 0xdf   ? 2
+               : *s >= 0xe0 && *s <= 0xef ? 3
+               : *s >= 0xf0 && *s <= 0xf4 ? 4
+                                          : 1;
+    if (k > len) {
+        return 1;
+    }
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 1;
+        }
+    }
+    return k;
 }
 
 static enum sf_intercept search_replace_intercept(struct sf_interceptor *ic, struct sf_event **ev)

@@ -385,6 +385,16 @@ START_TEST(regex_filter_default_keeps_all)
     ck_assert_ptr_eq(one(&c, in), in);
     sf_event_destroy(in);
     conf_free(&c);
+
+    /* a body that is not valid UTF-8 is matched around its bad bytes, not refused */
+    build_ok(&c, "interceptors = f\ninterceptors.f.type = regex_filter\n"
+                 "interceptors.f.regex = ^..b$\n");
+    in = sql_event("\xff\xc3(" "b");
+    ck_assert_ptr_null(one(&c, in)); /* no two characters before the b: dropped */
+    in = sql_event("\xc3\xa9" "xb");
+    ck_assert_ptr_eq(one(&c, in), in); /* é and x */
+    sf_event_destroy(in);
+    conf_free(&c);
 }
 END_TEST
 
@@ -524,6 +534,9 @@ START_TEST(search_replace_java_semantics)
     expect_replace("(a)", "$11", "a", "a1");             /* $1 then "1" */
     expect_replace("é", "e", "café é", "cafe e");        /* UTF-8 */
     expect_replace("secret", "", "a secret b", "a  b");
+    expect_replace("x*", "-", "a\xff\xfe" "b", "-a-\xff-\xfe-" "b-"); /* invalid UTF-8: byte by byte */
+    expect_replace("b", "c", "\xc3(" "b", "\xc3(" "c");
+    expect_replace("x*", "-", "é€", "-é-€-"); /* empty matches step over whole characters */
 
     struct conf c; /* no replaceString: the matches are removed (Flume's default "") */
     build_ok(
