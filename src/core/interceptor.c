@@ -13,30 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "unknown interceptor type "x"; did you mean "y"? (known: ...)" at the type key. */
-static void unknown_type(struct sf_diag *d, const struct sf_prop *at)
-{
-    const char *names[32];
-    size_t n = sf_registry_names("interceptor", names, sizeof(names) / sizeof(names[0]));
-    const char *near = sf_nearest(at->val, names, n);
-    char known[512] = "";
-    for (size_t i = 0; i < n; i++) {
-        strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
-        strncat(known, names[i], sizeof(known) - strlen(known) - 1);
-    }
-    if (near) {
-        sf_diag_error(d, at,
-                      "unknown interceptor type \"%s\"; did you mean \"%s\"? (known: %s, "
-                      "or their Flume builder class names)",
-                      at->val, near, known);
-    } else {
-        sf_diag_error(d, at,
-                      "unknown interceptor type \"%s\" (known: %s, or their Flume builder "
-                      "class names)",
-                      at->val, known);
-    }
-}
-
 static void mark_used(struct sf_section *s)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -61,7 +37,7 @@ build_one(struct sf_interceptor *ic, const struct sf_section *src_conf, struct s
     tp->used = true;
     const struct sf_interceptor_plugin *p = sf_registry_interceptor(tp->val);
     if (!p) {
-        unknown_type(d, tp);
+        sf_registry_unknown_type(d, tp, "interceptor", ", or their Flume builder class names");
         mark_used(&ic->conf);
         return SF_ERR_INVAL;
     }

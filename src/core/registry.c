@@ -6,6 +6,7 @@
 #include "sqlflume/agent.h"
 #include "sqlflume/interceptor.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -150,4 +151,23 @@ size_t sf_registry_names(const char *kind, const char **out, size_t max)
         }
     }
     return n;
+}
+
+void sf_registry_unknown_type(struct sf_diag *d, const struct sf_prop *at, const char *kind,
+                              const char *also)
+{
+    const char *names[32];
+    size_t n = sf_registry_names(kind, names, sizeof(names) / sizeof(names[0]));
+    const char *near = sf_nearest(at->val, names, n);
+    char known[512] = "";
+    for (size_t i = 0; i < n; i++) {
+        strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+        strncat(known, names[i], sizeof(known) - strlen(known) - 1);
+    }
+    char hint[160] = "";
+    if (near) {
+        snprintf(hint, sizeof(hint), "; did you mean \"%s\"?", near);
+    }
+    sf_diag_error(d, at, "unknown %s type \"%s\"%s (known: %s%s)", kind, at->val, hint, known,
+                  also);
 }

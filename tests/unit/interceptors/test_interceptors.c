@@ -94,6 +94,19 @@ static struct sf_event *one(struct conf *c, struct sf_event *ev)
     return sf_interceptor_chain_apply(&c->chain, evs, 1, 1) ? evs[0] : NULL;
 }
 
+/* One SQL event with body through the chain of text: its headers must be want exactly. */
+static void expect_hdrs(const char *text, const char *body, const char *want)
+{
+    struct conf c;
+    build_ok(&c, text);
+    struct sf_event *ev = one(&c, sql_event(body));
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_str_eq(hdrs(ev), want);
+    ck_assert_str_eq(ev->body, body);
+    sf_event_destroy(ev);
+    conf_free(&c);
+}
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -189,16 +202,13 @@ START_TEST(static_defaults_preserve)
     sf_event_destroy(ev);
     conf_free(&c);
 
-    build_ok(&c, "interceptors = s1 s2\n"
-                 "interceptors.s1.type = static\n"
-                 "interceptors.s1.preserveExisting = false\n"
-                 "interceptors.s2.type = org.apache.flume.interceptor.StaticInterceptor$Builder\n"
-                 "interceptors.s2.key = datacenter\n"
-                 "interceptors.s2.value = NEW_YORK\n");
-    ev = one(&c, sql_event("row"));
-    ck_assert_str_eq(hdrs(ev), "table=t1;offset=42;key=value;timestamp=1000;datacenter=NEW_YORK");
-    sf_event_destroy(ev);
-    conf_free(&c);
+    expect_hdrs("interceptors = s1 s2\n"
+                "interceptors.s1.type = static\n"
+                "interceptors.s1.preserveExisting = false\n"
+                "interceptors.s2.type = org.apache.flume.interceptor.StaticInterceptor$Builder\n"
+                "interceptors.s2.key = datacenter\n"
+                "interceptors.s2.value = NEW_YORK\n",
+                "row", "table=t1;offset=42;key=value;timestamp=1000;datacenter=NEW_YORK");
 }
 END_TEST
 
@@ -223,15 +233,12 @@ START_TEST(remove_header_all_three)
     sf_event_destroy(ev);
     conf_free(&c);
 
-    build_ok(&c,
-             "interceptors = r\n"
-             "interceptors.r.type = org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder\n"
-             "interceptors.r.fromList = table;;timestamp\n"
-             "interceptors.r.fromListSeparator = ;+\n");
-    ev = one(&c, sql_event("row"));
-    ck_assert_str_eq(hdrs(ev), "offset=42;key=7");
-    sf_event_destroy(ev);
-    conf_free(&c);
+    expect_hdrs(
+        "interceptors = r\n"
+        "interceptors.r.type = org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder\n"
+        "interceptors.r.fromList = table;;timestamp\n"
+        "interceptors.r.fromListSeparator = ;+\n",
+        "row", "offset=42;key=7");
 
     /* nothing configured: nothing removed, the same event */
     build_ok(&c, "interceptors = r\ninterceptors.r.type = remove_header\n");
@@ -389,9 +396,11 @@ START_TEST(regex_filter_default_keeps_all)
     /* a body that is not valid UTF-8 is matched around its bad bytes, not refused */
     build_ok(&c, "interceptors = f\ninterceptors.f.type = regex_filter\n"
                  "interceptors.f.regex = ^..b$\n");
-    in = sql_event("\xff\xc3(" "b");
+    in = sql_event("\xff\xc3("
+                   "b");
     ck_assert_ptr_null(one(&c, in)); /* no two characters before the b: dropped */
-    in = sql_event("\xc3\xa9" "xb");
+    in = sql_event("\xc3\xa9"
+                   "xb");
     ck_assert_ptr_eq(one(&c, in), in); /* é and x */
     sf_event_destroy(in);
     conf_free(&c);
@@ -440,17 +449,14 @@ START_TEST(regex_extractor_groups)
     conf_free(&c);
 
     /* a group that does not take part sets nothing */
-    build_ok(
-        &c, "interceptors = e\n"
-            "interceptors.e.type = org.apache.flume.interceptor.RegexExtractorInterceptor$Builder\n"
-            "interceptors.e.regex = (a)|(b)\n"
-            "interceptors.e.serializers = s1 s2\n"
-            "interceptors.e.serializers.s1.name = ga\n"
-            "interceptors.e.serializers.s2.name = gb\n");
-    ev = one(&c, sql_event("b"));
-    ck_assert_str_eq(hdrs(ev), "table=t1;offset=42;key=7;timestamp=1000;gb=b");
-    sf_event_destroy(ev);
-    conf_free(&c);
+    expect_hdrs(
+        "interceptors = e\n"
+        "interceptors.e.type = org.apache.flume.interceptor.RegexExtractorInterceptor$Builder\n"
+        "interceptors.e.regex = (a)|(b)\n"
+        "interceptors.e.serializers = s1 s2\n"
+        "interceptors.e.serializers.s1.name = ga\n"
+        "interceptors.e.serializers.s2.name = gb\n",
+        "b", "table=t1;offset=42;key=7;timestamp=1000;gb=b");
 }
 END_TEST
 
@@ -534,8 +540,16 @@ START_TEST(search_replace_java_semantics)
     expect_replace("(a)", "$11", "a", "a1");             /* $1 then "1" */
     expect_replace("é", "e", "café é", "cafe e");        /* UTF-8 */
     expect_replace("secret", "", "a secret b", "a  b");
-    expect_replace("x*", "-", "a\xff\xfe" "b", "-a-\xff-\xfe-" "b-"); /* invalid UTF-8: byte by byte */
-    expect_replace("b", "c", "\xc3(" "b", "\xc3(" "c");
+    expect_replace("x*", "-",
+                   "a\xff\xfe"
+                   "b",
+                   "-a-\xff-\xfe-"
+                   "b-"); /* invalid UTF-8: byte by byte */
+    expect_replace("b", "c",
+                   "\xc3("
+                   "b",
+                   "\xc3("
+                   "c");
     expect_replace("x*", "-", "é€", "-é-€-"); /* empty matches step over whole characters */
 
     struct conf c; /* no replaceString: the matches are removed (Flume's default "") */
@@ -640,6 +654,17 @@ static void expect_error(const char *text, const char *want)
     conf_free(&c);
 }
 
+/* A regex_extractor e with serializer s1 (header h), and the same with the millis serializer. */
+#define EXTRACTOR_S1                                                                               \
+    "interceptors = e\n"                                                                           \
+    "interceptors.e.type = regex_extractor\n"                                                      \
+    "interceptors.e.regex = (a)\n"                                                                 \
+    "interceptors.e.serializers = s1\n"                                                            \
+    "interceptors.e.serializers.s1.name = h\n"
+#define MILLIS_S1                                                                                  \
+    EXTRACTOR_S1 "interceptors.e.serializers.s1.type = "                                           \
+                 "org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer\n"
+
 START_TEST(config_errors)
 {
     setenv("SF_TEST_IC_N", "${n}", 1);
@@ -721,44 +746,19 @@ START_TEST(config_errors)
                  "interceptors.e.serializers = s1\n",
                  "i.conf: a1.sources.r1.interceptors.e.serializers.s1.name: missing required key "
                  "for interceptor \"e\": the header of serializer \"s1\"");
-    expect_error("interceptors = e\n"
-                 "interceptors.e.type = regex_extractor\n"
-                 "interceptors.e.regex = (a)\n"
-                 "interceptors.e.serializers = s1\n"
-                 "interceptors.e.serializers.s1.name = h\n"
-                 "interceptors.e.serializers.s1.type = com.example.MySerializer\n",
+    expect_error(EXTRACTOR_S1 "interceptors.e.serializers.s1.type = com.example.MySerializer\n",
                  "i.conf:6: a1.sources.r1.interceptors.e.serializers.s1.type: unknown serializer "
                  "type \"com.example.MySerializer\" (known: DEFAULT, "
                  "org.apache.flume.interceptor.RegexExtractorInterceptorPassThroughSerializer, "
                  "org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer)");
-    expect_error("interceptors = e\n"
-                 "interceptors.e.type = regex_extractor\n"
-                 "interceptors.e.regex = (a)\n"
-                 "interceptors.e.serializers = s1\n"
-                 "interceptors.e.serializers.s1.name = h\n"
-                 "interceptors.e.serializers.s1.type = "
-                 "org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer\n"
-                 "interceptors.e.serializers.s1.pattern = dd MMM yyyy\n",
+    expect_error(MILLIS_S1 "interceptors.e.serializers.s1.pattern = dd MMM yyyy\n",
                  "i.conf:7: a1.sources.r1.interceptors.e.serializers.s1.pattern: bad pattern "
                  "\"dd MMM yyyy\": month names (MMM) are not supported: use MM");
-    expect_error("interceptors = e\n"
-                 "interceptors.e.type = regex_extractor\n"
-                 "interceptors.e.regex = (a)\n"
-                 "interceptors.e.serializers = s1\n"
-                 "interceptors.e.serializers.s1.name = h\n"
-                 "interceptors.e.serializers.s1.type = "
-                 "org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer\n"
-                 "interceptors.e.serializers.s1.pattern = yyyy-MM-dd Z\n",
+    expect_error(MILLIS_S1 "interceptors.e.serializers.s1.pattern = yyyy-MM-dd Z\n",
                  "i.conf:7: a1.sources.r1.interceptors.e.serializers.s1.pattern: bad pattern "
                  "\"yyyy-MM-dd Z\": pattern letter 'Z' is not supported (supported: y M d H m s "
                  "S, quoted text)");
-    expect_error("interceptors = e\n"
-                 "interceptors.e.type = regex_extractor\n"
-                 "interceptors.e.regex = (a)\n"
-                 "interceptors.e.serializers = s1\n"
-                 "interceptors.e.serializers.s1.name = h\n"
-                 "interceptors.e.serializers.s1.type = "
-                 "org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer\n",
+    expect_error(MILLIS_S1,
                  "i.conf: a1.sources.r1.interceptors.e.serializers.s1.pattern: missing required "
                  "key for interceptor \"e\": the millis serializer needs a Joda-Time pattern");
 }
