@@ -78,8 +78,11 @@ struct sf_event *sf_event_copy(const struct sf_event *ev)
     return cp;
 }
 
-struct sf_event *sf_event_rebuild(const struct sf_event *ev, const struct sf_header_lens *headers,
-                                  size_t n, const void *body, size_t body_len)
+struct sf_event *sf_event_rebuild(const struct sf_event *ev,
+                                  const struct sf_header_lens *headers,
+                                  size_t n,
+                                  const void *body,
+                                  size_t body_len)
 {
     struct sf_event *out = sf_event_create_lens(headers, n, body, body_len);
     if (out) {

@@ -1,7 +1,7 @@
 /*
- * The registry: const tables of every channel, source, sink and interceptor implementation, built from
- * plugins.def (one line per plugin), looked up by Flume type name or class-name alias. The type
- * names shown in --help, errors and suggestions are derived from the same tables.
+ * The registry: const tables of every channel, source, sink and interceptor implementation, built
+ * from plugins.def (one line per plugin), looked up by Flume type name or class-name alias. The
+ * type names shown in --help, errors and suggestions are derived from the same tables.
  */
 #include "sqlflume/agent.h"
 #include "sqlflume/interceptor.h"
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define SF_CHANNEL(sym) extern const struct sf_channel_plugin sym;
-#define SF_SOURCE(sym)  extern const struct sf_source_plugin sym;
-#define SF_SINK(sym)    extern const struct sf_sink_plugin sym;
+#define SF_CHANNEL(sym)     extern const struct sf_channel_plugin sym;
+#define SF_SOURCE(sym)      extern const struct sf_source_plugin sym;
+#define SF_SINK(sym)        extern const struct sf_sink_plugin sym;
 #define SF_INTERCEPTOR(sym) extern const struct sf_interceptor_plugin sym;
 #include "plugins.def"
 #undef SF_CHANNEL
@@ -153,7 +153,9 @@ size_t sf_registry_names(const char *kind, const char **out, size_t max)
     return n;
 }
 
-void sf_registry_unknown_type(struct sf_diag *d, const struct sf_prop *at, const char *kind,
+void sf_registry_unknown_type(struct sf_diag *d,
+                              const struct sf_prop *at,
+                              const char *kind,
                               const char *also)
 {
     const char *names[32];

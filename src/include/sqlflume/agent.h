@@ -90,7 +90,8 @@ const struct sf_sink_plugin *sf_registry_sink(const char *type);
 /**
  * The type names of a kind ("channel", "source", "interceptor", anything else = "sink") for
  * messages and nearest-match hints: each plugin's name followed by its short aliases (those that
- * are not Java class names), in src/core/plugins.def order. Fills out[0..max-1] with borrowed static strings.
+ * are not Java class names), in src/core/plugins.def order. Fills out[0..max-1] with borrowed
+ * static strings.
  * @return the number stored (at most max).
  */
 size_t sf_registry_names(const char *kind, const char **out, size_t max);
@@ -99,7 +100,9 @@ size_t sf_registry_names(const char *kind, const char **out, size_t max);
  * is the type), the hint only when a known name is close, ALSO appended to the list as it is
  * (e.g. ", or their Flume builder class names"; "" for none). at, kind and also are borrowed.
  */
-void sf_registry_unknown_type(struct sf_diag *d, const struct sf_prop *at, const char *kind,
+void sf_registry_unknown_type(struct sf_diag *d,
+                              const struct sf_prop *at,
+                              const char *kind,
                               const char *also);
 /** The name of the i-th registered plugin of a kind (as above), or NULL when i is past the last:
  *  iterate i = 0, 1, ... to visit every plugin once. Borrowed static string. */
