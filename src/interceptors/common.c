@@ -105,18 +105,20 @@ sf_ic_regex(struct sf_interceptor *ic, const char *key, const char *pattern, str
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                                    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off, cc);
     pcre2_compile_context_free(cc);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0) {
-            snprintf((char *)msg, sizeof(msg), "error %d", err);
-        }
-        struct sf_prop tmp;
-        char kb[512];
-        sf_diag_error(d, sf_ic_at(ic, key, &tmp, kb, sizeof(kb)),
-                      "invalid regular expression \"%s\": %s at offset %zu", pattern,
-                      (const char *)msg, (size_t)off);
+    if (re) {
+        (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* when it fails, the interpreter runs */
+        return re;
     }
-    return re;
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0) {
+        snprintf((char *)msg, sizeof(msg), "error %d", err);
+    }
+    struct sf_prop tmp;
+    char kb[512];
+    sf_diag_error(d, sf_ic_at(ic, key, &tmp, kb, sizeof(kb)),
+                  "invalid regular expression \"%s\": %s at offset %zu", pattern, (const char *)msg,
+                  (size_t)off);
+    return NULL;
 }
 
 int sf_ic_match(const pcre2_code *re, const char *subject, size_t len, bool whole)

@@ -41,7 +41,7 @@ sf_ic_lens(const struct sf_event *ev, struct sf_header_lens *small, size_t nsmal
 long sf_ic_header_index(const struct sf_event *ev, const char *key);
 
 /**
- * Compile pattern as UTF-8 (invalid UTF-8 in a subject never matches across the bad bytes,
+ * Compile pattern (JIT-compiled where PCRE2 can) as UTF-8 (invalid UTF-8 in a subject never matches across the bad bytes,
  * PCRE2_MATCH_INVALID_UTF) with any Unicode line terminator as a newline (Java's `.` and `$`).
  * On failure adds "KEY: invalid regular expression "PATTERN": MESSAGE at offset N" to d at the
  * interceptor's key (its line when set, else the key's full name).
