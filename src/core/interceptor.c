@@ -128,7 +128,7 @@ int sf_interceptor_chain_build(struct sf_interceptor_chain *chain,
         if (strncmp(sub, "interceptors.", 13) != 0) {
             continue;
         }
-        if (!p->used && !listed(sub, names, n)) {
+        if (!listed(sub, names, n)) { /* whether or not the source marked it used */
             sf_diag_warn(d, p, "interceptor not listed in %sinterceptors; key ignored",
                          src_conf->prefix);
         }

@@ -783,6 +783,22 @@ START_TEST(config_warnings)
     }
     conf_free(&c);
 
+    /* the source's own option table may have marked them used first: still one warning */
+    struct sf_props p = { 0 };
+    struct sf_section sec;
+    ck_assert_int_eq(
+        sf_props_parse(&p, "i.conf", "a1.sources.r1.interceptors.old.type = host\n", &c.d), SF_OK);
+    p.v[0].used = true;
+    ck_assert_int_eq(sf_section_init(&sec, &p, "source", "r1", "a1.sources.r1."), SF_OK);
+    ck_assert_int_eq(sf_interceptor_chain_build(&c.chain, &sec, &c.d), SF_OK);
+    ck_assert_uint_eq(c.d.nwarnings, 1);
+    ck_assert_str_eq(c.d.warnings[0], "i.conf:1: a1.sources.r1.interceptors.old.type: interceptor "
+                                      "not listed in a1.sources.r1.interceptors; key ignored");
+    sf_interceptor_chain_free(&c.chain);
+    sf_section_free(&sec);
+    sf_props_free(&p);
+    sf_diag_free(&c.d);
+
     build(&c, "interceptors = e\n"
               "interceptors.e.type = regex_extractor\n"
               "interceptors.e.regex = (a)\n"
