@@ -37,9 +37,14 @@ static void usage(FILE *out)
     for (size_t k = 0; k < 4; k++) {
         const char *names[32];
         size_t n = sf_registry_names(kinds[k], names, sizeof(names) / sizeof(names[0]));
-        fprintf(out, "  %-11s", kinds[k]);
+        int col = fprintf(out, "  %-11s", kinds[k]);
         for (size_t i = 0; i < n; i++) {
-            fprintf(out, "%s%s", i ? ", " : " ", names[i]);
+            if (i && col + 2 + (int)strlen(names[i]) > 95) { /* wrap under the first name */
+                col = fprintf(out, ",\n%13s", "") - 2;
+            } else if (i) {
+                col += fprintf(out, ",");
+            }
+            col += fprintf(out, " %s", names[i]);
         }
         fputc('\n', out);
     }
