@@ -36,17 +36,27 @@ static enum sf_intercept uuid_intercept(struct sf_interceptor *ic, struct sf_eve
     if (c->preserve && sf_ic_header_index(*ev, c->header) >= 0) {
         return SF_IC_KEEP;
     }
-    unsigned char r[16];
-    size_t got = 0;
-    while (got < sizeof(r)) {
-        ssize_t k = getrandom(r + got, sizeof(r) - got, 0);
-        if (k < 0 && errno != EINTR) {
-            SF_ERROR(SF_IC_FMT "getrandom: %s: event passed on without its %s header",
-                     SF_IC_ARGS(ic), strerror(errno), c->header);
-            return SF_IC_KEEP;
+    /* random bytes from the kernel, fetched 4 KiB at a time per thread (a call per event costs
+     * more than the rest of the event's way through the agent) */
+    static _Thread_local unsigned char pool[4096];
+    static _Thread_local size_t pool_used = sizeof(pool);
+    if (pool_used + 16 > sizeof(pool)) {
+        size_t got = 0;
+        while (got < sizeof(pool)) {
+            ssize_t k = getrandom(pool + got, sizeof(pool) - got, 0);
+            if (k < 0 && errno != EINTR) {
+                SF_ERROR(SF_IC_FMT "getrandom: %s: event passed on without its %s header",
+                         SF_IC_ARGS(ic), strerror(errno), c->header);
+                return SF_IC_KEEP;
+            }
+            got += k > 0 ? (size_t)k : 0;
         }
-        got += k > 0 ? (size_t)k : 0;
+        pool_used = 0;
     }
+    unsigned char r[16];
+    memcpy(r, pool + pool_used, sizeof(r));
+    memset(pool + pool_used, 0, sizeof(r)); /* a UUID's bytes are not kept for another */
+    pool_used += sizeof(r);
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* IETF variant */
     size_t pl = strlen(c->prefix);

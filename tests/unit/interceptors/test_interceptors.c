@@ -295,6 +295,20 @@ START_TEST(uuid_header)
     sf_event_destroy(again);
     sf_event_destroy(other);
     conf_free(&c);
+
+    /* 1,000 in a row (past several refills of the random pool): all distinct version 4 UUIDs */
+    build_ok(&c, "interceptors = u\ninterceptors.u.type = uuid\n");
+    static char seen[1000][37];
+    for (size_t i = 0; i < 1000; i++) {
+        ev = one(&c, sql_event("row"));
+        ck_assert(is_uuid4(sf_event_header(ev, "id"), ""));
+        snprintf(seen[i], sizeof(seen[i]), "%s", sf_event_header(ev, "id"));
+        sf_event_destroy(ev);
+        for (size_t j = 0; j < i; j++) {
+            ck_assert_str_ne(seen[j], seen[i]);
+        }
+    }
+    conf_free(&c);
 }
 END_TEST
 
