@@ -9,6 +9,7 @@
 #include "check_connect.h"
 #include "sqlflume/agent.h"
 #include "sqlflume/error.h"
+#include "sqlflume/interceptor.h"
 #include "sqlflume/log.h"
 #include "sqlflume/option.h"
 #include "sqlflume/serializer.h"
@@ -32,13 +33,18 @@ static void usage(FILE *out)
         "Runs the Flume-style agent NAME from the properties FILE: SQL sources (MySQL/MariaDB,\n"
         "PostgreSQL) polled incrementally, channels (memory, or file: durable), sinks, offsets in\n"
         "the source database's flume_meta table. Component types:\n");
-    static const char *const kinds[] = { "source", "channel", "sink" };
-    for (size_t k = 0; k < 3; k++) {
+    static const char *const kinds[] = { "source", "channel", "sink", "interceptor" };
+    for (size_t k = 0; k < 4; k++) {
         const char *names[32];
         size_t n = sf_registry_names(kinds[k], names, sizeof(names) / sizeof(names[0]));
-        fprintf(out, "  %-8s", kinds[k]);
+        int col = fprintf(out, "  %-11s", kinds[k]);
         for (size_t i = 0; i < n; i++) {
-            fprintf(out, "%s%s", i ? ", " : " ", names[i]);
+            if (i && col + 2 + (int)strlen(names[i]) > 95) { /* wrap under the first name */
+                col = fprintf(out, ",\n%13s", "") - 2;
+            } else if (i) {
+                col += fprintf(out, ",");
+            }
+            col += fprintf(out, " %s", names[i]);
         }
         fputc('\n', out);
     }
@@ -299,6 +305,22 @@ static int cmd_help_config(void)
         printf("%s%s\n\n", sp->aliases && sp->aliases[0] ? ")" : "",
                sp->supports_reopen ? "" : "; cannot append to an existing file");
         print_table(sp->options);
+    }
+    /* the interceptors of the sources, from src/core/plugins.def */
+    printf("### Interceptor types\n\n"
+           "What a source's events pass through before its channels (Flume's Interceptor): "
+           "`SOURCE.interceptors = i1 i2` in that order, each with `SOURCE.interceptors.NAME.type` "
+           "(the type, in any case, or Flume's builder class name) and the keys below under "
+           "`SOURCE.interceptors.NAME.`.\n\n");
+    const char *in;
+    for (size_t i = 0; (in = sf_registry_plugin_name("interceptor", i)); i++) {
+        const struct sf_interceptor_plugin *ip = sf_registry_interceptor(in);
+        printf("#### interceptor `%s`", ip->name);
+        for (size_t j = 0; ip->aliases && ip->aliases[j]; j++) {
+            printf("%s`%s`", j ? ", " : " (also ", ip->aliases[j]);
+        }
+        printf("%s\n\n", ip->aliases && ip->aliases[0] ? ")" : "");
+        print_table(ip->options);
     }
     return 0;
 }

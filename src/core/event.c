@@ -5,6 +5,8 @@
  */
 #include "sqlflume/event.h"
 
+#include "sqlflume/interceptor.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,20 @@ struct sf_event *sf_event_copy(const struct sf_event *ev)
         cp->ack_id = ev->ack_id;
     }
     return cp;
+}
+
+struct sf_event *sf_event_rebuild(const struct sf_event *ev,
+                                  const struct sf_header_lens *headers,
+                                  size_t n,
+                                  const void *body,
+                                  size_t body_len)
+{
+    struct sf_event *out = sf_event_create_lens(headers, n, body, body_len);
+    if (out) {
+        out->tracker = ev->tracker;
+        out->ack_id = ev->ack_id;
+    }
+    return out;
 }
 
 void sf_event_destroy(struct sf_event *ev)

@@ -696,9 +696,9 @@ static int set_value(const struct sf_option *o, const char *val, const struct sf
  * sink). */
 static bool generic_key(const char *kind, const char *sub)
 {
-    if (strcmp(sub, "type") == 0) { /* of a component; a part (a serializer) has no type key */
+    if (strcmp(sub, "type") == 0) { /* of a component or an interceptor; a serializer has none */
         return strcmp(kind, "source") == 0 || strcmp(kind, "channel") == 0 ||
-               strcmp(kind, "sink") == 0;
+               strcmp(kind, "sink") == 0 || strcmp(kind, "interceptor") == 0;
     }
     if (strcmp(kind, "source") == 0) {
         return strcmp(sub, "channels") == 0;

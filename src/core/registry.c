@@ -1,20 +1,26 @@
 /*
- * The registry: const tables of every channel, source and sink implementation, built from
- * plugins.def (one line per plugin), looked up by Flume type name or class-name alias. The type
- * names shown in --help, errors and suggestions are derived from the same tables.
+ * The registry: const tables of every channel, source, sink and interceptor implementation, built
+ * from plugins.def (one line per plugin), looked up by Flume type name or class-name alias. The
+ * type names shown in --help, errors and suggestions are derived from the same tables.
  */
 #include "sqlflume/agent.h"
+#include "sqlflume/interceptor.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#define SF_CHANNEL(sym) extern const struct sf_channel_plugin sym;
-#define SF_SOURCE(sym)  extern const struct sf_source_plugin sym;
-#define SF_SINK(sym)    extern const struct sf_sink_plugin sym;
+#define SF_CHANNEL(sym)     extern const struct sf_channel_plugin sym;
+#define SF_SOURCE(sym)      extern const struct sf_source_plugin sym;
+#define SF_SINK(sym)        extern const struct sf_sink_plugin sym;
+#define SF_INTERCEPTOR(sym) extern const struct sf_interceptor_plugin sym;
 #include "plugins.def"
 #undef SF_CHANNEL
 #undef SF_SOURCE
 #undef SF_SINK
+#undef SF_INTERCEPTOR
+
+#define SF_INTERCEPTOR(sym)
 
 #define SF_SOURCE(sym)
 #define SF_SINK(sym)
@@ -39,6 +45,17 @@ static const struct sf_sink_plugin *const sinks[] = {
 #include "plugins.def"
     NULL
 };
+#undef SF_SINK
+#define SF_SINK(sym)
+#undef SF_INTERCEPTOR
+#define SF_INTERCEPTOR(sym) &(sym),
+static const struct sf_interceptor_plugin *const interceptors[] = {
+#include "plugins.def"
+    NULL
+};
+#undef SF_INTERCEPTOR
+#undef SF_CHANNEL
+#undef SF_SOURCE
 #undef SF_SINK
 
 static bool matches(const char *type, const char *name, const char *const *aliases)
@@ -79,6 +96,11 @@ const struct sf_sink_plugin *sf_registry_sink(const char *type)
     LOOKUP(sinks, type);
 }
 
+const struct sf_interceptor_plugin *sf_registry_interceptor(const char *type)
+{
+    LOOKUP(interceptors, type);
+}
+
 /* Name and aliases of the i-th plugin of a kind; false past the last. */
 static bool plugin_at(const char *kind, size_t i, const char **name, const char *const **aliases)
 {
@@ -92,6 +114,11 @@ static bool plugin_at(const char *kind, size_t i, const char **name, const char 
             return false;
         }
         *name = sources[i]->name, *aliases = sources[i]->aliases;
+    } else if (strcmp(kind, "interceptor") == 0) {
+        if (!interceptors[i]) {
+            return false;
+        }
+        *name = interceptors[i]->name, *aliases = interceptors[i]->aliases;
     } else {
         if (!sinks[i]) {
             return false;
@@ -124,4 +151,25 @@ size_t sf_registry_names(const char *kind, const char **out, size_t max)
         }
     }
     return n;
+}
+
+void sf_registry_unknown_type(struct sf_diag *d,
+                              const struct sf_prop *at,
+                              const char *kind,
+                              const char *also)
+{
+    const char *names[32];
+    size_t n = sf_registry_names(kind, names, sizeof(names) / sizeof(names[0]));
+    const char *near = sf_nearest(at->val, names, n);
+    char known[512] = "";
+    for (size_t i = 0; i < n; i++) {
+        strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+        strncat(known, names[i], sizeof(known) - strlen(known) - 1);
+    }
+    char hint[160] = "";
+    if (near) {
+        snprintf(hint, sizeof(hint), "; did you mean \"%s\"?", near);
+    }
+    sf_diag_error(d, at, "unknown %s type \"%s\"%s (known: %s%s)", kind, at->val, hint, known,
+                  also);
 }

@@ -88,12 +88,22 @@ const struct sf_channel_plugin *sf_registry_channel(const char *type);
 const struct sf_source_plugin *sf_registry_source(const char *type);
 const struct sf_sink_plugin *sf_registry_sink(const char *type);
 /**
- * The type names of a kind ("channel", "source", anything else = "sink") for messages and
- * nearest-match hints: each plugin's name followed by its short aliases (those that are not Java
- * class names), in src/core/plugins.def order. Fills out[0..max-1] with borrowed static strings.
+ * The type names of a kind ("channel", "source", "interceptor", anything else = "sink") for
+ * messages and nearest-match hints: each plugin's name followed by its short aliases (those that
+ * are not Java class names), in src/core/plugins.def order. Fills out[0..max-1] with borrowed
+ * static strings.
  * @return the number stored (at most max).
  */
 size_t sf_registry_names(const char *kind, const char **out, size_t max);
+/**
+ * Add the error "unknown KIND type "X"; did you mean "Y"? (known: A, B ALSO)" at at (whose value
+ * is the type), the hint only when a known name is close, ALSO appended to the list as it is
+ * (e.g. ", or their Flume builder class names"; "" for none). at, kind and also are borrowed.
+ */
+void sf_registry_unknown_type(struct sf_diag *d,
+                              const struct sf_prop *at,
+                              const char *kind,
+                              const char *also);
 /** The name of the i-th registered plugin of a kind (as above), or NULL when i is past the last:
  *  iterate i = 0, 1, ... to visit every plugin once. Borrowed static string. */
 const char *sf_registry_plugin_name(const char *kind, size_t i);
