@@ -225,6 +225,9 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
             rc = SF_ERR_INVAL;
         }
         sf_names_free(chn, nch);
+        if (sf_interceptor_chain_build(&src->interceptors, sec, d) != SF_OK) {
+            rc = SF_ERR_INVAL;
+        }
         src->ctx = calloc(1, src->plugin->ctx_size);
         if (sf_options_apply(src->plugin->options, sec, src->ctx, d) != SF_OK) {
             rc = SF_ERR_INVAL;
@@ -477,6 +480,11 @@ int sf_agent_start(struct sf_agent *a)
     for (size_t i = 0; i < a->nsources; i++) {
         struct sf_source *src = &a->sources[i];
         err[0] = '\0';
+        if (sf_interceptor_chain_start(&src->interceptors, err, sizeof(err)) != SF_OK) {
+            SF_ERROR(SF_SOURCE_FMT "could not start its interceptors: %s", SF_SOURCE_ARGS(src),
+                     err);
+            return SF_ERR_INVAL;
+        }
         if (src->plugin->start(src, err, sizeof(err)) != SF_OK) {
             SF_ERROR(SF_SOURCE_FMT "could not start: %s", SF_SOURCE_ARGS(src), err);
             a->sources_started++; /* its stop() frees what start allocated */
@@ -740,6 +748,7 @@ void sf_agent_destroy(struct sf_agent *a)
         free(src->ctx);
         free(src->chs);
         sf_selector_free(&src->selector);
+        sf_interceptor_chain_free(&src->interceptors);
         free(src->name);
         sf_ack_tracker_destroy(src->tracker);
         pthread_mutex_destroy(&src->sleep_mu);

@@ -709,22 +709,15 @@ static bool generic_key(const char *kind, const char *sub)
     return false;
 }
 
-/* Predicate: v is empty or only blanks (spaces, tabs). */
-static bool blank(const char *v)
-{
-    while (*v == ' ' || *v == '\t') {
-        v++;
-    }
-    return *v == '\0';
-}
-
 /*
  * Flume's generic keys of a component kind that a plugin's table does not list: true when sub
  * is one, with *why the reason for the "is not supported" error, or NULL when it is accepted here
- * (the `selector.` keys, which the agent's selector step checks; an empty `interceptors`).
+ * (the `selector.` and `interceptors` keys, which the agent's selector and interceptor steps
+ * check).
  */
 static bool flume_generic(const char *kind, const char *sub, const char *val, const char **why)
 {
+    (void)val;
     *why = NULL;
     if (strcmp(kind, "source") != 0) {
         return false;
@@ -733,11 +726,7 @@ static bool flume_generic(const char *kind, const char *sub, const char *val, co
         return true; /* the agent's selector step checks them (selector.c) */
     }
     if (strcmp(sub, "interceptors") == 0 || strncmp(sub, "interceptors.", 13) == 0) {
-        if (strcmp(sub, "interceptors") != 0 || !blank(val)) {
-            *why = "sqlflume has no interceptors: events go to the channels as the source made "
-                   "them";
-        }
-        return true;
+        return true; /* the agent's interceptor chain checks them (interceptor.c) */
     }
     return false;
 }

@@ -130,8 +130,11 @@ static int deliver(struct sf_source *src, struct sf_event **evs, size_t n, const
     if (n == 0) {
         return SF_OK;
     }
-    struct sf_selector *sel = &src->selector;
     unsigned nch = (unsigned)src->nch;
+    /* dropped events are acknowledged for every channel the batch was registered for; an emptied
+     * batch still goes on, so that durable channels record its offset */
+    n = sf_interceptor_chain_apply(&src->interceptors, evs, n, nch);
+    struct sf_selector *sel = &src->selector;
     bool plain = sf_selector_is_plain(sel);
     /* per event: masks[2i] required, masks[2i+1] optional channels; last[i] its last destination,
      * or UINT_MAX once its original is no longer ours */

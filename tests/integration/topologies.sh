@@ -481,7 +481,7 @@ print("events=%d lost=%d dup=%d extra=%d bad=%d" % (sum(seen.values()), len(want
 PYEOF
 )
     log "interceptors: $res"
-    assert_eq "events=18000 lost=0 dup=0 extra=0 bad=0" "$res" "rows through the chain" || return
+    assert_eq "events=17998 lost=0 dup=0 extra=0 bad=0" "$res" "rows through the chain (ids 1..23330 less every 7th and every 10th)" || return
     assert_not_contains "$WORK/ic-a.log" " ERROR " "no error in A" || return
     pass
 }
@@ -501,7 +501,7 @@ s_conf() {
 }
 
 db_start "$KIND" "$PORT"
-ALL="s_conf s_replicate s_multiplex s_chain" # + s_load_balance s_failover s_interceptors once merged
+ALL="s_conf s_replicate s_multiplex s_interceptors s_chain" # + s_load_balance s_failover once merged
 for s in ${*:-$ALL}; do
     "$s"
 done

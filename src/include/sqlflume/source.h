@@ -15,6 +15,7 @@
 
 #include "sqlflume/channel.h"
 #include "sqlflume/event.h"
+#include "sqlflume/interceptor.h"
 #include "sqlflume/option.h"
 #include "sqlflume/selector.h"
 #include "sqlflume/sink.h"
@@ -54,6 +55,7 @@ struct sf_source {
     struct sf_channel **chs; /* the source's channels, in `channels` order */
     size_t nch;
     struct sf_selector selector; /* which of chs each event goes to */
+    struct sf_interceptor_chain interceptors; /* applied to every batch before the selector */
     const struct sf_section *conf;
     struct sf_ack_tracker *tracker; /* delivery tracker for this source's offsets */
     atomic_bool stopping;

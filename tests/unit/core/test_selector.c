@@ -13,6 +13,7 @@
 #include "sqlflume/channel.h"
 #include "sqlflume/error.h"
 #include "sqlflume/event.h"
+#include "sqlflume/interceptor.h"
 #include "sqlflume/option.h"
 #include "sqlflume/selector.h"
 #include "sqlflume/source.h"
@@ -236,6 +237,10 @@ static struct rig *rig_new(const char *type, unsigned nch, long long cap, const 
     }
     sf_section_init(&r->sec, &r->props, "source", "r1", "a1.sources.r1.");
     ck_assert_int_eq(sf_selector_build(&r->src.selector, &r->sec, names, nch, &d), SF_OK);
+    ck_assert_int_eq(sf_interceptor_chain_build(&r->src.interceptors, &r->sec, &d), SF_OK);
+    char err[256] = "";
+    ck_assert_msg(sf_interceptor_chain_start(&r->src.interceptors, err, sizeof(err)) == SF_OK,
+                  "%s", err);
     ck_assert_uint_eq(d.nerrors, 0);
     sf_diag_free(&d);
     return r;
@@ -251,6 +256,7 @@ static void rig_free(struct rig *r)
         free(ch->name);
     }
     sf_selector_free(&r->src.selector);
+    sf_interceptor_chain_free(&r->src.interceptors);
     sf_section_free(&r->sec);
     sf_ack_tracker_destroy(r->src.tracker);
     free(r->src.chs);
@@ -443,6 +449,38 @@ START_TEST(selector_file_channel_records_offset_without_events)
 }
 END_TEST
 
+START_TEST(selector_after_interceptors)
+{
+    /* the chain runs first: a static header picks the channel, regex_filter drops the users;
+     * the dropped events count as delivered for both channels they were registered for */
+    struct rig *r = rig_new("memory", 2, 100,
+                            "a1.sources.r1.interceptors = i1 i2\n"
+                            "a1.sources.r1.interceptors.i1.type = regex_filter\n"
+                            "a1.sources.r1.interceptors.i1.regex = ^users-\n"
+                            "a1.sources.r1.interceptors.i1.excludeEvents = true\n"
+                            "a1.sources.r1.interceptors.i2.type = static\n"
+                            "a1.sources.r1.interceptors.i2.key = route\n"
+                            "a1.sources.r1.interceptors.i2.value = second\n"
+                            "a1.sources.r1.selector.type = multiplexing\n"
+                            "a1.sources.r1.selector.header = route\n"
+                            "a1.sources.r1.selector.mapping.second = c2\n"
+                            "a1.sources.r1.selector.default = c1\n");
+    static const char *const tables[] = { "orders", "users" };
+    ck_assert_int_eq(send(r, 6, tables, 2, "6"), SF_OK);
+    char got[512], off[32];
+    ck_assert_uint_eq(sf_channel_size(&r->ch[0]), 0);
+    ck_assert_str_eq(poll_str(r, off, sizeof(off)), "-");
+    ck_assert_uint_eq(drain(r, 1, got, sizeof(got)), 3);
+    ck_assert_str_eq(got, "orders-0 orders-2 orders-4");
+    ck_assert_str_eq(poll_str(r, off, sizeof(off)), "6");
+    /* a batch the chain empties still completes */
+    static const char *const users[] = { "users" };
+    ck_assert_int_eq(send(r, 4, users, 1, "10"), SF_OK);
+    ck_assert_str_eq(poll_str(r, off, sizeof(off)), "10");
+    rig_free(r);
+}
+END_TEST
+
 SF_UNIT_SUITE(selector)
 {
     Suite *s = suite_create("selector");
@@ -457,6 +495,7 @@ SF_UNIT_SUITE(selector)
     tcase_add_test(tc, selector_load_balancing_random_uses_every_channel);
     tcase_add_test(tc, selector_unrouted_events_are_acknowledged);
     tcase_add_test(tc, selector_file_channel_records_offset_without_events);
+    tcase_add_test(tc, selector_after_interceptors);
     suite_add_tcase(s, tc);
     return s;
 }
