@@ -138,8 +138,6 @@ START_TEST(agent_config_unsupported_flume_keys)
                           "which puts every event into every channel of the source)";
     const char *why_int =
         "(sqlflume has no interceptors: events go to the channels as the source made them)";
-    const char *why_grp = "(sqlflume has no sink groups or sink processors such as failover "
-                          "and load_balance: each sink takes from its channel on its own)";
     char want[512];
     size_t n = agent_errors(VALID_AGENT "a1.sinks.k1.channel = c1\n"
                                         "a1.sources.r1.selector.type = multiplexing\n"
@@ -147,11 +145,9 @@ START_TEST(agent_config_unsupported_flume_keys)
                                         "a1.sources.r1.selector.optional = c1\n"
                                         "a1.sources.r1.interceptors = i1\n"
                                         "a1.sources.r1.interceptors.i1.type = timestamp\n"
-                                        "a1.sinkgroups = g1\n"
-                                        "a1.sinkgroups.g1.processor.type = failover\n"
                                         "a1.configfilters = f1\n",
                             &d);
-    ck_assert_uint_eq(n, 8);
+    ck_assert_uint_eq(n, 6);
     ck_assert_uint_eq(d.nwarnings, 0);
     snprintf(want, sizeof(want),
              "agent.conf:11: a1.sources.r1.selector.type = multiplexing is not supported %s",
@@ -170,14 +166,8 @@ START_TEST(agent_config_unsupported_flume_keys)
              "agent.conf:15: a1.sources.r1.interceptors.i1.type = timestamp is not supported %s",
              why_int);
     ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
-    snprintf(want, sizeof(want), "agent.conf:16: a1.sinkgroups = g1 is not supported %s", why_grp);
-    ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
-    snprintf(want, sizeof(want),
-             "agent.conf:17: a1.sinkgroups.g1.processor.type = failover is not supported %s",
-             why_grp);
-    ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
     ck_assert(
-        has_msg(d.errors, d.nerrors, "agent.conf:18: a1.configfilters = f1 is not supported"));
+        has_msg(d.errors, d.nerrors, "agent.conf:16: a1.configfilters = f1 is not supported"));
     sf_diag_free(&d);
 
     /* a component's own table: the file channel's encryption and replay variants */
