@@ -443,11 +443,25 @@ static long long failover_penalty(const struct sf_sink_group *g, int fails)
     return p < g->max_penalty_ms ? p : g->max_penalty_ms;
 }
 
+/* Predicate: ch is one of the n channels of v. */
+static bool channel_in(struct sf_channel *const *v, size_t n, const struct sf_channel *ch)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == ch) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Flume's FailoverSinkProcessor.process(), but a failed sink retried that finds its channel
- * empty does not end the step: the live sinks are tried next (their channels may differ). */
+ * empty (SF_BACKOFF) ends the step only for the live sinks of that channel (Flume ends it for
+ * all: the live sinks of other channels would wait as long as the retried one's stays empty). */
 static enum sf_status failover_process(struct sf_sink_group *g, long long now)
 {
     unsigned long long tried = 0; /* bit i: member i retried in this step */
+    struct sf_channel *empty[SF_SINK_GROUP_MAX];
+    size_t nempty = 0; /* the channels retried sinks found empty in this step */
     for (;;) {
         struct sf_sink_group_member *mb = NULL;
         size_t at = 0;
@@ -469,6 +483,9 @@ static enum sf_status failover_process(struct sf_sink_group *g, long long now)
             mb->fails = 0;
             return member_ok(g, mb, st);
         }
+        if (st == SF_BACKOFF && !channel_in(empty, nempty, mb->snk->ch)) {
+            empty[nempty++] = mb->snk->ch;
+        }
         if (failed(st)) {
             mb->fails++;
             mb->until_ms = now + failover_penalty(g, mb->fails);
@@ -479,7 +496,7 @@ static enum sf_status failover_process(struct sf_sink_group *g, long long now)
     }
     for (size_t i = 0; i < g->n; i++) {
         struct sf_sink_group_member *mb = &g->m[i];
-        if (mb->failed) {
+        if (mb->failed || channel_in(empty, nempty, mb->snk->ch)) {
             continue;
         }
         enum sf_status st = member_step(g, mb);
@@ -493,7 +510,7 @@ static enum sf_status failover_process(struct sf_sink_group *g, long long now)
                           "%lld ms",
                 GROUP_ARGS(g), mb->snk->name, mb->until_ms - now);
     }
-    return all_failed(g);
+    return nempty > 0 ? SF_BACKOFF : all_failed(g);
 }
 
 /* Flume's OrderSelector.informFailure: leave mb out for min(maxTimeOut, 1000 << fails) ms. */
