@@ -458,8 +458,12 @@ int sf_agent_start(struct sf_agent *a)
     clock_gettime(CLOCK_REALTIME, &now);
     a->start_time_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     a->started = true;
-    SF_INFO("agent \"%s\" started: %zu source(s), %zu channel(s), %zu sink(s)", a->name,
-            a->nsources, a->nchannels, a->nsinks);
+    size_t ngroups = 0;
+    for (size_t i = 0; i < a->ngroups; i++) {
+        ngroups += !a->groups[i].implicit;
+    }
+    SF_INFO("agent \"%s\" started: %zu source(s), %zu channel(s), %zu sink(s), %zu sink group(s)",
+            a->name, a->nsources, a->nchannels, a->nsinks, ngroups);
     return SF_OK;
 }
 
