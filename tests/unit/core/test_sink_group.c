@@ -7,12 +7,17 @@
  */
 #include "unit.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sqlflume/agent.h"
+#include "sqlflume/channel.h"
+#include "sqlflume/clock.h"
+#include "sqlflume/event.h"
 #include "sqlflume/error.h"
 #include "sqlflume/option.h"
 #include "sqlflume/sink_group.h"
@@ -526,6 +531,91 @@ START_TEST(agent_runs_groups)
 }
 END_TEST
 
+/* ---------- the runner ---------- */
+
+extern const struct sf_channel_plugin sf_channel_memory;
+
+/* A fake sink for the runner's thread: its status, and when it was called. */
+struct timed {
+    enum sf_status st;
+    atomic_int calls;
+    atomic_llong at_ms[16]; /* sf_mono_ms() of the first 16 calls */
+};
+
+static enum sf_status timed_process(struct sf_sink *snk)
+{
+    struct timed *t = snk->ctx;
+    int i = atomic_fetch_add(&t->calls, 1);
+    if (i < 16) {
+        atomic_store(&t->at_ms[i], sf_mono_ms());
+    }
+    return t->st;
+}
+
+static const struct sf_sink_plugin timed_plugin = { .name = "timed", .process = timed_process };
+
+/*
+ * Run a group of one fake sink returning st on an empty memory channel; once it backed off 4
+ * times in a row (the 4th sleep is 400 ms), put an event 50 ms into that sleep.
+ * @return ms from the 4th call to the 5th
+ */
+static long long runner_gap(enum sf_status st)
+{
+    struct sf_props p = { 0 };
+    struct sf_diag d = { 0 };
+    struct sf_channel ch = { .name = "c1", .plugin = &sf_channel_memory };
+    ch.ctx = calloc(1, sf_channel_memory.ctx_size);
+    struct sf_section sec;
+    ck_assert_int_eq(sf_section_init(&sec, &p, "channel", "c1", "a1.channels.c1."), SF_OK);
+    ck_assert_int_eq(sf_options_apply(sf_channel_memory.options, &sec, ch.ctx, &d), SF_OK);
+    char err[256];
+    ck_assert_int_eq(sf_channel_memory.start(&ch, err, sizeof(err)), SF_OK);
+    struct timed t = { .st = st };
+    struct sf_sink snk = { .name = "k1", .plugin = &timed_plugin, .ctx = &t, .ch = &ch };
+    struct sf_sink_group *g;
+    size_t ng;
+    ck_assert_int_eq(sf_sink_groups_build(&p, "a1", &snk, 1, &g, &ng, &d), SF_OK);
+    ck_assert_uint_eq(ng, 1);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, sf_sink_group_run, &g[0]), 0);
+    long long end = sf_mono_ms() + 5000;
+    while (atomic_load(&t.calls) < 4 && sf_mono_ms() < end) {
+        usleep(1000);
+    }
+    ck_assert_int_eq(atomic_load(&t.calls), 4);
+    usleep(50000);
+    struct sf_txn *txn = sf_channel_txn_begin(&ch);
+    ck_assert_int_eq(sf_channel_put(txn, sf_event_create(NULL, 0, "x", 1)), SF_OK);
+    ck_assert_int_eq(sf_channel_txn_commit(txn), SF_OK);
+    sf_channel_txn_close(txn);
+    while (atomic_load(&t.calls) < 5 && sf_mono_ms() < end) {
+        usleep(1000);
+    }
+    ck_assert_int_ge(atomic_load(&t.calls), 5);
+    atomic_store(&g[0].stopping, true);
+    pthread_join(th, NULL);
+    long long gap = atomic_load(&t.at_ms[4]) - atomic_load(&t.at_ms[3]);
+    sf_sink_groups_free(g, ng);
+    sf_channel_memory.stop(&ch);
+    sf_options_free(sf_channel_memory.options, ch.ctx);
+    free(ch.ctx);
+    sf_section_free(&sec);
+    sf_diag_free(&d);
+    return gap;
+}
+
+/* After SF_BACKOFF on an empty channel the runner wakes within 20 ms of an event's arrival; after
+ * SF_FAILED it sleeps its full 400 ms (the channel may only look empty: the rolled-back events of
+ * another step, or a take that could not begin). */
+START_TEST(runner_backoff_and_failed)
+{
+    long long gap = runner_gap(SF_BACKOFF);
+    ck_assert_msg(gap >= 40 && gap < 300, "SF_BACKOFF: woke after %lld ms, not about 70", gap);
+    gap = runner_gap(SF_FAILED);
+    ck_assert_msg(gap >= 390, "SF_FAILED: woke after %lld ms, not the full 400", gap);
+}
+END_TEST
+
 SF_UNIT_SUITE(sink_group)
 {
     Suite *s = suite_create("sink_group");
@@ -542,6 +632,7 @@ SF_UNIT_SUITE(sink_group)
     tcase_add_test(tcc, config_errors);
     tcase_add_test(tcc, config_warnings);
     tcase_add_test(tcc, agent_runs_groups);
+    tcase_add_test(tcc, runner_backoff_and_failed);
     suite_add_tcase(s, tcc);
     return s;
 }
