@@ -229,6 +229,9 @@ static int group_members(struct sf_sink_group *g,
             sf_diag_error(d, at, "sink \"%s\" is referenced but not defined in %s.sinks", names[i],
                           agent);
             rc = SF_ERR_INVAL;
+        } else if (owner[k] == g->name) {
+            sf_diag_error(d, at, "sink \"%s\" is listed twice", names[i]);
+            rc = SF_ERR_INVAL;
         } else if (owner[k]) {
             sf_diag_error(d, at,
                           "sink \"%s\" is already in sink group \"%s\": a sink can be in "

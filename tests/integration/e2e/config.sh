@@ -48,13 +48,12 @@ EOF
         "a1.sources.r1.interceptors = i1" \
         "a1.sources.r1.interceptors.i1.type = timestamp" \
         "a1.sinkgroups = g1" \
-        "a1.sinkgroups.g1.sinks = k1" \
-        "a1.sinkgroups.g1.processor.type = failover" \
+        "a1.sinkgroups.g1.sinks = k1 k9 k1" \
+        "a1.sinkgroups.g1.processor.type = failvoer" \
         "a1.channels.c1.capacity = 20000" \
         "a1.sinks.k2.type = logger" \
         "a1.sinks.k2.channel = c1"
     local f="$WORK/unsup.conf" sel="(sqlflume has only Flume's default replicating channel selector, which puts every event into every channel of the source)"
-    local grp="(sqlflume has no sink groups or sink processors such as failover and load_balance: each sink takes from its channel on its own)"
     local int="(sqlflume has no interceptors: events go to the channels as the source made them)"
     rc=0
     "$SF_BIN" check -n a1 -f "$f" >"$WORK/unsup.out" 2>&1 || rc=$?
@@ -63,9 +62,10 @@ EOF
     assert_contains "$WORK/unsup.out" "error: $f:19: a1.sources.r1.selector.header = table is not supported $sel" "selector key" || return
     assert_contains "$WORK/unsup.out" "error: $f:20: a1.sources.r1.interceptors = i1 is not supported $int" "interceptors" || return
     assert_contains "$WORK/unsup.out" "error: $f:21: a1.sources.r1.interceptors.i1.type = timestamp is not supported $int" "interceptor key" || return
-    assert_contains "$WORK/unsup.out" "error: $f:22: a1.sinkgroups = g1 is not supported $grp" "sink groups" || return
-    assert_contains "$WORK/unsup.out" "error: $f:23: a1.sinkgroups.g1.sinks = k1 is not supported $grp" "sink group key" || return
-    assert_contains "$WORK/unsup.out" "error: $f:24: a1.sinkgroups.g1.processor.type = failover is not supported $grp" "sink processor" || return
+    # a sink group's errors: an undefined sink, a sink listed twice, an unknown processor
+    assert_contains "$WORK/unsup.out" "error: $f:23: a1.sinkgroups.g1.sinks: sink \"k9\" is referenced but not defined in a1.sinks" "sink group: undefined sink" || return
+    assert_contains "$WORK/unsup.out" "error: $f:23: a1.sinkgroups.g1.sinks: sink \"k1\" is listed twice" "sink group: sink listed twice" || return
+    assert_contains "$WORK/unsup.out" "error: $f:24: a1.sinkgroups.g1.processor.type: unknown sink processor type \"failvoer\"; did you mean \"failover\"? (known: default, failover, load_balance)" "sink group: unknown processor" || return
     assert_contains "$WORK/unsup.out" "warning: $f:25: a1.channels.c1.capacity: set twice, on lines 12 and 25; the value of line 25 is used" "key set twice" || return
     assert_contains "$WORK/unsup.out" "warning: $f:26: a1.sinks.k2.type: sink \"k2\" is not listed in a1.sinks, so it is neither checked nor started (2 key(s) ignored)" "unlisted sink" || return
     assert_eq "7 2" "$(grep -c '^error: ' "$WORK/unsup.out") $(grep -c '^warning: ' "$WORK/unsup.out")" "errors and warnings, one per problem" || return

@@ -456,12 +456,20 @@ START_TEST(config_errors)
              "2147483647]");
     sf_diag_free(&d);
 
-    /* a group listed twice */
+    /* a group listed twice, a sink listed twice */
     n = agent_diag(SINKS3 "a1.sinkgroups = g1 g1\n"
                           "a1.sinkgroups.g1.sinks = k1\n",
                    &d);
     has_line(d.errors, d.nerrors,
              "agent.conf:10: a1.sinkgroups: sink group \"g1\" is listed twice");
+    sf_diag_free(&d);
+    n = agent_diag(SINKS3 "a1.sinkgroups = g1\n"
+                          "a1.sinkgroups.g1.sinks = k1 k2 k1\n"
+                          "a1.sinkgroups.g1.processor.type = load_balance\n",
+                   &d);
+    ck_assert_uint_eq(n, 1);
+    has_line(d.errors, d.nerrors,
+             "agent.conf:11: a1.sinkgroups.g1.sinks: sink \"k1\" is listed twice");
     sf_diag_free(&d);
 }
 END_TEST
