@@ -49,9 +49,10 @@ struct group_conf {
 #define PRIORITY_PREFIX "processor.priority."
 
 const struct sf_option sf_sink_group_options[] = {
-    { "sinks", SF_OPT_STRING, NULL, 0, 0, offsetof(struct group_conf, sinks), 0, NULL, NULL,
+    { "sinks", SF_OPT_STRING, NULL, 0, 0, offsetof(struct group_conf, sinks), SF_OPT_REQUIRED, NULL,
+      NULL,
       "the sinks of the group, separated by spaces or commas: each defined in NAME.sinks and in "
-      "no other group (required)" },
+      "no other group" },
     { "processor.type", SF_OPT_STRING, "default", 0, 0, offsetof(struct group_conf, type), 0, NULL,
       NULL,
       "default (exactly one sink), failover or load_balance, in any case, or Flume's class name "
@@ -213,11 +214,8 @@ static int group_members(struct sf_sink_group *g,
         sf_diag_error(d, NULL, "out of memory");
         return SF_ERR_NOMEM;
     }
-    if (n == 0) {
-        char buf[600];
-        struct sf_prop none = key_at(sec, "sinks", buf, sizeof(buf));
-        sf_diag_error(d, at ? at : &none, "missing required key: sink group \"%s\" has no sinks",
-                      g->name);
+    if (n == 0 && at) { /* unset: the option table's "missing required key" */
+        sf_diag_error(d, at, "sink group \"%s\" has no sinks", g->name);
         rc = SF_ERR_INVAL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -259,7 +257,8 @@ static int group_configure(struct sf_sink_group *g,
     struct group_conf c = { 0 };
     int rc = sf_options_apply(sf_sink_group_options, sec, &c, d);
     int t = processor_type(c.type ? c.type : "default");
-    if (t < 0) {
+    bool known = t >= 0; /* else the checks of one processor type are skipped: no follow-ons */
+    if (!known) {
         const char *near = sf_nearest(c.type, processor_names, 3);
         struct sf_prop *at = sf_section_get(sec, "processor.type");
         if (near) {
@@ -282,7 +281,8 @@ static int group_configure(struct sf_sink_group *g,
     g->max_timeout_ms = c.max_timeout;
     if (c.selector && strcasecmp(c.selector, "random") == 0) {
         g->random = true;
-    } else if (c.selector && strcasecmp(c.selector, "round_robin") != 0) {
+    } else if (g->type == SF_SINK_PROCESSOR_LOAD_BALANCE && c.selector &&
+               strcasecmp(c.selector, "round_robin") != 0) {
         sf_diag_error(d, sf_section_get(sec, "processor.selector"),
                       "unknown sink selector \"%s\" (known: round_robin, random; sqlflume loads "
                       "no selector classes)",
@@ -292,14 +292,16 @@ static int group_configure(struct sf_sink_group *g,
     if (group_members(g, sec, agent, c.sinks, sinks, nsinks, owner, d) != SF_OK) {
         rc = SF_ERR_INVAL;
     }
-    warn_other_type(g, sec, d);
+    if (known) {
+        warn_other_type(g, sec, d);
+    }
     if (g->n > SF_SINK_GROUP_MAX) {
         sf_diag_error(d, sf_section_get(sec, "sinks"),
                       "sink group \"%s\" has %zu sinks, more than the %d a group may have", g->name,
                       g->n, SF_SINK_GROUP_MAX);
         rc = SF_ERR_INVAL;
     }
-    if (g->type == SF_SINK_PROCESSOR_DEFAULT && g->n > 1) {
+    if (known && g->type == SF_SINK_PROCESSOR_DEFAULT && g->n > 1) {
         char buf[600];
         struct sf_prop none = key_at(sec, "processor.type", buf, sizeof(buf));
         struct sf_prop *at = sf_section_get(sec, "processor.type");
@@ -345,6 +347,15 @@ int sf_sink_groups_build(struct sf_props *props,
     }
     int rc = SF_OK;
     for (size_t i = 0; i < n; i++) {
+        bool twice = false;
+        for (size_t k = 0; k < i; k++) {
+            twice |= strcmp(names[k], names[i]) == 0;
+        }
+        if (twice) {
+            sf_diag_error(d, list, "sink group \"%s\" is listed twice", names[i]);
+            rc = SF_ERR_INVAL;
+            continue;
+        }
         struct sf_sink_group *g = &(*groups)[(*ngroups)++];
         g->name = strdup(names[i]);
         char prefix[512];
@@ -354,12 +365,6 @@ int sf_sink_groups_build(struct sf_props *props,
             sf_diag_error(d, NULL, "out of memory");
             rc = SF_ERR_NOMEM;
             break;
-        }
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(names[k], names[i]) == 0) {
-                sf_diag_error(d, list, "sink group \"%s\" is listed twice", names[i]);
-                rc = SF_ERR_INVAL;
-            }
         }
         if (group_configure(g, &sec, agent, sinks, nsinks, owner, d) != SF_OK) {
             rc = SF_ERR_INVAL;
