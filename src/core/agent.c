@@ -222,6 +222,10 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
                 }
             }
         }
+        if (src->nch == nch && nch > 0 &&
+            sf_selector_build(&src->selector, sec, chn, (unsigned)nch, d) != SF_OK) {
+            rc = SF_ERR_INVAL;
+        }
         sf_names_free(chn, nch);
         src->ctx = calloc(1, src->plugin->ctx_size);
         if (sf_options_apply(src->plugin->options, sec, src->ctx, d) != SF_OK) {
@@ -708,6 +712,7 @@ void sf_agent_destroy(struct sf_agent *a)
         }
         free(src->ctx);
         free(src->chs);
+        sf_selector_free(&src->selector);
         free(src->name);
         sf_ack_tracker_destroy(src->tracker);
         pthread_mutex_destroy(&src->sleep_mu);

@@ -95,7 +95,10 @@ int sf_channel_txn_commit(struct sf_txn *txn)
         return SF_ERR_STATE;
     }
     int rc = SF_OK;
-    if (txn->kind == SF_TXN_PUT && txn->n > 0) {
+    /* an empty put still commits when it records a source offset (a selector sent the batch
+     * elsewhere; see sf_source_deliver) */
+    if (txn->kind == SF_TXN_PUT &&
+        (txn->n > 0 || (txn->src_key && txn->src_offset && txn->ch->plugin->offset_get))) {
         rc = txn->ch->plugin->put_commit(txn);
         if (rc != SF_OK) {
             return rc; /* still open: the caller rolls back and keeps its events */

@@ -719,10 +719,9 @@ static bool blank(const char *v)
 }
 
 /*
- * Flume's generic keys of a component kind that sqlflume does not implement (yet): true when sub
- * is one, with *why the reason for the "is not supported" error, or NULL when its value is what
- * sqlflume does anyway (`selector.type = replicating`, an empty `interceptors`) and it is
- * accepted.
+ * Flume's generic keys of a component kind that a plugin's table does not list: true when sub
+ * is one, with *why the reason for the "is not supported" error, or NULL when it is accepted here
+ * (the `selector.` keys, which the agent's selector step checks; an empty `interceptors`).
  */
 static bool flume_generic(const char *kind, const char *sub, const char *val, const char **why)
 {
@@ -731,13 +730,7 @@ static bool flume_generic(const char *kind, const char *sub, const char *val, co
         return false;
     }
     if (strncmp(sub, "selector.", 9) == 0) {
-        if (strcmp(sub, "selector.type") != 0 ||
-            (strcasecmp(val, "replicating") != 0 &&
-             strcmp(val, "org.apache.flume.channel.ReplicatingChannelSelector") != 0)) {
-            *why = "sqlflume has only Flume's default replicating channel selector, which puts "
-                   "every event into every channel of the source";
-        }
-        return true;
+        return true; /* the agent's selector step checks them (selector.c) */
     }
     if (strcmp(sub, "interceptors") == 0 || strncmp(sub, "interceptors.", 13) == 0) {
         if (strcmp(sub, "interceptors") != 0 || !blank(val)) {

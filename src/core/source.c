@@ -1,6 +1,6 @@
 /*
- * Flume's ChannelProcessor with the replicating selector, for sources: put each batch into every
- * channel of the source in one put transaction per channel, retrying while a channel is full so
+ * Flume's ChannelProcessor, for sources: put each batch into the channels its selector picks
+ * (selector.h), one put transaction per channel, retrying while a required channel is full so
  * that back pressure reaches the source and nothing is ever dropped.
  */
 #include "sqlflume/clock.h"
@@ -9,6 +9,8 @@
 #include "sqlflume/source.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -43,6 +45,7 @@ static int put_all(struct sf_channel *ch,
     }
     txn->src_key = src_key;
     txn->src_offset = src_offset;
+    txn->kind = SF_TXN_PUT; /* also when n == 0: an empty put that records the offset */
     int rc = SF_OK;
     for (size_t i = 0; i < n && rc == SF_OK; i++) {
         rc = sf_channel_put(txn, evs[i]);
@@ -57,85 +60,198 @@ static int put_all(struct sf_channel *ch,
     return rc;
 }
 
-/* sf_source_deliver (retry set) and sf_source_deliver_try (not set). */
-static int deliver(struct sf_source *src,
-                   struct sf_event **evs,
-                   size_t n,
-                   const char *src_key,
-                   const char *src_offset,
-                   bool retry)
+/* Log (at most once a minute, with the count since the last line) the events the selector sent
+ * to no channel. */
+static void report_unrouted(struct sf_source *src, long long n)
+{
+    long long total = atomic_fetch_add(&src->unrouted, n) + n;
+    long long now = sf_mono_ms(), last = atomic_load(&src->unrouted_log_ms);
+    if ((last == 0 || now - last >= 60000) &&
+        atomic_compare_exchange_strong(&src->unrouted_log_ms, &last, now)) {
+        total = atomic_exchange(&src->unrouted, 0);
+        SF_WARN(SF_SOURCE_FMT "%lld event(s) dropped: their \"%s\" header matches no "
+                              "selector.mapping and there is no selector.default (acknowledged, "
+                              "so the offset moves past them)",
+                SF_SOURCE_ARGS(src), total, src->selector.header);
+    }
+}
+
+/* Put the batch of one channel: once (optional channel, or !retry), or retrying with backoff
+ * while the channel is full. @return SF_OK (the channel owns the events) or the error (the caller
+ * still owns them). */
+static int put_channel(struct sf_source *src, struct sf_channel *ch, struct sf_event **batch,
+                       size_t n, const char *src_key, const char *src_offset, bool retry)
+{
+    long long wait_ms = 100;
+    bool logged = false;
+    for (;;) {
+        int rc = put_all(ch, batch, n, src_key, src_offset);
+        if (rc == SF_OK) {
+            if (logged) {
+                SF_INFO(SF_SOURCE_FMT "channel \"%s\" has room again", SF_SOURCE_ARGS(src),
+                        ch->name);
+            }
+            return SF_OK;
+        }
+        atomic_fetch_add(&src->metrics.channel_write_fail, 1);
+        if (!retry) {
+            return rc == SF_ERR_NOMEM ? SF_ERR_NOMEM : SF_ERR_FULL;
+        }
+        if (!logged) {
+            SF_WARN(SF_SOURCE_FMT "channel \"%s\" is full (%s); waiting for the sinks",
+                    SF_SOURCE_ARGS(src), ch->name, sf_err_str(rc));
+            logged = true;
+        }
+        if (!sf_source_sleep(src, wait_ms)) {
+            return SF_ERR_STOPPED;
+        }
+        wait_ms = wait_ms * 2 > 1000 ? 1000 : wait_ms * 2;
+    }
+}
+
+/* Highest set bit of m (m != 0). */
+static unsigned top_bit(uint64_t m)
+{
+    return 63u - (unsigned)__builtin_clzll(m);
+}
+
+/*
+ * sf_source_deliver (retry set) and sf_source_deliver_try (not set): Flume's ChannelProcessor.
+ * Each event goes to its required channels (one put transaction per channel, in channel order),
+ * then to its optional ones. Destination d = pass * nch + c (pass 0 required, 1 optional); an
+ * event's original goes to its last destination, copies to the others; an event bound only for
+ * optional channels loses its tracker there, so they never hold the offset back. The deliveries
+ * an event was registered for but will not make (the channels it does not go to) are
+ * acknowledged at once.
+ */
+static int deliver(struct sf_source *src, struct sf_event **evs, size_t n, const char *src_key,
+                   const char *src_offset, bool retry)
 {
     if (n == 0) {
         return SF_OK;
     }
-    long long wait_ms = 100;
+    struct sf_selector *sel = &src->selector;
+    unsigned nch = (unsigned)src->nch;
+    bool plain = sf_selector_is_plain(sel);
+    /* per event: masks[2i] required, masks[2i+1] optional channels; last[i] its last destination,
+     * or UINT_MAX once its original is no longer ours */
+    size_t slots = n ? n : 1;
+    uint64_t *masks = plain ? NULL : malloc(slots * 2 * sizeof(*masks));
+    unsigned *last = malloc(slots * sizeof(*last));
+    struct sf_event **batch = malloc(slots * sizeof(*batch));
     int result = SF_OK;
-    for (size_t c = 0; c < src->nch; c++) {
-        struct sf_channel *ch = src->chs[c];
-        /* the last channel gets the originals, the others copies */
-        struct sf_event **batch = evs;
-        struct sf_event **copies = NULL;
-        if (c + 1 < src->nch) {
-            copies = malloc(n * sizeof(*copies));
-            for (size_t i = 0; copies && i < n; i++) {
-                copies[i] = sf_event_copy(evs[i]);
-                if (!copies[i]) {
-                    for (size_t j = 0; j < i; j++) {
-                        sf_event_destroy(copies[j]);
-                    }
-                    free(copies);
-                    copies = NULL;
-                }
-            }
-            if (!copies) {
-                result = SF_ERR_NOMEM;
-                break;
-            }
-            batch = copies;
+    if ((!plain && !masks) || !last || !batch) {
+        result = SF_ERR_NOMEM;
+        goto out;
+    }
+    uint64_t used = plain && n ? sel->all : 0; /* channels some event goes to */
+    long long unrouted = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (plain) {
+            last[i] = nch - 1;
+            continue;
         }
-        bool logged = false;
-        for (;;) {
-            int rc = put_all(ch, batch, n, src_key, src_offset);
-            if (rc == SF_OK) {
-                if (logged) {
-                    SF_INFO(SF_SOURCE_FMT "channel \"%s\" has room again", SF_SOURCE_ARGS(src),
-                            ch->name);
+        uint64_t req, opt;
+        sf_selector_pick(sel, evs[i], &req, &opt);
+        masks[2 * i] = req;
+        masks[2 * i + 1] = opt;
+        used |= req | opt;
+        unsigned missing = nch - (unsigned)__builtin_popcountll(req);
+        if (missing && evs[i]->tracker) {
+            sf_ack_tracker_ack(evs[i]->tracker, evs[i]->ack_id, missing);
+        }
+        if (opt) {
+            last[i] = nch + top_bit(opt);
+        } else if (req) {
+            last[i] = top_bit(req);
+        } else {
+            sf_event_destroy(evs[i]);
+            evs[i] = NULL;
+            last[i] = UINT_MAX;
+            unrouted++;
+        }
+    }
+    if (unrouted) {
+        report_unrouted(src, unrouted);
+    }
+    for (unsigned d = 0; d < 2 * nch && result == SF_OK; d++) {
+        unsigned pass = d / nch, c = d % nch;
+        struct sf_channel *ch = src->chs[c];
+        uint64_t bit = UINT64_C(1) << c;
+        size_t nb = 0;
+        for (size_t i = 0; i < n && result == SF_OK; i++) {
+            bool goes = plain ? pass == 0 : (masks[2 * i + pass] & bit) != 0;
+            if (!goes || last[i] == UINT_MAX) {
+                continue;
+            }
+            struct sf_event *ev = evs[i];
+            if (last[i] != d) {
+                ev = sf_event_copy(evs[i]);
+                if (!ev) {
+                    result = SF_ERR_NOMEM;
+                    break;
                 }
-                break;
+            } else {
+                last[i] = UINT_MAX; /* handed over below, or freed with the batch */
             }
-            atomic_fetch_add(&src->metrics.channel_write_fail, 1);
-            if (!retry) {
-                result = rc == SF_ERR_NOMEM ? SF_ERR_NOMEM : SF_ERR_FULL;
-                break;
+            if (pass == 1) {
+                ev->tracker = NULL;
             }
-            if (!logged) {
-                SF_WARN(SF_SOURCE_FMT "channel \"%s\" is full (%s); waiting for the sinks",
-                        SF_SOURCE_ARGS(src), ch->name, sf_err_str(rc));
-                logged = true;
-            }
-            if (!sf_source_sleep(src, wait_ms)) {
-                result = SF_ERR_STOPPED;
-                break;
-            }
-            wait_ms = wait_ms * 2 > 1000 ? 1000 : wait_ms * 2;
+            batch[nb++] = ev;
         }
         if (result != SF_OK) {
-            if (copies) {
-                for (size_t i = 0; i < n; i++) {
-                    sf_event_destroy(copies[i]);
+            for (size_t i = 0; i < nb; i++) {
+                if (batch[i] != evs[i]) {
+                    sf_event_destroy(batch[i]);
                 }
-                free(copies);
+            }
+            /* originals marked handed over in this batch are still in evs: free them below */
+            for (size_t i = 0; i < n; i++) {
+                if (last[i] == UINT_MAX && evs[i]) {
+                    bool in_batch = false;
+                    for (size_t j = 0; j < nb && !in_batch; j++) {
+                        in_batch = batch[j] == evs[i];
+                    }
+                    if (in_batch) {
+                        last[i] = d; /* still ours */
+                    }
+                }
             }
             break;
         }
-        free(copies);
-    }
-    if (result != SF_OK) {
-        /* the originals were not taken by the last channel: free them */
-        for (size_t i = 0; i < n; i++) {
-            sf_event_destroy(evs[i]);
+        /* a durable channel no event goes to still records the offset, in an empty commit, so
+         * that resuming does not fall back behind what the other channels hold */
+        bool record_empty = nb == 0 && pass == 0 && !(used & bit) && src_key && src_offset &&
+                            ch->plugin->offset_get;
+        if (nb == 0 && !record_empty) {
+            continue;
+        }
+        int rc = put_channel(src, ch, batch, nb, src_key, src_offset, retry && pass == 0);
+        if (rc != SF_OK) {
+            for (size_t i = 0; i < nb; i++) {
+                sf_event_destroy(batch[i]);
+            }
+            if (pass == 0) {
+                result = rc;
+            } else {
+                SF_WARN(SF_SOURCE_FMT "optional channel \"%s\" could not take %zu event(s) (%s): "
+                                      "they are not in it",
+                        SF_SOURCE_ARGS(src), ch->name, nb, sf_err_str(rc));
+            }
         }
     }
+out:
+    if (result != SF_OK) {
+        /* the originals no channel took */
+        for (size_t i = 0; i < n; i++) {
+            if (!last || last[i] != UINT_MAX) {
+                sf_event_destroy(evs[i]);
+            }
+        }
+    }
+    free(masks);
+    free(last);
+    free(batch);
     return result;
 }
 

@@ -16,6 +16,7 @@
 #include "sqlflume/channel.h"
 #include "sqlflume/event.h"
 #include "sqlflume/option.h"
+#include "sqlflume/selector.h"
 #include "sqlflume/sink.h"
 #include "sqlflume/status.h"
 
@@ -50,8 +51,9 @@ struct sf_source {
     char *name;
     const struct sf_source_plugin *plugin;
     void *ctx;
-    struct sf_channel **chs; /* channels of the replicating selector */
+    struct sf_channel **chs; /* the source's channels, in `channels` order */
     size_t nch;
+    struct sf_selector selector; /* which of chs each event goes to */
     const struct sf_section *conf;
     struct sf_ack_tracker *tracker; /* delivery tracker for this source's offsets */
     atomic_bool stopping;
@@ -60,6 +62,8 @@ struct sf_source {
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv;
     struct sf_source_metrics metrics;
+    atomic_llong unrouted;        /* events the selector sent nowhere, not yet logged */
+    atomic_llong unrouted_log_ms; /* sf_mono_ms of the last line about them, 0 none */
 };
 
 #define SF_SOURCE_FMT "[source %s %s] "

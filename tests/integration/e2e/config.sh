@@ -40,40 +40,39 @@ EOF
     # about the channel's keys or the sink reading from it
     assert_eq 1 "$(grep -c '^warning: ' "$WORK/bad.out")" "one warning (the misspelt key)" || return
 
-    # Flume keys sqlflume does not implement are errors, never ignored; a key given twice and a
-    # component not listed are warnings; the agent starts nothing and never connects
+    # Flume keys sqlflume does not implement are errors, never ignored, as are selector
+    # mappings to channels the source does not have; a misspelt selector key, a key given twice
+    # and a component not listed are warnings; the agent starts nothing and never connects
     write_conf "$WORK/unsup.conf" unsup unsup \
         "a1.sources.r1.selector.type = multiplexing" \
-        "a1.sources.r1.selector.header = table" \
-        "a1.sources.r1.interceptors = i1" \
-        "a1.sources.r1.interceptors.i1.type = timestamp" \
-        "a1.sinkgroups = g1" \
-        "a1.sinkgroups.g1.sinks = k1 k9 k1" \
-        "a1.sinkgroups.g1.processor.type = failvoer" \
+        "a1.sources.r1.selector.mapping.x = c9" \
+        "a1.configfilters = f1" \
+        "a1.sources.r1.selector.defualt = c1" \
         "a1.channels.c1.capacity = 20000" \
         "a1.sinks.k2.type = logger" \
-        "a1.sinks.k2.channel = c1"
-    local f="$WORK/unsup.conf" sel="(sqlflume has only Flume's default replicating channel selector, which puts every event into every channel of the source)"
-    local int="(sqlflume has no interceptors: events go to the channels as the source made them)"
+        "a1.sinks.k2.channel = c1" \
+        "a1.sinkgroups = g1" \
+        "a1.sinkgroups.g1.sinks = k1 k9 k1" \
+        "a1.sinkgroups.g1.processor.type = failvoer"
+    local f="$WORK/unsup.conf"
     rc=0
     "$SF_BIN" check -n a1 -f "$f" >"$WORK/unsup.out" 2>&1 || rc=$?
     assert_eq 2 "$rc" "check exit code, unsupported keys" || return
-    assert_contains "$WORK/unsup.out" "error: $f:18: a1.sources.r1.selector.type = multiplexing is not supported $sel" "multiplexing selector" || return
-    assert_contains "$WORK/unsup.out" "error: $f:19: a1.sources.r1.selector.header = table is not supported $sel" "selector key" || return
-    assert_contains "$WORK/unsup.out" "error: $f:20: a1.sources.r1.interceptors = i1 is not supported $int" "interceptors" || return
-    assert_contains "$WORK/unsup.out" "error: $f:21: a1.sources.r1.interceptors.i1.type = timestamp is not supported $int" "interceptor key" || return
+    assert_contains "$WORK/unsup.out" "error: $f:19: a1.sources.r1.selector.mapping.x: channel \"c9\" is not one of source \"r1\"'s channels" "selector mapping to another channel" || return
+    assert_contains "$WORK/unsup.out" "error: $f:20: a1.configfilters = f1 is not supported (sqlflume has no config filters; use \${VAR} for environment variables)" "config filters" || return
+    assert_contains "$WORK/unsup.out" "warning: $f:21: a1.sources.r1.selector.defualt: unknown key for the multiplexing channel selector of source \"r1\"; did you mean \"selector.default\"?" "misspelt selector key" || return
+    assert_contains "$WORK/unsup.out" "warning: $f:22: a1.channels.c1.capacity: set twice, on lines 12 and 22; the value of line 22 is used" "key set twice" || return
+    assert_contains "$WORK/unsup.out" "warning: $f:23: a1.sinks.k2.type: sink \"k2\" is not listed in a1.sinks, so it is neither checked nor started (2 key(s) ignored)" "unlisted sink" || return
     # a sink group's errors: an undefined sink, a sink listed twice, an unknown processor
-    assert_contains "$WORK/unsup.out" "error: $f:23: a1.sinkgroups.g1.sinks: sink \"k9\" is referenced but not defined in a1.sinks" "sink group: undefined sink" || return
-    assert_contains "$WORK/unsup.out" "error: $f:23: a1.sinkgroups.g1.sinks: sink \"k1\" is listed twice" "sink group: sink listed twice" || return
-    assert_contains "$WORK/unsup.out" "error: $f:24: a1.sinkgroups.g1.processor.type: unknown sink processor type \"failvoer\"; did you mean \"failover\"? (known: default, failover, load_balance)" "sink group: unknown processor" || return
-    assert_contains "$WORK/unsup.out" "warning: $f:25: a1.channels.c1.capacity: set twice, on lines 12 and 25; the value of line 25 is used" "key set twice" || return
-    assert_contains "$WORK/unsup.out" "warning: $f:26: a1.sinks.k2.type: sink \"k2\" is not listed in a1.sinks, so it is neither checked nor started (2 key(s) ignored)" "unlisted sink" || return
-    assert_eq "7 2" "$(grep -c '^error: ' "$WORK/unsup.out") $(grep -c '^warning: ' "$WORK/unsup.out")" "errors and warnings, one per problem" || return
+    assert_contains "$WORK/unsup.out" "error: $f:25: a1.sinkgroups.g1.sinks: sink \"k9\" is referenced but not defined in a1.sinks" "sink group: undefined sink" || return
+    assert_contains "$WORK/unsup.out" "error: $f:25: a1.sinkgroups.g1.sinks: sink \"k1\" is listed twice" "sink group: sink listed twice" || return
+    assert_contains "$WORK/unsup.out" "error: $f:26: a1.sinkgroups.g1.processor.type: unknown sink processor type \"failvoer\"; did you mean \"failover\"? (known: default, failover, load_balance)" "sink group: unknown processor" || return
+    assert_eq "5 3" "$(grep -c '^error: ' "$WORK/unsup.out") $(grep -c '^warning: ' "$WORK/unsup.out")" "errors and warnings, one per problem" || return
     rc=0
     "$SF_BIN" agent -n a1 -f "$f" >"$WORK/unsup.agent" 2>&1 || rc=$?
     assert_eq 2 "$rc" "agent exit code, unsupported keys" || return
-    assert_contains "$WORK/unsup.agent" "configuration \"$f\" is invalid (7 error(s)); nothing started" "nothing started" || return
-    assert_contains "$WORK/unsup.agent" "a1.sources.r1.selector.type = multiplexing is not supported" "agent names the key" || return
+    assert_contains "$WORK/unsup.agent" "configuration \"$f\" is invalid (5 error(s)); nothing started" "nothing started" || return
+    assert_contains "$WORK/unsup.agent" "a1.configfilters = f1 is not supported" "agent names the key" || return
     assert_not_contains "$WORK/unsup.agent" "started:" "no component started" || return
     assert_eq "" "$(db_offset unsup)" "no flume_meta row: the database was not touched" || return
     # Flume's default selector, named explicitly, is what sqlflume does: accepted

@@ -121,8 +121,7 @@ static bool has_exact(char **v, size_t n, const char *want)
     "a1.sinks.k1.type = logger\n"
 
 /* Flume keys sqlflume does not implement are errors naming file, line, key and value; the
- * replicating selector (Flume's default, what the agent does) and an empty interceptor list
- * are accepted. */
+ * replicating selector and an empty interceptor list are accepted. */
 START_TEST(agent_config_unsupported_flume_keys)
 {
     struct sf_diag d = { 0 };
@@ -134,40 +133,25 @@ START_TEST(agent_config_unsupported_flume_keys)
     ck_assert_uint_eq(d.nwarnings, 0);
     sf_diag_free(&d);
 
-    const char *why_sel = "(sqlflume has only Flume's default replicating channel selector, "
-                          "which puts every event into every channel of the source)";
     const char *why_int =
         "(sqlflume has no interceptors: events go to the channels as the source made them)";
     char want[512];
     size_t n = agent_errors(VALID_AGENT "a1.sinks.k1.channel = c1\n"
-                                        "a1.sources.r1.selector.type = multiplexing\n"
-                                        "a1.sources.r1.selector.header = table\n"
-                                        "a1.sources.r1.selector.optional = c1\n"
                                         "a1.sources.r1.interceptors = i1\n"
                                         "a1.sources.r1.interceptors.i1.type = timestamp\n"
                                         "a1.configfilters = f1\n",
                             &d);
-    ck_assert_uint_eq(n, 6);
+    ck_assert_uint_eq(n, 3);
     ck_assert_uint_eq(d.nwarnings, 0);
     snprintf(want, sizeof(want),
-             "agent.conf:11: a1.sources.r1.selector.type = multiplexing is not supported %s",
-             why_sel);
+             "agent.conf:11: a1.sources.r1.interceptors = i1 is not supported %s", why_int);
     ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
     snprintf(want, sizeof(want),
-             "agent.conf:12: a1.sources.r1.selector.header = table is not supported %s", why_sel);
-    ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
-    snprintf(want, sizeof(want),
-             "agent.conf:13: a1.sources.r1.selector.optional = c1 is not supported %s", why_sel);
-    ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
-    snprintf(want, sizeof(want),
-             "agent.conf:14: a1.sources.r1.interceptors = i1 is not supported %s", why_int);
-    ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
-    snprintf(want, sizeof(want),
-             "agent.conf:15: a1.sources.r1.interceptors.i1.type = timestamp is not supported %s",
+             "agent.conf:12: a1.sources.r1.interceptors.i1.type = timestamp is not supported %s",
              why_int);
     ck_assert_msg(has_exact(d.errors, d.nerrors, want), "%s", want);
     ck_assert(
-        has_msg(d.errors, d.nerrors, "agent.conf:16: a1.configfilters = f1 is not supported"));
+        has_msg(d.errors, d.nerrors, "agent.conf:13: a1.configfilters = f1 is not supported"));
     sf_diag_free(&d);
 
     /* a component's own table: the file channel's encryption and replay variants */
