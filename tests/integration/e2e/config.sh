@@ -64,9 +64,9 @@ EOF
     assert_contains "$WORK/unsup.out" "warning: $f:22: a1.channels.c1.capacity: set twice, on lines 12 and 22; the value of line 22 is used" "key set twice" || return
     assert_contains "$WORK/unsup.out" "warning: $f:23: a1.sinks.k2.type: sink \"k2\" is not listed in a1.sinks, so it is neither checked nor started (2 key(s) ignored)" "unlisted sink" || return
     # a sink group's errors: an undefined sink, a sink listed twice, an unknown processor
-    assert_contains "$WORK/unsup.out" "error: $f:25: a1.sinkgroups.g1.sinks: sink \"k9\" is referenced but not defined in a1.sinks" "sink group: undefined sink" || return
-    assert_contains "$WORK/unsup.out" "error: $f:25: a1.sinkgroups.g1.sinks: sink \"k1\" is listed twice" "sink group: sink listed twice" || return
-    assert_contains "$WORK/unsup.out" "error: $f:26: a1.sinkgroups.g1.processor.type: unknown sink processor type \"failvoer\"; did you mean \"failover\"? (known: default, failover, load_balance)" "sink group: unknown processor" || return
+    assert_contains "$WORK/unsup.out" "error: $f:26: a1.sinkgroups.g1.sinks: sink \"k9\" is referenced but not defined in a1.sinks" "sink group: undefined sink" || return
+    assert_contains "$WORK/unsup.out" "error: $f:26: a1.sinkgroups.g1.sinks: sink \"k1\" is listed twice" "sink group: sink listed twice" || return
+    assert_contains "$WORK/unsup.out" "error: $f:27: a1.sinkgroups.g1.processor.type: unknown sink processor type \"failvoer\"; did you mean \"failover\"? (known: default, failover, load_balance)" "sink group: unknown processor" || return
     assert_eq "5 3" "$(grep -c '^error: ' "$WORK/unsup.out") $(grep -c '^warning: ' "$WORK/unsup.out")" "errors and warnings, one per problem" || return
     rc=0
     "$SF_BIN" agent -n a1 -f "$f" >"$WORK/unsup.agent" 2>&1 || rc=$?
