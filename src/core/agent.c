@@ -1,13 +1,15 @@
 /*
  * The agent runtime (Flume's Application + PropertiesFileConfigurationProvider + the runners):
  * wires components from the properties file, validates everything before anything starts, runs
- * one thread per source and per sink, and stops them in a lossless order (see agent.h).
+ * one thread per source and per sink group (a sink of no group is a group of its own), and stops
+ * them in a lossless order (see agent.h).
  */
 #include "sqlflume/agent.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/format.h"
 #include "sqlflume/log.h"
+#include "sqlflume/sink_group.h"
 #include "monitor.h"
 
 #include <pthread.h>
@@ -17,9 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DRAIN_TIMEOUT_MS     10000
-#define SINK_BACKOFF_STEP_MS 100
-#define SINK_BACKOFF_MAX_MS  1000
+#define DRAIN_TIMEOUT_MS 10000
 
 struct sf_agent {
     char *name;
@@ -33,8 +33,10 @@ struct sf_agent {
     struct sf_sink *sinks;
     struct sf_section *sink_secs;
     size_t nsinks;
+    struct sf_sink_group *groups; /* the sink groups, then a group of one per other sink */
+    size_t ngroups;
     pthread_t *source_threads;
-    pthread_t *sink_threads;
+    pthread_t *group_threads; /* one per group: its runner */
     bool started, stopped;
     size_t channels_started, sources_started, sinks_started;
 
@@ -324,6 +326,7 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
         build_channels(a, d);
         build_sources(a, d);
         build_sinks(a, d);
+        sf_sink_groups_build(&a->props, name, a->sinks, a->nsinks, &a->groups, &a->ngroups, d);
         if (a->nsources == 0 && a->nsinks == 0) {
             sf_diag_error(d, NULL, "%s: agent \"%s\" has no sources and no sinks",
                           a->props.file ? a->props.file : "config", name);
@@ -338,8 +341,8 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
                              a->channels[c].name);
             }
         }
-        /* every key of this agent nobody consumed: Flume's sink groups and config filters (not
-         * implemented: errors), a component not listed (one warning for all its keys), a typo */
+        /* every key of this agent nobody consumed: Flume's config filters (not implemented: an
+         * error), a component not listed (one warning for all its keys), a typo */
         static const char *const top[] = { "sources", "channels", "sinks", "sinkgroups",
                                            "configfilters" };
         for (size_t i = 0; i < a->props.n; i++) {
@@ -353,12 +356,7 @@ struct sf_agent *sf_agent_create(const char *name, struct sf_props *props, struc
             snprintf(head, sizeof(head), "%.*s", dot ? (int)(dot - sub) : (int)strlen(sub), sub);
             const char *near = sf_nearest(head, top, sizeof(top) / sizeof(top[0]));
             p->used = true;
-            if (strcmp(head, "sinkgroups") == 0) {
-                sf_diag_unsupported(d, p,
-                                    "sqlflume has no sink groups or sink processors such as "
-                                    "failover and load_balance: each sink takes from its "
-                                    "channel on its own");
-            } else if (strcmp(head, "configfilters") == 0) {
+            if (strcmp(head, "configfilters") == 0) {
                 sf_diag_unsupported(d, p,
                                     "sqlflume has no config filters; use ${VAR} for "
                                     "environment variables");
@@ -424,38 +422,6 @@ static void *source_runner(void *arg)
     return NULL;
 }
 
-static void *sink_runner(void *arg)
-{
-    struct sf_sink *snk = arg;
-    name_thread("sink:", snk->name);
-    long long backoff_ms = 0;
-    while (!atomic_load(&snk->stopping)) {
-        enum sf_status st = snk->plugin->process(snk);
-        if (st == SF_READY) {
-            backoff_ms = 0;
-            continue;
-        }
-        if (st == SF_FATAL) {
-            sf_agent_request_stop(snk->agent, 1);
-        }
-        backoff_ms += SINK_BACKOFF_STEP_MS;
-        if (backoff_ms > SINK_BACKOFF_MAX_MS) {
-            backoff_ms = SINK_BACKOFF_MAX_MS;
-        }
-        /* A backoff on an empty channel ends as soon as an event arrives (checked every 20 ms),
-         * so an idle table's rows do not wait out the backoff; one on a failure (the channel
-         * still holds the rolled-back events) lasts its full time. */
-        bool was_empty = sf_channel_size(snk->ch) == 0;
-        for (long long t = 0; t < backoff_ms && !atomic_load(&snk->stopping); t += 20) {
-            usleep(20000);
-            if (was_empty && sf_channel_size(snk->ch) > 0) {
-                break;
-            }
-        }
-    }
-    return NULL;
-}
-
 int sf_agent_start(struct sf_agent *a)
 {
     char err[1024];
@@ -492,10 +458,10 @@ int sf_agent_start(struct sf_agent *a)
         }
         a->sources_started++;
     }
-    a->sink_threads = calloc(a->nsinks ? a->nsinks : 1, sizeof(pthread_t));
+    a->group_threads = calloc(a->ngroups ? a->ngroups : 1, sizeof(pthread_t));
     a->source_threads = calloc(a->nsources ? a->nsources : 1, sizeof(pthread_t));
-    for (size_t i = 0; i < a->nsinks; i++) {
-        pthread_create(&a->sink_threads[i], NULL, sink_runner, &a->sinks[i]);
+    for (size_t i = 0; i < a->ngroups; i++) {
+        pthread_create(&a->group_threads[i], NULL, sf_sink_group_run, &a->groups[i]);
     }
     for (size_t i = 0; i < a->nsources; i++) {
         pthread_create(&a->source_threads[i], NULL, source_runner, &a->sources[i]);
@@ -504,8 +470,12 @@ int sf_agent_start(struct sf_agent *a)
     clock_gettime(CLOCK_REALTIME, &now);
     a->start_time_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     a->started = true;
-    SF_INFO("agent \"%s\" started: %zu source(s), %zu channel(s), %zu sink(s)", a->name,
-            a->nsources, a->nchannels, a->nsinks);
+    size_t ngroups = 0;
+    for (size_t i = 0; i < a->ngroups; i++) {
+        ngroups += !a->groups[i].implicit;
+    }
+    SF_INFO("agent \"%s\" started: %zu source(s), %zu channel(s), %zu sink(s), %zu sink group(s)",
+            a->name, a->nsources, a->nchannels, a->nsinks, ngroups);
     return SF_OK;
 }
 
@@ -572,8 +542,11 @@ void sf_agent_stop(struct sf_agent *a)
         for (size_t i = 0; i < a->nsinks; i++) {
             atomic_store(&a->sinks[i].stopping, true);
         }
-        for (size_t i = 0; i < a->nsinks; i++) {
-            pthread_join(a->sink_threads[i], NULL);
+        for (size_t i = 0; i < a->ngroups; i++) {
+            atomic_store(&a->groups[i].stopping, true);
+        }
+        for (size_t i = 0; i < a->ngroups; i++) {
+            pthread_join(a->group_threads[i], NULL);
         }
     }
     for (size_t i = 0; i < a->sinks_started; i++) {
@@ -780,7 +753,8 @@ void sf_agent_destroy(struct sf_agent *a)
     free(a->channels);
     free(a->channel_secs);
     free(a->source_threads);
-    free(a->sink_threads);
+    free(a->group_threads);
+    sf_sink_groups_free(a->groups, a->ngroups);
     sf_props_free(&a->props);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);

@@ -46,7 +46,7 @@ sf_sink_take_batch(struct sf_sink *snk, struct sf_sink_batch *b, sf_sink_event_f
     struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
     if (!txn) {
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     size_t n = 0;
     int rc = sf_channel_take(txn, b->evs, b->cap, &n, TAKE_WAIT_MS);
@@ -62,7 +62,7 @@ sf_sink_take_batch(struct sf_sink *snk, struct sf_sink_batch *b, sf_sink_event_f
                  snk->ch->name, sf_err_str(rc));
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
         sf_channel_txn_close(txn); /* rolls back */
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     sf_channel_txn_close(txn);
     if (n == 0) {

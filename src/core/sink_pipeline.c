@@ -172,7 +172,7 @@ enum sf_status sf_sink_pipeline_process(struct sf_sink_pipeline *pl)
     struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
     if (!txn) {
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        return pl->count > 0 ? wait_acks(pl, EMPTY_WAIT_MS) : SF_BACKOFF;
+        return pl->count > 0 ? wait_acks(pl, EMPTY_WAIT_MS) : SF_FAILED;
     }
     struct sf_pipeline_batch *b = sf_sink_pipeline_at(pl, pl->count);
     size_t n = 0;
@@ -184,7 +184,7 @@ enum sf_status sf_sink_pipeline_process(struct sf_sink_pipeline *pl)
                  snk->ch->name, sf_err_str(rc));
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
         sf_channel_txn_close(txn);
-        return pl->count > 0 ? wait_acks(pl, EMPTY_WAIT_MS) : SF_BACKOFF;
+        return pl->count > 0 ? wait_acks(pl, EMPTY_WAIT_MS) : SF_FAILED;
     }
     if (n == 0) {
         sf_channel_txn_commit(txn);
@@ -218,7 +218,7 @@ enum sf_status sf_sink_pipeline_process(struct sf_sink_pipeline *pl)
         if (pl->count > 0 && b->txn && sf_sink_pipeline_at(pl, pl->count - 1) == b) {
             rollback_newest(pl);
         }
-        return pl->limit_next || pl->count > 0 ? SF_READY : SF_BACKOFF;
+        return pl->limit_next || pl->count > 0 ? SF_READY : SF_FAILED;
     }
     sf_sink_pipeline_settle(pl); /* a synchronous sink acknowledged it already */
     if (pl->count == 0) {

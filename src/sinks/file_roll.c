@@ -401,7 +401,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
     struct sf_txn *txn = sf_channel_txn_begin(snk->ch);
     if (!txn) {
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     size_t n = 0;
     int rc = sf_channel_take(txn, ctx->batch.evs, ctx->batch.cap, &n, TAKE_WAIT_MS);
@@ -410,7 +410,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
                  snk->ch->name, sf_err_str(rc));
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
         sf_channel_txn_close(txn);
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     atomic_fetch_add(&snk->metrics.drain_attempt, (long long)n);
     if (n == 0) {
@@ -459,7 +459,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
         atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
         sf_channel_txn_close(txn);
         ctx->failures++;
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     sf_channel_txn_close(txn);
     ctx->committed_len += (off_t)ctx->out.len;
@@ -480,7 +480,7 @@ fail:
     atomic_fetch_add(&snk->metrics.write_fail, 1);
     ctx->failures++;
     sf_channel_txn_close(txn); /* rolls back: the events return to the head of the channel */
-    return SF_BACKOFF;
+    return SF_FAILED;
 }
 
 static void file_roll_stop(struct sf_sink *snk)

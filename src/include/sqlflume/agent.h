@@ -1,7 +1,8 @@
 /*
  * The agent: builds channels, sources and sinks from a Flume properties file (Flume's
  * PropertiesFileConfigurationProvider + Application), runs one thread per source
- * (PollableSourceRunner) and per sink (SinkRunner), and shuts them down in an order that loses
+ * (PollableSourceRunner) and per sink group (SinkRunner with the group's sink processor; a sink
+ * of no group is run alone, see sink_group.h), and shuts them down in an order that loses
  * nothing: sources stop, sinks drain the channels for a grace period and stop, then sources
  * write their final delivered offsets.
  */

@@ -2,9 +2,11 @@
  * Sinks, after Flume's Sink + SinkRunner: the runner thread calls process() in a loop; process
  * takes a batch from the channel in a take transaction, delivers it, and commits only after a
  * durable acknowledgement (Kafka delivery report, HDFS flush, Avro RPC reply), else rolls back.
- * It returns SF_READY to be called again at once or SF_BACKOFF (channel empty or delivery failed)
- * for the runner to sleep (+100 ms per consecutive backoff, at most 1000 ms; Flume: +1000 ms, at
- * most 5000 ms); a backoff that began on an empty channel ends within 20 ms of an event's arrival.
+ * It returns SF_READY to be called again at once, SF_BACKOFF (channel empty) or SF_FAILED
+ * (delivery failed, the take rolled back; see status.h) for the runner to sleep (+100 ms per
+ * consecutive backoff, at most 1000 ms; Flume: +1000 ms, at most 5000 ms); a backoff that began
+ * on an empty channel ends within 20 ms of an event's arrival. A sink in a sink group
+ * (sink_group.h) is run by its group's runner through the group's sink processor instead.
  * A sink may keep several take transactions open at once (pipelining), committing each in order.
  */
 #ifndef SQLFLUME_SINK_H
@@ -139,8 +141,8 @@ typedef void (*sf_sink_event_fn)(struct sf_sink *snk, const struct sf_event *ev,
  * back, so the events stay in the channel).
  * @param snk  the sink; borrowed
  * @param b  from sf_sink_batch_init
- * @return SF_READY when events were taken and committed; SF_BACKOFF when the channel was empty
- * or on a failure.
+ * @return SF_READY when events were taken and committed; SF_BACKOFF when the channel was empty;
+ * SF_FAILED on a failure.
  */
 enum sf_status
 sf_sink_take_batch(struct sf_sink *snk, struct sf_sink_batch *b, sf_sink_event_fn each, void *arg);

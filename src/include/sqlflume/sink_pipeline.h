@@ -150,8 +150,8 @@ void sf_sink_pipeline_free(struct sf_sink_pipeline *pl);
  * batch taken; drain_success += a batch's events when it commits; channel_read_fail + 1 when a
  * take transaction cannot begin (out of memory) or the take fails (logged at ERROR).
  * @return SF_READY to be called again at once, always while a batch is in flight; SF_BACKOFF
- * (nothing in flight) when the channel was empty, the sink is halted or stopping, a take failed,
- * or send failed without setting a take limit.
+ * (nothing in flight) when the channel was empty or the sink is halted or stopping; SF_FAILED
+ * (nothing in flight) when a take failed or send failed without setting a take limit.
  */
 enum sf_status sf_sink_pipeline_process(struct sf_sink_pipeline *pl);
 

@@ -319,7 +319,7 @@ static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
         }
         rd_kafka_error_destroy(e);
         eos_abort(snk);
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     SF_ERROR(SF_SINK_FMT "could not commit kafka transaction %lld: %s; rolling back and "
                          "recreating the producer",
@@ -327,7 +327,7 @@ static enum sf_status eos_commit(struct sf_sink *snk, int timeout_ms)
     rd_kafka_error_destroy(e);
     atomic_fetch_add(&snk->metrics.write_fail, 1);
     eos_reset(snk);
-    return SF_BACKOFF;
+    return SF_FAILED;
 }
 
 /* The pipeline's flush_wait exactly once: the batch in flight is acknowledged by its Kafka
@@ -354,12 +354,12 @@ enum sf_status kf_eos_process(struct sf_sink *snk)
     if (!ctx->rk) {
         if (kf_producer_create(snk, err, sizeof(err)) != SF_OK) {
             SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), err);
-            return SF_BACKOFF;
+            return SF_FAILED;
         }
     }
     if (atomic_load(&ctx->fatal)) {
         eos_reset(snk);
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     if (!ctx->txn_ready) {
         rd_kafka_error_t *e = rd_kafka_init_transactions(ctx->rk, TXN_STEP_MS);
@@ -375,7 +375,7 @@ enum sf_status kf_eos_process(struct sf_sink *snk)
             if (!retry) {
                 eos_reset(snk);
             }
-            return SF_BACKOFF;
+            return SF_FAILED;
         }
         ctx->txn_ready = true;
     }
@@ -388,7 +388,7 @@ enum sf_status kf_eos_process(struct sf_sink *snk)
                                      "nothing is delivered until they are read",
                          SF_SINK_ARGS(snk), err);
             }
-            return SF_BACKOFF;
+            return SF_FAILED;
         }
         ctx->pos_loaded = true;
     }

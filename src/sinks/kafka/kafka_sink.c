@@ -156,12 +156,12 @@ static enum sf_status kafka_step(struct sf_sink *snk)
         char err[512];
         if (kf_producer_create(snk, err, sizeof(err)) != SF_OK) {
             SF_ERROR(SF_SINK_FMT "%s", SF_SINK_ARGS(snk), err);
-            return SF_BACKOFF;
+            return SF_FAILED;
         }
     }
     if (atomic_load(&ctx->fatal)) {
         kf_producer_reset(snk, false);
-        return SF_BACKOFF;
+        return SF_FAILED;
     }
     return sf_sink_pipeline_process(&ctx->pl);
 }

@@ -50,7 +50,10 @@ EOF
         "a1.sources.r1.selector.defualt = c1" \
         "a1.channels.c1.capacity = 20000" \
         "a1.sinks.k2.type = logger" \
-        "a1.sinks.k2.channel = c1"
+        "a1.sinks.k2.channel = c1" \
+        "a1.sinkgroups = g1" \
+        "a1.sinkgroups.g1.sinks = k1 k9 k1" \
+        "a1.sinkgroups.g1.processor.type = failvoer"
     local f="$WORK/unsup.conf"
     rc=0
     "$SF_BIN" check -n a1 -f "$f" >"$WORK/unsup.out" 2>&1 || rc=$?
@@ -60,11 +63,15 @@ EOF
     assert_contains "$WORK/unsup.out" "warning: $f:21: a1.sources.r1.selector.defualt: unknown key for the multiplexing channel selector of source \"r1\"; did you mean \"selector.default\"?" "misspelt selector key" || return
     assert_contains "$WORK/unsup.out" "warning: $f:22: a1.channels.c1.capacity: set twice, on lines 12 and 22; the value of line 22 is used" "key set twice" || return
     assert_contains "$WORK/unsup.out" "warning: $f:23: a1.sinks.k2.type: sink \"k2\" is not listed in a1.sinks, so it is neither checked nor started (2 key(s) ignored)" "unlisted sink" || return
-    assert_eq "2 3" "$(grep -c '^error: ' "$WORK/unsup.out") $(grep -c '^warning: ' "$WORK/unsup.out")" "errors and warnings, one per problem" || return
+    # a sink group's errors: an undefined sink, a sink listed twice, an unknown processor
+    assert_contains "$WORK/unsup.out" "error: $f:26: a1.sinkgroups.g1.sinks: sink \"k9\" is referenced but not defined in a1.sinks" "sink group: undefined sink" || return
+    assert_contains "$WORK/unsup.out" "error: $f:26: a1.sinkgroups.g1.sinks: sink \"k1\" is listed twice" "sink group: sink listed twice" || return
+    assert_contains "$WORK/unsup.out" "error: $f:27: a1.sinkgroups.g1.processor.type: unknown sink processor type \"failvoer\"; did you mean \"failover\"? (known: default, failover, load_balance)" "sink group: unknown processor" || return
+    assert_eq "5 3" "$(grep -c '^error: ' "$WORK/unsup.out") $(grep -c '^warning: ' "$WORK/unsup.out")" "errors and warnings, one per problem" || return
     rc=0
     "$SF_BIN" agent -n a1 -f "$f" >"$WORK/unsup.agent" 2>&1 || rc=$?
     assert_eq 2 "$rc" "agent exit code, unsupported keys" || return
-    assert_contains "$WORK/unsup.agent" "configuration \"$f\" is invalid (2 error(s)); nothing started" "nothing started" || return
+    assert_contains "$WORK/unsup.agent" "configuration \"$f\" is invalid (5 error(s)); nothing started" "nothing started" || return
     assert_contains "$WORK/unsup.agent" "a1.configfilters = f1 is not supported" "agent names the key" || return
     assert_not_contains "$WORK/unsup.agent" "started:" "no component started" || return
     assert_eq "" "$(db_offset unsup)" "no flume_meta row: the database was not touched" || return

@@ -371,7 +371,7 @@ START_TEST(counters)
     ck_assert_int_eq(metric(&r->snk.metrics.drain_success), 13);
     ck_assert_int_eq(metric(&r->snk.metrics.batch_empty), 2);
     r->fch.take_err = SF_ERR_IO;
-    ck_assert_int_eq(step(r), SF_BACKOFF); /* nothing in flight: back off */
+    ck_assert_int_eq(step(r), SF_FAILED); /* nothing in flight: a failure, backs off */
     ck_assert_int_eq(metric(&r->snk.metrics.channel_read_fail), 2);
     ck_assert_uint_gt(r->fs.polls, 0);
     rig_free(r);
@@ -425,7 +425,7 @@ START_TEST(synchronous_sink)
     ck_assert_uint_eq(r->fs.pl.count, 0);
     ck_assert_str_eq(r->fch.log[0], "c:e0");
     r->fs.send_err = SF_ERR_IO;
-    ck_assert_int_eq(step(r), SF_BACKOFF);
+    ck_assert_int_eq(step(r), SF_FAILED);
     ck_assert_str_eq(r->fch.log[1], "r:e10");
     ck_assert_uint_eq(r->fch.n, 15);
     ck_assert_int_eq(step(r), SF_READY);

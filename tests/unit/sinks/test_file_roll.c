@@ -384,8 +384,8 @@ START_TEST(unwritable_directory)
     if (!root) {
         ck_assert_int_eq(chmod(f->dir, 0555), 0);
     }
-    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_BACKOFF);
-    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_BACKOFF);
+    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_FAILED);
+    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_FAILED);
     ck_assert_uint_eq(sf_channel_size(&f->ch), 50);
     ck_assert_int_eq(atomic_load(&f->snk.metrics.write_fail), 2);
     if (root) {
@@ -427,8 +427,8 @@ START_TEST(disk_full)
     put(&f->ch, 0, 10, 100); /* 1 KiB: fits */
     drain(f);
     put(&f->ch, 10, 100, 1000); /* 100 KiB: does not */
-    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_BACKOFF);
-    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_BACKOFF);
+    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_FAILED);
+    ck_assert_int_eq(f->snk.plugin->process(&f->snk), SF_FAILED);
     ck_assert_uint_eq(sf_channel_size(&f->ch), 100);
     int n;
     char *names = list_dir(dir, &n);

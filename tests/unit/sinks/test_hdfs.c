@@ -415,7 +415,7 @@ static void disk_full(const char *roll_count, const char *const *after)
         put1(r, i, "a", NULL, 200);
     }
     /* 40 x 201 bytes do not fit in what is left of 8 KiB */
-    ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_BACKOFF);
+    ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_FAILED);
     ck_assert_uint_eq(sf_channel_size(&r->ch), 40);
     ck_assert_int_eq(atomic_load(&r->snk.metrics.write_fail), 1);
     /* the in-use file was cut back to the first batch and closed */
