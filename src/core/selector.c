@@ -13,8 +13,12 @@
 
 /* Parse a channel list value into a bit mask over chnames. @return false (error added at p) when
  * a name is not one of the source's channels. */
-static bool parse_channels(const struct sf_prop *p, char *const *chnames, unsigned nch,
-                           const char *src_name, uint64_t *mask, struct sf_diag *d)
+static bool parse_channels(const struct sf_prop *p,
+                           char *const *chnames,
+                           unsigned nch,
+                           const char *src_name,
+                           uint64_t *mask,
+                           struct sf_diag *d)
 {
     size_t n = 0;
     char **names = sf_split_names(p->val, &n, true);
@@ -84,8 +88,11 @@ static bool key_known(enum sf_selector_type type, const char *sub)
     return false;
 }
 
-int sf_selector_build(struct sf_selector *sel, const struct sf_section *s, char *const *chnames,
-                      unsigned nch, struct sf_diag *d)
+int sf_selector_build(struct sf_selector *sel,
+                      const struct sf_section *s,
+                      char *const *chnames,
+                      unsigned nch,
+                      struct sf_diag *d)
 {
     memset(sel, 0, sizeof(*sel));
     sel->nch = nch;
@@ -242,7 +249,9 @@ static unsigned nth_bit(uint64_t m, unsigned n)
     }
 }
 
-void sf_selector_pick(struct sf_selector *sel, const struct sf_event *ev, uint64_t *req,
+void sf_selector_pick(struct sf_selector *sel,
+                      const struct sf_event *ev,
+                      uint64_t *req,
                       uint64_t *opt)
 {
     switch (sel->type) {

@@ -79,8 +79,13 @@ static void report_unrouted(struct sf_source *src, long long n)
 /* Put the batch of one channel: once (optional channel, or !retry), or retrying with backoff
  * while the channel is full. @return SF_OK (the channel owns the events) or the error (the caller
  * still owns them). */
-static int put_channel(struct sf_source *src, struct sf_channel *ch, struct sf_event **batch,
-                       size_t n, const char *src_key, const char *src_offset, bool retry)
+static int put_channel(struct sf_source *src,
+                       struct sf_channel *ch,
+                       struct sf_event **batch,
+                       size_t n,
+                       const char *src_key,
+                       const char *src_offset,
+                       bool retry)
 {
     long long wait_ms = 100;
     bool logged = false;
@@ -124,8 +129,12 @@ static unsigned top_bit(uint64_t m)
  * an event was registered for but will not make (the channels it does not go to) are
  * acknowledged at once.
  */
-static int deliver(struct sf_source *src, struct sf_event **evs, size_t n, const char *src_key,
-                   const char *src_offset, bool retry)
+static int deliver(struct sf_source *src,
+                   struct sf_event **evs,
+                   size_t n,
+                   const char *src_key,
+                   const char *src_offset,
+                   bool retry)
 {
     if (n == 0) {
         return SF_OK;

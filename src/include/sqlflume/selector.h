@@ -44,8 +44,8 @@ struct sf_selector {
     char *header;      /* multiplexing: owned */
     struct sf_selector_mapping *maps;
     size_t nmaps;
-    uint64_t dflt; /* multiplexing: required channels of unmatched events (0: dropped) */
-    bool random;   /* load_balancing: random, else round robin */
+    uint64_t dflt;      /* multiplexing: required channels of unmatched events (0: dropped) */
+    bool random;        /* load_balancing: random, else round robin */
     atomic_ullong next; /* load_balancing: round-robin position / random state */
 };
 
@@ -58,12 +58,17 @@ struct sf_selector {
  * @param sel  filled; free with sf_selector_free (also after an error)
  * @return SF_OK, or SF_ERR_INVAL when it added errors.
  */
-int sf_selector_build(struct sf_selector *sel, const struct sf_section *src_conf,
-                      char *const *chnames, unsigned nch, struct sf_diag *d);
+int sf_selector_build(struct sf_selector *sel,
+                      const struct sf_section *src_conf,
+                      char *const *chnames,
+                      unsigned nch,
+                      struct sf_diag *d);
 /** true when every event goes to every channel, all required (Flume's default). */
 bool sf_selector_is_plain(const struct sf_selector *sel);
 /** The required (*req) and optional (*opt, disjoint from *req) channels of ev. Thread-safe. */
-void sf_selector_pick(struct sf_selector *sel, const struct sf_event *ev, uint64_t *req,
+void sf_selector_pick(struct sf_selector *sel,
+                      const struct sf_event *ev,
+                      uint64_t *req,
                       uint64_t *opt);
 /** Free what build allocated; a zeroed selector is a no-op. */
 void sf_selector_free(struct sf_selector *sel);

@@ -16,34 +16,16 @@
 #include "sqlflume/error.h"
 #include "sqlflume/event.h"
 #include "sqlflume/option.h"
+#include "unit_agent.h"
 
 /* ---------- agent configuration ---------- */
 
-static size_t agent_errors(const char *text, struct sf_diag *d)
-{
-    struct sf_props p = { 0 };
-    sf_props_parse(&p, "agent.conf", text, d);
-    struct sf_agent *a = sf_agent_create("a1", &p, d);
-    size_t n = d->nerrors;
-    sf_agent_destroy(a);
-    sf_props_free(&p);
-    return n;
-}
 
-static bool has_msg(char **v, size_t n, const char *needle)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strstr(v[i], needle)) {
-            return true;
-        }
-    }
-    return false;
-}
 
 START_TEST(agent_config_valid)
 {
     struct sf_diag d = { 0 };
-    ck_assert_uint_eq(agent_errors("a1.sources = r1\n"
+    ck_assert_uint_eq(unit_agent_diag("a1.sources = r1\n"
                                    "a1.channels = c1\n"
                                    "a1.sinks = k1\n"
                                    "a1.sources.r1.type = com.atguigu.source.SQLSource\n"
@@ -63,7 +45,7 @@ END_TEST
 START_TEST(agent_config_errors)
 {
     struct sf_diag d = { 0 };
-    size_t n = agent_errors("a1.sources = r1\n"
+    size_t n = unit_agent_diag("a1.sources = r1\n"
                             "a1.channels = c1\n"
                             "a1.sinks = k1 k2\n"
                             "a1.sources.r1.type = sql\n"
@@ -76,15 +58,15 @@ START_TEST(agent_config_errors)
                             "a1.sinks.k2.channel = c1\n",
                             &d);
     ck_assert_uint_eq(n, 5);
-    ck_assert(has_msg(d.errors, d.nerrors,
+    ck_assert(unit_has_msg(d.errors, d.nerrors,
                       "agent.conf:8: a1.channels.c1.type: unknown channel type \"memroy\"; did "
                       "you mean \"memory\"?"));
-    ck_assert(has_msg(d.errors, d.nerrors,
+    ck_assert(unit_has_msg(d.errors, d.nerrors,
                       "agent.conf:5: a1.sources.r1.channels: channel \"c9\" is referenced but not "
                       "defined in a1.channels"));
-    ck_assert(has_msg(d.errors, d.nerrors, "agent.conf:7: a1.sources.r1.max.rows: bad number"));
-    ck_assert(has_msg(d.errors, d.nerrors, "a1.sources.r1.connection.url: missing required key"));
-    ck_assert(has_msg(d.errors, d.nerrors, "a1.sinks.k2.type: missing required key"));
+    ck_assert(unit_has_msg(d.errors, d.nerrors, "agent.conf:7: a1.sources.r1.max.rows: bad number"));
+    ck_assert(unit_has_msg(d.errors, d.nerrors, "a1.sources.r1.connection.url: missing required key"));
+    ck_assert(unit_has_msg(d.errors, d.nerrors, "a1.sinks.k2.type: missing required key"));
     sf_diag_free(&d);
 }
 END_TEST
@@ -92,21 +74,12 @@ END_TEST
 START_TEST(agent_config_unknown_agent)
 {
     struct sf_diag d = { 0 };
-    ck_assert_uint_eq(agent_errors("b1.sources = r1\n", &d), 1);
-    ck_assert(has_msg(d.errors, d.nerrors, "no configuration for agent \"a1\""));
+    ck_assert_uint_eq(unit_agent_diag("b1.sources = r1\n", &d), 1);
+    ck_assert(unit_has_msg(d.errors, d.nerrors, "no configuration for agent \"a1\""));
     sf_diag_free(&d);
 }
 END_TEST
 
-static bool has_exact(char **v, size_t n, const char *want)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i], want) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
 
 /* A valid agent (sql source r1 -> memory c1 -> logger k1) plus extra lines from line 10 on. */
 #define VALID_AGENT                                                                                \
@@ -125,7 +98,7 @@ static bool has_exact(char **v, size_t n, const char *want)
 START_TEST(agent_config_unsupported_flume_keys)
 {
     struct sf_diag d = { 0 };
-    ck_assert_uint_eq(agent_errors(VALID_AGENT "a1.sinks.k1.channel = c1\n"
+    ck_assert_uint_eq(unit_agent_diag(VALID_AGENT "a1.sinks.k1.channel = c1\n"
                                                "a1.sources.r1.selector.type = replicating\n"
                                                "a1.sources.r1.interceptors =\n",
                                    &d),
@@ -133,17 +106,17 @@ START_TEST(agent_config_unsupported_flume_keys)
     ck_assert_uint_eq(d.nwarnings, 0);
     sf_diag_free(&d);
 
-    size_t n = agent_errors(VALID_AGENT "a1.sinks.k1.channel = c1\n"
+    size_t n = unit_agent_diag(VALID_AGENT "a1.sinks.k1.channel = c1\n"
                                         "a1.configfilters = f1\n",
                             &d);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(d.nwarnings, 0);
     ck_assert(
-        has_msg(d.errors, d.nerrors, "agent.conf:11: a1.configfilters = f1 is not supported"));
+        unit_has_msg(d.errors, d.nerrors, "agent.conf:11: a1.configfilters = f1 is not supported"));
     sf_diag_free(&d);
 
     /* a component's own table: the file channel's encryption and replay variants */
-    n = agent_errors(VALID_AGENT "a1.sinks.k1.channel = c1\n"
+    n = unit_agent_diag(VALID_AGENT "a1.sinks.k1.channel = c1\n"
                                  "a1.channels.c1.type = file\n"
                                  "a1.channels.c1.encryption.activeKey = key-0\n"
                                  "a1.channels.c1.use-fast-replay = true\n"
@@ -151,17 +124,17 @@ START_TEST(agent_config_unsupported_flume_keys)
                      &d);
     ck_assert_uint_eq(n, 3);
     ck_assert_uint_eq(d.nwarnings, 1); /* a1.channels.c1.type set twice */
-    ck_assert(has_msg(d.errors, d.nerrors,
+    ck_assert(unit_has_msg(d.errors, d.nerrors,
                       "agent.conf:12: a1.channels.c1.encryption.activeKey = key-0 is not "
                       "supported (the log is not encrypted"));
-    ck_assert(has_msg(d.errors, d.nerrors,
+    ck_assert(unit_has_msg(d.errors, d.nerrors,
                       "agent.conf:13: a1.channels.c1.use-fast-replay = true is not supported"));
-    ck_assert(has_msg(d.errors, d.nerrors,
+    ck_assert(unit_has_msg(d.errors, d.nerrors,
                       "agent.conf:14: a1.channels.c1.use-log-replay-v1 = true is not supported"));
     sf_diag_free(&d);
 
     /* a selector key on a sink is no Flume key at all: the usual unknown-key warning */
-    ck_assert_uint_eq(agent_errors(VALID_AGENT "a1.sinks.k1.channel = c1\n"
+    ck_assert_uint_eq(unit_agent_diag(VALID_AGENT "a1.sinks.k1.channel = c1\n"
                                                "a1.sinks.k1.selector.type = multiplexing\n",
                                    &d),
                       0);
@@ -202,7 +175,7 @@ END_TEST
 START_TEST(agent_config_unlisted_component)
 {
     struct sf_diag d = { 0 };
-    ck_assert_uint_eq(agent_errors(VALID_AGENT "a1.sinks.k1.channel = c1\n"
+    ck_assert_uint_eq(unit_agent_diag(VALID_AGENT "a1.sinks.k1.channel = c1\n"
                                                "a1.sinks.k2.type = kafak\n"
                                                "a1.sinks.k2.channel = c9\n"
                                                "a1.sinks.k2.batchSize = lots\n"
@@ -230,7 +203,7 @@ END_TEST
 START_TEST(agent_config_unknown_type_alone)
 {
     struct sf_diag d = { 0 };
-    size_t n = agent_errors("a1.sources = r1 r2\n"
+    size_t n = unit_agent_diag("a1.sources = r1 r2\n"
                             "a1.channels = c1 c2\n"
                             "a1.sinks = k1 k2 k3\n"
                             "a1.sources.r1.type = sql\n"
@@ -256,16 +229,16 @@ START_TEST(agent_config_unknown_type_alone)
                             &d);
     ck_assert_uint_eq(n, 4);
     ck_assert_uint_eq(d.nwarnings, 0);
-    ck_assert(has_exact(d.errors, d.nerrors,
+    ck_assert(unit_has_exact(d.errors, d.nerrors,
                         "agent.conf:8: a1.channels.c1.type: unknown channel type \"memroy\"; did "
                         "you mean \"memory\"? (known: memory, file)"));
-    ck_assert(has_exact(d.errors, d.nerrors,
+    ck_assert(unit_has_exact(d.errors, d.nerrors,
                         "agent.conf:15: a1.sources.r2.type: unknown source type \"jdbc\" (known: "
                         "sql, mysql, postgresql, avro)"));
-    ck_assert(has_exact(d.errors, d.nerrors,
+    ck_assert(unit_has_exact(d.errors, d.nerrors,
                         "agent.conf:19: a1.sinks.k2.type: unknown sink type \"cassandra\" (known: "
                         "logger, null, kafka, file_roll, avro, hdfs)"));
-    ck_assert(has_exact(d.errors, d.nerrors,
+    ck_assert(unit_has_exact(d.errors, d.nerrors,
                         "agent.conf: a1.sinks.k3.type: missing required key: sink \"k3\" has no "
                         "type"));
     sf_diag_free(&d);

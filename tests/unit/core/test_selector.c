@@ -17,6 +17,7 @@
 #include "sqlflume/option.h"
 #include "sqlflume/selector.h"
 #include "sqlflume/source.h"
+#include "unit_agent.h"
 
 /* ---------- configuration, through the agent ---------- */
 
@@ -38,54 +39,35 @@
     "a1.sinks.k3.type = null\n"                                                                    \
     "a1.sinks.k3.channel = c3\n"
 
-static size_t agent_diag(const char *text, struct sf_diag *d)
-{
-    struct sf_props p = { 0 };
-    sf_props_parse(&p, "agent.conf", text, d);
-    struct sf_agent *a = sf_agent_create("a1", &p, d);
-    size_t n = d->nerrors;
-    sf_agent_destroy(a);
-    sf_props_free(&p);
-    return n;
-}
 
-static bool has_exact(char **v, size_t n, const char *want)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i], want) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-#define ASSERT_HAS(v, n, want) ck_assert_msg(has_exact((v), (n), (want)), "missing: %s", (want))
+#define ASSERT_HAS(v, n, want)                                                                     \
+    ck_assert_msg(unit_has_exact((v), (n), (want)), "missing: %s", (want))
 
 START_TEST(selector_config_valid)
 {
     struct sf_diag d = { 0 };
     /* the seed tutorials' multiplexing by table, with an optional copy; Flume's class names */
-    ck_assert_uint_eq(
-        agent_diag(AGENT3 "a1.sources.r1.selector.type = "
-                          "org.apache.flume.channel.MultiplexingChannelSelector\n"
-                          "a1.sources.r1.selector.header = table\n"
-                          "a1.sources.r1.selector.mapping.orders = c1\n"
-                          "a1.sources.r1.selector.mapping.users = c2\n"
-                          "a1.sources.r1.selector.optional.users = c3 c2\n"
-                          "a1.sources.r1.selector.default = c3\n",
-                   &d),
-        0);
-    ck_assert_uint_eq(d.nwarnings, 0);
-    sf_diag_free(&d);
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.type = replicating\n"
-                                        "a1.sources.r1.selector.optional = c3\n",
-                                 &d),
+    ck_assert_uint_eq(unit_agent_diag(AGENT3
+                                      "a1.sources.r1.selector.type = "
+                                      "org.apache.flume.channel.MultiplexingChannelSelector\n"
+                                      "a1.sources.r1.selector.header = table\n"
+                                      "a1.sources.r1.selector.mapping.orders = c1\n"
+                                      "a1.sources.r1.selector.mapping.users = c2\n"
+                                      "a1.sources.r1.selector.optional.users = c3 c2\n"
+                                      "a1.sources.r1.selector.default = c3\n",
+                                      &d),
                       0);
     ck_assert_uint_eq(d.nwarnings, 0);
     sf_diag_free(&d);
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.type = load_balancing\n"
-                                        "a1.sources.r1.selector.policy = random\n",
-                                 &d),
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.type = replicating\n"
+                                             "a1.sources.r1.selector.optional = c3\n",
+                                      &d),
+                      0);
+    ck_assert_uint_eq(d.nwarnings, 0);
+    sf_diag_free(&d);
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.type = load_balancing\n"
+                                             "a1.sources.r1.selector.policy = random\n",
+                                      &d),
                       0);
     ck_assert_uint_eq(d.nwarnings, 0);
     sf_diag_free(&d);
@@ -95,18 +77,18 @@ END_TEST
 START_TEST(selector_config_errors)
 {
     struct sf_diag d = { 0 };
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexer\n", &d), 1);
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexer\n", &d), 1);
     ASSERT_HAS(d.errors, d.nerrors,
                "agent.conf:17: a1.sources.r1.selector.type: unknown channel selector type "
                "\"multiplexer\" (known: replicating, multiplexing, load_balancing, or their "
                "Flume class names)");
     sf_diag_free(&d);
 
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexing\n"
-                                        "a1.sources.r1.selector.mapping.a = c1 c9\n"
-                                        "a1.sources.r1.selector.optional = c4\n"
-                                        "a1.sources.r1.selector.default = c2\n",
-                                 &d),
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexing\n"
+                                             "a1.sources.r1.selector.mapping.a = c1 c9\n"
+                                             "a1.sources.r1.selector.optional = c4\n"
+                                             "a1.sources.r1.selector.default = c2\n",
+                                      &d),
                       1);
     ASSERT_HAS(d.errors, d.nerrors,
                "agent.conf:18: a1.sources.r1.selector.mapping.a: channel \"c9\" is not one of "
@@ -118,9 +100,9 @@ START_TEST(selector_config_errors)
                "\"selector.optional\"?");
     sf_diag_free(&d);
 
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexing\n"
-                                        "a1.sources.r1.selector.header = table\n",
-                                 &d),
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexing\n"
+                                             "a1.sources.r1.selector.header = table\n",
+                                      &d),
                       1);
     ASSERT_HAS(d.errors, d.nerrors,
                "agent.conf:17: a1.sources.r1.selector.type: the multiplexing channel selector of "
@@ -128,16 +110,17 @@ START_TEST(selector_config_errors)
                "event could go anywhere");
     sf_diag_free(&d);
 
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.type = load_balancing\n"
-                                        "a1.sources.r1.selector.policy = roundrobin\n",
-                                 &d),
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.type = load_balancing\n"
+                                             "a1.sources.r1.selector.policy = roundrobin\n",
+                                      &d),
                       1);
     ASSERT_HAS(d.errors, d.nerrors,
                "agent.conf:18: a1.sources.r1.selector.policy: invalid value \"roundrobin\" "
                "(expected round_robin or random)");
     sf_diag_free(&d);
 
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.optional = c1 c2 cx\n", &d), 1);
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.optional = c1 c2 cx\n", &d),
+                      1);
     ASSERT_HAS(d.errors, d.nerrors,
                "agent.conf:17: a1.sources.r1.selector.optional: channel \"cx\" is not one of "
                "source \"r1\"'s channels");
@@ -148,11 +131,11 @@ END_TEST
 START_TEST(selector_config_warnings)
 {
     struct sf_diag d = { 0 };
-    ck_assert_uint_eq(agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexing\n"
-                                        "a1.sources.r1.selector.header = table\n"
-                                        "a1.sources.r1.selector.mapping.a = c1\n"
-                                        "a1.sources.r1.selector.mapping.b = c2\n",
-                                 &d),
+    ck_assert_uint_eq(unit_agent_diag(AGENT3 "a1.sources.r1.selector.type = multiplexing\n"
+                                             "a1.sources.r1.selector.header = table\n"
+                                             "a1.sources.r1.selector.mapping.a = c1\n"
+                                             "a1.sources.r1.selector.mapping.b = c2\n",
+                                      &d),
                       0);
     ck_assert_uint_eq(d.nwarnings, 2);
     ASSERT_HAS(d.warnings, d.nwarnings,
@@ -239,8 +222,8 @@ static struct rig *rig_new(const char *type, unsigned nch, long long cap, const 
     ck_assert_int_eq(sf_selector_build(&r->src.selector, &r->sec, names, nch, &d), SF_OK);
     ck_assert_int_eq(sf_interceptor_chain_build(&r->src.interceptors, &r->sec, &d), SF_OK);
     char err[256] = "";
-    ck_assert_msg(sf_interceptor_chain_start(&r->src.interceptors, err, sizeof(err)) == SF_OK,
-                  "%s", err);
+    ck_assert_msg(sf_interceptor_chain_start(&r->src.interceptors, err, sizeof(err)) == SF_OK, "%s",
+                  err);
     ck_assert_uint_eq(d.nerrors, 0);
     sf_diag_free(&d);
     return r;
@@ -274,8 +257,7 @@ static void rig_free(struct rig *r)
 
 /* Deliver n events with bodies "<table>-<i>" and header table = tables[i % ntables], registered
  * as one batch reaching offset off. @return sf_source_deliver's result */
-static int send(struct rig *r, size_t n, const char *const *tables, size_t ntables,
-                const char *off)
+static int send(struct rig *r, size_t n, const char *const *tables, size_t ntables, const char *off)
 {
     struct sf_event *evs[64];
     uint64_t id = sf_ack_tracker_add(r->src.tracker, n, (unsigned)r->src.nch, off);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit_agent.h"
 #include "sqlflume/agent.h"
 #include "sqlflume/channel.h"
 #include "sqlflume/clock.h"
@@ -328,17 +329,6 @@ END_TEST
     "a1.sinks.k3.type = null\n"                                                                    \
     "a1.sinks.k3.channel = c1\n"
 
-/* Build the agent from text into d; the number of errors. */
-static size_t agent_diag(const char *text, struct sf_diag *d)
-{
-    struct sf_props p = { 0 };
-    sf_props_parse(&p, "agent.conf", text, d);
-    struct sf_agent *a = sf_agent_create("a1", &p, d);
-    size_t n = d->nerrors;
-    sf_agent_destroy(a);
-    sf_props_free(&p);
-    return n;
-}
 
 /* Assert that v (n lines) holds want exactly. */
 static void has_line(char **v, size_t n, const char *want)
@@ -357,7 +347,7 @@ static void has_line(char **v, size_t n, const char *want)
 START_TEST(config_valid)
 {
     struct sf_diag d = { 0 };
-    ck_assert_uint_eq(agent_diag(SINKS3 "a1.sinkgroups = g1 g2\n"
+    ck_assert_uint_eq(unit_agent_diag(SINKS3 "a1.sinkgroups = g1 g2\n"
                                         "a1.sinkgroups.g1.sinks = k1 k2\n"
                                         "a1.sinkgroups.g1.processor.type = "
                                         "org.apache.flume.sink.FailoverSinkProcessor\n"
@@ -372,7 +362,7 @@ START_TEST(config_valid)
     ck_assert_uint_eq(d.nwarnings, 0);
     sf_diag_free(&d);
     /* no processor.type: the default processor, fine with one sink */
-    ck_assert_uint_eq(agent_diag(SINKS3 "a1.sinkgroups = g1\n"
+    ck_assert_uint_eq(unit_agent_diag(SINKS3 "a1.sinkgroups = g1\n"
                                         "a1.sinkgroups.g1.sinks = k1\n",
                                  &d),
                       0);
@@ -384,7 +374,7 @@ END_TEST
 START_TEST(config_errors)
 {
     struct sf_diag d = { 0 };
-    size_t n = agent_diag(SINKS3 "a1.sinkgroups = g1 g2 g3 g4\n"
+    size_t n = unit_agent_diag(SINKS3 "a1.sinkgroups = g1 g2 g3 g4\n"
                                  "a1.sinkgroups.g1.sinks = k1 k2 k9\n"
                                  "a1.sinkgroups.g1.processor.type = failvoer\n"
                                  "a1.sinkgroups.g2.sinks = k2 k3\n"
@@ -418,7 +408,7 @@ START_TEST(config_errors)
     sf_diag_free(&d);
 
     /* the default processor with more than one sink, processor.type not set */
-    n = agent_diag(SINKS3 "a1.sinkgroups = g1\n"
+    n = unit_agent_diag(SINKS3 "a1.sinkgroups = g1\n"
                           "a1.sinkgroups.g1.sinks = k1 k2\n",
                    &d);
     ck_assert_uint_eq(n, 1);
@@ -429,7 +419,7 @@ START_TEST(config_errors)
     sf_diag_free(&d);
 
     /* failover priorities: not an integer, two sinks sharing one, a bad maxpenalty */
-    n = agent_diag(SINKS3 "a1.sinkgroups = g1\n"
+    n = unit_agent_diag(SINKS3 "a1.sinkgroups = g1\n"
                           "a1.sinkgroups.g1.sinks = k1 k2 k3\n"
                           "a1.sinkgroups.g1.processor.type = failover\n"
                           "a1.sinkgroups.g1.processor.priority.k1 = high\n"
@@ -451,7 +441,7 @@ START_TEST(config_errors)
     sf_diag_free(&d);
 
     /* a group listed twice, a sink listed twice */
-    n = agent_diag(SINKS3 "a1.sinkgroups = g1 g1\n"
+    n = unit_agent_diag(SINKS3 "a1.sinkgroups = g1 g1\n"
                           "a1.sinkgroups.g1.sinks = k1\n",
                    &d);
     ck_assert_uint_eq(n, 1);
@@ -459,7 +449,7 @@ START_TEST(config_errors)
              "agent.conf:10: a1.sinkgroups: sink group \"g1\" is listed twice");
     ck_assert_uint_eq(d.nwarnings, 0);
     sf_diag_free(&d);
-    n = agent_diag(SINKS3 "a1.sinkgroups = g1\n"
+    n = unit_agent_diag(SINKS3 "a1.sinkgroups = g1\n"
                           "a1.sinkgroups.g1.sinks = k1 k2 k1\n"
                           "a1.sinkgroups.g1.processor.type = load_balance\n",
                    &d);
@@ -473,7 +463,7 @@ END_TEST
 START_TEST(config_warnings)
 {
     struct sf_diag d = { 0 };
-    size_t n = agent_diag(SINKS3 "a1.sinkgroups = g1 g2\n"
+    size_t n = unit_agent_diag(SINKS3 "a1.sinkgroups = g1 g2\n"
                                  "a1.sinkgroups.g1.sinks = k1 k2\n"
                                  "a1.sinkgroups.g1.processor.type = failover\n"
                                  "a1.sinkgroups.g1.processor.maxpenalti = 5\n"
