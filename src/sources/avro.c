@@ -26,10 +26,15 @@
  * (name); the first rule that matches decides, and a connection no rule matches is allowed
  * (Netty's IpFilterRuleHandler). A denied connection is closed at once with a WARN.
  *
- * Not implemented (refused at configure, not ignored): compression-type = deflate, ssl = true
- * and the keystore keys.
+ * compression-type = deflate: every connection is expected compressed (src/rpc/avro_stream.h:
+ * one zlib stream each way, each reply sync-flushed at level 6, as Flume's AvroSource); bytes
+ * that do not inflate close the connection with a WARN. A plain source that receives what looks
+ * like a zlib stream says so in the WARN that closes the connection. Both ends must agree.
+ *
+ * Not implemented (refused at configure, not ignored): ssl = true and the keystore keys.
  */
 #include "../rpc/avro_rpc.h"
+#include "../rpc/avro_stream.h"
 
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
@@ -60,6 +65,8 @@
 #define KNOWN_HASHES 16
 /* At most one WARN a cause this often while the channels stay full (ms). */
 #define FULL_LOG_MS 10000
+/* The deflate level of the replies (Flume's AvroSource: ZlibEncoder(6)). */
+#define DEFLATE_LEVEL 6
 
 enum { COMP_NONE, COMP_DEFLATE };
 
@@ -103,14 +110,16 @@ struct avro_src_ctx {
 };
 
 static const struct sf_option avro_src_options[] = {
-    { "bind", SF_OPT_STRING, NULL, 0, 0, offsetof(struct avro_src_ctx, bind), SF_OPT_REQUIRED,
-      NULL, NULL, "host name or address to listen on (0.0.0.0: every IPv4 address)" },
+    { "bind", SF_OPT_STRING, NULL, 0, 0, offsetof(struct avro_src_ctx, bind), SF_OPT_REQUIRED, NULL,
+      NULL, "host name or address to listen on (0.0.0.0: every IPv4 address)" },
     { "port", SF_OPT_INT, NULL, 0, 65535, offsetof(struct avro_src_ctx, port), SF_OPT_REQUIRED,
       NULL, NULL, "TCP port to listen on (0: one the system picks, logged at start)" },
     { "threads", SF_OPT_INT, "64", 1, 4096, offsetof(struct avro_src_ctx, threads), 0, NULL, NULL,
       "connections served at once, a thread each; more wait in the listen backlog" },
     { "compression-type", SF_OPT_ENUM, "none", 0, 0, offsetof(struct avro_src_ctx, compression), 0,
-      NULL, "none|deflate", "compression of the connections; deflate is not implemented yet" },
+      NULL, "none|deflate",
+      "deflate: expect every connection compressed with zlib (the clients must use deflate "
+      "too)" },
     { "ssl", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_src_ctx, ssl), 0, NULL, NULL,
       "TLS; true is not implemented yet" },
     { "keystore", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL, "TLS is not implemented yet" },
@@ -225,11 +234,6 @@ static int avro_src_configure(struct sf_source *src, struct sf_diag *d)
                       "must be a host name or an address to listen on");
         rc = SF_ERR_INVAL;
     }
-    if (ctx->compression == COMP_DEFLATE) {
-        sf_diag_error(d, sf_section_get(src->conf, "compression-type"),
-                      "deflate is not implemented yet (use none, and none on the Avro sinks)");
-        rc = SF_ERR_INVAL;
-    }
     if (ctx->ssl) {
         sf_diag_error(d, sf_section_get(src->conf, "ssl"), "TLS is not implemented yet");
         rc = SF_ERR_INVAL;
@@ -333,7 +337,7 @@ static void hash_learn(struct avro_src_ctx *ctx, const unsigned char *hash)
     pthread_mutex_unlock(&ctx->mu);
 }
 
-/* Send all of b on c within SEND_TIMEOUT_MS. @return SF_OK or SF_ERR_IO */
+/* Send all of b on c within SEND_TIMEOUT_MS. @return SF_OK or SF_ERR_IO (errno set) */
 static int send_all(struct conn *c, const struct sf_buf *b)
 {
     long long deadline = sf_mono_ms() + SEND_TIMEOUT_MS;
@@ -349,6 +353,7 @@ static int send_all(struct conn *c, const struct sf_buf *b)
         }
         long long left = deadline - sf_mono_ms();
         if (left <= 0) {
+            errno = ETIMEDOUT;
             return SF_ERR_IO;
         }
         struct pollfd pfd = { c->fd, POLLOUT, 0 };
@@ -411,12 +416,19 @@ static void *conn_main(void *arg)
     struct sf_source *src = c->src;
     struct avro_src_ctx *ctx = src->ctx;
     struct sf_buf in = SF_BUF_INIT, payload = SF_BUF_INIT, reply = SF_BUF_INIT,
-                  out = SF_BUF_INIT;
+                  framed = SF_BUF_INIT, out = SF_BUF_INIT;
     bool handshaken = false;
     unsigned char client_hash[16] = { 0 };
     const char *why = NULL; /* why the connection is closed with a WARN */
     char detail[256] = "";
-    while (!atomic_load(&src->stopping)) {
+    unsigned char first[2]; /* the connection's first two bytes, for the hint below */
+    size_t nfirst = 0;
+    const char *hint = ""; /* said after why */
+    struct sf_avro_stream zs;
+    if (sf_avro_stream_init(&zs, c->fd, ctx->compression == COMP_DEFLATE, DEFLATE_LEVEL) != SF_OK) {
+        why = "out of memory for the zlib streams";
+    }
+    while (!why && !atomic_load(&src->stopping)) {
         int32_t serial = 0;
         size_t used = 0;
         sf_buf_reset(&payload);
@@ -429,15 +441,21 @@ static void *conn_main(void *arg)
         }
         if (u == 0) {
             struct pollfd pfd = { c->fd, POLLIN, 0 };
-            int r = poll(&pfd, 1, POLL_MS);
-            if (r <= 0) {
+            if (!zs.inf_more && poll(&pfd, 1, POLL_MS) <= 0) {
+                continue; /* (output the inflater still holds is taken without a poll) */
+            }
+            ssize_t k = sf_avro_stream_recv(&zs, &in, detail, sizeof(detail));
+            if (k > 0) {
+                while (nfirst < 2 && nfirst < in.len) {
+                    first[nfirst] = (unsigned char)in.data[nfirst];
+                    nfirst++;
+                }
                 continue;
             }
-            sf_buf_reserve(&in, 65536);
-            ssize_t k = recv(c->fd, in.data + in.len, in.cap - in.len - 1, MSG_DONTWAIT);
-            if (k > 0) {
-                in.len += (size_t)k;
-                continue;
+            if (k == -2) {
+                why = "a stream that does not inflate";
+                hint = " (this source's compression-type is deflate: is the client's?)";
+                break;
             }
             if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
                 continue;
@@ -486,7 +504,13 @@ static void *conn_main(void *arg)
             sf_avro_rpc_reply(&reply, call.had_handshake, match, false, st, NULL);
         }
         sf_buf_reset(&out);
-        sf_avro_rpc_frame(&out, serial, reply.data, reply.len);
+        sf_buf_reset(&framed);
+        sf_avro_rpc_frame(&framed, serial, reply.data, reply.len);
+        if (sf_avro_stream_encode(&zs, &framed, &out) != SF_OK) {
+            why = "could not compress the reply";
+            snprintf(detail, sizeof(detail), "out of memory");
+            break;
+        }
         if (send_all(c, &out) != SF_OK) {
             why = "could not send the reply";
             snprintf(detail, sizeof(detail), "%s", strerror(errno));
@@ -494,17 +518,23 @@ static void *conn_main(void *arg)
         }
     }
     if (why) {
-        SF_WARN(SF_SOURCE_FMT "%s from %s: %s; closing the connection", SF_SOURCE_ARGS(src), why,
-                c->peer, detail);
+        if (!zs.deflate && sf_avro_stream_looks_zlib(first, nfirst)) {
+            hint = " (its bytes look like a zlib stream: the client's compression-type is "
+                   "deflate, this source's none)";
+        }
+        SF_WARN(SF_SOURCE_FMT "%s from %s: %s; closing the connection%s", SF_SOURCE_ARGS(src), why,
+                c->peer, detail, hint);
     } else {
         SF_DEBUG(SF_SOURCE_FMT "connection from %s closed", SF_SOURCE_ARGS(src), c->peer);
     }
+    sf_avro_stream_free(&zs);
     close(c->fd);
     c->fd = -1;
     atomic_fetch_sub(&src->metrics.open_connections, 1);
     sf_buf_free(&in);
     sf_buf_free(&payload);
     sf_buf_free(&reply);
+    sf_buf_free(&framed);
     sf_buf_free(&out);
     atomic_store(&c->done, true);
     return NULL;

@@ -4,7 +4,10 @@ code: the handshake and the call/reply logic are Debian python3-avro's avro.ipc.
 datums avro.io; only the Netty framing is ours, in tests/support/avro_netty.py (written from
 Avro Java's NettyTransportCodec format, shared with flume_avro_client.py).
 
-  flume_avro_server.py --port N --out EVENTS.jsonl [--control FILE] [--port-file F]
+  flume_avro_server.py --port N --out EVENTS.jsonl [--control FILE] [--deflate]
+
+--deflate: every connection is zlib-compressed both ways (avro_netty.ZlibSocket), as a Flume
+AvroSource with compression-type = deflate expects.
 
 Like a Netty connection, the handshake is expected on a connection's first call only; it checks
 that the client's clientHash is the MD5 of the clientProtocol text it sent. Each event accepted is
@@ -101,7 +104,7 @@ class ConnResponder(avro.ipc.Responder):
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         responder = ConnResponder()
-        sock = self.request
+        sock = avro_netty.ZlibSocket(self.request) if ARGS.deflate else self.request
         while True:
             try:
                 msg = avro_netty.read_message(sock, MAX_MESSAGE)
@@ -132,6 +135,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--control")
+    ap.add_argument("--deflate", action="store_true")
     ARGS = ap.parse_args()
     srv = Server(("127.0.0.1", ARGS.port), Handler)
     log("listening on 127.0.0.1:%d" % ARGS.port)

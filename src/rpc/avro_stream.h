@@ -1,0 +1,71 @@
+/*
+ * The byte stream under Avro RPC's Netty framing: plain, or compressed as Flume's AvroSink and
+ * AvroSource do with compression-type = deflate (Netty's ZlibEncoder/ZlibDecoder on the whole
+ * connection): one zlib stream (RFC 1950) each way for the life of the connection, every write
+ * ended with a sync flush (Z_SYNC_FLUSH) so that the peer can decode each message as it arrives.
+ * Both ends must agree: nothing in the stream says whether it is compressed.
+ *
+ * Inflation is bounded: one sf_avro_stream_recv produces at most SF_AVRO_STREAM_CHUNK plain
+ * bytes, so a caller that runs sf_avro_rpc_unframe (which refuses a message over its bound as
+ * soon as the frame header says so) between receives never holds more than that bound plus one
+ * chunk, however much a few compressed bytes would inflate to.
+ */
+#ifndef SQLFLUME_RPC_AVRO_STREAM_H
+#define SQLFLUME_RPC_AVRO_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <zlib.h>
+
+#include "sqlflume/buf.h"
+
+/** At most this many plain bytes per sf_avro_stream_recv (and compressed bytes read at once). */
+#define SF_AVRO_STREAM_CHUNK 65536
+
+/** One connection's stream. Ownership: the fd is the caller's (not closed here). */
+struct sf_avro_stream {
+    int fd;
+    bool deflate; /* compressed (compression-type = deflate) */
+    bool def_on, inf_on;
+    bool inf_more; /* inflate stopped on a full output: more may come without new input */
+    bool inf_end;  /* the peer ended its zlib stream */
+    z_stream def, inf;
+    unsigned char *zin; /* SF_AVRO_STREAM_CHUNK bytes of compressed input (inf.next_in in it) */
+};
+
+/**
+ * Set s up over fd.
+ * @param level  deflate level 0-9 (with deflate)
+ * @return SF_OK, SF_ERR_NOMEM (nothing to free then)
+ */
+int sf_avro_stream_init(struct sf_avro_stream *s, int fd, bool deflate, int level);
+
+/** Free the zlib state (not the fd); s may be zeroed or freed already. */
+void sf_avro_stream_free(struct sf_avro_stream *s);
+
+/**
+ * The bytes to write for the framed message in framed: plain, framed's bytes are moved to out
+ * (the buffers are swapped); compressed, they are deflated and sync-flushed onto out (appended)
+ * and framed is reset.
+ * @return SF_OK, SF_ERR_NOMEM
+ */
+int sf_avro_stream_encode(struct sf_avro_stream *s, struct sf_buf *framed, struct sf_buf *out);
+
+/**
+ * Append plain bytes to in: what is pending in the inflater first, else from a non-blocking
+ * recv on the fd; at most SF_AVRO_STREAM_CHUNK bytes.
+ * @return the bytes appended (> 0); 0: the peer closed the connection; -1 with errno set
+ * (EAGAIN: nothing now, poll the fd for POLLIN; compressed input that inflated to nothing yet
+ * also answers EAGAIN); -2: the compressed stream is corrupt (errstr says how: close the
+ * connection)
+ */
+ssize_t
+sf_avro_stream_recv(struct sf_avro_stream *s, struct sf_buf *in, char *errstr, size_t errstr_size);
+
+/** Whether the first n received bytes p (n >= 2) start like a zlib stream (CMF/FLG of RFC 1950
+ *  with a 32 KiB window): a hint for a peer that compresses talking to one that does not. */
+bool sf_avro_stream_looks_zlib(const unsigned char *p, size_t n);
+
+#endif
