@@ -53,14 +53,6 @@ EOF
         sleep 0.1
     done
 }
-b_term() {
-    [ -z "$B_PID" ] && return 0
-    kill -TERM "$B_PID"
-    local rc=0
-    wait "$B_PID" || rc=$?
-    B_PID=""
-    assert_eq 0 "$rc" "agent B exit code after SIGTERM"
-}
 srv_stop() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=""; }
 trap '[ -n "$B_PID" ] && kill -9 "$B_PID" 2>/dev/null; srv_stop; cleanup' EXIT
 metric() { # component counter

@@ -54,14 +54,6 @@ b_start() { # conf log
         sleep 0.1
     done
 }
-b_term() {
-    [ -z "$B_PID" ] && return 0
-    kill -TERM "$B_PID"
-    local rc=0
-    wait "$B_PID" || rc=$?
-    B_PID=""
-    assert_eq 0 "$rc" "agent B exit code after SIGTERM"
-}
 b_kill9() { kill -9 "$B_PID" 2>/dev/null; wait "$B_PID" 2>/dev/null; B_PID=""; }
 srv_stop() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=""; }
 trap '[ -n "$B_PID" ] && kill -9 "$B_PID" 2>/dev/null; srv_stop; cleanup' EXIT
@@ -320,13 +312,20 @@ time.sleep(30)' "$B_PORT" &
     pass
 }
 
+# dfl_b_conf FILE OUT-DIR COMPRESSION: b_conf with a memory channel 10000/1000 into file_roll
+# at OUT-DIR, the source's compression-type COMPRESSION
+dfl_b_conf() {
+    local fr
+    mapfile -t fr < <(fr_lines "$2")
+    b_conf "$1" memory "b1.channels.c1.capacity = 10000" \
+        "b1.channels.c1.transactionCapacity = 1000" "b1.sources.r1.compression-type = $3" \
+        "${fr[@]}"
+}
+
 s_deflate() {
     t deflate
     local out=$WORK/dfl.out
-    mapfile -t fr < <(fr_lines "$out")
-    b_conf "$WORK/dflb.conf" memory "b1.channels.c1.capacity = 10000" \
-        "b1.channels.c1.transactionCapacity = 1000" "b1.sources.r1.compression-type = deflate" \
-        "${fr[@]}"
+    dfl_b_conf "$WORK/dflb.conf" "$out" deflate
     b_start "$WORK/dflb.conf" "$WORK/dflb.log" || return
     $CLIENT send --port "$B_PORT" --count 1000 --batch 100 --big 77:3000000 --deflate \
         --retry-seconds 10 >"$WORK/dfl.s1" || { fail "deflate client failed"; return; }
@@ -346,10 +345,7 @@ s_deflate() {
     db_create_idv avd
     tier_insert avd 1 7000
     out=$WORK/dfl2.out
-    mapfile -t fr < <(fr_lines "$out")
-    b_conf "$WORK/dflb2.conf" memory "b1.channels.c1.capacity = 10000" \
-        "b1.channels.c1.transactionCapacity = 1000" "b1.sources.r1.compression-type = deflate" \
-        "${fr[@]}"
+    dfl_b_conf "$WORK/dflb2.conf" "$out" deflate
     b_start "$WORK/dflb2.conf" "$WORK/dflb2.log" || return
     a_conf "$WORK/dfla.conf" avd
     echo "a1.sinks.k1.compression-type = deflate" >>"$WORK/dfla.conf"
@@ -366,9 +362,7 @@ s_deflate() {
     db_create_idv avm
     tier_insert avm 1 700
     out=$WORK/dfl3.out
-    mapfile -t fr < <(fr_lines "$out")
-    b_conf "$WORK/dflb3.conf" memory "b1.channels.c1.capacity = 10000" \
-        "b1.channels.c1.transactionCapacity = 1000" "${fr[@]}"
+    dfl_b_conf "$WORK/dflb3.conf" "$out" none
     b_start "$WORK/dflb3.conf" "$WORK/dflb3.log" || return
     a_conf "$WORK/dflm.conf" avm
     echo "a1.sinks.k1.compression-type = deflate" >>"$WORK/dflm.conf"
@@ -379,9 +373,7 @@ s_deflate() {
     b_term
     assert_eq "" "$(cat "$out"/* 2>/dev/null | head -c 1)" "nothing written by the plain B" || return
     # B with deflate: A's retries get through
-    b_conf "$WORK/dflb3.conf" memory "b1.channels.c1.capacity = 10000" \
-        "b1.channels.c1.transactionCapacity = 1000" "b1.sources.r1.compression-type = deflate" \
-        "${fr[@]}"
+    dfl_b_conf "$WORK/dflb3.conf" "$out" deflate
     b_start "$WORK/dflb3.conf" "$WORK/dflb3.log" || return
     local end=$((SECONDS + $(secs 60)))
     until [ "$(metric SOURCE.r1 EventAcceptedCount)" -ge 600 ] || [ $SECONDS -ge $end ]; do

@@ -189,13 +189,26 @@ agent_start() { # conf log [more agent arguments...]
     "$SF_BIN" agent -n a1 -f "$1" -Dflume.root.logger=${SF_LOG_LEVEL:-INFO},console "${@:3}" >>"$2" 2>&1 &
     AGENT_PID=$!
 }
+term_expect0() { # PID LABEL: stop PID with SIGTERM, expect exit 0
+    local rc=0
+    kill -TERM "$1"
+    wait "$1" || rc=$?
+    assert_eq 0 "$rc" "$2 exit code after SIGTERM"
+}
 agent_term() { # stop with SIGTERM, expect exit 0
     [ -z "$AGENT_PID" ] && return 0
-    kill -TERM "$AGENT_PID"
-    local rc=0
-    wait "$AGENT_PID" || rc=$?
+    local pid=$AGENT_PID
     AGENT_PID=""
-    assert_eq 0 "$rc" "agent exit code after SIGTERM"
+    term_expect0 "$pid" agent
+}
+# the second agent of the Avro tests (avro_source.sh, avro_client.sh), started by the script
+# into B_PID: stop it with SIGTERM, expect exit 0
+B_PID=""
+b_term() {
+    [ -z "$B_PID" ] && return 0
+    local pid=$B_PID
+    B_PID=""
+    term_expect0 "$pid" "agent B"
 }
 agent_kill9() {
     kill -9 "$AGENT_PID" 2>/dev/null
