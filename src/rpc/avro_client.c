@@ -100,6 +100,17 @@ int sf_avro_client_connect(struct sf_avro_client *c,
         snprintf(errstr, errstr_size, "out of memory for the zlib streams");
         return SF_ERR_NOMEM;
     }
+    if (c->tls) {
+        char why[256];
+        int rc = sf_avro_stream_start_tls(&c->st, c->tls, false, sf_mono_ms() + timeout_ms,
+                                          c->stopping, why, sizeof(why));
+        if (rc != SF_OK) {
+            sf_avro_stream_free(&c->st);
+            close(fd);
+            snprintf(errstr, errstr_size, "TLS handshake with %s:%lld failed: %s", host, port, why);
+            return rc;
+        }
+    }
     c->fd = fd;
     c->handshaken = false;
     c->opened_ms = sf_mono_ms();
@@ -174,7 +185,7 @@ call(struct sf_avro_client *c, long long deadline, char *detail, size_t detail_s
     size_t off = 0;
     detail[0] = '\0';
     while (off < c->out.len) {
-        ssize_t w = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
+        ssize_t w = sf_avro_stream_send(&c->st, c->out.data + off, c->out.len - off);
         if (w > 0) {
             off += (size_t)w;
             continue;
@@ -183,7 +194,7 @@ call(struct sf_avro_client *c, long long deadline, char *detail, size_t detail_s
             snprintf(detail, detail_size, "%s", strerror(errno));
             return "sending the call failed";
         }
-        int r = wait_fd(c, POLLOUT, deadline);
+        int r = wait_fd(c, sf_avro_stream_events(&c->st, POLLOUT), deadline);
         if (r <= 0) {
             snprintf(detail, detail_size, "%s", r == 0 ? "timed out" : strerror(errno));
             return "sending the call failed";
@@ -225,7 +236,7 @@ call(struct sf_avro_client *c, long long deadline, char *detail, size_t detail_s
             snprintf(detail, detail_size, "%s", strerror(errno));
             return "no reply";
         }
-        int w = wait_fd(c, POLLIN, deadline);
+        int w = wait_fd(c, sf_avro_stream_events(&c->st, POLLIN), deadline);
         if (w <= 0) {
             if (w == 0) {
                 snprintf(detail, detail_size, "%s",

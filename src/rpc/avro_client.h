@@ -26,6 +26,7 @@ struct sf_avro_client {
     /* options (set before connecting) */
     bool deflate;
     int level;                   /* deflate level 0-9 */
+    SSL_CTX *tls;                /* TLS (ssl = true) with this context (borrowed), or NULL */
     const atomic_bool *stopping; /* when set, a call gives up SF_AVRO_CLIENT_STOP_WAIT_MS later
                                     ("the agent is stopping"); NULL: never */
     /* state */
@@ -42,8 +43,9 @@ void sf_avro_client_init(struct sf_avro_client *c);
 
 /**
  * Connect to host:port, every address in turn, each within timeout_ms.
- * @return SF_OK; SF_ERR_IO with errstr "could not resolve HOST: ..." or "could not connect to
- * HOST:PORT: ..."; SF_ERR_NOMEM (the zlib state)
+ * With tls, the TLS handshake follows, within the same timeout.
+ * @return SF_OK; SF_ERR_IO with errstr "could not resolve HOST: ...", "could not connect to
+ * HOST:PORT: ..." or "TLS handshake with HOST:PORT failed: ..."; SF_ERR_NOMEM
  */
 int sf_avro_client_connect(struct sf_avro_client *c,
                            const char *host,

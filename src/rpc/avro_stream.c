@@ -3,9 +3,15 @@
  */
 #include "avro_stream.h"
 
+#include "avro_tls.h"
+
 #include "sqlflume/error.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+
+#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +44,11 @@ int sf_avro_stream_init(struct sf_avro_stream *s, int fd, bool deflate, int leve
 
 void sf_avro_stream_free(struct sf_avro_stream *s)
 {
+    if (s->ssl) {
+        (void)SSL_shutdown(s->ssl); /* our close_notify, without waiting for the peer's */
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+    }
     if (s->def_on) {
         (void)deflateEnd(&s->def);
         s->def_on = false;
@@ -78,12 +89,109 @@ int sf_avro_stream_encode(struct sf_avro_stream *s, struct sf_buf *framed, struc
     return SF_OK;
 }
 
+int sf_avro_stream_start_tls(struct sf_avro_stream *s,
+                             SSL_CTX *ctx,
+                             bool server,
+                             long long deadline,
+                             const atomic_bool *stopping,
+                             char *errstr,
+                             size_t errstr_size)
+{
+    s->ssl = SSL_new(ctx);
+    if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1) {
+        snprintf(errstr, errstr_size, "out of memory for TLS");
+        return SF_ERR_NOMEM;
+    }
+    if (sf_avro_tls_handshake(s->ssl, s->fd, server, deadline, stopping, errstr, errstr_size) !=
+        0) {
+        SSL_free(s->ssl); /* no shutdown: there is no session to close */
+        s->ssl = NULL;
+        return SF_ERR_IO;
+    }
+    return SF_OK;
+}
+
+/* Map a failed SSL_read/SSL_write. @return 0 (the peer closed), -1 (errno: EAGAIN, the
+ * socket's error, or EPROTO for a TLS error without errstr), -2 (errstr set) */
+static ssize_t tls_fail(struct sf_avro_stream *s, int r, char *errstr, size_t errstr_size)
+{
+    int e = SSL_get_error(s->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        s->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+    }
+    if (e == SSL_ERROR_SYSCALL && errno != 0 && errno != EAGAIN) {
+        ERR_clear_error();
+        return -1; /* the socket's own error */
+    }
+    if (errstr) {
+        char why[200];
+        sf_avro_tls_error(why, sizeof(why));
+        snprintf(errstr, errstr_size, "TLS: %s", why);
+        return -2;
+    }
+    ERR_clear_error();
+    errno = EPROTO;
+    return -1;
+}
+
+/* Read up to n raw bytes (the TLS payload with ssl). @return as sf_avro_stream_recv */
+static ssize_t
+raw_recv(struct sf_avro_stream *s, void *buf, size_t n, char *errstr, size_t errstr_size)
+{
+    if (!s->ssl) {
+        return recv(s->fd, buf, n, MSG_DONTWAIT);
+    }
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read(s->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+    if (r > 0) {
+        s->want = 0;
+        return r;
+    }
+    return tls_fail(s, r, errstr, errstr_size);
+}
+
+ssize_t sf_avro_stream_send(struct sf_avro_stream *s, const void *p, size_t n)
+{
+    if (!s->ssl) {
+        return send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_write(s->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+    if (r > 0) {
+        s->want = 0;
+        return r;
+    }
+    ssize_t k = tls_fail(s, r, NULL, 0);
+    if (k == 0) {
+        errno = EPIPE;
+        k = -1;
+    }
+    return k;
+}
+
+short sf_avro_stream_events(const struct sf_avro_stream *s, short want)
+{
+    return s->ssl && s->want ? s->want : want;
+}
+
+bool sf_avro_stream_buffered(const struct sf_avro_stream *s)
+{
+    return s->inf_more || (s->ssl && SSL_has_pending(s->ssl));
+}
+
 ssize_t
 sf_avro_stream_recv(struct sf_avro_stream *s, struct sf_buf *in, char *errstr, size_t errstr_size)
 {
     sf_buf_reserve(in, SF_AVRO_STREAM_CHUNK);
     if (!s->deflate) {
-        ssize_t k = recv(s->fd, in->data + in->len, SF_AVRO_STREAM_CHUNK, MSG_DONTWAIT);
+        ssize_t k = raw_recv(s, in->data + in->len, SF_AVRO_STREAM_CHUNK, errstr, errstr_size);
         if (k > 0) {
             in->len += (size_t)k;
             in->data[in->len] = '\0';
@@ -92,7 +200,7 @@ sf_avro_stream_recv(struct sf_avro_stream *s, struct sf_buf *in, char *errstr, s
     }
     for (;;) {
         if (s->inf.avail_in == 0 && !s->inf_more) {
-            ssize_t k = recv(s->fd, s->zin, SF_AVRO_STREAM_CHUNK, MSG_DONTWAIT);
+            ssize_t k = raw_recv(s, s->zin, SF_AVRO_STREAM_CHUNK, errstr, errstr_size);
             if (k <= 0) {
                 return k;
             }

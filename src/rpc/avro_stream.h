@@ -3,7 +3,8 @@
  * AvroSource do with compression-type = deflate (Netty's ZlibEncoder/ZlibDecoder on the whole
  * connection): one zlib stream (RFC 1950) each way for the life of the connection, every write
  * ended with a sync flush (Z_SYNC_FLUSH) so that the peer can decode each message as it arrives.
- * Both ends must agree: nothing in the stream says whether it is compressed.
+ * Both ends must agree: nothing in the stream says whether it is compressed. With ssl = true
+ * the stream runs over TLS (src/rpc/avro_tls.h): the zlib bytes are what TLS carries.
  *
  * Inflation is bounded: one sf_avro_stream_recv produces at most SF_AVRO_STREAM_CHUNK plain
  * bytes, so a caller that runs sf_avro_rpc_unframe (which refuses a message over its bound as
@@ -17,6 +18,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <zlib.h>
 
 #include "sqlflume/buf.h"
@@ -33,6 +36,8 @@ struct sf_avro_stream {
     bool inf_end;  /* the peer ended its zlib stream */
     z_stream def, inf;
     unsigned char *zin; /* SF_AVRO_STREAM_CHUNK bytes of compressed input (inf.next_in in it) */
+    SSL *ssl;           /* TLS over fd, or NULL */
+    short want;         /* with ssl: what the last TLS call waits for (POLLIN/POLLOUT), or 0 */
 };
 
 /**
@@ -42,8 +47,37 @@ struct sf_avro_stream {
  */
 int sf_avro_stream_init(struct sf_avro_stream *s, int fd, bool deflate, int level);
 
-/** Free the zlib state (not the fd); s may be zeroed or freed already. */
+/** Free the zlib and TLS state (not the fd); s may be zeroed or freed already. */
 void sf_avro_stream_free(struct sf_avro_stream *s);
+
+/**
+ * Put TLS under s (after sf_avro_stream_init, before any byte): the handshake on the fd (which
+ * must be non-blocking) until deadline (sf_mono_ms) or *stopping (may be NULL).
+ * @return SF_OK; SF_ERR_IO with errstr set (the handshake failed: close the connection);
+ * SF_ERR_NOMEM
+ */
+int sf_avro_stream_start_tls(struct sf_avro_stream *s,
+                             SSL_CTX *ctx,
+                             bool server,
+                             long long deadline,
+                             const atomic_bool *stopping,
+                             char *errstr,
+                             size_t errstr_size);
+
+/**
+ * Write up to n bytes of p (what sf_avro_stream_encode made) without blocking: send(2) with
+ * MSG_NOSIGNAL, or TLS.
+ * @return the bytes written (> 0), or -1 with errno set (EAGAIN: poll for
+ * sf_avro_stream_events(s, POLLOUT); EPROTO: a TLS error)
+ */
+ssize_t sf_avro_stream_send(struct sf_avro_stream *s, const void *p, size_t n);
+
+/** The poll events to wait for before retrying: want, or what TLS waits for instead. */
+short sf_avro_stream_events(const struct sf_avro_stream *s, short want);
+
+/** Whether plain bytes may be had without the fd becoming readable (the inflater or TLS holds
+ *  some): call sf_avro_stream_recv before polling. */
+bool sf_avro_stream_buffered(const struct sf_avro_stream *s);
 
 /**
  * The bytes to write for the framed message in framed: plain, framed's bytes are moved to out
@@ -58,8 +92,8 @@ int sf_avro_stream_encode(struct sf_avro_stream *s, struct sf_buf *framed, struc
  * recv on the fd; at most SF_AVRO_STREAM_CHUNK bytes.
  * @return the bytes appended (> 0); 0: the peer closed the connection; -1 with errno set
  * (EAGAIN: nothing now, poll the fd for POLLIN; compressed input that inflated to nothing yet
- * also answers EAGAIN); -2: the compressed stream is corrupt (errstr says how: close the
- * connection)
+ * also answers EAGAIN: poll for sf_avro_stream_events(s, POLLIN)); -2: the compressed stream is
+ * corrupt, or TLS failed (errstr says how: close the connection)
  */
 ssize_t
 sf_avro_stream_recv(struct sf_avro_stream *s, struct sf_buf *in, char *errstr, size_t errstr_size);

@@ -22,9 +22,14 @@
  * AvroSource must be set to deflate too. A server that does not decompress closes the connection
  * (or never answers): the batch fails like any other, with a hint in its ERROR line.
  *
- * Not implemented (refused at configure, not ignored): ssl = true and the TLS keys.
+ * ssl = true: TLS to the AvroSource (src/rpc/avro_tls.h, OpenSSL), under the deflate stream
+ * when both are on. The server's certificate chain is checked against truststore (PEM or
+ * PKCS12; Java's JKS is refused), the system's CA certificates without one, or not at all with
+ * trust-all-certs; its host name is not checked (as Flume's NettyAvroRpcClient). A handshake
+ * that fails is a failed connection: the batch stays in the channel and is retried.
  */
 #include "../rpc/avro_client.h"
+#include "../rpc/avro_tls.h"
 
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
@@ -50,7 +55,12 @@ struct avro_sink_ctx {
     long long compression_level;
     bool ssl;
     bool trust_all;
+    char *truststore;
+    char *truststore_password;
+    char *truststore_type;
+    char *exclude_protocols;
     /* state */
+    SSL_CTX *tls; /* with ssl */
     struct sf_sink_pipeline pl;
     struct sf_avro_client cl; /* the connection */
     /* error reporting */
@@ -82,17 +92,23 @@ static const struct sf_option avro_sink_options[] = {
     { "compression-level", SF_OPT_INT, "6", 0, 9, offsetof(struct avro_sink_ctx, compression_level),
       0, NULL, NULL, "deflate level, 0-9 (with compression-type = deflate)" },
     { "ssl", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_sink_ctx, ssl), 0, NULL, NULL,
-      "TLS to the AvroSource; true is not implemented yet" },
+      "TLS to the AvroSource (OpenSSL)" },
     { "trust-all-certs", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_sink_ctx, trust_all), 0,
       NULL, NULL, "with ssl = true: accept any server certificate" },
-    { "truststore", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
-      "TLS is not implemented yet" },
-    { "truststore-password", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
-      "TLS is not implemented yet" },
-    { "truststore-type", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
-      "TLS is not implemented yet" },
-    { "exclude-protocols", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
-      "TLS is not implemented yet" },
+    { "truststore", SF_OPT_STRING, NULL, 0, 0, offsetof(struct avro_sink_ctx, truststore), 0, NULL,
+      NULL,
+      "with ssl = true: file of the certificates the server's chain must lead to (default: the "
+      "system's CA certificates); the host name is not checked, as in Flume" },
+    { "truststore-password", SF_OPT_STRING, NULL, 0, 0,
+      offsetof(struct avro_sink_ctx, truststore_password), SF_OPT_SECRET, NULL, NULL,
+      "password of a PKCS12 truststore" },
+    { "truststore-type", SF_OPT_STRING, "JKS", 0, 0,
+      offsetof(struct avro_sink_ctx, truststore_type), 0, NULL, NULL,
+      "PEM or PKCS12 (Java's JKS cannot be read: convert it with keytool -importkeystore "
+      "-deststoretype PKCS12)" },
+    { "exclude-protocols", SF_OPT_STRING, "SSLv3", 0, 0,
+      offsetof(struct avro_sink_ctx, exclude_protocols), 0, NULL, NULL,
+      "space-separated protocols not to use: SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3" },
     { "maxIoWorkers", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
       "Netty's I/O thread count: the sink uses one connection on its own thread" },
     { 0 },
@@ -173,12 +189,23 @@ static int avro_configure(struct sf_sink *snk, struct sf_diag *d)
         sf_diag_error(d, sf_section_get(snk->conf, "hostname"), "must name a host");
         rc = -1;
     }
-    if (ctx->ssl) {
-        sf_diag_error(d, sf_section_get(snk->conf, "ssl"), "TLS is not implemented yet");
+    static const char *const tls_keys[] = { "trust-all-certs", "truststore", "truststore-password",
+                                            "truststore-type", "exclude-protocols" };
+    for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]) && !ctx->ssl; i++) {
+        const struct sf_prop *at = sf_section_get(snk->conf, tls_keys[i]);
+        if (at) {
+            sf_diag_error(d, at, "needs ssl = true");
+            rc = -1;
+        }
+    }
+    const char *why = ctx->truststore ? sf_avro_tls_check_type(ctx->truststore_type) : NULL;
+    if (ctx->ssl && why) {
+        const struct sf_prop *at = sf_section_get(snk->conf, "truststore-type");
+        sf_diag_error(d, at ? at : sf_section_get(snk->conf, "truststore"), "%s", why);
         rc = -1;
     }
-    if (ctx->trust_all && !ctx->ssl) {
-        sf_diag_error(d, sf_section_get(snk->conf, "trust-all-certs"), "needs ssl = true");
+    if (ctx->ssl && (why = sf_avro_tls_check_exclude(ctx->exclude_protocols))) {
+        sf_diag_error(d, sf_section_get(snk->conf, "exclude-protocols"), "%s", why);
         rc = -1;
     }
     return rc;
@@ -191,6 +218,17 @@ static int avro_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     ctx->cl.level = (int)ctx->compression_level;
     ctx->cl.stopping = &snk->stopping;
     sf_avro_client_init(&ctx->cl);
+    if (ctx->ssl) {
+        struct sf_avro_tls_opts o = {
+            false,          ctx->truststore,       ctx->truststore_password, ctx->truststore_type,
+            ctx->trust_all, ctx->exclude_protocols
+        };
+        ctx->tls = sf_avro_tls_ctx(&o, errstr, errstr_size);
+        if (!ctx->tls) {
+            return SF_ERR_INVAL;
+        }
+        ctx->cl.tls = ctx->tls;
+    }
     if (sf_sink_pipeline_init(&ctx->pl, snk, &avro_pipeline_ops, 1, ctx->batch_size) != SF_OK) {
         (void)snprintf(errstr, errstr_size, "out of memory for a batch of %lld events",
                        ctx->batch_size);
@@ -215,6 +253,8 @@ static void avro_stop(struct sf_sink *snk)
     sf_sink_pipeline_free(&ctx->pl);
     disconnect(snk);
     sf_avro_client_free(&ctx->cl);
+    SSL_CTX_free(ctx->tls);
+    ctx->tls = NULL;
 }
 
 static const char *const avro_aliases[] = { "org.apache.flume.sink.AvroSink", NULL };

@@ -6,6 +6,7 @@ Flume's AvroSourceProtocol (flume.avdl) as the JSON both peers parse with avro.p
 ZlibSocket: compression-type = deflate as Netty's ZlibEncoder/ZlibDecoder do it (one zlib
 stream each way over the whole connection, each write sync-flushed), on Python's zlib."""
 import socket
+import ssl
 import struct
 import zlib
 
@@ -104,9 +105,14 @@ def frame(serial, payload):
 class NettyTransceiver:
     """An avro.ipc transceiver (transceive(request) -> reply) over one TCP connection."""
 
-    def __init__(self, host, port, timeout=30.0, deflate=False):
+    def __init__(self, host, port, timeout=30.0, deflate=False, tls_ca=None):
+        """tls_ca: TLS (Python's ssl), the server's certificate checked against that PEM file
+        and its host name against host."""
         self.remote_name = "%s:%d" % (host, port)
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls_ca:
+            ctx = ssl.create_default_context(cafile=tls_ca)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
         if deflate:
             self.sock = ZlibSocket(self.sock)
         self.serial = 0

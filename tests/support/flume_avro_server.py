@@ -8,6 +8,7 @@ Avro Java's NettyTransportCodec format, shared with flume_avro_client.py).
 
 --deflate: every connection is zlib-compressed both ways (avro_netty.ZlibSocket), as a Flume
 AvroSource with compression-type = deflate expects.
+--tls-cert PEM --tls-key PEM: every connection is TLS (Python's ssl), under the zlib stream.
 
 Like a Netty connection, the handshake is expected on a connection's first call only; it checks
 that the client's clientHash is the MD5 of the clientProtocol text it sent. Each event accepted is
@@ -24,6 +25,7 @@ import hashlib
 import json
 import os
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -40,6 +42,7 @@ PROTOCOL = avro.protocol.parse(json.dumps(avro_netty.PROTOCOL))
 MAX_MESSAGE = avro_netty.MAX_MESSAGE
 LOCK = threading.Lock()
 ARGS = None
+TLS = None
 
 
 def log(msg):
@@ -104,7 +107,15 @@ class ConnResponder(avro.ipc.Responder):
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         responder = ConnResponder()
-        sock = avro_netty.ZlibSocket(self.request) if ARGS.deflate else self.request
+        sock = self.request
+        if TLS is not None:
+            try:
+                sock = TLS.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                log("TLS handshake failed: %s" % e)
+                return
+        if ARGS.deflate:
+            sock = avro_netty.ZlibSocket(sock)
         while True:
             try:
                 msg = avro_netty.read_message(sock, MAX_MESSAGE)
@@ -136,7 +147,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--control")
     ap.add_argument("--deflate", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     ARGS = ap.parse_args()
+    global TLS
+    if ARGS.tls_cert:
+        TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        TLS.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
     srv = Server(("127.0.0.1", ARGS.port), Handler)
     log("listening on 127.0.0.1:%d" % ARGS.port)
     srv.serve_forever()

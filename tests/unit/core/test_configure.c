@@ -446,8 +446,20 @@ START_TEST(avro_source_rules)
     expect_errors("source", "avro", "ipFilter = true", no_rules, 1);
     const char *no_filter[] = { "t.conf:4: a1.sources.x.ipFilterRules: needs ipFilter = true" };
     expect_errors("source", "avro", "ipFilterRules = allow:ip:*", no_filter, 1);
-    const char *ssl[] = { "t.conf:4: a1.sources.x.ssl: TLS is not implemented yet" };
+    const char *ssl[] = { "t.conf:4: a1.sources.x.ssl: needs keystore" };
     expect_errors("source", "avro", "ssl = true", ssl, 1);
+    const char *jks[] = { "t.conf:5: a1.sources.x.keystore: JKS (Java's keystore format) cannot "
+                          "be read: use PKCS12 (keytool -importkeystore -deststoretype PKCS12) or "
+                          "PEM" };
+    expect_errors("source", "avro", "ssl = true\nkeystore = /k.jks", jks, 1);
+    const char *no_ssl[] = { "t.conf:4: a1.sources.x.keystore: needs ssl = true" };
+    expect_errors("source", "avro", "keystore = /k.p12", no_ssl, 1);
+    const char *proto[] = { "t.conf:7: a1.sources.x.exclude-protocols: names a protocol that is "
+                            "not one of SSLv2Hello, SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3" };
+    expect_errors("source", "avro",
+                  "ssl = true\nkeystore = /k.p12\nkeystore-type = PKCS12\n"
+                  "exclude-protocols = SSLv3 TLS1",
+                  proto, 1);
     const char *bind[] = { "t.conf:4: a1.sources.x.bind: must be a host name or an address to "
                            "listen on" };
     expect_errors("source", "avro", "bind = local host", bind, 1);
