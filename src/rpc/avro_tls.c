@@ -97,14 +97,23 @@ static int pem_password(char *buf, int size, int rwflag, void *u)
     return n;
 }
 
-/* Load a PKCS12 file into its key, certificate and the other certificates. @return 0 or -1 */
-static int load_p12(const char *path,
-                    const char *password,
-                    EVP_PKEY **key,
-                    X509 **cert,
-                    STACK_OF(X509) * *ca,
-                    char *errstr,
-                    size_t errstr_size)
+/* The contents of a PKCS12 store. */
+struct p12 {
+    EVP_PKEY *key;
+    X509 *cert;
+    STACK_OF(X509) * ca;
+};
+
+static void p12_free(struct p12 *p)
+{
+    EVP_PKEY_free(p->key);
+    X509_free(p->cert);
+    sk_X509_pop_free(p->ca, X509_free);
+}
+
+/* Load a PKCS12 file into p (zeroed; free with p12_free). @return 0 or -1 (errstr) */
+static int
+load_p12(const char *path, const char *password, struct p12 *p, char *errstr, size_t errstr_size)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -113,7 +122,8 @@ static int load_p12(const char *path,
     }
     PKCS12 *p12 = d2i_PKCS12_fp(f, NULL);
     fclose(f);
-    if (!p12 || !PKCS12_parse(p12, password ? password : "", key, cert, ca)) {
+    memset(p, 0, sizeof(*p));
+    if (!p12 || !PKCS12_parse(p12, password ? password : "", &p->key, &p->cert, &p->ca)) {
         char e[256];
         sf_avro_tls_error(e, sizeof(e));
         snprintf(errstr, errstr_size, "%s is not a PKCS12 store this password opens: %s", path, e);
@@ -129,21 +139,17 @@ load_keystore(SSL_CTX *ctx, const struct sf_avro_tls_opts *o, char *errstr, size
 {
     char e[256];
     if (o->type && strcasecmp(o->type, "PKCS12") == 0) {
-        EVP_PKEY *key = NULL;
-        X509 *cert = NULL;
-        STACK_OF(X509) *ca = NULL;
-        if (load_p12(o->store, o->password, &key, &cert, &ca, errstr, errstr_size) != 0) {
+        struct p12 p;
+        if (load_p12(o->store, o->password, &p, errstr, errstr_size) != 0) {
             return -1;
         }
-        int ok = key && cert && SSL_CTX_use_certificate(ctx, cert) == 1 &&
-                 SSL_CTX_use_PrivateKey(ctx, key) == 1;
-        for (int i = 0; ok && ca && i < sk_X509_num(ca); i++) {
-            X509 *c = sk_X509_value(ca, i);
+        int ok = p.key && p.cert && SSL_CTX_use_certificate(ctx, p.cert) == 1 &&
+                 SSL_CTX_use_PrivateKey(ctx, p.key) == 1;
+        for (int i = 0; ok && p.ca && i < sk_X509_num(p.ca); i++) {
+            X509 *c = sk_X509_value(p.ca, i);
             ok = X509_up_ref(c) == 1 && SSL_CTX_add_extra_chain_cert(ctx, c) == 1;
         }
-        EVP_PKEY_free(key);
-        X509_free(cert);
-        sk_X509_pop_free(ca, X509_free);
+        p12_free(&p);
         if (!ok) {
             sf_avro_tls_error(e, sizeof(e));
             snprintf(errstr, errstr_size, "keystore %s: no usable key and certificate: %s",
@@ -185,23 +191,19 @@ load_truststore(SSL_CTX *ctx, const struct sf_avro_tls_opts *o, char *errstr, si
         return 0;
     }
     if (o->type && strcasecmp(o->type, "PKCS12") == 0) {
-        EVP_PKEY *key = NULL;
-        X509 *cert = NULL;
-        STACK_OF(X509) *ca = NULL;
-        if (load_p12(o->store, o->password, &key, &cert, &ca, errstr, errstr_size) != 0) {
+        struct p12 p;
+        if (load_p12(o->store, o->password, &p, errstr, errstr_size) != 0) {
             return -1;
         }
         X509_STORE *st = SSL_CTX_get_cert_store(ctx);
         int n = 0;
-        if (cert && X509_STORE_add_cert(st, cert) == 1) {
+        if (p.cert && X509_STORE_add_cert(st, p.cert) == 1) {
             n++;
         }
-        for (int i = 0; ca && i < sk_X509_num(ca); i++) {
-            n += X509_STORE_add_cert(st, sk_X509_value(ca, i)) == 1;
+        for (int i = 0; p.ca && i < sk_X509_num(p.ca); i++) {
+            n += X509_STORE_add_cert(st, sk_X509_value(p.ca, i)) == 1;
         }
-        EVP_PKEY_free(key);
-        X509_free(cert);
-        sk_X509_pop_free(ca, X509_free);
+        p12_free(&p);
         if (n == 0) {
             snprintf(errstr, errstr_size, "truststore %s holds no certificate", o->store);
             return -1;

@@ -235,6 +235,17 @@ c1.sinks.k1.exclude-protocols = SSLv3 TLSv9|c1.sinks.k1.exclude-protocols: names
         assert_eq 2 "$rc" "check exit code for [${case%%|*}]" || return
         assert_contains "$WORK/chk.out" "${case#*|}" "check message" || return
     done
+    # a keystore its password does not open: the agent does not start, and says why
+    certs || return
+    rc=0
+    timeout 20 "$SF_BIN" agent -n c1 -f <(printf '%s\n' "c1.sources = r1" "c1.channels = c1" \
+        "c1.sinks = k1" "c1.sources.r1.type = avro" "c1.sources.r1.bind = 127.0.0.1" \
+        "c1.sources.r1.port = $C_PORT" "c1.sources.r1.channels = c1" "c1.sources.r1.ssl = true" \
+        "c1.sources.r1.keystore = $WORK/tls/keystore.p12" "c1.sources.r1.keystore-type = PKCS12" \
+        "c1.sources.r1.keystore-password = wrong" "c1.channels.c1.type = memory" \
+        "c1.sinks.k1.type = null" "c1.sinks.k1.channel = c1") >"$WORK/bad.log" 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { fail "agent with a wrong keystore password: exit $rc"; return; }
+    assert_contains "$WORK/bad.log" "keystore.p12 is not a PKCS12 store this password opens" "the reason" || return
     pass
 }
 
