@@ -90,7 +90,7 @@ static const struct sf_option avro_sink_options[] = {
       NULL, "none|deflate",
       "deflate: compress the connection with zlib (the AvroSource must use deflate too)" },
     { "compression-level", SF_OPT_INT, "6", 0, 9, offsetof(struct avro_sink_ctx, compression_level),
-      0, NULL, NULL, "deflate level, 0-9 (with compression-type = deflate)" },
+      0, NULL, NULL, "deflate level, 0-9; needs compression-type = deflate" },
     { "ssl", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_sink_ctx, ssl), 0, NULL, NULL,
       "TLS to the AvroSource (OpenSSL)" },
     { "trust-all-certs", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_sink_ctx, trust_all), 0,
@@ -187,6 +187,11 @@ static int avro_configure(struct sf_sink *snk, struct sf_diag *d)
     int rc = 0;
     if (!ctx->hostname || !*ctx->hostname) {
         sf_diag_error(d, sf_section_get(snk->conf, "hostname"), "must name a host");
+        rc = -1;
+    }
+    if (ctx->compression != COMP_DEFLATE && sf_section_get(snk->conf, "compression-level")) {
+        sf_diag_error(d, sf_section_get(snk->conf, "compression-level"),
+                      "needs compression-type = deflate");
         rc = -1;
     }
     static const char *const tls_keys[] = { "trust-all-certs", "truststore", "truststore-password",

@@ -476,6 +476,26 @@ START_TEST(avro_source_rules)
 }
 END_TEST
 
+START_TEST(avro_sink_rules)
+{
+    /* the lines: 1 type, 2 hostname, 3 port, 4.. extra */
+    const char *level[] = { "t.conf:4: a1.sinks.x.compression-level: needs compression-type = "
+                            "deflate" };
+    expect_errors("sink", "avro", "compression-level = 9", level, 1);
+    const char *trust[] = { "t.conf:4: a1.sinks.x.trust-all-certs: needs ssl = true" };
+    expect_errors("sink", "avro", "trust-all-certs = true", trust, 1);
+    const char *jks[] = { "t.conf:5: a1.sinks.x.truststore: JKS (Java's keystore format) cannot "
+                          "be read: use PKCS12 (keytool -importkeystore -deststoretype PKCS12) or "
+                          "PEM" };
+    expect_errors("sink", "avro", "ssl = true\ntruststore = /t.jks", jks, 1);
+    /* deflate at a level, and TLS with the system's CA certificates, are accepted and start */
+    struct outcome o;
+    run("sink", "avro", "compression-type = deflate\ncompression-level = 1\nssl = true", &o);
+    ck_assert_msg(o.checked && o.started, "%s%s", o.d.nerrors ? o.d.errors[0] : "", o.err);
+    sf_diag_free(&o.d);
+}
+END_TEST
+
 START_TEST(kafka_sink_rules)
 {
     /* the lines: 1 type, 2 bootstrap.servers, 3 log_level, 4.. extra */
@@ -628,6 +648,7 @@ SF_UNIT_SUITE(configure)
     tcase_add_test(tc, memory_channel_rules);
     tcase_add_test(tc, kafka_sink_rules);
     tcase_add_test(tc, avro_source_rules);
+    tcase_add_test(tc, avro_sink_rules);
     tcase_add_test(tc, agent_reports_configure_errors);
     suite_add_tcase(s, tc);
     return s;
