@@ -70,12 +70,7 @@ c_start() {
     C_PID=$!
     listen_wait "$C_PORT"
 }
-c_term() {
-    [ -z "$C_PID" ] && return 0
-    local pid=$C_PID
-    C_PID=""
-    term_expect0 "$pid" "agent C"
-}
+c_term() { term_pid_var C_PID "agent C"; }
 # b_start TARGET-PORT LOG SINK-LINES...: agent b1, plain avro source -> memory -> TLS avro sink
 b_start() {
     local port=$1 lg=$2
@@ -137,8 +132,7 @@ s_ours() {
         fi
         lines 1000 | "$SF_BIN" avro-client -H 127.0.0.1 -p "$B_PORT" || { fail "avro-client into B"; return; }
         wait_metric SOURCE.r1 EventAcceptedCount 1000 30 || return
-        term_expect0 "$B_PID" "agent B"
-        B_PID=""
+        b_term
         c_term
         assert_eq "$(lines 1000)" "$(bodies "$WORK/o-$run")" "$run: the lines in C's files" || return
         assert_not_contains "$WORK/b-$run.log" " ERROR " "$run: no error in B" || return
@@ -158,14 +152,12 @@ s_untrusted() {
     wait_log "$WORK/b-u.log" "TLS handshake with 127.0.0.1:$C_PORT failed: the server's certificate is not trusted: self-signed certificate" 30 || return
     wait_log "$WORK/c-u.log" "TLS handshake failed from 127.0.0.1:" 10 || return
     assert_eq 0 "$(metric SOURCE.r1 EventAcceptedCount)" "nothing accepted" || return
-    term_expect0 "$B_PID" "agent B"
-    B_PID=""
+    b_term
     # B's channel was memory: send again through a B that trusts everything
     b_start "$C_PORT" "$WORK/b-u2.log" "trust-all-certs = true" || return
     lines 20 | "$SF_BIN" avro-client -H 127.0.0.1 -p "$B_PORT" || { fail "avro-client into B"; return; }
     wait_metric SOURCE.r1 EventAcceptedCount 20 30 || return
-    term_expect0 "$B_PID" "agent B"
-    B_PID=""
+    b_term
     c_term
     assert_eq "$(lines 20)" "$(bodies "$WORK/o-u")" "the lines in C's files" || return
     pass
@@ -185,8 +177,7 @@ s_python() {
     while [ "$(wc -l <"$WORK/py.events" 2>/dev/null || echo 0)" -lt 1000 ] && [ $SECONDS -lt $end ]; do
         sleep 0.2
     done
-    term_expect0 "$B_PID" "agent B"
-    B_PID=""
+    b_term
     srv_stop
     assert_eq "$(lines 1000)" "$($PY -c 'import json, sys
 for l in open(sys.argv[1]): print(json.loads(l)["body"])' "$WORK/py.events")" "the Python TLS server got the lines" || return

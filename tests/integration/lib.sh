@@ -195,21 +195,18 @@ term_expect0() { # PID LABEL: stop PID with SIGTERM, expect exit 0
     wait "$1" || rc=$?
     assert_eq 0 "$rc" "$2 exit code after SIGTERM"
 }
-agent_term() { # stop with SIGTERM, expect exit 0
-    [ -z "$AGENT_PID" ] && return 0
-    local pid=$AGENT_PID
-    AGENT_PID=""
-    term_expect0 "$pid" agent
+term_pid_var() { # VAR LABEL: stop the agent whose pid is in $VAR (if any) with SIGTERM, expect
+    # exit 0; VAR is emptied
+    local pid=${!1}
+    [ -z "$pid" ] && return 0
+    printf -v "$1" '%s' ""
+    term_expect0 "$pid" "$2"
 }
+agent_term() { term_pid_var AGENT_PID agent; } # stop with SIGTERM, expect exit 0
 # the second agent of the Avro tests (avro_source.sh, avro_client.sh), started by the script
 # into B_PID: stop it with SIGTERM, expect exit 0
 B_PID=""
-b_term() {
-    [ -z "$B_PID" ] && return 0
-    local pid=$B_PID
-    B_PID=""
-    term_expect0 "$pid" "agent B"
-}
+b_term() { term_pid_var B_PID "agent B"; }
 agent_kill9() {
     kill -9 "$AGENT_PID" 2>/dev/null
     wait "$AGENT_PID" 2>/dev/null

@@ -376,6 +376,16 @@ static void expect_errors(const char *kind,
     sf_diag_free(&o.d);
 }
 
+/* One component's check and start succeed. */
+static void expect_starts(const char *kind, const char *name, const char *extra)
+{
+    struct outcome o;
+    run(kind, name, extra, &o);
+    ck_assert_msg(o.checked && o.started, "%s %s \"%s\": %s%s", kind, name, extra,
+                  o.d.nerrors ? o.d.errors[0] : "", o.err);
+    sf_diag_free(&o.d);
+}
+
 START_TEST(file_channel_rules)
 {
     /* the lines: 1 type, 2 checkpointDir, 3 dataDirs, 4 minimumRequiredSpace, 5.. extra */
@@ -463,16 +473,10 @@ START_TEST(avro_source_rules)
     const char *bind[] = { "t.conf:4: a1.sources.x.bind: must be a host name or an address to "
                            "listen on" };
     expect_errors("source", "avro", "bind = local host", bind, 1);
-    /* deflate is accepted and starts */
-    struct outcome o;
-    run("source", "avro", "compression-type = deflate", &o);
-    ck_assert_msg(o.checked && o.started, "%s%s", o.d.nerrors ? o.d.errors[0] : "", o.err);
-    sf_diag_free(&o.d);
-    /* a good rule list is accepted and starts */
-    run("source", "avro", "ipFilter = true\nipFilterRules = allow:ip:127.*,allow:name:localhost,"
-                          "deny:ip:*", &o);
-    ck_assert_msg(o.checked && o.started, "%s%s", o.d.nerrors ? o.d.errors[0] : "", o.err);
-    sf_diag_free(&o.d);
+    /* deflate is accepted and starts, and so does a good rule list */
+    expect_starts("source", "avro", "compression-type = deflate");
+    expect_starts("source", "avro",
+                  "ipFilter = true\nipFilterRules = allow:ip:127.*,allow:name:localhost,deny:ip:*");
 }
 END_TEST
 
@@ -489,10 +493,7 @@ START_TEST(avro_sink_rules)
                           "PEM" };
     expect_errors("sink", "avro", "ssl = true\ntruststore = /t.jks", jks, 1);
     /* deflate at a level, and TLS with the system's CA certificates, are accepted and start */
-    struct outcome o;
-    run("sink", "avro", "compression-type = deflate\ncompression-level = 1\nssl = true", &o);
-    ck_assert_msg(o.checked && o.started, "%s%s", o.d.nerrors ? o.d.errors[0] : "", o.err);
-    sf_diag_free(&o.d);
+    expect_starts("sink", "avro", "compression-type = deflate\ncompression-level = 1\nssl = true");
 }
 END_TEST
 
