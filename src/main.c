@@ -2,10 +2,12 @@
  * The `sqlflume` command line, shaped like `flume-ng`:
  *   sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]
  *   sqlflume check [--connect] -f FILE -n NAME
+ *   sqlflume avro-client -H HOST -p PORT [-F FILE] [-R HEADERFILE]   (src/avro_client_cli.h)
  *   sqlflume --help | --version
  * SIGTERM/SIGINT stop the agent cleanly (sources stop, sinks drain and flush, final offsets are
  * written) and the exit code is 0; a fatal component error exits 1; a bad config exits 2.
  */
+#include "avro_client_cli.h"
 #include "check_connect.h"
 #include "sqlflume/agent.h"
 #include "sqlflume/error.h"
@@ -23,10 +25,11 @@
 
 static void usage(FILE *out)
 {
+    fprintf(out, "usage: sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]\n"
+                 "       sqlflume check [--connect] -n NAME -f FILE\n");
+    sf_avro_cli_usage(out);
     fprintf(
         out,
-        "usage: sqlflume agent -n NAME -f FILE [-c CONFDIR] [-Dkey=value ...]\n"
-        "       sqlflume check [--connect] -n NAME -f FILE\n"
         "       sqlflume help config   (configuration reference, Markdown)\n"
         "       sqlflume --help | --version\n"
         "\n"
@@ -64,7 +67,10 @@ static void usage(FILE *out)
         "check validates FILE for agent NAME, prints every problem and exits 2 if any. With\n"
         "--connect it then connects to every database and Kafka cluster of the configuration and\n"
         "prints one line per check (ok, FAIL, or skip when it cannot be checked); exit 1 when a\n"
-        "check failed.\n");
+        "check failed.\n"
+        "\n"
+        "avro-client sends each line of FILE (or stdin) as one event to an Avro source, as\n"
+        "flume-ng avro-client; `sqlflume avro-client --help` tells more.\n");
 }
 
 struct cli {
@@ -439,6 +445,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0) {
         return cmd_check(argc, argv);
+    }
+    if (strcmp(argv[1], "avro-client") == 0) {
+        return sf_avro_cli_main(argc, argv);
     }
     fprintf(stderr, "sqlflume: unknown command \"%s\"\n", argv[1]);
     usage(stderr);

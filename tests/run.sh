@@ -40,6 +40,10 @@ bash tests/support/readme_ref.sh check build || fail=1
 echo "== the test servers and readers of the file sinks: WebHDFS server (curl), SequenceFile reader"
 bash tests/support/webhdfs_selftest.sh 43380 43381 || fail=1
 /usr/bin/python3 tests/support/seqfile_read_test.py || fail=1
+echo "== sqlflume avro-client: files, stdin, headers, into our Avro source and the python3-avro server; errors"
+SF_BUILD=$ROOT/build bash tests/integration/avro_client.sh 43390 || fail=1
+echo "== Avro sink and source with ssl = true (openssl-made certificates; Python's ssl for the independent peers)"
+SF_BUILD=$ROOT/build bash tests/integration/avro_tls.sh 43394 || fail=1
 
 # torture DB PORT CHANNEL MODE PASS_PATTERN: torture.sh's TORTURE lines shown; it passes when its
 # result line matches PASS_PATTERN and it reported no FAIL

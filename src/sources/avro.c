@@ -26,10 +26,19 @@
  * (name); the first rule that matches decides, and a connection no rule matches is allowed
  * (Netty's IpFilterRuleHandler). A denied connection is closed at once with a WARN.
  *
- * Not implemented (refused at configure, not ignored): compression-type = deflate, ssl = true
- * and the keystore keys.
+ * compression-type = deflate: every connection is expected compressed (src/rpc/avro_stream.h:
+ * one zlib stream each way, each reply sync-flushed at level 6, as Flume's AvroSource); bytes
+ * that do not inflate close the connection with a WARN. A plain source that receives what looks
+ * like a zlib stream says so in the WARN that closes the connection. Both ends must agree.
+ *
+ * ssl = true: every connection is TLS (src/rpc/avro_tls.h, OpenSSL), the deflate stream inside
+ * it when both are on; the certificate and key come from keystore (PKCS12, or PEM with the
+ * chain and the key; Java's JKS is refused), the handshake runs on the connection's thread and
+ * one that fails closes the connection with a WARN.
  */
 #include "../rpc/avro_rpc.h"
+#include "../rpc/avro_stream.h"
+#include "../rpc/avro_tls.h"
 
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
@@ -39,6 +48,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -60,6 +70,8 @@
 #define KNOWN_HASHES 16
 /* At most one WARN a cause this often while the channels stay full (ms). */
 #define FULL_LOG_MS 10000
+/* The deflate level of the replies (Flume's AvroSource: ZlibEncoder(6)). */
+#define DEFLATE_LEVEL 6
 
 enum { COMP_NONE, COMP_DEFLATE };
 
@@ -85,9 +97,14 @@ struct avro_src_ctx {
     long long threads;
     int compression;
     bool ssl;
+    char *keystore;
+    char *keystore_password;
+    char *keystore_type;
+    char *exclude_protocols;
     bool ip_filter;
     char *ip_filter_rules;
     /* state */
+    SSL_CTX *tls; /* with ssl */
     struct rule *rules;
     size_t nrules;
     bool name_rules; /* some rule needs the peer's name */
@@ -103,23 +120,30 @@ struct avro_src_ctx {
 };
 
 static const struct sf_option avro_src_options[] = {
-    { "bind", SF_OPT_STRING, NULL, 0, 0, offsetof(struct avro_src_ctx, bind), SF_OPT_REQUIRED,
-      NULL, NULL, "host name or address to listen on (0.0.0.0: every IPv4 address)" },
+    { "bind", SF_OPT_STRING, NULL, 0, 0, offsetof(struct avro_src_ctx, bind), SF_OPT_REQUIRED, NULL,
+      NULL, "host name or address to listen on (0.0.0.0: every IPv4 address)" },
     { "port", SF_OPT_INT, NULL, 0, 65535, offsetof(struct avro_src_ctx, port), SF_OPT_REQUIRED,
       NULL, NULL, "TCP port to listen on (0: one the system picks, logged at start)" },
     { "threads", SF_OPT_INT, "64", 1, 4096, offsetof(struct avro_src_ctx, threads), 0, NULL, NULL,
       "connections served at once, a thread each; more wait in the listen backlog" },
     { "compression-type", SF_OPT_ENUM, "none", 0, 0, offsetof(struct avro_src_ctx, compression), 0,
-      NULL, "none|deflate", "compression of the connections; deflate is not implemented yet" },
+      NULL, "none|deflate",
+      "deflate: expect every connection compressed with zlib (the clients must use deflate "
+      "too)" },
     { "ssl", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_src_ctx, ssl), 0, NULL, NULL,
-      "TLS; true is not implemented yet" },
-    { "keystore", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL, "TLS is not implemented yet" },
-    { "keystore-password", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
-      "TLS is not implemented yet" },
-    { "keystore-type", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
-      "TLS is not implemented yet" },
-    { "exclude-protocols", SF_OPT_UNSUPPORTED, NULL, 0, 0, 0, 0, NULL, NULL,
-      "TLS is not implemented yet" },
+      "TLS on every connection (OpenSSL); needs keystore" },
+    { "keystore", SF_OPT_STRING, NULL, 0, 0, offsetof(struct avro_src_ctx, keystore), 0, NULL, NULL,
+      "with ssl = true: file of the server's certificate (chain) and private key" },
+    { "keystore-password", SF_OPT_STRING, NULL, 0, 0,
+      offsetof(struct avro_src_ctx, keystore_password), SF_OPT_SECRET, NULL, NULL,
+      "password of the keystore (PKCS12), or of the PEM private key" },
+    { "keystore-type", SF_OPT_STRING, "JKS", 0, 0, offsetof(struct avro_src_ctx, keystore_type), 0,
+      NULL, NULL,
+      "PKCS12 or PEM (Java's JKS cannot be read: convert it with keytool -importkeystore "
+      "-deststoretype PKCS12)" },
+    { "exclude-protocols", SF_OPT_STRING, "SSLv3", 0, 0,
+      offsetof(struct avro_src_ctx, exclude_protocols), 0, NULL, NULL,
+      "space-separated protocols not to use: SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3" },
     { "ipFilter", SF_OPT_BOOL, "false", 0, 0, offsetof(struct avro_src_ctx, ip_filter), 0, NULL,
       NULL, "filter connections by ipFilterRules" },
     { "ipFilterRules", SF_OPT_STRING, NULL, 0, 0, offsetof(struct avro_src_ctx, ip_filter_rules), 0,
@@ -225,13 +249,26 @@ static int avro_src_configure(struct sf_source *src, struct sf_diag *d)
                       "must be a host name or an address to listen on");
         rc = SF_ERR_INVAL;
     }
-    if (ctx->compression == COMP_DEFLATE) {
-        sf_diag_error(d, sf_section_get(src->conf, "compression-type"),
-                      "deflate is not implemented yet (use none, and none on the Avro sinks)");
+    static const char *const tls_keys[] = { "keystore", "keystore-password", "keystore-type",
+                                            "exclude-protocols" };
+    for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]) && !ctx->ssl; i++) {
+        const struct sf_prop *at = sf_section_get(src->conf, tls_keys[i]);
+        if (at) {
+            sf_diag_error(d, at, "needs ssl = true");
+            rc = SF_ERR_INVAL;
+        }
+    }
+    const char *why = NULL;
+    if (ctx->ssl && !ctx->keystore) {
+        sf_diag_error(d, sf_section_get(src->conf, "ssl"), "needs keystore");
+        rc = SF_ERR_INVAL;
+    } else if (ctx->ssl && (why = sf_avro_tls_check_type(ctx->keystore_type))) {
+        const struct sf_prop *at = sf_section_get(src->conf, "keystore-type");
+        sf_diag_error(d, at ? at : sf_section_get(src->conf, "keystore"), "%s", why);
         rc = SF_ERR_INVAL;
     }
-    if (ctx->ssl) {
-        sf_diag_error(d, sf_section_get(src->conf, "ssl"), "TLS is not implemented yet");
+    if (ctx->ssl && (why = sf_avro_tls_check_exclude(ctx->exclude_protocols))) {
+        sf_diag_error(d, sf_section_get(src->conf, "exclude-protocols"), "%s", why);
         rc = SF_ERR_INVAL;
     }
     if (ctx->ip_filter && !ctx->ip_filter_rules) {
@@ -264,6 +301,16 @@ static int avro_src_start(struct sf_source *src, char *errstr, size_t errstr_siz
     }
     for (size_t i = 0; i < ctx->nrules; i++) {
         ctx->name_rules |= ctx->rules[i].name;
+    }
+    if (ctx->ssl) {
+        struct sf_avro_tls_opts o = {
+            true,  ctx->keystore,         ctx->keystore_password, ctx->keystore_type,
+            false, ctx->exclude_protocols
+        };
+        ctx->tls = sf_avro_tls_ctx(&o, errstr, errstr_size);
+        if (!ctx->tls) {
+            return SF_ERR_INVAL;
+        }
     }
     char port[16];
     snprintf(port, sizeof(port), "%lld", ctx->port);
@@ -333,13 +380,13 @@ static void hash_learn(struct avro_src_ctx *ctx, const unsigned char *hash)
     pthread_mutex_unlock(&ctx->mu);
 }
 
-/* Send all of b on c within SEND_TIMEOUT_MS. @return SF_OK or SF_ERR_IO */
-static int send_all(struct conn *c, const struct sf_buf *b)
+/* Send all of b on c within SEND_TIMEOUT_MS. @return SF_OK or SF_ERR_IO (errno set) */
+static int send_all(struct conn *c, struct sf_avro_stream *zs, const struct sf_buf *b)
 {
     long long deadline = sf_mono_ms() + SEND_TIMEOUT_MS;
     size_t off = 0;
     while (off < b->len) {
-        ssize_t w = send(c->fd, b->data + off, b->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = sf_avro_stream_send(zs, b->data + off, b->len - off);
         if (w > 0) {
             off += (size_t)w;
             continue;
@@ -349,9 +396,10 @@ static int send_all(struct conn *c, const struct sf_buf *b)
         }
         long long left = deadline - sf_mono_ms();
         if (left <= 0) {
+            errno = ETIMEDOUT;
             return SF_ERR_IO;
         }
-        struct pollfd pfd = { c->fd, POLLOUT, 0 };
+        struct pollfd pfd = { c->fd, sf_avro_stream_events(zs, POLLOUT), 0 };
         (void)poll(&pfd, 1, (int)(left < POLL_MS ? left : POLL_MS));
     }
     return SF_OK;
@@ -411,12 +459,33 @@ static void *conn_main(void *arg)
     struct sf_source *src = c->src;
     struct avro_src_ctx *ctx = src->ctx;
     struct sf_buf in = SF_BUF_INIT, payload = SF_BUF_INIT, reply = SF_BUF_INIT,
-                  out = SF_BUF_INIT;
+                  framed = SF_BUF_INIT, out = SF_BUF_INIT;
     bool handshaken = false;
     unsigned char client_hash[16] = { 0 };
     const char *why = NULL; /* why the connection is closed with a WARN */
     char detail[256] = "";
-    while (!atomic_load(&src->stopping)) {
+    unsigned char first[2]; /* the connection's first two bytes, for the hint below */
+    size_t nfirst = 0;
+    const char *hint = ""; /* said after why */
+    bool closed_early = false; /* closed in the TLS handshake before a byte: no WARN */
+    struct sf_avro_stream zs;
+    if (sf_avro_stream_init(&zs, c->fd, ctx->compression == COMP_DEFLATE, DEFLATE_LEVEL) != SF_OK) {
+        why = "out of memory for the zlib streams";
+    } else if (ctx->tls) {
+        /* non-blocking for TLS, whose reads and writes take no MSG_DONTWAIT */
+        int fl = fcntl(c->fd, F_GETFL);
+        if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+            sf_avro_stream_start_tls(&zs, ctx->tls, true, sf_mono_ms() + SEND_TIMEOUT_MS,
+                                     &src->stopping, detail, sizeof(detail)) != SF_OK) {
+            /* a peer that closes before its hello (a port probe) is no news */
+            why = strcmp(detail, SF_AVRO_TLS_PEER_CLOSED) == 0 ? NULL : "TLS handshake failed";
+            closed_early = why == NULL;
+            if (strstr(detail, "wrong version number")) {
+                hint = " (not a TLS hello: the client does not use ssl)";
+            }
+        }
+    }
+    while (!why && !closed_early && !atomic_load(&src->stopping)) {
         int32_t serial = 0;
         size_t used = 0;
         sf_buf_reset(&payload);
@@ -429,15 +498,26 @@ static void *conn_main(void *arg)
         }
         if (u == 0) {
             struct pollfd pfd = { c->fd, POLLIN, 0 };
-            int r = poll(&pfd, 1, POLL_MS);
-            if (r <= 0) {
+            pfd.events = sf_avro_stream_events(&zs, POLLIN);
+            if (!sf_avro_stream_buffered(&zs) && poll(&pfd, 1, POLL_MS) <= 0) {
+                continue; /* (what the inflater or TLS still holds is taken without a poll) */
+            }
+            ssize_t k = sf_avro_stream_recv(&zs, &in, detail, sizeof(detail));
+            if (k > 0) {
+                while (nfirst < 2 && nfirst < in.len) {
+                    first[nfirst] = (unsigned char)in.data[nfirst];
+                    nfirst++;
+                }
                 continue;
             }
-            sf_buf_reserve(&in, 65536);
-            ssize_t k = recv(c->fd, in.data + in.len, in.cap - in.len - 1, MSG_DONTWAIT);
-            if (k > 0) {
-                in.len += (size_t)k;
-                continue;
+            if (k == -2 && zs.ssl && strncmp(detail, "TLS: ", 5) == 0) {
+                why = "TLS failed";
+                break;
+            }
+            if (k == -2) {
+                why = "a stream that does not inflate";
+                hint = " (this source's compression-type is deflate: is the client's?)";
+                break;
             }
             if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
                 continue;
@@ -486,25 +566,37 @@ static void *conn_main(void *arg)
             sf_avro_rpc_reply(&reply, call.had_handshake, match, false, st, NULL);
         }
         sf_buf_reset(&out);
-        sf_avro_rpc_frame(&out, serial, reply.data, reply.len);
-        if (send_all(c, &out) != SF_OK) {
+        sf_buf_reset(&framed);
+        sf_avro_rpc_frame(&framed, serial, reply.data, reply.len);
+        if (sf_avro_stream_encode(&zs, &framed, &out) != SF_OK) {
+            why = "could not compress the reply";
+            snprintf(detail, sizeof(detail), "out of memory");
+            break;
+        }
+        if (send_all(c, &zs, &out) != SF_OK) {
             why = "could not send the reply";
             snprintf(detail, sizeof(detail), "%s", strerror(errno));
             break;
         }
     }
     if (why) {
-        SF_WARN(SF_SOURCE_FMT "%s from %s: %s; closing the connection", SF_SOURCE_ARGS(src), why,
-                c->peer, detail);
+        if (!zs.deflate && sf_avro_stream_looks_zlib(first, nfirst)) {
+            hint = " (its bytes look like a zlib stream: the client's compression-type is "
+                   "deflate, this source's none)";
+        }
+        SF_WARN(SF_SOURCE_FMT "%s from %s: %s; closing the connection%s", SF_SOURCE_ARGS(src), why,
+                c->peer, detail, hint);
     } else {
         SF_DEBUG(SF_SOURCE_FMT "connection from %s closed", SF_SOURCE_ARGS(src), c->peer);
     }
+    sf_avro_stream_free(&zs);
     close(c->fd);
     c->fd = -1;
     atomic_fetch_sub(&src->metrics.open_connections, 1);
     sf_buf_free(&in);
     sf_buf_free(&payload);
     sf_buf_free(&reply);
+    sf_buf_free(&framed);
     sf_buf_free(&out);
     atomic_store(&c->done, true);
     return NULL;
@@ -651,6 +743,8 @@ static void avro_src_stop(struct sf_source *src)
     shutdown_server(ctx);
     rules_free(ctx->rules, ctx->nrules);
     ctx->rules = NULL;
+    SSL_CTX_free(ctx->tls);
+    ctx->tls = NULL;
     ctx->nrules = 0;
     if (ctx->mu_init) {
         pthread_mutex_destroy(&ctx->mu);

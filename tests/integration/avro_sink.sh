@@ -9,6 +9,9 @@
 #   sent again; every row exactly once (FAILED batches are not recorded), ERROR lines logged.
 # s_restart: the server stalls (request-timeout passes), then is killed and restarted mid-run:
 #   nothing lost (a batch whose OK was lost may repeat: at-least-once).
+# s_deflate: compression-type = deflate (compression-level 9) into the server with --deflate
+#   (Python's zlib, Z_SYNC_FLUSH each write): 3000 rows, every one exactly once; the server's
+#   connections were compressed (a plain call would not decompress and the server would log).
 set -u
 source "$(dirname "$0")/lib.sh"
 
@@ -18,9 +21,11 @@ shift 2
 AVRO_PORT=$((PORT + 1))
 SRV_PID=""
 
-srv_start() { # events-file control-file
-    $PY "$SF_ROOT/tests/support/flume_avro_server.py" --port "$AVRO_PORT" --out "$1" \
-        --control "$2" >>"$WORK/server.log" 2>&1 &
+srv_start() { # events-file control-file [server options...]
+    local out=$1 ctl=$2
+    shift 2
+    $PY "$SF_ROOT/tests/support/flume_avro_server.py" --port "$AVRO_PORT" --out "$out" \
+        --control "$ctl" "$@" >>"$WORK/server.log" 2>&1 &
     SRV_PID=$!
     local end=$((SECONDS + 20))
     until grep -q "listening on 127.0.0.1:$AVRO_PORT" "$WORK/server.log" 2>/dev/null &&
@@ -141,7 +146,29 @@ s_restart() {
     pass
 }
 
-ALL="s_basic s_failed s_restart"
+s_deflate() {
+    t deflate
+    db_create_idv avd
+    db_insert_range avd 1 3000
+    echo ok >"$WORK/avd.ctl"
+    : >"$WORK/server.log"
+    srv_start "$WORK/avd.events" "$WORK/avd.ctl" --deflate || return
+    av_conf "$WORK/avd.conf" avd "a1.sinks.k1.batch-size = 250" \
+        "a1.sinks.k1.compression-type = deflate" "a1.sinks.k1.compression-level = 9"
+    agent_start "$WORK/avd.conf" "$WORK/avd.log"
+    wait_offset avd 3000 60 || return
+    agent_term
+    srv_stop
+    local res
+    res=$(av_check "$WORK/avd.events" avd 1 3000)
+    log "deflate: $res"
+    assert_eq "lost=0 dup=0 extra=0 bad=0" "$res" "events received" || return
+    assert_not_contains "$WORK/avd.log" " ERROR " "no error" || return
+    assert_not_contains "$WORK/server.log" "Error" "no error in the server" || return
+    pass
+}
+
+ALL="s_basic s_failed s_restart s_deflate"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"

@@ -23,6 +23,12 @@
 # s_limits: ipFilterRules (first match wins, name: and ip: globs) deny and allow at run time;
 #   threads = 1 serves a second connection only after the first one closed; a stop with an idle
 #   connection open is prompt.
+# s_deflate: compression-type = deflate on both ends. The Python client with zlib (--deflate:
+#   Python's zlib, Z_SYNC_FLUSH each write) -> B (deflate): 1000 events and one of 3 MB exactly;
+#   a plain client into B is closed with a WARN and gets nothing in. Agent A (avro sink, deflate)
+#   -> B (deflate): every row exactly once. A mismatched pair, A (deflate) -> B (none): A logs
+#   the failed batch with a hint, B the zlib bytes, B's channel gets nothing; B restarted with
+#   deflate then gets every row exactly once (A kept and retried them).
 # s_check: `sqlflume check` rejects an avro source without a port and with bad ipFilterRules.
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -47,14 +53,6 @@ b_start() { # conf log
         [ $SECONDS -lt $end ] || { fail "agent B did not listen on $B_PORT"; tail -5 "$2" >&2; return 1; }
         sleep 0.1
     done
-}
-b_term() {
-    [ -z "$B_PID" ] && return 0
-    kill -TERM "$B_PID"
-    local rc=0
-    wait "$B_PID" || rc=$?
-    B_PID=""
-    assert_eq 0 "$rc" "agent B exit code after SIGTERM"
 }
 b_kill9() { kill -9 "$B_PID" 2>/dev/null; wait "$B_PID" 2>/dev/null; B_PID=""; }
 srv_stop() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=""; }
@@ -314,7 +312,83 @@ time.sleep(30)' "$B_PORT" &
     pass
 }
 
-ALL="s_check s_client s_limits s_tier s_full s_kill"
+# dfl_b_conf FILE OUT-DIR COMPRESSION: b_conf with a memory channel 10000/1000 into file_roll
+# at OUT-DIR, the source's compression-type COMPRESSION
+dfl_b_conf() {
+    local fr
+    mapfile -t fr < <(fr_lines "$2")
+    b_conf "$1" memory "b1.channels.c1.capacity = 10000" \
+        "b1.channels.c1.transactionCapacity = 1000" "b1.sources.r1.compression-type = $3" \
+        "${fr[@]}"
+}
+
+s_deflate() {
+    t deflate
+    local out=$WORK/dfl.out
+    dfl_b_conf "$WORK/dflb.conf" "$out" deflate
+    b_start "$WORK/dflb.conf" "$WORK/dflb.log" || return
+    $CLIENT send --port "$B_PORT" --count 1000 --batch 100 --big 77:3000000 --deflate \
+        --retry-seconds 10 >"$WORK/dfl.s1" || { fail "deflate client failed"; return; }
+    assert_eq '{"sent": 1000, "failed": 0, "reconnects": 0}' "$(cat "$WORK/dfl.s1")" "deflate client" || return
+    if $CLIENT send --port "$B_PORT" --first 5000 --count 5 --retry-seconds 1 >/dev/null 2>&1; then
+        fail "a plain client got its events into a deflate source"; return
+    fi
+    assert_contains "$WORK/dflb.log" "a stream that does not inflate from 127.0.0.1:" "plain client logged" || return
+    assert_contains "$WORK/dflb.log" "(this source's compression-type is deflate: is the client's?)" "hint" || return
+    assert_eq 1000 "$(metric SOURCE.r1 EventAcceptedCount)" "EventAcceptedCount" || return
+    b_term
+    local res
+    res=$($CLIENT verify --dir "$out" --count 1000 --big 77:3000000)
+    log "deflate, python client: $res"
+    assert_eq "events=1000 lost=0 dup=0 bad=0" "$res" "events written" || return
+    # agent A, deflate -> B, deflate
+    db_create_idv avd
+    tier_insert avd 1 7000
+    out=$WORK/dfl2.out
+    dfl_b_conf "$WORK/dflb2.conf" "$out" deflate
+    b_start "$WORK/dflb2.conf" "$WORK/dflb2.log" || return
+    a_conf "$WORK/dfla.conf" avd
+    echo "a1.sinks.k1.compression-type = deflate" >>"$WORK/dfla.conf"
+    agent_start "$WORK/dfla.conf" "$WORK/dfla.log"
+    wait_hw avd 6999 60 || return
+    agent_term
+    b_term
+    res=$($CLIENT rows --dir "$out" --table avd --first 1 --last 7000)
+    log "deflate, A -> B: $res"
+    assert_eq "events=6000 distinct=6000 lost=0 dup=0 extra=0 bad=0" "$res" "rows in B's files" || return
+    assert_not_contains "$WORK/dfla.log" " ERROR " "no error in A" || return
+    assert_not_contains "$WORK/dflb2.log" " WARN " "no warning in B" || return
+    # the mismatched pair: A deflate -> B none
+    db_create_idv avm
+    tier_insert avm 1 700
+    out=$WORK/dfl3.out
+    dfl_b_conf "$WORK/dflb3.conf" "$out" none
+    b_start "$WORK/dflb3.conf" "$WORK/dflb3.log" || return
+    a_conf "$WORK/dflm.conf" avm
+    echo "a1.sinks.k1.compression-type = deflate" >>"$WORK/dflm.conf"
+    agent_start "$WORK/dflm.conf" "$WORK/dflm.log"
+    wait_log "$WORK/dflm.log" "(compression-type = deflate: does the AvroSource use deflate too?)" 30 || return
+    wait_log "$WORK/dflb3.log" "(its bytes look like a zlib stream: the client's compression-type is deflate, this source's none)" 30 || return
+    assert_eq 0 "$(metric SOURCE.r1 EventAcceptedCount)" "nothing accepted by the plain source" || return
+    b_term
+    assert_eq "" "$(cat "$out"/* 2>/dev/null | head -c 1)" "nothing written by the plain B" || return
+    # B with deflate: A's retries get through
+    dfl_b_conf "$WORK/dflb3.conf" "$out" deflate
+    b_start "$WORK/dflb3.conf" "$WORK/dflb3.log" || return
+    local end=$((SECONDS + $(secs 60)))
+    until [ "$(metric SOURCE.r1 EventAcceptedCount)" -ge 600 ] || [ $SECONDS -ge $end ]; do
+        sleep 0.2
+    done
+    agent_term
+    b_term
+    res=$($CLIENT rows --dir "$out" --table avm --first 1 --last 700)
+    log "deflate, mismatch then fixed: $res"
+    assert_eq "events=600 distinct=600 lost=0 dup=0 extra=0 bad=0" "$res" "rows after the fix" || return
+    assert_contains "$WORK/dflm.log" "again after" "A retried and recovered" || return
+    pass
+}
+
+ALL="s_check s_client s_limits s_tier s_full s_kill s_deflate"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"

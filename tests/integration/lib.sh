@@ -189,14 +189,24 @@ agent_start() { # conf log [more agent arguments...]
     "$SF_BIN" agent -n a1 -f "$1" -Dflume.root.logger=${SF_LOG_LEVEL:-INFO},console "${@:3}" >>"$2" 2>&1 &
     AGENT_PID=$!
 }
-agent_term() { # stop with SIGTERM, expect exit 0
-    [ -z "$AGENT_PID" ] && return 0
-    kill -TERM "$AGENT_PID"
+term_expect0() { # PID LABEL: stop PID with SIGTERM, expect exit 0
     local rc=0
-    wait "$AGENT_PID" || rc=$?
-    AGENT_PID=""
-    assert_eq 0 "$rc" "agent exit code after SIGTERM"
+    kill -TERM "$1"
+    wait "$1" || rc=$?
+    assert_eq 0 "$rc" "$2 exit code after SIGTERM"
 }
+term_pid_var() { # VAR LABEL: stop the agent whose pid is in $VAR (if any) with SIGTERM, expect
+    # exit 0; VAR is emptied
+    local pid=${!1}
+    [ -z "$pid" ] && return 0
+    printf -v "$1" '%s' ""
+    term_expect0 "$pid" "$2"
+}
+agent_term() { term_pid_var AGENT_PID agent; } # stop with SIGTERM, expect exit 0
+# the second agent of the Avro tests (avro_source.sh, avro_client.sh), started by the script
+# into B_PID: stop it with SIGTERM, expect exit 0
+B_PID=""
+b_term() { term_pid_var B_PID "agent B"; }
 agent_kill9() {
     kill -9 "$AGENT_PID" 2>/dev/null
     wait "$AGENT_PID" 2>/dev/null

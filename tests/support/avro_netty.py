@@ -2,9 +2,13 @@
 peers tests/support/flume_avro_server.py and tests/support/flume_avro_client.py: every integer
 a big-endian int32: the serial (matches a reply to its call), the number of frames, then per
 frame its length and its bytes; senders split a message into frames of at most 8192 bytes. Also
-Flume's AvroSourceProtocol (flume.avdl) as the JSON both peers parse with avro.protocol."""
+Flume's AvroSourceProtocol (flume.avdl) as the JSON both peers parse with avro.protocol.
+ZlibSocket: compression-type = deflate as Netty's ZlibEncoder/ZlibDecoder do it (one zlib
+stream each way over the whole connection, each write sync-flushed), on Python's zlib."""
 import socket
+import ssl
 import struct
+import zlib
 
 MAX_MESSAGE = 64 * 1024 * 1024
 FRAME_BYTES = 8192
@@ -24,6 +28,32 @@ PROTOCOL = {
 
 class TooLarge(Exception):
     pass
+
+
+class ZlibSocket:
+    """A socket's recv/sendall through zlib: what is sent is compressed (level) and flushed
+    with Z_SYNC_FLUSH at every sendall, what is received is decompressed."""
+
+    def __init__(self, sock, level=6):
+        self.sock = sock
+        self.comp = zlib.compressobj(level, zlib.DEFLATED, 15)
+        self.decomp = zlib.decompressobj(15)
+        self.pending = b""
+
+    def sendall(self, data):
+        self.sock.sendall(self.comp.compress(data) + self.comp.flush(zlib.Z_SYNC_FLUSH))
+
+    def recv(self, n):
+        while not self.pending:
+            raw = self.sock.recv(65536)
+            if not raw:
+                return b""
+            self.pending = self.decomp.decompress(raw)
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def close(self):
+        self.sock.close()
 
 
 def read_exact(sock, n):
@@ -75,9 +105,16 @@ def frame(serial, payload):
 class NettyTransceiver:
     """An avro.ipc transceiver (transceive(request) -> reply) over one TCP connection."""
 
-    def __init__(self, host, port, timeout=30.0):
+    def __init__(self, host, port, timeout=30.0, deflate=False, tls_ca=None):
+        """tls_ca: TLS (Python's ssl), the server's certificate checked against that PEM file
+        and its host name against host."""
         self.remote_name = "%s:%d" % (host, port)
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls_ca:
+            ctx = ssl.create_default_context(cafile=tls_ca)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
+        if deflate:
+            self.sock = ZlibSocket(self.sock)
         self.serial = 0
 
     def transceive(self, request):

@@ -6,7 +6,7 @@ PKGS="build-essential cmake pkg-config librdkafka-dev default-libmysqlclient-dev
       libsubunit-dev mariadb-server mariadb-client postgresql postgresql-client kcat
       python3-confluent-kafka docker-compose time procps libmimalloc-dev libavro-dev libmicrohttpd-dev curl
       zlib1g-dev libsnappy-dev python3-avro python3-snappy avro-bin bzip2 libcurl4-openssl-dev libbz2-dev
-      libjansson-dev libpcre2-dev"
+      libjansson-dev libpcre2-dev libssl-dev openssl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

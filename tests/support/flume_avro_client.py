@@ -5,10 +5,12 @@ datums avro.io, the Netty framing tests/support/avro_netty.py. Also reads back w
 sink wrote with the avro_event serializer (avro.datafile), to check it.
 
   flume_avro_client.py send --port N [--host H] --count C [--first F] [--batch K]
-                            [--big I:BYTES] [--tag T] [--retry-seconds S]
+                            [--big I:BYTES] [--tag T] [--retry-seconds S] [--deflate]
       sends events F..F+C-1 (see event()) as appendBatch calls of K events (K = 0: one append
       call per event); a FAILED answer or a broken connection sends the same call again (new
       connection) until S seconds pass. Prints {"sent": C, "failed": N, "reconnects": R}.
+      --deflate: the connection is zlib-compressed both ways (avro_netty.ZlibSocket).
+      --tls-ca PEM: TLS (Python's ssl), the server's certificate checked against PEM.
   flume_avro_client.py verify --dir D --count C [--first F] [--big I:BYTES] [--tag T]
       reads every file of D (or the JSON lines file D) and prints "events=E lost=L dup=D bad=B" against the same events.
   flume_avro_client.py rows --dir D --table T --first A --last B
@@ -55,15 +57,16 @@ def parse_big(vals):
 
 
 class Client:
-    def __init__(self, host, port):
-        self.host, self.port = host, port
+    def __init__(self, host, port, deflate=False, tls_ca=None):
+        self.host, self.port, self.deflate, self.tls_ca = host, port, deflate, tls_ca
         self.tr = None
         self.req = None
         self.reconnects = 0
 
     def call(self, name, datum):
         if self.tr is None:
-            self.tr = avro_netty.NettyTransceiver(self.host, self.port)
+            self.tr = avro_netty.NettyTransceiver(self.host, self.port, deflate=self.deflate,
+                                                 tls_ca=self.tls_ca)
             self.req = avro.ipc.Requestor(PROTOCOL, self.tr)
         return self.req.request(name, datum)
 
@@ -76,7 +79,7 @@ class Client:
 
 def cmd_send(a):
     big = parse_big(a.big)
-    cl = Client(a.host, a.port)
+    cl = Client(a.host, a.port, a.deflate, a.tls_ca)
     failed = 0
     evs = [event(i, a.tag, big) for i in range(a.first, a.first + a.count)]
     step = a.batch if a.batch > 0 else 1
@@ -181,6 +184,8 @@ def main():
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--retry-seconds", type=float, default=60)
     s.add_argument("--batch", type=int, default=100)
+    s.add_argument("--deflate", action="store_true")
+    s.add_argument("--tls-ca")
     v = sub.add_parser("verify")
     v.add_argument("--dir", required=True)
     for p in (s, v):

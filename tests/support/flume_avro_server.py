@@ -4,7 +4,11 @@ code: the handshake and the call/reply logic are Debian python3-avro's avro.ipc.
 datums avro.io; only the Netty framing is ours, in tests/support/avro_netty.py (written from
 Avro Java's NettyTransportCodec format, shared with flume_avro_client.py).
 
-  flume_avro_server.py --port N --out EVENTS.jsonl [--control FILE] [--port-file F]
+  flume_avro_server.py --port N --out EVENTS.jsonl [--control FILE] [--deflate]
+
+--deflate: every connection is zlib-compressed both ways (avro_netty.ZlibSocket), as a Flume
+AvroSource with compression-type = deflate expects.
+--tls-cert PEM --tls-key PEM: every connection is TLS (Python's ssl), under the zlib stream.
 
 Like a Netty connection, the handshake is expected on a connection's first call only; it checks
 that the client's clientHash is the MD5 of the clientProtocol text it sent. Each event accepted is
@@ -21,6 +25,7 @@ import hashlib
 import json
 import os
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -37,6 +42,7 @@ PROTOCOL = avro.protocol.parse(json.dumps(avro_netty.PROTOCOL))
 MAX_MESSAGE = avro_netty.MAX_MESSAGE
 LOCK = threading.Lock()
 ARGS = None
+TLS = None
 
 
 def log(msg):
@@ -102,6 +108,14 @@ class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         responder = ConnResponder()
         sock = self.request
+        if TLS is not None:
+            try:
+                sock = TLS.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                log("TLS handshake failed: %s" % e)
+                return
+        if ARGS.deflate:
+            sock = avro_netty.ZlibSocket(sock)
         while True:
             try:
                 msg = avro_netty.read_message(sock, MAX_MESSAGE)
@@ -132,7 +146,14 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--control")
+    ap.add_argument("--deflate", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     ARGS = ap.parse_args()
+    global TLS
+    if ARGS.tls_cert:
+        TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        TLS.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
     srv = Server(("127.0.0.1", ARGS.port), Handler)
     log("listening on 127.0.0.1:%d" % ARGS.port)
     srv.serve_forever()

@@ -376,6 +376,16 @@ static void expect_errors(const char *kind,
     sf_diag_free(&o.d);
 }
 
+/* One component's check and start succeed. */
+static void expect_starts(const char *kind, const char *name, const char *extra)
+{
+    struct outcome o;
+    run(kind, name, extra, &o);
+    ck_assert_msg(o.checked && o.started, "%s %s \"%s\": %s%s", kind, name, extra,
+                  o.d.nerrors ? o.d.errors[0] : "", o.err);
+    sf_diag_free(&o.d);
+}
+
 START_TEST(file_channel_rules)
 {
     /* the lines: 1 type, 2 checkpointDir, 3 dataDirs, 4 minimumRequiredSpace, 5.. extra */
@@ -446,20 +456,44 @@ START_TEST(avro_source_rules)
     expect_errors("source", "avro", "ipFilter = true", no_rules, 1);
     const char *no_filter[] = { "t.conf:4: a1.sources.x.ipFilterRules: needs ipFilter = true" };
     expect_errors("source", "avro", "ipFilterRules = allow:ip:*", no_filter, 1);
-    const char *deflate[] = { "t.conf:4: a1.sources.x.compression-type: deflate is not "
-                              "implemented yet (use none, and none on the Avro sinks)" };
-    expect_errors("source", "avro", "compression-type = deflate", deflate, 1);
-    const char *ssl[] = { "t.conf:4: a1.sources.x.ssl: TLS is not implemented yet" };
+    const char *ssl[] = { "t.conf:4: a1.sources.x.ssl: needs keystore" };
     expect_errors("source", "avro", "ssl = true", ssl, 1);
+    const char *jks[] = { "t.conf:5: a1.sources.x.keystore: JKS (Java's keystore format) cannot "
+                          "be read: use PKCS12 (keytool -importkeystore -deststoretype PKCS12) or "
+                          "PEM" };
+    expect_errors("source", "avro", "ssl = true\nkeystore = /k.jks", jks, 1);
+    const char *no_ssl[] = { "t.conf:4: a1.sources.x.keystore: needs ssl = true" };
+    expect_errors("source", "avro", "keystore = /k.p12", no_ssl, 1);
+    const char *proto[] = { "t.conf:7: a1.sources.x.exclude-protocols: names a protocol that is "
+                            "not one of SSLv2Hello, SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3" };
+    expect_errors("source", "avro",
+                  "ssl = true\nkeystore = /k.p12\nkeystore-type = PKCS12\n"
+                  "exclude-protocols = SSLv3 TLS1",
+                  proto, 1);
     const char *bind[] = { "t.conf:4: a1.sources.x.bind: must be a host name or an address to "
                            "listen on" };
     expect_errors("source", "avro", "bind = local host", bind, 1);
-    /* a good rule list is accepted and starts */
-    struct outcome o;
-    run("source", "avro", "ipFilter = true\nipFilterRules = allow:ip:127.*,allow:name:localhost,"
-                          "deny:ip:*", &o);
-    ck_assert_msg(o.checked && o.started, "%s%s", o.d.nerrors ? o.d.errors[0] : "", o.err);
-    sf_diag_free(&o.d);
+    /* deflate is accepted and starts, and so does a good rule list */
+    expect_starts("source", "avro", "compression-type = deflate");
+    expect_starts("source", "avro",
+                  "ipFilter = true\nipFilterRules = allow:ip:127.*,allow:name:localhost,deny:ip:*");
+}
+END_TEST
+
+START_TEST(avro_sink_rules)
+{
+    /* the lines: 1 type, 2 hostname, 3 port, 4.. extra */
+    const char *level[] = { "t.conf:4: a1.sinks.x.compression-level: needs compression-type = "
+                            "deflate" };
+    expect_errors("sink", "avro", "compression-level = 9", level, 1);
+    const char *trust[] = { "t.conf:4: a1.sinks.x.trust-all-certs: needs ssl = true" };
+    expect_errors("sink", "avro", "trust-all-certs = true", trust, 1);
+    const char *jks[] = { "t.conf:5: a1.sinks.x.truststore: JKS (Java's keystore format) cannot "
+                          "be read: use PKCS12 (keytool -importkeystore -deststoretype PKCS12) or "
+                          "PEM" };
+    expect_errors("sink", "avro", "ssl = true\ntruststore = /t.jks", jks, 1);
+    /* deflate at a level, and TLS with the system's CA certificates, are accepted and start */
+    expect_starts("sink", "avro", "compression-type = deflate\ncompression-level = 1\nssl = true");
 }
 END_TEST
 
@@ -615,6 +649,7 @@ SF_UNIT_SUITE(configure)
     tcase_add_test(tc, memory_channel_rules);
     tcase_add_test(tc, kafka_sink_rules);
     tcase_add_test(tc, avro_source_rules);
+    tcase_add_test(tc, avro_sink_rules);
     tcase_add_test(tc, agent_reports_configure_errors);
     suite_add_tcase(s, tc);
     return s;
