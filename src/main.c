@@ -10,6 +10,7 @@
 #include "avro_client_cli.h"
 #include "check_connect.h"
 #include "sqlflume/agent.h"
+#include "sqlflume/sink_group.h"
 #include "sqlflume/error.h"
 #include "sqlflume/interceptor.h"
 #include "sqlflume/log.h"
@@ -328,6 +329,11 @@ static int cmd_help_config(void)
         printf("%s\n\n", ip->aliases && ip->aliases[0] ? ")" : "");
         print_table(ip->options);
     }
+    /* the sink groups' keys, from src/core/sink_group.c */
+    printf("### Sink groups\n\n"
+           "Keys under `NAME.sinkgroups.<group>.` for each group listed in `NAME.sinkgroups` "
+           "(Flume's sink processors: default, failover, load_balance).\n\n");
+    print_table(sf_sink_group_options);
     return 0;
 }
 
