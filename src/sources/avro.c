@@ -66,6 +66,10 @@
 #define POLL_MS 100
 /* How long a reply may take to send, and longer once the agent is stopping (ms). */
 #define SEND_TIMEOUT_MS 20000
+/* A message begun and not completed within this long closes the connection (Flume's clients
+ * give up on a call after request-timeout, 20 s by default). An idle connection with no message
+ * begun is kept, as Netty's: a sink whose channel is empty sends nothing. */
+#define PARTIAL_TIMEOUT_MS 20000
 /* Client protocol hashes remembered across connections (learnt from their protocol text). */
 #define KNOWN_HASHES 16
 /* At most one WARN a cause this often while the channels stay full (ms). */
@@ -468,6 +472,7 @@ static void *conn_main(void *arg)
     size_t nfirst = 0;
     const char *hint = ""; /* said after why */
     bool closed_early = false; /* closed in the TLS handshake before a byte: no WARN */
+    long long last_rx_ms = sf_mono_ms(); /* when bytes last arrived */
     struct sf_avro_stream zs;
     if (sf_avro_stream_init(&zs, c->fd, ctx->compression == COMP_DEFLATE, DEFLATE_LEVEL) != SF_OK) {
         why = "out of memory for the zlib streams";
@@ -500,10 +505,17 @@ static void *conn_main(void *arg)
             struct pollfd pfd = { c->fd, POLLIN, 0 };
             pfd.events = sf_avro_stream_events(&zs, POLLIN);
             if (!sf_avro_stream_buffered(&zs) && poll(&pfd, 1, POLL_MS) <= 0) {
+                if (in.len > 0 && sf_mono_ms() - last_rx_ms > PARTIAL_TIMEOUT_MS) {
+                    why = "message not completed";
+                    snprintf(detail, sizeof(detail), "%zu bytes of it, then nothing for %d s",
+                             in.len, PARTIAL_TIMEOUT_MS / 1000);
+                    break;
+                }
                 continue; /* (what the inflater or TLS still holds is taken without a poll) */
             }
             ssize_t k = sf_avro_stream_recv(&zs, &in, detail, sizeof(detail));
             if (k > 0) {
+                last_rx_ms = sf_mono_ms();
                 while (nfirst < 2 && nfirst < in.len) {
                     first[nfirst] = (unsigned char)in.data[nfirst];
                     nfirst++;

@@ -388,7 +388,75 @@ s_deflate() {
     pass
 }
 
-ALL="s_check s_client s_limits s_tier s_full s_kill s_deflate"
+# Bad input from the network, each on its own connection while a real client is served: a frame
+# claiming 2^31 buffers (and 2^31 - 1), a frame cut short by the client's close, a message begun
+# and then stalled (closed after 20 s without a byte), a handshake of another protocol (answered
+# the Avro error "No such remote message", as Avro's Responder does), an idle client (kept, as
+# Netty keeps one: a sink with nothing to send looks the same). Each is one WARN; afterwards the
+# source serves a client again and the idle connection is still open.
+s_bad_input() {
+    t bad_input
+    local out=$WORK/bad.out
+    mapfile -t fr < <(fr_lines "$out")
+    b_conf "$WORK/bad.conf" memory "b1.channels.c1.capacity = 10000" \
+        "b1.channels.c1.transactionCapacity = 1000" "b1.sources.r1.threads = 8" "${fr[@]}"
+    b_start "$WORK/bad.conf" "$WORK/bad.log" || return
+    local res
+    res=$($PY - "$B_PORT" "$SF_ROOT/tests/support" "$CLIENT" <<'PYEOF'
+import json, socket, struct, subprocess, sys, threading, time
+port = int(sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+import avro.ipc, avro.protocol, avro_netty
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=40)
+def closed_by_server(s, within):
+    s.settimeout(within)
+    try:
+        return s.recv(100) == b""
+    except socket.timeout:
+        return False
+out = []
+idle = conn()                                   # sends nothing
+stall = conn()                                  # half a message, then nothing
+stall.sendall(struct.pack(">iii", 7, 1, 100) + b"x" * 10)
+t0 = time.time()
+for count in (0x80000000, 0x7fffffff):          # 2^31 and 2^31 - 1 buffers
+    s = conn(); s.sendall(struct.pack(">iI", 1, count) + b"\0" * 8)
+    out.append("count %#x closed=%s" % (count, closed_by_server(s, 10))); s.close()
+s = conn(); s.sendall(struct.pack(">iii", 2, 1, 50) + b"y" * 20); s.close()   # cut short
+P = avro.protocol.parse(json.dumps({"protocol": "Foo", "namespace": "x", "messages": {
+    "hello": {"request": [{"name": "who", "type": "string"}], "response": "string"}}}))
+t = avro_netty.NettyTransceiver("127.0.0.1", port, timeout=10)
+try:
+    avro.ipc.Requestor(P, t).request("hello", {"who": "x"}); out.append("wrong protocol: answered")
+except avro.errors.AvroException as e:
+    out.append("wrong protocol: %s" % e)
+t.close()
+r = subprocess.run(sys.argv[3].split() + ["send", "--port", str(port), "--count", "100", "--batch", "10"],
+                   capture_output=True, text=True)
+out.append("client: %s" % r.stdout.strip())
+out.append("stalled closed=%s after %ds" % (closed_by_server(stall, 35), round(time.time() - t0) // 10 * 10))
+idle.settimeout(0.5)
+try:
+    idle.recv(1); out.append("idle closed")
+except socket.timeout:
+    out.append("idle open")
+print("; ".join(out))
+PYEOF
+)
+    log "bad input: $res"
+    assert_eq 'count 0x80000000 closed=True; count 0x7fffffff closed=True; wrong protocol: Unknown remote message: hello; client: {"sent": 100, "failed": 0, "reconnects": 0}; stalled closed=True after 20s; idle open' \
+        "$res" "bad connections closed, the others served" || return
+    assert_contains "$WORK/bad.log" "message over the size bound from 127.0.0.1:" "2^31 buffers logged" || return
+    assert_eq 2 "$(grep -c 'message over the size bound from' "$WORK/bad.log")" "one WARN per oversized frame" || return
+    assert_contains "$WORK/bad.log" "closed in the middle of a message; closing the connection" "cut-short frame logged" || return
+    assert_contains "$WORK/bad.log" "message not completed from 127.0.0.1:" "stalled message logged" || return
+    assert_contains "$WORK/bad.log" "No such remote message: hello from 127.0.0.1:" "wrong protocol logged" || return
+    b_term
+    pass
+}
+
+ALL="s_check s_client s_limits s_tier s_full s_kill s_deflate s_bad_input"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"
