@@ -114,6 +114,9 @@ static int put_channel(struct sf_source *src,
     }
 }
 
+/* last[i] of an original in the batch being built (see deliver) */
+#define PENDING (UINT_MAX - 1)
+
 /* Highest set bit of m (m != 0). */
 static unsigned top_bit(uint64_t m)
 {
@@ -153,8 +156,13 @@ static int deliver(struct sf_source *src,
     struct sf_event **batch = malloc(slots * sizeof(*batch));
     int result = SF_OK;
     if ((!plain && !masks) || !last || !batch) {
-        result = SF_ERR_NOMEM;
-        goto out;
+        for (size_t i = 0; i < n; i++) {
+            sf_event_destroy(evs[i]);
+        }
+        free(masks);
+        free(last);
+        free(batch);
+        return SF_ERR_NOMEM;
     }
     uint64_t used = plain && n ? sel->all : 0; /* channels some event goes to */
     long long unrouted = 0;
@@ -204,7 +212,7 @@ static int deliver(struct sf_source *src,
                     break;
                 }
             } else {
-                last[i] = UINT_MAX; /* handed over below, or freed with the batch */
+                last[i] = PENDING; /* handed over below, or freed with the batch */
             }
             if (pass == 1) {
                 ev->tracker = NULL;
@@ -212,24 +220,28 @@ static int deliver(struct sf_source *src,
             batch[nb++] = ev;
         }
         if (result != SF_OK) {
-            for (size_t i = 0; i < nb; i++) {
-                if (batch[i] != evs[i]) {
-                    sf_event_destroy(batch[i]);
+            /* out of memory for a copy: free the copies of this batch; its originals stay ours
+             * and are freed below */
+            for (size_t j = 0; j < nb; j++) {
+                bool original = false;
+                for (size_t i = 0; i < n && !original; i++) {
+                    original = last[i] == PENDING && evs[i] == batch[j];
+                }
+                if (!original) {
+                    sf_event_destroy(batch[j]);
                 }
             }
-            /* originals marked handed over in this batch are still in evs: free them below */
             for (size_t i = 0; i < n; i++) {
-                if (last[i] == UINT_MAX && evs[i]) {
-                    bool in_batch = false;
-                    for (size_t j = 0; j < nb && !in_batch; j++) {
-                        in_batch = batch[j] == evs[i];
-                    }
-                    if (in_batch) {
-                        last[i] = d; /* still ours */
-                    }
+                if (last[i] == PENDING) {
+                    last[i] = d;
                 }
             }
             break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (last[i] == PENDING) {
+                last[i] = UINT_MAX; /* the put below takes them, or frees them with the batch */
+            }
         }
         /* a durable channel no event goes to still records the offset, in an empty commit, so
          * that resuming does not fall back behind what the other channels hold */
@@ -252,11 +264,10 @@ static int deliver(struct sf_source *src,
             }
         }
     }
-out:
     if (result != SF_OK) {
         /* the originals no channel took */
         for (size_t i = 0; i < n; i++) {
-            if (!last || last[i] != UINT_MAX) {
+            if (last[i] != UINT_MAX) {
                 sf_event_destroy(evs[i]);
             }
         }
