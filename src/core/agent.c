@@ -59,25 +59,6 @@ static struct sf_channel *find_channel(struct sf_agent *a, const char *name)
     return NULL;
 }
 
-/* "unknown channel type "x"; known types: memory" with the nearest name when close. */
-static void unknown_type(struct sf_diag *d, struct sf_prop *at, const char *kind)
-{
-    const char *names[32];
-    size_t n = sf_registry_names(kind, names, sizeof(names) / sizeof(names[0]));
-    const char *near = sf_nearest(at->val, names, n);
-    char known[256] = "";
-    for (size_t i = 0; i < n; i++) {
-        strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
-        strncat(known, names[i], sizeof(known) - strlen(known) - 1);
-    }
-    if (near) {
-        sf_diag_error(d, at, "unknown %s type \"%s\"; did you mean \"%s\"? (known: %s)", kind,
-                      at->val, near, known);
-    } else {
-        sf_diag_error(d, at, "unknown %s type \"%s\" (known: %s)", kind, at->val, known);
-    }
-}
-
 /* Mark every key of the section used: after an error about the component as a whole (no type,
  * unknown type), so its other keys get no "unknown key" or "not listed" follow-on warnings. */
 static void section_mark_used(struct sf_section *sec)
@@ -146,7 +127,7 @@ static int build_channels(struct sf_agent *a, struct sf_diag *d)
         }
         ch->plugin = sf_registry_channel(type->val);
         if (!ch->plugin) {
-            unknown_type(d, type, "channel");
+            sf_registry_unknown_type(d, type, "channel", "");
             section_mark_used(sec);
             rc = SF_ERR_INVAL;
             continue;
@@ -192,7 +173,7 @@ static int build_sources(struct sf_agent *a, struct sf_diag *d)
         }
         src->plugin = sf_registry_source(type->val);
         if (!src->plugin) {
-            unknown_type(d, type, "source");
+            sf_registry_unknown_type(d, type, "source", "");
             section_mark_used(sec);
             rc = SF_ERR_INVAL;
             continue;
@@ -263,7 +244,7 @@ static int build_sinks(struct sf_agent *a, struct sf_diag *d)
         snk->plugin = type ? sf_registry_sink(type->val) : NULL;
         if (!snk->plugin) {
             if (type) {
-                unknown_type(d, type, "sink");
+                sf_registry_unknown_type(d, type, "sink", "");
                 section_mark_used(sec);
             }
             /* its channel counts as drained: no "has no sink" warning on top of this error */
