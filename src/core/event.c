@@ -221,6 +221,27 @@ void sf_events_ack(struct sf_event *const *evs, size_t n)
     }
 }
 
+void sf_ack_run_flush(struct sf_ack_run *r)
+{
+    if (r->tr && r->n) {
+        sf_ack_tracker_ack(r->tr, r->id, r->n);
+    }
+    *r = (struct sf_ack_run){ NULL, 0, 0 };
+}
+
+void sf_ack_run_add(struct sf_ack_run *r, struct sf_ack_tracker *tr, uint64_t id, size_t n)
+{
+    if (!tr || n == 0) {
+        return;
+    }
+    if (r->tr != tr || r->id != id) {
+        sf_ack_run_flush(r);
+        r->tr = tr;
+        r->id = id;
+    }
+    r->n += n;
+}
+
 char *sf_ack_tracker_poll(struct sf_ack_tracker *tr)
 {
     pthread_mutex_lock(&tr->mu);

@@ -164,6 +164,7 @@ size_t sf_interceptor_chain_apply(struct sf_interceptor_chain *chain,
         return n;
     }
     size_t kept = 0;
+    struct sf_ack_run acks = { 0 };
     for (size_t i = 0; i < n; i++) {
         struct sf_event *ev = evs[i];
         struct sf_interceptor *by = NULL;
@@ -177,14 +178,13 @@ size_t sf_interceptor_chain_apply(struct sf_interceptor_chain *chain,
         }
         if (by) {
             SF_DEBUG(SF_IC_FMT "event dropped (%zu body bytes)", SF_IC_ARGS(by), ev->body_len);
-            if (ev->tracker) {
-                sf_ack_tracker_ack(ev->tracker, ev->ack_id, nacks);
-            }
+            sf_ack_run_add(&acks, ev->tracker, ev->ack_id, nacks);
             sf_event_destroy(ev);
         } else {
             evs[kept++] = ev;
         }
     }
+    sf_ack_run_flush(&acks);
     return kept;
 }
 

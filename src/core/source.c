@@ -166,6 +166,7 @@ static int deliver(struct sf_source *src,
     }
     uint64_t used = plain && n ? sel->all : 0; /* channels some event goes to */
     long long unrouted = 0;
+    struct sf_ack_run acks = { 0 }; /* the deliveries not made, acknowledged per batch */
     for (size_t i = 0; i < n; i++) {
         if (plain) {
             last[i] = nch - 1;
@@ -176,10 +177,8 @@ static int deliver(struct sf_source *src,
         masks[2 * i] = req;
         masks[2 * i + 1] = opt;
         used |= req | opt;
-        unsigned missing = nch - (unsigned)__builtin_popcountll(req);
-        if (missing && evs[i]->tracker) {
-            sf_ack_tracker_ack(evs[i]->tracker, evs[i]->ack_id, missing);
-        }
+        sf_ack_run_add(&acks, evs[i]->tracker, evs[i]->ack_id,
+                       nch - (unsigned)__builtin_popcountll(req));
         if (opt) {
             last[i] = nch + top_bit(opt);
         } else if (req) {
@@ -191,6 +190,7 @@ static int deliver(struct sf_source *src,
             unrouted++;
         }
     }
+    sf_ack_run_flush(&acks);
     if (unrouted) {
         report_unrouted(src, unrouted);
     }

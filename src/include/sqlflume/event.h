@@ -120,6 +120,18 @@ uint64_t sf_ack_tracker_add(struct sf_ack_tracker *tr,
                             const char *last_offset);
 /** Acknowledge n deliveries of batch id (one per event per channel). */
 void sf_ack_tracker_ack(struct sf_ack_tracker *tr, uint64_t id, size_t n);
+/** Acknowledgements gathered while walking a batch, so that consecutive ones of the same
+ *  (tracker, batch id) take the tracker's lock once. Zero it to start. */
+struct sf_ack_run {
+    struct sf_ack_tracker *tr; /* NULL: nothing gathered */
+    uint64_t id;
+    size_t n;
+};
+/** Add n deliveries of batch id of tr (tr NULL: nothing) to r, acknowledging what r held before
+ *  when it was another batch. */
+void sf_ack_run_add(struct sf_ack_run *r, struct sf_ack_tracker *tr, uint64_t id, size_t n);
+/** Acknowledge what r holds and empty it. */
+void sf_ack_run_flush(struct sf_ack_run *r);
 /** Acknowledge every event of evs[0..n) that has a tracker, grouping runs of one batch. */
 void sf_events_ack(struct sf_event *const *evs, size_t n);
 /**
