@@ -10,7 +10,7 @@ static void eos_reset(struct sf_sink *snk)
 {
     struct kafka_ctx *ctx = snk->ctx;
     ctx->in_txn = false;
-    kf_pos_discard_pending(ctx);
+    sf_positions_discard(&ctx->pos);
     if (ctx->rk) {
         kf_producer_reset(snk, true); /* purges, waits for the reports, destroys, rolls back */
     } else {
@@ -41,7 +41,7 @@ static void eos_abort(struct sf_sink *snk)
         return;
     }
     ctx->in_txn = false;
-    kf_pos_discard_pending(ctx);
+    sf_positions_discard(&ctx->pos);
     sf_sink_pipeline_rollback_all(&ctx->pl);
 }
 
@@ -58,7 +58,7 @@ static void eos_committed(struct sf_sink *snk)
     }
     ctx->in_txn = false;
     ctx->committed_seq = ctx->txn_seq;
-    kf_pos_commit_pending(ctx);
+    sf_positions_commit(&ctx->pos);
     if (ctx->crash_after > 0 && ++ctx->commits == ctx->crash_after) {
         SF_WARN(SF_SINK_FMT "test hook: crashing after Kafka commit %lld, before the channel "
                             "commit",
@@ -101,96 +101,25 @@ int kf_precheck(struct sf_sink *snk, struct sf_event *const *evs, size_t n)
 }
 
 /*
- * Whether the sink can order off as the database does: numbers, date/time values and "ts,id"
- * pairs of them (digits and - : . T + , space; sf_offset_cmp orders those as the database
- * does), not text, whose order is the column's collation, known only to the database.
- */
-static bool offset_orderable(const char *off)
-{
-    for (const char *p = off; *p; p++) {
-        if (!strchr("0123456789-:.T+, ", *p)) {
-            return false;
-        }
-    }
-    return *off != '\0';
-}
-
-/*
  * Decide, for the taken events, which to produce: those without (table, offset) headers, and
- * those that Kafka does not have: for a pair with integer offsets, an offset not in its delivered
- * set (pos_ids); otherwise an offset above the highest delivered. The state advances as it goes (so
- * a row that the source sent twice in one batch goes once). Fills ctx->send and ctx->touched.
+ * those that Kafka does not have (sf_positions_admit, per (topic, table)). The state advances as
+ * it goes (so a row that the source sent twice in one batch goes once). Fills ctx->send.
  * @return the number of events to produce
  */
 static size_t eos_filter(struct sf_sink *snk, struct sf_event **evs, size_t n)
 {
     struct kafka_ctx *ctx = snk->ctx;
     size_t m = 0;
-    unsigned suppressed;
+    char who[160];
+    (void)snprintf(who, sizeof(who), SF_SINK_FMT, SF_SINK_ARGS(snk));
     for (size_t i = 0; i < n; i++) {
         struct sf_event *ev = evs[i];
         const char *table = sf_event_header(ev, SF_HDR_TABLE);
         const char *off = sf_event_header(ev, SF_HDR_OFFSET);
-        const char *topic = table && *table && off && *off ? kf_topic_of(ctx, ev) : "";
-        size_t idx;
-        long long v = 0;
-        bool is_int = *topic && sf_offset_int_parse(off, &v);
-        struct pos_entry *e = NULL;
-        if (*topic) {
-            size_t before = ctx->pos_n;
-            e = kf_pos_get(ctx, topic, table, true, &idx);
-            if (e && ctx->pos_n != before) {
-                e->int_mode = is_int; /* a new pair: its first offset decides */
-            }
-        }
-        if (!e) {
-            if (*topic && kf_rate_allow(ctx, -300000, &suppressed)) {
-                SF_WARN(SF_SINK_FMT "more than %d topic and table pairs: events of table \"%s\" "
-                                    "are delivered at least once, not exactly once",
-                        SF_SINK_ARGS(snk), POSITIONS_MAX, table);
-            }
+        if (!table || !*table || !off || !*off ||
+            sf_positions_admit(&ctx->pos, kf_topic_of(ctx, ev), table, off, who)) {
             ctx->send[m++] = ev;
-            continue;
         }
-        if (!e->in_batch) {
-            e->in_batch = true;
-            e->bmax = e->first = e->last = NULL;
-            e->count = 0;
-            if (e->int_mode) {
-                kf_ids_copy(&e->wids, &e->ids);
-            }
-            ctx->touched[ctx->ntouched++] = idx;
-        }
-        const char *cur = e->bmax ? e->bmax : e->max;
-        /* a text incremental column: never skipped by a byte comparison that the column's
-         * collation may contradict ("B" after "a"), so at least once, and said once; its
-         * position is the last offset in channel order (the database's order) */
-        bool orderable = (e->int_mode && is_int) || offset_orderable(off);
-        if (!orderable) {
-            if (!e->unordered_warned) {
-                e->unordered_warned = true;
-                SF_WARN(SF_SINK_FMT "table \"%s\": offset \"%.40s\" is text, which only the "
-                                    "database can order (its collation): its events are "
-                                    "delivered at least once, not exactly once; use an integer, "
-                                    "decimal or date/time incremental column for exactly once",
-                        SF_SINK_ARGS(snk), table, off);
-            }
-        } else if (e->int_mode && is_int) {
-            if (kf_ids_has(&e->wids, v)) {
-                continue;
-            }
-            (void)kf_ids_add(&e->wids, v); /* a gap given up counts as delivered: see pos_ids */
-        } else if (cur && sf_offset_cmp(off, cur) <= 0) {
-            continue;
-        }
-        if (!orderable || !cur || sf_offset_cmp(off, cur) > 0) {
-            e->bmax = off;
-        }
-        if (e->count++ == 0) {
-            e->first = off;
-        }
-        e->last = off;
-        ctx->send[m++] = ev;
     }
     return m;
 }
@@ -222,7 +151,7 @@ static int eos_send(struct sf_sink *snk, struct sf_pipeline_batch *pb)
         }
     }
     if (m == 0) {
-        kf_pos_commit_pending(ctx); /* nothing produced: only ends the batch */
+        sf_positions_commit(&ctx->pos); /* nothing produced: only ends the batch */
         (void)sf_sink_pipeline_ack(&ctx->pl, pb, n);
         return SF_OK;
     }
@@ -247,7 +176,7 @@ static int eos_send(struct sf_sink *snk, struct sf_pipeline_batch *pb)
         SF_WARN(SF_SINK_FMT "exactly-once: the position record has %zu bytes (%zu topic and table "
                             "pairs): the topics' max.message.bytes and kafka.producer."
                             "message.max.bytes must allow it",
-                SF_SINK_ARGS(snk), ctx->pos_buf.len, ctx->pos_n);
+                SF_SINK_ARGS(snk), ctx->pos_buf.len, ctx->pos.n);
     }
     size_t j = kf_produce_prepare(snk, b, ctx->send, m);
     struct kmsg *pkm = &b->msg[m];
@@ -430,12 +359,10 @@ void kf_eos_stop(struct sf_sink *snk)
     }
     kf_producer_destroy(snk); /* librdkafka lets go of every body here at the latest */
     ctx->in_txn = false;
-    kf_pos_discard_pending(ctx);
+    sf_positions_discard(&ctx->pos);
     sf_sink_pipeline_rollback_all(&ctx->pl);
-    kf_pos_free(ctx);
+    sf_positions_free(&ctx->pos);
     sf_buf_free(&ctx->pos_buf);
     free(ctx->send);
-    free(ctx->touched);
     ctx->send = NULL;
-    ctx->touched = NULL;
 }

@@ -69,7 +69,7 @@
  * in channel order (a backfill in a timestamp mode does not: use at-least-once for it); one
  * transactional.id per sink, and all events of a table through that one sink (a sink group
  * spreading a table over several sinks is at least once across restarts); a pair's delivered set
- * keeps at most POS_GAPS_MAX gaps and gives up the lowest beyond that (their ids then count as
+ * keeps at most SF_POS_GAPS_MAX gaps and gives up the lowest beyond that (their ids then count as
  * delivered: more than the source's own SF_GAPS_MAX, so the sink always knows every gap the
  * source could still read again after a restart, and the set stays small however sparse the ids
  * are: docs/DESIGN.md, "Offsets"); events without
@@ -89,6 +89,7 @@
 #include "sqlflume/hmap.h"
 #include "sqlflume/log.h"
 #include "sqlflume/offset.h"
+#include "sqlflume/positions.h"
 #include "sqlflume/sink_pipeline.h"
 #include "sqlflume/sinks.h"
 
@@ -118,8 +119,6 @@
 /* exactly-once */
 #define POSITIONS_FORMAT     "sqlflume-positions 2" /* first line of a position record */
 #define POSITIONS_FORMAT_1   "sqlflume-positions 1" /* read too: "ranges" of delivered ids */
-#define POSITIONS_MAX        4096 /* (topic, table) pairs with a position; more are not tracked */
-#define POS_GAPS_MAX         SF_GAPS_CAP /* gap ranges of a pair's delivered ids; then the lowest goes */
 #define POSITIONS_READ_MS    30000       /* one attempt at reading the stored positions */
 #define POSITIONS_WINDOW     256 /* records read from the tail first; then 8 times more each step */
 #define TXN_STEP_MS          500 /* init/commit_transaction block at most this long per process() */
@@ -219,36 +218,6 @@ struct rate_slot {
     unsigned suppressed;
 };
 
-/* Exactly-once: the integer offsets of one pair that Kafka has: every id of floor..set->hw except
- * those in set's gaps (the ids below the highest one delivered that were not delivered yet, at
- * most POS_GAPS_MAX ranges, the lowest given up first), so its size depends on the gaps, not on
- * how sparse the ids are (see sqlflume/offset.h). */
-struct pos_ids {
-    bool has;              /* an id was delivered */
-    long long floor;       /* the lowest id of the span */
-    struct sf_gapset *set; /* owned, allocated on first use */
-};
-
-/* Exactly-once: what has been delivered of one (topic, table). While every offset of the pair is
- * an integer (int_mode), the delivered set is kept (pos_ids), so that a row the source delivers
- * late below the highest offset (an id whose transaction committed late, read again from the
- * source's gaps) is produced, and a row read again is not; other offsets are compared with the
- * highest one delivered (sf_offset_cmp). */
-struct pos_entry {
-    char *topic, *table; /* owned */
-    bool int_mode;
-    bool unordered_warned; /* the text-offset warning was logged for this pair */
-    /* committed in Kafka */
-    char *max;          /* owned: the highest offset delivered (by sf_offset_cmp), or NULL */
-    struct pos_ids ids; /* int_mode */
-    /* the open batch (in_batch), borrowed offsets point into its events */
-    bool in_batch;
-    const char *bmax;         /* the highest offset produced by the batch, or NULL */
-    struct pos_ids wids;      /* int_mode: ids plus what the batch produces */
-    const char *first, *last; /* first and last offset produced by the batch, in channel order */
-    size_t count;             /* events produced by the batch */
-};
-
 struct kafka_ctx {
     /* options */
     char *bootstrap;
@@ -311,11 +280,7 @@ struct kafka_ctx {
     struct rate_slot rate[RATE_SLOTS];
 
     /* runtime of the exactly-once mode (txn_id set); the open batch is pipeline slot 0 */
-    struct pos_entry *pos; /* positions, stable indices */
-    size_t pos_n, pos_cap;
-    struct sf_hmap pos_index; /* hash of (topic, table) -> index in pos */
-    size_t *touched;      /* entries the open batch advances, batch slots */
-    size_t ntouched;
+    struct sf_positions pos;   /* what Kafka has, per (topic, table) (sqlflume/positions.h) */
     struct sf_event **send;    /* the open batch's events to produce, batch slots */
     rd_kafka_topic_t *pos_rkt; /* positions_topic's handle */
     struct sf_buf pos_buf;     /* the open batch's position record */
@@ -389,18 +354,7 @@ bool kf_batch_stuck(const struct kbatch *b);
 void kf_wait_acks(struct sf_sink *snk, int max_ms);
 void kf_producer_reset(struct sf_sink *snk, bool rollback);
 
-/* positions.c */
-bool kf_ids_has(const struct pos_ids *d, long long v);
-size_t kf_ids_add(struct pos_ids *d, long long v);
-void kf_ids_copy(struct pos_ids *dst, const struct pos_ids *src);
-struct pos_entry *kf_pos_get(struct kafka_ctx *ctx,
-                             const char *topic,
-                             const char *table,
-                             bool create,
-                             size_t *idx_out);
-void kf_pos_free(struct kafka_ctx *ctx);
-void kf_pos_discard_pending(struct kafka_ctx *ctx);
-void kf_pos_commit_pending(struct kafka_ctx *ctx);
+/* positions.c: the position record (format at kf_pos_record_build) */
 void kf_pos_record_build(struct kafka_ctx *ctx);
 int kf_pos_record_apply(struct kafka_ctx *ctx,
                         const char *rec,

@@ -314,8 +314,7 @@ static int kafka_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
     if (ctx->txn_id) {
         ctx->pos_buf = (struct sf_buf)SF_BUF_INIT;
         ctx->send = calloc(ctx->batch, sizeof(struct sf_event *));
-        ctx->touched = calloc(ctx->batch, sizeof(size_t));
-        if (!ctx->send || !ctx->touched) {
+        if (!ctx->send) {
             (void)snprintf(errstr, errstr_size, "out of memory");
             goto fail;
         }

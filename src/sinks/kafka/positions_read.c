@@ -178,10 +178,7 @@ apply:
                        (long long)found_at, topic, why);
         ret = SF_ERR_DATA;
     } else {
-        size_t npos = 0;
-        for (size_t i = 0; i < ctx->pos_n; i++) {
-            npos += ctx->pos[i].max != NULL;
-        }
+        size_t npos = sf_positions_count(&ctx->pos);
         if (found) {
             SF_INFO(SF_SINK_FMT "exactly-once: resuming after Kafka transaction %lld (positions of "
                                 "%zu topic and table pairs, offset %lld of topic \"%s\")",

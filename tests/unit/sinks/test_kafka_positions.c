@@ -1,6 +1,6 @@
 /*
  * Unit tests of the Kafka sink's pure position bookkeeping (src/sinks/kafka/positions.c), without
- * a broker: the delivered-id set (kf_ids_add, kf_ids_has), and position records: parse
+ * a broker: the delivered-id set (sf_pos_ids_add, sf_pos_ids_has), and position records: parse
  * (kf_pos_record_apply) then encode (kf_pos_record_build) round trips of format 2, format 1's
  * "ranges" read as format 2's "ids", field escaping, and malformed records (SF_ERR_DATA, the
  * positions left empty).
@@ -23,7 +23,7 @@ static struct kafka_ctx *ctx_new(void)
 
 static void ctx_free(struct kafka_ctx *ctx)
 {
-    kf_pos_free(ctx);
+    sf_positions_free(&ctx->pos);
     sf_buf_free(&ctx->pos_buf);
     free(ctx);
 }
@@ -40,23 +40,23 @@ static const char *round_trip(struct kafka_ctx *ctx, const char *rec)
 
 START_TEST(ids_set)
 {
-    struct pos_ids d = { 0 };
-    ck_assert(!kf_ids_has(&d, 1));
+    struct sf_pos_ids d = { 0 };
+    ck_assert(!sf_pos_ids_has(&d, 1));
     for (long long v = 10; v <= 14; v++) {
-        ck_assert_uint_eq(kf_ids_add(&d, v), 0);
+        ck_assert_uint_eq(sf_pos_ids_add(&d, v), 0);
     }
-    ck_assert_uint_eq(kf_ids_add(&d, 18), 0); /* 15..17 a gap */
-    ck_assert(kf_ids_has(&d, 10) && kf_ids_has(&d, 14) && kf_ids_has(&d, 18));
-    ck_assert(!kf_ids_has(&d, 15) && !kf_ids_has(&d, 17) && !kf_ids_has(&d, 19));
-    ck_assert(!kf_ids_has(&d, 9));
-    ck_assert_uint_eq(kf_ids_add(&d, 16), 0); /* late id inside the gap */
-    ck_assert(kf_ids_has(&d, 16) && !kf_ids_has(&d, 15) && !kf_ids_has(&d, 17));
-    ck_assert_uint_eq(kf_ids_add(&d, 7), 0); /* below floor: 8..9 become a gap */
+    ck_assert_uint_eq(sf_pos_ids_add(&d, 18), 0); /* 15..17 a gap */
+    ck_assert(sf_pos_ids_has(&d, 10) && sf_pos_ids_has(&d, 14) && sf_pos_ids_has(&d, 18));
+    ck_assert(!sf_pos_ids_has(&d, 15) && !sf_pos_ids_has(&d, 17) && !sf_pos_ids_has(&d, 19));
+    ck_assert(!sf_pos_ids_has(&d, 9));
+    ck_assert_uint_eq(sf_pos_ids_add(&d, 16), 0); /* late id inside the gap */
+    ck_assert(sf_pos_ids_has(&d, 16) && !sf_pos_ids_has(&d, 15) && !sf_pos_ids_has(&d, 17));
+    ck_assert_uint_eq(sf_pos_ids_add(&d, 7), 0); /* below floor: 8..9 become a gap */
     ck_assert_int_eq(d.floor, 7);
-    ck_assert(kf_ids_has(&d, 7) && !kf_ids_has(&d, 8) && !kf_ids_has(&d, 9));
-    struct pos_ids c = { 0 };
-    kf_ids_copy(&c, &d);
-    ck_assert(kf_ids_has(&c, 16) && !kf_ids_has(&c, 15) && kf_ids_has(&c, 7) && !kf_ids_has(&c, 8));
+    ck_assert(sf_pos_ids_has(&d, 7) && !sf_pos_ids_has(&d, 8) && !sf_pos_ids_has(&d, 9));
+    struct sf_pos_ids c = { 0 };
+    sf_pos_ids_copy(&c, &d);
+    ck_assert(sf_pos_ids_has(&c, 16) && !sf_pos_ids_has(&c, 15) && sf_pos_ids_has(&c, 7) && !sf_pos_ids_has(&c, 8));
     free(c.set);
     free(d.set);
 }
@@ -70,14 +70,14 @@ START_TEST(record_round_trip)
                       "pos t%202%25 db.b 2026-12-03%2014:00:00\n";
     ck_assert_str_eq(round_trip(ctx, rec), rec);
     ck_assert_int_eq(ctx->committed_seq, 7);
-    ck_assert_uint_eq(ctx->pos_n, 2);
-    struct pos_entry *a = kf_pos_get(ctx, "t1", "db.a", false, NULL);
+    ck_assert_uint_eq(ctx->pos.n, 2);
+    const struct sf_pos_entry *a = sf_positions_find(&ctx->pos, "t1", "db.a");
     ck_assert_ptr_nonnull(a);
     ck_assert(a->int_mode);
-    ck_assert(kf_ids_has(&a->ids, 1) && kf_ids_has(&a->ids, 4) && kf_ids_has(&a->ids, 42));
-    ck_assert(!kf_ids_has(&a->ids, 5) && !kf_ids_has(&a->ids, 6) && !kf_ids_has(&a->ids, 9));
-    ck_assert(!kf_ids_has(&a->ids, 43) && !kf_ids_has(&a->ids, 0));
-    struct pos_entry *b = kf_pos_get(ctx, "t 2%", "db.b", false, NULL);
+    ck_assert(sf_pos_ids_has(&a->ids, 1) && sf_pos_ids_has(&a->ids, 4) && sf_pos_ids_has(&a->ids, 42));
+    ck_assert(!sf_pos_ids_has(&a->ids, 5) && !sf_pos_ids_has(&a->ids, 6) && !sf_pos_ids_has(&a->ids, 9));
+    ck_assert(!sf_pos_ids_has(&a->ids, 43) && !sf_pos_ids_has(&a->ids, 0));
+    const struct sf_pos_entry *b = sf_positions_find(&ctx->pos, "t 2%", "db.b");
     ck_assert_ptr_nonnull(b);
     ck_assert(!b->int_mode);
     ck_assert_str_eq(b->max, "2026-12-03 14:00:00");
@@ -101,29 +101,23 @@ END_TEST
 START_TEST(record_batch_built)
 {
     struct kafka_ctx *ctx = ctx_new();
-    size_t idx = 0;
-    struct pos_entry *e = kf_pos_get(ctx, "t", "db.a", true, &idx);
-    ck_assert_ptr_nonnull(e);
-    size_t touched[1] = { idx };
-    ctx->touched = touched;
-    ctx->ntouched = 1;
     ctx->txn_seq = 1;
-    e->in_batch = true;
-    e->int_mode = true;
-    e->first = "5";
-    e->last = "6";
-    e->bmax = "6";
-    e->count = 2;
-    (void)kf_ids_add(&e->wids, 5);
-    (void)kf_ids_add(&e->wids, 6);
+    /* a batch admits 5 and 6 (and 5 again, which is not admitted twice) */
+    ck_assert(sf_positions_admit(&ctx->pos, "t", "db.a", "5", ""));
+    ck_assert(sf_positions_admit(&ctx->pos, "t", "db.a", "6", ""));
+    ck_assert(!sf_positions_admit(&ctx->pos, "t", "db.a", "5", ""));
     kf_pos_record_build(ctx);
     sf_buf_putc(&ctx->pos_buf, '\0');
     ck_assert_str_eq(ctx->pos_buf.data, "sqlflume-positions 2\ntxn 1\nprev -\npos t db.a 6\n"
                                         "ids t db.a 5 6\nbatch t db.a 5 6 2\n");
-    ctx->touched = NULL;
-    ctx->ntouched = 0;
-    free(e->wids.set);
-    e->wids.set = NULL;
+    /* committed, the record without the open batch holds them; discarded, a new batch of them
+     * admits nothing */
+    sf_positions_commit(&ctx->pos);
+    ck_assert(!sf_positions_admit(&ctx->pos, "t", "db.a", "6", ""));
+    ck_assert(sf_positions_admit(&ctx->pos, "t", "db.a", "7", ""));
+    sf_positions_discard(&ctx->pos);
+    ck_assert(sf_positions_admit(&ctx->pos, "t", "db.a", "7", ""));
+    sf_positions_discard(&ctx->pos);
     ctx_free(ctx);
 }
 END_TEST
@@ -153,9 +147,9 @@ START_TEST(record_malformed)
                           SF_ERR_DATA,
                       "record %zu accepted", i);
         ck_assert_msg(err[0] != '\0', "record %zu: no reason", i);
-        for (size_t j = 0; j < ctx->pos_n; j++) {
-            ck_assert_ptr_null(ctx->pos[j].max);
-            ck_assert(!ctx->pos[j].ids.has && !ctx->pos[j].int_mode);
+        for (size_t j = 0; j < ctx->pos.n; j++) {
+            ck_assert_ptr_null(ctx->pos.e[j].max);
+            ck_assert(!ctx->pos.e[j].ids.has && !ctx->pos.e[j].int_mode);
         }
         ck_assert_int_eq(ctx->committed_seq, -1);
         ctx_free(ctx);
