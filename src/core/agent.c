@@ -480,6 +480,11 @@ void sf_agent_wait(struct sf_agent *a)
     pthread_mutex_unlock(&a->mu);
 }
 
+const char *sf_agent_name(const struct sf_agent *a)
+{
+    return a ? a->name : "agent";
+}
+
 bool sf_agent_stop_requested(struct sf_agent *a)
 {
     pthread_mutex_lock(&a->mu);

@@ -243,22 +243,20 @@ size_t sf_positions_count(const struct sf_positions *p)
     return n;
 }
 
-/* put_field escapes bytes <= 0x20, '%' and 0x7f, so fields never hold a space or a line break */
+/* sf_pos_field_put escapes bytes <= 0x20, '%' and 0x7f, so fields never hold a space or a line break */
 static bool field_escaped(unsigned char c)
 {
     return c <= 0x20 || c == '%' || c == 0x7f;
 }
 
-/* Append " " and s, percent-encoded where field_escaped says. */
-static void put_field(struct sf_buf *b, const char *s)
+void sf_pos_field_put(struct sf_buf *b, const char *s)
 {
     sf_buf_putc(b, ' ');
     sf_pct_encode(b, s, strlen(s), field_escaped);
 }
 
-/* Undo put_field in place. @return false for a bad escape, a NUL byte or an empty field (the
- * destination and table are never empty: sf_positions_admit's callers give non-empty ones). */
-static bool field_decode(char *s)
+/* the destination and table are never empty: sf_positions_admit's callers give non-empty ones */
+bool sf_pos_field_decode(char *s)
 {
     return sf_pct_decode_inplace(s) == SF_OK && *s;
 }
@@ -272,16 +270,16 @@ void sf_positions_encode(const struct sf_positions *p, struct sf_buf *b, bool wi
         const char *off = open && e->bmax ? e->bmax : e->max;
         if (off) {
             sf_buf_puts(b, "pos");
-            put_field(b, e->dest);
-            put_field(b, e->table);
-            put_field(b, off);
+            sf_pos_field_put(b, e->dest);
+            sf_pos_field_put(b, e->table);
+            sf_pos_field_put(b, off);
             sf_buf_putc(b, '\n');
         }
         const struct sf_pos_ids *d = open ? &e->wids : &e->ids;
         if (e->int_mode && d->has) {
             sf_buf_puts(b, "ids");
-            put_field(b, e->dest);
-            put_field(b, e->table);
+            sf_pos_field_put(b, e->dest);
+            sf_pos_field_put(b, e->table);
             sf_buf_printf(b, " %lld ", d->floor);
             sf_gapset_encode(d->set, b, 0);
             sf_buf_putc(b, '\n');
@@ -293,10 +291,10 @@ void sf_positions_encode(const struct sf_positions *p, struct sf_buf *b, bool wi
             continue;
         }
         sf_buf_puts(b, "batch");
-        put_field(b, e->dest);
-        put_field(b, e->table);
-        put_field(b, e->first);
-        put_field(b, e->last);
+        sf_pos_field_put(b, e->dest);
+        sf_pos_field_put(b, e->table);
+        sf_pos_field_put(b, e->first);
+        sf_pos_field_put(b, e->last);
         sf_buf_printf(b, " %zu\n", e->count);
     }
 }
@@ -377,7 +375,7 @@ int sf_positions_parse_line(struct sf_positions *p, char *line, bool legacy_rang
     if (!pos && !ranges && !ids) {
         return SF_ERR_NOTFOUND;
     }
-    if (!field_decode(f[1]) || !field_decode(f[2]) || (pos && !field_decode(f[3]))) {
+    if (!sf_pos_field_decode(f[1]) || !sf_pos_field_decode(f[2]) || (pos && !sf_pos_field_decode(f[3]))) {
         (void)snprintf(err, errsz, "a bad field in a \"%s\" line", f[0]);
         return SF_ERR_DATA;
     }

@@ -36,6 +36,8 @@ void sf_agent_wait(struct sf_agent *a);
 /** Ask the agent to stop (async-signal-unsafe parts are deferred: safe to call from any
  *  thread, not from a signal handler). fatal != 0 makes sf_agent_exit_code() non-zero. */
 void sf_agent_request_stop(struct sf_agent *a, int fatal);
+/** The agent's name (-n); "agent" for NULL (components built without an agent, in tests). */
+const char *sf_agent_name(const struct sf_agent *a);
 /** true once a stop was requested. */
 bool sf_agent_stop_requested(struct sf_agent *a);
 /** Stop everything in the lossless order described above; idempotent. */

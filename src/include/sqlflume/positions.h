@@ -106,6 +106,11 @@ size_t sf_positions_count(const struct sf_positions *p);
  */
 void sf_positions_encode(const struct sf_positions *p, struct sf_buf *b, bool with_open,
                          bool with_batch);
+/** Append " " and s as one field of a line: bytes <= 0x20, '%' and 0x7f percent-encoded. */
+void sf_pos_field_put(struct sf_buf *b, const char *s);
+/** Undo sf_pos_field_put in place. @return false for a bad escape, a NUL byte or an empty field. */
+bool sf_pos_field_decode(char *s);
+
 /**
  * Apply one line (modified in place) of sf_positions_encode's output to the committed positions.
  * legacy_ranges: also read "ranges <dest> <table> <lo>~<hi>,..." (Kafka position records of

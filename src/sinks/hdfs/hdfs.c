@@ -138,6 +138,12 @@ static const struct sf_option hdfs_options[] = {
       "DataStream: serializer the files are written with: text, header_and_text, avro_event" },
     { "serializer.", SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
       "options of the serializer (see Serializers), e.g. serializer.appendNewline" },
+    { "hdfs.exactlyOnce", SF_OPT_BOOL, "true", 0, 0, offsetof(struct hdfs_ctx, exactly_once), 0,
+      NULL, NULL,
+      "true: a state log next to the files records what they hold in the step that makes each "
+      "batch durable; after a crash the sink cuts the files back to it, closes the in-use files "
+      "and skips the events the files have, so every event is in them once (false: at least "
+      "once, as Flume)" },
     { "errors.tolerance", SF_OPT_ENUM, "none", 0, 0, offsetof(struct hdfs_ctx, tolerance), 0, NULL,
       "none|all",
       "an event whose path needs a time it lacks (no timestamp header, useLocalTimeStamp "
@@ -323,6 +329,10 @@ static int hdfs_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
                        ctx->batch_size);
         return SF_ERR_NOMEM;
     }
+    (void)snprintf(ctx->who, sizeof(ctx->who), SF_SINK_FMT, SF_SINK_ARGS(snk));
+    if (ctx->exactly_once) {
+        ctx->state_dir = sf_sink_state_dir_of(path_part(ctx->path));
+    }
     SF_INFO(SF_SINK_FMT "writing to %s (%s, %s, %s)", SF_SINK_ARGS(snk), ctx->path,
             sf_hdfs_fs_scheme(ctx->fs),
             ctx->file_type == FT_SEQUENCE     ? "SequenceFile"
@@ -337,6 +347,22 @@ static enum sf_status hdfs_process(struct sf_sink *snk)
     struct hdfs_ctx *ctx = snk->ctx;
     if (ctx->pl.halted) {
         return SF_FATAL;
+    }
+    if (ctx->exactly_once && !ctx->recovered) {
+        int rc = hdfs_recover(snk);
+        if (rc != SF_OK) {
+            char key[sizeof(ctx->rep.key)];
+            snprintf(key, sizeof(key), "recovery %.480s", ctx->err);
+            sf_sink_report(snk, &ctx->rep, key,
+                           "exactly-once: could not read the state in \"%s\" or put its files "
+                           "right: %s (%s); nothing is written until it works, retried",
+                           ctx->state_dir, ctx->err, sf_err_str(rc));
+            if (rc == SF_ERR_DATA || rc == SF_ERR_AUTH) {
+                return SF_FATAL; /* damaged state or no rights: waiting will not mend it */
+            }
+            return SF_BACKOFF;
+        }
+        ctx->rep.key[0] = '\0';
     }
     hdfs_run_timers(snk);
     enum sf_status st = sf_sink_pipeline_process(&ctx->pl);
@@ -365,6 +391,25 @@ static void hdfs_stop(struct sf_sink *snk)
         hdfs_finish_rename(snk, p[i].inuse, p[i].final, p[i].tries);
     }
     free(p);
+    if (ctx->exactly_once && ctx->recovered) {
+        /* the files are closed: a last record without them */
+        if (sf_sink_state_write(&ctx->st, false, ctx->err, sizeof(ctx->err)) != SF_OK) {
+            SF_WARN(SF_SINK_FMT "exactly-once: could not write the last state record: %s (the "
+                    "next start puts the files right from the one before)",
+                    SF_SINK_ARGS(snk), ctx->err);
+        }
+    }
+    if (ctx->skipped > 0) {
+        SF_INFO(SF_SINK_FMT "exactly-once: %lld events were not written again since the files "
+                "had them", SF_SINK_ARGS(snk), ctx->skipped);
+    }
+    if (ctx->st.writes > 0) {
+        SF_DEBUG(SF_SINK_FMT "exactly-once: %lld state records, %.2f ms each on average",
+                 SF_SINK_ARGS(snk), ctx->st.writes,
+                 (double)ctx->st.write_us / 1000.0 / (double)ctx->st.writes);
+    }
+    sf_sink_state_free(&ctx->st);
+    free(ctx->state_dir);
     free(ctx->pending);
     free(ctx->touched);
     sf_hmap_free(&ctx->writers);

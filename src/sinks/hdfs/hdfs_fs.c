@@ -98,6 +98,12 @@ int sf_hdfs_fs_truncate(struct sf_hdfs_fs *fs, const char *path, long long lengt
     return fs->ops->truncate(fs, path, length, err, errsz);
 }
 
+int sf_hdfs_fs_read(struct sf_hdfs_fs *fs, const char *path, struct sf_buf *out, size_t max,
+                    char *err, size_t errsz)
+{
+    return fs->ops->read(fs, path, out, max, err, errsz);
+}
+
 int sf_hdfs_file_write(struct sf_hdfs_file *f, const void *data, size_t len, char *err,
                        size_t errsz)
 {

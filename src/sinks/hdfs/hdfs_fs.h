@@ -42,6 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sqlflume/buf.h"
+
 /** How to reach the file system; borrowed by sf_hdfs_fs_open (strings copied). */
 struct sf_hdfs_fs_conf {
     const char *webhdfs_url;      /* hdfs.webhdfs.url, or NULL: from the path's authority */
@@ -112,6 +114,14 @@ int sf_hdfs_fs_delete(struct sf_hdfs_fs *fs, const char *path, char *err, size_t
  */
 int sf_hdfs_fs_truncate(struct sf_hdfs_fs *fs, const char *path, long long length, char *err,
                         size_t errsz);
+
+/**
+ * Read the whole file path, appending its bytes to out (an sf_buf, buf.h). SF_ERR_NOTFOUND when
+ * missing, SF_ERR_IO when it holds more than max bytes (nothing appended then). WebHDFS: OPEN,
+ * following the namenode's 307 to a datanode.
+ */
+int sf_hdfs_fs_read(struct sf_hdfs_fs *fs, const char *path, struct sf_buf *out, size_t max,
+                    char *err, size_t errsz);
 
 /** Append len bytes at the end of f, durably (see above). len 0 is a no-op. */
 int sf_hdfs_file_write(struct sf_hdfs_file *f, const void *data, size_t len, char *err,

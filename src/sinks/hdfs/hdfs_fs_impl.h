@@ -26,6 +26,8 @@ struct sf_hdfs_fs_ops {
     int (*del)(struct sf_hdfs_fs *fs, const char *path, char *err, size_t errsz);
     int (*truncate)(struct sf_hdfs_fs *fs, const char *path, long long length, char *err,
                     size_t errsz);
+    int (*read)(struct sf_hdfs_fs *fs, const char *path, struct sf_buf *out, size_t max,
+                char *err, size_t errsz);
     int (*write)(struct sf_hdfs_file *f, const void *data, size_t len, char *err, size_t errsz);
     int (*file_close)(struct sf_hdfs_file *f, char *err, size_t errsz); /* frees f */
 };

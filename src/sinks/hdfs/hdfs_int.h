@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "hdfs_fs.h"
 #include "seqfile.h"
+#include "sink_state.h"
 
 #include "sqlflume/buf.h"
 #include "sqlflume/hmap.h"
@@ -40,6 +41,7 @@ struct hdfs_pending {
 struct hdfs_touch {
     char *inuse, *final; /* owned */
     long long start_len; /* durable length at the batch's start; -1: created by the batch */
+    long long end_len;   /* rolled: its length when closed */
     bool rolled;         /* closed during the batch (its rename waits for the batch's end) */
     struct hdfs_bw *bw;  /* the writer that still has it open, else NULL */
 };
@@ -82,6 +84,7 @@ struct hdfs_ctx {
     char *proxy_user, *kerberos_principal, *kerberos_keytab, *webhdfs_url;
     char *serializer_type;
     int tolerance;
+    bool exactly_once;
     /* state */
     enum sf_seq_codec codec;              /* SequenceFile's block codec */
     const struct sf_codec_desc *zcodec;   /* CompressedStream's codec (static) */
@@ -102,6 +105,13 @@ struct hdfs_ctx {
     long long batch_seq;
     struct sf_buf name; /* scratch: the resolved key */
     char err[1024];
+    /* exactly once (sink_state.h) */
+    struct sf_sink_state st;
+    char *state_dir;      /* owned */
+    bool recovered;       /* the state was loaded and the files put right */
+    long long skipped;    /* events not written again since the files had them */
+    long long skip_log_ms; /* sf_mono_ms() of the last "skipped" INFO line */
+    char who[160];        /* "[sink k1 hdfs] " */
     long long failures;
     struct sf_sink_repeat rep;
 };
@@ -118,6 +128,9 @@ void hdfs_free_writer(struct sf_sink *snk, struct hdfs_bw *bw);
 /** Rename inuse to final (both taken over, freed here); a failure is logged and queued for
  *  retries (hdfs.retryInterval, hdfs.closeTries); tries: attempts made so far. */
 void hdfs_finish_rename(struct sf_sink *snk, char *inuse, char *final, long long tries);
+/** Exactly once: load the state and put its files right (sink_state.h), once before the first
+ *  batch. @return SF_OK, or the error (ctx->err; reported by the caller, retried later). */
+int hdfs_recover(struct sf_sink *snk);
 /** The timers: rollInterval, idleTimeout, and the renames to retry. */
 void hdfs_run_timers(struct sf_sink *snk);
 

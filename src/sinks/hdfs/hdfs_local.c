@@ -463,6 +463,46 @@ static int local_file_close(struct sf_hdfs_file *hf, char *err, size_t errsz)
     return rc;
 }
 
+static int local_read(struct sf_hdfs_fs *fs, const char *path, struct sf_buf *out, size_t max,
+                      char *err, size_t errsz)
+{
+    (void)fs;
+    int rc = check_path(path, err, errsz);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail(errno, "read", path, err, errsz);
+    }
+    size_t start = out->len;
+    char chunk[65536];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            rc = fail(errno, "read", path, err, errsz);
+            break;
+        }
+        if (r == 0) {
+            break;
+        }
+        if (out->len - start + (size_t)r > max) {
+            snprintf(err, errsz, "read %s: longer than %zu bytes", path, max);
+            rc = SF_ERR_IO;
+            break;
+        }
+        sf_buf_append(out, chunk, (size_t)r);
+    }
+    close(fd);
+    if (rc != SF_OK) {
+        out->len = start;
+    }
+    return rc;
+}
+
 static const struct sf_hdfs_fs_ops local_ops = {
     .scheme = "file",
     .close = local_close,
@@ -474,6 +514,7 @@ static const struct sf_hdfs_fs_ops local_ops = {
     .list = local_list,
     .del = local_delete,
     .truncate = local_truncate,
+    .read = local_read,
     .write = local_write,
     .file_close = local_file_close,
 };

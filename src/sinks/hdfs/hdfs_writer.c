@@ -8,6 +8,7 @@
  */
 #include "hdfs_int.h"
 
+#include "sqlflume/agent.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -99,6 +100,9 @@ void hdfs_finish_rename(struct sf_sink *snk, char *inuse, char *final, long long
     tries++;
     if (rc == SF_OK) {
         SF_DEBUG(SF_SINK_FMT "closed \"%s\"", SF_SINK_ARGS(snk), final);
+        if (ctx->exactly_once) {
+            sf_sink_state_drop_file(&ctx->st, inuse);
+        }
         free(inuse);
         free(final);
         return;
@@ -112,6 +116,9 @@ void hdfs_finish_rename(struct sf_sink *snk, char *inuse, char *final, long long
     if (again) {
         pending_add(ctx, inuse, final, tries);
     } else {
+        if (ctx->exactly_once) {
+            sf_sink_state_drop_file(&ctx->st, inuse); /* recovery would fail the same way */
+        }
         free(inuse);
         free(final);
     }
@@ -240,7 +247,7 @@ static void touch(struct hdfs_ctx *ctx, struct hdfs_bw *bw, bool created)
     bw->touch = ctx->ntouched;
     ctx->touched[ctx->ntouched++] = (struct hdfs_touch){
         sf_xstrdup(bw->inuse), sf_xstrdup(bw->final),
-        created ? -1 : sf_hdfs_file_length(bw->f), false, bw
+        created ? -1 : sf_hdfs_file_length(bw->f), -1, false, bw
     };
 }
 
@@ -266,12 +273,29 @@ static int open_file(struct sf_sink *snk, struct hdfs_bw *bw)
         /* the final name must be free too: a rename never replaces */
         struct sf_hdfs_stat st;
         char err[512];
-        if (sf_hdfs_fs_stat(ctx->fs, b.data, &st, err, sizeof(err)) == SF_OK) {
+        if (sf_hdfs_fs_stat(ctx->fs, b.data, &st, err, sizeof(err)) == SF_OK ||
+            (ctx->exactly_once && sf_hdfs_fs_stat(ctx->fs, a.data, &st, err, sizeof(err)) == SF_OK)) {
             sf_buf_free(&a);
             sf_buf_free(&b);
             continue;
         }
+        if (ctx->exactly_once) {
+            /* the state knows the file before it exists, so that a crash before the batch
+             * commits cannot leave it behind */
+            sf_sink_state_set_file(&ctx->st, a.data, b.data, 0, false);
+            rc = sf_sink_state_write(&ctx->st, false, ctx->err, sizeof(ctx->err));
+            if (rc != SF_OK) {
+                sf_sink_state_drop_file(&ctx->st, a.data);
+                bw->counter--;
+                sf_buf_free(&a);
+                sf_buf_free(&b);
+                return rc;
+            }
+        }
         rc = sf_hdfs_fs_create(ctx->fs, a.data, &bw->f, ctx->err, sizeof(ctx->err));
+        if (rc != SF_OK && ctx->exactly_once) {
+            sf_sink_state_drop_file(&ctx->st, a.data);
+        }
         if (rc == SF_OK) {
             bw->inuse = sf_buf_steal(&a);
             bw->final = sf_buf_steal(&b);
@@ -334,6 +358,7 @@ static int roll_in_batch(struct sf_sink *snk, struct hdfs_bw *bw)
     }
     struct hdfs_touch *t = &ctx->touched[bw->touch];
     t->rolled = true;
+    t->end_len = sf_hdfs_file_length(bw->f);
     t->bw = NULL;
     drop_file(snk, bw);
     bw->touch_seq = 0;
@@ -498,8 +523,19 @@ static void undo_batch(struct sf_sink *snk)
             t->bw->touch_seq = 0;
             drop_file(snk, t->bw);
         }
+        if (ctx->exactly_once) {
+            /* as it is put back: deleted, or cut back and closed */
+            if (t->start_len < 0) {
+                sf_sink_state_set_file(&ctx->st, t->inuse, t->final, 0, false);
+            } else {
+                sf_sink_state_set_file(&ctx->st, t->inuse, t->final, t->start_len, true);
+            }
+        }
         if (t->start_len < 0) {
             int rc = sf_hdfs_fs_delete(ctx->fs, t->inuse, err, sizeof(err));
+            if (ctx->exactly_once && (rc == SF_OK || rc == SF_ERR_NOTFOUND)) {
+                sf_sink_state_drop_file(&ctx->st, t->inuse);
+            }
             if (rc != SF_OK && rc != SF_ERR_NOTFOUND) {
                 SF_ERROR(SF_SINK_FMT "could not remove \"%s\", created by the failed batch: %s; "
                          "it holds events that will be written again",
@@ -560,6 +596,68 @@ static void fail_event(struct sf_sink *snk, const struct sf_event *ev)
              hdr_or_dash(ev, SF_HDR_OFFSET), hdr_or_dash(ev, SF_HDR_TIMESTAMP), snk->ch->name);
 }
 
+/* Exactly once: whether ev must be written (the files do not have it; sink_state.h). */
+static bool admit(struct sf_sink *snk, const struct sf_event *ev)
+{
+    struct hdfs_ctx *ctx = snk->ctx;
+    const char *table = sf_event_header(ev, SF_HDR_TABLE);
+    const char *off = sf_event_header(ev, SF_HDR_OFFSET);
+    return !table || !*table || !off || !*off ||
+           sf_positions_admit(&ctx->st.pos, SF_STATE_DEST, table, off, ctx->who);
+}
+
+/* Exactly once: the batch's files are durable; record what they hold now, with the batch's
+ * positions, before the take commits. */
+static int state_commit(struct sf_sink *snk)
+{
+    struct hdfs_ctx *ctx = snk->ctx;
+    for (size_t i = 0; i < ctx->ntouched; i++) {
+        const struct hdfs_touch *t = &ctx->touched[i];
+        if (t->rolled) {
+            sf_sink_state_set_file(&ctx->st, t->inuse, t->final, t->end_len, true);
+        } else if (t->bw && t->bw->f) {
+            sf_sink_state_set_file(&ctx->st, t->inuse, t->final, sf_hdfs_file_length(t->bw->f),
+                                   false);
+        }
+    }
+    return sf_sink_state_write(&ctx->st, true, ctx->err, sizeof(ctx->err));
+}
+
+/* Exactly once: log (at most every 10 s) the events a batch did not write again. */
+static void note_skipped(struct sf_sink *snk, size_t skipped, size_t n)
+{
+    struct hdfs_ctx *ctx = snk->ctx;
+    if (skipped == 0) {
+        return;
+    }
+    ctx->skipped += (long long)skipped;
+    long long now = sf_mono_ms();
+    if (ctx->skip_log_ms == 0 || now - ctx->skip_log_ms >= 10000) {
+        ctx->skip_log_ms = now;
+        SF_INFO(SF_SINK_FMT "exactly-once: skipped %zu of %zu events that the files have already "
+                "(%lld so far)", SF_SINK_ARGS(snk), skipped, n, ctx->skipped);
+    }
+}
+
+int hdfs_recover(struct sf_sink *snk)
+{
+    struct hdfs_ctx *ctx = snk->ctx;
+    int rc = sf_sink_state_load(&ctx->st, ctx->fs, ctx->state_dir, sf_agent_name(snk->agent),
+                                snk->name, ctx->err, sizeof(ctx->err));
+    size_t nfiles = ctx->st.nfiles;
+    if (rc == SF_OK) {
+        rc = sf_sink_state_recover(&ctx->st, ctx->who, ctx->err, sizeof(ctx->err));
+    }
+    if (rc == SF_OK) {
+        ctx->recovered = true;
+        SF_INFO(SF_SINK_FMT "exactly-once: state in \"%s\" (log %lld): %zu in-use files put "
+                "right, positions of %zu tables",
+                SF_SINK_ARGS(snk), ctx->state_dir, ctx->st.seq, nfiles,
+                sf_positions_count(&ctx->st.pos));
+    }
+    return rc;
+}
+
 static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
 {
     struct hdfs_ctx *ctx = snk->ctx;
@@ -581,6 +679,7 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
     ctx->batch_seq++;
     ctx->ntouched = 0;
     int rc = SF_OK;
+    size_t skipped = 0;
     for (size_t i = 0; i < b->n && rc == SF_OK; i++) {
         long long ts;
         if (check_time && !event_time(ctx, b->evs[i], now, &ts)) {
@@ -591,6 +690,10 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
                      SF_SINK_ARGS(snk), hdr_or_dash(b->evs[i], SF_HDR_TABLE),
                      hdr_or_dash(b->evs[i], SF_HDR_KEY), hdr_or_dash(b->evs[i], SF_HDR_OFFSET),
                      hdr_or_dash(b->evs[i], SF_HDR_TIMESTAMP));
+            continue;
+        }
+        if (ctx->exactly_once && !admit(snk, b->evs[i])) {
+            skipped++;
             continue;
         }
         rc = add_event(snk, b->evs[i], now);
@@ -615,7 +718,13 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
         }
         rc = write_out(ctx, bw);
     }
+    if (rc == SF_OK && ctx->exactly_once) {
+        rc = state_commit(snk);
+    }
     if (rc != SF_OK) {
+        if (ctx->exactly_once) {
+            sf_positions_discard(&ctx->st.pos);
+        }
         char key[sizeof(ctx->rep.key)];
         snprintf(key, sizeof(key), "%.500s", ctx->err);
         sf_sink_report(snk, &ctx->rep, key,
@@ -626,6 +735,10 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
         undo_batch(snk);
         ctx->failures++;
         return rc;
+    }
+    if (ctx->exactly_once) {
+        sf_positions_commit(&ctx->st.pos);
+        note_skipped(snk, skipped, b->n);
     }
     end_batch(snk);
     if (ctx->failures > 0) {

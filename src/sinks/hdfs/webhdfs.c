@@ -14,7 +14,8 @@
  *             would move the source into an existing directory); stat GETFILESTATUS; list
  *             LISTSTATUS (the namenode, and HttpFS, answer the whole directory, paging through
  *             it themselves); delete DELETE&recursive=false; truncate POST
- *             TRUNCATE&newlength=N, and after a {"boolean": false} GETFILESTATUS every 100 ms.
+ *             TRUNCATE&newlength=N, and after a {"boolean": false} GETFILESTATUS every 100 ms;
+ *             read GET OPEN on the namenode, whose 307 names a datanode that answers the bytes.
  * The data requests send Content-Type: application/octet-stream, so an HttpFS gateway (whose
  * redirect asks for data=true) takes them as well. Nothing is retried here: a request that
  * failed after its bytes left may have stored a prefix of them (hdfs_fs.h).
@@ -307,6 +308,15 @@ static int wh_truncate(struct sf_hdfs_fs *base, const char *path, long long leng
     return rc;
 }
 
+static int wh_read(struct sf_hdfs_fs *base, const char *path, struct sf_buf *out, size_t max,
+                   char *err, size_t errsz)
+{
+    struct wh_call c;
+    wh_call_init(&c, fs_of(base), "read", path, err, errsz);
+    int rc = wh_check_path(&c);
+    return rc == SF_OK ? wh_download(&c, out, max) : rc;
+}
+
 static void wh_close(struct sf_hdfs_fs *base)
 {
     struct wh_fs *fs = fs_of(base);
@@ -333,6 +343,7 @@ static const struct sf_hdfs_fs_ops wh_ops = {
     .list = wh_list,
     .del = wh_delete,
     .truncate = wh_truncate,
+    .read = wh_read,
     .write = wh_write,
     .file_close = wh_file_close,
 };

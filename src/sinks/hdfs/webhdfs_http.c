@@ -431,3 +431,38 @@ out:
     free(url);
     return rc;
 }
+
+int wh_download(struct wh_call *c, struct sf_buf *out, size_t max)
+{
+    struct wh_fs *fs = c->fs;
+    char *url = wh_url(fs, c->path, "OPEN", fs->noredirect ? "&noredirect=true" : NULL);
+    char *loc = NULL;
+    long status = 0;
+    int rc = wh_http(c, "GET", url, NULL, 0, &status, &loc);
+    if (rc == SF_OK && status == 200 && fs->noredirect) {
+        json_t *j = fs->body.len ? json_loadb(fs->body.data, fs->body.len, 0, NULL) : NULL;
+        const char *l = json_string_value(json_object_get(j, "Location"));
+        free(loc);
+        loc = l ? sf_strndup(l, strlen(l)) : NULL;
+        json_decref(j);
+        status = loc ? 307 : 200;
+    }
+    if (rc == SF_OK && status >= 300 && status <= 399 && loc) {
+        rc = wh_http(c, "GET", loc, NULL, 0, &status, NULL);
+        if (rc == SF_OK && status != 200) {
+            rc = wh_fail(c, loc, status);
+        }
+    } else if (rc == SF_OK && status != 200) {
+        rc = wh_fail(c, url, status);
+    }
+    if (rc == SF_OK && fs->body.len > max) {
+        snprintf(c->err, c->errsz, "%s %s: longer than %zu bytes", c->op, c->path, max);
+        rc = SF_ERR_IO;
+    }
+    if (rc == SF_OK) {
+        sf_buf_append(out, fs->body.data, fs->body.len);
+    }
+    free(loc);
+    free(url);
+    return rc;
+}

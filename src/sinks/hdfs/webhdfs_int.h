@@ -92,6 +92,9 @@ int wh_getstatus(struct wh_call *c, struct sf_hdfs_stat *st);
 int wh_exists(struct wh_call *c, const char *path, bool *exists);
 /* CREATE or APPEND through the namenode's redirect to a datanode, with len bytes of data
  * (possibly 0). @return SF_OK or an sf_err with c->err filled. */
+/* OPEN: the namenode's 307 (or noredirect's 200 {"Location"}) names a datanode, whose 200
+ * answer's bytes are appended to out. SF_ERR_IO when more than max bytes. */
+int wh_download(struct wh_call *c, struct sf_buf *out, size_t max);
 int wh_upload(struct wh_call *c,
               const char *method,
               const char *op,

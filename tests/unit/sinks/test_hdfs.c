@@ -7,7 +7,7 @@
  * tmpfs, root only; skipped with a message otherwise), with and without files rolled inside the
  * failed batch: the batch rolls back, the in-use file is cut back to its durable length and
  * closed, the files the batch created are removed, and everything arrives exactly once when
- * there is room again.
+ * there is room again; and exactly once across a crash (the state log, recovery, positions).
  */
 #include <check.h>
 #include <dirent.h>
@@ -136,7 +136,9 @@ static void walk(const char *dir, const char *rel, struct sf_buf *out)
     int k = scandir(path, &ents, NULL, alphasort);
     for (int i = 0; i < k; i++) {
         const char *n = ents[i]->d_name;
-        if (strcmp(n, ".") != 0 && strcmp(n, "..") != 0) {
+        /* the exactly-once state logs are checked by their own tests */
+        if (strcmp(n, ".") != 0 && strcmp(n, "..") != 0 &&
+            strncmp(n, ".sqlflume-state.", 16) != 0) {
             char sub[512];
             snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", n);
             if (ents[i]->d_type == DT_DIR) {
@@ -477,6 +479,74 @@ static char *run(const char *cmd)
 
 /* CompressedStream with each codec an independent tool reads: the codec's extension, one
  * complete member per batch (the in-use file decompresses whole after every batch), rolling. */
+/* Put event "r<id>" with headers table = t, offset = id, timestamp = 1000. */
+static void put_row(struct rig *r, int id)
+{
+    char body[32], off[32];
+    snprintf(body, sizeof(body), "r%d", id);
+    snprintf(off, sizeof(off), "%d", id);
+    struct sf_header h[] = { { "table", "t" }, { "offset", off }, { "timestamp", "1000" } };
+    struct sf_txn *t = sf_channel_txn_begin(&r->ch);
+    ck_assert_int_eq(sf_channel_put(t, sf_event_create(h, 3, body, strlen(body))), SF_OK);
+    ck_assert_int_eq(sf_channel_txn_commit(t), SF_OK);
+    sf_channel_txn_close(t);
+}
+
+static void sh_ok(const char *cmd)
+{
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+/* Exactly once (the default): a crash after a batch's bytes reached the file but before its
+ * state record (the file longer than the state says), with a torn record at the end of the
+ * state log, then a restart whose source reads rows 1..25 again (a memory channel resuming from
+ * an old flume_meta offset): the in-use file is cut back to its committed batches and closed,
+ * rows 1..20 are skipped, 21..25 written, each row once, no in-use file left. */
+START_TEST(exactly_once_crash)
+{
+    const char *keys = "a1.sinks.k1.hdfs.path = file://DIR/d\n"
+                       "a1.sinks.k1.hdfs.fileType = DataStream\n"
+                       "a1.sinks.k1.hdfs.rollCount = 0\na1.sinks.k1.hdfs.rollSize = 0\n"
+                       "a1.sinks.k1.hdfs.rollInterval = 0\na1.sinks.k1.hdfs.batchSize = 10\n";
+    struct rig *r = rig_new(keys, NULL);
+    ck_assert_int_eq(r->started, SF_OK);
+    char dir[64];
+    snprintf(dir, sizeof(dir), "%s", r->dir);
+    for (int i = 1; i <= 20; i++) {
+        put_row(r, i);
+    }
+    ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_READY);
+    ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_READY);
+    /* the crash: what is on disk now, plus part of a third batch in the file and a record cut
+     * short in the log */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "cp -a '%s' '%s.snap' && for f in '%s.snap'/d/*.tmp; do printf 'r21\\nr2' >> \"$f\"; "
+             "done && for f in '%s.snap'/.sqlflume-state.*; do printf "
+             "'\\nsqlflume-file-state 1 99\\nfile /x' >> \"$f\"; done",
+             dir, dir, dir, dir);
+    sh_ok(cmd);
+    rig_free(r);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mv '%s.snap' '%s'", dir, dir, dir);
+    sh_ok(cmd);
+    r = rig_new(keys, dir);
+    ck_assert_int_eq(r->started, SF_OK);
+    for (int i = 1; i <= 25; i++) {
+        put_row(r, i);
+    }
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_READY);
+    }
+    ck_assert_uint_eq(sf_channel_size(&r->ch), 0);
+    sf_sink_hdfs.stop(&r->snk);
+    r->started = SF_ERR_STATE;
+    ASSERT_FILES(r, "d/FlumeData.N=r1,r2,r3,r4,r5,r6,r7,r8,r9,r10,r11,r12,r13,r14,r15,r16,r17,"
+                    "r18,r19,r20, d/FlumeData.N=r21,r22,r23,r24,r25,");
+    rm_rf(r->dir);
+    rig_free(r);
+}
+END_TEST
+
 START_TEST(compressed_stream)
 {
     static const struct {
@@ -570,6 +640,7 @@ SF_UNIT_SUITE(hdfs)
     tcase_add_test(tc, disk_full_one_file);
     tcase_add_test(tc, disk_full_rolling);
     tcase_add_test(tc, compressed_stream);
+    tcase_add_test(tc, exactly_once_crash);
     suite_add_tcase(s, tc);
     return s;
 }
