@@ -48,7 +48,7 @@ SF_BUILD=$ROOT/build bash tests/integration/avro_tls.sh 43394 || fail=1
 # torture DB PORT CHANNEL MODE PASS_PATTERN: torture.sh's TORTURE lines shown; it passes when its
 # result line matches PASS_PATTERN and it reported no FAIL
 torture() {
-    local log=/tmp/sqlflume-torture-$1-$3-$4-${IDS:-dense}.log rc=0
+    local log=/tmp/sqlflume-torture-$1-$3-$4-${IDS:-dense}-${SINK:-kafka}.log rc=0
     SF_BUILD=$ROOT/build bash tests/integration/torture.sh "$1" "$2" "$3" 20 200000 "$4" >"$log" 2>&1
     grep -E '^(TORTURE|FAIL)' "$log" || true
     grep -q "^TORTURE.*$5" "$log" && ! grep -q '^FAIL' "$log" || rc=1
@@ -92,6 +92,10 @@ lane() {
     for ch in memory file; do torture "$db" "$6" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
     echo "== the same on a table whose ids step by 7 with every third one deleted (a hole after almost every row), $db"
     for ch in memory file; do IDS=sparse torture "$db" "$7" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
+    echo "== kill -9 torture into files (HDFS sink on file://, file_roll), exactly once, $db: 20 kills, 0 lost, 0 duplicates, no in-use file"
+    for s in hdfs file_roll; do
+        for ch in memory file; do SINK=$s torture "$db" "$5" $ch alo "lost=0 dup=0 extra=0 bad=0 tmp=0" || rc=1; done
+    done
     echo "== end-to-end, check --connect and file_roll under ASan/UBSan, $db"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

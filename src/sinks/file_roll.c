@@ -23,6 +23,9 @@
  * idle intervals leave no empty files (Flume opens a new file on every roll), and the roll timer
  * runs from the moment each file was created rather than at a fixed rate from the sink's start.
  */
+#include "hdfs/sink_state.h"
+
+#include "sqlflume/agent.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -57,6 +60,7 @@ struct file_roll_ctx {
     long long roll_interval_s;
     char *serializer_type;
     long long batch_size;
+    bool exactly_once;
     /* state */
     struct sf_serializer_conf *ser_conf;
     struct sf_serializer *ser;   /* of the open file; NULL when none */
@@ -71,6 +75,15 @@ struct file_roll_ctx {
     long long series_ms;         /* DEFAULT: the sink's start, wall clock ms */
     long long counter;           /* the last counter used in a name */
     char last_roll[32];          /* ROLLTIME: the second of the last name */
+    /* exactly once (hdfs/sink_state.h) */
+    struct sf_hdfs_fs *fs;       /* the local file system of the state */
+    struct sf_sink_state st;
+    bool recovered;              /* the state was loaded and the files put right */
+    struct sf_event **keep;      /* the batch's events the files do not have, batch.cap slots */
+    long long skipped;           /* events not written again since the files had them */
+    long long skip_log_ms;       /* sf_mono_ms() of the last "skipped" INFO line */
+    char who[160];               /* "[sink k1 file_roll] " */
+    char err[1024];
     /* error reporting */
     long long failures;          /* consecutive failed batches */
     struct sf_sink_repeat rep;
@@ -100,6 +113,11 @@ static const struct sf_option file_roll_options[] = {
     { "sink.batchSize", SF_OPT_INT, "100", 1, 1000000, offsetof(struct file_roll_ctx, batch_size),
       0, NULL, NULL,
       "maximum number of events per channel transaction, written and fsync'd before it commits" },
+    { "sink.exactlyOnce", SF_OPT_BOOL, "true", 0, 0, offsetof(struct file_roll_ctx, exactly_once),
+      0, NULL, NULL,
+      "true: a state log in sink.directory records what the files hold in the step that makes "
+      "each batch durable; after a crash the sink cuts the files back to it and skips the events "
+      "the files have, so every event is in them once (false: at least once, as Flume)" },
     { 0 },
 };
 
@@ -147,7 +165,30 @@ static int open_file(struct sf_sink *snk)
     for (int i = 0; i < NAME_TRIES && fd < 0; i++) {
         next_name(ctx, name, sizeof(name));
         snprintf(path, cap, "%s/%s", ctx->directory, name);
+        if (ctx->exactly_once) {
+            struct stat sb;
+            if (stat(path, &sb) == 0) {
+                continue;
+            }
+            /* the state knows the file before it exists: a crash before its first batch
+             * commits cannot leave it behind */
+            sf_sink_state_set_file(&ctx->st, path, path, 0, false);
+            int rc = sf_sink_state_write(&ctx->st, false, ctx->err, sizeof(ctx->err));
+            if (rc != SF_OK) {
+                sf_sink_state_drop_file(&ctx->st, path);
+                ctx->counter--;
+                sf_sink_report(snk, &ctx->rep, NULL,
+                               "exactly-once: could not write the state before creating \"%s\": "
+                               "%s; the events stay in channel \"%s\"",
+                               path, ctx->err, snk->ch->name);
+                free(path);
+                return rc;
+            }
+        }
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && ctx->exactly_once) {
+            sf_sink_state_drop_file(&ctx->st, path);
+        }
         if (fd < 0 && errno != EEXIST) {
             ctx->counter--; /* the name stays free: the retry uses it */
             sf_sink_report(snk, &ctx->rep, NULL,
@@ -308,6 +349,13 @@ static int close_file(struct sf_sink *snk)
     }
     SF_DEBUG(SF_SINK_FMT "closed file \"%s\" (%lld bytes)", SF_SINK_ARGS(snk), ctx->path,
              (long long)ctx->committed_len);
+    if (ctx->exactly_once && ctx->path) {
+        if (ctx->header_done) {
+            sf_sink_state_drop_file(&ctx->st, ctx->path); /* done: nothing to put right */
+        } else {
+            sf_sink_state_set_file(&ctx->st, ctx->path, ctx->path, 0, false); /* removed */
+        }
+    }
     drop_file(snk, !ctx->header_done);
     return rc;
 }
@@ -368,6 +416,24 @@ static int file_roll_start(struct sf_sink *snk, char *errstr, size_t errstr_size
     }
     ctx->out = (struct sf_buf)SF_BUF_INIT;
     ctx->series_ms = wall_ms();
+    (void)snprintf(ctx->who, sizeof(ctx->who), SF_SINK_FMT, SF_SINK_ARGS(snk));
+    if (ctx->exactly_once) {
+        struct sf_hdfs_fs_conf fc = { NULL, NULL, NULL, NULL, 30000 };
+        ctx->keep = calloc(ctx->batch.cap, sizeof(*ctx->keep));
+        rc = ctx->keep ? sf_hdfs_fs_open("file://", &fc, &ctx->fs, errstr, errstr_size)
+                       : SF_ERR_NOMEM;
+        if (rc != SF_OK) {
+            if (rc == SF_ERR_NOMEM) {
+                (void)snprintf(errstr, errstr_size, "out of memory");
+            }
+            free(ctx->keep);
+            ctx->keep = NULL;
+            sf_sink_batch_free(&ctx->batch);
+            sf_serializer_conf_destroy(ctx->ser_conf);
+            ctx->ser_conf = NULL;
+            return rc;
+        }
+    }
     return SF_OK;
 }
 
@@ -389,9 +455,83 @@ static int serialize(struct file_roll_ctx *ctx, struct sf_event *const *evs, siz
     return rc;
 }
 
+/* Commit a take whose n events are all in the files already. */
+static enum sf_status commit_only(struct sf_sink *snk, struct sf_txn *txn, size_t n)
+{
+    int rc = sf_channel_txn_commit(txn);
+    sf_channel_txn_close(txn);
+    if (rc != SF_OK) {
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        return SF_FAILED;
+    }
+    atomic_fetch_add(&snk->metrics.drain_success, (long long)n);
+    return SF_READY;
+}
+
+/* Exactly once: load the state and put its files right, once before the first batch.
+ * @return SF_OK, or the error (reported; retried at the next step). */
+static int recover(struct sf_sink *snk)
+{
+    struct file_roll_ctx *ctx = snk->ctx;
+    int rc = sf_sink_state_load(&ctx->st, ctx->fs, ctx->directory, sf_agent_name(snk->agent),
+                                snk->name, ctx->err, sizeof(ctx->err));
+    size_t nfiles = ctx->st.nfiles;
+    if (rc == SF_OK) {
+        rc = sf_sink_state_recover(&ctx->st, ctx->who, ctx->err, sizeof(ctx->err));
+    }
+    if (rc != SF_OK) {
+        char key[sizeof(ctx->rep.key)];
+        snprintf(key, sizeof(key), "recovery %.480s", ctx->err);
+        sf_sink_report(snk, &ctx->rep, key,
+                       "exactly-once: could not read the state in \"%s\" or put its files "
+                       "right: %s (%s); nothing is written until it works, retried",
+                       ctx->directory, ctx->err, sf_err_str(rc));
+        return rc;
+    }
+    ctx->rep.key[0] = '\0';
+    ctx->recovered = true;
+    SF_INFO(SF_SINK_FMT "exactly-once: state in \"%s\" (log %lld): %zu files put right, "
+            "positions of %zu tables",
+            SF_SINK_ARGS(snk), ctx->directory, ctx->st.seq, nfiles,
+            sf_positions_count(&ctx->st.pos));
+    return SF_OK;
+}
+
+/* Exactly once: the events of evs[0..n) the files do not have into ctx->keep. @return how many. */
+static size_t admit_batch(struct sf_sink *snk, struct sf_event *const *evs, size_t n)
+{
+    struct file_roll_ctx *ctx = snk->ctx;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *table = sf_event_header(evs[i], SF_HDR_TABLE);
+        const char *off = sf_event_header(evs[i], SF_HDR_OFFSET);
+        if (!table || !*table || !off || !*off ||
+            sf_positions_admit(&ctx->st.pos, SF_STATE_DEST, table, off, ctx->who)) {
+            ctx->keep[m++] = evs[i];
+        }
+    }
+    if (m < n) {
+        ctx->skipped += (long long)(n - m);
+        long long now = sf_mono_ms();
+        if (ctx->skip_log_ms == 0 || now - ctx->skip_log_ms >= 10000) {
+            ctx->skip_log_ms = now;
+            SF_INFO(SF_SINK_FMT "exactly-once: skipped %zu of %zu events that the files have "
+                    "already (%lld so far)", SF_SINK_ARGS(snk), n - m, n, ctx->skipped);
+        }
+    }
+    return m;
+}
+
 static enum sf_status file_roll_process(struct sf_sink *snk)
 {
     struct file_roll_ctx *ctx = snk->ctx;
+    if (ctx->exactly_once && !ctx->recovered) {
+        int rc = recover(snk);
+        if (rc != SF_OK) {
+            atomic_fetch_add(&snk->metrics.write_fail, 1);
+            return rc == SF_ERR_DATA ? SF_FATAL : SF_FAILED;
+        }
+    }
     if (ctx->fd >= 0 && ctx->roll_interval_s > 0 &&
         sf_mono_ms() - ctx->opened_ms >= ctx->roll_interval_s * 1000) {
         if (close_file(snk) != SF_OK) {
@@ -419,10 +559,21 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
         atomic_fetch_add(&snk->metrics.batch_empty, 1);
         return SF_BACKOFF;
     }
+    struct sf_event *const *evs = ctx->batch.evs;
+    size_t m = n;
+    if (ctx->exactly_once) {
+        m = admit_batch(snk, ctx->batch.evs, n);
+        evs = ctx->keep;
+        if (m == 0) {
+            /* the files have all of them */
+            sf_positions_commit(&ctx->st.pos);
+            return commit_only(snk, txn, n);
+        }
+    }
     if (ctx->fd < 0 && open_file(snk) != SF_OK) {
         goto fail;
     }
-    rc = serialize(ctx, ctx->batch.evs, n);
+    rc = serialize(ctx, evs, m);
     if (rc != SF_OK) {
         sf_sink_report(snk, &ctx->rep, NULL,
                        "could not serialize %zu events for file \"%s\": %s; the events stay in "
@@ -448,7 +599,40 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
         undo_batch(snk);
         goto fail;
     }
+    if (ctx->exactly_once) {
+        /* what the file holds now, with the batch's positions, before the take commits */
+        sf_sink_state_set_file(&ctx->st, ctx->path, ctx->path,
+                               (long long)ctx->committed_len + (long long)ctx->out.len, false);
+        rc = sf_sink_state_write(&ctx->st, true, ctx->err, sizeof(ctx->err));
+        if (rc != SF_OK) {
+            sf_sink_state_set_file(&ctx->st, ctx->path, ctx->path, (long long)ctx->committed_len,
+                                   false);
+            sf_sink_report(snk, &ctx->rep, NULL,
+                           "exactly-once: could not write the state after %zu events to file "
+                           "\"%s\": %s; rolled back, the events stay in channel \"%s\" and are "
+                           "retried",
+                           m, ctx->path, ctx->err, snk->ch->name);
+            undo_batch(snk);
+            goto fail;
+        }
+        /* the batch counts as written from here: should the take fail to commit, its events
+         * come back and are skipped */
+        sf_positions_commit(&ctx->st.pos);
+        ctx->committed_len += (off_t)ctx->out.len;
+        ctx->header_done = true;
+        ctx->out.len = 0;
+    }
     rc = sf_channel_txn_commit(txn);
+    if (rc != SF_OK && ctx->exactly_once) {
+        sf_sink_report(snk, &ctx->rep, NULL,
+                       "could not commit the take of %zu events from channel \"%s\": %s; they "
+                       "are in file \"%s\" and will be skipped when taken again",
+                       n, snk->ch->name, sf_err_str(rc), ctx->path);
+        atomic_fetch_add(&snk->metrics.channel_read_fail, 1);
+        sf_channel_txn_close(txn);
+        ctx->failures++;
+        return SF_FAILED;
+    }
     if (rc != SF_OK) {
         /* the batch is in the file but the channel keeps it: take it out of the file again */
         sf_sink_report(snk, &ctx->rep, NULL,
@@ -477,6 +661,9 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
     return SF_READY;
 
 fail:
+    if (ctx->exactly_once) {
+        sf_positions_discard(&ctx->st.pos);
+    }
     atomic_fetch_add(&snk->metrics.write_fail, 1);
     ctx->failures++;
     sf_channel_txn_close(txn); /* rolls back: the events return to the head of the channel */
@@ -487,6 +674,23 @@ static void file_roll_stop(struct sf_sink *snk)
 {
     struct file_roll_ctx *ctx = snk->ctx;
     (void)close_file(snk);
+    if (ctx->exactly_once) {
+        if (ctx->recovered &&
+            sf_sink_state_write(&ctx->st, false, ctx->err, sizeof(ctx->err)) != SF_OK) {
+            SF_WARN(SF_SINK_FMT "exactly-once: could not write the last state record: %s (the "
+                    "next start puts the files right from the one before)",
+                    SF_SINK_ARGS(snk), ctx->err);
+        }
+        if (ctx->skipped > 0) {
+            SF_INFO(SF_SINK_FMT "exactly-once: %lld events were not written again since the "
+                    "files had them", SF_SINK_ARGS(snk), ctx->skipped);
+        }
+        sf_sink_state_free(&ctx->st);
+        sf_hdfs_fs_close(ctx->fs);
+        ctx->fs = NULL;
+        free(ctx->keep);
+        ctx->keep = NULL;
+    }
     sf_serializer_conf_destroy(ctx->ser_conf);
     ctx->ser_conf = NULL;
     sf_sink_batch_free(&ctx->batch);
