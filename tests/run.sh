@@ -92,10 +92,11 @@ lane() {
     for ch in memory file; do torture "$db" "$6" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
     echo "== the same on a table whose ids step by 7 with every third one deleted (a hole after almost every row), $db"
     for ch in memory file; do IDS=sparse torture "$db" "$7" $ch eos "lost=0 dup=0 extra=0" || rc=1; done
-    echo "== kill -9 torture into files (HDFS sink on file://, file_roll), exactly once, $db: 20 kills, 0 lost, 0 duplicates, no in-use file"
-    for s in hdfs file_roll; do
+    echo "== kill -9 torture into files (HDFS sink over WebHDFS and on file://, file_roll), exactly once, $db: 20 kills, 0 lost, 0 duplicates, no in-use file"
+    for s in webhdfs file_roll; do
         for ch in memory file; do SINK=$s torture "$db" "$5" $ch alo "lost=0 dup=0 extra=0 bad=0 tmp=0" || rc=1; done
     done
+    SINK=hdfs torture "$db" "$5" memory alo "lost=0 dup=0 extra=0 bad=0 tmp=0" || rc=1
     echo "== end-to-end, check --connect and file_roll under ASan/UBSan, $db"
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

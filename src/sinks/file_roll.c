@@ -484,8 +484,8 @@ static int recover(struct sf_sink *snk)
         snprintf(key, sizeof(key), "recovery %.480s", ctx->err);
         sf_sink_report(snk, &ctx->rep, key,
                        "exactly-once: could not read the state in \"%s\" or put its files "
-                       "right: %s (%s); nothing is written until it works, retried",
-                       ctx->directory, ctx->err, sf_err_str(rc));
+                       "right: %s; %s",
+                       ctx->directory, ctx->err, sf_sink_state_fail_hint(rc));
         return rc;
     }
     ctx->rep.key[0] = '\0';
@@ -529,7 +529,7 @@ static enum sf_status file_roll_process(struct sf_sink *snk)
         int rc = recover(snk);
         if (rc != SF_OK) {
             atomic_fetch_add(&snk->metrics.write_fail, 1);
-            return rc == SF_ERR_DATA ? SF_FATAL : SF_FAILED;
+            return sf_sink_state_fatal(rc) ? SF_FATAL : SF_FAILED;
         }
     }
     if (ctx->fd >= 0 && ctx->roll_interval_s > 0 &&

@@ -15,10 +15,12 @@
 # 35, 49, ...: a hole after almost every row), the shape that makes gap tracking open a range
 # per row; KILLS, ROWS and the checks are the same.
 # With SINK=hdfs (file:// DataStream, rolling every 20,000 events, in-use files renamed when
-# closed) or SINK=file_roll (rolling every 2 s) in the environment the rows go into files through
+# closed), SINK=webhdfs (the same over hdfs:// into tests/support/webhdfs_server.py on PORT+30
+# and PORT+31, truncates taking a 0.3 s block recovery) or SINK=file_roll (rolling every 2 s) in
+# the environment the rows go into files through
 # that sink with its exactly-once state (the default), and the files must hold every row exactly
 # once (0 lost, 0 duplicates, with either channel) and no in-use file after the last stop.
-#   [IDS=sparse] [SINK=kafka|hdfs|file_roll] tests/integration/torture.sh mysql|postgresql PORT
+#   [IDS=sparse] [SINK=kafka|hdfs|webhdfs|file_roll] tests/integration/torture.sh mysql|postgresql PORT
 #       memory|file [KILLS] [ROWS] [alo|eos]
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -31,6 +33,7 @@ MODE=${6:-alo}
 BATCH=500
 IDS=${IDS:-dense}
 SINK=${SINK:-kafka}
+SINK_LABEL=$SINK
 insert() { if [ "$IDS" = sparse ]; then db_insert_sparse "$@"; else db_insert_range "$@"; fi; }
 # the highest id inserted for k = 1..$1
 top_id() { if [ "$IDS" = sparse ]; then k=$1; while [ $((k % 3)) -eq 0 ]; do k=$((k - 1)); done; echo $((7 * k)); else echo "$1"; fi; }
@@ -74,8 +77,25 @@ if [ "$SINK" != kafka ]; then
     sed -i -e '/^a1\.sinks\.k1\.kafka\./d' -e '/^a1\.sinks\.k1\.flumeBatchSize/d' \
         -e "s/^a1\.sinks\.k1\.type = kafka$/a1.sinks.k1.type = $SINK/" "$WORK/tt.conf"
     mkdir -p "$WORK/out"
+    hpath=file://$WORK/out
+    if [ "$SINK" = webhdfs ]; then
+        mkdir -p "$WORK/whroot"
+        /usr/bin/python3 "$SF_ROOT/tests/support/webhdfs_server.py" --root "$WORK/whroot" \
+            --nn-port $((PORT + 30)) --dn-port $((PORT + 31)) --truncate-recovery 0.3 \
+            >"$WORK/wh.out" 2>"$WORK/wh.err" &
+        wh=$!
+        for _ in $(seq 1 50); do grep -q '^READY' "$WORK/wh.out" && break; sleep 0.1; done
+        grep -q '^READY' "$WORK/wh.out" || { fail "webhdfs_server.py did not start: $(cat "$WORK/wh.err")"; finish; exit 1; }
+        rmdir "$WORK/out"
+        mkdir -p "$WORK/whroot/out"
+        ln -s "$WORK/whroot/out" "$WORK/out"
+        hpath=hdfs://127.0.0.1:$((PORT + 30))/out
+        printf '%s\n' "a1.sinks.k1.hdfs.webhdfs.url = http://127.0.0.1:$((PORT + 30))" >>"$WORK/tt.conf"
+        SINK=hdfs
+        sed -i "s/^a1\.sinks\.k1\.type = webhdfs$/a1.sinks.k1.type = hdfs/" "$WORK/tt.conf"
+    fi
     if [ "$SINK" = hdfs ]; then
-        printf '%s\n' "a1.sinks.k1.hdfs.path = file://$WORK/out" "a1.sinks.k1.hdfs.fileType = DataStream" \
+        printf '%s\n' "a1.sinks.k1.hdfs.path = $hpath" "a1.sinks.k1.hdfs.fileType = DataStream" \
             "a1.sinks.k1.hdfs.rollCount = 20000" "a1.sinks.k1.hdfs.rollSize = 0" \
             "a1.sinks.k1.hdfs.rollInterval = 0" "a1.sinks.k1.hdfs.batchSize = $BATCH" >>"$WORK/tt.conf"
     else
@@ -148,7 +168,7 @@ extra = len(set(seen) - want)
 print("lost=%d dup=%d extra=%d bad=%d tmp=%d files=%d" % (lost, dup, extra, bad, tmp, files))
 EOF2
 )
-    echo "TORTURE $KIND $CHANNEL $SINK $IDS ids: $KILLS kills, $last rows: $res (batch $BATCH)"
+    echo "TORTURE $KIND $CHANNEL $SINK_LABEL $IDS ids: $KILLS kills, $last rows: $res (batch $BATCH)"
     case "$res" in
     "lost=0 dup=0 extra=0 bad=0 tmp=0 "*) ;;
     *) fail "files after $KILLS kills: $res" ;;
@@ -158,6 +178,7 @@ EOF2
         assert_contains "$WORK/tt.log" 'exactly-once: skipped' "rows read again were skipped"
     # an in-use file is open at almost every kill
     [ "$SINK" = hdfs ] && assert_contains "$WORK/tt.log" 'recovery: closed' "in-use files closed after a kill"
+    [ -n "${wh:-}" ] && kill "$wh" 2>/dev/null
     [ "$FAILURES" -eq 0 ] && pass
     finish
     exit

@@ -355,13 +355,10 @@ static enum sf_status hdfs_process(struct sf_sink *snk)
             snprintf(key, sizeof(key), "recovery %.480s", ctx->err);
             sf_sink_report(snk, &ctx->rep, key,
                            "exactly-once: could not read the state in \"%s\" or put its files "
-                           "right: %s (%s); nothing is written until it works, retried",
-                           ctx->state_dir, ctx->err, sf_err_str(rc));
+                           "right: %s; %s",
+                           ctx->state_dir, ctx->err, sf_sink_state_fail_hint(rc));
             atomic_fetch_add(&snk->metrics.write_fail, 1);
-            if (rc == SF_ERR_DATA || rc == SF_ERR_AUTH) {
-                return SF_FATAL; /* damaged state or no rights: waiting will not mend it */
-            }
-            return SF_FAILED;
+            return sf_sink_state_fatal(rc) ? SF_FATAL : SF_FAILED;
         }
         ctx->rep.key[0] = '\0';
     }

@@ -280,7 +280,12 @@ int sf_sink_state_load(struct sf_sink_state *st, struct sf_hdfs_fs *fs, const ch
     struct sf_buf b = SF_BUF_INIT;
     sf_buf_printf(&b, ".sqlflume-state.%s.%s.", agent, sink);
     st->prefix = sf_buf_steal(&b);
-    st->rec = (struct sf_buf)SF_BUF_INIT;
+    if (st->log) {
+        /* loaded again (a retried recovery): the old log handle goes */
+        char e2[256];
+        (void)sf_hdfs_file_close(st->log, e2, sizeof(e2));
+        st->log = NULL;
+    }
     files_clear(st);
     sf_positions_clear(&st->pos);
     st->seq = st->records = 0;
@@ -404,6 +409,23 @@ int sf_sink_state_recover(struct sf_sink_state *st, const char *who, char *err, 
         }
     }
     return SF_OK;
+}
+
+bool sf_sink_state_fatal(int rc)
+{
+    return rc == SF_ERR_DATA || rc == SF_ERR_AUTH;
+}
+
+const char *sf_sink_state_fail_hint(int rc)
+{
+    if (rc == SF_ERR_DATA) {
+        return "the sink stops: a damaged state is not guessed around (move the state logs "
+               "away to start again, at least once for the rows read again)";
+    }
+    if (rc == SF_ERR_AUTH) {
+        return "the sink stops: it may not read or write there";
+    }
+    return "nothing is written until it works; retried";
 }
 
 void sf_sink_state_free(struct sf_sink_state *st)

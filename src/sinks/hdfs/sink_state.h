@@ -98,6 +98,11 @@ struct sf_state_file *sf_sink_state_file(struct sf_sink_state *st, const char *i
  * record then starts a new log).
  */
 int sf_sink_state_write(struct sf_sink_state *st, bool with_open, char *err, size_t errsz);
+/** What happens after a failed sf_sink_state_load / _recover returned rc, for the ERROR line:
+ *  static text ("the sink stops: ..." for SF_ERR_DATA and SF_ERR_AUTH, else "retried"). */
+const char *sf_sink_state_fail_hint(int rc);
+/** Whether a load / recover failure rc stops the sink (waiting will not mend it). */
+bool sf_sink_state_fatal(int rc);
 /** Close the log and free everything (st zeroed); the file system is not closed. */
 void sf_sink_state_free(struct sf_sink_state *st);
 /** The state directory of a path template: the part before its first '%' up to the last '/'

@@ -547,6 +547,31 @@ START_TEST(exactly_once_crash)
 }
 END_TEST
 
+/* A state log with no whole record (its CRC broken) past the first log: the sink refuses to
+ * guess and stops (SF_FATAL) with an ERROR line naming the logs; nothing is written. */
+START_TEST(exactly_once_damaged_state)
+{
+    const char *keys = "a1.sinks.k1.hdfs.path = file://DIR/d\n"
+                       "a1.sinks.k1.hdfs.fileType = DataStream\n";
+    struct rig *r = rig_new(keys, NULL);
+    ck_assert_int_eq(r->started, SF_OK);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/d' && printf '\\nsqlflume-file-state 1 4\\nend 00000000\\n' > "
+             "'%s/d/.sqlflume-state.agent.k1.7'",
+             r->dir, r->dir);
+    sh_ok(cmd);
+    put_row(r, 1);
+    ck_assert_int_eq(sf_sink_hdfs.process(&r->snk), SF_FATAL);
+    ck_assert_uint_eq(sf_channel_size(&r->ch), 1);
+    ASSERT_FILES(r, "");
+    sf_sink_hdfs.stop(&r->snk);
+    r->started = SF_ERR_STATE;
+    rm_rf(r->dir);
+    rig_free(r);
+}
+END_TEST
+
 START_TEST(compressed_stream)
 {
     static const struct {
@@ -641,6 +666,7 @@ SF_UNIT_SUITE(hdfs)
     tcase_add_test(tc, disk_full_rolling);
     tcase_add_test(tc, compressed_stream);
     tcase_add_test(tc, exactly_once_crash);
+    tcase_add_test(tc, exactly_once_damaged_state);
     suite_add_tcase(s, tc);
     return s;
 }

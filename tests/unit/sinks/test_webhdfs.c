@@ -254,6 +254,21 @@ START_TEST(create_write_stat)
     ck_assert_msg(st.mtime_ms > now - 60000 && st.mtime_ms < now + 60000, "mtime %lld",
                   st.mtime_ms);
     assert_content("/cws/a/b/FlumeData.1.tmp", want.data, want.len);
+    /* read back through OPEN (307 to the datanode): the same bytes; bounded; a missing file */
+    struct sf_buf got = SF_BUF_INIT;
+    sf_buf_puts(&got, "x");
+    ck_assert_int_eq(sf_hdfs_fs_read(fs, "/cws/a/b/FlumeData.1.tmp", &got, want.len, err,
+                                     sizeof(err)),
+                     SF_OK);
+    ck_assert_uint_eq(got.len, want.len + 1);
+    ck_assert(memcmp(got.data + 1, want.data, want.len) == 0);
+    ck_assert_int_eq(sf_hdfs_fs_read(fs, "/cws/a/b/FlumeData.1.tmp", &got, want.len - 1, err,
+                                     sizeof(err)),
+                     SF_ERR_IO);
+    ck_assert_uint_eq(got.len, want.len + 1);
+    ck_assert_int_eq(sf_hdfs_fs_read(fs, "/cws/none", &got, 10, err, sizeof(err)),
+                     SF_ERR_NOTFOUND);
+    sf_buf_free(&got);
     ck_assert_int_eq(sf_hdfs_fs_stat(fs, "/cws/a", &st, err, sizeof(err)), SF_OK);
     ck_assert(st.is_dir);
     ck_assert_int_eq(st.length, 0);
@@ -468,6 +483,11 @@ START_TEST(noredirect_answers)
     assert_content("/nr/f", "onetwo", 6);
     ck_assert_int_eq(sf_hdfs_fs_create(fs, "/nr/f", &f, err, sizeof(err)), SF_ERR_EXISTS);
     assert_content("/nr/f", "onetwo", 6);
+    struct sf_buf got = SF_BUF_INIT;
+    ck_assert_int_eq(sf_hdfs_fs_read(fs, "/nr/f", &got, 100, err, sizeof(err)), SF_OK);
+    ck_assert_uint_eq(got.len, 6);
+    ck_assert(memcmp(got.data, "onetwo", 6) == 0);
+    sf_buf_free(&got);
     sf_hdfs_fs_close(fs);
 }
 END_TEST
