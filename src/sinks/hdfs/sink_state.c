@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -278,7 +279,12 @@ int sf_sink_state_load(struct sf_sink_state *st, struct sf_hdfs_fs *fs, const ch
     free(st->prefix);
     st->dir = sf_xstrdup(dir);
     struct sf_buf b = SF_BUF_INIT;
-    sf_buf_printf(&b, ".sqlflume-state.%s.%s.", agent, sink);
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0]) {
+        snprintf(host, sizeof(host), "localhost");
+    }
+    host[strcspn(host, "./ ")] = '\0'; /* the short name: '.' separates the name's parts */
+    sf_buf_printf(&b, ".sqlflume-state.%s.%s.%s.", host, agent, sink);
     st->prefix = sf_buf_steal(&b);
     if (st->log) {
         /* loaded again (a retried recovery): the old log handle goes */

@@ -4,8 +4,9 @@
  * event once and no in-use file is left behind.
  *
  * The state is a log of records in the sink's state directory (the part of hdfs.path before its
- * first escape; file_roll's sink.directory), named ".sqlflume-state.AGENT.SINK.SEQ" (a leading
- * '.', which Hadoop's input formats and Hive skip). Each record is a whole snapshot:
+ * first escape; file_roll's sink.directory), named ".sqlflume-state.HOST.AGENT.SINK.SEQ" (HOST the
+ * short host name, so that agents of the same name on several hosts writing one directory keep
+ * their own states; a leading '.', which Hadoop's input formats and Hive skip). Each record is a whole snapshot:
  *
  *   \n
  *   sqlflume-file-state 1 <record number>
@@ -29,8 +30,8 @@
  * position is delivered (sf_positions_admit), which covers the rows a memory channel's source
  * reads again and the batch a file channel gives back.
  *
- * One writer per state: two sinks (or agents) must not share a name and a state directory, and
- * no other writer may create files with the sink's names. Not thread-safe: the sink's thread.
+ * One writer per state: two sinks of agents of the same name on one host must not share a state
+ * directory, and no other writer may create files with the sink's names. Not thread-safe: the sink's thread.
  */
 #ifndef SQLFLUME_SINK_STATE_H
 #define SQLFLUME_SINK_STATE_H

@@ -558,7 +558,7 @@ START_TEST(exactly_once_damaged_state)
     char cmd[512];
     snprintf(cmd, sizeof(cmd),
              "mkdir -p '%s/d' && printf '\\nsqlflume-file-state 1 4\\nend 00000000\\n' > "
-             "'%s/d/.sqlflume-state.agent.k1.7'",
+             "'%s/d/.sqlflume-state.'$(hostname -s)'.agent.k1.7'",
              r->dir, r->dir);
     sh_ok(cmd);
     put_row(r, 1);
