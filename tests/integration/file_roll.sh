@@ -10,6 +10,7 @@
 #   that was in flume_meta at a kill (the source reads them again); with the file channel only
 #   the batch in flight at a kill (written and fsync'd, its take not yet committed) repeats, so at
 #   most sink.batchSize rows per kill. Every line of every file is a whole JSON row.
+# s_typed: the core tests' typed values (NULLs, escapes, binary, a 10 MB row), exact bodies.
 # s_disk_full (root; skipped with a message otherwise): the directory's file system full, then
 #   grown: one ERROR line, the agent keeps running, every row once.
 # Runs every scenario when none is named. Uses lib.sh (database servers, the agent, assertions).
@@ -220,7 +221,31 @@ s_disk_full() {
     pass
 }
 
-ALL="s_text s_avro s_disk_full s_kill9_memory s_kill9_file"
+# The typed values of the core tests (lib.sh's db_create_types, a 10 MB row among them) through
+# the text serializer: every body exactly the JSON of the Kafka tests.
+s_typed() {
+    t typed
+    db_create_types
+    fr_conf "$WORK/typed.conf" types "$WORK/typed" "a1.sinks.k1.sink.rollInterval = 0"
+    agent_start "$WORK/typed.conf" "$WORK/typed.log"
+    wait_offset types 3 60 || return
+    agent_term
+    $PY - "$WORK/typed" >"$WORK/typed.out" <<'EOF2'
+import json, os, sys
+d = sys.argv[1]
+for n in sorted(os.listdir(d)):
+    if not n.startswith(".sqlflume-state."):
+        for body in open(os.path.join(d, n), "rb").read().decode("utf-8").split("\n")[:-1]:
+            print(json.dumps({"value": body}))
+EOF2
+    assert_eq "count 3
+row1 ok
+row2 ok
+row3 ok" "$(sfcheck types "$WORK/typed.out" "$TYPES_WANT1" "$TYPES_WANT2")" "typed values read back" || return
+    pass
+}
+
+ALL="s_text s_avro s_disk_full s_kill9_memory s_kill9_file s_typed"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"

@@ -16,6 +16,8 @@
 #   programs, codec extensions, one member per batch.
 # s_webhdfs: hdfs:// over WebHDFS into webhdfs_server.py with namenode 503s and a datanode down.
 # s_kill9: at least once: kill -9 twice during an export, then a restart (see the scenario).
+# s_typed: the core tests' typed values (NULLs, escapes, binary, a 10 MB row) over WebHDFS, as
+#   SequenceFile, gzip and bzip2, each body exact when read back.
 # Runs every scenario when none is named. Uses lib.sh (database servers, the agent, assertions).
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -334,7 +336,70 @@ s_webhdfs() {
     pass
 }
 
-ALL="s_text s_seq s_seq_text_gzip s_compressed s_webhdfs s_kill9"
+# The typed values of the core tests (lib.sh's db_create_types: NULLs everywhere, quotes,
+# control characters, emoji, binary with NUL bytes, a 30-digit decimal, fractional seconds, a
+# 10 MB row) into files, each export read back as it is and compared body by body with the exact
+# JSON of the Kafka tests: hdfs:// over WebHDFS as DataStream; file:// as SequenceFile (Writable,
+# through the independent reader) and as CompressedStream gzip and bzip2 (through gzip -dc and
+# bzip2 -dc).
+s_typed() {
+    t typed
+    local nn=$((PORT + 32)) dn=$((PORT + 33)) root=$WORK/tyroot
+    mkdir -p "$root"
+    /usr/bin/python3 "$SF_ROOT/tests/support/webhdfs_server.py" --root "$root" --nn-port $nn \
+        --dn-port $dn >"$WORK/ty-wh.out" 2>"$WORK/ty-wh.err" &
+    local wh=$! i
+    for i in $(seq 1 50); do grep -q '^READY' "$WORK/ty-wh.out" && break; sleep 0.1; done
+    grep -q '^READY' "$WORK/ty-wh.out" || { fail "webhdfs_server.py did not start: $(cat "$WORK/ty-wh.err")"; kill $wh; return; }
+    db_create_types
+    local kind
+    for kind in webhdfs seq gzip bzip2; do
+        local conf=$WORK/ty-$kind.conf dir=$WORK/ty-$kind
+        local keys=("a1.sources.r1.status.key = types-$kind" "a1.sinks.k1.hdfs.rollCount = 0"
+            "a1.sinks.k1.hdfs.rollSize = 0" "a1.sinks.k1.hdfs.rollInterval = 0")
+        case $kind in
+        webhdfs) keys+=("a1.sinks.k1.hdfs.path = hdfs://127.0.0.1:$nn/types"
+            "a1.sinks.k1.hdfs.webhdfs.url = http://127.0.0.1:$nn" "a1.sinks.k1.hdfs.fileType = DataStream")
+            dir=$root/types ;;
+        seq) keys+=("a1.sinks.k1.hdfs.path = file://$dir") ;;
+        *) keys+=("a1.sinks.k1.hdfs.path = file://$dir" "a1.sinks.k1.hdfs.fileType = CompressedStream"
+            "a1.sinks.k1.hdfs.codeC = $kind") ;;
+        esac
+        hs_conf "$conf" types "${keys[@]}"
+        agent_start "$conf" "$WORK/ty-$kind.log"
+        wait_offset "types-$kind" 3 60 || { kill $wh; return; }
+        agent_term
+        # the files as a consumer dump ({"value": body} lines) for sfcheck types
+        $PY - "$dir" "$kind" "$SEQREAD" >"$WORK/ty-$kind.out" <<'EOF2' || { fail "$kind: unreadable files"; kill $wh; return; }
+import json, os, subprocess, sys
+d, kind, seqread = sys.argv[1:4]
+names = sorted(n for n in os.listdir(d) if not n.startswith(".sqlflume-state."))
+for n in names:
+    p = os.path.join(d, n)
+    if n.endswith(".tmp"):
+        sys.exit("in-use file left: " + n)
+    if kind == "seq":
+        out = subprocess.run([sys.executable, seqread, p], check=True, capture_output=True).stdout
+        for line in out.decode().splitlines():
+            print(json.dumps({"value": json.loads(line)["value"]}))
+        continue
+    data = open(p, "rb").read() if kind == "webhdfs" else subprocess.run(
+        [kind, "-dc", p], check=True, capture_output=True).stdout
+    for body in data.decode("utf-8").split("\n")[:-1]:
+        print(json.dumps({"value": body}))
+EOF2
+        sfcheck types "$WORK/ty-$kind.out" "$TYPES_WANT1" "$TYPES_WANT2" >"$WORK/ty-$kind.check"
+        assert_eq "count 3
+row1 ok
+row2 ok
+row3 ok" "$(cat "$WORK/ty-$kind.check")" "$kind: typed values read back" || { kill $wh; return; }
+    done
+    kill $wh
+    wait $wh 2>/dev/null
+    pass
+}
+
+ALL="s_text s_seq s_seq_text_gzip s_compressed s_webhdfs s_kill9 s_typed"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"

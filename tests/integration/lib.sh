@@ -144,6 +144,37 @@ consume() {
 }
 # sfcheck COMMAND ARG...: the scenarios' checks of consumer dumps, logs and metrics
 # (tests/support/sfcheck.py; its docstrings say what each command prints)
+# db_create_types: the table "types" of every column type the connectors class, with row 1 all
+# NULLs, row 2 the tricky values (quotes, backslashes, control characters, emoji, binary with NUL
+# bytes, a 30-digit decimal, extreme integers, fractional seconds, a time zone) and row 3 a 10 MB
+# text; sets TYPES_WANT1 and TYPES_WANT2 to the exact JSON bodies of rows 1 and 2 (format json).
+db_create_types() {
+    db_exec "DROP TABLE IF EXISTS types"
+    if [ "$DB_KIND" = mysql ]; then
+        db_exec "CREATE TABLE types (id BIGINT PRIMARY KEY, t TEXT, vc VARCHAR(100), b BLOB, vb VARBINARY(20),
+                 d DECIMAL(30,10), f DOUBLE, fl FLOAT, i INT, si SMALLINT, ti TINYINT, dt DATETIME(6), ts TIMESTAMP(3) NULL,
+                 dd DATE, tm TIME, e ENUM('x','y'), lt LONGTEXT) CHARACTER SET utf8mb4"
+        db_exec "INSERT INTO types (id) VALUES (1)"
+        db_exec "INSERT INTO types VALUES (2, CONCAT('q\"b\\\\\\\\n', CHAR(10), 't', CHAR(9), CHAR(1), '😀é'), 'ü', X'00FF0041', X'000000',
+                 12345678901234567890.1234567890, 1.5, -0.25, -2147483648, 32767, -128, '2024-02-29 23:59:59.123456',
+                 '2024-01-02 03:04:05.678', '2024-01-01', '-838:59:59', 'y', '')"
+        db_exec "INSERT INTO types (id, lt) VALUES (3, REPEAT('x', 10485760))"
+        TYPES_WANT2='{"id":2,"t":"q\"b\\\\n\nt\t\u0001😀é","vc":"ü","b":"AP8AQQ==","vb":"AAAA","d":"12345678901234567890.1234567890","f":1.5,"fl":-0.25,"i":-2147483648,"si":32767,"ti":-128,"dt":"2024-02-29 23:59:59.123456","ts":"2024-01-02 03:04:05.678","dd":"2024-01-01","tm":"-838:59:59","e":"y","lt":""}'
+        TYPES_WANT1='{"id":1,"t":null,"vc":null,"b":null,"vb":null,"d":null,"f":null,"fl":null,"i":null,"si":null,"ti":null,"dt":null,"ts":null,"dd":null,"tm":null,"e":null,"lt":null}'
+    else
+        db_exec "CREATE TABLE types (id BIGINT PRIMARY KEY, t TEXT, vc VARCHAR(100), b BYTEA, bo BOOLEAN,
+                 d NUMERIC(30,10), f DOUBLE PRECISION, fl REAL, i INT, si SMALLINT, dt TIMESTAMP(6), ts TIMESTAMPTZ,
+                 dd DATE, tm TIME, iv INTERVAL, j JSONB, u UUID, arr INT[], lt TEXT)"
+        db_exec "INSERT INTO types (id) VALUES (1)"
+        db_exec "INSERT INTO types VALUES (2, E'q\"b\\\\\\\\n\nt\t\\x01😀é', 'ü', '\\x00ff0041', true,
+                 12345678901234567890.1234567890, 1.5, -0.25, -2147483648, 32767, '2024-02-29 23:59:59.123456',
+                 '2024-01-02 03:04:05.678+02', '2024-01-01', '12:34:56', '1 day 02:00:00', '{\"k\": [1, 2]}',
+                 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2,3}', '')"
+        db_exec "INSERT INTO types (id, lt) VALUES (3, repeat('x', 10485760))"
+        TYPES_WANT2='{"id":2,"t":"q\"b\\\\n\nt\t\u0001😀é","vc":"ü","b":"AP8AQQ==","bo":true,"d":"12345678901234567890.1234567890","f":1.5,"fl":-0.25,"i":-2147483648,"si":32767,"dt":"2024-02-29 23:59:59.123456","ts":"2024-01-02 01:04:05.678+00","dd":"2024-01-01","tm":"12:34:56","iv":"1 day 02:00:00","j":"{\"k\": [1, 2]}","u":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","arr":"{1,2,3}","lt":""}'
+        TYPES_WANT1='{"id":1,"t":null,"vc":null,"b":null,"bo":null,"d":null,"f":null,"fl":null,"i":null,"si":null,"dt":null,"ts":null,"dd":null,"tm":null,"iv":null,"j":null,"u":null,"arr":null,"lt":null}'
+    fi
+}
 sfcheck() { $PY "$SF_ROOT/tests/support/sfcheck.py" "$@"; }
 # ids of the JSON bodies in a consume output, one per line, in arrival order
 ids_of() { sfcheck ids "$1"; }
