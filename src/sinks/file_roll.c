@@ -685,6 +685,11 @@ static void file_roll_stop(struct sf_sink *snk)
             SF_INFO(SF_SINK_FMT "exactly-once: %lld events were not written again since the "
                     "files had them", SF_SINK_ARGS(snk), ctx->skipped);
         }
+        if (ctx->st.writes > 0) {
+            SF_INFO(SF_SINK_FMT "exactly-once: %lld state records, %.2f ms each on average",
+                    SF_SINK_ARGS(snk), ctx->st.writes,
+                    (double)ctx->st.write_us / 1000.0 / (double)ctx->st.writes);
+        }
         sf_sink_state_free(&ctx->st);
         sf_hdfs_fs_close(ctx->fs);
         ctx->fs = NULL;

@@ -402,7 +402,7 @@ static void hdfs_stop(struct sf_sink *snk)
                 "had them", SF_SINK_ARGS(snk), ctx->skipped);
     }
     if (ctx->st.writes > 0) {
-        SF_DEBUG(SF_SINK_FMT "exactly-once: %lld state records, %.2f ms each on average",
+        SF_INFO(SF_SINK_FMT "exactly-once: %lld state records, %.2f ms each on average",
                  SF_SINK_ARGS(snk), ctx->st.writes,
                  (double)ctx->st.write_us / 1000.0 / (double)ctx->st.writes);
     }
