@@ -24,7 +24,8 @@
  * Ownership and memory: the current batch's PGresult belongs to the connection and is cleared
  * when the next batch is read (row values borrow from it); the batches in flight wait in the
  * kernel's socket buffers or on the server, which stops when those are full. So memory is one or
- * two batches whatever the result size. The first FETCH asks for PG_FETCH_FIRST_ROWS rows and each
+ * two batches whatever the result size. The first FETCH asks for PG_FETCH_FIRST_ROWS rows (or,
+ * when the same query text ran before on this connection, the size its last run reached) and each
  * next one for at most PG_FETCH_GROWTH times the previous, up to PG_FETCH_ROWS, and fewer once a
  * batch shows rows so wide that n of them would take more than PG_FETCH_BYTES: a table of 10 MB
  * rows never has a thousand of them fetched at once. The session sets cursor_tuple_fraction=1 so
@@ -64,6 +65,7 @@
 #define PG_FETCH_GROWTH     8    /* a FETCH asks for at most this many times the previous one */
 #define PG_FETCH_DEPTH      2    /* FETCHes kept in flight while a batch is handed out */
 #define PG_FETCH_BYTES      (8 * 1024 * 1024) /* fewer rows per FETCH when a batch is larger */
+#define PG_FETCH_MEMO       8 /* queries whose last FETCH size is remembered for the next run */
 #define PG_BUF_KEEP_CAP     1048576           /* bytea buffers grown beyond this are released */
 
 struct sf_conn {
@@ -81,6 +83,15 @@ struct sf_conn {
     int nrows;                 /* rows in res */
     int row;                   /* next row of res to hand out */
     struct sf_buf sql;         /* DECLARE text, reused */
+    /* the FETCH size the last run of a query reached, by a hash of its text: the next run of
+     * the same query (the same table's next poll) starts there instead of at
+     * PG_FETCH_FIRST_ROWS, which saves the ramp's round trips on every poll of max.rows rows */
+    struct {
+        uint64_t hash;
+        int rows;
+    } memo[PG_FETCH_MEMO];
+    unsigned memo_next; /* the slot the next new query takes */
+    uint64_t sql_hash;  /* of the running query */
     size_t ncols;
     size_t cols_cap;
     struct sf_column *cols;
@@ -379,6 +390,41 @@ read_fetch(struct sf_conn *c, int *asked, const char *what, char *errstr, size_t
     return rc;
 }
 
+/* FNV-1a of the query's text. */
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
+        h = (h ^ *p) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The first FETCH's size for the query of hash h: what its last run reached, else
+ * PG_FETCH_FIRST_ROWS. */
+static int memo_get(const struct sf_conn *c, uint64_t h)
+{
+    for (size_t i = 0; i < PG_FETCH_MEMO; i++) {
+        if (c->memo[i].rows > 0 && c->memo[i].hash == h) {
+            return c->memo[i].rows;
+        }
+    }
+    return PG_FETCH_FIRST_ROWS;
+}
+
+static void memo_set(struct sf_conn *c, uint64_t h, int rows)
+{
+    for (size_t i = 0; i < PG_FETCH_MEMO; i++) {
+        if (c->memo[i].rows > 0 && c->memo[i].hash == h) {
+            c->memo[i].rows = rows;
+            return;
+        }
+    }
+    c->memo[c->memo_next].hash = h;
+    c->memo[c->memo_next].rows = rows;
+    c->memo_next = (c->memo_next + 1) % PG_FETCH_MEMO;
+}
+
 /* Rows for the next FETCH after batch res, which asked for `asked` and holds nrows: at most
  * PG_FETCH_GROWTH x asked and PG_FETCH_ROWS, fewer when that many rows the size of those of res
  * would take more than PG_FETCH_BYTES (at least one). */
@@ -413,6 +459,7 @@ static int batch_arrived(struct sf_conn *c, int asked, char *errstr, size_t errs
     }
     if (c->nrows >= asked) {
         int rows = next_fetch_rows(c->res, c->nrows, asked);
+        memo_set(c, c->sql_hash, rows);
         while (sent && c->fetches < PG_FETCH_DEPTH) {
             sent = send_fetch(c, rows);
         }
@@ -549,8 +596,10 @@ static int pg_query(struct sf_conn *c,
         sf_buf_reset(&c->sql);
         sf_buf_puts(&c->sql, PG_SQL_DECLARE_PREFIX);
         sf_buf_puts(&c->sql, sql);
+        c->sql_hash = sql_hash(sql);
         if (PQenterPipelineMode(c->pg) != 1 || (c->own_block && !pipe_send(c, PG_SQL_BEGIN, 0)) ||
-            !pipe_send(c, c->sql.data, (int)nparams) || !send_fetch(c, PG_FETCH_FIRST_ROWS)) {
+            !pipe_send(c, c->sql.data, (int)nparams) ||
+            !send_fetch(c, memo_get(c, c->sql_hash))) {
             rc = result_error(c, NULL, "could not send query", errstr, errstr_size);
             if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && PQstatus(c->pg) == CONNECTION_OK) {
                 (void)pipe_sync(c); /* so that what was queued runs and can be read off */
