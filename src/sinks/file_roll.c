@@ -25,7 +25,6 @@
  */
 #include "hdfs/sink_state.h"
 
-#include "sqlflume/agent.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -78,11 +77,7 @@ struct file_roll_ctx {
     /* exactly once (hdfs/sink_state.h) */
     struct sf_hdfs_fs *fs;       /* the local file system of the state */
     struct sf_sink_state st;
-    bool recovered;              /* the state was loaded and the files put right */
     struct sf_event **keep;      /* the batch's events the files do not have, batch.cap slots */
-    long long skipped;           /* events not written again since the files had them */
-    long long skip_log_ms;       /* sf_mono_ms() of the last "skipped" INFO line */
-    char who[160];               /* "[sink k1 file_roll] " */
     char err[1024];
     /* error reporting */
     long long failures;          /* consecutive failed batches */
@@ -416,7 +411,6 @@ static int file_roll_start(struct sf_sink *snk, char *errstr, size_t errstr_size
     }
     ctx->out = (struct sf_buf)SF_BUF_INIT;
     ctx->series_ms = wall_ms();
-    (void)snprintf(ctx->who, sizeof(ctx->who), SF_SINK_FMT, SF_SINK_ARGS(snk));
     if (ctx->exactly_once) {
         struct sf_hdfs_fs_conf fc = { NULL, NULL, NULL, NULL, 30000 };
         ctx->keep = calloc(ctx->batch.cap, sizeof(*ctx->keep));
@@ -468,68 +462,27 @@ static enum sf_status commit_only(struct sf_sink *snk, struct sf_txn *txn, size_
     return SF_READY;
 }
 
-/* Exactly once: load the state and put its files right, once before the first batch.
- * @return SF_OK, or the error (reported; retried at the next step). */
-static int recover(struct sf_sink *snk)
-{
-    struct file_roll_ctx *ctx = snk->ctx;
-    int rc = sf_sink_state_load(&ctx->st, ctx->fs, ctx->directory, sf_agent_name(snk->agent),
-                                snk->name, ctx->err, sizeof(ctx->err));
-    size_t nfiles = ctx->st.nfiles;
-    if (rc == SF_OK) {
-        rc = sf_sink_state_recover(&ctx->st, ctx->who, ctx->err, sizeof(ctx->err));
-    }
-    if (rc != SF_OK) {
-        char key[sizeof(ctx->rep.key)];
-        snprintf(key, sizeof(key), "recovery %.480s", ctx->err);
-        sf_sink_report(snk, &ctx->rep, key,
-                       "exactly-once: could not read the state in \"%s\" or put its files "
-                       "right: %s; %s",
-                       ctx->directory, ctx->err, sf_sink_state_fail_hint(rc));
-        return rc;
-    }
-    ctx->rep.key[0] = '\0';
-    ctx->recovered = true;
-    SF_INFO(SF_SINK_FMT "exactly-once: state in \"%s\" (log %lld): %zu files put right, "
-            "positions of %zu tables",
-            SF_SINK_ARGS(snk), ctx->directory, ctx->st.seq, nfiles,
-            sf_positions_count(&ctx->st.pos));
-    return SF_OK;
-}
-
 /* Exactly once: the events of evs[0..n) the files do not have into ctx->keep. @return how many. */
 static size_t admit_batch(struct sf_sink *snk, struct sf_event *const *evs, size_t n)
 {
     struct file_roll_ctx *ctx = snk->ctx;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *table = sf_event_header(evs[i], SF_HDR_TABLE);
-        const char *off = sf_event_header(evs[i], SF_HDR_OFFSET);
-        if (!table || !*table || !off || !*off ||
-            sf_positions_admit(&ctx->st.pos, SF_STATE_DEST, table, off, ctx->who)) {
+        if (sf_sink_state_admit(&ctx->st, evs[i])) {
             ctx->keep[m++] = evs[i];
         }
     }
-    if (m < n) {
-        ctx->skipped += (long long)(n - m);
-        long long now = sf_mono_ms();
-        if (ctx->skip_log_ms == 0 || now - ctx->skip_log_ms >= 10000) {
-            ctx->skip_log_ms = now;
-            SF_INFO(SF_SINK_FMT "exactly-once: skipped %zu of %zu events that the files have "
-                    "already (%lld so far)", SF_SINK_ARGS(snk), n - m, n, ctx->skipped);
-        }
-    }
+    sf_sink_state_batch_done(&ctx->st, n - m, n);
     return m;
 }
 
 static enum sf_status file_roll_process(struct sf_sink *snk)
 {
     struct file_roll_ctx *ctx = snk->ctx;
-    if (ctx->exactly_once && !ctx->recovered) {
-        int rc = recover(snk);
-        if (rc != SF_OK) {
-            atomic_fetch_add(&snk->metrics.write_fail, 1);
-            return sf_sink_state_fatal(rc) ? SF_FATAL : SF_FAILED;
+    if (ctx->exactly_once && !ctx->st.started) {
+        enum sf_status st = sf_sink_state_start(&ctx->st, snk, &ctx->rep, ctx->fs, ctx->directory);
+        if (st != SF_READY) {
+            return st;
         }
     }
     if (ctx->fd >= 0 && ctx->roll_interval_s > 0 &&
@@ -675,22 +628,7 @@ static void file_roll_stop(struct sf_sink *snk)
     struct file_roll_ctx *ctx = snk->ctx;
     (void)close_file(snk);
     if (ctx->exactly_once) {
-        if (ctx->recovered &&
-            sf_sink_state_write(&ctx->st, false, ctx->err, sizeof(ctx->err)) != SF_OK) {
-            SF_WARN(SF_SINK_FMT "exactly-once: could not write the last state record: %s (the "
-                    "next start puts the files right from the one before)",
-                    SF_SINK_ARGS(snk), ctx->err);
-        }
-        if (ctx->skipped > 0) {
-            SF_INFO(SF_SINK_FMT "exactly-once: %lld events were not written again since the "
-                    "files had them", SF_SINK_ARGS(snk), ctx->skipped);
-        }
-        if (ctx->st.writes > 0) {
-            SF_INFO(SF_SINK_FMT "exactly-once: %lld state records, %.2f ms each on average",
-                    SF_SINK_ARGS(snk), ctx->st.writes,
-                    (double)ctx->st.write_us / 1000.0 / (double)ctx->st.writes);
-        }
-        sf_sink_state_free(&ctx->st);
+        sf_sink_state_end(&ctx->st);
         sf_hdfs_fs_close(ctx->fs);
         ctx->fs = NULL;
         free(ctx->keep);

@@ -329,7 +329,6 @@ static int hdfs_start(struct sf_sink *snk, char *errstr, size_t errstr_size)
                        ctx->batch_size);
         return SF_ERR_NOMEM;
     }
-    (void)snprintf(ctx->who, sizeof(ctx->who), SF_SINK_FMT, SF_SINK_ARGS(snk));
     if (ctx->exactly_once) {
         ctx->state_dir = sf_sink_state_dir_of(path_part(ctx->path));
     }
@@ -348,19 +347,11 @@ static enum sf_status hdfs_process(struct sf_sink *snk)
     if (ctx->pl.halted) {
         return SF_FATAL;
     }
-    if (ctx->exactly_once && !ctx->recovered) {
-        int rc = hdfs_recover(snk);
-        if (rc != SF_OK) {
-            char key[sizeof(ctx->rep.key)];
-            snprintf(key, sizeof(key), "recovery %.480s", ctx->err);
-            sf_sink_report(snk, &ctx->rep, key,
-                           "exactly-once: could not read the state in \"%s\" or put its files "
-                           "right: %s; %s",
-                           ctx->state_dir, ctx->err, sf_sink_state_fail_hint(rc));
-            atomic_fetch_add(&snk->metrics.write_fail, 1);
-            return sf_sink_state_fatal(rc) ? SF_FATAL : SF_FAILED;
+    if (ctx->exactly_once && !ctx->st.started) {
+        enum sf_status st = sf_sink_state_start(&ctx->st, snk, &ctx->rep, ctx->fs, ctx->state_dir);
+        if (st != SF_READY) {
+            return st;
         }
-        ctx->rep.key[0] = '\0';
     }
     hdfs_run_timers(snk);
     enum sf_status st = sf_sink_pipeline_process(&ctx->pl);
@@ -389,24 +380,7 @@ static void hdfs_stop(struct sf_sink *snk)
         hdfs_finish_rename(snk, p[i].inuse, p[i].final, p[i].tries);
     }
     free(p);
-    if (ctx->exactly_once && ctx->recovered) {
-        /* the files are closed: a last record without them */
-        if (sf_sink_state_write(&ctx->st, false, ctx->err, sizeof(ctx->err)) != SF_OK) {
-            SF_WARN(SF_SINK_FMT "exactly-once: could not write the last state record: %s (the "
-                    "next start puts the files right from the one before)",
-                    SF_SINK_ARGS(snk), ctx->err);
-        }
-    }
-    if (ctx->skipped > 0) {
-        SF_INFO(SF_SINK_FMT "exactly-once: %lld events were not written again since the files "
-                "had them", SF_SINK_ARGS(snk), ctx->skipped);
-    }
-    if (ctx->st.writes > 0) {
-        SF_INFO(SF_SINK_FMT "exactly-once: %lld state records, %.2f ms each on average",
-                 SF_SINK_ARGS(snk), ctx->st.writes,
-                 (double)ctx->st.write_us / 1000.0 / (double)ctx->st.writes);
-    }
-    sf_sink_state_free(&ctx->st);
+    sf_sink_state_end(&ctx->st);
     free(ctx->state_dir);
     free(ctx->pending);
     free(ctx->touched);

@@ -108,10 +108,6 @@ struct hdfs_ctx {
     /* exactly once (sink_state.h) */
     struct sf_sink_state st;
     char *state_dir;      /* owned */
-    bool recovered;       /* the state was loaded and the files put right */
-    long long skipped;    /* events not written again since the files had them */
-    long long skip_log_ms; /* sf_mono_ms() of the last "skipped" INFO line */
-    char who[160];        /* "[sink k1 hdfs] " */
     long long failures;
     struct sf_sink_repeat rep;
 };
@@ -128,9 +124,6 @@ void hdfs_free_writer(struct sf_sink *snk, struct hdfs_bw *bw);
 /** Rename inuse to final (both taken over, freed here); a failure is logged and queued for
  *  retries (hdfs.retryInterval, hdfs.closeTries); tries: attempts made so far. */
 void hdfs_finish_rename(struct sf_sink *snk, char *inuse, char *final, long long tries);
-/** Exactly once: load the state and put its files right (sink_state.h), once before the first
- *  batch. @return SF_OK, or the error (ctx->err; reported by the caller, retried later). */
-int hdfs_recover(struct sf_sink *snk);
 /** The timers: rollInterval, idleTimeout, and the renames to retry. */
 void hdfs_run_timers(struct sf_sink *snk);
 

@@ -8,7 +8,6 @@
  */
 #include "hdfs_int.h"
 
-#include "sqlflume/agent.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -596,16 +595,6 @@ static void fail_event(struct sf_sink *snk, const struct sf_event *ev)
              hdr_or_dash(ev, SF_HDR_OFFSET), hdr_or_dash(ev, SF_HDR_TIMESTAMP), snk->ch->name);
 }
 
-/* Exactly once: whether ev must be written (the files do not have it; sink_state.h). */
-static bool admit(struct sf_sink *snk, const struct sf_event *ev)
-{
-    struct hdfs_ctx *ctx = snk->ctx;
-    const char *table = sf_event_header(ev, SF_HDR_TABLE);
-    const char *off = sf_event_header(ev, SF_HDR_OFFSET);
-    return !table || !*table || !off || !*off ||
-           sf_positions_admit(&ctx->st.pos, SF_STATE_DEST, table, off, ctx->who);
-}
-
 /* Exactly once: the batch's files are durable; record what they hold now, with the batch's
  * positions, before the take commits. */
 static int state_commit(struct sf_sink *snk)
@@ -621,41 +610,6 @@ static int state_commit(struct sf_sink *snk)
         }
     }
     return sf_sink_state_write(&ctx->st, true, ctx->err, sizeof(ctx->err));
-}
-
-/* Exactly once: log (at most every 10 s) the events a batch did not write again. */
-static void note_skipped(struct sf_sink *snk, size_t skipped, size_t n)
-{
-    struct hdfs_ctx *ctx = snk->ctx;
-    if (skipped == 0) {
-        return;
-    }
-    ctx->skipped += (long long)skipped;
-    long long now = sf_mono_ms();
-    if (ctx->skip_log_ms == 0 || now - ctx->skip_log_ms >= 10000) {
-        ctx->skip_log_ms = now;
-        SF_INFO(SF_SINK_FMT "exactly-once: skipped %zu of %zu events that the files have already "
-                "(%lld so far)", SF_SINK_ARGS(snk), skipped, n, ctx->skipped);
-    }
-}
-
-int hdfs_recover(struct sf_sink *snk)
-{
-    struct hdfs_ctx *ctx = snk->ctx;
-    int rc = sf_sink_state_load(&ctx->st, ctx->fs, ctx->state_dir, sf_agent_name(snk->agent),
-                                snk->name, ctx->err, sizeof(ctx->err));
-    size_t nfiles = ctx->st.nfiles;
-    if (rc == SF_OK) {
-        rc = sf_sink_state_recover(&ctx->st, ctx->who, ctx->err, sizeof(ctx->err));
-    }
-    if (rc == SF_OK) {
-        ctx->recovered = true;
-        SF_INFO(SF_SINK_FMT "exactly-once: state in \"%s\" (log %lld): %zu in-use files put "
-                "right, positions of %zu tables",
-                SF_SINK_ARGS(snk), ctx->state_dir, ctx->st.seq, nfiles,
-                sf_positions_count(&ctx->st.pos));
-    }
-    return rc;
 }
 
 static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
@@ -692,7 +646,7 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
                      hdr_or_dash(b->evs[i], SF_HDR_TIMESTAMP));
             continue;
         }
-        if (ctx->exactly_once && !admit(snk, b->evs[i])) {
+        if (ctx->exactly_once && !sf_sink_state_admit(&ctx->st, b->evs[i])) {
             skipped++;
             continue;
         }
@@ -738,7 +692,7 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
     }
     if (ctx->exactly_once) {
         sf_positions_commit(&ctx->st.pos);
-        note_skipped(snk, skipped, b->n);
+        sf_sink_state_batch_done(&ctx->st, skipped, b->n);
     }
     end_batch(snk);
     if (ctx->failures > 0) {

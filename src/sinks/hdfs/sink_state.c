@@ -1,6 +1,7 @@
 /* sink_state.c: the file sinks' exactly-once state log (format and rules in sink_state.h). */
 #include "sink_state.h"
 
+#include "sqlflume/agent.h"
 #include "sqlflume/clock.h"
 #include "sqlflume/error.h"
 #include "sqlflume/log.h"
@@ -417,12 +418,8 @@ int sf_sink_state_recover(struct sf_sink_state *st, const char *who, char *err, 
     return SF_OK;
 }
 
-bool sf_sink_state_fatal(int rc)
-{
-    return rc == SF_ERR_DATA || rc == SF_ERR_AUTH;
-}
-
-const char *sf_sink_state_fail_hint(int rc)
+/* What happens after a failed load or recovery with rc, for the ERROR line. */
+static const char *fail_hint(int rc)
 {
     if (rc == SF_ERR_DATA) {
         return "the sink stops: a damaged state is not guessed around (move the state logs "
@@ -432,6 +429,83 @@ const char *sf_sink_state_fail_hint(int rc)
         return "the sink stops: it may not read or write there";
     }
     return "nothing is written until it works; retried";
+}
+
+enum sf_status sf_sink_state_start(struct sf_sink_state *st, struct sf_sink *snk,
+                                   struct sf_sink_repeat *rep, struct sf_hdfs_fs *fs,
+                                   const char *dir)
+{
+    char err[1024];
+    snprintf(st->who, sizeof(st->who), SF_SINK_FMT, SF_SINK_ARGS(snk));
+    int rc = sf_sink_state_load(st, fs, dir, sf_agent_name(snk->agent), snk->name, err,
+                                sizeof(err));
+    size_t nfiles = st->nfiles;
+    if (rc == SF_OK) {
+        rc = sf_sink_state_recover(st, st->who, err, sizeof(err));
+    }
+    if (rc != SF_OK) {
+        char key[sizeof(rep->key)];
+        snprintf(key, sizeof(key), "recovery %.480s", err);
+        sf_sink_report(snk, rep, key,
+                       "exactly-once: could not read the state in \"%s\" or put its files "
+                       "right: %s; %s",
+                       dir, err, fail_hint(rc));
+        atomic_fetch_add(&snk->metrics.write_fail, 1);
+        return rc == SF_ERR_DATA || rc == SF_ERR_AUTH ? SF_FATAL : SF_FAILED;
+    }
+    rep->key[0] = '\0';
+    st->started = true;
+    SF_INFO("%sexactly-once: state in \"%s\" (log %lld): %zu files put right, positions of %zu "
+            "tables",
+            st->who, dir, st->seq, nfiles, sf_positions_count(&st->pos));
+    return SF_READY;
+}
+
+bool sf_sink_state_admit(struct sf_sink_state *st, const struct sf_event *ev)
+{
+    const char *table = sf_event_header(ev, SF_HDR_TABLE);
+    const char *off = sf_event_header(ev, SF_HDR_OFFSET);
+    if (!table || !*table || !off || !*off ||
+        sf_positions_admit(&st->pos, SF_STATE_DEST, table, off, st->who)) {
+        return true;
+    }
+    st->skipped++;
+    return false;
+}
+
+void sf_sink_state_batch_done(struct sf_sink_state *st, size_t skipped, size_t n)
+{
+    if (skipped == 0) {
+        return;
+    }
+    long long now = sf_mono_ms();
+    if (st->skip_log_ms == 0 || now - st->skip_log_ms >= 10000) {
+        st->skip_log_ms = now;
+        SF_INFO("%sexactly-once: skipped %zu of %zu events that the files have already (%lld so "
+                "far)",
+                st->who, skipped, n, st->skipped);
+    }
+}
+
+void sf_sink_state_end(struct sf_sink_state *st)
+{
+    if (st->started) {
+        char err[1024];
+        if (sf_sink_state_write(st, false, err, sizeof(err)) != SF_OK) {
+            SF_WARN("%sexactly-once: could not write the last state record: %s (the next start "
+                    "puts the files right from the one before)",
+                    st->who, err);
+        }
+    }
+    if (st->skipped > 0) {
+        SF_INFO("%sexactly-once: %lld events were not written again since the files had them",
+                st->who, st->skipped);
+    }
+    if (st->writes > 0) {
+        SF_INFO("%sexactly-once: %lld state records, %.2f ms each on average", st->who,
+                st->writes, (double)st->write_us / 1000.0 / (double)st->writes);
+    }
+    sf_sink_state_free(st);
 }
 
 void sf_sink_state_free(struct sf_sink_state *st)

@@ -39,7 +39,10 @@
 #include "hdfs_fs.h"
 
 #include "sqlflume/buf.h"
+#include "sqlflume/event.h"
 #include "sqlflume/positions.h"
+#include "sqlflume/sink.h"
+#include "sqlflume/status.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,6 +71,10 @@ struct sf_sink_state {
     struct sf_buf rec; /* scratch: the record being written */
     long long writes;  /* records written since start */
     long long write_us; /* time they took, microseconds */
+    bool started;       /* sf_sink_state_start succeeded */
+    char who[160];      /* the sink's log prefix, "[sink k1 hdfs] " */
+    long long skipped;  /* events not written again since the files had them */
+    long long skip_log_ms; /* sf_mono_ms() of the last "skipped" INFO line */
 };
 
 /**
@@ -99,11 +106,24 @@ struct sf_state_file *sf_sink_state_file(struct sf_sink_state *st, const char *i
  * record then starts a new log).
  */
 int sf_sink_state_write(struct sf_sink_state *st, bool with_open, char *err, size_t errsz);
-/** What happens after a failed sf_sink_state_load / _recover returned rc, for the ERROR line:
- *  static text ("the sink stops: ..." for SF_ERR_DATA and SF_ERR_AUTH, else "retried"). */
-const char *sf_sink_state_fail_hint(int rc);
-/** Whether a load / recover failure rc stops the sink (waiting will not mend it). */
-bool sf_sink_state_fatal(int rc);
+/**
+ * Load and recover (the two above) once before the first batch of sink snk, logging one INFO
+ * line of what was found. On failure the ERROR line is reported through rep (once a minute for
+ * the same cause, sf_sink_report) with what happens next, and the sink's write_fail counted.
+ * @return SF_READY (st->started), SF_FAILED (retried at the next step) or SF_FATAL (a damaged
+ * state or no rights: waiting will not mend it; the sink stops).
+ */
+enum sf_status sf_sink_state_start(struct sf_sink_state *st, struct sf_sink *snk,
+                                   struct sf_sink_repeat *rep, struct sf_hdfs_fs *fs,
+                                   const char *dir);
+/** Whether the event must be written (the files do not have it: sf_positions_admit on its
+ *  table and offset headers; events without them always). Counts the others. */
+bool sf_sink_state_admit(struct sf_sink_state *st, const struct sf_event *ev);
+/** The batch of n events is over, skipped of them not written: an INFO line every 10 s at most. */
+void sf_sink_state_batch_done(struct sf_sink_state *st, size_t skipped, size_t n);
+/** The sink stops: when started, a last record (the files closed by then), the totals logged;
+ *  then everything freed (st zeroed); the file system is not closed. */
+void sf_sink_state_end(struct sf_sink_state *st);
 /** Close the log and free everything (st zeroed); the file system is not closed. */
 void sf_sink_state_free(struct sf_sink_state *st);
 /** The state directory of a path template: the part before its first '%' up to the last '/'
