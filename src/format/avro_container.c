@@ -32,8 +32,8 @@ const struct sf_option sf_avro_conf_options[] = {
     { "syncIntervalBytes", SF_OPT_INT, "2048000", 32, 1 << 30,
       offsetof(struct sf_avro_conf, sync_interval_bytes), 0, NULL, NULL,
       "bytes: a block is closed when its uncompressed size reaches this (Avro's sync interval)" },
-    { "compressionCodec", SF_OPT_ENUM, "null", 0, 0, offsetof(struct sf_avro_conf, codec), 0,
-      NULL, "null|deflate|snappy", "codec of the blocks: null (none), deflate (raw deflate), snappy" },
+    { "compressionCodec", SF_OPT_ENUM, "null", 0, 0, offsetof(struct sf_avro_conf, codec), 0, NULL,
+      "null|deflate|snappy", "codec of the blocks: null (none), deflate (raw deflate), snappy" },
     { 0 },
 };
 
@@ -139,8 +139,7 @@ int sf_avro_container_close_block(struct sf_avro_container *a,
         deflateEnd(&z);
         if (zr != Z_STREAM_END) {
             snprintf(errstr, errstr_size,
-                     "%s: deflate of a block of %zu bytes failed (zlib error %d)", what, len,
-                     zr);
+                     "%s: deflate of a block of %zu bytes failed (zlib error %d)", what, len, zr);
             return SF_ERR_DATA;
         }
         a->packed.len = plen;
@@ -153,8 +152,8 @@ int sf_avro_container_close_block(struct sf_avro_container *a,
         snappy_status st = snappy_compress(data, len, a->packed.data, &plen);
         if (st != SNAPPY_OK) {
             snprintf(errstr, errstr_size,
-                     "%s: snappy_compress of a block of %zu bytes failed (status %d)", what,
-                     len, (int)st);
+                     "%s: snappy_compress of a block of %zu bytes failed (status %d)", what, len,
+                     (int)st);
             return st == SNAPPY_BUFFER_TOO_SMALL ? SF_ERR_DATA : SF_ERR_NOMEM;
         }
         uLong crc = crc32(0L, (const Bytef *)data, (uInt)len);

@@ -172,7 +172,8 @@ static bool parse_temporal(enum sf_avro_kind k, struct rd *r, int64_t *out, cons
         int sign = rd_char(r, '+') ? 1 : rd_char(r, '-') ? -1 : 0;
         int oh, om = 0, os = 0;
         if (!sign || !rd_fixed(r, 2, &oh) ||
-            (rd_char(r, ':') && (!rd_fixed(r, 2, &om) || (rd_char(r, ':') && !rd_fixed(r, 2, &os))))) {
+            (rd_char(r, ':') &&
+             (!rd_fixed(r, 2, &om) || (rd_char(r, ':') && !rd_fixed(r, 2, &os))))) {
             *why = "not an ISO timestamp with a UTC offset";
             return false;
         }
@@ -241,8 +242,8 @@ static size_t put_twos(unsigned char *p, const uint32_t *mag, size_t nl, bool ne
         }
     }
     size_t k = 0; /* drop sign-extension bytes */
-    while (k + 1 < len && ((be[k] == 0 && !(be[k + 1] & 0x80)) ||
-                           (be[k] == 0xFF && (be[k + 1] & 0x80)))) {
+    while (k + 1 < len &&
+           ((be[k] == 0 && !(be[k + 1] & 0x80)) || (be[k] == 0xFF && (be[k + 1] & 0x80)))) {
         k++;
     }
     memcpy(p, be + k, len - k);

@@ -68,8 +68,9 @@ static void put_type(struct sf_buf *b, const struct sf_avro_field *f, const stru
         sf_buf_puts(b, "\"double\"");
         return;
     case SF_AVRO_DECIMAL:
-        sf_buf_printf(b, "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":%d,"
-                         "\"scale\":%d}",
+        sf_buf_printf(b,
+                      "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":%d,"
+                      "\"scale\":%d}",
                       f->precision, f->scale);
         return;
     case SF_AVRO_BOOLEAN:
@@ -191,9 +192,7 @@ void sf_avro_schema_build(struct sf_avro_schema *s,
     sf_buf_free(&doc);
 }
 
-bool sf_avro_schema_matches(const struct sf_avro_schema *s,
-                            const struct sf_column *cols,
-                            size_t n)
+bool sf_avro_schema_matches(const struct sf_avro_schema *s, const struct sf_column *cols, size_t n)
 {
     if (!s->json.data || s->n != n) {
         return false;

@@ -22,8 +22,9 @@
 
 #define SF_HDR_AVRO_SCHEMA_URL "flume.avro.schema.url"
 
-static const char *const avro_aliases[] = { "org.apache.flume.sink.hdfs.AvroEventSerializer$Builder",
-                                            NULL };
+static const char *const avro_aliases[] = {
+    "org.apache.flume.sink.hdfs.AvroEventSerializer$Builder", NULL
+};
 
 struct avro_rows_ctx {
     struct sf_avro_container box;
@@ -55,9 +56,9 @@ static int rows_write(void *ctx,
                  "avro: an event without the header " SF_HDR_AVRO_SCHEMA_LITERAL "%s (the avro "
                  "serializer writes bodies that are Avro datums, such as the SQL source's "
                  "format = avro)",
-                 sf_event_header(ev, SF_HDR_AVRO_SCHEMA_URL)
-                     ? "; " SF_HDR_AVRO_SCHEMA_URL " is not supported"
-                     : "");
+                 sf_event_header(ev, SF_HDR_AVRO_SCHEMA_URL) ? "; " SF_HDR_AVRO_SCHEMA_URL
+                                                               " is not supported"
+                                                             : "");
         return SF_ERR_DATA;
     }
     size_t n = strlen(lit);

@@ -80,9 +80,7 @@ void sf_avro_schema_build(struct sf_avro_schema *s,
                           const struct sf_column *cols,
                           size_t n);
 /** Whether s was built for exactly this column list (names, classes, precision and scale). */
-bool sf_avro_schema_matches(const struct sf_avro_schema *s,
-                            const struct sf_column *cols,
-                            size_t n);
+bool sf_avro_schema_matches(const struct sf_avro_schema *s, const struct sf_column *cols, size_t n);
 /** Release s and zero it. */
 void sf_avro_schema_free(struct sf_avro_schema *s);
 
