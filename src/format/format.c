@@ -1,7 +1,8 @@
 /*
  * Body format dispatch: sf_format_row() hands a row to the json, csv, text or avro encoder chosen
  * by fmt->kind, and sf_format_kind_parse() turns the configured format name into that kind. The
- * encoders themselves live in json.c, csv.c, text.c and avro_row.c; see sqlflume/format.h for the contract.
+ * encoders themselves live in json.c, csv.c, text.c and avro_row.c; see sqlflume/format.h for the
+ * contract.
  */
 #include "sqlflume/format.h"
 
@@ -28,8 +29,7 @@ int sf_format_row(const struct sf_format *fmt,
         return SF_OK;
     case SF_FORMAT_AVRO: {
         char err[8];
-        return fmt->avro ? sf_avro_row_encode(fmt->avro, row, out, err, sizeof(err))
-                         : SF_ERR_INVAL;
+        return fmt->avro ? sf_avro_row_encode(fmt->avro, row, out, err, sizeof(err)) : SF_ERR_INVAL;
     }
     }
     return SF_ERR_INVAL; /* not a sf_format_kind: a caller bug, nothing appended */
