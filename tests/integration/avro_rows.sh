@@ -55,7 +55,7 @@ create_avt() {
                  99999999999999999999999999999999999.999999999999999999999999999999, 999.99,
                  1.7976931348623157e308, 3.4e38, 2147483647, 127, 0, '1000-01-01 00:00:00',
                  '2000-01-01 00:00:00', '1000-01-01', '00:00:00', 'x', '')"
-        db_exec "SELECT HEX(JSON_OBJECT('id', CAST(id AS CHAR), 't', t, 'vc', vc, 'b', LOWER(HEX(b)),
+        db_exec "SET time_zone = '+00:00'; SELECT HEX(JSON_OBJECT('id', CAST(id AS CHAR), 't', t, 'vc', vc, 'b', LOWER(HEX(b)),
                  'd', CAST(d AS CHAR), 'dfull', CAST(dfull AS CHAR), 'dsmall', CAST(dsmall AS CHAR),
                  'f', CAST(f AS CHAR), 'fl', CAST(fl AS CHAR), 'i', CAST(i AS CHAR),
                  'ti', CAST(ti AS CHAR), 'ub', CAST(ub AS CHAR), 'dt', CAST(dt AS CHAR),
