@@ -186,10 +186,28 @@ void sf_avro_schema_build(struct sf_avro_schema *s,
         sf_buf_putc(b, '}');
     }
     sf_buf_puts(b, "]}");
+    snprintf(s->hash, sizeof(s->hash), "%016llx",
+             (unsigned long long)sf_avro_crc64(b->data, b->len));
     free(at);
     sf_buf_free(&names);
     sf_buf_free(&one);
     sf_buf_free(&doc);
+}
+
+uint64_t sf_avro_crc64(const void *p, size_t n)
+{
+    /* bit by bit, without the usual table: a schema is fingerprinted once per change */
+    static const uint64_t empty = UINT64_C(0xc15d213aa4d7a795);
+    const unsigned char *u = p;
+    uint64_t fp = empty;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = (fp ^ u[i]) & 0xff;
+        for (int j = 0; j < 8; j++) {
+            t = (t >> 1) ^ (empty & (0 - (t & 1)));
+        }
+        fp = (fp >> 8) ^ t;
+    }
+    return fp;
 }
 
 bool sf_avro_schema_matches(const struct sf_avro_schema *s, const struct sf_column *cols, size_t n)

@@ -11,6 +11,9 @@
 # s_schema_change: a column added while the agent runs: an INFO line with the new schema, the
 #   rows after it in a new file (file_roll rolls every second) with the new schema, every row
 #   once.
+# s_schema_hash: the same into the HDFS sink with %{flume.avro.schema.hash} in hdfs.path and
+#   files that never roll: one directory per schema, named by its fingerprint; without it the
+#   batch with the new schema fails loudly ("schema changed") and nothing is lost.
 # s_refused: a value format avro cannot hold (PostgreSQL's date 'infinity', MariaDB's TIME
 #   '-838:59:59'): the source stops (and with it the agent, exit code 1) with one ERROR naming
 #   the column, the value and the offset; the rows before it are delivered, the offset stays
@@ -169,7 +172,7 @@ s_file_roll() {
     agent_term
     assert_eq 1 "$(ls "$dir" | wc -l)" "one file" || return
     read_back avf "$dir"/* || return
-    assert_contains "$WORK/avf.log" "table \"avt\": format avro, Avro schema of" "the schema's INFO line" || return
+    assert_contains "$WORK/avf.log" "table \"avt\": format avro, Avro schema " "the schema's INFO line" || return
     assert_not_contains "$WORK/avf.log" " ERROR " "no error" || return
     pass
 }
@@ -210,7 +213,8 @@ s_schema_change() {
     fi
     wait_offset avs 80 60 || return
     agent_term
-    assert_contains "$WORK/avs.log" "table \"avs\": the columns changed, new Avro schema of 3 fields: {\"type\":\"record\",\"name\":\"avs\",\"fields\":[{\"name\":\"id\",\"type\":[\"null\",\"long\"],\"default\":null},{\"name\":\"v\",\"type\":[\"null\",\"string\"],\"default\":null},{\"name\":\"extra\",\"type\":[\"null\",\"long\"],\"default\":null}]}" "the INFO line of the new schema" || return
+    assert_contains "$WORK/avs.log" "table \"avs\": the columns changed, new Avro schema " "the INFO line of the new schema" || return
+    assert_contains "$WORK/avs.log" " of 3 fields: {\"type\":\"record\",\"name\":\"avs\",\"fields\":[{\"name\":\"id\",\"type\":[\"null\",\"long\"],\"default\":null},{\"name\":\"v\",\"type\":[\"null\",\"string\"],\"default\":null},{\"name\":\"extra\",\"type\":[\"null\",\"long\"],\"default\":null}]}" "the INFO line of the new schema" || return
     local r
     for r in python avrocat; do
         $PY "$DUMP" "$r" $(ls "$dir"/* | sort) >"$WORK/avs.$r" || { fail "$r reader"; return; }
@@ -234,6 +238,73 @@ EOF
 )" "$r: rows 1-50 in the old schema, 51-80 in the new one, each once" || return
     done
     assert_not_contains "$WORK/avs.log" " ERROR " "no error" || return
+    pass
+}
+
+# schema_hdfs TABLE PATHTAIL: rows 1-50, a column added, rows 51-80, into one HDFS file per bucket
+# that never rolls (rollCount, rollSize, rollInterval 0) while the agent runs
+schema_hdfs() {
+    local tab=$1 tail=$2
+    db_create_idv "$tab"
+    db_insert_range "$tab" 1 50
+    av_conf "$WORK/$tab.conf" "$tab" hdfs "a1.sinks.k1.hdfs.path = file://$WORK/$tab/$tail" \
+        "a1.sinks.k1.hdfs.fileType = DataStream" "a1.sinks.k1.serializer = avro" \
+        "a1.sinks.k1.hdfs.rollCount = 0" "a1.sinks.k1.hdfs.rollSize = 0" \
+        "a1.sinks.k1.hdfs.rollInterval = 0"
+    agent_start "$WORK/$tab.conf" "$WORK/$tab.log"
+    wait_offset "$tab" 50 60 || return 1
+    db_exec "ALTER TABLE $tab ADD COLUMN extra INT"
+    db_insert_range "$tab" 51 80
+}
+
+# %{flume.avro.schema.hash} in hdfs.path: each schema in its own directory, named by the
+# fingerprint of the schema in its files; every row once. Without it (%{table} only) the first
+# event of the new schema fails its batch with the "schema changed" ERROR, and nothing is lost.
+s_schema_hash() {
+    t schema_hash
+    schema_hdfs avh2 "%{table}/%{flume.avro.schema.hash}" || return
+    wait_offset avh2 80 60 || return
+    agent_term
+    assert_eq "ok" "$($PY - "$WORK/avh2/avh2" <<'EOF'
+import json, os, sys
+import avro.datafile, avro.io
+def crc64(data):
+    fp = 0xc15d213aa4d7a795
+    for b in data:
+        t = (fp ^ b) & 0xff
+        for _ in range(8):
+            t = (t >> 1) ^ (0xc15d213aa4d7a795 & -(t & 1))
+        fp = (fp >> 8) ^ t
+    return "%016x" % fp
+d, bad, ids = sys.argv[1], [], []
+dirs = sorted(os.listdir(d))
+if len(dirs) != 2:
+    bad.append("directories %s" % dirs)
+for h in dirs:
+    for name in os.listdir(os.path.join(d, h)):
+        with open(os.path.join(d, h, name), "rb") as f:
+            r = avro.datafile.DataFileReader(f, avro.io.DatumReader())
+            text = r.get_meta("avro.schema")
+            if crc64(text) != h:
+                bad.append("%s/%s: schema fingerprint %s" % (h, name, crc64(text)))
+            nf = len(json.loads(text)["fields"])
+            for rec in r:
+                ids.append(rec["id"])
+                if len(rec) != (3 if rec["id"] > 50 else 2) or len(rec) != nf:
+                    bad.append((h, rec))
+if sorted(ids) != list(range(1, 81)):
+    bad.append("%d ids, %d distinct" % (len(ids), len(set(ids))))
+print("ok" if not bad else bad[:3])
+EOF
+)" "one directory per schema, named by its fingerprint, every row once" || return
+    assert_not_contains "$WORK/avh2.log" " ERROR " "no error" || return
+    pass
+    t schema_hash_without
+    schema_hdfs avh3 "%{table}" || return
+    wait_log "$WORK/avh3.log" "avro: schema changed: an event of table \"avh3\" has another flume.avro.schema.literal than the file's" 30 || return
+    kill -0 "$AGENT_PID" || { fail "the agent stopped"; return; }
+    assert_eq 50 "$(db_offset avh3)" "the offset stays at the last row written" || return
+    agent_term
     pass
 }
 
@@ -269,7 +340,7 @@ s_refused() {
     pass
 }
 
-ALL="s_file_roll s_hdfs s_schema_change s_refused"
+ALL="s_file_roll s_hdfs s_schema_change s_schema_hash s_refused"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"

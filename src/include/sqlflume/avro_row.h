@@ -36,6 +36,9 @@
 
 /** The header Flume's AvroEventSerializer reads the schema of a body from. */
 #define SF_HDR_AVRO_SCHEMA_LITERAL "flume.avro.schema.literal"
+/** The header with the schema's fingerprint (sf_avro_schema.hash), e.g. for %{...} in hdfs.path
+ *  so that each schema gets its own files. */
+#define SF_HDR_AVRO_SCHEMA_HASH "flume.avro.schema.hash"
 
 /** How a field is encoded (one per column). */
 enum sf_avro_kind {
@@ -64,7 +67,11 @@ struct sf_avro_field {
  * sf_avro_schema_free releases it. Owns everything it points to.
  */
 struct sf_avro_schema {
-    struct sf_buf json;           /* the schema as JSON text (what the header carries) */
+    struct sf_buf json; /* the schema as JSON text (what the header carries) */
+    /* the CRC-64-AVRO (Rabin) fingerprint of json's bytes as 16 lower-case hex digits: of the
+     * text itself, not of Avro's Parsing Canonical Form, which drops logicalType, precision and
+     * scale (decimal(10,2) and decimal(12,2) would share it) */
+    char hash[17];
     struct sf_avro_field *fields; /* n entries */
     size_t n, cap;
     /* the column list it was built for, to tell a changed one (sf_avro_schema_matches) */
@@ -79,6 +86,8 @@ void sf_avro_schema_build(struct sf_avro_schema *s,
                           const char *name,
                           const struct sf_column *cols,
                           size_t n);
+/** The CRC-64-AVRO fingerprint (Avro specification, "Schema Fingerprints") of p[0..n). */
+uint64_t sf_avro_crc64(const void *p, size_t n);
 /** Whether s was built for exactly this column list (names, classes, precision and scale). */
 bool sf_avro_schema_matches(const struct sf_avro_schema *s, const struct sf_column *cols, size_t n);
 /** Release s and zero it. */

@@ -75,10 +75,10 @@ void sq_prepare_keys(struct sf_source *src, struct sql_table *t, const struct ro
             bool changed = t->avro.json.data != NULL;
             sf_avro_schema_build(&t->avro, t->name ? t->name : t->status_key, lo->cols,
                                  lo->nvisible);
-            SF_INFO(SF_SOURCE_FMT "table \"%s\": %s Avro schema of %zu fields: %s",
+            SF_INFO(SF_SOURCE_FMT "table \"%s\": %s Avro schema %s of %zu fields: %s",
                     SF_SOURCE_ARGS(src), t->status_key,
-                    changed ? "the columns changed, new" : "format avro,", t->avro.n,
-                    t->avro.json.data);
+                    changed ? "the columns changed, new" : "format avro,", t->avro.hash,
+                    t->avro.n, t->avro.json.data);
         }
         c->fmt.avro = &t->avro;
     }
@@ -87,7 +87,7 @@ void sq_prepare_keys(struct sf_source *src, struct sql_table *t, const struct ro
 /* Encode row (of the result lo describes) into an event with the headers table, offset (the
  * row's offset text off), key (the primary key values joined by ',', else off) and timestamp
  * (ts), and with format avro flume.avro.schema.literal (the table's schema, as Flume's
- * AvroEventSerializer reads it). @return NULL with errstr set when a value cannot be encoded
+ * AvroEventSerializer reads it) and flume.avro.schema.hash (its fingerprint). @return NULL with errstr set when a value cannot be encoded
  * (format avro), NULL with errstr untouched on out of memory. */
 struct sf_event *sq_row_event(struct sql_ctx *c,
                               const struct sql_table *t,
@@ -128,13 +128,14 @@ struct sf_event *sq_row_event(struct sql_ctx *c,
     }
     const char *table = t->name ? t->name : t->status_key;
     const struct sf_buf *sch = &t->avro.json;
-    struct sf_header_lens h[5] = {
+    struct sf_header_lens h[6] = {
         { SF_HDR_TABLE, sizeof(SF_HDR_TABLE) - 1, table, strlen(table) },
         { SF_HDR_OFFSET, sizeof(SF_HDR_OFFSET) - 1, off->data, off->len },
         { SF_HDR_KEY, sizeof(SF_HDR_KEY) - 1, c->keybuf.data ? c->keybuf.data : "", c->keybuf.len },
         { SF_HDR_TIMESTAMP, sizeof(SF_HDR_TIMESTAMP) - 1, ts->data ? ts->data : "", ts->len },
         { SF_HDR_AVRO_SCHEMA_LITERAL, sizeof(SF_HDR_AVRO_SCHEMA_LITERAL) - 1, sch->data, sch->len },
+        { SF_HDR_AVRO_SCHEMA_HASH, sizeof(SF_HDR_AVRO_SCHEMA_HASH) - 1, t->avro.hash, 16 },
     };
-    size_t nh = c->fmt.kind == SF_FORMAT_AVRO ? 5 : 4;
+    size_t nh = c->fmt.kind == SF_FORMAT_AVRO ? 6 : 4;
     return sf_event_create_lens(h, nh, c->body.data ? c->body.data : "", c->body.len);
 }

@@ -194,7 +194,18 @@ START_TEST(schema_names)
     /* a leading digit in the record name too */
     sf_avro_schema_build(&s, "2024", cols, 0);
     ck_assert_str_eq(s.json.data, "{\"type\":\"record\",\"name\":\"_2024\",\"fields\":[]}");
+    /* its fingerprint: CRC-64-AVRO of the text (computed independently in Python) */
+    ck_assert_str_eq(s.hash, "02ee6a62b3b87836");
     sf_avro_schema_free(&s);
+}
+END_TEST
+
+/* the Avro specification's fingerprint of the schema "null" (its canonical form "\"null\""):
+ * 7195948357588979594 */
+START_TEST(schema_crc64)
+{
+    ck_assert_uint_eq(sf_avro_crc64("\"null\"", 6), UINT64_C(0x63dd24e7cc258f8a));
+    ck_assert_uint_eq(sf_avro_crc64("", 0), UINT64_C(0xc15d213aa4d7a795)); /* the empty one */
 }
 END_TEST
 
@@ -696,6 +707,7 @@ SF_UNIT_SUITE(avro_row)
     TCase *tc = tcase_create("schema");
     tcase_add_test(tc, schema_every_kind);
     tcase_add_test(tc, schema_names);
+    tcase_add_test(tc, schema_crc64);
     tcase_add_test(tc, schema_matches);
     suite_add_tcase(s, tc);
     tc = tcase_create("datum");
