@@ -6,8 +6,9 @@
  * integer in two's complement, big-endian, fewest bytes; up to 38 digits in 128-bit arithmetic,
  * beyond in 32-bit limbs), dates by the proleptic Gregorian calendar (years before 1970 and
  * PostgreSQL's "BC" included) with no time zone involved, timestamptz by its printed UTC offset,
- * floats by strtod (NaN and the infinities are IEEE values Avro has). Dates and times must be in
- * ISO form (PostgreSQL's DateStyle ISO, the default; MariaDB always).
+ * floats by strtod / strtof or an exact fast path (NaN and the infinities are IEEE values Avro
+ * has). Dates and times must be in ISO form (PostgreSQL's DateStyle ISO, the default; MariaDB
+ * always).
  */
 #include "sqlflume/avro_row.h"
 #include "sqlflume/avro_event.h"
@@ -264,7 +265,8 @@ static size_t put_decimal(unsigned char *p,
     if (i < n && (s[i] == '-' || s[i] == '+')) {
         neg = s[i++] == '-';
     }
-    uint32_t mag[DEC_LIMBS] = { 0 };
+    uint32_t mag[DEC_LIMBS]; /* limbs past nl are never read */
+    mag[0] = 0;
     size_t nl = 1;
     int digits = 0, frac = -1; /* significant digits so far; digits after the point (-1: none) */
     bool any = false;
@@ -342,9 +344,36 @@ static bool parse_bool(const unsigned char *s, size_t n, bool *b)
     return false;
 }
 
-/** Parse a whole float text (NaN, [-]Infinity included) with strtod. */
-static bool parse_double(const unsigned char *s, size_t n, double *d)
+/** Parse a whole float text (NaN, [-]Infinity included): float4 with strtof (rounding once, to
+ *  float), double with strtod, or exactly without it for a plain decimal of at most 15 digits
+ *  and 22 fractional ones (Clinger's fast path: the digits and 10^k are exact doubles, and one
+ *  division rounds correctly). */
+static bool parse_float(const unsigned char *s, size_t n, bool single, double *d, float *f)
 {
+    if (!single && n > 0 && n <= 24) {
+        static const double p10[23] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+        size_t i = s[0] == '-';
+        uint64_t m = 0;
+        int digits = 0, frac = -1;
+        for (; i < n; i++) {
+            if (s[i] >= '0' && s[i] <= '9') {
+                m = m * 10 + (uint64_t)(s[i] - '0');
+                digits++;
+                frac += frac >= 0;
+            } else if (s[i] == '.' && frac < 0 && digits > 0) {
+                frac = 0;
+            } else {
+                break;
+            }
+        }
+        if (i == n && digits > 0 && digits <= 15 && frac != 0) {
+            double x = (double)m / p10[frac < 0 ? 0 : frac];
+            *d = s[0] == '-' ? -x : x;
+            return true;
+        }
+    }
     char tmp[400];
     if (n == 0 || n >= sizeof tmp) {
         return false;
@@ -352,7 +381,11 @@ static bool parse_double(const unsigned char *s, size_t n, double *d)
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     char *end;
-    *d = strtod(tmp, &end);
+    if (single) {
+        *f = strtof(tmp, &end);
+    } else {
+        *d = strtod(tmp, &end);
+    }
     return end == tmp + n;
 }
 
@@ -410,10 +443,11 @@ int sf_avro_row_encode(const struct sf_avro_schema *s,
         }
         case SF_AVRO_FLOAT:
         case SF_AVRO_DOUBLE: {
-            double d;
-            ok = parse_double(u, n, &d);
-            if (ok && f->kind == SF_AVRO_FLOAT) {
-                float fl = (float)d;
+            double d = 0;
+            float fl = 0;
+            bool single = f->kind == SF_AVRO_FLOAT;
+            ok = parse_float(u, n, single, &d, &fl);
+            if (ok && single) {
                 uint32_t bits;
                 memcpy(&bits, &fl, 4);
                 p += put_le(p, bits, 4);

@@ -332,6 +332,44 @@ START_TEST(datum_floats_bools)
 }
 END_TEST
 
+/* the doubles' fast path against strtod, and floats against strtof, on random decimals */
+START_TEST(datum_floats_exact)
+{
+    uint64_t x = 88172645463325252ull;
+    struct sf_buf out = SF_BUF_INIT;
+    char err[256], v[48];
+    for (int i = 0; i < 50000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        int intd = 1 + (int)(x % 12), fracd = (int)((x >> 8) % 14);
+        size_t n = 0;
+        if (x & (1ull << 40)) {
+            v[n++] = '-';
+        }
+        uint64_t y = x;
+        for (int j = 0; j < intd + fracd; j++) {
+            if (j == intd) {
+                v[n++] = '.';
+            }
+            y = y * 6364136223846793005ull + 1442695040888963407ull;
+            v[n++] = (char)('0' + (y >> 60) % 10);
+        }
+        if (fracd == 0 && (x & (1ull << 41))) {
+            n = (size_t)snprintf(v, sizeof v, "%.17g", (double)x / 3.0e10); /* exponents */
+        }
+        v[n] = '\0';
+        ck_assert_int_eq(enc1(C_DBL, v, n, &out, err), SF_OK);
+        double d = strtod(v, NULL), got;
+        memcpy(&got, out.data + 1, 8); /* little-endian host, as Avro */
+        ck_assert_msg(memcmp(&got, &d, 8) == 0, "%s: %.17g, strtod %.17g", v, got, d);
+        ck_assert_int_eq(enc1(C_FLT, v, n, &out, err), SF_OK);
+        float f = strtof(v, NULL), gotf;
+        memcpy(&gotf, out.data + 1, 4);
+        ck_assert_msg(memcmp(&gotf, &f, 4) == 0, "%s: float %.9g, strtof %.9g", v, gotf, f);
+    }
+    sf_buf_free(&out);
+}
+END_TEST
+
 START_TEST(datum_strings_bytes)
 {
     EXPECT(C_TEXT, "", "\x02\x00"); /* empty, not NULL */
@@ -711,9 +749,11 @@ SF_UNIT_SUITE(avro_row)
     tcase_add_test(tc, schema_matches);
     suite_add_tcase(s, tc);
     tc = tcase_create("datum");
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, datum_nulls_and_ints);
     tcase_add_test(tc, datum_decimals);
     tcase_add_test(tc, datum_floats_bools);
+    tcase_add_test(tc, datum_floats_exact);
     tcase_add_test(tc, datum_strings_bytes);
     tcase_add_test(tc, datum_dates);
     tcase_add_test(tc, datum_times);
