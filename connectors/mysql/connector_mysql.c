@@ -384,6 +384,7 @@ static int bind_result(struct sf_conn *c, char *errstr, size_t errstr_size)
         MYSQL_BIND *b = &c->rbind[i];
         c->cols[i].name = sf_xstrdup(f->name ? f->name : "");
         c->cols[i].type = my_column_class(f);
+        my_column_detail(f, &c->cols[i]);
         c->ncols = i + 1;
         m->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
         /* YEAR comes flagged ZEROFILL (the server shows 0 as "0000"): here it is a plain

@@ -372,3 +372,48 @@ enum sf_coltype my_column_class(const MYSQL_FIELD *f)
         return SF_COL_OTHER; /* JSON (MySQL), GEOMETRY, NULL */
     }
 }
+
+void my_column_detail(const MYSQL_FIELD *f, struct sf_column *col)
+{
+    col->sub = SF_SUB_NONE;
+    col->precision = 0;
+    col->scale = 0;
+    switch (f->type) {
+    case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_NEWDECIMAL: {
+        unsigned scale = f->decimals;
+        unsigned long len = f->length;
+        bool uns = (f->flags & UNSIGNED_FLAG) != 0;
+        long prec = (long)len - (scale > 0 ? 1 : 0) - (uns || len == 0 ? 0 : 1);
+        if (scale <= 65 && prec >= 1 && prec <= 65 && (long)scale <= prec) {
+            col->precision = (int)prec;
+            col->scale = (int)scale;
+        }
+        break;
+    }
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE:
+        col->sub = SF_SUB_DATE;
+        break;
+    case MYSQL_TYPE_TIME:
+    case MYSQL_TYPE_TIME2:
+        col->sub = SF_SUB_TIME;
+        break;
+    case MYSQL_TYPE_DATETIME:
+    case MYSQL_TYPE_TIMESTAMP:
+    case MYSQL_TYPE_DATETIME2:
+    case MYSQL_TYPE_TIMESTAMP2:
+        col->sub = SF_SUB_TIMESTAMP;
+        break;
+    case MYSQL_TYPE_FLOAT:
+        col->sub = SF_SUB_FLOAT4;
+        break;
+    case MYSQL_TYPE_LONGLONG:
+        if (f->flags & UNSIGNED_FLAG) {
+            col->sub = SF_SUB_UINT64;
+        }
+        break;
+    default:
+        break;
+    }
+}

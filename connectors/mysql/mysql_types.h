@@ -71,6 +71,12 @@ size_t my_format_real(struct my_col *m);
  * extended format metadata; SF_COL_OTHER for MySQL's JSON, GEOMETRY and types not listed). */
 enum sf_coltype my_column_class(const MYSQL_FIELD *f);
 
+/* Fill col->sub, col->precision and col->scale for result column f (col->type already set by
+ * my_column_class): DECIMAL's precision from the display length (MariaDB's
+ * my_decimal_length_to_precision) and its scale from the decimals; the temporal kinds; FLOAT;
+ * BIGINT UNSIGNED. Never fails. */
+void my_column_detail(const MYSQL_FIELD *f, struct sf_column *col);
+
 /* Parse the whole of s as a base-10 integer into *out; *is_unsigned is set for values above
  * LLONG_MAX (then *out holds the unsigned long long's bytes). Returns false, leaving *out alone,
  * when s is not such an integer. */

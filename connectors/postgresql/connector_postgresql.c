@@ -282,6 +282,7 @@ static void describe(struct sf_conn *c, const PGresult *res)
         Oid oid = PQftype(res, (int)i);
         c->cols[i].name = sf_xstrdup(PQfname(res, (int)i));
         c->cols[i].type = pg_oid_class(oid);
+        pg_column_detail(oid, PQfmod(res, (int)i), &c->cols[i]);
         c->pc[i].bytea = oid == OID_BYTEA;
         c->ncols = i + 1;
     }

@@ -40,6 +40,45 @@ enum sf_coltype pg_oid_class(Oid oid)
     }
 }
 
+void pg_column_detail(Oid oid, int typmod, struct sf_column *col)
+{
+    col->sub = SF_SUB_NONE;
+    col->precision = 0;
+    col->scale = 0;
+    switch (oid) {
+    case OID_NUMERIC:
+        if (typmod >= 4) { /* VARHDRSZ + (precision << 16 | scale as 11-bit signed) */
+            int prec = ((typmod - 4) >> 16) & 0xffff;
+            int scale = (((typmod - 4) & 0x7ff) ^ 1024) - 1024;
+            if (prec >= 1 && scale >= 0 && scale <= prec) {
+                col->precision = prec;
+                col->scale = scale;
+            }
+        }
+        break;
+    case OID_DATE:
+        col->sub = SF_SUB_DATE;
+        break;
+    case OID_TIME:
+        col->sub = SF_SUB_TIME;
+        break;
+    case OID_TIMESTAMP:
+        col->sub = SF_SUB_TIMESTAMP;
+        break;
+    case OID_TIMESTAMPTZ:
+        col->sub = SF_SUB_TIMESTAMPTZ;
+        break;
+    case OID_UUID:
+        col->sub = SF_SUB_UUID;
+        break;
+    case OID_FLOAT4:
+        col->sub = SF_SUB_FLOAT4;
+        break;
+    default:
+        break;
+    }
+}
+
 static int hexval(unsigned char ch)
 {
     if (ch >= '0' && ch <= '9') {

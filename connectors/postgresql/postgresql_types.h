@@ -36,6 +36,7 @@ enum {
     OID_INTERVAL = 1186,
     OID_TIMETZ = 1266,
     OID_NUMERIC = 1700,
+    OID_UUID = 2950,
 };
 
 struct pg_col {
@@ -47,6 +48,12 @@ struct pg_col {
 /* The sf_coltype class of a result column of type oid (SF_COL_OTHER for types not listed:
  * json, uuid, arrays, enums...). */
 enum sf_coltype pg_oid_class(Oid oid);
+
+/* Fill col->sub, col->precision and col->scale for a result column of type oid and type
+ * modifier typmod (PQfmod; -1 when none; col->type already set by pg_oid_class): numeric's
+ * precision and scale from its typmod (precision 0 without one, or when the scale is negative or
+ * above the precision, which PostgreSQL 15 allows), the temporal kinds, uuid, real. */
+void pg_column_detail(Oid oid, int typmod, struct sf_column *col);
 
 /* Decode bytea text output v of len bytes (hex "\\x..." or the old escape form) into col->buf,
  * grown as needed (sf_xrealloc: abort() on out of memory; col keeps owning it). Returns the

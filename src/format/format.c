@@ -1,12 +1,14 @@
 /*
- * Body format dispatch: sf_format_row() hands a row to the json, csv or text encoder chosen by
- * fmt->kind, and sf_format_kind_parse() turns the configured format name into that kind. The
- * encoders themselves live in json.c, csv.c and text.c; see sqlflume/format.h for the contract.
+ * Body format dispatch: sf_format_row() hands a row to the json, csv, text or avro encoder chosen
+ * by fmt->kind, and sf_format_kind_parse() turns the configured format name into that kind. The
+ * encoders themselves live in json.c, csv.c, text.c and avro_row.c; see sqlflume/format.h for the
+ * contract.
  */
 #include "sqlflume/format.h"
 
 #include <strings.h>
 
+#include "sqlflume/avro_row.h"
 #include "sqlflume/error.h"
 #include "format_int.h"
 
@@ -25,6 +27,10 @@ int sf_format_row(const struct sf_format *fmt,
     case SF_FORMAT_TEXT:
         sf_format_text_row(fmt, cols, row, out);
         return SF_OK;
+    case SF_FORMAT_AVRO: {
+        char err[8];
+        return fmt->avro ? sf_avro_row_encode(fmt->avro, row, out, err, sizeof(err)) : SF_ERR_INVAL;
+    }
     }
     return SF_ERR_INVAL; /* not a sf_format_kind: a caller bug, nothing appended */
 }
@@ -38,6 +44,7 @@ int sf_format_kind_parse(const char *s, enum sf_format_kind *out)
         { "json", SF_FORMAT_JSON },
         { "csv", SF_FORMAT_CSV },
         { "text", SF_FORMAT_TEXT },
+        { "avro", SF_FORMAT_AVRO },
     };
     if (!s) {
         return SF_ERR_INVAL;

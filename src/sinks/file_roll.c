@@ -101,8 +101,8 @@ static const struct sf_option file_roll_options[] = {
       "seconds after which a file is closed and the next event starts a new one; 0 = never roll" },
     { "sink.serializer", SF_OPT_STRING, "TEXT", 0, 0,
       offsetof(struct file_roll_ctx, serializer_type), 0, NULL, NULL,
-      "serializer the files are written with: text, header_and_text, avro_event (any case) or "
-      "their Flume builder class names" },
+      "serializer the files are written with: text, header_and_text, avro_event, avro (any case) "
+      "or their Flume builder class names" },
     { "sink.serializer.", SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
       "options of the serializer (see Serializers), e.g. sink.serializer.appendNewline" },
     { "sink.batchSize", SF_OPT_INT, "100", 1, 1000000, offsetof(struct file_roll_ctx, batch_size),

@@ -96,7 +96,7 @@ struct sf_serializer_conf {
  * key under prefix is marked used. The type key itself is marked used.
  * @param sink  the sink's section; borrowed (its props must outlive the call only)
  * @param d  gets the errors ("FILE:LINE: KEY: unknown serializer \"x\" (known: text,
- *           header_and_text, avro_event, or their Flume builder class names)") and warnings
+ *           header_and_text, avro_event, avro, or their Flume builder class names)") and warnings
  * @return the configuration (caller owns; free with sf_serializer_conf_destroy), or NULL when an
  *         error was added to d (or on out of memory, also reported in d).
  */

@@ -135,7 +135,8 @@ static const struct sf_option hdfs_options[] = {
       "WebHDFS does not report a file's replication while it is written" },
     { "serializer", SF_OPT_STRING, "TEXT", 0, 0, offsetof(struct hdfs_ctx, serializer_type), 0,
       NULL, NULL,
-      "DataStream: serializer the files are written with: text, header_and_text, avro_event" },
+      "DataStream: serializer the files are written with: text, header_and_text, avro_event, "
+      "avro" },
     { "serializer.", SF_OPT_PREFIX, NULL, 0, 0, 0, 0, NULL, NULL,
       "options of the serializer (see Serializers), e.g. serializer.appendNewline" },
     { "hdfs.exactlyOnce", SF_OPT_BOOL, "true", 0, 0, offsetof(struct hdfs_ctx, exactly_once), 0,

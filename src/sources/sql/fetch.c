@@ -93,7 +93,7 @@ sq_fetch_deliver(struct fetch *f, const char *sql, const struct sf_param *params
     }
     /* where the offset and key values are in each row */
     const char *missing = sq_row_layout(c, t, cols, ncols, &f->lo);
-    sq_prepare_keys(c, &f->lo);
+    sq_prepare_keys(src, t, &f->lo);
     if (!ops->layout(f, missing)) {
         c->cx->query_end(c->conn);
         return sq_fatal(src, "%s", f->err);
@@ -129,9 +129,11 @@ sq_fetch_deliver(struct fetch *f, const char *sql, const struct sf_param *params
             sf_buf_reset(&ts);
             sf_buf_printf(&ts, "%lld", sq_now_ms());
         }
-        struct sf_event *ev = sq_row_event(c, t, &f->lo, &row, &f->last, &ts);
+        f->err[0] = '\0';
+        struct sf_event *ev =
+            sq_row_event(c, t, &f->lo, &row, &f->last, &ts, f->err, sizeof(f->err));
         if (!ev) {
-            why = NO_MEMORY;
+            why = f->err[0] ? BAD_ROW : NO_MEMORY;
             break;
         }
         c->batch[n++] = ev;

@@ -59,30 +59,59 @@ const char *sq_row_layout(const struct sql_ctx *c,
     return NULL;
 }
 
-/* Build the JSON keys of a new result's visible columns (once per query, not per row); every
- * query that sq_row_event() encodes rows of calls this first. */
-void sq_prepare_keys(struct sql_ctx *c, const struct row_layout *lo)
+/* Build the JSON keys of a new result's visible columns (once per query, not per row), or with
+ * format avro check the table's schema against them (rebuilt, with an INFO line, when the columns
+ * changed); every query that sq_row_event() encodes rows of calls this first. */
+void sq_prepare_keys(struct sf_source *src, struct sql_table *t, const struct row_layout *lo)
 {
+    struct sql_ctx *c = src->ctx;
     c->fmt.json_keys = NULL;
+    c->fmt.avro = NULL;
     if (c->fmt.kind == SF_FORMAT_JSON) {
         sf_json_keys_build(&c->jkeys, lo->cols, lo->nvisible);
         c->fmt.json_keys = &c->jkeys;
+    } else if (c->fmt.kind == SF_FORMAT_AVRO) {
+        if (!sf_avro_schema_matches(&t->avro, lo->cols, lo->nvisible)) {
+            bool changed = t->avro.json.data != NULL;
+            sf_avro_schema_build(&t->avro, t->name ? t->name : t->status_key, lo->cols,
+                                 lo->nvisible);
+            SF_INFO(SF_SOURCE_FMT "table \"%s\": %s Avro schema %s of %zu fields: %s",
+                    SF_SOURCE_ARGS(src), t->status_key,
+                    changed ? "the columns changed, new" : "format avro,", t->avro.hash,
+                    t->avro.n, t->avro.json.data);
+        }
+        c->fmt.avro = &t->avro;
     }
 }
 
 /* Encode row (of the result lo describes) into an event with the headers table, offset (the
  * row's offset text off), key (the primary key values joined by ',', else off) and timestamp
- * (ts). @return NULL on out of memory. */
+ * (ts), and with format avro flume.avro.schema.literal (the table's schema, as Flume's
+ * AvroEventSerializer reads it) and flume.avro.schema.hash (its fingerprint). @return NULL with errstr set when a value cannot be encoded
+ * (format avro), NULL with errstr untouched on out of memory. */
 struct sf_event *sq_row_event(struct sql_ctx *c,
                               const struct sql_table *t,
                               const struct row_layout *lo,
                               const struct sf_row *row,
                               const struct sf_buf *off,
-                              const struct sf_buf *ts)
+                              const struct sf_buf *ts,
+                              char *errstr,
+                              size_t errstr_size)
 {
     struct sf_row vis = { lo->nvisible, row->vals, row->lens };
     sf_buf_reset(&c->body);
-    sf_format_row(&c->fmt, lo->cols, &vis, &c->body);
+    if (c->fmt.kind == SF_FORMAT_AVRO) {
+        char why[256];
+        if (sf_avro_row_encode(c->fmt.avro, &vis, &c->body, why, sizeof(why)) != SF_OK) {
+            snprintf(errstr, errstr_size,
+                     "format avro: table \"%s\", the row at offset %s: %s; the source stops "
+                     "here (select the column cast to text, or use format json)",
+                     t->status_key, off->data ? off->data : "", why);
+            return NULL;
+        }
+    } else {
+        sf_format_row(&c->fmt, lo->cols, &vis, &c->body);
+    }
     sf_buf_reset(&c->keybuf);
     if (lo->nkey) {
         for (size_t i = 0; i < lo->nkey; i++) {
@@ -98,11 +127,15 @@ struct sf_event *sq_row_event(struct sql_ctx *c,
         sf_buf_append(&c->keybuf, off->data, off->len);
     }
     const char *table = t->name ? t->name : t->status_key;
-    struct sf_header_lens h[4] = {
+    const struct sf_buf *sch = &t->avro.json;
+    struct sf_header_lens h[6] = {
         { SF_HDR_TABLE, sizeof(SF_HDR_TABLE) - 1, table, strlen(table) },
         { SF_HDR_OFFSET, sizeof(SF_HDR_OFFSET) - 1, off->data, off->len },
         { SF_HDR_KEY, sizeof(SF_HDR_KEY) - 1, c->keybuf.data ? c->keybuf.data : "", c->keybuf.len },
         { SF_HDR_TIMESTAMP, sizeof(SF_HDR_TIMESTAMP) - 1, ts->data ? ts->data : "", ts->len },
+        { SF_HDR_AVRO_SCHEMA_LITERAL, sizeof(SF_HDR_AVRO_SCHEMA_LITERAL) - 1, sch->data, sch->len },
+        { SF_HDR_AVRO_SCHEMA_HASH, sizeof(SF_HDR_AVRO_SCHEMA_HASH) - 1, t->avro.hash, 16 },
     };
-    return sf_event_create_lens(h, 4, c->body.data, c->body.len);
+    size_t nh = c->fmt.kind == SF_FORMAT_AVRO ? 6 : 4;
+    return sf_event_create_lens(h, nh, c->body.data ? c->body.data : "", c->body.len);
 }

@@ -73,6 +73,7 @@
 #include "sqlflume/connector.h"
 #include "sqlflume/error.h"
 #include "sqlflume/format.h"
+#include "sqlflume/avro_row.h"
 #include "sqlflume/log.h"
 #include "sqlflume/offset.h"
 #include "sqlflume/source.h"
@@ -158,6 +159,7 @@ struct sql_table {
     struct sf_buf qinc;       /* the quoted incremental column */
     struct sf_buf qts;        /* the quoted timestamp column */
     struct sf_buf qtab;       /* the quoted table */
+    struct sf_avro_schema avro; /* format avro: the schema of the last result's visible columns */
     /* backfill (backfill = true) */
     bool bf_loaded;
     enum bf_state bf;
@@ -382,13 +384,15 @@ const char *sq_row_layout(const struct sql_ctx *c,
                           const struct sf_column *cols,
                           size_t ncols,
                           struct row_layout *lo);
-void sq_prepare_keys(struct sql_ctx *c, const struct row_layout *lo);
+void sq_prepare_keys(struct sf_source *src, struct sql_table *t, const struct row_layout *lo);
 struct sf_event *sq_row_event(struct sql_ctx *c,
                               const struct sql_table *t,
                               const struct row_layout *lo,
                               const struct sf_row *row,
                               const struct sf_buf *off,
-                              const struct sf_buf *ts);
+                              const struct sf_buf *ts,
+                              char *errstr,
+                              size_t errstr_size);
 
 /* fetch.c */
 void sq_free_batch(struct sql_ctx *c, size_t n);

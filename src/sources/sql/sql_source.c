@@ -57,8 +57,10 @@ static const struct sf_option sql_options[] = {
       0, NULL, NULL,
       "ms to wait before the next query when the last one returned fewer than max.rows rows" },
     { "format", SF_OPT_ENUM, "json", 0, 0, offsetof(struct sql_ctx, format), 0, NULL,
-      "json|csv|text",
-      "event body: json, csv (RFC 4180) or text (values joined by delimiter.entry)" },
+      "json|csv|text|avro",
+      "event body: json, csv (RFC 4180), text (values joined by delimiter.entry) or avro (one "
+      "Avro datum of the table's record schema, which the header flume.avro.schema.literal "
+      "carries)" },
     { "delimiter.entry", SF_OPT_STRING, ",", 0, 0, offsetof(struct sql_ctx, delimiter), 0, NULL,
       NULL, "separator of values in the text format" },
     { "status.table", SF_OPT_STRING, "flume_meta", 0, 0, offsetof(struct sql_ctx, status_table), 0,
@@ -486,6 +488,7 @@ static void sql_stop(struct sf_source *src)
         sf_buf_free(&t->qinc);
         sf_buf_free(&t->qts);
         sf_buf_free(&t->qtab);
+        sf_avro_schema_free(&t->avro);
         sf_buf_free(&t->qpk);
         sf_ack_tracker_destroy(t->tracker);
         free(t->bf_status_key);

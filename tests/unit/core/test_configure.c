@@ -211,8 +211,10 @@ static void run_serializer(const char *type, const char *extra, struct outcome *
         struct sf_serializer *s = sf_serializer_create(c);
         ck_assert_ptr_nonnull(s);
         struct sf_buf out = SF_BUF_INIT;
-        const struct sf_header h[] = { { "table", "t" } };
-        struct sf_event *ev = sf_event_create(h, 1, "body", 4);
+        /* the schema header: the avro serializer's files take their schema from it */
+        const struct sf_header h[] = { { "table", "t" },
+                                       { "flume.avro.schema.literal", "\"bytes\"" } };
+        struct sf_event *ev = sf_event_create(h, 2, "\010body", 5);
         o->started = sf_serializer_after_create(s, &out) == SF_OK &&
                      sf_serializer_write(s, ev, &out) == SF_OK &&
                      sf_serializer_flush(s, &out) == SF_OK &&

@@ -170,10 +170,12 @@ START_TEST(lookup_names)
         sf_serializer_lookup("org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder")
             ->name,
         "avro_event");
-    ck_assert_ptr_null(sf_serializer_lookup("avro"));
-    ck_assert_ptr_null(
-        sf_serializer_lookup("org.apache.flume.sink.hdfs.AvroEventSerializer$Builder"));
-    ck_assert_ptr_null(sf_serializer_plugin_at(3));
+    ck_assert_str_eq(sf_serializer_lookup("AVRO")->name, "avro");
+    ck_assert_str_eq(
+        sf_serializer_lookup("org.apache.flume.sink.hdfs.AvroEventSerializer$Builder")->name,
+        "avro");
+    ck_assert_ptr_null(sf_serializer_lookup("avro_rows"));
+    ck_assert_ptr_null(sf_serializer_plugin_at(4));
     /* every table row has a description and a field in conf; the defaults are valid */
     for (size_t i = 0; sf_serializer_plugin_at(i); i++) {
         const struct sf_serializer_plugin *p = sf_serializer_plugin_at(i);
@@ -206,7 +208,7 @@ START_TEST(option_errors)
     ck_assert_uint_eq(f.d.nwarnings, 0); /* the serializer's keys get no follow-on warning */
     ck_assert_str_eq(f.d.errors[0],
                      "t.conf:2: a1.sinks.k1.serializer: unknown serializer \"txet\" for sink "
-                     "\"k1\" (known: text, header_and_text, avro_event, in any case, or their "
+                     "\"k1\" (known: text, header_and_text, avro_event, avro, in any case, or their "
                      "Flume builder class names); did you mean \"text\"?");
     ck_assert(sf_props_get(&f.props, "a1.sinks.k1.serializer.appendNewline")->used);
     fx_close(&f);
