@@ -268,6 +268,9 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: an answer's headers and body are two writes; with Nagle's algorithm the body
+    # waits for the client's delayed ACK of the headers (40 ms) on a kept-alive connection
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *a):
         if os.environ.get("WEBHDFS_VERBOSE"):
