@@ -283,43 +283,72 @@ print("ok" if not bad else "duplicates at or below offset %d: %s" % (floor, bad[
     pass
 }
 
-# hdfs:// through WebHDFS into tests/support/webhdfs_server.py (a namenode and a datanode on
-# PORT+30 and PORT+31, files under a local root): 3,000 rows as DataStream text, rollCount 1000;
-# the namenode answering 503 for 4 s and the datanode refusing connections for 3 s mid-export:
-# the sink retries (rolled-back batches), every row exactly once, no in-use file after the stop,
-# the failures logged.
+# wh_start ROOT: start tests/support/webhdfs_server.py (a namenode on PORT+30 and a datanode on
+# PORT+31, files under ROOT); sets WH_PID and NN (the namenode's port). Fails the scenario if it
+# does not start within 5 s.
+wh_start() {
+    NN=$((PORT + 30))
+    mkdir -p "$1"
+    /usr/bin/python3 "$SF_ROOT/tests/support/webhdfs_server.py" --root "$1" --nn-port $NN \
+        --dn-port $((NN + 1)) >"$WORK/wh.out" 2>"$WORK/wh.err" &
+    WH_PID=$!
+    local i
+    for i in $(seq 1 50); do grep -q '^READY' "$WORK/wh.out" && return 0; sleep 0.1; done
+    fail "webhdfs_server.py did not start: $(cat "$WORK/wh.err")"
+    wh_stop
+    return 1
+}
+wh_stop() {
+    [ -n "${WH_PID:-}" ] || return 0
+    kill "$WH_PID" 2>/dev/null
+    wait "$WH_PID" 2>/dev/null
+    WH_PID=""
+}
+# wh_fault QUERY: set a fault of the server through its control endpoint (e.g. fault=nn503&seconds=4)
+wh_fault() { curl -sS -f -X POST "http://127.0.0.1:$NN/control?$1" >/dev/null; }
+# wh_stats: the server's request counters (JSON)
+wh_stats() { curl -sS "http://127.0.0.1:$NN/control/stats"; }
+# hs_wait_lines DIR N SECONDS: wait until the files under DIR (in-use ones too) hold N lines
+hs_wait_lines() {
+    local end=$((SECONDS + $(secs "$3"))) n=0
+    while [ $SECONDS -lt $end ]; do
+        n=$(find "$1" -type f -exec cat {} + 2>/dev/null | wc -l)
+        [ "$n" -ge "$2" ] && return 0
+        sleep 0.3
+    done
+    fail "the files under $1 hold $n lines, not $2, after $3 s"
+    return 1
+}
+
+# hdfs:// through WebHDFS into tests/support/webhdfs_server.py: 3,000 rows as DataStream text,
+# rollCount 1000; the namenode answering 503 for 4 s and the datanode refusing connections for 3 s
+# mid-export: the sink retries (rolled-back batches), every row exactly once, no in-use file after
+# the stop, the failures logged.
 s_webhdfs() {
     t webhdfs
-    local nn=$((PORT + 30)) dn=$((PORT + 31)) root=$WORK/whroot
-    mkdir -p "$root"
-    /usr/bin/python3 "$SF_ROOT/tests/support/webhdfs_server.py" --root "$root" --nn-port $nn \
-        --dn-port $dn >"$WORK/wh.out" 2>"$WORK/wh.err" &
-    local wh=$!
-    local i
-    for i in $(seq 1 50); do grep -q '^READY' "$WORK/wh.out" && break; sleep 0.1; done
-    grep -q '^READY' "$WORK/wh.out" || { fail "webhdfs_server.py did not start: $(cat "$WORK/wh.err")"; kill $wh; return; }
+    local root=$WORK/whroot
+    wh_start "$root" || return
     db_create_idv hsw
     db_insert_range hsw 1 1000
-    hs_conf "$WORK/hsw.conf" hsw "a1.sinks.k1.hdfs.path = hdfs://127.0.0.1:$nn/flume/%{table}" \
-        "a1.sinks.k1.hdfs.webhdfs.url = http://127.0.0.1:$nn" \
+    hs_conf "$WORK/hsw.conf" hsw "a1.sinks.k1.hdfs.path = hdfs://127.0.0.1:$NN/flume/%{table}" \
+        "a1.sinks.k1.hdfs.webhdfs.url = http://127.0.0.1:$NN" \
         "a1.sinks.k1.hdfs.fileType = DataStream" "a1.sinks.k1.hdfs.rollCount = 1000" \
         "a1.sinks.k1.hdfs.rollSize = 0" "a1.sinks.k1.hdfs.callTimeout = 2000" \
         "a1.sinks.k1.hdfs.proxyUser = etl"
     agent_start "$WORK/hsw.conf" "$WORK/hsw.log"
-    wait_offset hsw 1000 60 || { kill $wh; return; }
-    curl -s -X POST "http://127.0.0.1:$nn/control?fault=nn503&seconds=4" >/dev/null
+    wait_offset hsw 1000 60 || { wh_stop; return; }
+    wh_fault "fault=nn503&seconds=4"
     db_insert_range hsw 1001 2000
     sleep 2
-    curl -s -X POST "http://127.0.0.1:$nn/control?fault=dn_refuse&on=true" >/dev/null
+    wh_fault "fault=dn_refuse&on=true"
     sleep 3
-    curl -s -X POST "http://127.0.0.1:$nn/control?fault=dn_refuse&on=false" >/dev/null
+    wh_fault "fault=dn_refuse&on=false"
     db_insert_range hsw 2001 3000
-    wait_offset hsw 3000 90 || { kill $wh; return; }
+    wait_offset hsw 3000 90 || { wh_stop; return; }
     agent_term
     local stats
-    stats=$(curl -s "http://127.0.0.1:$nn/control/stats")
-    kill $wh
-    wait $wh 2>/dev/null
+    stats=$(wh_stats)
+    wh_stop
     local res
     res=$(hs_check "$root/flume/hsw" 1 3000 text)
     log "WebHDFS: $res"
@@ -332,7 +361,153 @@ s_webhdfs() {
     pass
 }
 
-ALL="s_text s_seq s_seq_text_gzip s_compressed s_webhdfs s_kill9"
+# hs_fault TABLE SECONDS ON OFF NERR [properties...]: TABLE exported over WebHDFS (DataStream
+# text, rollCount 500, hdfs.batchSize 100, and the properties given) while the server has a
+# fault: 1,000 rows written, the fault set (control query ON) for SECONDS while 2,000 more rows
+# are inserted (half at once, half midway), then cleared (OFF). Then every row is in the files
+# exactly once (in-use files counted: the agent still runs), the agent ran through, exactly NERR
+# ERROR lines of any kind, one of them "could not write a batch" (rate-limited: once a minute for
+# the same failure, a failed rename once per hdfs.retryInterval, 180 s, not at every retry) for
+# more failed attempts than that, one INFO "writing again after N failed
+# attempts", and after the stop no in-use file is left (the stop's last attempt at a pending
+# rename). Sets HS_ATTEMPTS (N) and HS_STATS (the server's counters).
+hs_fault() {
+    local table=$1 dur=$2 on=$3 off=$4 want=$5
+    shift 5
+    local root=$WORK/$table-root dir log=$WORK/$table.log
+    dir=$root/flume/$table
+    wh_start "$root" || return
+    db_create_idv "$table"
+    db_insert_range "$table" 1 1000
+    hs_conf "$WORK/$table.conf" "$table" "a1.sinks.k1.hdfs.path = hdfs://127.0.0.1:$NN/flume/%{table}" \
+        "a1.sinks.k1.hdfs.webhdfs.url = http://127.0.0.1:$NN" \
+        "a1.sinks.k1.hdfs.fileType = DataStream" "a1.sinks.k1.hdfs.rollCount = 500" \
+        "a1.sinks.k1.hdfs.rollSize = 0" "a1.sinks.k1.hdfs.batchSize = 100" "$@"
+    agent_start "$WORK/$table.conf" "$log"
+    hs_wait_lines "$dir" 1000 60 || { wh_stop; return 1; }
+    local t0=$SECONDS
+    wh_fault "$on" || { fail "could not set the fault $on"; wh_stop; return 1; }
+    db_insert_range "$table" 1001 2000
+    sleep "$((dur / 2))"
+    db_insert_range "$table" 2001 3000
+    sleep "$((dur - (SECONDS - t0)))" 2>/dev/null
+    wh_fault "$off" || { fail "could not clear the fault $off"; wh_stop; return 1; }
+    log "fault $on for $((SECONDS - t0)) s"
+    hs_wait_lines "$dir" 3000 90 || { wh_stop; return 1; }
+    sleep 1 # a late write would show now
+    kill -0 "$AGENT_PID" 2>/dev/null || { fail "the agent exited during the fault"; wh_stop; return 1; }
+    local res
+    res=$(hs_check "$dir" 1 3000 text withtmp)
+    log "$table with the fault: $res"
+    case "$res" in
+    *" lost=0 dup=0 extra=0 bad=0 tmp="[012]) ;;
+    *) fail "rows in the files during the run: $res"; wh_stop; return 1 ;;
+    esac
+    agent_term
+    HS_STATS=$(wh_stats)
+    wh_stop
+    res=$(hs_check "$dir" 1 3000 text)
+    case "$res" in
+    *" lost=0 dup=0 extra=0 bad=0 tmp=0") ;;
+    *) fail "rows in the files after the stop: $res"; return 1 ;;
+    esac
+    local nbatch nerr
+    nbatch=$(grep -c " ERROR .*could not write a batch" "$log")
+    nerr=$(grep -c " ERROR " "$log")
+    HS_ATTEMPTS=$(sed -n 's/.*writing again after \([0-9]*\) failed attempts.*/\1/p' "$log")
+    log "$nerr ERROR lines ($nbatch 'could not write a batch') for ${HS_ATTEMPTS:-no} failed attempts"
+    assert_eq 1 "$(grep -c "writing again after [0-9]* failed attempts" "$log")" "one INFO writing again" || return 1
+    [ "$nbatch" = 1 ] && [ "$nerr" = "$want" ] || {
+        grep " ERROR " "$log" | cut -c1-250 | head -8
+        fail "$nerr ERROR lines, $nbatch 'could not write a batch' ($want and 1 expected)"
+        return 1
+    }
+    [ "$HS_ATTEMPTS" -gt "$nerr" ] ||
+        { fail "$HS_ATTEMPTS failed attempts for $nerr ERROR lines: not rate-limited"; return 1; }
+}
+
+# The namenode answering 503 (RetriableException) to every request for 20 s. Three ERROR lines:
+# the batch (its CREATE of the next file: the full one rolled), the cut back of the rolled file
+# (its GETFILESTATUS) and its rename; the stop renames it.
+s_wh_nn503() {
+    t wh_nn503
+    hs_fault hsn 20 "fault=nn503&seconds=20" "fault=clear" 3 || return
+    pass
+}
+
+# The datanode down (its port refusing connections, the open ones shut) for 10 s: one ERROR line.
+s_wh_dn_down() {
+    t wh_dn_down
+    hs_fault hsd 10 "fault=dn_refuse&on=true" "fault=dn_refuse&on=false" 1 || return
+    pass
+}
+
+# A slow datanode: each APPEND answered 3 s late (the request read only then) for 10 s, with
+# hdfs.callTimeout 1000: the APPENDs time out, the batch is rolled back and retried; the late
+# APPENDs find their in-use file closed (renamed) and write nothing. One ERROR line, though each
+# retry fails on a new in-use file and after another number of ms.
+s_wh_dn_slow() {
+    t wh_dn_slow
+    hs_fault hss 10 "fault=dn_delay&seconds=3&op=APPEND" "fault=clear" 1 \
+        "a1.sinks.k1.hdfs.callTimeout = 1000" || return
+    case "$HS_STATS" in
+    *'"dn delayed APPEND": '[1-9]*) ;;
+    *) fail "no APPEND was delayed: $HS_STATS"; return ;;
+    esac
+    pass
+}
+
+# The seed tutorials' HDFS sink keys (conf/mysql-hdfs.conf: hdfs.path = hdfs://namenode:9000/
+# flume2/%Y%m%d/%H, filePrefix upload-, round to the hour, local time stamps, batchSize 100,
+# rollInterval 60, rollSize 134217700, rollCount 0, DataStream; channel capacity 1000 /
+# transactionCapacity 100) unchanged, the source's connection and table and the namenode's
+# address replaced for the test (hdfs.webhdfs.url added: the test server is not at port 9870):
+# `sqlflume check` accepts it, and 2,500 rows land once in the hour's directory as upload-*
+# files, none in use after the stop.
+s_seed() {
+    t seed
+    local root=$WORK/seedroot
+    wh_start "$root" || return
+    db_create_idv hseed
+    db_insert_range hseed 1 2500
+    sed -e "s|^a1.sources.r1.connection.url = .*|a1.sources.r1.connection.url = $DB_URL_NOPW|" \
+        -e "s|^a1.sources.r1.connection.password.file = .*|a1.sources.r1.connection.user = sqlflume\\
+a1.sources.r1.connection.password = \${SF_TEST_DB_PASSWORD}|" \
+        -e "s|^a1.sources.r1.table = .*|a1.sources.r1.table = hseed|" \
+        -e "s|hdfs://namenode:9000/|hdfs://127.0.0.1:$NN/|" "$SF_ROOT/conf/mysql-hdfs.conf" >"$WORK/seed.conf"
+    echo "a1.sinks.k1.hdfs.webhdfs.url = http://127.0.0.1:$NN" >>"$WORK/seed.conf"
+    # every hdfs.* key of the seed is there as it was
+    assert_eq "" "$(grep '^a1.sinks.k1.hdfs\.' "$SF_ROOT/conf/mysql-hdfs.conf" | sed "s|namenode:9000|127.0.0.1:$NN|" |
+        grep -vxFf "$WORK/seed.conf")" "the seed's hdfs keys unchanged" || { wh_stop; return; }
+    "$SF_BIN" check -f "$WORK/seed.conf" -n a1 >"$WORK/seed.check" 2>&1
+    assert_eq 0 $? "sqlflume check of the seed's config: $(cat "$WORK/seed.check")" || { wh_stop; return; }
+    local h0 h1
+    h0=$(date +%Y%m%d/%H)
+    agent_start "$WORK/seed.conf" "$WORK/seed.log"
+    wait_offset hseed 2500 60 || { wh_stop; return; }
+    hs_wait_lines "$root/flume2" 2500 30 || { wh_stop; return; }
+    agent_term
+    h1=$(date +%Y%m%d/%H)
+    wh_stop
+    local res dirs
+    res=$(hs_check "$root/flume2" 1 2500 text)
+    log "seed config: $res"
+    case "$res" in
+    *" lost=0 dup=0 extra=0 bad=0 tmp=0") ;;
+    *) fail "rows in the files: $res"; return ;;
+    esac
+    # the hour's directory (local time, rounded down to the hour); two if the hour turned meanwhile
+    dirs=$(cd "$root/flume2" && find . -mindepth 2 -maxdepth 2 -type d | sed 's|^\./||' | sort | tr '\n' ' ')
+    case "$dirs" in
+    "$h0 " | "$h0 $h1 ") ;;
+    *) fail "directories $dirs, not $h0 (to $h1)"; return ;;
+    esac
+    assert_eq 0 "$(find "$root/flume2" -type f ! -name 'upload-.[0-9]*' | wc -l)" "upload-.COUNTER names" || return
+    assert_not_contains "$WORK/seed.log" " ERROR " "no error" || return
+    pass
+}
+
+ALL="s_text s_seq s_seq_text_gzip s_compressed s_webhdfs s_wh_nn503 s_wh_dn_down s_wh_dn_slow s_seed s_kill9"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"
