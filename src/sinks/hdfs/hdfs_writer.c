@@ -560,6 +560,25 @@ static void fail_event(struct sf_sink *snk, const struct sf_event *ev)
              hdr_or_dash(ev, SF_HDR_OFFSET), hdr_or_dash(ev, SF_HDR_TIMESTAMP), snk->ch->name);
 }
 
+/* The rate limit's key of a failed batch (sf_sink_report): its message with each run of digits
+ * as one '#', so that a retry failing the same way on its next in-use file (a new counter) or
+ * after another number of milliseconds is the same failure, logged once a minute. */
+static void report_key(char *key, size_t n, const char *err)
+{
+    size_t o = 0;
+    bool digits = false;
+    for (const char *p = err; *p && o + 1 < n; p++) {
+        bool d = *p >= '0' && *p <= '9';
+        if (!d) {
+            key[o++] = *p;
+        } else if (!digits) {
+            key[o++] = '#';
+        }
+        digits = d;
+    }
+    key[o] = '\0';
+}
+
 static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
 {
     struct hdfs_ctx *ctx = snk->ctx;
@@ -617,7 +636,7 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
     }
     if (rc != SF_OK) {
         char key[sizeof(ctx->rep.key)];
-        snprintf(key, sizeof(key), "%.500s", ctx->err);
+        report_key(key, sizeof(key), ctx->err);
         sf_sink_report(snk, &ctx->rep, key,
                        "could not write a batch of %zu events: %s (%s); rolled back, the events "
                        "stay in channel \"%s\" and are retried",
