@@ -15,8 +15,16 @@
 # s_compressed: CompressedStream with codeC gzip and bzip2, read back by the gzip and bzip2
 #   programs, codec extensions, one member per batch.
 # s_webhdfs: hdfs:// over WebHDFS into webhdfs_server.py with namenode 503s and a datanode down.
+# s_wh_nn503, s_wh_dn_down, s_wh_dn_slow: over WebHDFS with the namenode answering 503 for 20 s,
+#   the datanode down for 10 s, the datanode's APPENDs answered after hdfs.callTimeout for 10 s:
+#   every row once, the agent running, the ERROR lines counted (rate-limited), one INFO "writing
+#   again" (see hs_fault).
+# s_seed: conf/mysql-hdfs.conf (the seed tutorials' HDFS keys) passes check and exports into the
+#   hour's directory over WebHDFS.
+# s_paths: two tables, %{table} and time escapes with hdfs.round, hdfs.timeZone, maxOpenFiles 1.
 # s_kill9: kill -9 twice during an export, then a restart (see the scenario).
 # Runs every scenario when none is named. Uses lib.sh (database servers, the agent, assertions).
+# Ports: PORT (the database), PORT+30 and PORT+31 (the WebHDFS server's namenode and datanode).
 set -u
 source "$(dirname "$0")/lib.sh"
 
@@ -457,6 +465,67 @@ s_wh_dn_slow() {
     pass
 }
 
+# Paths and rolling by maxOpenFiles end to end: two tables on one source (tables = hpa hpb,
+# max.rows 100: the queries alternate between them) into
+# hdfs.path = file://DIR/%{table}/%Y-%m-%d/%H%M with hdfs.round (10 minutes), hdfs.timeZone
+# Asia/Kolkata (UTC+05:30: neither UTC nor this machine's zone) and hdfs.maxOpenFiles 1, no other
+# roll: each table's rows exactly once in its own directory, named from the local time stamp in
+# that zone rounded down to 10 minutes; more than one file per table (each switch of table closes
+# the least recently used writer) and never more than one in-use file.
+s_paths() {
+    t paths
+    local dir=$WORK/hsp
+    db_create_idv hpa
+    db_create_idv hpb
+    db_insert_range hpa 1 1500
+    db_insert_range hpb 1 700
+    hs_conf "$WORK/hsp.conf" hpa "a1.sinks.k1.hdfs.path = file://$dir/%{table}/%Y-%m-%d/%H%M" \
+        "a1.sinks.k1.hdfs.fileType = DataStream" "a1.sinks.k1.hdfs.useLocalTimeStamp = true" \
+        "a1.sinks.k1.hdfs.round = true" "a1.sinks.k1.hdfs.roundValue = 10" \
+        "a1.sinks.k1.hdfs.roundUnit = minute" "a1.sinks.k1.hdfs.timeZone = Asia/Kolkata" \
+        "a1.sinks.k1.hdfs.maxOpenFiles = 1" "a1.sinks.k1.hdfs.rollCount = 0" \
+        "a1.sinks.k1.hdfs.rollSize = 0" "a1.sinks.k1.hdfs.rollInterval = 0" \
+        "a1.sinks.k1.hdfs.batchSize = 100" "a1.sources.r1.max.rows = 100" \
+        "a1.sources.r1.batch.size = 100"
+    sed -i 's/^a1.sources.r1.table = hpa$/a1.sources.r1.tables = hpa hpb/' "$WORK/hsp.conf"
+    local slot='import datetime, zoneinfo
+t = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata"))
+print(t.replace(minute=t.minute - t.minute % 10).strftime("%Y-%m-%d/%H%M"))'
+    local d0 d1 maxtmp=0 n
+    d0=$($PY -c "$slot")
+    agent_start "$WORK/hsp.conf" "$WORK/hsp.log"
+    local end=$((SECONDS + $(secs 60)))
+    while [ $SECONDS -lt $end ]; do
+        n=$(find "$dir" -name '*.tmp' 2>/dev/null | wc -l)
+        [ "$n" -gt "$maxtmp" ] && maxtmp=$n
+        [ "$(find "$dir" -type f -exec cat {} + 2>/dev/null | wc -l)" -ge 2200 ] && break
+        sleep 0.1
+    done
+    agent_term
+    d1=$($PY -c "$slot")
+    local tb res files
+    for tb in hpa hpb; do
+        res=$(hs_check "$dir/$tb" 1 "$([ $tb = hpa ] && echo 1500 || echo 700)" text)
+        log "$tb: $res"
+        case "$res" in
+        *" lost=0 dup=0 extra=0 bad=0 tmp=0") ;;
+        *) fail "rows of $tb: $res"; return ;;
+        esac
+        files=${res#files=}
+        files=${files%% *}
+        [ "$files" -ge 2 ] || { fail "$tb: $files file(s): maxOpenFiles 1 closed none"; return; }
+        local dirs
+        dirs=$(cd "$dir/$tb" && find . -mindepth 2 -maxdepth 2 -type d | sed 's|^\./||' | sort | tr '\n' ' ')
+        case "$dirs" in
+        "$d0 " | "$d0 $d1 ") ;;
+        *) fail "$tb: directories $dirs, not $d0 (to $d1) in Asia/Kolkata rounded to 10 minutes"; return ;;
+        esac
+    done
+    assert_eq 1 "$maxtmp" "at most one in-use file at a time (maxOpenFiles 1)" || return
+    assert_not_contains "$WORK/hsp.log" " ERROR " "no error" || return
+    pass
+}
+
 # The seed tutorials' HDFS sink keys (conf/mysql-hdfs.conf: hdfs.path = hdfs://namenode:9000/
 # flume2/%Y%m%d/%H, filePrefix upload-, round to the hour, local time stamps, batchSize 100,
 # rollInterval 60, rollSize 134217700, rollCount 0, DataStream; channel capacity 1000 /
@@ -507,7 +576,7 @@ a1.sources.r1.connection.password = \${SF_TEST_DB_PASSWORD}|" \
     pass
 }
 
-ALL="s_text s_seq s_seq_text_gzip s_compressed s_webhdfs s_wh_nn503 s_wh_dn_down s_wh_dn_slow s_seed s_kill9"
+ALL="s_text s_seq s_seq_text_gzip s_compressed s_webhdfs s_wh_nn503 s_wh_dn_down s_wh_dn_slow s_seed s_paths s_kill9"
 db_start "$KIND" "$PORT"
 for s in ${*:-$ALL}; do
     "$s"
