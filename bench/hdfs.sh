@@ -11,7 +11,9 @@
 #   (f)  by sqlflume into file_roll (sink.batchSize 1000, sink.rollInterval 0), format text
 #   (f') the same with format json
 #   (c)  COPY ... TO STDOUT > file (mariadb ... > file)
-# REPEAT interleaved rounds (p h h' c f f'), the fastest run of each kind counting. Prints wall
+#   (c') the same, then the file's fsync (sync FILE): as durable as file_roll's files, which
+#        sqlflume fdatasyncs once per batch
+# REPEAT interleaved rounds (c c' p h h' f f'), the fastest run of each kind counting. Prints wall
 # time, rows/s, peak RSS, CPU (the agent's, or the pipe's processes'), the WebHDFS server's CPU
 # and the ratios h/p and f/c. Every text export is compared byte for byte with the pipe's file,
 # every json export counted by lines (untimed). Then the cost of the exactly-once state file:
@@ -134,8 +136,8 @@ EOF
     rm -rf "$WORK/pipe-check"
 }
 
-pipe_file() { # DB -> "wall rss cpu"; the first run's file is the reference of the text checks
-    sf_bench_time "$(read_cmd "$1") > $WORK/pipe.txt"
+pipe_file() { # DB [sync] -> "wall rss cpu"; the first run's file is the reference of the text checks
+    sf_bench_time "$(read_cmd "$1") > $WORK/pipe.txt${2:+ && sync $WORK/pipe.txt}"
     [ -f "$WORK/ref-$1.txt" ] || cp "$WORK/pipe.txt" "$WORK/ref-$1.txt"
     cmp -s "$WORK/pipe.txt" "$WORK/ref-$1.txt" || { echo "COPY > file: a different output" >&2; exit 1; }
     rm -f "$WORK/pipe.txt"
@@ -160,11 +162,12 @@ run_rec() { # KEY CMD...: run CMD (it prints "wall rss cpu") and record it with 
     record "$1" "$out" "$(awk -v a="$s0" -v b="$s1" 'BEGIN{printf "%.2f", b - a}')"
 }
 
-KINDS="c p h ht f ft"
+KINDS="c cs p h ht f ft"
 for db in $DBS; do
     echo "== $db"
     for round in $(seq 1 "$REPEAT"); do
         run_rec "$db.c" pipe_file "$db" # first: it writes the reference file
+        run_rec "$db.cs" pipe_file "$db" sync
         run_rec "$db.p" pipe_hdfs "$db"
         run_rec "$db.h" agent "$db" hdfs text
         run_rec "$db.ht" agent "$db" hdfs json
@@ -182,6 +185,7 @@ for db in $DBS; do
     for k in $KINDS; do
         case $k in
         c) name="(c) COPY > file"; ref=c ;;
+        cs) name="(c') COPY > file; sync file"; ref=c ;;
         p) name="(p) COPY \\| curl -T - (WebHDFS)"; ref=p ;;
         h) name="(h) sqlflume hdfs DataStream, text"; ref=p ;;
         ht) name="(h') sqlflume hdfs DataStream, json"; ref=p ;;
@@ -197,6 +201,8 @@ for db in $DBS; do
     done
 done
 echo
+awk -v f="${W[postgresql.f]:-0}" -v cs="${W[postgresql.cs]:-0}" 'BEGIN{if (cs > 0) printf "postgresql: (f) / (c'"'"') = %.2fx\n", f / cs}'
+awk -v f="${W[mysql.f]:-0}" -v cs="${W[mysql.cs]:-0}" 'BEGIN{if (cs > 0) printf "mysql: (f) / (c'"'"') = %.2fx\n", f / cs}'
 echo "target (issue 13): (h) <= 1.2x (p)"
 
 # The exactly-once state file's round trip: CREATE at the namenode (noredirect), the datanode's
