@@ -40,16 +40,8 @@ source bench/lib.sh
 sf_bench_build
 
 sf_bench_work hdfsbench
-for db in $DBS; do
-    echo "loading $ROWS rows into $db..."
-    if [ "$db" = mysql ]; then
-        mkdir -p "$WORK/my" && sf_mariadb_start "$WORK/my" "$MY_PORT" >/dev/null
-        sf_bench_my_table "$MY_PORT" "$ROWS"
-    else
-        mkdir -p "$WORK/pg" && sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
-        sf_bench_pg_table "$PG_PORT" "$ROWS"
-    fi
-done
+# shellcheck disable=SC2086 # DBS: a list of words
+sf_bench_load_dbs "$ROWS" $DBS
 mkdir -p "$WORK/hdfs"
 /usr/bin/python3 tests/support/webhdfs_server.py --root "$WORK/hdfs" --nn-port "$NN" --dn-port "$DN" \
     >"$WORK/wh.out" 2>"$WORK/wh.err" </dev/null &

@@ -7,16 +7,13 @@ clock starts just before the agent is spawned; the export is complete when the l
 most recently modified file under DIR (in-use files included) matches the regular expression
 PATTERN (the last row's id: the SQL source reads in key order and one sink writes in channel
 order, so the last row written is the last row read). The bench checks the files' content after
-the run, untimed. Shares measure_agent.py's process probes (RSS, CPU, the poller's priority).
+the run, untimed. The agent is run and measured by measure_agent.py's run_agent.
 """
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 
-from measure_agent import cpu_seconds, peak_rss_kib, yield_cpu
+from measure_agent import run_agent
 
 
 def last_line(d):
@@ -48,22 +45,12 @@ def last_line(d):
 def main():
     d, pattern = sys.argv[1], re.compile(sys.argv[2].encode())
     cmd = sys.argv[sys.argv.index("--") + 1:]
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sys.stderr)
-    yield_cpu()  # after the spawn: the agent keeps the normal priority
-    done = False
-    deadline = t0 + float(os.environ.get("SF_BENCH_TIMEOUT", "300"))
-    while p.poll() is None and time.monotonic() < deadline:
+
+    def is_done():
         line = last_line(d)
-        if line is not None and pattern.search(line):
-            done = True
-            break
-        time.sleep(0.01)
-    elapsed = time.monotonic() - t0
-    rss = peak_rss_kib(p.pid)
-    cpu = cpu_seconds(p.pid)
-    p.send_signal(signal.SIGTERM)
-    p.wait(timeout=60)
+        return line is not None and pattern.search(line) is not None
+
+    done, elapsed, rss, cpu = run_agent(cmd, is_done)
     if not done:
         print("agent did not write the last row (exited or timed out)", file=sys.stderr)
         sys.exit(1)
