@@ -392,24 +392,24 @@ hs_fault() {
         "a1.sinks.k1.hdfs.fileType = DataStream" "a1.sinks.k1.hdfs.rollCount = 500" \
         "a1.sinks.k1.hdfs.rollSize = 0" "a1.sinks.k1.hdfs.batchSize = 100" "$@"
     agent_start "$WORK/$table.conf" "$log"
-    hs_wait_lines "$dir" 1000 60 || { wh_stop; return 1; }
+    hs_wait_lines "$dir" 1000 60 || { hs_abort; return 1; }
     local t0=$SECONDS
-    wh_fault "$on" || { fail "could not set the fault $on"; wh_stop; return 1; }
+    wh_fault "$on" || { hs_abort "could not set the fault $on"; return 1; }
     db_insert_range "$table" 1001 2000
     sleep "$((dur / 2))"
     db_insert_range "$table" 2001 3000
     sleep "$((dur - (SECONDS - t0)))" 2>/dev/null
-    wh_fault "$off" || { fail "could not clear the fault $off"; wh_stop; return 1; }
+    wh_fault "$off" || { hs_abort "could not clear the fault $off"; return 1; }
     log "fault $on for $((SECONDS - t0)) s"
-    hs_wait_lines "$dir" 3000 90 || { wh_stop; return 1; }
+    hs_wait_lines "$dir" 3000 90 || { hs_abort; return 1; }
     sleep 1 # a late write would show now
-    kill -0 "$AGENT_PID" 2>/dev/null || { fail "the agent exited during the fault"; wh_stop; return 1; }
+    kill -0 "$AGENT_PID" 2>/dev/null || { hs_abort "the agent exited during the fault"; return 1; }
     local res
     res=$(hs_check "$dir" 1 3000 text withtmp)
     log "$table with the fault: $res"
     case "$res" in
     *" lost=0 dup=0 extra=0 bad=0 tmp="[012]) ;;
-    *) fail "rows in the files during the run: $res"; wh_stop; return 1 ;;
+    *) hs_abort "rows in the files during the run: $res"; return 1 ;;
     esac
     agent_term
     HS_STATS=$(wh_stats)
@@ -434,6 +434,14 @@ hs_fault() {
         { fail "$HS_ATTEMPTS failed attempts for $nerr ERROR lines: not rate-limited"; return 1; }
 }
 
+# hs_abort [MESSAGE]: a failed hs_fault: fail with MESSAGE (if given), kill the agent and the
+# server, so that the next scenario starts with neither
+hs_abort() {
+    [ -z "${1:-}" ] || fail "$1"
+    agent_kill9
+    wh_stop
+}
+
 # The namenode answering 503 (RetriableException) to every request for 20 s. Three ERROR lines:
 # the batch (its CREATE of the next file: the full one rolled), the cut back of the rolled file
 # (its GETFILESTATUS) and its rename; the stop renames it.
@@ -456,7 +464,7 @@ s_wh_dn_down() {
 # retry fails on a new in-use file and after another number of ms.
 s_wh_dn_slow() {
     t wh_dn_slow
-    hs_fault hss 10 "fault=dn_delay&seconds=3&op=APPEND" "fault=clear" 1 \
+    hs_fault hsl 10 "fault=dn_delay&seconds=3&op=APPEND" "fault=clear" 1 \
         "a1.sinks.k1.hdfs.callTimeout = 1000" || return
     case "$HS_STATS" in
     *'"dn delayed APPEND": '[1-9]*) ;;
@@ -553,8 +561,8 @@ a1.sources.r1.connection.password = \${SF_TEST_DB_PASSWORD}|" \
     local h0 h1
     h0=$(date +%Y%m%d/%H)
     agent_start "$WORK/seed.conf" "$WORK/seed.log"
-    wait_offset hseed 2500 60 || { wh_stop; return; }
-    hs_wait_lines "$root/flume2" 2500 30 || { wh_stop; return; }
+    wait_offset hseed 2500 60 || { hs_abort; return; }
+    hs_wait_lines "$root/flume2" 2500 30 || { hs_abort; return; }
     agent_term
     h1=$(date +%Y%m%d/%H)
     wh_stop
