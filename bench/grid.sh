@@ -31,16 +31,8 @@ sf_bench_kafka_start
 
 COLS="id, name, amount, created, note"
 export PGPASSWORD=sqlflume-pw
-for db in $DBS; do
-    echo "loading $ROWS rows into $db..."
-    if [ "$db" = mysql ]; then
-        mkdir -p "$WORK/my" && sf_mariadb_start "$WORK/my" "$MY_PORT" >/dev/null
-        sf_bench_my_table "$MY_PORT" "$ROWS"
-    else
-        mkdir -p "$WORK/pg" && sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
-        sf_bench_pg_table "$PG_PORT" "$ROWS"
-    fi
-done
+# shellcheck disable=SC2086 # DBS: a list of words
+sf_bench_load_dbs "$ROWS" $DBS
 sync
 
 run_agent() { # db capacity batch max.rows -> "wall rss cpu"

@@ -66,6 +66,23 @@ sf_bench_my_table() {
     sf_mysql_exec "$1" "FLUSH TABLES bench FOR EXPORT; UNLOCK TABLES" >/dev/null
 }
 
+# sf_bench_load_dbs ROWS DB...: start each database DB (mysql: MariaDB on MY_PORT in $WORK/my;
+# postgresql: on PG_PORT in $WORK/pg) and fill its bench table with ROWS rows.
+sf_bench_load_dbs() {
+    local rows=$1 db
+    shift
+    for db in "$@"; do
+        echo "loading $rows rows into $db..."
+        if [ "$db" = mysql ]; then
+            mkdir -p "$WORK/my" && sf_mariadb_start "$WORK/my" "$MY_PORT" >/dev/null
+            sf_bench_my_table "$MY_PORT" "$rows"
+        else
+            mkdir -p "$WORK/pg" && sf_pg_start "$WORK/pg" "$PG_PORT" >/dev/null
+            sf_bench_pg_table "$PG_PORT" "$rows"
+        fi
+    done
+}
+
 # sf_bench_url mysql|postgresql: the connection.url of the test database on MY_PORT / PG_PORT.
 sf_bench_url() {
     if [ "$1" = mysql ]; then

@@ -112,31 +112,44 @@ def yield_cpu():
                 pass
 
 
-def main():
-    bootstrap, topic, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    cmd = sys.argv[sys.argv.index("--") + 1:]
-    wm = Watermarks(bootstrap, topic)
-    base = wm.total()
+def run_agent(cmd, is_done, before_stop=None):
+    """Spawn cmd (the agent), poll is_done() every 10 ms until it is true, the agent exits or
+    SF_BENCH_TIMEOUT (300 s) passes, then stop it with SIGTERM (before_stop(pid) called first).
+    Returns (done, wall seconds from just before the spawn, peak RSS KiB, agent CPU seconds)."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=sys.stderr)
     yield_cpu()  # after the spawn: the agent keeps the normal priority
     done = False
     deadline = t0 + float(os.environ.get("SF_BENCH_TIMEOUT", "300"))
     while p.poll() is None and time.monotonic() < deadline:
-        if wm.total() - base >= rows:
+        if is_done():
             done = True
             break
         time.sleep(0.01)
     elapsed = time.monotonic() - t0
     rss = peak_rss_kib(p.pid)
     cpu = cpu_seconds(p.pid)
+    if before_stop:
+        before_stop(p.pid)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+    return done, elapsed, rss, cpu
+
+
+def print_threads(pid):
     if os.environ.get("SF_BENCH_THREADS"):
-        per = thread_cpu(p.pid)
+        per = thread_cpu(pid)
         print(" ".join("%s=%.2f/wait %.2f" % (k, v[0], v[1])
                        for k, v in sorted(per.items(), key=lambda kv: -kv[1][0]) if v[0] > 0.005),
               file=sys.stderr)
-    p.send_signal(signal.SIGTERM)
-    p.wait(timeout=60)
+
+
+def main():
+    bootstrap, topic, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    cmd = sys.argv[sys.argv.index("--") + 1:]
+    wm = Watermarks(bootstrap, topic)
+    base = wm.total()
+    done, elapsed, rss, cpu = run_agent(cmd, lambda: wm.total() - base >= rows, print_threads)
     wm.close()
     if not done:
         print("agent did not deliver %d rows (exited or timed out)" % rows, file=sys.stderr)

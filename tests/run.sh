@@ -56,7 +56,7 @@ torture() {
 }
 # lane DB E2E_PORT CHECK_PORT EOS_PORT ALO_PORT EOS_TORTURE_PORT SPARSE_PORT ASAN_E2E_PORT
 #      FILE_ROLL_PORT SPACE_PORT ASAN_FILE_ROLL_PORT AVRO_PORT AVRO_SRC_PORT HDFS_PORT TOPO_PORT
-#      GROUPS_PORT: every suite of one
+#      GROUPS_PORT AVRO_ROWS_PORT: every suite of one
 # database, in order (AVRO_PORT and AVRO_PORT+1: the database and the Avro server of
 # avro_sink.sh; AVRO_SRC_PORT..+3: the database, agent B's Avro source, the Avro server and B's
 # monitoring of avro_source.sh; TOPO_PORT..+2: the database and the downstream agents' Avro
@@ -82,6 +82,8 @@ lane() {
     SF_BUILD=$ROOT/build bash tests/integration/hdfs_sink.sh "$db" "${14}" || rc=1
     echo "== sink groups, $db: failover and load_balance over two Avro sinks"
     SF_BUILD=$ROOT/build bash tests/integration/sink_groups.sh "$db" "${16}" || rc=1
+    echo "== format = avro rows and the avro serializer, $db: file_roll and HDFS, read by python3-avro and avro-c"
+    SF_BUILD=$ROOT/build bash tests/integration/avro_rows.sh "$db" "${17}" || rc=1
     echo "== topologies, $db: the seed's case studies (selectors, sink groups, interceptors) over Avro tiers"
     SF_BUILD=$ROOT/build bash tests/integration/topologies.sh "$db" "${15}" || rc=1
     echo "== file channel on a small file system, $db: 200,000 rows through a 2 MiB tmpfs"
@@ -108,8 +110,8 @@ lane() {
 }
 # SF_SERIAL=1 runs the lanes one after the other (for debugging; the timings in the README's
 # test table come from the parallel run)
-LANE_MY=(mysql 43306 43311 43309 43308 43310 43313 43307 43314 43315 43316 43317 43320 43324 43360 43327)
-LANE_PG=(postgresql 45432 45437 45435 45434 45436 45439 45433 45440 45441 45442 45443 45446 45450 45460 45453)
+LANE_MY=(mysql 43306 43311 43309 43308 43310 43313 43307 43314 43315 43316 43317 43320 43324 43360 43327 43361)
+LANE_PG=(postgresql 45432 45437 45435 45434 45436 45439 45433 45440 45441 45442 45443 45446 45450 45460 45453 45461)
 if [ "${SF_SERIAL:-0}" = 1 ]; then
     lane "${LANE_MY[@]}" || fail=1
     lane "${LANE_PG[@]}" || fail=1

@@ -91,6 +91,35 @@ curl -s -m 0.5 -L "$B/r?op=OPEN&$U" >/dev/null
 check "slow datanode times out (curl exit 28)" 28 "$?"
 code POST "http://127.0.0.1:$NN/control?fault=clear" >/dev/null
 check "after clear" "hello " "$(curl -s -m 5 -L "$B/r?op=OPEN&$U")"
+# a slow datanode for APPEND only: OPEN answers at once, APPEND times out
+code POST "http://127.0.0.1:$NN/control?fault=dn_delay&seconds=1&op=APPEND" >/dev/null
+check "op=APPEND: OPEN not delayed" "hello " "$(curl -s -m 0.5 -L "$B/r?op=OPEN&$U")"
+curl -s -m 0.5 -L -X POST --data-binary x "$B/r?op=APPEND&$U" >/dev/null
+check "op=APPEND: APPEND times out (curl exit 28)" 28 "$?"
+code POST "http://127.0.0.1:$NN/control?fault=clear" >/dev/null
+sleep 1 # the late APPEND lands
+check "the late APPEND" "hello x" "$(curl -s -m 5 -L "$B/r?op=OPEN&$U")"
+# dn_refuse shuts a kept-alive connection to the datanode too
+check "dn_refuse on a kept-alive connection" "ok refused" "$(/usr/bin/python3 - "$DN" "$NN" "$U" <<'PY'
+import http.client, sys
+dn, nn, u = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+c = http.client.HTTPConnection("127.0.0.1", dn, timeout=5)
+c.request("GET", "/webhdfs/v1/r?op=OPEN&%s&namenoderpcaddress=127.0.0.1:%d" % (u, nn))
+first = "ok" if c.getresponse().read() == b"hello x" else "bad"
+ctl = http.client.HTTPConnection("127.0.0.1", nn, timeout=5)
+ctl.request("POST", "/control?fault=dn_refuse&on=true")
+ctl.getresponse().read()
+try:
+    c.request("GET", "/webhdfs/v1/r?op=OPEN&%s&namenoderpcaddress=127.0.0.1:%d" % (u, nn))
+    c.getresponse().read()
+    second = "served"
+except (OSError, http.client.HTTPException):
+    second = "refused"
+ctl.request("POST", "/control?fault=dn_refuse&on=false")
+ctl.getresponse().read()
+print(first, second)
+PY
+)"
 # a file being written cannot be written by another client
 loc=$(curl -s -o /dev/null -w '%{redirect_url}' -X PUT "$B/w?op=CREATE&$U")
 ( { printf 'part'; sleep 1; printf 'rest'; } | curl -s -o /dev/null -X PUT -T - "$loc" ) &

@@ -32,8 +32,12 @@ Faults, from the command line or at run time through the namenode's control endp
   --nn-503 SECONDS     / fault=nn503&seconds=S        the namenode answers 503 (RetriableException)
                                                       to every WebHDFS request for S seconds
   --dn-refuse          / fault=dn_refuse&on=true|false the datanode stops listening (connections
-                                                      are refused) / listens again
+                                                      are refused; the open ones are shut down,
+                                                      as a datanode's crash would) / listens again
   --dn-delay SECONDS   / fault=dn_delay&seconds=S     the datanode waits S seconds before each answer
+                         [&op=OP]  (--dn-delay-op OP)  ... to OP requests only (e.g. APPEND: a
+                                                      slow datanode that still takes CREATEs);
+                                                      without op every request waits
   --truncate-recovery SECONDS / fault=truncate_recovery&seconds=S   TRUNCATE answers false and
                                                       cuts the file S seconds later (HDFS when the
                                                       last block must be recovered first)
@@ -54,6 +58,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -235,17 +240,20 @@ class State:
         self.fs = FS(args.root)
         self.nn503_until = time.time() + args.nn_503 if args.nn_503 else 0.0
         self.dn_delay = args.dn_delay
+        self.dn_delay_op = args.dn_delay_op.upper()
         self.truncate_recovery = args.truncate_recovery
         self.httpfs = args.httpfs
         self.dn_refuse = False
         self.dn_server = None
+        self.dn_conns = set()  # the datanode's open connections
         self.dn_lock = threading.Lock()
         self.stats = collections.Counter()
 
     def faults(self):
         left = max(0.0, self.nn503_until - time.time())
         return {"nn503_seconds_left": round(left, 1), "dn_refuse": self.dn_refuse,
-                "dn_delay": self.dn_delay, "truncate_recovery": self.truncate_recovery,
+                "dn_delay": self.dn_delay, "dn_delay_op": self.dn_delay_op,
+                "truncate_recovery": self.truncate_recovery,
                 "httpfs": self.httpfs}
 
     def dn_start(self):
@@ -261,13 +269,22 @@ class State:
     def dn_stop(self):
         with self.dn_lock:
             srv, self.dn_server = self.dn_server, None
+            conns = list(self.dn_conns)
         if srv:
             srv.shutdown()
             srv.server_close()
+        for c in conns:  # a kept-alive client must not be served by a datanode that is down
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: an answer's headers and body are two writes; with Nagle's algorithm the body
+    # waits for the client's delayed ACK of the headers (40 ms) on a kept-alive connection
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *a):
         if os.environ.get("WEBHDFS_VERBOSE"):
@@ -480,6 +497,7 @@ class NameNode(Handler):
                 st.dn_start()
         elif fault == "dn_delay":
             st.dn_delay = float(q.get("seconds", "0"))
+            st.dn_delay_op = q.get("op", "").upper()
         elif fault == "httpfs":
             st.httpfs = truthy(q.get("on", "true"))
         elif fault == "truncate_recovery":
@@ -487,6 +505,7 @@ class NameNode(Handler):
         elif fault == "clear":
             st.nn503_until = 0.0
             st.dn_delay = 0.0
+            st.dn_delay_op = ""
             st.truncate_recovery = 0.0
             st.httpfs = False
             if st.dn_refuse:
@@ -498,13 +517,33 @@ class NameNode(Handler):
 
 
 class DataNode(Handler):
+    def setup(self):
+        super().setup()
+        with self.state.dn_lock:
+            self.state.dn_conns.add(self.connection)
+
+    def finish(self):
+        with self.state.dn_lock:
+            self.state.dn_conns.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except OSError:
+            pass  # the connection was shut down by dn_refuse
+
     def dispatch(self, method):
         path, q = self.parse()
         st = self.state
-        if st.dn_delay:
-            time.sleep(st.dn_delay)
         hpath = self.webhdfs_path(path)
         op = q.get("op", "").upper()
+        if st.dn_delay and st.dn_delay_op in ("", op):
+            st.stats["dn delayed " + op] += 1
+            time.sleep(st.dn_delay)
         st.stats["dn " + op] += 1
         fs = st.fs
         try:
@@ -535,6 +574,7 @@ def main():
     ap.add_argument("--nn-503", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--dn-refuse", action="store_true")
     ap.add_argument("--dn-delay", type=float, default=0.0, metavar="SECONDS")
+    ap.add_argument("--dn-delay-op", default="", metavar="OP")
     ap.add_argument("--truncate-recovery", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--httpfs", action="store_true")
     args = ap.parse_args()

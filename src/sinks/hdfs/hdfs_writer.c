@@ -612,6 +612,31 @@ static int state_commit(struct sf_sink *snk)
     return sf_sink_state_write(&ctx->st, true, ctx->err, sizeof(ctx->err));
 }
 
+/* The rate limit's key of a failed batch (sf_sink_report): its message with each run of digits
+ * as one '#' and without its first word, so that a retry failing the same way on its next in-use file (a new counter) or
+ * after another number of milliseconds is the same failure, logged once a minute. */
+static void report_key(char *key, size_t n, const char *err)
+{
+    size_t o = 0;
+    bool digits = false;
+    /* without the operation's name: a retry that fails the same way on a create instead of a
+     * write (a new file, or the exactly-once state's next log) is the same failure */
+    const char *sp = strchr(err, ' ');
+    if (sp && sp - err < 16) {
+        err = sp + 1;
+    }
+    for (const char *p = err; *p && o + 1 < n; p++) {
+        bool d = *p >= '0' && *p <= '9';
+        if (!d) {
+            key[o++] = *p;
+        } else if (!digits) {
+            key[o++] = '#';
+        }
+        digits = d;
+    }
+    key[o] = '\0';
+}
+
 static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
 {
     struct hdfs_ctx *ctx = snk->ctx;
@@ -680,7 +705,7 @@ static int hdfs_send(struct sf_sink *snk, struct sf_pipeline_batch *b)
             sf_positions_discard(&ctx->st.pos);
         }
         char key[sizeof(ctx->rep.key)];
-        snprintf(key, sizeof(key), "%.500s", ctx->err);
+        report_key(key, sizeof(key), ctx->err);
         sf_sink_report(snk, &ctx->rep, key,
                        "could not write a batch of %zu events: %s (%s); rolled back, the events "
                        "stay in channel \"%s\" and are retried",
